@@ -1,0 +1,58 @@
+// Builds warden: one bundled, minified CLI (fast start-up: one file to compile, cached by bin/warden.js), the sandbox assets, and the
+// JSON Schema of warden.yaml. better-sqlite3 stays external (a native addon loaded from node_modules).
+import { build } from 'esbuild';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const assets = join(dist, 'assets');
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(assets, { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Bundled CommonJS dependencies call require(); give the ESM bundle one.
+  banner: { js: 'import { createRequire as __wardenRequire } from "node:module"; const require = __wardenRequire(import.meta.url);' },
+};
+
+// CommonJS, so bin/warden.js can compile it through vm.Script with a V8 code cache.
+await build({
+  ...common,
+  format: 'cjs',
+  minify: true,
+  banner: { js: 'const __wardenImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__wardenImportMetaUrl' },
+  entryPoints: [join(root, 'src/cli/entry.ts')],
+  outfile: join(dist, 'warden.cjs'),
+  external: ['better-sqlite3'],
+});
+// The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
+await build({ ...common, sourcemap: false, entryPoints: [join(root, 'src/egress/node-proxy-preload.ts')], outfile: join(assets, 'node-proxy-preload.mjs') });
+
+// warden-init: the static C init and in-sandbox forwarder (see its header). Static, so it needs
+// nothing from the sandbox's /usr; stripped, so it loads fast.
+const cc = process.env.CC ?? 'cc';
+try {
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-s', '-o', join(assets, 'warden-init'), join(root, 'src/sandbox/native/warden-init.c')], { stdio: 'inherit' });
+} catch (error) {
+  process.stderr.write(`build: cannot compile warden-init with ${cc} (${error.message}); install a C compiler and the C library headers (apt-get install build-essential)\n`);
+  process.exit(1);
+}
+
+for (const name of readdirSync(join(root, 'src/sandbox/assets'))) {
+  copyFileSync(join(root, 'src/sandbox/assets', name), join(assets, name));
+  if (name.endsWith('.sh')) chmodSync(join(assets, name), 0o755);
+}
+
+const schema = execFileSync(process.execPath, [join(root, 'bin', 'warden.js'), 'config', 'schema'], { encoding: 'utf8' });
+writeFileSync(join(root, 'schema', 'warden.schema.json'), schema);
+process.stdout.write('built dist/warden.cjs, dist/assets/, schema/warden.schema.json\n');

@@ -1,0 +1,143 @@
+import { WardenError, isWardenError } from '../core/errors.js';
+import type { AuditEventInput, AuditRecord, EventSink } from '../core/events.js';
+import { SqliteAuditStore, type StampedEvent } from './sqlite-store.js';
+import { DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_LIMIT, stampEvent } from './stamp.js';
+
+export interface AuditLogOptions {
+  /** Largest record accepted, canonical JSON bytes (default 64 KiB, at most 1 MiB). */
+  readonly maxEventBytes?: number;
+  /** Most events committed in one transaction (default 1000); the rest go in the next one. */
+  readonly maxBatch?: number;
+  /** Clock for events without `ts` (tests freeze it). */
+  readonly now?: () => Date;
+}
+
+interface Pending {
+  readonly event: StampedEvent;
+  readonly resolve: (record: AuditRecord) => void;
+  readonly reject: (err: WardenError) => void;
+}
+
+/**
+ * The {@link EventSink} every component writes to. `append` validates and queues the event;
+ * everything queued before the event loop turns is committed as one transaction (group commit),
+ * and each promise resolves with its record only after COMMIT returned and the head file was
+ * advanced. When the write fails, every event of that batch rejects with `AUDIT_UNAVAILABLE`
+ * (or `AUDIT_CORRUPT`) and callers must refuse the action they were about to take (AUD-03); the
+ * log itself stays usable, so a later append succeeds once the cause is gone.
+ *
+ * The log owns its store: `close()` flushes and then closes it.
+ */
+export class AuditLog implements EventSink {
+  readonly #store: SqliteAuditStore;
+  readonly #maxEventBytes: number;
+  readonly #maxBatch: number;
+  readonly #now: () => Date;
+  #queue: Pending[] = [];
+  #scheduled = false;
+  #closed = false;
+  #idle: (() => void)[] = [];
+
+  constructor(store: SqliteAuditStore, options: AuditLogOptions = {}) {
+    const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    if (!Number.isInteger(maxEventBytes) || maxEventBytes < 1024 || maxEventBytes > MAX_EVENT_BYTES_LIMIT) {
+      throw new TypeError(`maxEventBytes must be an integer in [1024, ${MAX_EVENT_BYTES_LIMIT}]`);
+    }
+    const maxBatch = options.maxBatch ?? 1000;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 100_000) throw new TypeError('maxBatch must be an integer in [1, 100000]');
+    this.#store = store;
+    this.#maxEventBytes = maxEventBytes;
+    this.#maxBatch = maxBatch;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Records `event` durably and resolves with its stored record (seq, ts, prev_hash, hash).
+   * Rejects with `TypeError` for a malformed event, and with `WardenError` (`AUDIT_UNAVAILABLE`
+   * or `AUDIT_CORRUPT`) when it could not be recorded; never throws synchronously.
+   */
+  append(event: AuditEventInput): Promise<AuditRecord> {
+    if (this.#closed) {
+      return Promise.reject(new WardenError('AUDIT_UNAVAILABLE', 'The audit log is closed; the event was not recorded.'));
+    }
+    let stamped: StampedEvent;
+    try {
+      stamped = stampEvent(event, this.#now, this.#maxEventBytes);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new TypeError('invalid audit event'));
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#queue.push({ event: stamped, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves once every event appended before the call has been committed or rejected. */
+  flush(): Promise<void> {
+    if (this.#queue.length === 0 && !this.#scheduled) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Refuses further appends, commits what is queued, then closes the store. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    this.#store.close();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate rather than nextTick: appends made from I/O callbacks in the same loop turn
+    // (e.g. many proxy connections) still land in one transaction.
+    setImmediate(() => this.#drain());
+  }
+
+  #drain(): void {
+    this.#scheduled = false;
+    const batch = this.#queue.splice(0, this.#maxBatch);
+    if (batch.length > 0) this.#commit(batch);
+    if (this.#queue.length > 0) {
+      this.#schedule();
+      return;
+    }
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
+  }
+
+  #commit(batch: readonly Pending[]): void {
+    let records: AuditRecord[];
+    try {
+      records = this.#store.appendBatch(batch.map((p) => p.event));
+    } catch (err) {
+      const error = isWardenError(err)
+        ? err
+        : new WardenError('AUDIT_UNAVAILABLE', 'The event was not recorded: the audit store failed unexpectedly.', { cause: err });
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const record = records[i];
+      if (record === undefined) p.reject(new WardenError('INTERNAL', 'The audit store returned fewer records than it was given.'));
+      else p.resolve(record);
+    });
+  }
+}
+
+/** Options for {@link openAuditLog}: where the log lives plus the log's own settings. */
+export interface OpenAuditLogOptions extends AuditLogOptions {
+  readonly stateDir: string;
+  readonly busyTimeoutMs?: number;
+}
+
+/** Opens the SQLite store under `stateDir` and returns a log that owns it. */
+export function openAuditLog(options: OpenAuditLogOptions): AuditLog {
+  const store = new SqliteAuditStore({
+    stateDir: options.stateDir,
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+  });
+  store.open();
+  const { stateDir: _stateDir, busyTimeoutMs: _busy, ...logOptions } = options;
+  return new AuditLog(store, logOptions);
+}

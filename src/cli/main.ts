@@ -1,0 +1,184 @@
+/**
+ * The `warden` command line. Thin: it parses arguments, calls the library, prints, and maps
+ * errors to exit codes (2 for usage and config errors; see docs/errors.md).
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT } from '../core/errors.js';
+import { WARDEN_VERSION } from '../core/version.js';
+import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js';
+import { formatSummary, loadConfig, prepareHost, resolveRunPlan, runAgent, runDoctor } from '../runtime/index.js';
+import { runDemo } from '../demo/index.js';
+import { registerAuditCommands } from './audit-commands.js';
+import { printJson, reportError } from './output.js';
+
+/** Where the bundled sandbox assets live (dist/assets next to dist/warden.mjs). */
+const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+
+interface GlobalOptions {
+  config?: string;
+  stateDir?: string;
+}
+
+/** Resolves the state dir: --state-dir, then $WARDEN_STATE_DIR, then the config's state_dir, then the default. */
+export function resolveStateDir(global: GlobalOptions, configStateDir: string | undefined): string {
+  if (global.stateDir !== undefined) return global.stateDir;
+  if (process.env.WARDEN_STATE_DIR !== undefined && process.env.WARDEN_STATE_DIR !== '') return process.env.WARDEN_STATE_DIR;
+  return configStateDir ?? defaultStateDir();
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Builds the program; exported so tests can drive it in-process. */
+export function buildProgram(): Command {
+  const program = new Command('warden')
+    .description('Secure AI agents: disposable sandboxes, an egress allow-list proxy and a tamper-evident audit log.')
+    .version(WARDEN_VERSION, '-V, --version')
+    .option('-c, --config <file>', 'config file (default: ./warden.yaml if present, else built-in defaults)')
+    .option('--state-dir <dir>', 'where the audit log lives (default: $WARDEN_STATE_DIR, /var/lib/warden as root, ~/.local/state/warden otherwise)')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('Run a command in a fresh disposable sandbox (no network except the egress proxy; every decision audited).')
+    .usage('[options] -- <command> [args...]')
+    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .option('-p, --profile <name>', 'profile from the config', 'default')
+    .option('-w, --workspace <dir>', 'directory bound read-write at the same path (default: the current directory)')
+    .option('--no-workspace', 'bind no workspace (the command works only in its tmpfs)')
+    .option('--allow-domain <pattern>', 'also allow this host through the egress proxy (repeatable), e.g. api.github.com, *.npmjs.org, host:8443', collect)
+    .option('--memory <size>', 'memory limit, e.g. 2GiB')
+    .option('--pids <n>', 'process limit')
+    .option('--cpu <cores>', 'CPU quota in cores, e.g. 1.5')
+    .option('--timeout <duration>', 'wall-clock limit, e.g. 30m; the whole sandbox is killed when it expires (exit 124)')
+    .option('-e, --env <name[=value]>', 'pass a host variable (NAME) or set one (NAME=VALUE) inside (repeatable); nothing else from the host enters', collect)
+    .option('--agent <name>', 'agent name recorded in the audit log (default: the command name)')
+    .option('--accept-missing-limits', 'run even when cgroup controllers are unavailable (no memory/pids/cpu limits)')
+    .addOption(new Option('--json [file]', 'print the run summary as JSON on stderr, or write it to FILE'))
+    .option('-q, --quiet', 'print no summary')
+    .passThroughOptions()
+    .action(async (command: string[], options: Record<string, unknown>, cmd: Command) => {
+      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const cwd = process.cwd();
+      const { config } = await loadConfig(cwd, global.config);
+      const plan = await resolveRunPlan(
+        config,
+        command,
+        {
+          profile: options.profile as string,
+          workspace: options.workspace === false ? null : (options.workspace as string | undefined),
+          allowDomains: options.allowDomain as string[] | undefined,
+          memory: options.memory as string | undefined,
+          pids: options.pids as string | undefined,
+          cpu: options.cpu as string | undefined,
+          timeout: options.timeout as string | undefined,
+          env: options.env as string[] | undefined,
+          agent: options.agent as string | undefined,
+          acceptMissingLimits: options.acceptMissingLimits === true,
+        },
+        cwd,
+        process.env,
+      );
+      const stateDir = ensureStateDir(resolveStateDir(global, config.state_dir));
+      const prepared = await prepareHost(config, ASSETS_DIR);
+      const audit = openAuditLog({ stateDir });
+      try {
+        const summary = await runAgent(plan, {
+          sink: audit,
+          host: prepared.host,
+          sandboxUser: prepared.sandboxUser,
+          runtimeRoot: prepared.runtimeRoot,
+          neverVisible: [stateDir, prepared.runtimeRoot],
+          stdio: 'inherit',
+          forwardSignals: true,
+        });
+        if (options.json === true) process.stderr.write(`${JSON.stringify(summary)}\n`);
+        else if (typeof options.json === 'string') writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644 });
+        if (options.json !== true && options.quiet !== true) process.stderr.write(`${formatSummary(summary)}\n`);
+        process.exitCode = summary.exit_code;
+      } finally {
+        await audit.close();
+      }
+    });
+
+  program
+    .command('demo')
+    .description('A self-contained demonstration: a scripted agent does ordinary work and tries what an injected agent would; see what was allowed and what was blocked.')
+    .option('--json', 'print the demo report as JSON')
+    .action(async (options: { json?: boolean }, cmd: Command) => {
+      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const { config } = await loadConfig(process.cwd(), global.config);
+      const stateDir = ensureStateDir(resolveStateDir(global, config.state_dir));
+      const prepared = await prepareHost(config, ASSETS_DIR);
+      const report = await runDemo({ prepared, stateDir, out: options.json === true ? null : process.stdout });
+      if (options.json === true) printJson(report);
+      process.exitCode = report.ok ? EXIT.ok : 1;
+    });
+
+  program
+    .command('doctor')
+    .description('Check that this host can run sandboxes, and say how to fix what is missing (exit 1 if anything is).')
+    .option('--json', 'print the checks as JSON')
+    .action(async (options: { json?: boolean }, cmd: Command) => {
+      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const { config } = await loadConfig(process.cwd(), global.config);
+      const checks = runDoctor(config, resolveStateDir(global, config.state_dir));
+      if (options.json === true) {
+        printJson({ ok: checks.every((c) => c.ok), checks });
+      } else {
+        for (const check of checks) {
+          const mark = !check.ok ? 'FAIL' : check.warning === true ? 'WARN' : ' ok ';
+          process.stdout.write(`[${mark}] ${check.name}: ${check.detail}\n`);
+          if (!check.ok && check.fix !== undefined) process.stdout.write(`       fix: ${check.fix}\n`);
+        }
+      }
+      process.exitCode = checks.every((c) => c.ok) ? EXIT.ok : 1;
+    });
+
+  const configCommand = program.command('config').description('Inspect and validate warden.yaml.');
+  configCommand
+    .command('check')
+    .description('Validate the config file (exit 2 with the path, line and fix when it is wrong).')
+    .option('--json', 'print the parsed config as JSON')
+    .action(async (options: { json?: boolean }, cmd: Command) => {
+      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const { config, path } = await loadConfig(process.cwd(), global.config);
+      if (options.json === true) printJson({ path, config });
+      else process.stdout.write(`${path ?? 'built-in config (no warden.yaml found)'}: ok; profiles: ${['default', ...Object.keys(config.profiles).filter((p) => p !== 'default')].join(', ')}\n`);
+    });
+  configCommand
+    .command('schema')
+    .description('Print the JSON Schema of warden.yaml (for editors).')
+    .action(async () => printJson((await import('../core/config.js')).configJsonSchema()));
+
+  registerAuditCommands(program, async (cmd) => {
+    const global = cmd.optsWithGlobals<GlobalOptions>();
+    const { config } = await loadConfig(process.cwd(), global.config);
+    return resolveStateDir(global, config.state_dir);
+  });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  // Only warden's own arguments count: `--json` after `--` belongs to the sandboxed command.
+  const separator = argv.indexOf('--');
+  const wantsJson = (separator < 0 ? argv : argv.slice(0, separator)).includes('--json');
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    return reportError(error, wantsJson);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Config constants and the built-in config, kept free of zod so that a run without a config file
+ * never pays for building the schema (start-up time is a product feature here). A unit test
+ * checks that the built-in objects equal what the schema produces.
+ */
+import type { Profile, WardenConfig } from './config.js';
+
+export const CONFIG_VERSION = 1;
+export const DEFAULT_PROFILE = 'default';
+export const DEFAULT_SANDBOX_USER = 'warden-sandbox';
+
+/**
+ * Variables warden itself sets inside the sandbox; a profile may not set or pass them, because
+ * they carry the run's proxy credential and wiring.
+ */
+export const RESERVED_ENV = [
+  'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY',
+  'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy',
+  'NODE_USE_ENV_PROXY',
+] as const;
+
+/** Defaults for limits a profile leaves unset. `cpu` depends on the host, so it is computed at run time. */
+export const DEFAULT_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 1024, cpuShareOfHost: 0.9 } as const;
+
+/** Recursively freezes a parsed config so nothing downstream can mutate it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** The built-in profile used when no config file exists or it does not define 'default'. */
+export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
+  description: 'Built-in default: workspace read-write, no network, default limits.',
+  filesystem: { read_only: [], writable: [], deny: [] },
+  network: { allow: [] },
+  limits: {},
+  env: { pass: [], set: {} },
+});
+
+/** The config used when no warden.yaml is found. */
+export const BUILTIN_CONFIG: WardenConfig = deepFreeze({
+  version: CONFIG_VERSION,
+  sandbox: { user: DEFAULT_SANDBOX_USER },
+  profiles: {},
+});

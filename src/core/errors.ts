@@ -1,0 +1,80 @@
+/**
+ * The registry of local errors. Every `WardenError` carries one of these stable string codes;
+ * docs/errors.md documents each (a unit test keeps the two in step). Codes are never reused.
+ *
+ * JSON-RPC errors on the wire (gateway) are a separate family with numeric codes.
+ */
+
+/** Process exit codes warden itself uses. Everything else is the sandboxed command's own code. */
+export const EXIT = {
+  ok: 0,
+  /** Usage or configuration error: nothing was run. */
+  usage: 2,
+  /** An integrity check failed (e.g. `warden audit verify` found a bad record). */
+  integrity: 3,
+  /** The command was killed by the kernel for exceeding the memory limit. */
+  memoryLimit: 123,
+  /** The command was killed by warden because the wall-clock timeout expired. */
+  timeout: 124,
+  /** Warden could not run the sandbox (host cannot isolate, internal failure). */
+  wardenFailed: 125,
+  /** The command was found but could not be executed. */
+  notExecutable: 126,
+  /** The command was not found inside the sandbox. */
+  notFound: 127,
+} as const;
+
+interface ErrorSpec {
+  /** One line saying what went wrong, for docs/errors.md. */
+  readonly summary: string;
+  /** Exit code when this error ends the CLI. */
+  readonly exit: number;
+}
+
+export const ERROR_CODES = {
+  CONFIG_NOT_FOUND: { summary: 'The config file given with --config does not exist or cannot be read.', exit: EXIT.usage },
+  CONFIG_PARSE: { summary: 'The config file is not valid YAML (or has duplicate keys).', exit: EXIT.usage },
+  CONFIG_INVALID: { summary: 'The config file does not match the schema; the message names the path inside the file and the fix.', exit: EXIT.usage },
+  CONFIG_TOO_LARGE: { summary: 'The config file is larger than the 1 MiB limit.', exit: EXIT.usage },
+  PROFILE_NOT_FOUND: { summary: 'The profile named with --profile is not defined in the config.', exit: EXIT.usage },
+  USAGE: { summary: 'A command-line argument is missing or invalid.', exit: EXIT.usage },
+  SANDBOX_UNAVAILABLE: { summary: 'This host cannot provide the sandbox (bwrap, socat, user namespaces or the sandbox user is missing); warden refuses to run unsandboxed.', exit: EXIT.wardenFailed },
+  SANDBOX_START_FAILED: { summary: 'bwrap could not set up the sandbox; the message quotes its reason.', exit: EXIT.wardenFailed },
+  LIMITS_UNAVAILABLE: { summary: 'A resource-limit controller (cgroup memory, pids or cpu) is unavailable; pass --accept-missing-limits to run without it.', exit: EXIT.wardenFailed },
+  WORKSPACE_INVALID: { summary: 'The workspace directory does not exist, is not a directory, or is not usable by the sandbox user.', exit: EXIT.usage },
+  PATH_POLICY: { summary: 'A filesystem path in the profile is unsafe to expose (e.g. the state dir, or / as writable).', exit: EXIT.usage },
+  EGRESS_START_FAILED: { summary: 'The egress proxy could not listen on its socket.', exit: EXIT.wardenFailed },
+  AUDIT_UNAVAILABLE: { summary: 'The audit store cannot be opened or written; warden fails closed and does not run.', exit: EXIT.wardenFailed },
+  AUDIT_CORRUPT: { summary: 'The audit store is not a warden audit store or its schema is newer than this warden.', exit: EXIT.integrity },
+  AUDIT_NOT_FOUND: { summary: 'No run with that id exists in the audit log.', exit: EXIT.usage },
+  STATE_DIR: { summary: 'The state directory cannot be created or has unsafe permissions.', exit: EXIT.wardenFailed },
+  INTERNAL: { summary: 'An unexpected internal failure; please report it with the audit run id.', exit: EXIT.wardenFailed },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * A local failure with a stable code. `message` is safe to show to the user: it never contains a
+ * token or secret. `hint` says how to fix it. `cause` may carry detail for the audit log.
+ */
+export class WardenError extends Error {
+  override readonly name = 'WardenError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options?.hint;
+  }
+
+  /** The exit code the CLI uses when this error ends the program. */
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+/** True when `value` is a WardenError (also across bundled module copies). */
+export function isWardenError(value: unknown): value is WardenError {
+  return value instanceof WardenError || (value instanceof Error && value.name === 'WardenError' && 'code' in value);
+}

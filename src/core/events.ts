@@ -1,0 +1,138 @@
+/**
+ * The one event schema. Everything that happens in a run is an event; components never log to
+ * ad-hoc files, they emit events through an {@link EventSink}. The audit store assigns `seq`
+ * (a global, gap-free, monotonic sequence) and chains each event to the previous one by hash.
+ */
+
+/** Who acted. Later issues add the token id and the delegation chain (`parents`). */
+export interface AgentIdentity {
+  /** Agent name: `--agent`, or the command's basename. */
+  readonly name: string;
+  /** The run this agent identity belongs to. */
+  readonly run_id: string;
+}
+
+export type EgressProtocol = 'http' | 'connect' | 'socks5';
+
+/** Why the egress proxy refused a connection. Stable strings: they are stored and queried. */
+export type EgressDenyReason =
+  | 'not_allowed' // host (or host:port) matches no allow rule
+  | 'port_not_allowed' // the host matches a rule, but not on this port
+  | 'blocked_address' // resolved (or literal) address is loopback/private/link-local/metadata and not allowed exactly
+  | 'resolve_failed' // the proxy could not resolve the name
+  | 'bad_request' // malformed target: userinfo in authority, origin-form request, unparsable host
+  | 'host_mismatch' // Host header (HTTP) or TLS SNI (CONNECT) names another host than the target
+  | 'auth_failed' // missing or wrong proxy credential
+  | 'unsupported' // e.g. SOCKS5 BIND / UDP ASSOCIATE
+  | 'audit_failed'; // the decision could not be recorded durably, so the connection was refused
+
+export type LimitKind = 'memory' | 'pids' | 'cpu' | 'timeout';
+
+/** How a run ended. */
+export type EndReason = 'exited' | 'signaled' | 'timeout' | 'memory_limit' | 'warden_error' | 'interrupted';
+
+export interface EventPayloads {
+  'run.started': {
+    readonly command: readonly string[];
+    readonly profile: string;
+    readonly workspace: string | null;
+    readonly cwd: string;
+    readonly network_allow: readonly string[];
+    readonly limits: {
+      readonly memory_bytes: number | null;
+      readonly pids: number | null;
+      readonly cpu: number | null;
+      readonly timeout_ms: number | null;
+    };
+    readonly warden_uid: number;
+  };
+  'run.ended': {
+    readonly reason: EndReason;
+    readonly exit_code: number;
+    readonly signal: string | null;
+    readonly duration_ms: number;
+    readonly egress: { readonly allowed: number; readonly denied: number };
+    readonly limits_hit: readonly LimitKind[];
+    readonly error?: string;
+  };
+  'sandbox.created': {
+    readonly backend: 'bwrap';
+    readonly pid: number;
+    readonly sandbox_uid: number;
+    readonly setup_ms: number;
+    readonly seccomp: boolean;
+    readonly cgroups: readonly string[];
+  };
+  'sandbox.destroyed': {
+    readonly backend: 'bwrap';
+    readonly leftover_processes: number;
+    readonly placeholders_removed: number;
+  };
+  'egress.allowed': {
+    readonly protocol: EgressProtocol;
+    readonly host: string;
+    readonly port: number;
+    readonly address: string;
+    readonly rule: string;
+    readonly method?: string;
+  };
+  'egress.denied': {
+    readonly protocol: EgressProtocol;
+    readonly host: string;
+    readonly port: number;
+    readonly reason: EgressDenyReason;
+    readonly detail: string;
+    readonly method?: string;
+  };
+  'limit.hit': {
+    readonly limit: LimitKind;
+    readonly detail: string;
+  };
+  violation: {
+    readonly kind: 'proxy_auth' | 'domain_fronting' | 'placeholder_tampered' | 'other';
+    readonly detail: string;
+  };
+}
+
+export type EventType = keyof EventPayloads;
+
+export const EVENT_TYPES: readonly EventType[] = [
+  'run.started',
+  'run.ended',
+  'sandbox.created',
+  'sandbox.destroyed',
+  'egress.allowed',
+  'egress.denied',
+  'limit.hit',
+  'violation',
+];
+
+/** An event as a component emits it (before the store assigns seq and hashes). */
+export type AuditEventInput = {
+  [T in EventType]: {
+    readonly type: T;
+    readonly run_id: string;
+    readonly agent: AgentIdentity;
+    /** ISO-8601 UTC with milliseconds; the sink fills it in when omitted. */
+    readonly ts?: string;
+    readonly data: EventPayloads[T];
+  };
+}[EventType];
+
+/** An event as stored: numbered and chained. */
+export type AuditRecord = AuditEventInput & {
+  readonly seq: number;
+  readonly ts: string;
+  /** Hex SHA-256 of the previous record (64 zeros for the first). */
+  readonly prev_hash: string;
+  /** Hex SHA-256 over the canonical JSON (RFC 8785) of this record without `hash`. */
+  readonly hash: string;
+};
+
+/**
+ * Where components send events. `append` resolves only once the event is durable (fsynced);
+ * a rejection means it was not recorded, and the caller must fail closed (AUD-03).
+ */
+export interface EventSink {
+  append(event: AuditEventInput): Promise<AuditRecord>;
+}

@@ -1,0 +1,200 @@
+/**
+ * Resolves what a run will be from three layers, lowest first: built-in defaults, the profile,
+ * command-line overrides. Everything is validated here, before anything starts; a bad value is a
+ * USAGE or CONFIG error naming the option and the fix.
+ */
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, isAbsolute, resolve } from 'node:path';
+import type { Profile, WardenConfig } from '../core/config.js';
+import { BUILTIN_DEFAULT_PROFILE, DEFAULT_LIMITS, DEFAULT_PROFILE, RESERVED_ENV, deepFreeze } from '../core/config-defaults.js';
+import { WardenError } from '../core/errors.js';
+import { parseHostPattern } from '../core/host-pattern.js';
+import { parseByteSize, parseDuration } from '../core/units.js';
+import { isInside } from '../sandbox/index.js';
+
+/** Command-line overrides of `warden run`, as parsed strings (validated here). */
+export interface RunOverrides {
+  readonly profile?: string | undefined;
+  /** Workspace directory; undefined = the current directory; null = no workspace (--no-workspace). */
+  readonly workspace?: string | null | undefined;
+  readonly allowDomains?: readonly string[] | undefined;
+  readonly memory?: string | undefined;
+  readonly pids?: string | undefined;
+  readonly cpu?: string | undefined;
+  readonly timeout?: string | undefined;
+  /** `NAME` (copy from the host) or `NAME=VALUE`. */
+  readonly env?: readonly string[] | undefined;
+  readonly agent?: string | undefined;
+  readonly acceptMissingLimits?: boolean | undefined;
+}
+
+export interface RunPlan {
+  readonly profileName: string;
+  readonly agentName: string;
+  readonly command: readonly string[];
+  readonly cwd: string;
+  readonly workspace: string | null;
+  readonly readOnly: readonly string[];
+  readonly writable: readonly string[];
+  readonly deny: readonly string[];
+  readonly networkAllow: readonly string[];
+  readonly limits: {
+    readonly memoryBytes: number;
+    readonly pids: number;
+    readonly cpu: number;
+    readonly timeoutMs: number | null;
+  };
+  /** Variables from the profile and --env; warden adds its own (proxy wiring, HOME, PATH) at start. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly acceptMissingLimits: boolean;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const MAX_COMMAND_ARGS = 4096;
+const MAX_COMMAND_BYTES = 1024 * 1024;
+
+/** Builds the frozen plan for one run. `hostEnv` is where `env.pass` and `--env NAME` read from. */
+export async function resolveRunPlan(
+  config: WardenConfig,
+  command: readonly string[],
+  overrides: RunOverrides,
+  cwd: string,
+  hostEnv: NodeJS.ProcessEnv,
+): Promise<RunPlan> {
+  if (command.length === 0) throw usage('no command given', 'write the command after --, e.g. `warden run -- bash`');
+  if (command.length > MAX_COMMAND_ARGS || command.reduce((n, a) => n + Buffer.byteLength(a), 0) > MAX_COMMAND_BYTES) {
+    throw usage('the command line is too long', `at most ${MAX_COMMAND_ARGS} arguments and 1 MiB`);
+  }
+  if (command.some((a) => a.includes('\0'))) throw usage('the command contains a NUL byte', 'remove it');
+
+  const profileName = overrides.profile ?? DEFAULT_PROFILE;
+  const profile = pickProfile(config, profileName);
+
+  const workspace = resolveWorkspace(overrides.workspace, cwd);
+  const base = workspace ?? cwd;
+  const resolvePaths = (list: readonly string[], field: string, mustExist: boolean): string[] =>
+    list.flatMap((p) => {
+      const abs = isAbsolute(p) ? resolve(p) : resolve(base, p);
+      if (!existsSync(abs)) {
+        if (mustExist) throw new WardenError('CONFIG_INVALID', `profile '${profileName}' filesystem.${field}: ${abs} does not exist`, { hint: 'create it, or remove it from the profile' });
+        return [];
+      }
+      return [realpathSync(abs)];
+    });
+  const readOnly = resolvePaths(profile.filesystem.read_only, 'read_only', true);
+  const writable = resolvePaths(profile.filesystem.writable, 'writable', true);
+  const deny = resolvePaths(profile.filesystem.deny, 'deny', false);
+
+  const allow = [...profile.network.allow];
+  for (const entry of overrides.allowDomains ?? []) {
+    const parsed = parseHostPattern(entry);
+    // The public-suffix list is large; load it only when a wildcard needs checking.
+    const problem = !parsed.ok ? parsed.reason : parsed.value.kind === 'wildcard' ? (await import('../core/wildcard-breadth.js')).wildcardBreadthProblem(parsed.value) : null;
+    if (problem !== null) throw usage(`--allow-domain '${entry}': ${problem}`, "e.g. --allow-domain api.github.com or --allow-domain '*.npmjs.org'");
+    allow.push(entry);
+  }
+
+  const limits = {
+    memoryBytes: overrides.memory !== undefined ? parseOption('--memory', overrides.memory, parseByteSize, 'e.g. --memory 2GiB') : (profile.limits.memory ?? DEFAULT_LIMITS.memoryBytes),
+    pids: overrides.pids !== undefined ? parseOption('--pids', overrides.pids, parseCount, 'e.g. --pids 512') : (profile.limits.pids ?? DEFAULT_LIMITS.pids),
+    cpu: overrides.cpu !== undefined ? parseOption('--cpu', overrides.cpu, parseCores, 'e.g. --cpu 1.5 (cores)') : (profile.limits.cpu ?? defaultCpu()),
+    timeoutMs: overrides.timeout !== undefined ? parseOption('--timeout', overrides.timeout, parseDuration, 'e.g. --timeout 30m') : (profile.limits.timeout ?? null),
+  };
+  if (limits.memoryBytes < 16 * 1024 * 1024) throw usage('--memory must be at least 16MiB', 'smaller limits kill the sandbox setup itself');
+  if (limits.pids < 16) throw usage('--pids must be at least 16', 'the sandbox needs a few processes of its own');
+
+  const env: Record<string, string> = {};
+  for (const name of profile.env.pass) {
+    const value = hostEnv[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, profile.env.set);
+  for (const item of overrides.env ?? []) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq);
+    if (!ENV_NAME.test(name)) throw usage(`--env '${item}': '${name}' is not a valid variable name`, 'use NAME or NAME=VALUE');
+    if ((RESERVED_ENV as readonly string[]).includes(name) || name.startsWith('WARDEN_')) throw usage(`--env ${name}: warden sets this variable itself`, 'remove it');
+    if (eq < 0) {
+      const value = hostEnv[name];
+      if (value !== undefined) env[name] = value;
+    } else {
+      env[name] = item.slice(eq + 1);
+    }
+  }
+
+  const agentName = overrides.agent ?? basename(command[0] ?? 'agent');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentName)) throw usage(`--agent '${agentName}' is not a valid agent name`, 'letters, digits, . _ - (max 64)');
+
+  return deepFreeze({
+    profileName,
+    agentName,
+    command: [...command],
+    cwd: workspace !== null && isInside(realCwd(cwd), workspace) ? realCwd(cwd) : (workspace ?? '/'),
+    workspace,
+    readOnly,
+    writable,
+    deny,
+    networkAllow: allow,
+    limits,
+    env,
+    acceptMissingLimits: overrides.acceptMissingLimits ?? false,
+  });
+}
+
+function pickProfile(config: WardenConfig, name: string): Profile {
+  const profile = config.profiles[name];
+  if (profile !== undefined) return profile;
+  if (name === DEFAULT_PROFILE) return BUILTIN_DEFAULT_PROFILE;
+  const known = Object.keys(config.profiles);
+  throw new WardenError('PROFILE_NOT_FOUND', `profile '${name}' is not defined`, {
+    hint: known.length > 0 ? `defined profiles: ${known.join(', ')}` : 'define it under profiles: in warden.yaml (see docs/config.md)',
+  });
+}
+
+function resolveWorkspace(option: string | null | undefined, cwd: string): string | null {
+  if (option === null) return null;
+  const path = resolve(cwd, option ?? '.');
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    throw new WardenError('WORKSPACE_INVALID', `workspace ${path} does not exist`, { hint: 'create it or pass another --workspace' });
+  }
+  if (!statSync(real).isDirectory()) throw new WardenError('WORKSPACE_INVALID', `workspace ${path} is not a directory`, { hint: 'pass a directory to --workspace' });
+  if (real === '/') throw new WardenError('WORKSPACE_INVALID', 'the workspace cannot be /', { hint: 'run warden from a project directory or pass --workspace DIR' });
+  return real;
+}
+
+function realCwd(cwd: string): string {
+  try {
+    return realpathSync(cwd);
+  } catch {
+    return cwd;
+  }
+}
+
+function parseOption<T>(flag: string, value: string, parse: (v: string) => T | undefined, example: string): T {
+  const parsed = parse(value);
+  if (parsed === undefined) throw usage(`${flag} '${value}' is not valid`, example);
+  return parsed;
+}
+
+function parseCount(text: string): number | undefined {
+  return /^\d{1,7}$/.test(text) ? Number(text) : undefined;
+}
+
+function parseCores(text: string): number | undefined {
+  if (!/^\d+(\.\d+)?$/.test(text)) return undefined;
+  const cores = Number(text);
+  return cores > 0 && cores <= 4096 ? cores : undefined;
+}
+
+/** 90% of the host's CPUs, so a runaway agent leaves room for the host (SBX-14). */
+function defaultCpu(): number {
+  return Math.round(availableParallelism() * DEFAULT_LIMITS.cpuShareOfHost * 100) / 100;
+}
+
+function usage(message: string, hint: string): WardenError {
+  return new WardenError('USAGE', message, { hint });
+}

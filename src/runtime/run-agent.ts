@@ -1,0 +1,279 @@
+/**
+ * One agent run, end to end: record the start, start the egress proxy, start the sandbox, watch
+ * it (timeout, signals), record what happened, release everything, summarise. Every step that
+ * changes state records an event first and fails closed when the event cannot be recorded.
+ */
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { AgentIdentity, AuditEventInput, EndReason, EventPayloads, EventSink, EventType, LimitKind } from '../core/events.js';
+import { EXIT, WardenError, isWardenError } from '../core/errors.js';
+import { newRunId, newSecret } from '../core/ids.js';
+import { EgressPolicy, EgressProxy } from '../egress/index.js';
+import { SANDBOX_LIB, startSandbox, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import type { RunPlan } from './plan.js';
+import { createRunDir, removeRunDir, type RunDir } from './run-dir.js';
+import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
+import type { DeniedTarget, RunSummary } from './summary.js';
+
+export interface RunContext {
+  readonly sink: EventSink;
+  readonly host: SandboxHost;
+  /** Sandbox user under root; null when warden runs as an ordinary user. */
+  readonly sandboxUser: SandboxUser | null;
+  readonly runtimeRoot: string;
+  /** Paths that must never be visible inside (the state dir, the runtime root). */
+  readonly neverVisible: readonly string[];
+  readonly stdio: 'inherit' | 'pipe';
+  /** Forward SIGINT/SIGTERM/SIGHUP/SIGWINCH from warden to the command (the CLI sets this). */
+  readonly forwardSignals: boolean;
+  /** Called once the sandbox runs, with its streams (stdio 'pipe'). */
+  readonly onStarted?: (streams: { readonly runId: string; readonly stdin: Writable | null; readonly stdout: Readable | null; readonly stderr: Readable | null }) => void;
+  /** Grace period between a forwarded SIGTERM and SIGKILL of everything. */
+  readonly killGraceMs?: number;
+}
+
+/** Runs `plan` in a fresh sandbox and returns its summary. Throws only when nothing ran. */
+export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSummary> {
+  const runId = newRunId();
+  const agent: AgentIdentity = { name: plan.agentName, run_id: runId };
+  const started = Date.now();
+  const record = <T extends EventType>(type: T, data: EventPayloads[T]) =>
+    ctx.sink.append({ type, run_id: runId, agent, data } as AuditEventInput);
+
+  // Nothing runs unless its start is on record (fail closed).
+  await record('run.started', {
+    command: plan.command,
+    profile: plan.profileName,
+    workspace: plan.workspace,
+    cwd: plan.cwd,
+    network_allow: plan.networkAllow,
+    limits: { memory_bytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu, timeout_ms: plan.limits.timeoutMs },
+    warden_uid: ctx.host.wardenUid,
+  });
+
+  let runDir: RunDir | null = null;
+  let proxy: EgressProxy | null = null;
+  let sandbox: SandboxHandle | null = null;
+  // Widened on purpose: timers and signal handlers change it while the run is awaited.
+  let reason = 'exited' as EndReason;
+  let commandCode: number | null = null;
+  let signal: string | null = null;
+  let setupMs: number | null = null;
+  let errorText: string | null = null;
+  let thrown: unknown = null;
+  const limitsHit = new Set<LimitKind>();
+  const stopWatching: (() => void)[] = [];
+
+  try {
+    runDir = createRunDir(ctx.runtimeRoot, runId, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
+    const credential = newSecret();
+    const socketPath = join(runDir.sockDir, 'egress.sock');
+    proxy = new EgressProxy({
+      socketPath,
+      socketMode: 0o660,
+      ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
+      policy: new EgressPolicy(plan.networkAllow),
+      credential,
+      sink: ctx.sink,
+      runId,
+      agent,
+    });
+    // The proxy starts while the sandbox launcher joins its cgroups (they overlap); bwrap gets its
+    // arguments, and the command can run, only once the proxy listens.
+    const proxyStarted = proxy.start();
+    proxyStarted.catch(() => undefined);
+
+    const env = buildSandboxEnv({
+      runId,
+      credential,
+      nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
+      extra: plan.env,
+    });
+    sandbox = startSandbox(
+      {
+        runId,
+        command: plan.command,
+        cwd: plan.cwd,
+        workspace: plan.workspace,
+        readOnly: plan.readOnly,
+        writable: plan.writable,
+        deny: plan.deny,
+        neverVisible: [...ctx.neverVisible, runDir.path],
+        env,
+        limits: { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu },
+        acceptMissingLimits: plan.acceptMissingLimits,
+        forwards: [{ port: EGRESS_PORT, socketPath }],
+        runDir: runDir.path,
+        user: ctx.sandboxUser,
+        stdio: ctx.stdio,
+      },
+      ctx.host,
+      { launchAfter: proxyStarted },
+    );
+    const running = sandbox;
+    await proxyStarted;
+
+    const readyOrExit = await Promise.race([running.ready.then((r) => ({ kind: 'ready' as const, ...r })), running.exited.then((e) => ({ kind: 'exited' as const, e }))]).catch((error: unknown) => ({ kind: 'failed' as const, error }));
+    if (readyOrExit.kind !== 'ready') {
+      // The command never started: report why (a setup failure is warden's, not the command's).
+      const failure = readyOrExit.kind === 'failed' ? readyOrExit.error : await running.ready.catch((e: unknown) => e);
+      throw isWardenError(failure) ? failure : new WardenError('SANDBOX_START_FAILED', 'the sandbox exited before the command started');
+    }
+    setupMs = readyOrExit.setupMs;
+    ctx.onStarted?.({ runId, stdin: running.stdin, stdout: running.stdout, stderr: running.stderr });
+
+    try {
+      await record('sandbox.created', {
+        backend: 'bwrap',
+        pid: running.pid,
+        sandbox_uid: ctx.sandboxUser?.uid ?? ctx.host.wardenUid,
+        setup_ms: Math.round(setupMs * 100) / 100,
+        seccomp: true,
+        cgroups: running.cgroupControllers,
+      });
+    } catch (error) {
+      // The run cannot be audited: stop it rather than let it continue unrecorded (AUD-03).
+      await running.kill();
+      throw error;
+    }
+
+    if (plan.limits.timeoutMs !== null) {
+      const timer = setTimeout(() => {
+        reason = 'timeout';
+        limitsHit.add('timeout');
+        void running.kill();
+      }, plan.limits.timeoutMs);
+      stopWatching.push(() => clearTimeout(timer));
+    }
+    if (ctx.forwardSignals) stopWatching.push(forwardSignals(running, ctx.killGraceMs ?? 10_000, () => (reason = 'interrupted')));
+
+    const exit = await running.exited;
+    for (const limit of exit.limitsHit) limitsHit.add(limit);
+    commandCode = exit.code;
+    signal = exit.signal;
+    if (reason !== 'timeout') {
+      if (exit.oomKilled && (exit.code === 137 || exit.signal === 'SIGKILL')) reason = 'memory_limit';
+      else if (reason !== 'interrupted') reason = exit.signal !== null ? 'signaled' : 'exited';
+    }
+  } catch (error) {
+    thrown = error;
+    reason = 'warden_error';
+    errorText = isWardenError(error) ? error.message : `internal error: ${(error as Error).message}`;
+  } finally {
+    for (const stop of stopWatching) stop();
+    if (sandbox !== null) await sandbox.kill();
+  }
+
+  // Release and record the end. Recording failures here do not hide the command's result.
+  const stats = proxy?.stats();
+  let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
+  const endErrors: string[] = [];
+  try {
+    if (sandbox !== null) cleanup = await sandbox.cleanup();
+    if (proxy !== null) await proxy.close();
+    for (const limit of limitsHit) {
+      await record('limit.hit', { limit, detail: limitDetail(limit, plan) });
+    }
+    if (sandbox !== null) {
+      await record('sandbox.destroyed', { backend: 'bwrap', leftover_processes: cleanup.leftoverProcesses, placeholders_removed: cleanup.placeholdersRemoved });
+    }
+  } catch (error) {
+    endErrors.push((error as Error).message);
+  }
+  if (runDir !== null) removeRunDir(runDir);
+
+  const exitCode = finalExitCode(reason, commandCode);
+  const egress = {
+    allowed: stats?.allowed ?? 0,
+    denied: stats?.denied ?? 0,
+    denied_targets: (stats?.deniedTargets ?? []).map((t): DeniedTarget => ({ host: t.host, port: t.port, reason: t.reason, count: t.count })),
+  };
+  const durationMs = Date.now() - started;
+  try {
+    await record('run.ended', {
+      reason,
+      exit_code: exitCode,
+      signal,
+      duration_ms: durationMs,
+      egress: { allowed: egress.allowed, denied: egress.denied },
+      limits_hit: [...limitsHit],
+      ...(errorText === null ? {} : { error: errorText }),
+    });
+  } catch (error) {
+    endErrors.push((error as Error).message);
+  }
+  if (thrown !== null && commandCode === null) throw thrown instanceof Error ? thrown : new Error('internal error: a non-Error value was thrown');
+
+  return {
+    run_id: runId,
+    agent: plan.agentName,
+    profile: plan.profileName,
+    command: plan.command,
+    reason,
+    exit_code: exitCode,
+    command_exit_code: commandCode,
+    signal,
+    duration_ms: durationMs,
+    setup_ms: setupMs === null ? null : Math.round(setupMs * 100) / 100,
+    egress,
+    limits_hit: [...limitsHit],
+    error: [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
+  };
+}
+
+function finalExitCode(reason: EndReason, commandCode: number | null): number {
+  switch (reason) {
+    case 'timeout':
+      return EXIT.timeout;
+    case 'memory_limit':
+      return EXIT.memoryLimit;
+    case 'warden_error':
+      return EXIT.wardenFailed;
+    case 'exited':
+    case 'signaled':
+    case 'interrupted':
+      return commandCode ?? EXIT.wardenFailed;
+  }
+}
+
+function limitDetail(limit: LimitKind, plan: RunPlan): string {
+  switch (limit) {
+    case 'memory':
+      return `memory limit of ${plan.limits.memoryBytes} bytes reached; the kernel killed a process`;
+    case 'pids':
+      return `process limit of ${plan.limits.pids} reached; fork() failed inside the sandbox`;
+    case 'cpu':
+      return `CPU quota of ${plan.limits.cpu} cores enforced (throttled)`;
+    case 'timeout':
+      return `wall-clock timeout of ${plan.limits.timeoutMs ?? 0} ms expired; warden killed the sandbox`;
+  }
+}
+
+/**
+ * Forwards terminal signals to the command (it runs in its own session, so the terminal's
+ * Ctrl-C does not reach it directly). A second SIGINT/SIGTERM, or the grace period after the
+ * first, kills the whole sandbox.
+ */
+function forwardSignals(sandbox: SandboxHandle, graceMs: number, onInterrupt: () => void): () => void {
+  let interrupts = 0;
+  let graceTimer: NodeJS.Timeout | null = null;
+  const onTerminate = (sig: NodeJS.Signals): void => {
+    interrupts++;
+    onInterrupt();
+    if (interrupts === 1) {
+      sandbox.signal(sig);
+      graceTimer = setTimeout(() => void sandbox.kill(), graceMs);
+    } else {
+      void sandbox.kill();
+    }
+  };
+  const onWinch = (): void => sandbox.signal('SIGWINCH');
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onTerminate);
+  process.on('SIGWINCH', onWinch);
+  return () => {
+    for (const sig of signals) process.off(sig, onTerminate);
+    process.off('SIGWINCH', onWinch);
+    if (graceTimer !== null) clearTimeout(graceTimer);
+  };
+}

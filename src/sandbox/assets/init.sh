@@ -1,0 +1,52 @@
+#!/bin/sh
+# Warden sandbox init. Runs inside the sandbox (after bwrap set it up, with the seccomp filter in
+# force) and becomes the command. It starts one socat forwarder per PORT/SOCKET pair, exposing
+# warden's unix sockets (egress proxy, later the MCP gateway) on 127.0.0.1 in the sandbox's own
+# network namespace, waits until each listens, tells warden it is ready on fd 5, restores the
+# command's stderr from fd 6 (fd 2 until now is warden's capture of setup messages), then execs.
+#
+# usage: init.sh [PORT SOCKET]... -- COMMAND [ARGS...]
+set -u
+hexports=""
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+  socat TCP-LISTEN:"$1",bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:"$2" </dev/null >/dev/null 2>&1 5>&- 6>&- &
+  hexports="$hexports $(printf '%04X' "$1")"
+  shift 2
+done
+[ "$#" -gt 0 ] && shift
+
+# True when 127.0.0.1:<hex port> is listening (state 0A in /proc/net/tcp). Shell builtins only:
+# this loop runs while the agent waits, so it must not fork.
+listening() {
+  while read -r _ local _ state _; do
+    if [ "$state" = 0A ] && [ "$local" = "0100007F:$1" ]; then return 0; fi
+  done < /proc/net/tcp
+  return 1
+}
+for hex in $hexports; do
+  tries=0
+  until listening "$hex"; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 20000 ]; then
+      echo "warden: the forwarder for port $hex did not start (is socat installed in /usr/bin?)" >&2
+      exit 125
+    fi
+  done
+done
+
+if [ "$#" -eq 0 ]; then
+  echo "warden: no command given" >&2
+  exit 125
+fi
+printf R >&5
+exec 5>&- 2>&6 6>&-
+case "$1" in
+  */*) ;;
+  *)
+    if ! command -v "$1" >/dev/null 2>&1; then
+      echo "warden: $1: command not found in the sandbox (PATH=$PATH); bind its directory with filesystem.read_only or give its full path" >&2
+      exit 127
+    fi
+    ;;
+esac
+exec "$@"

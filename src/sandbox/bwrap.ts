@@ -1,0 +1,346 @@
+/**
+ * The bubblewrap backend: turns a SandboxSpec into a running, isolated process tree.
+ *
+ * Launch chain:  warden ─spawn(uid=sandbox user)→ sh launcher.sh (joins cgroups, checks access)
+ *                ─exec→ bwrap --args 7 (namespaces, mounts, seccomp) ─→ [pid 1: bwrap init]
+ *                ─→ [pid 2: warden-init (forwarders, ready signal)] ─exec→ COMMAND
+ *
+ * File descriptors given to the chain: 2 = bwrap's and the launcher's own messages (captured),
+ * 3 = the seccomp program (read by bwrap), 4 = bwrap's JSON status (child pid, exit code),
+ * 5 = ready/error pipe (launcher errors, init's ready byte), 6 = the command's real stderr,
+ * 7 = bwrap's arguments. None of 3-7 reaches the command: bwrap consumes 3, 4 and 7, the init
+ * closes 5 and moves 6 to 2.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { constants as osConstants } from 'node:os';
+import { WardenError } from '../core/errors.js';
+import { RunCgroups } from './cgroups.js';
+import type { CgroupLayout } from './host.js';
+import { mountArgs, planMounts, SANDBOX_LIB, SANDBOX_SOCK, type MountPlan } from './fs-plan.js';
+import { ensureEtcView, SANDBOX_HOSTNAME } from './etc-view.js';
+import type { LibDir } from './lib-dir.js';
+import { buildSeccompFilter } from './seccomp.js';
+import type { SandboxExit, SandboxSpec } from './spec.js';
+
+/** What the host provides, probed once per warden process (see host.ts). */
+export interface SandboxHost {
+  readonly bwrapPath: string;
+  readonly wardenUid: number;
+  readonly cgroups: CgroupLayout;
+  readonly lib: LibDir;
+}
+
+export interface SandboxHandle {
+  /** Host pid of the launcher (which becomes bwrap). */
+  readonly pid: number;
+  /** Resolves once the command is about to be exec'd (all isolation in place). */
+  readonly ready: Promise<{ readonly setupMs: number }>;
+  /** Resolves when the sandbox has exited (always resolves; setup failures are in the value). */
+  readonly exited: Promise<SandboxExit>;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Controllers in force for this run. */
+  readonly cgroupControllers: readonly string[];
+  /** Sends a signal to the command (not to warden's helpers). */
+  signal(signal: NodeJS.Signals): void;
+  /** Kills every process of the sandbox at once. */
+  kill(): Promise<void>;
+  /** After exit: removes cgroups and placeholders. Idempotent. */
+  cleanup(): Promise<{ readonly leftoverProcesses: number; readonly placeholdersRemoved: number }>;
+}
+
+export interface StartOptions {
+  /**
+   * Launch (hand bwrap its arguments) only once this settles; a rejection aborts the sandbox.
+   * Until then the launcher joins the run's cgroups and bwrap loads, in parallel with whatever
+   * the caller is doing (e.g. starting the egress proxy): that join costs ~10 ms of kernel time.
+   */
+  readonly launchAfter?: Promise<unknown>;
+  /** Use the shell init with socat instead of warden-init (the fallback path; tests). */
+  readonly forceShellInit?: boolean;
+}
+
+/** Starts a sandbox. Throws WardenError for problems found before anything is spawned. */
+export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: StartOptions = {}): SandboxHandle {
+  const started = performance.now();
+  const identity = spec.user ?? { uid: host.wardenUid, gid: process.getgid?.() ?? host.wardenUid };
+  if (host.wardenUid === 0 && spec.user === null) {
+    throw new WardenError('SANDBOX_UNAVAILABLE', 'refusing to run a sandbox as root', { hint: 'configure sandbox.user (created by scripts/setup.sh)' });
+  }
+  const cgroups = RunCgroups.create({
+    layout: host.cgroups,
+    runId: spec.runId,
+    limits: spec.limits,
+    wardenUid: host.wardenUid,
+    enrolUid: identity.uid,
+    enrolGid: identity.gid,
+    acceptMissing: spec.acceptMissingLimits,
+  });
+
+  // 1. The launcher first: it joins the cgroups and starts bwrap, which then waits for its
+  // arguments on fd 7 while we compute them.
+  const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
+  const launcherArgs = [
+    host.lib.launcher,
+    String(cgroups.procsFiles.length), ...cgroups.procsFiles,
+    String(writableRoots.length), ...writableRoots,
+    // bwrap accepts only options through --args; the command must be on its own command line.
+    '--', host.bwrapPath, '--args', '7', '--',
+    ...initCommand(spec, host.lib, options.forceShellInit === true),
+    ...spec.command,
+  ];
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', launcherArgs, {
+      env: { ...spec.env },
+      cwd: '/',
+      stdio: [
+        spec.stdio === 'inherit' ? 'inherit' : 'pipe',
+        spec.stdio === 'inherit' ? 'inherit' : 'pipe',
+        'pipe', 'pipe', 'pipe', 'pipe',
+        spec.stdio === 'inherit' ? 2 : 'pipe',
+        'pipe',
+      ],
+      ...(spec.user === null ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
+    });
+  } catch (error) {
+    void cgroups.destroy();
+    throw new WardenError('SANDBOX_START_FAILED', `cannot start the sandbox launcher: ${(error as Error).message}`, { cause: error });
+  }
+  const stdio = child.stdio as unknown as [Writable | null, Readable | null, Readable, Writable, Readable, Readable, Readable | null, Writable];
+  const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe] = stdio;
+  for (const pipe of [seccompPipe, argsPipe]) pipe.on('error', () => undefined);
+
+  // 2. What bwrap will do, computed while the launcher runs.
+  let plan: MountPlan;
+  let bwrapArgs: string[];
+  try {
+    const etc = ensureEtcView(dirname(host.lib.path), identity.uid, identity.gid);
+    plan = planMounts(spec, {
+      libDir: host.lib.path,
+      etc,
+      emptyFile: host.lib.emptyFile,
+      emptyDir: host.lib.emptyDir,
+      placeholderFile: host.lib.placeholderFile,
+      placeholderDir: host.lib.placeholderDir,
+      tmpfsBytes: spec.limits.memoryBytes,
+    });
+    // Recorded before bwrap touches the workspace, so a warden killed mid-run can be cleaned up
+    // by the next one (see cleanupAbandonedSandbox).
+    writeFileSync(join(spec.runDir, RECOVERY_FILE), JSON.stringify({ placeholders: plan.placeholders, cgroups: cgroups.directories }), { mode: 0o600 });
+    bwrapArgs = [
+      '--unshare-all',
+      '--unshare-user',
+      '--disable-userns',
+      '--die-with-parent',
+      '--new-session',
+      '--cap-drop', 'ALL',
+      '--hostname', SANDBOX_HOSTNAME,
+      '--seccomp', '3',
+      '--json-status-fd', '4',
+      ...mountArgs(plan.ops),
+      '--chdir', spec.cwd,
+    ];
+    seccompPipe.end(buildSeccompFilter().bytes);
+  } catch (error) {
+    child.kill('SIGKILL');
+    void cgroups.destroy();
+    throw error;
+  }
+
+  // 3. Launch: bwrap reads its arguments (NUL-separated) to EOF, then builds the sandbox.
+  const launchAfter = options.launchAfter ?? Promise.resolve();
+  launchAfter.then(
+    () => argsPipe.end(`${bwrapArgs.join('\0')}\0`),
+    () => child.kill('SIGKILL'),
+  );
+
+  // Setup messages (bwrap's, the launcher's, the init's before exec); bounded.
+  let setupText = '';
+  setupLog.setEncoding('utf8');
+  setupLog.on('data', (chunk: string) => {
+    if (setupText.length < 16_384) setupText += chunk;
+  });
+
+  let sandboxInitPid: number | null = null;
+  let statusText = '';
+  statusPipe.setEncoding('utf8');
+  statusPipe.on('data', (chunk: string) => {
+    statusText += chunk;
+    const match = /"child-pid"\s*:\s*(\d+)/.exec(statusText);
+    if (match && sandboxInitPid === null) sandboxInitPid = Number(match[1]);
+    if (statusText.length > 65_536) statusText = statusText.slice(-1024);
+  });
+
+  let commandPid: number | null = null;
+  let isReady = false;
+  let hasExited = false;
+  let launcherError = '';
+  const ready = new Promise<{ setupMs: number }>((resolve, reject) => {
+    readyPipe.setEncoding('utf8');
+    readyPipe.on('data', (chunk: string) => {
+      if (chunk.includes('R') && !isReady) {
+        isReady = true;
+        commandPid = sandboxInitPid === null ? null : firstChild(sandboxInitPid);
+        resolve({ setupMs: performance.now() - started });
+      }
+      if (chunk.startsWith('E ') || launcherError !== '') launcherError += chunk;
+    });
+    child.once('exit', () => {
+      if (!isReady) reject(setupFailureError(launcherError, setupText, spec));
+    });
+    child.once('error', (error) => reject(new WardenError('SANDBOX_START_FAILED', `sandbox launcher failed: ${error.message}`, { cause: error })));
+  });
+  ready.catch(() => undefined);
+
+  const exited = new Promise<SandboxExit>((resolve) => {
+    child.once('close', (code, signal) => {
+      hasExited = true;
+      const hit = cgroups.limitsHit();
+      const signum = signal === null ? 0 : (osConstants.signals[signal] ?? 0);
+      resolve({
+        code: code ?? 128 + signum,
+        signal,
+        limitsHit: hit,
+        oomKilled: hit.includes('memory'),
+        setupFailed: !isReady,
+        setupError: isReady ? null : setupFailureError(launcherError, setupText, spec).message,
+      });
+    });
+  });
+
+  let cleanedUp: Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> | null = null;
+  return {
+    pid: child.pid ?? -1,
+    ready,
+    exited,
+    stdin,
+    stdout,
+    stderr: stderrPipe,
+    cgroupControllers: cgroups.controllers,
+    signal(signal) {
+      if (hasExited) return;
+      const target = commandPid ?? (sandboxInitPid === null ? null : firstChild(sandboxInitPid));
+      if (target === null) return;
+      try {
+        process.kill(target, signal);
+      } catch {
+        // already gone
+      }
+    },
+    async kill() {
+      // Killing the sandbox's pid 1 tears down its pid namespace: every process in it dies,
+      // including double-forked and setsid'd ones (SBX-13). The cgroup sweep is a second net.
+      for (const pid of [sandboxInitPid, child.pid]) {
+        if (pid === null || pid === undefined) continue;
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await cgroups.killAll(1000);
+    },
+    cleanup() {
+      cleanedUp ??= releaseSandboxResources(cgroups, plan.placeholders);
+      return cleanedUp;
+    },
+  };
+}
+
+/** The in-sandbox init: warden-init (static C) when built, else the shell init with socat. */
+function initCommand(spec: SandboxSpec, lib: LibDir, forceShell: boolean): string[] {
+  const sockets = spec.forwards.map((f) => ({ port: String(f.port), path: join(SANDBOX_SOCK, relativeSocket(spec, f.socketPath)) }));
+  if (lib.wardenInit !== null && !forceShell) {
+    return [join(SANDBOX_LIB, 'warden-init'), ...sockets.flatMap((s) => ['--forward', s.port, s.path]), '--'];
+  }
+  return ['/bin/sh', join(SANDBOX_LIB, 'init.sh'), ...sockets.flatMap((s) => [s.port, s.path]), '--'];
+}
+
+const RECOVERY_FILE = 'sandbox.json';
+
+async function releaseSandboxResources(cgroups: RunCgroups, placeholders: readonly string[]): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
+  const { leftover } = await cgroups.destroy();
+  let removed = 0;
+  // Deepest first, so a placeholder inside another placeholder's parent goes before it.
+  for (const path of [...placeholders].reverse()) if (removePlaceholder(path)) removed++;
+  return { leftoverProcesses: leftover, placeholdersRemoved: removed };
+}
+
+/**
+ * Releases what a sandbox of a dead warden left behind (its processes died with their pid
+ * namespace): empty cgroups and the read-only placeholders bwrap created in the workspace.
+ */
+export async function cleanupAbandonedSandbox(runDir: string): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
+  let record: { placeholders?: unknown; cgroups?: unknown };
+  try {
+    record = JSON.parse(readFileSync(join(runDir, RECOVERY_FILE), 'utf8')) as typeof record;
+  } catch {
+    return { leftoverProcesses: 0, placeholdersRemoved: 0 };
+  }
+  const placeholders = Array.isArray(record.placeholders) ? record.placeholders.filter((p): p is string => typeof p === 'string' && p.startsWith('/')) : [];
+  const dirs = typeof record.cgroups === 'object' && record.cgroups !== null ? (record.cgroups as Record<string, string>) : {};
+  // Only directories inside a cgroup hierarchy are accepted from the file.
+  const safeDirs = Object.fromEntries(Object.entries(dirs).filter(([, d]) => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/')));
+  return releaseSandboxResources(RunCgroups.fromDirectories(safeDirs), placeholders);
+}
+
+function relativeSocket(spec: SandboxSpec, socketPath: string): string {
+  const prefix = join(spec.runDir, 'sock') + '/';
+  if (!socketPath.startsWith(prefix)) throw new TypeError(`forward socket ${socketPath} must be inside ${prefix}`);
+  return socketPath.slice(prefix.length);
+}
+
+/** The first child of `pid` (the command, child of the sandbox's pid 1), from /proc. */
+function firstChild(pid: number): number | null {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
+    const first = Number(children[0]);
+    return Number.isInteger(first) && first > 0 ? first : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Turns what the launcher and bwrap said into an error that names the cause and the fix. */
+function setupFailureError(launcherError: string, setupText: string, spec: SandboxSpec): WardenError {
+  const line = launcherError.split('\n').find((l) => l.startsWith('E '));
+  if (line?.startsWith('E not-writable ')) {
+    const path = line.slice('E not-writable '.length);
+    const who = spec.user === null ? 'you' : `the sandbox user ${spec.user.name} (uid ${spec.user.uid})`;
+    return new WardenError('WORKSPACE_INVALID', `${path} is not a directory ${who} can write to`, {
+      hint:
+        spec.user === null
+          ? 'check the path and its permissions'
+          : `give that user access, e.g. \`setfacl -R -m u:${spec.user.name}:rwX -m d:u:${spec.user.name}:rwX ${path}\` or \`chown -R ${spec.user.name} ${path}\`, or run warden as the directory's owner`,
+    });
+  }
+  if (line !== undefined) return new WardenError('SANDBOX_START_FAILED', line.slice(2), { hint: 'run `warden doctor`' });
+  const text = setupText.trim().split('\n').slice(-3).join('; ');
+  if (/creating new namespace|No permissions to create|namespace.*not permitted|setting up uid map/i.test(text)) {
+    return new WardenError('SANDBOX_UNAVAILABLE', `the kernel refused to create the sandbox's namespaces (${text})`, { hint: 'run `warden doctor`; unprivileged user namespaces must be enabled' });
+  }
+  return new WardenError('SANDBOX_START_FAILED', text === '' ? 'the sandbox exited before the command started' : `sandbox setup failed: ${text}`, { hint: 'run `warden doctor`' });
+}
+
+/** Removes a placeholder bwrap created, but only if it is still an empty file or directory. */
+function removePlaceholder(path: string): boolean {
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) {
+      rmdirSync(path);
+      return true;
+    }
+    if (st.isFile() && st.size === 0) {
+      rmSync(path);
+      return true;
+    }
+  } catch {
+    // gone already, or not empty: leave it
+  }
+  return false;
+}

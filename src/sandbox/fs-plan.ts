@@ -1,0 +1,266 @@
+/**
+ * The sandbox's filesystem, as an ordered list of bwrap mount operations. Order matters: bwrap
+ * applies them in sequence and a later mount covers an earlier one, so the mandatory write-deny
+ * list and the never-visible paths come last and always win (SBX-06).
+ *
+ * The view: a read-only minimal root (/usr, the /etc entries programs need, generated
+ * passwd/group/hosts/resolv.conf), /proc of the sandbox's own pid namespace with bwrap's
+ * unfiltered pid 1 hidden, a private /dev, fresh tmpfs /tmp and $HOME, the workspace and the
+ * profile's paths at their real paths, and nothing else.
+ */
+import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { WardenError } from '../core/errors.js';
+import type { EtcView } from './etc-view.js';
+import type { SandboxSpec } from './spec.js';
+
+export const SANDBOX_HOME = '/home/agent';
+export const SANDBOX_LIB = '/run/warden/lib';
+export const SANDBOX_SOCK = '/run/warden/sock';
+
+export type MountOp =
+  | { readonly op: 'ro-bind' | 'bind' | 'ro-bind-try'; readonly src: string; readonly dest: string }
+  | { readonly op: 'symlink'; readonly target: string; readonly dest: string }
+  | { readonly op: 'tmpfs'; readonly dest: string; readonly sizeBytes?: number }
+  | { readonly op: 'proc' | 'dev' | 'remount-ro'; readonly dest: string };
+
+export interface MountPlan {
+  readonly ops: readonly MountOp[];
+  /**
+   * Host paths that do not exist yet and will be created by bwrap as read-only mount points
+   * (mandatory write-deny entries). The caller removes them after the run.
+   */
+  readonly placeholders: readonly string[];
+}
+
+export interface PlanContext {
+  /** Host directory bound read-only at /run/warden/lib (init script, preload, empty placeholders). */
+  readonly libDir: string;
+  /** The prepared /etc (see etc-view.ts). */
+  readonly etc: EtcView;
+  /** An empty regular file with mode 0000: bound over files that must be unreadable. */
+  readonly emptyFile: string;
+  /** An empty directory with mode 0000: bound over directories that must be unreadable. */
+  readonly emptyDir: string;
+  /** An empty regular file with mode 0444: the read-only placeholder for missing deny entries. */
+  readonly placeholderFile: string;
+  /** An empty directory with mode 0555: the read-only placeholder for missing deny directories. */
+  readonly placeholderDir: string;
+  /** Size of /tmp and $HOME tmpfs (they are charged to the memory limit anyway). */
+  readonly tmpfsBytes: number | null;
+}
+
+/** Top-level entries that are symlinks into /usr on merged-/usr systems (Debian 12). */
+const ROOT_ENTRIES = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+
+/**
+ * World-readable /proc files that leak host kernel state; masked. (The root-only ones container
+ * runtimes also mask, such as kcore, kmsg and sysrq-trigger, are already closed to the sandbox's
+ * unprivileged uid, and each mask costs start-up time.)
+ */
+const PROC_MASKED_FILES = ['timer_list', 'sched_debug'];
+
+/**
+ * Entries under every writable root that a sandboxed process must never create or modify: they
+ * make the host run code later (git hooks and config, shell start-up files, editor and agent
+ * settings that launch commands or MCP servers). Paths relative to the writable root; a trailing
+ * '/' marks a directory.
+ */
+export const MANDATORY_WRITE_DENY = [
+  '.git/hooks/', '.git/config',
+  '.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile',
+  '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout', '.envrc',
+  '.mcp.json', '.vscode/', '.cursor/', '.claude/settings.json', '.claude/settings.local.json',
+] as const;
+
+/** Builds the ordered mount plan for `spec`. Throws WardenError when a path cannot be protected. */
+export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
+  const ops: MountOp[] = [];
+  const placeholders: string[] = [];
+
+  // 1. Minimal read-only root.
+  ops.push({ op: 'ro-bind', src: '/usr', dest: '/usr' });
+  for (const entry of ROOT_ENTRIES) {
+    const link = readLinkOrNull(entry);
+    if (link !== null) ops.push({ op: 'symlink', target: link, dest: entry });
+    else if (existsSync(entry)) ops.push({ op: 'ro-bind', src: entry, dest: entry });
+  }
+  ops.push({ op: 'ro-bind', src: ctx.etc.dir, dest: '/etc' });
+  for (const dir of ctx.etc.directoryBinds) ops.push({ op: 'ro-bind', src: dir, dest: dir });
+
+  // 2. Kernel interfaces: the sandbox's own /proc, with bwrap's pid 1 hidden (it runs without the
+  // seccomp filter, so writing its memory through /proc/1/mem would escape the filter: SBX-10).
+  ops.push({ op: 'proc', dest: '/proc' });
+  ops.push({ op: 'tmpfs', dest: '/proc/1' });
+  ops.push({ op: 'ro-bind', src: '/proc/sys', dest: '/proc/sys' });
+  for (const name of PROC_MASKED_FILES) if (existsSync(join('/proc', name))) ops.push({ op: 'ro-bind', src: ctx.emptyFile, dest: join('/proc', name) });
+  ops.push({ op: 'dev', dest: '/dev' });
+
+  // 3. Disposable scratch space (SBX-17).
+  ops.push(tmpfs('/tmp', ctx.tmpfsBytes));
+  ops.push(tmpfs('/var/tmp', ctx.tmpfsBytes));
+  ops.push(tmpfs(SANDBOX_HOME, ctx.tmpfsBytes));
+
+  // 4. Warden's own plumbing, read-only.
+  ops.push({ op: 'ro-bind', src: ctx.libDir, dest: SANDBOX_LIB });
+  ops.push({ op: 'ro-bind', src: join(spec.runDir, 'sock'), dest: SANDBOX_SOCK });
+
+  // 5. The workspace and the profile's paths.
+  const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
+  for (const path of spec.readOnly) ops.push({ op: 'ro-bind', src: path, dest: path });
+  for (const path of writableRoots) ops.push({ op: 'bind', src: path, dest: path });
+
+  // 6. Profile deny list: hidden, whatever was bound above.
+  for (const path of spec.deny) {
+    const kind = kindOf(path);
+    if (kind === 'missing') continue; // nothing to hide; a file the agent creates later is its own
+    ops.push({ op: 'ro-bind', src: kind === 'dir' ? ctx.emptyDir : ctx.emptyFile, dest: path });
+  }
+
+  // 7. Mandatory write-deny entries under every writable root (SBX-06), last so nothing overrides them.
+  for (const root of writableRoots) {
+    for (const op of protectWritableRoot(root, ctx, placeholders)) ops.push(op);
+  }
+
+  // 8. Paths that must never be visible (warden's state, other runs), wherever they were bound.
+  const boundRoots = [...spec.readOnly, ...writableRoots];
+  for (const path of spec.neverVisible) {
+    if (!boundRoots.some((root) => isInside(path, root))) continue;
+    const kind = kindOf(path);
+    if (kind === 'missing') continue;
+    ops.push({ op: 'ro-bind', src: kind === 'dir' ? ctx.emptyDir : ctx.emptyFile, dest: path });
+  }
+
+  // 9. Freeze the root itself: only the tmpfs and the writable binds above stay writable (SBX-05).
+  ops.push({ op: 'remount-ro', dest: '/' });
+  return { ops, placeholders };
+}
+
+/** Mount operations that make the mandatory deny entries under `root` read-only and unrenamable. */
+function protectWritableRoot(root: string, ctx: PlanContext, placeholders: string[]): MountOp[] {
+  const ops: MountOp[] = [];
+  const pinned = new Set<string>();
+  for (const entry of [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root)]) {
+    const isDir = entry.endsWith('/');
+    const parts = entry.replace(/\/$/, '').split('/');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+      current = join(current, parts[i] ?? '');
+      const last = i === parts.length - 1;
+      const kind = kindOf(current);
+      if (kind === 'symlink') {
+        // A mount cannot be placed on a symlink itself, so the agent could replace the link with a
+        // real file and the host would run it later. Refuse rather than pretend to protect it.
+        throw new WardenError('WORKSPACE_INVALID', `${current} is a symlink; warden cannot keep it read-only inside the sandbox`, {
+          hint: `replace the symlink with a regular ${last && !isDir ? 'file' : 'directory'}, or use a workspace that does not contain it`,
+        });
+      }
+      if (kind === 'missing') {
+        // The first missing component becomes a read-only placeholder, so nothing can be created under it.
+        if (!pinned.has(current)) {
+          const asDir = !last || isDir;
+          ops.push({ op: 'ro-bind', src: asDir ? ctx.placeholderDir : ctx.placeholderFile, dest: current });
+          placeholders.push(current);
+          pinned.add(current);
+        }
+        break;
+      }
+      if (pinned.has(current)) continue;
+      pinned.add(current);
+      if (last) {
+        ops.push({ op: 'ro-bind', src: current, dest: current });
+      } else if (kind === 'dir') {
+        // Pin the parent (e.g. .git) with a self-bind: a mount point cannot be renamed or removed,
+        // so the agent cannot move .git aside and create a fresh one with its own hooks.
+        ops.push({ op: 'bind', src: current, dest: current });
+      } else {
+        // A file where a directory is expected (e.g. .git as a worktree pointer): keep it read-only.
+        ops.push({ op: 'ro-bind', src: current, dest: current });
+        break;
+      }
+    }
+  }
+  return ops;
+}
+
+/** Hook and config paths of git submodules under .git/modules (bounded walk). */
+function gitModuleEntries(root: string): string[] {
+  const entries: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 4 || entries.length > 256) return;
+    let names: string[];
+    try {
+      names = readdirSync(join(root, dir));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const child = `${dir}/${name}`;
+      if (kindOf(join(root, child)) !== 'dir') continue;
+      if (existsSync(join(root, child, 'config'))) entries.push(`${child}/hooks/`, `${child}/config`);
+      const nested = join(root, child, 'modules');
+      if (kindOf(nested) === 'dir') walk(`${child}/modules`, depth + 1);
+    }
+  };
+  if (kindOf(join(root, '.git', 'modules')) === 'dir') walk('.git/modules', 0);
+  return entries;
+}
+
+function tmpfs(dest: string, sizeBytes: number | null): MountOp {
+  return sizeBytes === null ? { op: 'tmpfs', dest } : { op: 'tmpfs', dest, sizeBytes };
+}
+
+function readLinkOrNull(path: string): string | null {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : null;
+  } catch {
+    return null;
+  }
+}
+
+type Kind = 'file' | 'dir' | 'symlink' | 'missing' | 'other';
+function kindOf(path: string): Kind {
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return 'symlink';
+    if (st.isDirectory()) return 'dir';
+    if (st.isFile()) return 'file';
+    return 'other';
+  } catch {
+    return 'missing';
+  }
+}
+
+/** True when `path` is `root` or lies under it (both absolute and normalised). */
+export function isInside(path: string, root: string): boolean {
+  if (path === root) return true;
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && dirname(path) !== path;
+}
+
+/** Turns a plan into bwrap arguments. */
+export function mountArgs(ops: readonly MountOp[]): string[] {
+  const args: string[] = [];
+  for (const op of ops) {
+    switch (op.op) {
+      case 'ro-bind':
+      case 'bind':
+      case 'ro-bind-try':
+        args.push(`--${op.op}`, op.src, op.dest);
+        break;
+      case 'symlink':
+        args.push('--symlink', op.target, op.dest);
+        break;
+      case 'tmpfs':
+        if (op.sizeBytes !== undefined) args.push('--size', String(op.sizeBytes));
+        args.push('--tmpfs', op.dest);
+        break;
+      case 'proc':
+      case 'dev':
+      case 'remount-ro':
+        args.push(`--${op.op}`, op.dest);
+        break;
+    }
+  }
+  return args;
+}

@@ -1,0 +1,114 @@
+/**
+ * The read-only directory bound at /run/warden/lib inside every sandbox: the init script, the
+ * launcher, the Node proxy preload and the empty placeholders. It is copied from warden's install
+ * into the runtime root because warden may be installed where the sandbox user cannot read
+ * (e.g. under /root). Content-addressed, so concurrent runs and upgrades never see a half-written copy.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WardenError } from '../core/errors.js';
+
+export interface LibDir {
+  readonly path: string;
+  readonly initScript: string;
+  readonly launcher: string;
+  /** The static C init with the in-sandbox forwarder; null when it was not built (shell init + socat then). */
+  readonly wardenInit: string | null;
+  /** Present when the build produced it (dist/assets); absent when running from source. */
+  readonly nodePreload: string | null;
+  readonly emptyFile: string;
+  readonly emptyDir: string;
+  readonly placeholderFile: string;
+  readonly placeholderDir: string;
+}
+
+const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs'] as const;
+const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init']);
+
+/** Ensures `<runtimeRoot>/lib-<hash>` holds the assets from `assetsDir`; returns its layout. */
+export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
+  const contents = new Map<string, Buffer>();
+  for (const name of ASSET_FILES) {
+    const source = join(assetsDir, name);
+    if (existsSync(source)) contents.set(name, readFileSync(source));
+  }
+  for (const required of ['init.sh', 'launcher.sh']) {
+    if (!contents.has(required)) throw new WardenError('INTERNAL', `warden's sandbox asset ${required} is missing from ${assetsDir}`, { hint: 'rebuild warden (npm run build)' });
+  }
+  const hash = createHash('sha256');
+  for (const [name, data] of contents) hash.update(name).update('\0').update(data).update('\0');
+  const path = join(runtimeRoot, `lib-${hash.digest('hex').slice(0, 16)}`);
+  const layout = describe(path, contents.has('node-proxy-preload.mjs'), contents.has('warden-init'));
+  if (existsSync(join(path, '.complete'))) {
+    markUsed(path);
+    return layout;
+  }
+
+  const staging = `${path}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    mkdirSync(staging, { recursive: true, mode: 0o755 });
+    for (const [name, data] of contents) writeFileSync(join(staging, name), data, { mode: EXECUTABLES.has(name) ? 0o755 : 0o644 });
+    // Mode 0000 empties: bound over denied paths so even reading them fails.
+    writeFileSync(join(staging, 'empty-file'), '', { mode: 0o000 });
+    mkdirSync(join(staging, 'empty-dir'), { mode: 0o000 });
+    // Read-only placeholders for missing mandatory-deny entries: readable (tools may stat them), never writable.
+    writeFileSync(join(staging, 'placeholder-file'), '', { mode: 0o444 });
+    mkdirSync(join(staging, 'placeholder-dir'), { mode: 0o555 });
+    chmodSync(join(staging, 'empty-file'), 0o000);
+    chmodSync(join(staging, 'empty-dir'), 0o000);
+    writeFileSync(join(staging, '.complete'), '');
+    try {
+      renameSync(staging, path);
+    } catch (error) {
+      // Another run won the race: its copy is identical (same hash).
+      if (!existsSync(join(path, '.complete'))) throw error;
+      rmSync(staging, { recursive: true, force: true });
+    }
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new WardenError('INTERNAL', `cannot prepare the sandbox library directory ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  pruneOldLibDirs(runtimeRoot, path);
+  return layout;
+}
+
+function describe(path: string, hasPreload: boolean, hasWardenInit: boolean): LibDir {
+  return {
+    path,
+    initScript: join(path, 'init.sh'),
+    launcher: join(path, 'launcher.sh'),
+    wardenInit: hasWardenInit ? join(path, 'warden-init') : null,
+    nodePreload: hasPreload ? join(path, 'node-proxy-preload.mjs') : null,
+    emptyFile: join(path, 'empty-file'),
+    emptyDir: join(path, 'empty-dir'),
+    placeholderFile: join(path, 'placeholder-file'),
+    placeholderDir: join(path, 'placeholder-dir'),
+  };
+}
+
+/** Records that a run uses this copy now: pruning goes by last use, not by creation. */
+function markUsed(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(join(path, '.complete'), now, now);
+  } catch {
+    // a stale mark only delays pruning
+  }
+}
+
+/** Removes copies (other warden versions, abandoned staging dirs) unused for a week; never the current one. */
+function pruneOldLibDirs(runtimeRoot: string, keep: string): void {
+  const weekAgo = Date.now() - 7 * 86_400_000;
+  for (const name of readdirSync(runtimeRoot)) {
+    const full = join(runtimeRoot, name);
+    if (!name.startsWith('lib-') || full === keep) continue;
+    try {
+      const marker = join(full, '.complete');
+      const lastUse = existsSync(marker) ? statSync(marker).mtimeMs : statSync(full).mtimeMs;
+      if (lastUse < weekAgo) rmSync(full, { recursive: true, force: true });
+    } catch {
+      // best effort: an old copy left behind costs only disk space
+    }
+  }
+}

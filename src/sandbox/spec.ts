@@ -1,0 +1,70 @@
+/**
+ * What a sandbox is asked to be: every field resolved, absolute and validated by the caller
+ * (the runtime). The sandbox module turns it into bwrap arguments, cgroups and a process.
+ */
+import type { LimitKind } from '../core/events.js';
+
+/** A unix socket outside forwarded to 127.0.0.1:port inside the sandbox's network namespace. */
+export interface PortForward {
+  readonly port: number;
+  /** Host path of the listening unix socket; it must lie in `runDir/sock`. */
+  readonly socketPath: string;
+}
+
+export interface ResourceLimits {
+  readonly memoryBytes: number | null;
+  readonly pids: number | null;
+  /** CPU quota in cores. */
+  readonly cpu: number | null;
+}
+
+/** Unix identity the sandbox runs as when warden is root. */
+export interface SandboxUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface SandboxSpec {
+  readonly runId: string;
+  /** argv of the command; argv[0] is looked up on the sandbox PATH unless it contains a '/'. */
+  readonly command: readonly string[];
+  /** Working directory inside the sandbox. */
+  readonly cwd: string;
+  /** Real path of the workspace, bound read-write at the same path; null for none. */
+  readonly workspace: string | null;
+  /** Extra real paths bound read-only at the same path. */
+  readonly readOnly: readonly string[];
+  /** Extra real paths bound read-write at the same path. */
+  readonly writable: readonly string[];
+  /** Real paths hidden entirely (neither readable nor writable). */
+  readonly deny: readonly string[];
+  /** Host paths that must never be visible (warden's state dir, other runs' sockets). */
+  readonly neverVisible: readonly string[];
+  /** The complete environment of the command. Nothing else enters. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly limits: ResourceLimits;
+  /** Run without the cgroup controllers that are unavailable (the user said so explicitly). */
+  readonly acceptMissingLimits: boolean;
+  readonly forwards: readonly PortForward[];
+  /** Host directory of this run (sockets under `sock/`, generated files); removed by the caller. */
+  readonly runDir: string;
+  /** Sandbox user when warden runs as root; null when warden runs as an ordinary user. */
+  readonly user: SandboxUser | null;
+  /** 'inherit' gives the command warden's terminal; 'pipe' exposes streams (tests, demo). */
+  readonly stdio: 'inherit' | 'pipe';
+}
+
+export interface SandboxExit {
+  /** Exit code as warden reports it (the command's code, or 128+signal). */
+  readonly code: number;
+  readonly signal: NodeJS.Signals | null;
+  /** Limits the kernel enforced during the run (from the cgroup counters). */
+  readonly limitsHit: readonly LimitKind[];
+  /** True when the memory cgroup OOM-killed a process. */
+  readonly oomKilled: boolean;
+  /** True when the sandbox never reached the command (setup failure). */
+  readonly setupFailed: boolean;
+  /** bwrap's or the launcher's own message when setup failed. */
+  readonly setupError: string | null;
+}

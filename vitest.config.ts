@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: fast unit tests beside the code, and the privileged suites that drive the
+// real sandbox (bwrap namespaces, cgroups, the built CLI). The latter need `npm run build` first.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'system',
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // The escape battery spawns many sandboxes; two cores here, so keep files in parallel modest.
+          maxWorkers: 2,
+          globalSetup: ['test/helpers/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
