@@ -1,0 +1,160 @@
+/**
+ * Drives the real, built `warden` CLI the way a user does, either as root or as an ordinary
+ * user (`warden-tester`, created by `scripts/setup.sh --test-user`), and gives each test a fresh
+ * workspace the sandbox may write to.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export type Mode = 'root' | 'user';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+export const TEST_USER = 'warden-tester';
+export const SANDBOX_USER = 'warden-sandbox';
+
+/** uid/gid of a local user, or null. */
+export function userIds(name: string): { uid: number; gid: number; home: string } | null {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 7) return { uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '/' };
+  }
+  return null;
+}
+
+/** The modes this machine can run: root always (the suite runs as root), 'user' if the test user exists. */
+export function availableModes(): Mode[] {
+  return userIds(TEST_USER) === null ? ['root'] : ['root', 'user'];
+}
+
+/** Where the CLI entry lives for a mode (the test user may not be able to read the checkout). */
+export function wardenBin(mode: Mode): string {
+  if (mode === 'user') {
+    const copy = process.env.WARDEN_TEST_INSTALL;
+    if (copy !== undefined && copy !== '') return join(copy, 'bin', 'warden.js');
+  }
+  return join(REPO, 'bin', 'warden.js');
+}
+
+export interface WardenResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The run summary (from --json FILE), when the command was `run` and warden wrote one. */
+  readonly summary: RunSummaryJson | null;
+}
+
+export interface RunSummaryJson {
+  readonly run_id: string;
+  readonly reason: string;
+  readonly exit_code: number;
+  readonly command_exit_code: number | null;
+  readonly signal: string | null;
+  readonly duration_ms: number;
+  readonly setup_ms: number | null;
+  readonly egress: { readonly allowed: number; readonly denied: number; readonly denied_targets: readonly { host: string; port: number; reason: string; count: number }[] };
+  readonly limits_hit: readonly string[];
+  readonly error: string | null;
+}
+
+export interface WardenOptions {
+  readonly cwd: string;
+  /** Extra environment for warden itself (not the sandbox: nothing enters it unless passed). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly input?: string;
+  readonly timeoutMs?: number;
+  /** Called with the child right after spawn (e.g. to kill warden mid-run). */
+  readonly onSpawn?: (pid: number) => void;
+}
+
+/** The state dir a mode's warden uses in tests (kept apart from a real installation's). */
+export function testStateDir(mode: Mode): string {
+  return mode === 'root' ? '/var/lib/warden-test' : join(userIds(TEST_USER)?.home ?? '/tmp', '.local', 'state', 'warden-test');
+}
+
+/**
+ * Runs `warden ARGS...`. For `run`, `--json FILE` is added so the summary can be checked.
+ * Resolves when warden exits (never rejects on a non-zero exit).
+ */
+export function warden(mode: Mode, args: readonly string[], options: WardenOptions): Promise<WardenResult> {
+  const user = mode === 'user' ? userIds(TEST_USER) : null;
+  if (mode === 'user' && user === null) throw new Error(`test user ${TEST_USER} missing: run scripts/setup.sh --test-user`);
+  let summaryFile: string | null = null;
+  let finalArgs = [...args];
+  if (args[0] === 'run') {
+    const dir = mkdtempSync('/tmp/warden-summary-');
+    chmodSync(dir, 0o777);
+    summaryFile = join(dir, 'summary.json');
+    finalArgs = ['run', '--json', summaryFile, ...args.slice(1)];
+  }
+  const env: Record<string, string> = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: user?.home ?? '/root',
+    LANG: 'C.UTF-8',
+    WARDEN_STATE_DIR: testStateDir(mode),
+    ...(options.env ?? {}),
+  };
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [wardenBin(mode), ...finalArgs], {
+      cwd: options.cwd,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
+    });
+    options.onSpawn?.(child.pid ?? -1);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.end(options.input ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let summary: RunSummaryJson | null = null;
+      if (summaryFile !== null && existsSync(summaryFile)) summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummaryJson;
+      if (summaryFile !== null) rmSync(join(summaryFile, '..'), { recursive: true, force: true });
+      resolvePromise({ code, signal, stdout, stderr, summary });
+    });
+  });
+}
+
+/** `warden run [opts] -- sh -c SCRIPT` in `workspace`. */
+export function runShell(mode: Mode, workspace: string, script: string, wardenArgs: readonly string[] = [], options: Partial<WardenOptions> = {}): Promise<WardenResult> {
+  return warden(mode, ['run', ...wardenArgs, '--', '/bin/sh', '-c', script], { cwd: workspace, ...options });
+}
+
+/**
+ * A fresh workspace the mode's sandbox can write to: owned by the sandbox user (root mode) or
+ * the test user (user mode), under a 0755 temp dir. Remove it with `removeWorkspace`.
+ */
+export function makeWorkspace(mode: Mode, name = 'ws'): string {
+  const parent = mkdtempSync('/tmp/warden-test-');
+  chmodSync(parent, 0o755);
+  const workspace = join(parent, name);
+  mkdirSync(workspace);
+  const owner = userIds(mode === 'root' ? SANDBOX_USER : TEST_USER);
+  if (owner === null) throw new Error(`user for mode ${mode} missing: run scripts/setup.sh --test-user`);
+  chownSync(workspace, owner.uid, owner.gid);
+  return workspace;
+}
+
+/** Chowns a path created by the (root) test to the workspace owner of `mode`. */
+export function giveToSandbox(mode: Mode, path: string): void {
+  const owner = userIds(mode === 'root' ? SANDBOX_USER : TEST_USER);
+  if (owner !== null) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, path]);
+}
+
+export function removeWorkspace(workspace: string): void {
+  rmSync(join(workspace, '..'), { recursive: true, force: true });
+}
+
+/** Lines of the form `KEY=VALUE` printed by a probe, as a map. */
+export function probeValues(stdout: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0 && /^[A-Z0-9_]+$/.test(line.slice(0, eq))) values.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return values;
+}
