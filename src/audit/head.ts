@@ -181,9 +181,13 @@ export function readHeadFile(stateDir: string, key: KeyObject): HeadFileState {
 }
 
 /**
- * Atomically replaces `audit.head` (temp file, fsync, rename, fsync of the directory; mode 0600).
- * Callers must hold the store's write lock: the temp name is shared, and the lock is what keeps
- * concurrent writers from moving the head backwards.
+ * Atomically replaces `audit.head` (temp file, fsync, rename; mode 0600). Callers must hold the
+ * store's write lock: the temp name is shared, and the lock is what keeps concurrent writers from
+ * moving the head backwards.
+ *
+ * The directory is not fsynced after the rename: if a crash loses the rename, the previous
+ * (older, genuine) head remains and the newest records merely count as unanchored; the head can
+ * never end up ahead of the log or half-written (the temp file is fsynced before the rename).
  */
 export function writeHeadFile(stateDir: string, key: KeyObject, head: AuditHead): void {
   const temp = join(stateDir, HEAD_TEMP);
@@ -198,5 +202,4 @@ export function writeHeadFile(stateDir: string, key: KeyObject, head: AuditHead)
     closeSync(fd);
   }
   renameSync(temp, join(stateDir, HEAD_FILE));
-  fsyncDir(stateDir);
 }

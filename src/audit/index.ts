@@ -4,7 +4,7 @@ export { GENESIS_HASH, HASH_PATTERN, canonicalJson, chainRecord, hashRecord, sha
 export type { ChainedRecord, DistributiveOmit, RecordBody } from './chain.js';
 export { HEAD_FILE, KEY_FILE } from './head.js';
 export type { AuditHead } from './head.js';
-export { AuditLog, openAuditLog } from './log.js';
+export { ANCHOR_INTERVAL_MS, AuditLog, openAuditLog } from './log.js';
 export type { AuditLogOptions, OpenAuditLogOptions } from './log.js';
 export { AuditQuery } from './query.js';
 export type { AuditQueryOptions, ListRunsOptions, RunSummary } from './query.js';

@@ -56,6 +56,7 @@ describe('AuditLog', () => {
       `[audit] group commit: 1000 appends in ${grouped.toFixed(1)} ms (${Math.round(1000 / (grouped / 1000))}/s); ` +
         `one at a time: ${sequential} in ${single.toFixed(1)} ms (${Math.round(sequential / (single / 1000))}/s, ${((single / sequential) * 1000).toFixed(0)} µs each)`,
     );
+    await log.close(); // anchors the signed head (it trails by up to ANCHOR_INTERVAL_MS while open)
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 1200, unanchored: 0 });
   });
 

@@ -3,6 +3,9 @@ import type { AuditEventInput, AuditRecord, EventSink } from '../core/events.js'
 import { SqliteAuditStore, type StampedEvent } from './sqlite-store.js';
 import { DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_LIMIT, stampEvent } from './stamp.js';
 
+/** Longest the signed head trails the newest durable record while events keep arriving. */
+export const ANCHOR_INTERVAL_MS = 20;
+
 export interface AuditLogOptions {
   /** Largest record accepted, canonical JSON bytes (default 64 KiB, at most 1 MiB). */
   readonly maxEventBytes?: number;
@@ -21,12 +24,19 @@ interface Pending {
 /**
  * The {@link EventSink} every component writes to. `append` validates and queues the event;
  * everything queued before the event loop turns is committed as one transaction (group commit),
- * and each promise resolves with its record only after COMMIT returned and the head file was
- * advanced. When the write fails, every event of that batch rejects with `AUDIT_UNAVAILABLE`
+ * and each promise resolves with its record only after COMMIT returned, i.e. once the event is
+ * durable. When the write fails, every event of that batch rejects with `AUDIT_UNAVAILABLE`
  * (or `AUDIT_CORRUPT`) and callers must refuse the action they were about to take (AUD-03); the
  * log itself stays usable, so a later append succeeds once the cause is gone.
  *
- * The log owns its store: `close()` flushes and then closes it.
+ * The signed head (audit.head) is advanced off the acknowledgement path, at most once per
+ * ANCHOR_INTERVAL_MS: it costs an fsync and a second write lock (~0.4 ms), and an egress decision
+ * waits for its event. Until it moves, the newest records are "unanchored" (verify reports them):
+ * removing those, and only those, would go unnoticed, so the window is kept short. A crash
+ * leaves them unanchored, never a false tamper alarm, and the next writer anchors them. If
+ * anchoring fails, later appends are refused until it succeeds, and close() reports it.
+ *
+ * The log owns its store: `close()` flushes, anchors and then closes it.
  */
 export class AuditLog implements EventSink {
   readonly #store: SqliteAuditStore;
@@ -35,6 +45,9 @@ export class AuditLog implements EventSink {
   readonly #now: () => Date;
   #queue: Pending[] = [];
   #scheduled = false;
+  #anchorTimer: NodeJS.Timeout | null = null;
+  #lastAnchor = 0;
+  #anchorError: WardenError | null = null;
   #closed = false;
   #idle: (() => void)[] = [];
 
@@ -80,9 +93,28 @@ export class AuditLog implements EventSink {
 
   /** Refuses further appends, commits what is queued, then closes the store. Idempotent. */
   async close(): Promise<void> {
+    if (this.#closed && !this.#store.isOpen) return;
     this.#closed = true;
     await this.flush();
-    this.#store.close();
+    try {
+      this.#anchor();
+    } finally {
+      this.#store.close();
+    }
+    if (this.#anchorError !== null) throw this.#anchorError;
+  }
+
+  /** Advances the signed head to the newest record; remembers a failure (see the class comment). */
+  #anchor(): void {
+    if (this.#anchorTimer !== null) clearTimeout(this.#anchorTimer);
+    this.#anchorTimer = null;
+    this.#lastAnchor = performance.now();
+    try {
+      this.#store.anchorHead();
+      this.#anchorError = null;
+    } catch (err) {
+      this.#anchorError = isWardenError(err) ? err : new WardenError('AUDIT_UNAVAILABLE', 'The audit head could not be advanced.', { cause: err });
+    }
   }
 
   #schedule(): void {
@@ -109,7 +141,15 @@ export class AuditLog implements EventSink {
   #commit(batch: readonly Pending[]): void {
     let records: AuditRecord[];
     try {
-      records = this.#store.appendBatch(batch.map((p) => p.event));
+      // A head that could not be advanced last time must move before anything else is recorded.
+      if (this.#anchorError !== null) {
+        this.#anchor();
+        if (this.#anchorError !== null) throw this.#anchorError;
+      }
+      records = this.#store.appendBatch(
+        batch.map((p) => p.event),
+        { anchor: false },
+      );
     } catch (err) {
       const error = isWardenError(err)
         ? err
@@ -122,6 +162,12 @@ export class AuditLog implements EventSink {
       if (record === undefined) p.reject(new WardenError('INTERNAL', 'The audit store returned fewer records than it was given.'));
       else p.resolve(record);
     });
+    if (this.#anchorTimer === null) {
+      const wait = Math.max(0, this.#lastAnchor + ANCHOR_INTERVAL_MS - performance.now());
+      this.#anchorTimer = setTimeout(() => this.#anchor(), wait);
+      // Never keep the process alive for the head alone: close() anchors synchronously.
+      this.#anchorTimer.unref();
+    }
   }
 }
 

@@ -155,12 +155,13 @@ export class SqliteAuditStore {
 
   /**
    * Appends `events` as one transaction and returns their records, in order. Returns only after
-   * COMMIT (durable: WAL fsynced) and after `audit.head` names the last of them. Throws
+   * COMMIT (durable: WAL fsynced) and, unless `anchor` is false, after `audit.head` names the last
+   * of them (with `anchor: false` the caller anchors later with {@link anchorHead}). Throws
    * `AUDIT_UNAVAILABLE` when nothing was written (disk full, read-only, locked past the busy
    * timeout) and `AUDIT_CORRUPT` when the head no longer matches the log (nothing written). If
    * only the head update fails the error says so: the events are then recorded but not anchored.
    */
-  appendBatch(events: readonly StampedEvent[]): AuditRecord[] {
+  appendBatch(events: readonly StampedEvent[], options: { readonly anchor?: boolean } = {}): AuditRecord[] {
     const { db, stmts } = this.#open();
     if (events.length === 0) return [];
     let records: AuditRecord[];
@@ -191,6 +192,7 @@ export class SqliteAuditStore {
         cause: err,
       });
     }
+    if (options.anchor === false) return records;
     try {
       this.#advanceHead();
     } catch (err) {
@@ -251,6 +253,16 @@ export class SqliteAuditStore {
    * write heads in commit order: each writes the newest head at the time it holds the lock, which
    * can only grow. Without the lock, a slow process could rename an older head over a newer one.
    */
+  /** Moves `audit.head` to the newest committed record (see appendBatch's `anchor`). */
+  anchorHead(): void {
+    try {
+      this.#advanceHead();
+    } catch (err) {
+      if (isWardenError(err)) throw err;
+      throw new WardenError('AUDIT_UNAVAILABLE', `${HEAD_FILE} could not be advanced: ${describeWriteFailure(err, this.#busyTimeoutMs)}`, { cause: err });
+    }
+  }
+
   #advanceHead(): void {
     const { db, stmts, key, stateDir } = this.#open();
     db.transaction(() => {

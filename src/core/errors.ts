@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   PATH_POLICY: { summary: 'A filesystem path in the profile is unsafe to expose (e.g. the state dir, or / as writable).', exit: EXIT.usage },
   EGRESS_START_FAILED: { summary: 'The egress proxy could not listen on its socket.', exit: EXIT.wardenFailed },
   AUDIT_UNAVAILABLE: { summary: 'The audit store cannot be opened or written; warden fails closed and does not run.', exit: EXIT.wardenFailed },
-  AUDIT_CORRUPT: { summary: 'The audit store is not a warden audit store or its schema is newer than this warden.', exit: EXIT.integrity },
+  AUDIT_CORRUPT: { summary: 'The audit store is not a warden audit store, its schema is newer than this warden, or audit.head does not match the log (records were altered or removed); nothing more is recorded until it is investigated.', exit: EXIT.integrity },
   AUDIT_NOT_FOUND: { summary: 'No run with that id exists in the audit log.', exit: EXIT.usage },
   STATE_DIR: { summary: 'The state directory cannot be created or has unsafe permissions.', exit: EXIT.wardenFailed },
   INTERNAL: { summary: 'An unexpected internal failure; please report it with the audit run id.', exit: EXIT.wardenFailed },
