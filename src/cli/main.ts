@@ -11,7 +11,7 @@ import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js
 import { formatSummary, loadConfig, prepareHost, resolveRunPlan, runAgent, runDoctor } from '../runtime/index.js';
 import { runDemo } from '../demo/index.js';
 import { registerAuditCommands } from './audit-commands.js';
-import { printJson, reportError } from './output.js';
+import { errorDocument, printJson, reportError } from './output.js';
 
 /** Where the bundled sandbox assets live (dist/assets next to dist/warden.mjs). */
 const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -169,8 +169,13 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   // Only warden's own arguments count: `--json` after `--` belongs to the sandboxed command.
+  // `--json FILE` sends the error document to FILE (where a script looks for the summary) and
+  // keeps stderr human; bare `--json` makes stderr JSON.
   const separator = argv.indexOf('--');
-  const wantsJson = (separator < 0 ? argv : argv.slice(0, separator)).includes('--json');
+  const own = separator < 0 ? argv : argv.slice(0, separator);
+  const jsonAt = own.indexOf('--json');
+  const jsonFile = jsonAt >= 0 && own[jsonAt + 1] !== undefined && !own[jsonAt + 1]?.startsWith('-') && own.includes('run') ? own[jsonAt + 1] : undefined;
+  const wantsJson = jsonAt >= 0 && jsonFile === undefined;
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -179,6 +184,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
     }
+    if (jsonFile !== undefined) writeErrorDocument(jsonFile, error);
     return reportError(error, wantsJson);
+  }
+}
+
+function writeErrorDocument(path: string, error: unknown): void {
+  try {
+    writeFileSync(path, `${JSON.stringify(errorDocument(error), null, 2)}\n`, { mode: 0o644 });
+  } catch {
+    // the human message on stderr still says what went wrong
   }
 }

@@ -4,21 +4,26 @@
  */
 import { ERROR_CODES, EXIT, isWardenError } from '../core/errors.js';
 
+/** The JSON form of an error, as `--json` prints it. */
+export function errorDocument(error: unknown): { error: { code: string; message: string; hint: string | null } } {
+  if (isWardenError(error)) return { error: { code: error.code, message: error.message, hint: error.hint ?? null } };
+  return { error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), hint: null } };
+}
+
 /** Prints an error and returns the exit code to use. */
 export function reportError(error: unknown, json: boolean): number {
+  if (json) {
+    process.stderr.write(`${JSON.stringify(errorDocument(error))}\n`);
+    return isWardenError(error) ? ERROR_CODES[error.code].exit : EXIT.wardenFailed;
+  }
   if (isWardenError(error)) {
-    if (json) {
-      process.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint ?? null } })}\n`);
-    } else {
-      process.stderr.write(`warden: ${error.message}\n`);
-      if (error.hint !== undefined) process.stderr.write(`  fix: ${error.hint}\n`);
-      process.stderr.write(`  (${error.code}; see docs/errors.md)\n`);
-    }
+    process.stderr.write(`warden: ${error.message}\n`);
+    if (error.hint !== undefined) process.stderr.write(`  fix: ${error.hint}\n`);
+    process.stderr.write(`  (${error.code}; see docs/errors.md)\n`);
     return ERROR_CODES[error.code].exit;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stderr.write(`${JSON.stringify({ error: { code: 'INTERNAL', message, hint: null } })}\n`);
-  else process.stderr.write(`warden: internal error: ${message}\n  (INTERNAL; please report it)\n`);
+  process.stderr.write(`warden: internal error: ${message}\n  (INTERNAL; please report it)\n`);
   return EXIT.wardenFailed;
 }
 

