@@ -107,7 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
                   print(step.group === 'ordinary' ? ' ordinary work' : ' what an injected agent would try');
                   lastGroup = step.group;
                 }
-                print(`   ${verdict === 'allowed' ? '+ allowed' : 'x blocked'}  ${step.title.padEnd(50)} ${match[3] ?? ''}`);
+                print(`   ${verdict === 'allowed' ? '+ allowed' : 'x blocked'}  ${step.title.padEnd(52)} ${match[3] ?? ''}`);
               }
               newline = buffered.indexOf('\n');
             }
