@@ -1,0 +1,53 @@
+/**
+ * A warden killed with SIGKILL cannot clean up after itself: its sandbox dies with it (the
+ * sandbox's pid 1 has a parent-death signal), but the read-only placeholders bwrap created in the
+ * workspace, the run's cgroups and its runtime directory stay. The next warden start removes them.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { availableModes, makeWorkspace, removeWorkspace, runShell, userIds, TEST_USER, type Mode } from '../helpers/warden.js';
+
+function runtimeRoot(mode: Mode): string {
+  return mode === 'root' ? '/run/warden' : `/tmp/warden-${userIds(TEST_USER)?.uid ?? 0}`;
+}
+
+function cgroupDirs(mode: Mode, runId: string): string[] {
+  const base = mode === 'root' ? 'warden' : `warden/user-${userIds(TEST_USER)?.uid ?? 0}`;
+  return ['memory', 'pids', 'cpu'].map((c) => join('/sys/fs/cgroup', c, base, runId)).filter((dir) => existsSync(dir));
+}
+
+describe.each(availableModes())('recovery after SIGKILL of warden, as %s', (mode: Mode) => {
+  it('SBX-13 the next start removes the dead run\'s placeholders, cgroups and runtime directory', async () => {
+    const workspace = makeWorkspace(mode);
+    try {
+      let wardenPid = -1;
+      const running = runShell(mode, workspace, 'echo started > started; sleep 600', [], { onSpawn: (pid) => (wardenPid = pid) });
+      const deadline = Date.now() + 15_000;
+      while (!existsSync(join(workspace, 'started')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(existsSync(join(workspace, 'started'))).toBe(true);
+
+      // The placeholder for a missing .mcp.json exists while the run is alive.
+      expect(existsSync(join(workspace, '.mcp.json'))).toBe(true);
+      const runIds = readdirSync(runtimeRoot(mode)).filter((n) => n.startsWith('run_'));
+      const runId = runIds.find((id) => cgroupDirs(mode, id).length > 0);
+      expect(runId, 'the running sandbox has cgroups').toBeDefined();
+
+      process.kill(wardenPid, 'SIGKILL');
+      expect((await running).signal).toBe('SIGKILL');
+      // Left behind by the dead warden:
+      expect(existsSync(join(workspace, '.mcp.json'))).toBe(true);
+      expect(existsSync(join(runtimeRoot(mode), runId ?? ''))).toBe(true);
+
+      // Any next run recovers the abandoned one.
+      const next = await runShell(mode, workspace, 'true');
+      expect(next.code, next.stderr).toBe(0);
+      expect(existsSync(join(workspace, '.mcp.json'))).toBe(false);
+      expect(existsSync(join(workspace, '.git'))).toBe(false);
+      expect(existsSync(join(runtimeRoot(mode), runId ?? ''))).toBe(false);
+      expect(cgroupDirs(mode, runId ?? '')).toEqual([]);
+    } finally {
+      removeWorkspace(workspace);
+    }
+  });
+});
