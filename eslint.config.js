@@ -34,6 +34,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only (design.md convention 2).' }],
+      // The zod schema costs ~10 ms to build: only the lazily loaded parser may load it at run time.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/core/config.js', './config.js'], allowTypeImports: true, message: 'Import values from core/config-defaults.js; the schema loads lazily (start-up time).' }] },
+      ],
       'boundaries/element-types': [
         'error',
         {
@@ -49,6 +54,11 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The lazily loaded config parser and the schema's own module may use the schema.
+    files: ['src/runtime/config-parse.ts', 'src/core/config.ts', 'src/core/config-defaults.ts', 'src/cli/main.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
+  },
+  {
     // Tools' config files must default-export.
     files: ['vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
@@ -56,6 +66,6 @@ export default tseslint.config(
   {
     // Tests, benchmarks and scripts compose freely; they are not part of the layered library.
     files: ['test/**', 'bench/**', 'scripts/**', '**/*.test.ts', 'vitest.config.ts'],
-    rules: { 'boundaries/element-types': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
+    rules: { 'boundaries/element-types': 'off', '@typescript-eslint/no-restricted-imports': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
   },
 );

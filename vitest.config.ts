@@ -10,6 +10,8 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts'],
           environment: 'node',
+          // Projects with different worker counts must run in distinct groups: unit tests first.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -21,6 +23,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // The escape battery spawns many sandboxes; two cores here, so keep files in parallel modest.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           globalSetup: ['test/helpers/global-setup.ts'],
         },
       },

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { DEFAULT_PROFILE } from '../core/config.js';
+import { DEFAULT_PROFILE } from '../core/config-defaults.js';
 import type { AuditRecord } from '../core/events.js';
 import { AuditQuery, openAuditLog, verifyAuditLog } from '../audit/index.js';
 import { runAgent, type PreparedHost, type RunPlan, type RunSummary } from '../runtime/index.js';
