@@ -9,9 +9,11 @@ const layers = [
   { type: 'audit', mayImport: ['core'] },
   { type: 'sandbox', mayImport: ['core'] },
   { type: 'egress', mayImport: ['core'] },
-  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress'] },
-  { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'runtime'] },
-  { type: 'cli', mayImport: ['core', 'audit', 'sandbox', 'egress', 'runtime', 'demo'] },
+  { type: 'policy', mayImport: ['core'] },
+  { type: 'gateway', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy'] },
+  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway'] },
+  { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'runtime'] },
+  { type: 'cli', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'runtime', 'demo'] },
 ];
 
 export default tseslint.config(

@@ -2,9 +2,8 @@
  * `warden audit verify | ls | show`: check the chain, list runs, show one run's decisions in order.
  */
 import type { Command } from 'commander';
-import type { AuditRecord } from '../core/events.js';
 import { EXIT, WardenError } from '../core/errors.js';
-import { AuditQuery, verifyAuditLog } from '../audit/index.js';
+import { AuditQuery, describeEvent, verifyAuditLog } from '../audit/index.js';
 import { printJson, table } from './output.js';
 
 /** Adds the audit commands; `stateDirOf` resolves the state dir from the global options. */
@@ -73,27 +72,5 @@ function withQuery<T>(stateDir: string, use: (query: AuditQuery) => T): T {
     return use(query);
   } finally {
     query.close();
-  }
-}
-
-/** One line per event, in words. */
-export function describeEvent(event: AuditRecord): string {
-  switch (event.type) {
-    case 'run.started':
-      return `${event.data.command.join(' ')}  [profile ${event.data.profile}, workspace ${event.data.workspace ?? 'none'}, allow ${event.data.network_allow.length === 0 ? 'nothing' : event.data.network_allow.join(' ')}]`;
-    case 'sandbox.created':
-      return `bwrap pid ${event.data.pid} as uid ${event.data.sandbox_uid}, ready in ${event.data.setup_ms} ms, seccomp ${event.data.seccomp ? 'on' : 'off'}, cgroups ${event.data.cgroups.join(',') || 'none'}`;
-    case 'egress.allowed':
-      return `ALLOW ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} -> ${event.data.address} (rule ${event.data.rule})`.replace(/ {2,}/g, ' ');
-    case 'egress.denied':
-      return `DENY  ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} (${event.data.reason}): ${event.data.detail}`.replace(/ {2,}/g, ' ');
-    case 'limit.hit':
-      return `LIMIT ${event.data.limit}: ${event.data.detail}`;
-    case 'violation':
-      return `VIOLATION ${event.data.kind}: ${event.data.detail}`;
-    case 'sandbox.destroyed':
-      return `sandbox gone (${event.data.leftover_processes} leftover processes killed, ${event.data.placeholders_removed} placeholders removed)`;
-    case 'run.ended':
-      return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
   }
 }

@@ -38,6 +38,7 @@ export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
   network: { allow: [] },
   limits: {},
   env: { pass: [], set: {} },
+  mcp: { allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000 },
 });
 
 /** The config used when no warden.yaml is found. */
@@ -45,4 +46,5 @@ export const BUILTIN_CONFIG: WardenConfig = deepFreeze({
   version: CONFIG_VERSION,
   sandbox: { user: DEFAULT_SANDBOX_USER },
   profiles: {},
+  servers: {},
 });

@@ -13,6 +13,12 @@ import { CONFIG_VERSION, DEFAULT_SANDBOX_USER, RESERVED_ENV } from './config-def
 import { wildcardBreadthProblem } from './wildcard-breadth.js';
 
 const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Server names: no '_' so that the exposed `server__tool` names split unambiguously (GW-03). */
+export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+/** A tool or prompt name in a grant: an upstream name, or a glob with '*' (e.g. 'read_*', '*'). */
+const GRANT_NAME = /^[A-Za-z0-9_.*/-]{1,128}$/;
+/** An argument name in a condition (top-level key of the tool's arguments). */
+const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /** Directories that must never be writable from a sandbox, whatever the profile says. */
@@ -113,6 +119,97 @@ export const envSchema = z
   })
   .describe('Environment of the sandboxed command.');
 
+const serverName = z.string().regex(SERVER_NAME, 'server names are lower-case letters, digits and - (max 32; no _ so that exposed names `server__tool` stay unambiguous)');
+
+/** One condition on one argument of a tool call; exactly one kind per condition. */
+export const argumentConditionSchema = z
+  .strictObject({
+    under: z
+      .array(pathEntry)
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("The argument is a path that must stay under one of these directories after normalisation ('..' resolved; relative paths are taken from the workspace). '${workspace}' stands for the run's workspace. The normalised path is what the server receives."),
+    host_in: z
+      .array(hostPatternEntry)
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("The argument is an http(s) URL whose host must match one of these patterns ('api.example.com', '*.example.com'). The normalised URL is what the server receives."),
+    one_of: z
+      .array(z.union([z.string().max(1024), z.number().int(), z.boolean()]))
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('The argument must equal one of these values.'),
+  })
+  .refine((c) => [c.under, c.host_in, c.one_of].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of under, host_in, one_of per argument condition',
+  });
+
+const grantNames = (what: string) => z.array(z.string().regex(GRANT_NAME, `not a ${what} name or glob`)).max(1024).default([]);
+
+export const mcpGrantSchema = z
+  .strictObject({
+    server: serverName.describe('A server from the top-level servers section.'),
+    tools: grantNames('tool').describe("Tools of that server, by their upstream names; '*' globs allowed ('read_*', '*' = every tool the server lists, including ones it adds later)."),
+    prompts: grantNames('prompt').describe('Prompts of that server, by name; globs allowed.'),
+    resources: z
+      .array(z.string().min(1).max(2048))
+      .max(1024)
+      .default([])
+      .describe("Resources of that server, by URI; '*' matches any characters (e.g. 'file:///docs/*')."),
+    when: z
+      .record(z.string().regex(ARG_NAME, 'not an argument name'), argumentConditionSchema)
+      .default({})
+      .describe('Conditions on the arguments of the granted tools; all must hold. A call whose argument does not satisfy them is refused.'),
+  })
+  .refine((g) => g.tools.length + g.prompts.length + g.resources.length > 0, { message: 'name at least one of tools, prompts, resources' });
+
+export const mcpSchema = z
+  .strictObject({
+    allow: z.array(mcpGrantSchema).max(1024).default([]).describe('What the agent may see and use. Nothing is granted unless listed (default deny).'),
+    deny: z.array(mcpGrantSchema).max(1024).default([]).describe('What the agent may never use, whatever allow says (forbid wins). With `when`, only calls whose arguments match are refused.'),
+    policies: z
+      .array(pathEntry)
+      .max(64)
+      .default([])
+      .describe('Extra Cedar policy files (relative to warden.yaml), validated against the Warden Cedar schema at start; see docs/config.md.'),
+    sensitive_arguments: z
+      .array(z.string().regex(ARG_NAME, 'not an argument name'))
+      .max(256)
+      .default([])
+      .describe('Argument names recorded in the audit log only as HMAC digests (names like password, token, secret, api_key, authorization are always).'),
+    call_timeout: duration.default(60_000).describe('Longest a tool call may take before the agent gets a timeout error, e.g. 30s. Default: 60s.'),
+  })
+  .describe('MCP tools, prompts and resources this profile grants through the gateway.');
+
+export const serverSchema = z
+  .strictObject({
+    description: z.string().max(500).optional(),
+    command: z.string().min(1).max(4096).optional().describe('A stdio server: the program to start (in its own sandbox). Its PATH is /usr/local/bin:/usr/bin:/bin.'),
+    args: z
+      .array(z.string().max(4096).refine((a) => !a.includes('\0'), 'argument contains a NUL byte'))
+      .max(256)
+      .default([])
+      .describe("Arguments of the command; '${workspace}' is replaced by the run's workspace."),
+    url: z
+      .url({ protocol: /^https?$/, error: 'url must be an http(s) URL' })
+      .max(2048)
+      .optional()
+      .describe('A remote Streamable HTTP server, reached through the egress proxy (its host is allowed for the gateway only).'),
+    workspace: z
+      .enum(['none', 'read-only', 'read-write'])
+      .default('none')
+      .describe("Whether the server's sandbox sees the run's workspace, and how. Default: none."),
+    filesystem: filesystemSchema.default({ read_only: [], writable: [], deny: [] }),
+    network: networkSchema.default({ allow: [] }),
+    limits: limitsSchema.default({}),
+    env: envSchema.default({ pass: [], set: {} }),
+  })
+  .refine((s) => (s.command === undefined) !== (s.url === undefined), { message: 'give either command (a stdio server) or url (a remote server), not both' })
+  .describe('An MCP tool server the gateway may start (stdio, in its own sandbox) or reach (remote URL).');
+
 export const profileSchema = z
   .strictObject({
     description: z.string().max(500).optional().describe('What this profile is for.'),
@@ -120,6 +217,7 @@ export const profileSchema = z
     network: networkSchema.default({ allow: [] }),
     limits: limitsSchema.default({}),
     env: envSchema.default({ pass: [], set: {} }),
+    mcp: mcpSchema.default({ allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000 }),
   })
   .describe('A named set of permissions for one kind of task.');
 
@@ -147,12 +245,36 @@ export const configSchema = z
       .record(z.string().regex(PROFILE_NAME, 'profile names are lower-case letters, digits, - and _ (max 64)'), profileSchema)
       .default({})
       .describe("Named profiles; 'default' is used when --profile is not given (a built-in one applies if the file does not define it)."),
+    servers: z
+      .record(serverName, serverSchema)
+      .default({})
+      .describe('MCP tool servers. A server is started only for runs whose profile grants something of it.'),
+  })
+  .superRefine((config, ctx) => {
+    // A grant naming a server that does not exist is a typo that would silently grant nothing.
+    for (const [profileName, profile] of Object.entries(config.profiles)) {
+      for (const list of ['allow', 'deny'] as const) {
+        profile.mcp[list].forEach((grant, index) => {
+          if (!Object.hasOwn(config.servers, grant.server)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['profiles', profileName, 'mcp', list, index, 'server'],
+              message: `no server '${grant.server}' in servers (known: ${Object.keys(config.servers).join(', ') || 'none'})`,
+            });
+          }
+        });
+      }
+    }
   })
   .describe('Warden configuration (warden.yaml).');
 
 export type WardenConfig = z.output<typeof configSchema>;
 export type Profile = z.output<typeof profileSchema>;
 export type Limits = z.output<typeof limitsSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type McpPolicyConfig = z.output<typeof mcpSchema>;
+export type McpGrant = z.output<typeof mcpGrantSchema>;
+export type ArgumentCondition = z.output<typeof argumentConditionSchema>;
 
 /** The JSON Schema for editors, generated from the same zod schema. */
 export function configJsonSchema(): Record<string, unknown> {

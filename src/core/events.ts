@@ -31,6 +31,22 @@ export type LimitKind = 'memory' | 'pids' | 'cpu' | 'timeout';
 /** How a run ended. */
 export type EndReason = 'exited' | 'signaled' | 'timeout' | 'memory_limit' | 'warden_error' | 'interrupted';
 
+/** What an MCP request was about. */
+export type McpSubject = 'tool' | 'prompt' | 'resource';
+
+/** How one MCP call ended. Stable strings: they are stored and queried. */
+export type McpOutcome =
+  | 'ok' // the upstream answered (a tool result with isError is still 'ok' with tool_error true)
+  | 'denied' // policy refused it
+  | 'invalid' // arguments failed the tool's inputSchema or a condition's type
+  | 'unknown' // no such tool/prompt/resource (or hidden)
+  | 'unavailable' // the upstream server is down or restarting
+  | 'timeout' // the upstream did not answer within the call timeout
+  | 'too_large' // the upstream's result exceeded the size cap
+  | 'upstream_error' // the upstream answered with a JSON-RPC error or broke the protocol
+  | 'cancelled' // the agent cancelled it or went away
+  | 'audit_failed'; // never forwarded: the decision could not be recorded
+
 export interface EventPayloads {
   'run.started': {
     readonly command: readonly string[];
@@ -88,6 +104,47 @@ export interface EventPayloads {
     readonly limit: LimitKind;
     readonly detail: string;
   };
+  'mcp.server': {
+    readonly server: string;
+    readonly state: 'started' | 'exited' | 'restarting' | 'failed' | 'stopped';
+    readonly detail: string;
+    readonly tools?: number;
+    readonly rejected_tools?: readonly { readonly name: string; readonly reason: string }[];
+  };
+  'mcp.listed': {
+    readonly subject: McpSubject;
+    readonly session: string;
+    readonly shown: number;
+    /** What was hidden and why (at most 256 entries; `hidden_total` counts all). */
+    readonly hidden: readonly { readonly name: string; readonly reason: string }[];
+    readonly hidden_total: number;
+  };
+  'mcp.call': {
+    readonly subject: McpSubject;
+    readonly session: string;
+    /** The name the agent used (exposed name, or the resource URI). */
+    readonly name: string;
+    readonly server: string | null;
+    /** The upstream's own name for it. */
+    readonly upstream_name: string | null;
+    /** Arguments as forwarded; sensitive ones replaced by `hmac-sha256:<hex>` (AUD-05). */
+    readonly arguments: Readonly<Record<string, unknown>> | null;
+    readonly decision: 'allow' | 'deny';
+    /** Ids of the policies that decided (the permits that allowed, or the forbids that denied). */
+    readonly policy_ids: readonly string[];
+    readonly reason: string;
+    readonly outcome: McpOutcome;
+    readonly tool_error: boolean;
+    readonly upstream_ms: number | null;
+    readonly result_bytes: number | null;
+    readonly error?: string;
+  };
+  'mcp.rejected': {
+    readonly session: string;
+    /** The JSON-RPC error code the caller got. */
+    readonly code: number;
+    readonly reason: string;
+  };
   violation: {
     readonly kind: 'proxy_auth' | 'domain_fronting' | 'placeholder_tampered' | 'other';
     readonly detail: string;
@@ -104,6 +161,10 @@ export const EVENT_TYPES: readonly EventType[] = [
   'egress.allowed',
   'egress.denied',
   'limit.hit',
+  'mcp.server',
+  'mcp.listed',
+  'mcp.call',
+  'mcp.rejected',
   'violation',
 ];
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { DEFAULT_PROFILE } from '../core/config-defaults.js';
 import type { AuditRecord } from '../core/events.js';
-import { AuditQuery, openAuditLog, verifyAuditLog } from '../audit/index.js';
+import { AuditQuery, describeEvent, openAuditLog, verifyAuditLog } from '../audit/index.js';
 import { runAgent, type PreparedHost, type RunPlan, type RunSummary } from '../runtime/index.js';
 import { DEMO_AGENT_SCRIPT, DEMO_STEPS, type DemoStep } from './agent-script.js';
 
@@ -124,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 
     print();
     print(`Audit trail of ${summary.run_id} (warden audit show ${summary.run_id}):`);
-    for (const event of events) print(`   #${String(event.seq).padEnd(6)} ${event.type.padEnd(17)} ${oneLine(event)}`);
+    for (const event of events) print(`   #${String(event.seq).padEnd(6)} ${event.type.padEnd(17)} ${describeEvent(event)}`);
     print(verification.ok ? `   hash chain verified: ${verification.records} records intact` : `   HASH CHAIN FAILED: ${verification.problem} ${verification.detail}`);
     print();
     const failed = steps.filter((s) => !s.ok);
@@ -173,27 +173,6 @@ function readRunEvents(stateDir: string, runId: string): AuditRecord[] {
     return query.runEvents(runId);
   } finally {
     query.close();
-  }
-}
-
-function oneLine(event: AuditRecord): string {
-  switch (event.type) {
-    case 'egress.allowed':
-      return `ALLOW ${event.data.host}:${event.data.port} (${event.data.protocol})`;
-    case 'egress.denied':
-      return `DENY  ${event.data.host}:${event.data.port} (${event.data.protocol}, ${event.data.reason})`;
-    case 'limit.hit':
-      return `LIMIT ${event.data.limit}`;
-    case 'run.ended':
-      return `${event.data.reason}, exit ${event.data.exit_code}`;
-    case 'sandbox.created':
-      return `ready in ${event.data.setup_ms} ms, cgroups ${event.data.cgroups.join(',') || 'none'}`;
-    case 'run.started':
-      return event.data.command.slice(0, 2).join(' ');
-    case 'sandbox.destroyed':
-      return `${event.data.placeholders_removed} placeholders removed`;
-    case 'violation':
-      return event.data.kind;
   }
 }
 

@@ -1,0 +1,34 @@
+/**
+ * One line per audit event, in words: what `warden audit show` and the demo print.
+ */
+import type { AuditRecord } from '../core/events.js';
+
+/** One line per event, in words. */
+export function describeEvent(event: AuditRecord): string {
+  switch (event.type) {
+    case 'run.started':
+      return `${event.data.command.join(' ')}  [profile ${event.data.profile}, workspace ${event.data.workspace ?? 'none'}, allow ${event.data.network_allow.length === 0 ? 'nothing' : event.data.network_allow.join(' ')}]`;
+    case 'sandbox.created':
+      return `bwrap pid ${event.data.pid} as uid ${event.data.sandbox_uid}, ready in ${event.data.setup_ms} ms, seccomp ${event.data.seccomp ? 'on' : 'off'}, cgroups ${event.data.cgroups.join(',') || 'none'}`;
+    case 'egress.allowed':
+      return `ALLOW ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} -> ${event.data.address} (rule ${event.data.rule})`.replace(/ {2,}/g, ' ');
+    case 'egress.denied':
+      return `DENY  ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} (${event.data.reason}): ${event.data.detail}`.replace(/ {2,}/g, ' ');
+    case 'limit.hit':
+      return `LIMIT ${event.data.limit}: ${event.data.detail}`;
+    case 'mcp.server':
+      return `MCP server ${event.data.server} ${event.data.state}${event.data.tools === undefined ? '' : ` (${event.data.tools} tools)`}: ${event.data.detail}`;
+    case 'mcp.listed':
+      return `MCP ${event.data.subject}s listed: ${event.data.shown} shown, ${event.data.hidden_total} hidden${event.data.hidden.length > 0 ? ` (${event.data.hidden.slice(0, 5).map((h) => `${h.name}: ${h.reason}`).join('; ')}${event.data.hidden_total > 5 ? '; …' : ''})` : ''}`;
+    case 'mcp.call':
+      return `${event.data.decision === 'allow' ? 'ALLOW' : 'DENY '} ${event.data.subject} ${event.data.name} -> ${event.data.outcome}${event.data.tool_error ? ' (tool error)' : ''}${event.data.upstream_ms === null ? '' : ` in ${event.data.upstream_ms} ms`}${event.data.result_bytes === null ? '' : `, ${event.data.result_bytes} B`} [${event.data.policy_ids.join(', ') || 'no policy'}: ${event.data.reason}]${event.data.error === undefined ? '' : ` ${event.data.error}`}`;
+    case 'mcp.rejected':
+      return `MCP request rejected (${event.data.code}): ${event.data.reason}`;
+    case 'violation':
+      return `VIOLATION ${event.data.kind}: ${event.data.detail}`;
+    case 'sandbox.destroyed':
+      return `sandbox gone (${event.data.leftover_processes} leftover processes killed, ${event.data.placeholders_removed} placeholders removed)`;
+    case 'run.ended':
+      return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
+  }
+}

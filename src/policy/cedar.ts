@@ -1,0 +1,21 @@
+/**
+ * Loads the Cedar engine (WebAssembly, ~4 MB) on first use only: a `warden run` that grants no
+ * MCP tools never pays for it. The Node build of cedar-wasm instantiates synchronously on require.
+ */
+import { createRequire } from 'node:module';
+import type * as CedarWasm from '@cedar-policy/cedar-wasm/nodejs';
+
+export type Cedar = typeof CedarWasm;
+
+let loaded: Cedar | null = null;
+
+/** The cedar-wasm module (loaded once per process). */
+export function cedar(): Cedar {
+  loaded ??= createRequire(import.meta.url)('@cedar-policy/cedar-wasm/nodejs') as Cedar;
+  return loaded;
+}
+
+/** Cedar's detailed errors as one readable line each. */
+export function cedarMessages(errors: readonly CedarWasm.DetailedError[]): string[] {
+  return errors.map((e) => (e.help === null || e.help === '' ? e.message : `${e.message} (${e.help})`));
+}

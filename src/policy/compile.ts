@@ -1,0 +1,138 @@
+/**
+ * Compiles a profile's `mcp` section into Cedar policies. Each allow entry becomes `permit`s,
+ * each deny entry `forbid`s (Cedar: default deny, forbid wins). One policy per (entry, name,
+ * action), with a readable id, so a decision names exactly the lines of warden.yaml behind it.
+ *
+ * Argument conditions become `when` clauses over the request context, which the gateway fills
+ * with normalised values (see gateway/arguments.ts): `under` compares normalised paths, `host_in`
+ * the URL's normalised host and port, `one_of` the argument as text.
+ */
+import { isAbsolute, posix } from 'node:path';
+import type { ArgumentCondition, McpGrant, McpPolicyConfig } from '../core/config.js';
+import { parseHostPattern, type HostPattern } from '../core/host-pattern.js';
+import { cedarEntity, cedarLikePattern, cedarLikePrefix, cedarString } from './cedar-text.js';
+import { ENTITY, type ContextShape, type PolicyAction } from './schema.js';
+
+/** How the gateway must treat one argument of the tools a grant names before deciding. */
+export interface ArgumentRule {
+  readonly server: string;
+  /** Tool names or globs (as in the grant). */
+  readonly tools: readonly string[];
+  readonly arg: string;
+  readonly kind: 'path' | 'url' | 'value';
+}
+
+export interface CompiledProfile {
+  /** Policy id → Cedar text. */
+  readonly policies: Readonly<Record<string, string>>;
+  readonly shape: ContextShape;
+  readonly argumentRules: readonly ArgumentRule[];
+  /** Servers the profile grants anything of (the gateway starts only these). */
+  readonly servers: readonly string[];
+}
+
+export interface CompileOptions {
+  readonly profileName: string;
+  /** The run's workspace: `${workspace}` in `under`, and the base of relative paths. */
+  readonly workspace: string;
+}
+
+const WORKSPACE_TOKEN = '${workspace}';
+
+/** Expands `${workspace}` and makes a condition path absolute and normal (no trailing slash). */
+export function conditionPath(raw: string, workspace: string): string {
+  const expanded = raw.split(WORKSPACE_TOKEN).join(workspace);
+  const absolute = isAbsolute(expanded) ? expanded : posix.join(workspace, expanded);
+  const normal = posix.normalize(absolute);
+  return normal.length > 1 ? normal.replace(/\/+$/, '') : normal;
+}
+
+function nameScope(server: string, kind: 'tool' | 'prompt', name: string): { scope: string; when: string | null } {
+  const type = kind === 'tool' ? ENTITY.tool : ENTITY.prompt;
+  if (!name.includes('*')) return { scope: `resource == ${cedarEntity(type, `${server}/${name}`)}`, when: null };
+  const scope = `resource is ${type} in ${cedarEntity(ENTITY.server, server)}`;
+  return { scope, when: name === '*' ? null : `resource.name like ${cedarLikePattern(name)}` };
+}
+
+function hostCondition(arg: string, pattern: HostPattern): string {
+  const host = `context.hosts[${cedarString(arg)}]`;
+  const port = `context.ports[${cedarString(arg)}]`;
+  const hostTest = pattern.kind === 'wildcard' ? `${host} like ${cedarLikePattern(`*.${pattern.host}`)}` : `${host} == ${cedarString(pattern.host)}`;
+  const portTest = pattern.ports === 'any' ? null : pattern.ports === 'web' ? `[80, 443].contains(${port})` : `${port} == ${pattern.ports}`;
+  return portTest === null ? `(${hostTest})` : `(${hostTest} && ${portTest})`;
+}
+
+function conditionText(arg: string, condition: ArgumentCondition, workspace: string): string {
+  const key = cedarString(arg);
+  if (condition.under !== undefined) {
+    const value = `context.args[${key}]`;
+    const alternatives = condition.under.map((raw) => {
+      const dir = conditionPath(raw, workspace);
+      return dir === '/' ? `${value} like "/*"` : `${value} == ${cedarString(dir)} || ${value} like ${cedarLikePrefix(`${dir}/`)}`;
+    });
+    return `(context.args has ${key} && (${alternatives.join(' || ')}))`;
+  }
+  if (condition.host_in !== undefined) {
+    const alternatives = condition.host_in.map((entry) => {
+      const parsed = parseHostPattern(entry);
+      if (!parsed.ok) throw new TypeError(`host pattern '${entry}' passed the schema but does not parse: ${parsed.reason}`);
+      return hostCondition(arg, parsed.value);
+    });
+    return `(context.hosts has ${key} && context.ports has ${key} && (${alternatives.join(' || ')}))`;
+  }
+  const values = (condition.one_of ?? []).map((v) => `context.args[${key}] == ${cedarString(String(v))}`);
+  return `(context.args has ${key} && (${values.join(' || ')}))`;
+}
+
+function argumentKind(condition: ArgumentCondition): ArgumentRule['kind'] {
+  return condition.under !== undefined ? 'path' : condition.host_in !== undefined ? 'url' : 'value';
+}
+
+/** Compiles one profile. Throws TypeError only on a config the schema should have refused. */
+export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): CompiledProfile {
+  const policies: Record<string, string> = {};
+  const argumentRules: ArgumentRule[] = [];
+  const args = new Set<string>();
+  const urls = new Set<string>();
+  const servers = new Set<string>();
+
+  const emit = (id: string, effect: 'permit' | 'forbid', actions: readonly PolicyAction[], scope: string, when: readonly string[]) => {
+    const action = actions.length === 1 ? `action == ${cedarEntity(ENTITY.action, actions[0] ?? '')}` : `action in [${actions.map((a) => cedarEntity(ENTITY.action, a)).join(', ')}]`;
+    const clause = when.length === 0 ? '' : ` when { ${when.join(' && ')} }`;
+    policies[id] = `${effect} (principal, ${action}, ${scope})${clause};`;
+  };
+
+  const compileEntry = (list: 'allow' | 'deny', index: number, grant: McpGrant) => {
+    const effect = list === 'allow' ? 'permit' : 'forbid';
+    const base = `${options.profileName}.${list}[${index}]`;
+    if (list === 'allow') servers.add(grant.server);
+    const conditions = Object.entries(grant.when).map(([arg, condition]) => {
+      const kind = argumentKind(condition);
+      args.add(arg);
+      if (kind === 'url') urls.add(arg);
+      argumentRules.push({ server: grant.server, tools: grant.tools, arg, kind });
+      return conditionText(arg, condition, options.workspace);
+    });
+    for (const name of grant.tools) {
+      const { scope, when } = nameScope(grant.server, 'tool', name);
+      const nameWhen = when === null ? [] : [when];
+      // An allowed tool is listed whatever its arguments; a conditional deny refuses only the
+      // matching calls, so it hides nothing.
+      if (list === 'allow' || conditions.length === 0) emit(`${base}.tool.${name}.list`, effect, ['list_tool'], scope, nameWhen);
+      emit(`${base}.tool.${name}.call`, effect, ['call_tool'], scope, [...nameWhen, ...conditions]);
+    }
+    for (const name of grant.prompts) {
+      const { scope, when } = nameScope(grant.server, 'prompt', name);
+      emit(`${base}.prompt.${name}`, effect, ['list_prompt', 'get_prompt'], scope, when === null ? [] : [when]);
+    }
+    grant.resources.forEach((uri, i) => {
+      const scope = `resource is ${ENTITY.resource} in ${cedarEntity(ENTITY.server, grant.server)}`;
+      const when = uri === '*' ? [] : [uri.includes('*') ? `resource.uri like ${cedarLikePattern(uri)}` : `resource.uri == ${cedarString(uri)}`];
+      emit(`${base}.resource[${i}]`, effect, ['list_resource', 'read_resource'], scope, when);
+    });
+  };
+
+  mcp.allow.forEach((grant, i) => compileEntry('allow', i, grant));
+  mcp.deny.forEach((grant, i) => compileEntry('deny', i, grant));
+  return { policies, shape: { args: [...args], urls: [...urls] }, argumentRules, servers: [...servers] };
+}
