@@ -33,7 +33,8 @@ await build({
   define: { 'import.meta.url': '__wardenImportMetaUrl' },
   entryPoints: [join(root, 'src/cli/entry.ts')],
   outfile: join(dist, 'warden.cjs'),
-  external: ['better-sqlite3'],
+  // Native addon and WebAssembly packages load from node_modules at run time.
+  external: ['better-sqlite3', '@cedar-policy/cedar-wasm'],
 });
 // The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
 await build({ ...common, sourcemap: false, entryPoints: [join(root, 'src/egress/node-proxy-preload.ts')], outfile: join(assets, 'node-proxy-preload.mjs') });

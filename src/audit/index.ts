@@ -2,6 +2,7 @@
 // Adding an export here is an API decision (design.md, convention 2).
 export { GENESIS_HASH, HASH_PATTERN, canonicalJson, chainRecord, hashRecord, sha256Hex } from './chain.js';
 export type { ChainedRecord, DistributiveOmit, RecordBody } from './chain.js';
+export { derivedKey } from './derived-key.js';
 export { describeEvent } from './describe.js';
 export { HEAD_FILE, KEY_FILE } from './head.js';
 export type { AuditHead } from './head.js';

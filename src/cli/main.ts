@@ -11,6 +11,7 @@ import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js
 import { formatSummary, loadConfig, prepareHost, resolveRunPlan, runAgent, runDoctor } from '../runtime/index.js';
 import { runDemo } from '../demo/index.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { registerGatewayCommands } from './gateway-commands.js';
 import { errorDocument, printJson, reportError } from './output.js';
 
 /** Where the bundled sandbox assets live (dist/assets next to dist/warden.mjs). */
@@ -65,7 +66,7 @@ export function buildProgram(): Command {
     .action(async (command: string[], options: Record<string, unknown>, cmd: Command) => {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const cwd = process.cwd();
-      const { config } = await loadConfig(cwd, global.config);
+      const { config, path: configPath } = await loadConfig(cwd, global.config);
       const plan = await resolveRunPlan(
         config,
         command,
@@ -96,6 +97,7 @@ export function buildProgram(): Command {
           neverVisible: [stateDir, prepared.runtimeRoot],
           stdio: 'inherit',
           forwardSignals: true,
+          mcp: { config, configPath, stateDir, hostEnv: process.env },
         });
         if (options.json === true) process.stderr.write(`${JSON.stringify(summary)}\n`);
         else if (typeof options.json === 'string') writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644 });
@@ -156,6 +158,7 @@ export function buildProgram(): Command {
     .description('Print the JSON Schema of warden.yaml (for editors).')
     .action(async () => printJson((await import('../core/config.js')).configJsonSchema()));
 
+  registerGatewayCommands(program, { assetsDir: ASSETS_DIR, stateDirOf: resolveStateDir });
   registerAuditCommands(program, async (cmd) => {
     const global = cmd.optsWithGlobals<GlobalOptions>();
     const { config } = await loadConfig(process.cwd(), global.config);

@@ -54,6 +54,21 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_COMMAND_ARGS = 4096;
 const MAX_COMMAND_BYTES = 1024 * 1024;
 
+/**
+ * Real paths of a filesystem list (absolute, or relative to `base`). A missing path is a config
+ * error when `mustExist` (read_only, writable), else skipped (deny: nothing to hide).
+ */
+export function resolveFsPaths(list: readonly string[], base: string, label: string, mustExist: boolean): string[] {
+  return list.flatMap((p) => {
+    const abs = isAbsolute(p) ? resolve(p) : resolve(base, p);
+    if (!existsSync(abs)) {
+      if (mustExist) throw new WardenError('CONFIG_INVALID', `${label}: ${abs} does not exist`, { hint: 'create it, or remove it from the config' });
+      return [];
+    }
+    return [realpathSync(abs)];
+  });
+}
+
 /** Builds the frozen plan for one run. `hostEnv` is where `env.pass` and `--env NAME` read from. */
 export async function resolveRunPlan(
   config: WardenConfig,
@@ -73,18 +88,9 @@ export async function resolveRunPlan(
 
   const workspace = resolveWorkspace(overrides.workspace, cwd);
   const base = workspace ?? cwd;
-  const resolvePaths = (list: readonly string[], field: string, mustExist: boolean): string[] =>
-    list.flatMap((p) => {
-      const abs = isAbsolute(p) ? resolve(p) : resolve(base, p);
-      if (!existsSync(abs)) {
-        if (mustExist) throw new WardenError('CONFIG_INVALID', `profile '${profileName}' filesystem.${field}: ${abs} does not exist`, { hint: 'create it, or remove it from the profile' });
-        return [];
-      }
-      return [realpathSync(abs)];
-    });
-  const readOnly = resolvePaths(profile.filesystem.read_only, 'read_only', true);
-  const writable = resolvePaths(profile.filesystem.writable, 'writable', true);
-  const deny = resolvePaths(profile.filesystem.deny, 'deny', false);
+  const readOnly = resolveFsPaths(profile.filesystem.read_only, base, `profile '${profileName}' filesystem.read_only`, true);
+  const writable = resolveFsPaths(profile.filesystem.writable, base, `profile '${profileName}' filesystem.writable`, true);
+  const deny = resolveFsPaths(profile.filesystem.deny, base, `profile '${profileName}' filesystem.deny`, false);
 
   const allow = [...profile.network.allow];
   for (const entry of overrides.allowDomains ?? []) {
@@ -142,7 +148,7 @@ export async function resolveRunPlan(
   });
 }
 
-function pickProfile(config: WardenConfig, name: string): Profile {
+export function pickProfile(config: WardenConfig, name: string): Profile {
   const profile = config.profiles[name];
   if (profile !== undefined) return profile;
   if (name === DEFAULT_PROFILE) return BUILTIN_DEFAULT_PROFILE;
@@ -191,7 +197,7 @@ function parseCores(text: string): number | undefined {
 }
 
 /** 90% of the host's CPUs, so a runaway agent leaves room for the host (SBX-14). */
-function defaultCpu(): number {
+export function defaultCpu(): number {
   return Math.round(availableParallelism() * DEFAULT_LIMITS.cpuShareOfHost * 100) / 100;
 }
 

@@ -10,7 +10,9 @@ import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import { SANDBOX_LIB, startSandbox, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
+import type { RunGateway } from './run-gateway.js';
 import { createRunDir, removeRunDir, type RunDir } from './run-dir.js';
 import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
 import type { DeniedTarget, RunSummary } from './summary.js';
@@ -30,6 +32,8 @@ export interface RunContext {
   readonly onStarted?: (streams: { readonly runId: string; readonly stdin: Writable | null; readonly stdout: Readable | null; readonly stderr: Readable | null }) => void;
   /** Grace period between a forwarded SIGTERM and SIGKILL of everything. */
   readonly killGraceMs?: number;
+  /** What the MCP gateway needs when the profile grants tools (absent: no gateway). */
+  readonly mcp?: { readonly config: WardenConfig; readonly configPath: string | null; readonly stateDir: string; readonly hostEnv: NodeJS.ProcessEnv };
 }
 
 /** Runs `plan` in a fresh sandbox and returns its summary. Throws only when nothing ran. */
@@ -53,6 +57,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
 
   let runDir: RunDir | null = null;
   let proxy: EgressProxy | null = null;
+  let gateway: RunGateway | null = null;
   let sandbox: SandboxHandle | null = null;
   // Widened on purpose: timers and signal handlers change it while the run is awaited.
   let reason = 'exited' as EndReason;
@@ -83,11 +88,17 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     const proxyStarted = proxy.start();
     proxyStarted.catch(() => undefined);
 
+    // The gateway (when the profile grants MCP tools) is up before the agent can connect.
+    if (ctx.mcp !== undefined && plan.workspace !== null && grantsMcp(ctx.mcp.config, plan.profileName)) {
+      const { startRunGateway } = await import('./run-gateway.js');
+      gateway = await startRunGateway({ ...ctx.mcp, profileName: plan.profileName, workspace: plan.workspace, agent, sink: ctx.sink, host: ctx.host, sandboxUser: ctx.sandboxUser, runtimeRoot: ctx.runtimeRoot, neverVisible: ctx.neverVisible }, runDir);
+    }
+
     const env = buildSandboxEnv({
       runId,
       credential,
       nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
-      extra: plan.env,
+      extra: { ...plan.env, ...(gateway?.env ?? {}) },
     });
     sandbox = startSandbox(
       {
@@ -102,7 +113,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         env,
         limits: { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu },
         acceptMissingLimits: plan.acceptMissingLimits,
-        forwards: [{ port: EGRESS_PORT, socketPath }],
+        forwards: [{ port: EGRESS_PORT, socketPath }, ...(gateway === null ? [] : [gateway.forward])],
         runDir: runDir.path,
         user: ctx.sandboxUser,
         stdio: ctx.stdio,
@@ -170,6 +181,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   const endErrors: string[] = [];
   try {
     if (sandbox !== null) cleanup = await sandbox.cleanup();
+    if (gateway !== null) await gateway.close();
     if (proxy !== null) await proxy.close();
     for (const limit of limitsHit) {
       await record('limit.hit', { limit, detail: limitDetail(limit, plan) });
@@ -219,6 +231,11 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     limits_hit: [...limitsHit],
     error: [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
   };
+}
+
+/** Whether the profile grants any MCP server (then the gateway, and its code, is needed). */
+function grantsMcp(config: WardenConfig, profileName: string): boolean {
+  return (config.profiles[profileName]?.mcp.allow.length ?? 0) > 0;
 }
 
 function finalExitCode(reason: EndReason, commandCode: number | null): number {

@@ -22,7 +22,7 @@ export function setup(): () => void {
       chmodSync(copy, 0o755);
       for (const part of ['bin', 'dist', 'package.json']) cpSync(join(REPO, part), join(copy, part), { recursive: true });
       mkdirSync(join(copy, 'node_modules'));
-      for (const dep of ['better-sqlite3', 'bindings', 'file-uri-to-path']) {
+      for (const dep of ['better-sqlite3', 'bindings', 'file-uri-to-path', '@cedar-policy/cedar-wasm', '@modelcontextprotocol']) {
         if (existsSync(join(REPO, 'node_modules', dep))) cpSync(join(REPO, 'node_modules', dep), join(copy, 'node_modules', dep), { recursive: true });
       }
       spawnSync('chmod', ['-R', 'a+rX', copy]);

@@ -1,0 +1,345 @@
+/**
+ * The gateway core: one per run (or per `warden gateway`). It owns the upstream servers, the
+ * aggregated catalogue and the policy engine, and answers what agent sessions ask: every list is
+ * filtered by policy (a tool not granted is absent, GW-01), every call is decided, checked and
+ * forwarded, and exactly one final audit record is written per call before the agent gets an
+ * answer (AUD-01).
+ */
+import type { ProgressCallback } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
+import { WardenError } from '../core/errors.js';
+import type { CompiledProfile, Decision, PolicyEngine, PolicyResource } from '../policy/index.js';
+import { prepareArguments, rulesFor, SchemaValidators } from './arguments.js';
+import { buildCatalog, type Catalog, type CatalogEntry } from './catalog.js';
+import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
+import { OVERSIZED_RESULT_CODE } from './line-transport.js';
+import type { ArgumentRedactor } from './redact.js';
+import { Upstream, UpstreamUnavailableError, type LaunchUpstream } from './upstream.js';
+
+export interface GatewayOptions {
+  readonly profileName: string;
+  readonly agent: AgentIdentity;
+  readonly workspace: string;
+  readonly policy: PolicyEngine;
+  readonly compiled: CompiledProfile;
+  readonly launch: LaunchUpstream;
+  readonly sink: EventSink;
+  readonly redactor: ArgumentRedactor;
+  readonly callTimeoutMs: number;
+  /** Largest upstream message (and so result) accepted, in bytes. */
+  readonly maxResultBytes: number;
+  readonly startTimeoutMs?: number;
+}
+
+/** What `warden tools ls` shows for one tool. */
+export interface ToolGrant {
+  readonly name: string;
+  readonly server: string;
+  readonly upstreamName: string;
+  readonly granted: boolean;
+  readonly policyIds: readonly string[];
+  readonly reason: string;
+  readonly description: string;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressCallback;
+}
+
+const MAX_HIDDEN_RECORDED = 256;
+
+export class Gateway {
+  readonly #options: GatewayOptions;
+  readonly #upstreams = new Map<string, Upstream>();
+  readonly #validators = new SchemaValidators();
+  readonly #listeners = new Set<() => void>();
+  #catalog: Catalog = buildCatalog([]);
+  #auditBroken: Error | null = null;
+
+  private constructor(options: GatewayOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Starts every server the profile grants something of, in parallel, and builds the catalogue.
+   * Fails (GATEWAY_START_FAILED) when a server cannot start or its names collide (GW-03).
+   */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const gateway = new Gateway(options);
+    try {
+      await Promise.all(options.compiled.servers.map((name) => gateway.#startUpstream(name)));
+      gateway.#rebuild();
+      const { collisions } = gateway.#catalog;
+      if (collisions.length > 0) {
+        throw new WardenError('GATEWAY_START_FAILED', `colliding names (GW-03): ${collisions.join('; ')}`, { hint: 'ask the server to rename them, or do not grant that server' });
+      }
+    } catch (error) {
+      await gateway.close();
+      throw error;
+    }
+    return gateway;
+  }
+
+  /** Called when what some session may list changes (restart, upstream list_changed). */
+  onListChanged(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#upstreams.values()].map((u) => u.stop()));
+    await Promise.all([...this.#upstreams.keys()].map((server) => this.#record('mcp.server', { server, state: 'stopped', detail: 'gateway closed' }).catch(() => undefined)));
+  }
+
+  /** Every tool of every started server, with whether the profile grants it and why. */
+  describeTools(): ToolGrant[] {
+    const out: ToolGrant[] = [];
+    for (const entry of this.#catalog.tools.values()) {
+      const decision = this.#decide('list_tool', entry, 'tool');
+      out.push({ name: entry.exposed, server: entry.server, upstreamName: entry.upstreamName, granted: decision.allow, policyIds: decision.policyIds, reason: decision.reason, description: entry.item.description ?? '' });
+    }
+    for (const r of this.#catalog.rejected) out.push({ name: r.name, server: r.server, upstreamName: r.name, granted: false, policyIds: [], reason: r.reason, description: '' });
+    return out;
+  }
+
+  async listTools(session: string): Promise<Tool[]> {
+    const shown: Tool[] = [];
+    const hidden: { name: string; reason: string }[] = this.#catalog.rejected.map((r) => ({ name: `${r.server}/${r.name}`, reason: r.reason }));
+    for (const entry of this.#catalog.tools.values()) {
+      const decision = this.#decide('list_tool', entry, 'tool');
+      if (decision.allow) shown.push({ ...entry.item, name: entry.exposed });
+      else hidden.push({ name: entry.exposed, reason: decision.reason });
+    }
+    await this.#recordListing('tool', session, shown.length, hidden);
+    return shown;
+  }
+
+  async callTool(session: string, name: string, rawArgs: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
+    const args = rawArgs ?? {};
+    const entry = this.#catalog.tools.get(name);
+    const base = { subject: 'tool' as const, session, name, server: entry?.server ?? null, upstream_name: entry?.upstreamName ?? null };
+    this.#refuseIfAuditBroken();
+    if (entry === undefined || !this.#decide('list_tool', entry, 'tool').allow) {
+      // Hidden and unknown look the same to the agent (GW-01); the log says which it was.
+      const decision = entry === undefined ? { allow: false, policyIds: [], reason: 'no such tool' } : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
+      await this.#finish({ ...base, arguments: this.#options.redactor.redact(args), decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: entry === undefined ? 'unknown' : 'denied' });
+      throw rpcError(RPC.invalidParams, `Unknown tool: ${name.slice(0, 80)}`);
+    }
+    // GW-04: the upstream's inputSchema first, then the policy on normalised arguments.
+    const validator = this.#validators.validatorFor(`${entry.server}\u0000${entry.upstreamName}`, entry.item.inputSchema);
+    const checked = typeof validator === 'string' ? { valid: false as const, errorMessage: validator } : validator(args);
+    if (!checked.valid) {
+      await this.#finish({ ...base, arguments: this.#options.redactor.redact(args), decision: 'deny', policy_ids: [], reason: 'arguments do not match the inputSchema', outcome: 'invalid', error: checked.errorMessage.slice(0, 500) });
+      throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${checked.errorMessage.slice(0, 300)}`);
+    }
+    const prepared = prepareArguments(args, rulesFor(this.#options.compiled.argumentRules, entry.server, entry.upstreamName), this.#options.workspace);
+    if (!prepared.ok) {
+      await this.#finish({ ...base, arguments: this.#options.redactor.redact(args), decision: 'deny', policy_ids: [], reason: prepared.reason, outcome: 'invalid' });
+      throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${prepared.reason}`);
+    }
+    const decision = this.#decide('call_tool', entry, 'tool', prepared.context);
+    const recorded = this.#options.redactor.redact(prepared.forwarded);
+    if (!decision.allow) {
+      await this.#finish({ ...base, arguments: recorded, decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'denied' });
+      throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${decision.reason}`);
+    }
+    const upstream = this.#upstreams.get(entry.server);
+    const started = performance.now();
+    let result: CallToolResult;
+    try {
+      if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
+      result = await upstream.request('tools/call', { name: entry.upstreamName, arguments: prepared.forwarded }, CallToolResultSchema, {
+        timeoutMs: this.#options.callTimeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.onProgress === undefined ? {} : { onprogress: options.onProgress }),
+      });
+    } catch (error) {
+      const failure = this.#classify(error, entry.server);
+      await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: round(performance.now() - started), error: failure.detail });
+      throw failure.error;
+    }
+    const upstreamMs = round(performance.now() - started);
+    const bytes = Buffer.byteLength(JSON.stringify(result));
+    await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', tool_error: result.isError === true, upstream_ms: upstreamMs, result_bytes: bytes });
+    return result;
+  }
+
+  async listPrompts(session: string): Promise<Prompt[]> {
+    const shown: Prompt[] = [];
+    const hidden: { name: string; reason: string }[] = [];
+    for (const entry of this.#catalog.prompts.values()) {
+      const decision = this.#decide('list_prompt', entry, 'prompt');
+      if (decision.allow) shown.push({ ...entry.item, name: entry.exposed });
+      else hidden.push({ name: entry.exposed, reason: decision.reason });
+    }
+    await this.#recordListing('prompt', session, shown.length, hidden);
+    return shown;
+  }
+
+  async getPrompt(session: string, name: string, args: Record<string, string> | undefined, options: CallOptions = {}): Promise<GetPromptResult> {
+    const entry = this.#catalog.prompts.get(name);
+    return this.#forwardSimple(session, 'prompt', name, entry, 'get_prompt', args ?? {}, (upstream) =>
+      upstream.request('prompts/get', { name: entry?.upstreamName ?? name, ...(args === undefined ? {} : { arguments: args }) }, GetPromptResultSchema, this.#requestOptions(options)),
+    );
+  }
+
+  async listResources(session: string): Promise<Resource[]> {
+    const shown: Resource[] = [];
+    const hidden: { name: string; reason: string }[] = [];
+    for (const entry of this.#catalog.resources.values()) {
+      const decision = this.#decide('list_resource', entry, 'resource');
+      if (decision.allow) shown.push(entry.item);
+      else hidden.push({ name: entry.exposed, reason: decision.reason });
+    }
+    await this.#recordListing('resource', session, shown.length, hidden);
+    return shown;
+  }
+
+  /** Templates of servers the profile grants some resource of (a template reveals no content). */
+  listResourceTemplates(): ResourceTemplate[] {
+    const granting = new Set(this.#options.compiled.servers);
+    return this.#catalog.resourceTemplates.filter((t) => granting.has(t.server)).map((t) => t.item);
+  }
+
+  async readResource(session: string, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
+    const entry = this.#resourceOwner(uri);
+    return this.#forwardSimple(session, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)));
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  async #forwardSimple<T extends object>(
+    session: string,
+    subject: McpSubject,
+    name: string,
+    entry: CatalogEntry<unknown> | undefined,
+    action: 'get_prompt' | 'read_resource',
+    args: Record<string, unknown>,
+    send: (upstream: Upstream) => Promise<T>,
+  ): Promise<T> {
+    this.#refuseIfAuditBroken();
+    const base = { subject, session, name, server: entry?.server ?? null, upstream_name: entry?.upstreamName ?? null, arguments: this.#options.redactor.redact(args) };
+    const decision: Decision = entry === undefined ? { allow: false, policyIds: [], reason: `no such ${subject}` } : this.#decide(action, entry, subject);
+    if (!decision.allow || entry === undefined) {
+      await this.#finish({ ...base, decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: entry === undefined ? 'unknown' : 'denied' });
+      throw rpcError(RPC.invalidParams, subject === 'prompt' ? `Unknown prompt: ${name.slice(0, 80)}` : `Resource not found: ${name.slice(0, 200)}`);
+    }
+    const upstream = this.#upstreams.get(entry.server);
+    const started = performance.now();
+    try {
+      if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
+      const result = await send(upstream);
+      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+      return result;
+    } catch (error) {
+      if (error instanceof GatewayRpcError && error.code === RPC.auditUnavailable) throw error;
+      const failure = this.#classify(error, entry.server);
+      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: round(performance.now() - started), error: failure.detail });
+      throw failure.error;
+    }
+  }
+
+  #requestOptions(options: CallOptions): { timeoutMs: number; signal?: AbortSignal } {
+    return { timeoutMs: this.#options.callTimeoutMs, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  }
+
+  /** The owner of a resource URI: a listed resource, else a server whose template matches. */
+  #resourceOwner(uri: string): CatalogEntry<unknown> | undefined {
+    const listed = this.#catalog.resources.get(uri);
+    if (listed !== undefined) return listed;
+    const owners = new Set(this.#catalog.resourceTemplates.filter((t) => templateMatches(t.item.uriTemplate, uri)).map((t) => t.server));
+    if (owners.size !== 1) return undefined;
+    const [server] = owners;
+    return server === undefined ? undefined : { exposed: uri, server, upstreamName: uri, item: null };
+  }
+
+  #decide(action: Parameters<PolicyEngine['decide']>[0], entry: CatalogEntry<unknown>, kind: PolicyResource['kind'], context?: Parameters<PolicyEngine['decide']>[2]): Decision {
+    return this.#options.policy.decide(action, { kind, server: entry.server, name: entry.upstreamName }, context);
+  }
+
+  #classify(error: unknown, server: string): { outcome: McpOutcome; detail: string; error: GatewayRpcError } {
+    if (error instanceof UpstreamUnavailableError) return { outcome: 'unavailable', detail: error.message, error: rpcError(RPC.unavailable, error.message) };
+    if (error instanceof McpError) {
+      const code: number = error.code;
+      if (code === RPC.timeout) return { outcome: 'timeout', detail: error.message, error: rpcError(RPC.timeout, `server ${server} did not answer within ${this.#options.callTimeoutMs} ms`) };
+      if (code === OVERSIZED_RESULT_CODE) return { outcome: 'too_large', detail: error.message, error: rpcError(RPC.tooLarge, `the result from server ${server} is larger than ${this.#options.maxResultBytes} bytes`) };
+      if (code === -32000) return { outcome: 'unavailable', detail: error.message, error: rpcError(RPC.unavailable, `server ${server} went away during the call; it is being restarted`) };
+      // The upstream's own JSON-RPC error (e.g. invalid params): pass it on.
+      return { outcome: 'upstream_error', detail: error.message.slice(0, 500), error: fromUpstream(error) };
+    }
+    if (error instanceof Error && error.name === 'AbortError') return { outcome: 'cancelled', detail: 'cancelled by the agent', error: rpcError(RPC.internal, 'cancelled') };
+    const detail = error instanceof Error ? error.message : String(error);
+    return { outcome: 'upstream_error', detail: detail.slice(0, 500), error: rpcError(RPC.internal, `server ${server} failed: ${detail.slice(0, 200)}`) };
+  }
+
+  async #finish(data: Omit<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'> & Partial<Pick<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'>>): Promise<void> {
+    try {
+      await this.#record('mcp.call', { tool_error: false, upstream_ms: null, result_bytes: null, ...data });
+    } catch (error) {
+      // Unrecorded means unanswered, and nothing more is forwarded (AUD-03).
+      this.#auditBroken = error as Error;
+      throw rpcError(RPC.auditUnavailable, 'the audit log cannot record this call, so warden withholds it; see `warden doctor`');
+    }
+  }
+
+  #refuseIfAuditBroken(): void {
+    if (this.#auditBroken !== null) throw rpcError(RPC.auditUnavailable, 'the audit log is unavailable, so warden refuses calls; see `warden doctor`');
+  }
+
+  async #recordListing(subject: McpSubject, session: string, shown: number, hidden: { name: string; reason: string }[]): Promise<void> {
+    this.#refuseIfAuditBroken();
+    try {
+      await this.#record('mcp.listed', { subject, session, shown, hidden: hidden.slice(0, MAX_HIDDEN_RECORDED), hidden_total: hidden.length });
+    } catch (error) {
+      this.#auditBroken = error as Error;
+      throw rpcError(RPC.auditUnavailable, 'the audit log cannot record this listing; see `warden doctor`');
+    }
+  }
+
+  #record<T extends 'mcp.call' | 'mcp.listed' | 'mcp.server'>(type: T, data: EventPayloads[T]): Promise<unknown> {
+    return this.#options.sink.append({ type, run_id: this.#options.agent.run_id, agent: this.#options.agent, data } as never);
+  }
+
+  async #startUpstream(name: string): Promise<void> {
+    const upstream = new Upstream(
+      name,
+      this.#options.launch,
+      {
+        onState: (state, detail) => {
+          void this.#record('mcp.server', { server: name, state, detail: detail.slice(0, 1000), ...(state === 'started' ? { tools: upstream.tools.length } : {}) }).catch(() => undefined);
+        },
+        onListsChanged: () => {
+          this.#validators.clear();
+          this.#rebuild();
+          for (const listener of this.#listeners) listener();
+        },
+      },
+      { maxMessageBytes: this.#options.maxResultBytes, startTimeoutMs: this.#options.startTimeoutMs ?? 30_000 },
+    );
+    this.#upstreams.set(name, upstream);
+    try {
+      await upstream.start();
+    } catch (error) {
+      throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${(error as Error).message}`, { hint: `check servers.${name} in warden.yaml (command, args, and what its sandbox can see)`, cause: error });
+    }
+  }
+
+  #rebuild(): void {
+    const offers = [...this.#upstreams.values()].map((u) => ({ server: u.name, tools: u.tools, prompts: u.prompts, resources: u.resources, resourceTemplates: u.resourceTemplates }));
+    this.#catalog = buildCatalog(offers);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** RFC 6570 level-1 matching: `{var}` matches one or more characters other than '/'. */
+function templateMatches(template: string, uri: string): boolean {
+  if (template.length > 2048 || uri.length > 8192) return false;
+  const pattern = template.split(/\{[^}]*\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
+  return new RegExp(`^${pattern}$`).test(uri);
+}

@@ -1,0 +1,215 @@
+/**
+ * The gateway's Streamable HTTP endpoint (MCP 2025-11-25 transport), on a unix socket (a run's
+ * gateway, forwarded into the sandbox) or on a loopback TCP port (`warden gateway --listen`).
+ * Before the SDK's transport sees anything: the path, Host and Origin (DNS rebinding, GW-08), the
+ * caller's credential, the body's size and strict JSON-RPC parsing (GW-05), and duplicate
+ * in-flight ids. Sessions get unguessable ids bound to the identity that opened them (GW-08).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { boundaryErrorResponse, DEFAULT_BOUNDARY_LIMITS, parseJsonRpc, type BoundaryLimits } from './jsonrpc-boundary.js';
+import { RPC } from './errors.js';
+
+/** Who is calling, as an authenticator established it. */
+export interface Caller {
+  /** Stable id of the credential (never the credential itself). */
+  readonly subject: string;
+}
+
+export type AuthResult =
+  | { readonly ok: true; readonly caller: Caller }
+  | { readonly ok: false; readonly status: 401 | 403; readonly error: 'invalid_token' | 'insufficient_scope'; readonly description: string };
+
+export interface HttpEndpointOptions {
+  /** Creates the SDK server for a new session (the gateway's session factory). */
+  readonly createSession: (sessionLabel: string) => Server;
+  readonly authenticate: (authorization: string | undefined) => AuthResult | Promise<AuthResult>;
+  /** Host header values accepted, e.g. ['127.0.0.1:3129', 'localhost:3129']. */
+  readonly allowedHosts: readonly string[];
+  /** Origin header values accepted when one is sent (browsers always send one). */
+  readonly allowedOrigins: readonly string[];
+  readonly limits?: BoundaryLimits;
+  readonly maxSessions?: number;
+  /** A request was refused before reaching a session (for the audit log). */
+  readonly onRejected?: (reason: string, code: number, session: string) => void;
+}
+
+interface Session {
+  readonly transport: StreamableHTTPServerTransport;
+  readonly server: Server;
+  readonly subject: string;
+  readonly label: string;
+  readonly inFlight: Set<string | number>;
+}
+
+const MCP_PATH = '/mcp';
+
+export class HttpEndpoint {
+  readonly #options: HttpEndpointOptions;
+  readonly #sessions = new Map<string, Session>();
+  readonly #http: HttpServer;
+  #socketPath: string | null = null;
+
+  constructor(options: HttpEndpointOptions) {
+    this.#options = options;
+    this.#http = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) this.#jsonError(res, 500, null, RPC.internal, 'internal error');
+        else res.destroy(error as Error);
+      });
+    });
+    // Slow-loris and idle limits: a stuck client cannot hold the endpoint.
+    this.#http.headersTimeout = 10_000;
+    this.#http.requestTimeout = 0; // SSE streams are long-lived; bodies are bounded by size below.
+    this.#http.keepAliveTimeout = 60_000;
+    this.#http.maxHeadersCount = 64;
+  }
+
+  /** Listens on a unix socket (mode 0660) or host:port; resolves with the TCP port when any. */
+  async listen(target: { readonly socketPath: string; readonly mode?: number } | { readonly host: string; readonly port: number }): Promise<number | null> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      if ('socketPath' in target) {
+        rmSync(target.socketPath, { force: true });
+        this.#http.listen(target.socketPath, () => resolve());
+      } else {
+        this.#http.listen(target.port, target.host, () => resolve());
+      }
+    });
+    if ('socketPath' in target) {
+      this.#socketPath = target.socketPath;
+      chmodSync(target.socketPath, target.mode ?? 0o660);
+      return null;
+    }
+    return (this.#http.address() as AddressInfo).port;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async close(): Promise<void> {
+    for (const session of this.#sessions.values()) await session.transport.close().catch(() => undefined);
+    this.#sessions.clear();
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    if (this.#socketPath !== null) rmSync(this.#socketPath, { force: true });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== MCP_PATH) return this.#plain(res, 404, 'not found: the MCP endpoint is /mcp');
+    // GW-08: a page in a browser that resolved some name to 127.0.0.1 sends its own Host/Origin.
+    const host = req.headers.host ?? '';
+    if (!this.#options.allowedHosts.includes(host)) return this.#reject(res, 403, 'host not allowed', '-');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.#options.allowedOrigins.includes(origin)) return this.#reject(res, 403, 'origin not allowed', '-');
+
+    const auth = await this.#options.authenticate(req.headers.authorization);
+    if (!auth.ok) {
+      res.setHeader('WWW-Authenticate', `Bearer error="${auth.error}", error_description="${auth.description.replace(/["\\]/g, '')}"`);
+      return this.#reject(res, auth.status, auth.description, '-');
+    }
+
+    const sessionHeader = req.headers['mcp-session-id'];
+    const sessionId = typeof sessionHeader === 'string' ? sessionHeader : undefined;
+    const session = sessionId === undefined ? undefined : this.#sessions.get(sessionId);
+    // A session belongs to the credential that opened it; to anyone else it does not exist.
+    if (sessionId !== undefined && (session === undefined || session.subject !== auth.caller.subject)) {
+      return this.#jsonError(res, 404, null, RPC.invalidRequest, 'session not found');
+    }
+
+    if (req.method === 'GET' || req.method === 'DELETE') {
+      if (session === undefined) return this.#jsonError(res, 400, null, RPC.invalidRequest, 'mcp-session-id header required');
+      return session.transport.handleRequest(req, res);
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'GET, POST, DELETE');
+      return this.#plain(res, 405, 'method not allowed');
+    }
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) return this.#jsonError(res, 415, null, RPC.invalidRequest, 'Content-Type must be application/json');
+
+    const limits = this.#options.limits ?? DEFAULT_BOUNDARY_LIMITS;
+    const body = await readBody(req, limits.maxBytes);
+    if (body === null) return this.#reject(res, 413, `body larger than ${limits.maxBytes} bytes`, session?.label ?? '-', RPC.invalidRequest);
+    const parsed = parseJsonRpc(body, limits);
+    if (!parsed.ok) {
+      this.#options.onRejected?.(parsed.reason, parsed.code, session?.label ?? '-');
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(boundaryErrorResponse(parsed)));
+      return;
+    }
+    const message = parsed.parsed;
+
+    if (session === undefined) {
+      if (message.kind !== 'request' || message.method !== 'initialize') return this.#jsonError(res, 400, message.kind === 'request' ? message.id : null, RPC.invalidRequest, 'no session: send initialize first (without mcp-session-id)');
+      return this.#openSession(req, res, message.message, auth.caller);
+    }
+    if (message.kind === 'request') {
+      if (session.inFlight.has(message.id)) {
+        this.#options.onRejected?.('duplicate request id', RPC.invalidRequest, session.label);
+        return this.#jsonError(res, 400, message.id, RPC.invalidRequest, 'duplicate request id: a request with this id is still in flight');
+      }
+      session.inFlight.add(message.id);
+      res.once('close', () => session.inFlight.delete(message.id));
+    }
+    return session.transport.handleRequest(req, res, message.message);
+  }
+
+  async #openSession(req: IncomingMessage, res: ServerResponse, initialize: Record<string, unknown>, caller: Caller): Promise<void> {
+    if (this.#sessions.size >= (this.#options.maxSessions ?? 64)) return this.#jsonError(res, 503, null, RPC.internal, 'too many sessions; close one first');
+    const id = randomBytes(24).toString('base64url');
+    const label = id.slice(0, 8);
+    const server = this.#options.createSession(label);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      onsessionclosed: (closed) => void this.#sessions.delete(closed),
+    });
+    transport.onclose = () => void this.#sessions.delete(id);
+    await server.connect(transport);
+    this.#sessions.set(id, { transport, server, subject: caller.subject, label, inFlight: new Set() });
+    await transport.handleRequest(req, res, initialize);
+  }
+
+  #reject(res: ServerResponse, status: number, reason: string, session: string, code: number = RPC.invalidRequest): void {
+    this.#options.onRejected?.(reason, code, session);
+    this.#jsonError(res, status, null, code, reason);
+  }
+
+  #jsonError(res: ServerResponse, status: number, id: string | number | null, code: number, message: string): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+  }
+
+  #plain(res: ServerResponse, status: number, text: string): void {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+  }
+}
+
+/** The request body, or null when it exceeds `max` bytes (reading stops there). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > max) {
+    req.resume();
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        chunks.length = 0;
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > max ? null : Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}

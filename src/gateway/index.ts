@@ -1,0 +1,11 @@
+// The MCP gateway: one MCP server to agents, MCP clients to sandboxed upstreams, and the checks
+// between (policy, argument validation, strict parsing, audit).
+// Adding an export here is an API decision (design.md, convention 2).
+export { ArgumentRedactor, ALWAYS_SENSITIVE } from './redact.js';
+export { EXPOSED_NAME, NAME_SEPARATOR, exposedName } from './catalog.js';
+export { Gateway, type GatewayOptions, type ToolGrant } from './gateway.js';
+export { HttpEndpoint, type AuthResult, type Caller, type HttpEndpointOptions } from './http-endpoint.js';
+export { RPC } from './errors.js';
+export { createSessionServer } from './session.js';
+export { serveStdio } from './stdio-endpoint.js';
+export type { LaunchUpstream, UpstreamProcess } from './upstream.js';

@@ -1,0 +1,600 @@
+/**
+ * A bounded, misbehaviour-tolerant MCP transport over a child process's stdin/stdout (GW-06).
+ *
+ * The SDK's own stdio transport buffers an unfinished line without limit and throws on a line
+ * that is not a JSON-RPC message. An upstream server is untrusted code in a sandbox, so here:
+ *   - one line never holds more than `maxLineBytes` (+ two 512-byte edges) in memory, whatever
+ *     the child writes, e.g. 1 GiB without a newline;
+ *   - an oversized response is discarded, but its `id` is recovered from the line's first and
+ *     last bytes so the pending request fails at once with {@link OVERSIZED_RESULT_CODE} instead
+ *     of hanging until its timeout;
+ *   - a line that is not JSON, or not JSON-RPC, is reported and skipped, never thrown;
+ *   - writing to a child that has died (EPIPE) closes the transport instead of crashing the
+ *     gateway with an uncaught 'error' event.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCErrorResponse, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+
+/** What kind of upstream output was rejected: unparsable, parsable but not JSON-RPC, or too long. */
+export type LineProblemKind = 'not_json' | 'not_jsonrpc' | 'oversized';
+
+/** A rejected line, as reported to {@link LineTransportOptions.onProtocolError}. */
+export interface LineProblem {
+  readonly kind: LineProblemKind;
+  /** Safe to log: at most a 64-character preview with control characters escaped, or sizes. */
+  readonly detail: string;
+}
+
+/** How to build a {@link LineTransport}. */
+export interface LineTransportOptions {
+  /** The child's stdout. */
+  readonly input: Readable;
+  /** The child's stdin. */
+  readonly output: Writable;
+  /** Longest accepted line: bytes before its '\n' (e.g. 8 MiB). Longer lines are discarded. */
+  readonly maxLineBytes: number;
+  /**
+   * Called for each line that is not a JSON-RPC message, and for each oversized line (also when
+   * its id was recovered and an error response synthesised). Should not throw; if it does, the
+   * error goes to `onerror` and reading continues.
+   */
+  readonly onProtocolError?: (problem: LineProblem) => void;
+}
+
+/**
+ * JSON-RPC error code of the response synthesised when an upstream response line is longer than
+ * `maxLineBytes`. In the implementation-defined server-error range (-32000 to -32099), clear of
+ * the SDK's own -32000/-32001.
+ */
+export const OVERSIZED_RESULT_CODE = -32013;
+
+/** Bytes kept from each end of an oversized line: enough for `"jsonrpc":"2.0","id":…` either side. */
+const EDGE_BYTES = 512;
+const NEWLINE = 0x0a;
+const PREVIEW_CHARS = 64;
+/** First allocation for a line spanning chunks; small enough to be cheap per idle upstream. */
+const MIN_LINE_CAPACITY = 4096;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Newline-delimited JSON-RPC over a pair of streams, with bounded buffering.
+ *
+ * Lines are split on '\n' (a trailing '\r' is stripped); empty lines are ignored. Each line is
+ * parsed and validated with the SDK's `JSONRPCMessageSchema` before `onmessage` sees it.
+ */
+export class LineTransport implements Transport {
+  /** Called once when the transport closes, whatever the cause. */
+  onclose?: Transport['onclose'];
+  /** Called for a stream failure (just before `onclose`) or a callback that threw. */
+  onerror?: Transport['onerror'];
+  /** Called for each valid JSON-RPC message, and for the error synthesised for an oversized response. */
+  onmessage?: Transport['onmessage'];
+  /** Stdio has no sessions. */
+  sessionId?: string | undefined;
+
+  readonly #input: Readable;
+  readonly #output: Writable;
+  readonly #maxLineBytes: number;
+  readonly #onProtocolError: ((problem: LineProblem) => void) | undefined;
+
+  #started = false;
+  #closed = false;
+
+  /**
+   * The unfinished line while it is within the limit, in one buffer grown by doubling (capped at
+   * the limit). One buffer rather than a list of chunks: a child dribbling one byte per write
+   * would otherwise cost a Buffer object (~100 bytes of overhead) per byte.
+   */
+  #line: Buffer = EMPTY;
+  #lineBytes = 0;
+  /** Set while an oversized line is being discarded: only its edges are kept. */
+  #discard: { head: Buffer; tail: Buffer; bytes: number } | undefined;
+
+  /** `send()` calls waiting for the child to read what we already wrote. */
+  readonly #drainWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+
+  /**
+   * @param options the streams, the line limit and the problem reporter
+   * @throws RangeError when `maxLineBytes` is not a positive safe integer
+   */
+  constructor(options: LineTransportOptions) {
+    if (!Number.isSafeInteger(options.maxLineBytes) || options.maxLineBytes <= 0) {
+      throw new RangeError(`maxLineBytes must be a positive integer, got ${String(options.maxLineBytes)}`);
+    }
+    this.#input = options.input;
+    this.#output = options.output;
+    this.#maxLineBytes = options.maxLineBytes;
+    this.#onProtocolError = options.onProtocolError;
+    // Attached at once and never removed: an 'error' event without a listener is an uncaught
+    // exception, and a dead child's pipes can error at any time, even after close().
+    this.#output.on('error', (error: Error) => {
+      this.#finish(new Error(`upstream stdin failed: ${error.message}`, { cause: error }));
+    });
+    this.#output.on('drain', () => {
+      this.#settleDrainWaiters(undefined);
+    });
+    this.#input.on('error', (error: Error) => {
+      this.#finish(new Error(`upstream stdout failed: ${error.message}`, { cause: error }));
+    });
+  }
+
+  /**
+   * Bytes allocated for the unfinished line (diagnostic, and the tests' hook for the memory
+   * bound): at most `maxLineBytes`, or 2 × 512 while an oversized line is discarded.
+   */
+  get bufferedBytes(): number {
+    return this.#discard ? this.#discard.head.length + this.#discard.tail.length : this.#line.length;
+  }
+
+  /** Whether the transport has closed (by `close()`, end of input, or a stream error). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Begins reading the child's stdout. Install the callbacks first (the SDK's `connect` does).
+   * @throws Error when called twice or after the transport has closed
+   */
+  start(): Promise<void> {
+    if (this.#started) return Promise.reject(new Error('LineTransport already started'));
+    if (this.#closed) return Promise.reject(new Error('LineTransport is closed'));
+    this.#started = true;
+    this.#input.on('data', (chunk: Buffer | string) => {
+      this.#onData(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    });
+    this.#input.on('end', () => {
+      // A child that dies mid-write leaves a last line without '\n': judge it like any other line,
+      // so a truncated response is reported and a half-read oversized one still fails its request.
+      if (!this.#closed && (this.#lineBytes > 0 || this.#discard)) this.#endLine(EMPTY);
+      this.#finish(undefined);
+    });
+    // 'close' without 'end' means the stream was destroyed (the child's pipe torn down).
+    this.#input.on('close', () => {
+      this.#finish(undefined);
+    });
+    return Promise.resolve();
+  }
+
+  /**
+   * Writes one message as a line to the child's stdin. Resolves when the stream accepted it, or
+   * after 'drain' when the child is slow to read (backpressure).
+   * @throws Error (as a rejection) when the transport is closed or the child's stdin failed
+   */
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.#closed) throw new Error('LineTransport is closed');
+    const line = `${JSON.stringify(message)}\n`;
+    if (this.#output.write(line)) return;
+    await new Promise<void>((resolve, reject) => {
+      // Defensive: a Writable implementation may emit 'error' synchronously inside write().
+      if (this.#closed) {
+        reject(new Error('LineTransport is closed'));
+        return;
+      }
+      this.#drainWaiters.add({ resolve, reject });
+    });
+  }
+
+  /** Stops delivering messages, ends the child's stdin and calls `onclose` once. */
+  close(): Promise<void> {
+    this.#finish(undefined);
+    return Promise.resolve();
+  }
+
+  /** The protocol version does not change line framing: nothing to do. */
+  setProtocolVersion(_version: string): void {
+    // Intentionally empty.
+  }
+
+  #onData(chunk: Buffer): void {
+    // After close the stream keeps flowing into nothing: the child is never blocked on a full
+    // pipe during its shutdown, and nothing more reaches the callbacks.
+    if (this.#closed) return;
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      if (newline < 0) {
+        this.#append(chunk.subarray(start));
+        return;
+      }
+      this.#endLine(chunk.subarray(start, newline));
+      // A callback may have closed the transport; stop before the next line.
+      if (this.#closed) return;
+      start = newline + 1;
+    }
+  }
+
+  /** Adds the start of a line whose end has not arrived yet. */
+  #append(segment: Buffer): void {
+    if (this.#discard) {
+      this.#discardMore(segment);
+      return;
+    }
+    const needed = this.#lineBytes + segment.length;
+    if (needed > this.#maxLineBytes) {
+      this.#startDiscarding(segment);
+      return;
+    }
+    if (needed > this.#line.length) {
+      const capacity = Math.min(this.#maxLineBytes, Math.max(needed, 2 * this.#line.length, MIN_LINE_CAPACITY));
+      // allocUnsafe is fine: only the first #lineBytes bytes are ever read.
+      const grown = Buffer.allocUnsafe(capacity);
+      this.#line.copy(grown, 0, 0, this.#lineBytes);
+      this.#line = grown;
+    }
+    segment.copy(this.#line, this.#lineBytes);
+    this.#lineBytes = needed;
+  }
+
+  /** Completes the current line with `last` (the bytes before its '\n') and handles it. */
+  #endLine(last: Buffer): void {
+    if (this.#discard) this.#discardMore(last);
+    else if (this.#lineBytes + last.length > this.#maxLineBytes) this.#startDiscarding(last);
+    if (this.#discard) {
+      const discarded = this.#discard;
+      this.#discard = undefined;
+      this.#handleOversized(discarded.head, discarded.tail, discarded.bytes);
+      return;
+    }
+    let text: string;
+    if (this.#lineBytes === 0) {
+      // The whole line is in this chunk (the common case): decode it in place, no copy.
+      text = last.toString('utf8');
+    } else {
+      this.#append(last);
+      text = this.#line.toString('utf8', 0, this.#lineBytes);
+      this.#releaseLine();
+    }
+    this.#handleLine(text);
+  }
+
+  /** Switches from buffering to discarding, keeping only the edges of what was buffered. */
+  #startDiscarding(segment: Buffer): void {
+    const pieces = [this.#line.subarray(0, this.#lineBytes), segment];
+    const headPieces: Buffer[] = [];
+    let headBytes = 0;
+    for (const piece of pieces) {
+      if (headBytes >= EDGE_BYTES) break;
+      const take = piece.subarray(0, EDGE_BYTES - headBytes);
+      headPieces.push(take);
+      headBytes += take.length;
+    }
+    this.#discard = { head: Buffer.concat(headPieces), tail: EMPTY, bytes: 0 };
+    for (const piece of pieces) this.#discardMore(piece);
+    this.#releaseLine();
+  }
+
+  /** Frees the line buffer: an idle upstream should hold no memory for lines. */
+  #releaseLine(): void {
+    this.#line = EMPTY;
+    this.#lineBytes = 0;
+  }
+
+  /** Drops `segment` of an oversized line, remembering its last bytes as the line's tail. */
+  #discardMore(segment: Buffer): void {
+    const discard = this.#discard;
+    if (!discard) return;
+    discard.bytes += segment.length;
+    if (segment.length >= EDGE_BYTES) {
+      discard.tail = Buffer.from(segment.subarray(segment.length - EDGE_BYTES));
+    } else if (segment.length > 0) {
+      const joined = Buffer.concat([discard.tail, segment]);
+      discard.tail = joined.length > EDGE_BYTES ? joined.subarray(joined.length - EDGE_BYTES) : joined;
+    }
+  }
+
+  #handleOversized(head: Buffer, tail: Buffer, bytes: number): void {
+    const id = responseIdFromEdges(head.toString('utf8'), tail.toString('utf8'));
+    const size = `a ${bytes}-byte line exceeds the ${this.#maxLineBytes}-byte limit`;
+    if (id === undefined) {
+      this.#report({ kind: 'oversized', detail: `${size}; no response id found, line discarded` });
+      return;
+    }
+    this.#report({ kind: 'oversized', detail: `${size}; failing response id ${JSON.stringify(id)}` });
+    if (this.#closed) return;
+    const failure: JSONRPCErrorResponse = {
+      jsonrpc: '2.0',
+      id,
+      error: { code: OVERSIZED_RESULT_CODE, message: `upstream result larger than ${this.#maxLineBytes} bytes` },
+    };
+    this.#deliver(failure);
+  }
+
+  #handleLine(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      this.#report({ kind: 'not_json', detail: preview(line) });
+      return;
+    }
+    const parsed = JSONRPCMessageSchema.safeParse(value);
+    if (!parsed.success) {
+      this.#report({ kind: 'not_jsonrpc', detail: preview(line) });
+      return;
+    }
+    this.#deliver(parsed.data);
+  }
+
+  #deliver(message: JSONRPCMessage): void {
+    try {
+      this.onmessage?.(message);
+    } catch (error) {
+      // Thrown inside a stream 'data' handler it would be uncaught and kill the gateway.
+      this.#reportError(error);
+    }
+  }
+
+  #report(problem: LineProblem): void {
+    if (this.#closed) return;
+    try {
+      this.#onProtocolError?.(problem);
+    } catch (error) {
+      this.#reportError(error);
+    }
+  }
+
+  #reportError(error: unknown): void {
+    if (this.#closed) return;
+    try {
+      this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      // onerror itself failed: nowhere left to report, and throwing would crash the stream.
+    }
+  }
+
+  /** Closes once, whatever the cause: close(), end of input, or a stream error. */
+  #finish(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#releaseLine();
+    this.#discard = undefined;
+    this.#settleDrainWaiters(error ?? new Error('LineTransport is closed'));
+    if (!this.#output.writableEnded && !this.#output.destroyed) {
+      try {
+        this.#output.end();
+      } catch {
+        // A failed end surfaces as an 'error' event, which the permanent listener absorbs.
+      }
+    }
+    try {
+      if (error) this.onerror?.(error);
+    } catch {
+      // Reporting must not stop onclose from being called.
+    }
+    try {
+      this.onclose?.();
+    } catch {
+      // Runs inside stream event handlers: a throw here would be uncaught.
+    }
+  }
+
+  #settleDrainWaiters(error: Error | undefined): void {
+    const waiters = [...this.#drainWaiters];
+    this.#drainWaiters.clear();
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+}
+
+/** A log-safe preview: the first 64 characters, control and line-breaking characters escaped. */
+function preview(line: string): string {
+  // Two code units per code point at most, so this slice holds the first 64 code points.
+  const chars = Array.from(line.slice(0, PREVIEW_CHARS * 2));
+  const cut = chars.length > PREVIEW_CHARS || line.length > PREVIEW_CHARS * 2;
+  // Escaped so a hostile server cannot forge log lines or drive the operator's terminal.
+  const shown = chars.slice(0, PREVIEW_CHARS).map((c) => (isUnsafeChar(c) ? `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : c));
+  return cut ? `${shown.join('')}…` : shown.join('');
+}
+
+/** C0 and C1 controls, DEL, and the Unicode line and paragraph separators. */
+function isUnsafeChar(c: string): boolean {
+  const code = c.codePointAt(0) ?? 0;
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovering the id of an oversized response from the first and last bytes of its line.
+//
+// Only top-level members count: a nested `"id"` inside the result must not be mistaken for the
+// response's id. The head is scanned forwards from '{', the tail backwards from the final '}';
+// each stops where its fragment is cut. JSON strings never contain a raw '"' (it is escaped as
+// \"), so a quote preceded by an even number of backslashes is always a string delimiter, which
+// makes the backward scan sound.
+// ---------------------------------------------------------------------------------------------
+
+interface EdgeScan {
+  /** Top-level member names seen. */
+  readonly keys: Set<string>;
+  /** The top-level `id`, when it was seen whole and is a valid JSON-RPC request id. */
+  id?: RequestId;
+}
+
+/**
+ * The id of the response whose line starts with `head` and ends with `tail`, or undefined when
+ * the line is not recognisably a response (it must have a top-level "result" or "error" member
+ * and no "method") or its id is not readable in either edge.
+ */
+function responseIdFromEdges(head: string, tail: string): RequestId | undefined {
+  const forward = scanHead(head);
+  const backward = scanTail(tail);
+  const keys = new Set([...forward.keys, ...backward.keys]);
+  if (keys.has('method') || (!keys.has('result') && !keys.has('error'))) return undefined;
+  // Both edges may see the id when the limit is small; if they disagree, trust neither.
+  if (forward.id !== undefined && backward.id !== undefined && forward.id !== backward.id) return undefined;
+  return forward.id ?? backward.id;
+}
+
+function isWhitespace(c: string | undefined): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\r';
+}
+
+function skipWs(text: string, i: number): number {
+  while (isWhitespace(text[i])) i++;
+  return i;
+}
+
+function skipWsBack(text: string, i: number): number {
+  while (isWhitespace(text[i])) i--;
+  return i;
+}
+
+function isEscaped(text: string, quote: number): boolean {
+  let slashes = 0;
+  for (let k = quote - 1; k >= 0 && text[k] === '\\'; k--) slashes++;
+  return slashes % 2 === 1;
+}
+
+/** Index just past the string starting at `i` (a '"'), or undefined if it is cut off. */
+function stringEnd(text: string, i: number): number | undefined {
+  for (let k = i + 1; k < text.length; k++) {
+    if (text[k] === '"' && !isEscaped(text, k)) return k + 1;
+  }
+  return undefined;
+}
+
+/** Index of the '"' opening the string that closes at `j`, or undefined if it is cut off. */
+function stringStart(text: string, j: number): number | undefined {
+  for (let k = j - 1; k >= 0; k--) {
+    if (text[k] === '"' && !isEscaped(text, k)) return k;
+  }
+  return undefined;
+}
+
+const SCALAR_CHAR = /[-+.0-9a-zA-Z]/;
+
+/** Index just past the value starting at `i`, or undefined if it is cut off or malformed. */
+function valueEnd(text: string, i: number): number | undefined {
+  const c = text[i];
+  if (c === '"') return stringEnd(text, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (let k = i; k < text.length; k++) {
+      const d = text[k];
+      if (d === '"') {
+        const end = stringEnd(text, k);
+        if (end === undefined) return undefined;
+        k = end - 1;
+      } else if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        depth--;
+        if (depth === 0) return k + 1;
+      }
+    }
+    return undefined;
+  }
+  let k = i;
+  while (k < text.length && SCALAR_CHAR.test(text[k] ?? '')) k++;
+  // A number running into the cut might be longer than what we see ("12" of "123").
+  return k > i && k < text.length ? k : undefined;
+}
+
+/** Index of the first character of the value ending at `j`, or undefined if it is cut off. */
+function valueStart(text: string, j: number): number | undefined {
+  const c = text[j];
+  if (c === '"') return stringStart(text, j);
+  if (c === '}' || c === ']') {
+    let depth = 0;
+    for (let k = j; k >= 0; k--) {
+      const d = text[k];
+      if (d === '"') {
+        const start = stringStart(text, k);
+        if (start === undefined) return undefined;
+        k = start;
+      } else if (d === '}' || d === ']') depth++;
+      else if (d === '{' || d === '[') {
+        depth--;
+        if (depth === 0) return k;
+      }
+    }
+    return undefined;
+  }
+  let k = j;
+  while (k >= 0 && SCALAR_CHAR.test(text[k] ?? '')) k--;
+  return k < j && k >= 0 ? k + 1 : undefined;
+}
+
+/** A JSON-RPC request id (string or integer) from its JSON text, or undefined. */
+function parseId(json: string): RequestId | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+  } catch {
+    // Not a whole JSON value: no id.
+  }
+  return undefined;
+}
+
+function parseKey(json: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads top-level members forwards from the line's opening '{' until the fragment is cut. */
+function scanHead(text: string): EdgeScan {
+  const scan: EdgeScan = { keys: new Set() };
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') return scan;
+  i = skipWs(text, i + 1);
+  while (i < text.length && text[i] === '"') {
+    const keyEnd = stringEnd(text, i);
+    if (keyEnd === undefined) return scan;
+    const key = parseKey(text.slice(i, keyEnd));
+    if (key === undefined) return scan;
+    i = skipWs(text, keyEnd);
+    if (text[i] !== ':') return scan;
+    i = skipWs(text, i + 1);
+    // Recorded before its value is skipped: the huge "result" value is where the head is cut.
+    scan.keys.add(key);
+    const end = valueEnd(text, i);
+    if (end === undefined) return scan;
+    if (key === 'id') {
+      const id = parseId(text.slice(i, end));
+      if (id !== undefined) scan.id = id;
+    }
+    i = skipWs(text, end);
+    if (text[i] !== ',') return scan;
+    i = skipWs(text, i + 1);
+  }
+  return scan;
+}
+
+/** Reads top-level members backwards from the line's closing '}' until the fragment is cut. */
+function scanTail(text: string): EdgeScan {
+  const scan: EdgeScan = { keys: new Set() };
+  let j = skipWsBack(text, text.length - 1);
+  if (text[j] !== '}') return scan;
+  j = skipWsBack(text, j - 1);
+  while (j >= 0) {
+    const start = valueStart(text, j);
+    if (start === undefined) return scan;
+    const valueText = text.slice(start, j + 1);
+    j = skipWsBack(text, start - 1);
+    if (text[j] !== ':') return scan;
+    j = skipWsBack(text, j - 1);
+    if (text[j] !== '"') return scan;
+    const keyStart = stringStart(text, j);
+    if (keyStart === undefined) return scan;
+    const key = parseKey(text.slice(keyStart, j + 1));
+    if (key === undefined) return scan;
+    scan.keys.add(key);
+    if (key === 'id') {
+      const id = parseId(valueText);
+      if (id !== undefined) scan.id = id;
+    }
+    j = skipWsBack(text, keyStart - 1);
+    if (text[j] !== ',') return scan;
+    j = skipWsBack(text, j - 1);
+  }
+  return scan;
+}

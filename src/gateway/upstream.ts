@@ -1,0 +1,231 @@
+/**
+ * One upstream MCP server as the gateway sees it: a sandboxed process (started by the runtime
+ * through `LaunchUpstream`), an SDK client over a bounded line transport, and what it offers
+ * (tools, prompts, resources). A server that dies is restarted with backoff; meanwhile its calls
+ * fail at once with a clear error instead of hanging (GW-06).
+ */
+import type { Readable, Writable } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { ProgressCallback } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  ListPromptsResultSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesResultSchema,
+  ListToolsResultSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+import { WARDEN_VERSION } from '../core/version.js';
+import { LineTransport } from './line-transport.js';
+
+/** A started upstream process: its stdio, how it ends, how to stop it. */
+export interface UpstreamProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly exited: Promise<unknown>;
+  /** Kills the process (and its sandbox) and releases everything; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts a server's process (in its own sandbox); provided by the runtime. */
+export type LaunchUpstream = (server: string) => Promise<UpstreamProcess>;
+
+export type UpstreamState = 'starting' | 'ready' | 'restarting' | 'stopped';
+
+export interface UpstreamEvents {
+  /** State changes and protocol trouble, for the audit log. */
+  onState(state: 'started' | 'exited' | 'restarting' | 'failed' | 'stopped', detail: string): void;
+  /** The upstream's lists changed (after a notification or a restart). */
+  onListsChanged(): void;
+}
+
+export interface UpstreamOptions {
+  readonly maxMessageBytes: number;
+  /** Longest the server may take to start and answer initialize and the first lists. */
+  readonly startTimeoutMs: number;
+}
+
+/** Raised when a call cannot reach the server right now. */
+export class UpstreamUnavailableError extends Error {
+  override readonly name = 'UpstreamUnavailableError';
+}
+
+const MAX_LIST_ITEMS = 10_000;
+const MAX_LIST_PAGES = 100;
+const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
+
+export class Upstream {
+  readonly name: string;
+  #state: UpstreamState = 'starting';
+  #client: Client | null = null;
+  #process: UpstreamProcess | null = null;
+  #tools: readonly Tool[] = [];
+  #prompts: readonly Prompt[] = [];
+  #resources: readonly Resource[] = [];
+  #templates: readonly ResourceTemplate[] = [];
+  #restarts = 0;
+  #restartTimer: NodeJS.Timeout | null = null;
+  readonly #launch: LaunchUpstream;
+  readonly #events: UpstreamEvents;
+  readonly #options: UpstreamOptions;
+
+  constructor(name: string, launch: LaunchUpstream, events: UpstreamEvents, options: UpstreamOptions) {
+    this.name = name;
+    this.#launch = launch;
+    this.#events = events;
+    this.#options = options;
+  }
+
+  get state(): UpstreamState {
+    return this.#state;
+  }
+  get tools(): readonly Tool[] {
+    return this.#tools;
+  }
+  get prompts(): readonly Prompt[] {
+    return this.#prompts;
+  }
+  get resources(): readonly Resource[] {
+    return this.#resources;
+  }
+  get resourceTemplates(): readonly ResourceTemplate[] {
+    return this.#templates;
+  }
+  get capabilities(): ServerCapabilities {
+    return this.#client?.getServerCapabilities() ?? {};
+  }
+
+  /** First start: throws when the server cannot be started or does not speak MCP. */
+  async start(): Promise<void> {
+    await this.#connect();
+    this.#events.onState('started', `${this.#tools.length} tools, ${this.#prompts.length} prompts, ${this.#resources.length} resources`);
+  }
+
+  /** Sends one request; throws UpstreamUnavailableError when the server is not ready. */
+  async request<S extends z.ZodType>(method: string, params: Record<string, unknown> | undefined, schema: S, options: { timeoutMs: number; signal?: AbortSignal; onprogress?: ProgressCallback }): Promise<z.output<S>> {
+    const client = this.#client;
+    if (this.#state !== 'ready' || client === null) throw new UpstreamUnavailableError(`server ${this.name} is ${this.#state === 'stopped' ? 'stopped' : 'restarting'}; try again shortly`);
+    return client.request({ method, ...(params === undefined ? {} : { params }) }, schema as never, {
+      timeout: options.timeoutMs,
+      maxTotalTimeout: options.timeoutMs,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.onprogress === undefined ? {} : { onprogress: options.onprogress, resetTimeoutOnProgress: false }),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#state = 'stopped';
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+    const client = this.#client;
+    this.#client = null;
+    await client?.close().catch(() => undefined);
+    await this.#process?.stop();
+    this.#process = null;
+  }
+
+  async #connect(): Promise<void> {
+    const process = await this.#launch(this.name);
+    this.#process = process;
+    const transport = new LineTransport({
+      input: process.stdout,
+      output: process.stdin,
+      maxLineBytes: this.#options.maxMessageBytes,
+      onProtocolError: (problem) => this.#events.onState('failed', `protocol error (${problem.kind}): ${problem.detail}`),
+    });
+    // No sampling, elicitation or roots towards upstreams: the gateway does not relay
+    // server-initiated requests yet, so it does not claim it can.
+    const client = new Client({ name: 'warden-gateway', version: WARDEN_VERSION }, { capabilities: {} });
+    const deadline = this.#options.startTimeoutMs;
+    try {
+      await client.connect(transport, { timeout: deadline });
+      this.#client = client;
+      await this.#refreshLists(client, deadline);
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      await process.stop();
+      this.#process = null;
+      this.#client = null;
+      throw error;
+    }
+    client.onclose = () => this.#lost(client);
+    const refresh = () => {
+      void this.#refreshLists(client, deadline).then(
+        () => this.#events.onListsChanged(),
+        (error: unknown) => this.#events.onState('failed', `could not refresh lists: ${(error as Error).message}`),
+      );
+    };
+    client.setNotificationHandler(ToolListChangedNotificationSchema, refresh);
+    client.setNotificationHandler(PromptListChangedNotificationSchema, refresh);
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh);
+    if (this.#state === 'stopped') {
+      // stop() ran while this (re)start was in flight.
+      this.#client = null;
+      await client.close().catch(() => undefined);
+      await process.stop();
+      return;
+    }
+    this.#state = 'ready';
+  }
+
+  async #refreshLists(client: Client, timeoutMs: number): Promise<void> {
+    const caps = client.getServerCapabilities() ?? {};
+    const list = async <T>(method: string, schema: z.ZodType, key: string): Promise<T[]> => {
+      const items: T[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const result = (await client.request({ method, ...(cursor === undefined ? {} : { params: { cursor } }) }, schema as never, { timeout: timeoutMs })) as Record<string, unknown>;
+        items.push(...((result[key] as T[] | undefined) ?? []));
+        if (items.length > MAX_LIST_ITEMS) throw new Error(`server ${this.name} lists more than ${MAX_LIST_ITEMS} ${key}`);
+        cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
+        if (cursor === undefined) return items;
+      }
+      throw new Error(`server ${this.name} paginates ${key} beyond ${MAX_LIST_PAGES} pages`);
+    };
+    this.#tools = caps.tools === undefined ? [] : await list<Tool>('tools/list', ListToolsResultSchema, 'tools');
+    this.#prompts = caps.prompts === undefined ? [] : await list<Prompt>('prompts/list', ListPromptsResultSchema, 'prompts');
+    this.#resources = caps.resources === undefined ? [] : await list<Resource>('resources/list', ListResourcesResultSchema, 'resources');
+    this.#templates = caps.resources === undefined ? [] : await list<ResourceTemplate>('resources/templates/list', ListResourceTemplatesResultSchema, 'resourceTemplates');
+  }
+
+  /** The connection ended without stop(): restart with backoff. */
+  #lost(client: Client): void {
+    if (this.#client !== client || this.#state === 'stopped') return;
+    this.#client = null;
+    const process = this.#process;
+    this.#process = null;
+    void process?.stop();
+    this.#scheduleRestart('connection lost');
+  }
+
+  #scheduleRestart(why: string): void {
+    this.#state = 'restarting';
+    const delay = BACKOFF_MS[Math.min(this.#restarts, BACKOFF_MS.length - 1)] ?? 30_000;
+    this.#restarts++;
+    this.#events.onState('restarting', `${why}; restarting in ${delay} ms (attempt ${this.#restarts})`);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#state === 'stopped') return;
+      this.#connect().then(
+        () => {
+          this.#events.onState('started', `restarted: ${this.#tools.length} tools`);
+          this.#events.onListsChanged();
+          // A server that stays up a minute has recovered: start the backoff over.
+          setTimeout(() => {
+            if (this.#state === 'ready') this.#restarts = 0;
+          }, 60_000).unref();
+        },
+        (error: unknown) => {
+          if (this.#state !== 'stopped') this.#scheduleRestart(`restart failed: ${(error as Error).message}`);
+        },
+      );
+    }, delay);
+    this.#restartTimer.unref();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Starts MCP tool servers for the gateway, each in its OWN sandbox (design.md, step 4): its own
+ * run directory, its own egress proxy with its own allow-list and credential, only its declared
+ * environment, files and workspace access, and its own resource limits. The gateway talks to it
+ * over the sandbox's stdin/stdout.
+ */
+import { join } from 'node:path';
+import type { ServerConfig } from '../core/config.js';
+import { DEFAULT_LIMITS } from '../core/config-defaults.js';
+import type { AgentIdentity, EventSink } from '../core/events.js';
+import { WardenError } from '../core/errors.js';
+import { newSecret } from '../core/ids.js';
+import { EgressPolicy, EgressProxy } from '../egress/index.js';
+import type { LaunchUpstream, UpstreamProcess } from '../gateway/index.js';
+import { SANDBOX_HOME, SANDBOX_LIB, startSandbox, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import { defaultCpu, resolveFsPaths } from './plan.js';
+import { createRunDir, removeRunDir } from './run-dir.js';
+import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
+
+export interface ServerLaunchContext {
+  readonly servers: Readonly<Record<string, ServerConfig>>;
+  readonly runId: string;
+  readonly agent: AgentIdentity;
+  readonly workspace: string;
+  readonly host: SandboxHost;
+  readonly sandboxUser: SandboxUser | null;
+  readonly runtimeRoot: string;
+  readonly neverVisible: readonly string[];
+  readonly sink: EventSink;
+  readonly hostEnv: NodeJS.ProcessEnv;
+}
+
+const WORKSPACE_TOKEN = '${workspace}';
+
+/** A LaunchUpstream that starts each stdio server in a fresh sandbox. */
+export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstream {
+  let launches = 0;
+  return async (name: string): Promise<UpstreamProcess> => {
+    const server = ctx.servers[name];
+    if (server === undefined) throw new WardenError('GATEWAY_START_FAILED', `no server '${name}' in the config`);
+    if (server.command === undefined) {
+      throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is a remote (url) server; remote servers are not supported yet`, { hint: 'run it as a stdio server (command:) for now' });
+    }
+    // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
+    const sandboxId = `${ctx.runId}.${name}.${++launches}`;
+    const runDir = createRunDir(ctx.runtimeRoot, sandboxId, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
+    const socketPath = join(runDir.sockDir, 'egress.sock');
+    const credential = newSecret();
+    const proxy = new EgressProxy({
+      socketPath,
+      socketMode: 0o660,
+      ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
+      policy: new EgressPolicy(server.network.allow),
+      credential,
+      sink: ctx.sink,
+      runId: ctx.runId,
+      agent: { name: `mcp:${name}`, run_id: ctx.runId },
+    });
+    let sandbox: SandboxHandle | null = null;
+    try {
+      await proxy.start();
+      const label = `servers.${name}.filesystem`;
+      const readOnly = resolveFsPaths(server.filesystem.read_only, ctx.workspace, `${label}.read_only`, true);
+      if (server.workspace === 'read-only') readOnly.push(ctx.workspace);
+      const env: Record<string, string> = {};
+      for (const v of server.env.pass) {
+        const value = ctx.hostEnv[v];
+        if (value !== undefined) env[v] = value;
+      }
+      Object.assign(env, server.env.set);
+      sandbox = startSandbox(
+        {
+          runId: sandboxId,
+          command: [server.command, ...server.args.map((a) => a.split(WORKSPACE_TOKEN).join(ctx.workspace))],
+          cwd: server.workspace === 'none' ? SANDBOX_HOME : ctx.workspace,
+          workspace: server.workspace === 'read-write' ? ctx.workspace : null,
+          readOnly,
+          writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
+          deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
+          neverVisible: [...ctx.neverVisible, runDir.path],
+          env: buildSandboxEnv({ runId: ctx.runId, credential, nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'), extra: env }),
+          limits: {
+            memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
+            pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
+            cpu: server.limits.cpu ?? defaultCpu(),
+          },
+          acceptMissingLimits: false,
+          forwards: [{ port: EGRESS_PORT, socketPath }],
+          runDir: runDir.path,
+          user: ctx.sandboxUser,
+          stdio: 'pipe',
+        },
+        ctx.host,
+      );
+      const running = sandbox;
+      await running.ready;
+      if (running.stdin === null || running.stdout === null) throw new Error('the sandbox has no pipes');
+      // The server's stderr is its log: drain it so a chatty server never blocks on a full pipe.
+      running.stderr?.resume();
+      let stopped: Promise<void> | null = null;
+      const stop = () => {
+        stopped ??= (async () => {
+          await running.kill();
+          await running.cleanup().catch(() => undefined);
+          await proxy.close().catch(() => undefined);
+          removeRunDir(runDir);
+        })();
+        return stopped;
+      };
+      return { stdin: running.stdin, stdout: running.stdout, exited: running.exited, stop };
+    } catch (error) {
+      if (sandbox !== null) {
+        await sandbox.kill();
+        await sandbox.cleanup().catch(() => undefined);
+      }
+      await proxy.close().catch(() => undefined);
+      removeRunDir(runDir);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Builds the gateway a profile asks for: compiles its mcp grants to Cedar, adds the user's
+ * policy files, validates the set, and starts the granted servers in their own sandboxes. A
+ * profile that grants nothing gets no gateway (null) — nothing is started that is not used.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { chownSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WardenConfig } from '../core/config.js';
+import { WardenError } from '../core/errors.js';
+import { newRunId, newSecret } from '../core/ids.js';
+import type { AgentIdentity, EventSink } from '../core/events.js';
+import { derivedKey } from '../audit/index.js';
+import { ArgumentRedactor, createSessionServer, Gateway, HttpEndpoint, type AuthResult } from '../gateway/index.js';
+import { compileProfile, loadPolicyFiles, PolicyEngine } from '../policy/index.js';
+import { SANDBOX_SOCK, type PortForward, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import { sandboxedServerLauncher } from './mcp-servers.js';
+import { pickProfile } from './plan.js';
+import type { RunDir } from './run-dir.js';
+
+export interface GatewaySetup {
+  readonly config: WardenConfig;
+  readonly configPath: string | null;
+  readonly profileName: string;
+  readonly workspace: string;
+  readonly agent: AgentIdentity;
+  readonly sink: EventSink;
+  readonly stateDir: string;
+  readonly host: SandboxHost;
+  readonly sandboxUser: SandboxUser | null;
+  readonly runtimeRoot: string;
+  readonly neverVisible: readonly string[];
+  readonly hostEnv: NodeJS.ProcessEnv;
+}
+
+/** Largest message an upstream may send (so the largest result an agent can get). */
+export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
+
+/** Compiles and validates the profile's policy (fast; nothing started). */
+export function buildPolicy(setup: Pick<GatewaySetup, 'config' | 'configPath' | 'profileName' | 'workspace' | 'agent'>) {
+  const profile = pickProfile(setup.config, setup.profileName);
+  const compiled = compileProfile(profile.mcp, { profileName: setup.profileName, workspace: setup.workspace });
+  const policies = loadPolicyFiles(profile.mcp.policies, setup.configPath, compiled.policies);
+  const engine = PolicyEngine.create({ policies, shape: compiled.shape, principal: { name: setup.agent.name, profile: setup.profileName } });
+  return { profile, compiled, engine };
+}
+
+/** Starts the gateway for a profile, or returns null when the profile grants no MCP server. */
+export async function startGateway(setup: GatewaySetup): Promise<Gateway | null> {
+  const { profile, compiled, engine } = buildPolicy(setup);
+  if (compiled.servers.length === 0) return null;
+  return Gateway.start({
+    profileName: setup.profileName,
+    agent: setup.agent,
+    workspace: setup.workspace,
+    policy: engine,
+    compiled,
+    launch: sandboxedServerLauncher({
+      servers: setup.config.servers,
+      runId: setup.agent.run_id,
+      agent: setup.agent,
+      workspace: setup.workspace,
+      host: setup.host,
+      sandboxUser: setup.sandboxUser,
+      runtimeRoot: setup.runtimeRoot,
+      neverVisible: setup.neverVisible,
+      sink: setup.sink,
+      hostEnv: setup.hostEnv,
+    }),
+    sink: setup.sink,
+    redactor: new ArgumentRedactor(derivedKey(setup.stateDir, 'mcp argument digests'), profile.mcp.sensitive_arguments),
+    callTimeoutMs: profile.mcp.call_timeout,
+    maxResultBytes: MAX_RESULT_BYTES,
+  });
+}
+
+/** The port inside the sandbox where the agent finds the gateway. */
+export const GATEWAY_PORT = 3129;
+
+/** A run's gateway: the gateway, its endpoint, and what the sandbox needs to reach it. */
+export interface RunGateway {
+  readonly env: Readonly<Record<string, string>>;
+  readonly forward: PortForward;
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway of one `warden run`: Streamable HTTP on a unix socket in the run's sock dir,
+ * forwarded to 127.0.0.1:3129 inside; the agent authenticates with a per-run bearer secret that
+ * it finds in WARDEN_MCP_TOKEN and in the ready-made client config at WARDEN_MCP_CONFIG.
+ * Returns null when the profile grants no MCP server.
+ */
+export async function startRunGateway(setup: Omit<GatewaySetup, 'sandboxUser'> & { readonly sandboxUser: SandboxUser | null }, runDir: RunDir): Promise<RunGateway | null> {
+  const gateway = await startGateway(setup);
+  if (gateway === null) return null;
+  const secret = newSecret();
+  const expected = Buffer.from(`Bearer ${secret}`);
+  const authenticate = (header: string | undefined): AuthResult => {
+    const given = Buffer.from(header ?? '');
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true, caller: { subject: 'run-token' } };
+    return { ok: false, status: 401, error: 'invalid_token', description: 'this endpoint needs the run token (WARDEN_MCP_TOKEN)' };
+  };
+  const hostPort = `${GATEWAY_PORT}`;
+  const endpoint = new HttpEndpoint({
+    createSession: (label) => createSessionServer(gateway, label),
+    authenticate,
+    allowedHosts: [`127.0.0.1:${hostPort}`, `localhost:${hostPort}`],
+    allowedOrigins: [`http://127.0.0.1:${hostPort}`, `http://localhost:${hostPort}`],
+    onRejected: (reason, code, session) => {
+      void setup.sink.append({ type: 'mcp.rejected', run_id: setup.agent.run_id, agent: setup.agent, data: { session, code, reason: reason.slice(0, 500) } }).catch(() => undefined);
+    },
+  });
+  const socketPath = join(runDir.sockDir, 'mcp.sock');
+  try {
+    await endpoint.listen({ socketPath, mode: 0o660 });
+    const url = `http://127.0.0.1:${GATEWAY_PORT}/mcp`;
+    const configFile = join(runDir.sockDir, 'mcp.json');
+    const clientConfig = { mcpServers: { warden: { type: 'http', url, headers: { Authorization: `Bearer ${secret}` } } } };
+    writeFileSync(configFile, `${JSON.stringify(clientConfig, null, 2)}\n`, { mode: 0o640 });
+    if (setup.sandboxUser !== null) {
+      chownSync(socketPath, 0, setup.sandboxUser.gid);
+      chownSync(configFile, 0, setup.sandboxUser.gid);
+    }
+    return {
+      env: { WARDEN_MCP_URL: url, WARDEN_MCP_TOKEN: secret, WARDEN_MCP_CONFIG: `${SANDBOX_SOCK}/mcp.json` },
+      forward: { port: GATEWAY_PORT, socketPath },
+      close: async () => {
+        await endpoint.close();
+        await gateway.close();
+      },
+    };
+  } catch (error) {
+    await endpoint.close().catch(() => undefined);
+    await gateway.close();
+    throw error;
+  }
+}
+
+/**
+ * A gateway outside `warden run` (`warden gateway`, `warden tools ls`): recorded as a run of its
+ * own, so its servers' events and every decision are linked to one run id in the audit log.
+ */
+export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> & { readonly agentName: string; readonly command: readonly string[] }, use: (gateway: Gateway) => Promise<void>): Promise<void> {
+  const runId = newRunId();
+  const agent: AgentIdentity = { name: setup.agentName, run_id: runId };
+  const started = Date.now();
+  await setup.sink.append({
+    type: 'run.started',
+    run_id: runId,
+    agent,
+    data: { command: setup.command, profile: setup.profileName, workspace: setup.workspace, cwd: setup.workspace, network_allow: [], limits: { memory_bytes: null, pids: null, cpu: null, timeout_ms: null }, warden_uid: setup.host.wardenUid },
+  });
+  let reason: 'exited' | 'warden_error' = 'exited';
+  let error: string | undefined;
+  try {
+    const gateway = await startGateway({ ...setup, agent });
+    if (gateway === null) {
+      throw new WardenError('USAGE', `profile '${setup.profileName}' grants no MCP server`, { hint: 'add servers to warden.yaml and grant them under profiles.<name>.mcp.allow (see docs/config.md)' });
+    }
+    try {
+      await use(gateway);
+    } finally {
+      await gateway.close();
+    }
+  } catch (thrown) {
+    reason = 'warden_error';
+    error = (thrown as Error).message;
+    throw thrown;
+  } finally {
+    await setup.sink
+      .append({ type: 'run.ended', run_id: runId, agent, data: { reason, exit_code: reason === 'exited' ? 0 : 125, signal: null, duration_ms: Date.now() - started, egress: { allowed: 0, denied: 0 }, limits_hit: [], ...(error === undefined ? {} : { error: error.slice(0, 1000) }) } })
+      .catch(() => undefined);
+  }
+}
