@@ -155,7 +155,7 @@ function check(raw: Uint8Array | string, limits: BoundaryLimits): BoundaryResult
     return refuse(null, PARSE_ERROR, 'parse error: input must be bytes or a string');
   }
 
-  const { issue, idValueAt } = scan(text, maxDepth);
+  const { issue, idValueAt, topLevelKeysOk } = scan(text, maxDepth);
   // Too deep: refuse without handing the text to JSON.parse at all.
   if (issue !== null && issue.depth) return refuse(null, INVALID_REQUEST, issue.reason);
 
@@ -172,7 +172,7 @@ function check(raw: Uint8Array | string, limits: BoundaryLimits): BoundaryResult
 
   if (issue !== null) {
     // A problem among the top-level keys makes the id itself ambiguous ("id" twice, "ID").
-    return refuse(issue.topLevel ? null : readId(value, text, idValueAt).replyId, issue.code, issue.reason);
+    return refuse(topLevelKeysOk ? readId(value, text, idValueAt).replyId : null, issue.code, issue.reason);
   }
   return checkShape(value, text, idValueAt);
 }
@@ -216,13 +216,13 @@ interface ScanResult {
   readonly issue: ScanIssue | null;
   /** Index just after the top-level `"id"` key, to check how a numeric id was written; -1 if none. */
   readonly idValueAt: number;
+  /** No duplicate, case-variant or forbidden key among the top-level object's keys. */
+  readonly topLevelKeysOk: boolean;
 }
 
 interface ScanIssue {
   readonly code: number;
   readonly reason: string;
-  /** The problem is among the top-level object's own keys. */
-  readonly topLevel: boolean;
   /** Nesting too deep: the text must not be handed to JSON.parse. */
   readonly depth: boolean;
 }
@@ -234,12 +234,14 @@ interface ScanIssue {
  * than correct string skipping, so it is trusted before.
  *
  * Each open object keeps a map from case-folded key to the key as written; arrays push null.
- * After the first key problem it keeps going (depth only), so a later `[[[[…` is still caught
- * before JSON.parse.
+ * After the first problem it keeps going, tracking depth (so a later `[[[[…` is still caught
+ * before JSON.parse) and the top-level keys (so we know whether the id is unambiguous enough
+ * to answer with).
  */
 function scan(text: string, maxDepth: number): ScanResult {
   const n = text.length;
   let idValueAt = -1;
+  let topLevelKeysOk = true;
   const stack: (Map<string, string> | null)[] = [];
   let issue: ScanIssue | null = null;
   // True right after `{` or after `,` inside an object: the next string is a key.
@@ -273,7 +275,6 @@ function scan(text: string, maxDepth: number): ScanResult {
           issue = {
             code: PARSE_ERROR,
             reason: `parse error: lone surrogate escape at position ${walked.badSurrogateAt}`,
-            topLevel: false,
             depth: false,
           };
         }
@@ -281,9 +282,16 @@ function scan(text: string, maxDepth: number): ScanResult {
         key = text.slice(start, end);
       }
       if (key !== null) {
+        const topLevel = stack.length === 1;
         const frame = stack[stack.length - 1];
-        if (frame && issue === null) issue = checkKey(frame, key, stack.length === 1);
-        if (key === 'id' && stack.length === 1) idValueAt = end + 1;
+        if (frame && (issue === null || (topLevel && topLevelKeysOk))) {
+          const found = checkKey(frame, key);
+          if (found !== null) {
+            issue ??= found;
+            if (topLevel) topLevelKeysOk = false;
+          }
+        }
+        if (key === 'id' && topLevel) idValueAt = end + 1;
       }
       i = end + 1;
       continue;
@@ -291,7 +299,7 @@ function scan(text: string, maxDepth: number): ScanResult {
     if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (stack.length >= maxDepth) {
         const reason = `nesting deeper than ${maxDepth} levels`;
-        return { issue: { code: INVALID_REQUEST, reason, topLevel: false, depth: true }, idValueAt };
+        return { issue: { code: INVALID_REQUEST, reason, depth: true }, idValueAt, topLevelKeysOk };
       }
       stack.push(c === OPEN_BRACE ? new Map<string, string>() : null);
       expectKey = c === OPEN_BRACE;
@@ -303,12 +311,12 @@ function scan(text: string, maxDepth: number): ScanResult {
     }
     i++;
   }
-  return { issue, idValueAt };
+  return { issue, idValueAt, topLevelKeysOk };
 }
 
-function checkKey(frame: Map<string, string>, key: string, topLevel: boolean): ScanIssue | null {
+function checkKey(frame: Map<string, string>, key: string): ScanIssue | null {
   if (FORBIDDEN_KEYS.has(key)) {
-    return { code: INVALID_REQUEST, reason: `forbidden key ${quoteForReason(key)}`, topLevel, depth: false };
+    return { code: INVALID_REQUEST, reason: `forbidden key ${quoteForReason(key)}`, depth: false };
   }
   const folded = foldCase(key);
   const earlier = frame.get(folded);
@@ -320,7 +328,7 @@ function checkKey(frame: Map<string, string>, key: string, topLevel: boolean): S
     earlier === key
       ? `duplicate key ${quoteForReason(key)}`
       : `keys ${quoteForReason(earlier)} and ${quoteForReason(key)} differ only in case`;
-  return { code: INVALID_REQUEST, reason, topLevel, depth: false };
+  return { code: INVALID_REQUEST, reason, depth: false };
 }
 
 /**
