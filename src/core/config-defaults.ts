@@ -3,6 +3,7 @@
  * never pays for building the schema (start-up time is a product feature here). A unit test
  * checks that the built-in objects equal what the schema produces.
  */
+import { posix } from 'node:path';
 import type { Profile, WardenConfig } from './config.js';
 
 export const CONFIG_VERSION = 1;
@@ -18,6 +19,24 @@ export const RESERVED_ENV = [
   'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy',
   'NODE_USE_ENV_PROXY',
 ] as const;
+
+/**
+ * Directories that must never be writable from a sandbox, whatever the profile says (SBX-05).
+ * The schema checks the text of `filesystem.writable`; the run plan checks the resolved real path
+ * (a symlink can point here), so both read this one list.
+ */
+export const NEVER_WRITABLE: readonly string[] = ['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/boot', '/proc', '/sys', '/dev', '/run', '/var', '/home', '/root', '/opt', '/srv'];
+
+/**
+ * Whether an absolute path names one of NEVER_WRITABLE however it is spelled: `//etc`, `/./etc`,
+ * `/etc/.`, `/usr/../usr` and `/etc/` all mean a listed directory, so the text is normalised
+ * before it is compared. Relative paths are workspace-relative and never match.
+ */
+export function isNeverWritable(path: string): boolean {
+  if (!path.startsWith('/')) return false;
+  const normal = posix.normalize(path).replace(/\/+$/, '') || '/';
+  return NEVER_WRITABLE.includes(normal);
+}
 
 /** Defaults for limits a profile leaves unset. `cpu` depends on the host, so it is computed at run time. */
 export const DEFAULT_LIMITS = { memoryBytes: 4 * 1024 ** 3, pids: 1024, cpuShareOfHost: 0.9 } as const;

@@ -4,12 +4,12 @@
  * the schema. Parsed once, frozen; a bad config is an error, never a fallback to defaults.
  */
 import { z } from 'zod';
-import { parseByteSize, parseDuration } from './units.js';
+import { MAX_TIMER_MS, parseByteSize, parseDuration } from './units.js';
 import { parseHostPattern } from './host-pattern.js';
 
 export { CONFIG_VERSION, DEFAULT_PROFILE, DEFAULT_SANDBOX_USER, RESERVED_ENV } from './config-defaults.js';
 
-import { CONFIG_VERSION, DEFAULT_SANDBOX_USER, RESERVED_ENV } from './config-defaults.js';
+import { CONFIG_VERSION, DEFAULT_SANDBOX_USER, NEVER_WRITABLE, RESERVED_ENV, isNeverWritable } from './config-defaults.js';
 import { wildcardBreadthProblem } from './wildcard-breadth.js';
 
 const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -20,9 +20,6 @@ const GRANT_NAME = /^[A-Za-z0-9_.*/-]{1,128}$/;
 /** An argument name in a condition (top-level key of the tool's arguments). */
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-
-/** Directories that must never be writable from a sandbox, whatever the profile says. */
-const NEVER_WRITABLE = ['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/boot', '/proc', '/sys', '/dev', '/run', '/var', '/home', '/root', '/opt', '/srv'];
 
 const pathEntry = z
   .string()
@@ -53,8 +50,14 @@ const duration = z
   .union([z.string(), z.number().positive()])
   .transform((v, ctx) => {
     const ms = typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
-    if (ms === undefined || ms <= 0) {
+    // Number.isSafeInteger also refuses Infinity and NaN (a number of seconds too large for ms).
+    if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
       ctx.addIssue({ code: 'custom', message: `'${String(v)}' is not a duration; write e.g. 90s, 15m or 1h30m` });
+      return z.NEVER;
+    }
+    // Durations arm Node timers, which fire after 1 ms when asked to wait longer than this (SBX-15).
+    if (ms > MAX_TIMER_MS) {
+      ctx.addIssue({ code: 'custom', message: `'${String(v)}' is longer than the longest timer warden can set (${MAX_TIMER_MS} ms, about 24.8 days); write e.g. 24d or less` });
       return z.NEVER;
     }
     return ms;
@@ -71,7 +74,8 @@ export const filesystemSchema = z
   .strictObject({
     read_only: pathList('Extra paths bound read-only at the same path. Absolute, or relative to the workspace.'),
     writable: pathList('Extra paths bound read-write at the same path. Absolute, or relative to the workspace. System directories (/, /usr, /etc, …) are refused.').refine(
-      (list) => list.every((p) => !NEVER_WRITABLE.includes(p.replace(/\/+$/, '') || '/')),
+      // Normalised, not just trailing slashes stripped: '//etc' or '/tmp/../etc' is /etc (SBX-05).
+      (list) => list.every((p) => !isNeverWritable(p)),
       { message: `a system directory cannot be writable (refused: ${NEVER_WRITABLE.join(', ')}); name a narrower directory` },
     ),
     deny: pathList('Paths hidden from the sandbox entirely (neither readable nor writable), e.g. .env or secrets/. Absolute, or relative to the workspace. Wins over read_only and writable.'),
@@ -186,7 +190,7 @@ export const mcpSchema = z
 
 export const serverSchema = z
   .strictObject({
-    description: z.string().max(500).optional(),
+    description: z.string().max(500).optional().describe('What this server is for, for people reading the file.'),
     command: z.string().min(1).max(4096).optional().describe('A stdio server: the program to start (in its own sandbox). Its PATH is /usr/local/bin:/usr/bin:/bin.'),
     args: z
       .array(z.string().max(4096).refine((a) => !a.includes('\0'), 'argument contains a NUL byte'))
@@ -236,7 +240,9 @@ export const configSchema = z
     version: z.literal(CONFIG_VERSION).describe('Config format version; must be 1.'),
     state_dir: z
       .string()
-      .startsWith('/', 'state_dir must be an absolute path')
+      // A regex, not .startsWith(): zod renders startsWith as the non-standard JSON Schema format
+      // "starts_with", which validators such as Ajv refuse.
+      .regex(/^\//, 'state_dir must be an absolute path')
       .max(1024)
       .optional()
       .describe('Where warden keeps its audit log and keys. Default: $WARDEN_STATE_DIR, else /var/lib/warden for root, else ~/.local/state/warden.'),

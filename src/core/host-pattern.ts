@@ -48,7 +48,11 @@ export function normaliseHost(raw: string): ParseResult<NormalisedHost> {
   if (/[\s\x00-\x1f\x7f@/\\?#%]/.test(raw)) return { ok: false, reason: 'host contains characters that are not allowed' };
 
   let host = raw;
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (host.startsWith('[') && host.endsWith(']')) {
+    host = host.slice(1, -1);
+    // Brackets mark an IPv6 literal only; '[example.com]' or '[127.0.0.1]' is not a host (NET-06).
+    if (!host.includes(':')) return { ok: false, reason: 'brackets are only for IPv6 addresses' };
+  }
   if (host.includes(':')) {
     if (!ipaddr.IPv6.isValid(host)) return { ok: false, reason: 'not a valid IPv6 address' };
     return { ok: true, value: canonicalIp(ipaddr.IPv6.parse(host)) };
@@ -104,6 +108,9 @@ export function parseHostPattern(text: string): ParseResult<HostPattern> {
   if (rest.startsWith('[')) {
     const close = rest.indexOf(']');
     if (close < 0) return { ok: false, reason: 'unterminated [IPv6] literal' };
+    // Brackets are for IPv6 literals only: '[example.com]' or '[127.0.0.1]:80' would otherwise be
+    // read as the name or address inside, a second spelling the allow-list never meant (NET-06).
+    if (!ipaddr.IPv6.isValid(rest.slice(1, close))) return { ok: false, reason: 'brackets are only for IPv6 addresses; write a host name or IPv4 address without them' };
     const after = rest.slice(close + 1);
     if (after !== '' && !/^:(\*|\d{1,5})$/.test(after)) return { ok: false, reason: 'expected :PORT or :* after the [IPv6] literal' };
     if (after !== '') ports = after === ':*' ? 'any' : Number(after.slice(1));

@@ -32,10 +32,20 @@ export function parseByteSize(text: string): number | undefined {
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `90s`, `15m`, `1h30m`, `250ms`, or a bare number of seconds into milliseconds. */
+/**
+ * The longest delay a Node timer honours: setTimeout clamps anything above 2^31-1 ms (≈ 24.8 days)
+ * to 1 ms, so a longer timeout would fire at once (SBX-15). Callers that arm a timer with a parsed
+ * duration must refuse values above this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Parses `90s`, `15m`, `1h30m`, `250ms`, or a bare number of seconds into milliseconds.
+ * Values beyond Number.MAX_SAFE_INTEGER ms are malformed (like parseByteSize): they would be imprecise or Infinity.
+ */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
-  if (/^\d+(?:\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (/^\d+(?:\.\d+)?$/.test(trimmed)) return safeMs(Number(trimmed) * 1000);
   const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;
@@ -43,8 +53,14 @@ export function parseDuration(text: string): number | undefined {
     total += Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? Number.NaN);
     consumed = part.lastIndex;
   }
-  if (consumed === 0 || consumed !== trimmed.length || !Number.isFinite(total)) return undefined;
-  return Math.round(total);
+  if (consumed === 0 || consumed !== trimmed.length) return undefined;
+  return safeMs(total);
+}
+
+/** Rounds to whole milliseconds; undefined when not finite or beyond Number.MAX_SAFE_INTEGER (overflow guard). */
+function safeMs(ms: number): number | undefined {
+  const rounded = Math.round(ms);
+  return Number.isSafeInteger(rounded) ? rounded : undefined;
 }
 
 /** Formats bytes for people: `2.0 GiB`. */
@@ -61,9 +77,14 @@ export function formatBytes(bytes: number): string {
 
 /** Formats milliseconds for people: `850 ms`, `12.3 s`, `4m 05s`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.floor((ms % 60_000) / 1000);
+  // Pick the unit from the value as it will be shown (rounded), not the raw one: 999.6 ms rounds
+  // to 1000 ms and 59 999 ms to 60.0 s, which belong to the next unit.
+  const wholeMs = Math.round(ms);
+  if (wholeMs < 1000) return `${wholeMs} ms`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
+  const totalSeconds = Math.round(ms / 1000);
+  const minutes = Math.floor(totalSeconds / 60);
+  const seconds = totalSeconds % 60;
   return `${minutes}m ${String(seconds).padStart(2, '0')}s`;
 }

@@ -3,7 +3,7 @@
  * errors), validated by the zod schema, frozen. Every error names the file, the line, the path
  * inside the file and how to fix it.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { WardenConfig } from '../core/config.js';
 import { BUILTIN_CONFIG } from '../core/config-defaults.js';
@@ -47,15 +47,23 @@ export async function parseConfigText(text: string, source: string): Promise<War
 
 /** Reads at most MAX_CONFIG_BYTES + 1 bytes; undefined when the file does not exist. */
 function readBounded(path: string): string | undefined {
+  const notRegular = (): WardenError =>
+    new WardenError('CONFIG_NOT_FOUND', `config path ${path} is not a regular file`, { hint: 'point --config at a warden.yaml file (not a directory, FIFO or device)' });
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // Check the type before opening: opening a FIFO for reading blocks until a writer appears,
+    // so `--config /some/fifo` would hang warden instead of failing.
+    if (!statSync(path).isFile()) throw notRegular();
+    // O_NONBLOCK as well, in case the path is swapped for a FIFO between the check and the open
+    // (it has no effect on a regular file; the fstat below then refuses the FIFO).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
+    if (error instanceof WardenError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new WardenError('CONFIG_NOT_FOUND', `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new WardenError('CONFIG_NOT_FOUND', `config path ${path} is not a regular file`);
+    if (!fstatSync(fd).isFile()) throw notRegular();
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
     for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);

@@ -7,10 +7,10 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
 import type { Profile, WardenConfig } from '../core/config.js';
-import { BUILTIN_DEFAULT_PROFILE, DEFAULT_LIMITS, DEFAULT_PROFILE, RESERVED_ENV, deepFreeze } from '../core/config-defaults.js';
+import { BUILTIN_DEFAULT_PROFILE, DEFAULT_LIMITS, DEFAULT_PROFILE, NEVER_WRITABLE, RESERVED_ENV, deepFreeze, isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 import { parseHostPattern } from '../core/host-pattern.js';
-import { parseByteSize, parseDuration } from '../core/units.js';
+import { MAX_TIMER_MS, parseByteSize, parseDuration } from '../core/units.js';
 import { isInside } from '../sandbox/index.js';
 
 /** Command-line overrides of `warden run`, as parsed strings (validated here). */
@@ -90,6 +90,7 @@ export async function resolveRunPlan(
   const base = workspace ?? cwd;
   const readOnly = resolveFsPaths(profile.filesystem.read_only, base, `profile '${profileName}' filesystem.read_only`, true);
   const writable = resolveFsPaths(profile.filesystem.writable, base, `profile '${profileName}' filesystem.writable`, true);
+  refuseSystemDirectories(writable, `profile '${profileName}' filesystem.writable`);
   const deny = resolveFsPaths(profile.filesystem.deny, base, `profile '${profileName}' filesystem.deny`, false);
 
   const allow = [...profile.network.allow];
@@ -107,6 +108,14 @@ export async function resolveRunPlan(
     cpu: overrides.cpu !== undefined ? parseOption('--cpu', overrides.cpu, parseCores, 'e.g. --cpu 1.5 (cores)') : (profile.limits.cpu ?? defaultCpu()),
     timeoutMs: overrides.timeout !== undefined ? parseOption('--timeout', overrides.timeout, parseDuration, 'e.g. --timeout 30m') : (profile.limits.timeout ?? null),
   };
+  // The same bounds the config schema puts on limits.timeout: a 0 ms timer kills the run at once,
+  // and Node fires a timer asked to wait longer than MAX_TIMER_MS after 1 ms (SBX-15).
+  if (overrides.timeout !== undefined && limits.timeoutMs !== null) {
+    if (limits.timeoutMs <= 0) throw usage(`--timeout '${overrides.timeout}' must be longer than 0`, 'e.g. --timeout 30m, or leave it out for no timeout');
+    if (limits.timeoutMs > MAX_TIMER_MS) {
+      throw usage(`--timeout '${overrides.timeout}' is longer than the longest timer warden can set (${MAX_TIMER_MS} ms, about 24.8 days)`, 'e.g. --timeout 24d or less, or leave it out for no timeout');
+    }
+  }
   if (limits.memoryBytes < 16 * 1024 * 1024) throw usage('--memory must be at least 16MiB', 'smaller limits kill the sandbox setup itself');
   if (limits.pids < 16) throw usage('--pids must be at least 16', 'the sandbox needs a few processes of its own');
 
@@ -136,7 +145,7 @@ export async function resolveRunPlan(
     profileName,
     agentName,
     command: [...command],
-    cwd: workspace !== null && isInside(realCwd(cwd), workspace) ? realCwd(cwd) : (workspace ?? '/'),
+    cwd: workspace !== null && isInside(realPathOrSelf(cwd), workspace) ? realPathOrSelf(cwd) : (workspace ?? '/'),
     workspace,
     readOnly,
     writable,
@@ -149,13 +158,30 @@ export async function resolveRunPlan(
 }
 
 export function pickProfile(config: WardenConfig, name: string): Profile {
-  const profile = config.profiles[name];
+  // Own keys only: 'constructor', 'toString' or '__proto__' must not find Object.prototype members.
+  const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined;
   if (profile !== undefined) return profile;
   if (name === DEFAULT_PROFILE) return BUILTIN_DEFAULT_PROFILE;
   const known = Object.keys(config.profiles);
   throw new WardenError('PROFILE_NOT_FOUND', `profile '${name}' is not defined`, {
     hint: known.length > 0 ? `defined profiles: ${known.join(', ')}` : 'define it under profiles: in warden.yaml (see docs/config.md)',
   });
+}
+
+/**
+ * Refuses writable paths that resolve to a system directory (SBX-05). The schema checks the text
+ * as written; only the real path shows that 'etc-link' or '/./usr' is /etc or /usr. The list's
+ * own entries are resolved too, so /bin is caught where it is a symlink to /usr/bin.
+ */
+function refuseSystemDirectories(realPaths: readonly string[], label: string): void {
+  if (realPaths.length === 0) return;
+  const systemReal = new Set(NEVER_WRITABLE.map(realPathOrSelf));
+  for (const real of realPaths) {
+    if (!isNeverWritable(real) && !systemReal.has(real)) continue;
+    throw new WardenError('PATH_POLICY', `${label}: ${real} is a system directory and cannot be writable`, {
+      hint: `name a narrower directory (never writable: ${NEVER_WRITABLE.join(', ')})`,
+    });
+  }
 }
 
 function resolveWorkspace(option: string | null | undefined, cwd: string): string | null {
@@ -172,11 +198,12 @@ function resolveWorkspace(option: string | null | undefined, cwd: string): strin
   return real;
 }
 
-function realCwd(cwd: string): string {
+/** The real path of `path`, or `path` itself when it cannot be resolved. */
+function realPathOrSelf(path: string): string {
   try {
-    return realpathSync(cwd);
+    return realpathSync(path);
   } catch {
-    return cwd;
+    return path;
   }
 }
 

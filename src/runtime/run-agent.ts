@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AgentIdentity, AuditEventInput, EndReason, EventPayloads, EventSink, EventType, LimitKind } from '../core/events.js';
 import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
+import { MAX_TIMER_MS } from '../core/units.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import { SANDBOX_LIB, startSandbox, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
 import type { WardenConfig } from '../core/config.js';
@@ -38,6 +39,12 @@ export interface RunContext {
 
 /** Runs `plan` in a fresh sandbox and returns its summary. Throws only when nothing ran. */
 export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSummary> {
+  // resolveRunPlan and the schema bound the timeout; re-check before arming a timer with it,
+  // because Node fires a timer after 1 ms when the delay is 0, not finite or above MAX_TIMER_MS (SBX-15).
+  const timeoutMs = plan.limits.timeoutMs;
+  if (timeoutMs !== null && !(Number.isSafeInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+    throw new WardenError('INTERNAL', `the run's timeout of ${String(timeoutMs)} ms cannot be set as a timer (1 to ${MAX_TIMER_MS} ms)`);
+  }
   const runId = newRunId();
   const agent: AgentIdentity = { name: plan.agentName, run_id: runId };
   const started = Date.now();
@@ -235,7 +242,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
 
 /** Whether the profile grants any MCP server (then the gateway, and its code, is needed). */
 function grantsMcp(config: WardenConfig, profileName: string): boolean {
-  return (config.profiles[profileName]?.mcp.allow.length ?? 0) > 0;
+  // Own keys only, like pickProfile: a name such as 'constructor' must not reach Object.prototype.
+  return Object.hasOwn(config.profiles, profileName) && (config.profiles[profileName]?.mcp.allow.length ?? 0) > 0;
 }
 
 function finalExitCode(reason: EndReason, commandCode: number | null): number {

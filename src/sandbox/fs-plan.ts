@@ -1,15 +1,17 @@
 /**
  * The sandbox's filesystem, as an ordered list of bwrap mount operations. Order matters: bwrap
  * applies them in sequence and a later mount covers an earlier one, so the mandatory write-deny
- * list and the never-visible paths come last and always win (SBX-06).
+ * list, then the profile's deny list, then the never-visible paths come last and always win
+ * (SBX-06, SBX-04).
  *
  * The view: a read-only minimal root (/usr, the /etc entries programs need, generated
  * passwd/group/hosts/resolv.conf), /proc of the sandbox's own pid namespace with bwrap's
  * unfiltered pid 1 hidden, a private /dev, fresh tmpfs /tmp and $HOME, the workspace and the
  * profile's paths at their real paths, and nothing else.
  */
-import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 import type { EtcView } from './etc-view.js';
 import type { SandboxSpec } from './spec.js';
@@ -107,24 +109,52 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
 
   // 5. The workspace and the profile's paths.
   const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
+  // Defence in depth for every sandbox (agents and MCP servers): callers resolve and check their
+  // writable lists, but a system directory bound read-write would be the host's own (SBX-05).
+  for (const path of spec.writable) {
+    if (isNeverWritable(path)) {
+      throw new WardenError('PATH_POLICY', `${path} is a system directory and cannot be writable`, { hint: 'name a narrower directory in filesystem.writable' });
+    }
+  }
   for (const path of spec.readOnly) ops.push({ op: 'ro-bind', src: path, dest: path });
   for (const path of writableRoots) ops.push({ op: 'bind', src: path, dest: path });
 
-  // 6. Profile deny list: hidden, whatever was bound above.
+  // 6. Mandatory write-deny entries under every writable root (SBX-06), after the binds so they
+  // override them. Entries inside a profile deny are left to the deny (step 7): it hides them
+  // entirely, and a protective self-bind there would show the host content again.
+  const denied = spec.deny.filter((path) => {
+    const kind = kindOf(path);
+    // A missing path is not mounted (nothing to hide). A symlink is not treated as covered: the
+    // mount lands on its target, and the link itself could be replaced, so step 6 still refuses it.
+    return kind !== 'missing' && kind !== 'symlink';
+  });
+  for (const root of writableRoots) {
+    for (const op of protectWritableRoot(root, ctx, placeholders, denied)) ops.push(op);
+  }
+
+  // 7. Profile deny list: hidden, whatever was bound above. After step 6, because a self-bind of
+  // .git or a read-only bind of .bashrc there would otherwise re-bind the host path over the
+  // empty deny mount (a deny must win; it is read-only too, so it never weakens step 6).
   for (const path of spec.deny) {
     const kind = kindOf(path);
     if (kind === 'missing') continue; // nothing to hide; a file the agent creates later is its own
     ops.push({ op: 'ro-bind', src: kind === 'dir' ? ctx.emptyDir : ctx.emptyFile, dest: path });
   }
 
-  // 7. Mandatory write-deny entries under every writable root (SBX-06), last so nothing overrides them.
-  for (const root of writableRoots) {
-    for (const op of protectWritableRoot(root, ctx, placeholders)) ops.push(op);
-  }
-
   // 8. Paths that must never be visible (warden's state, other runs), wherever they were bound.
   const boundRoots = [...spec.readOnly, ...writableRoots];
-  for (const path of spec.neverVisible) {
+  for (const given of spec.neverVisible) {
+    // Bound roots are real paths; compare the never-visible path in the same form.
+    const path = realPathOrSelf(given);
+    // A root strictly inside a never-visible path (e.g. read_only: [<state dir>/keys]) is bound
+    // from the host after, and separately from, anything hiding the parent: covering the parent
+    // cannot hide it. Refuse rather than expose warden's own state (SBX-04).
+    const exposed = boundRoots.find((root) => root !== path && isInside(root, path));
+    if (exposed !== undefined) {
+      throw new WardenError('PATH_POLICY', `${exposed} is inside ${path}, which a sandbox must never see (warden's state or another run's files)`, {
+        hint: `remove ${exposed} from the profile's filesystem paths, or use a workspace outside ${path}`,
+      });
+    }
     if (!boundRoots.some((root) => isInside(path, root))) continue;
     const kind = kindOf(path);
     if (kind === 'missing') continue;
@@ -136,8 +166,12 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   return { ops, placeholders };
 }
 
-/** Mount operations that make the mandatory deny entries under `root` read-only and unrenamable. */
-function protectWritableRoot(root: string, ctx: PlanContext, placeholders: string[]): MountOp[] {
+/**
+ * Mount operations that make the mandatory deny entries under `root` read-only and unrenamable.
+ * Nothing is planned at or below a path in `denied`: the profile deny mounted there later hides
+ * it entirely (and is itself a mount point, so it cannot be renamed either).
+ */
+function protectWritableRoot(root: string, ctx: PlanContext, placeholders: string[], denied: readonly string[]): MountOp[] {
   const ops: MountOp[] = [];
   const pinned = new Set<string>();
   for (const entry of [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root)]) {
@@ -146,6 +180,7 @@ function protectWritableRoot(root: string, ctx: PlanContext, placeholders: strin
     let current = root;
     for (let i = 0; i < parts.length; i++) {
       current = join(current, parts[i] ?? '');
+      if (denied.some((path) => isInside(current, path))) break;
       const last = i === parts.length - 1;
       const kind = kindOf(current);
       if (kind === 'symlink') {
@@ -235,7 +270,17 @@ function kindOf(path: string): Kind {
 export function isInside(path: string, root: string): boolean {
   if (path === root) return true;
   const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && dirname(path) !== path;
+  // Only '..' itself or a '../' prefix leaves root: '..data' or '...' is an ordinary child name.
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !rel.startsWith(sep) && dirname(path) !== path;
+}
+
+/** The real path of `path`, or `path` itself when it cannot be resolved (e.g. it does not exist). */
+function realPathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** Turns a plan into bwrap arguments. */

@@ -37,9 +37,15 @@ export function lookupUser(name: string, passwdPath = '/etc/passwd'): SandboxUse
   for (const line of text.split('\n')) {
     const fields = line.split(':');
     if (fields[0] === name && fields.length >= 7) {
-      const uid = Number(fields[2]);
-      const gid = Number(fields[3]);
-      if (Number.isInteger(uid) && Number.isInteger(gid)) return { name, uid, gid };
+      // Plain decimal only: Number('') is 0 (root), and Number also accepts ' 12', '0x10', '1e3'.
+      // A malformed entry is ignored rather than read as some other (possibly privileged) id.
+      const uidText = fields[2] ?? '';
+      const gidText = fields[3] ?? '';
+      if (!/^\d{1,10}$/.test(uidText) || !/^\d{1,10}$/.test(gidText)) continue;
+      const uid = Number(uidText);
+      const gid = Number(gidText);
+      // 4294967295 is (uid_t)-1, "no id" to the kernel; anything above does not fit a uid_t.
+      if (uid < 0xffffffff && gid < 0xffffffff) return { name, uid, gid };
     }
   }
   return null;
