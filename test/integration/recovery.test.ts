@@ -3,7 +3,7 @@
  * sandbox's pid 1 has a parent-death signal), but the read-only placeholders bwrap created in the
  * workspace, the run's cgroups and its runtime directory stay. The next warden start removes them.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableModes, makeWorkspace, removeWorkspace, runShell, userIds, TEST_USER, type Mode } from '../helpers/warden.js';
@@ -30,7 +30,15 @@ describe.each(availableModes())('recovery after SIGKILL of warden, as %s', (mode
       // The placeholder for a missing .mcp.json exists while the run is alive.
       expect(existsSync(join(workspace, '.mcp.json'))).toBe(true);
       const runIds = readdirSync(runtimeRoot(mode)).filter((n) => n.startsWith('run_'));
-      const runId = runIds.find((id) => cgroupDirs(mode, id).length > 0);
+      // Other suites run sandboxes concurrently: pick the one this warden owns.
+      const ownedBy = (id: string): number | null => {
+        try {
+          return (JSON.parse(readFileSync(join(runtimeRoot(mode), id, 'owner.json'), 'utf8')) as { pid: number }).pid;
+        } catch {
+          return null;
+        }
+      };
+      const runId = runIds.find((id) => ownedBy(id) === wardenPid && cgroupDirs(mode, id).length > 0);
       expect(runId, 'the running sandbox has cgroups').toBeDefined();
 
       process.kill(wardenPid, 'SIGKILL');
