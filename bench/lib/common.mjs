@@ -1,7 +1,9 @@
 // Shared by the bench scripts: idempotent peer setup (into bench/.work, gitignored), identities,
-// statistics and table printing. Nothing here is warden code; it only drives binaries.
+// statistics, table printing, the machine/load/build lines of a report and the seeded run order.
+// Nothing here is warden code; it only drives binaries.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,8 +106,12 @@ export function sortNum(values) {
   return [...values].sort((a, b) => a - b);
 }
 
+/** The median (mean of the two middle values for an even count); NaN when empty. */
 export function median(values) {
-  return pct(sortNum(values), 0.5);
+  const sorted = sortNum(values);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 export function fmt(value, digits = 1) {
@@ -136,4 +142,58 @@ export function machineLine() {
     // unknown
   }
   return `${distro}, kernel ${release()}, ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version} (${realpathSync(process.execPath)}), ${bwrap}`;
+}
+
+/** The 1/5/15-minute load averages, e.g. "loadavg 0.52 0.61 0.70" (noise indicator for the run). */
+export function loadLine() {
+  try {
+    const [one, five, fifteen] = readFileSync('/proc/loadavg', 'utf8').split(' ');
+    return `loadavg ${one} ${five} ${fifteen}`;
+  } catch {
+    return 'loadavg ?';
+  }
+}
+
+/**
+ * Which warden was measured: the git commit, whether src/ has uncommitted changes, and a hash
+ * and mtime of the built bundle (dist/ can be rebuilt between runs; the bundle is what ran).
+ */
+export function wardenBuildLine() {
+  const git = (args) => spawnSync('git', ['-C', REPO, ...args], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git(['rev-parse', '--short', 'HEAD']) || '?';
+  const dirty = git(['--no-optional-locks', 'status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length;
+  let bundle = 'dist/warden.cjs missing';
+  try {
+    const path = join(REPO, 'dist', 'warden.cjs');
+    const hash = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+    bundle = `dist/warden.cjs sha256 ${hash} built ${statSync(path).mtime.toISOString()}`;
+  } catch {
+    // not built
+  }
+  return `warden at commit ${head}${dirty ? ` (+${dirty} uncommitted file(s) in src/)` : ''}, ${bundle}`;
+}
+
+/**
+ * A seeded pseudo-random generator returning floats in [0, 1) (the public-domain mulberry32
+ * algorithm): the run order of the peers is random per round but reproducible from --seed.
+ */
+export function seededRandom(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** A shuffled copy of `items` (Fisher–Yates) using `random` from seededRandom. */
+export function shuffled(items, random) {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }
