@@ -10,6 +10,14 @@ export const CONFIG_VERSION = 1;
 export const DEFAULT_PROFILE = 'default';
 export const DEFAULT_SANDBOX_USER = 'warden-sandbox';
 
+/** Stands for the run's workspace in server args and in `under` conditions. */
+export const WORKSPACE_TOKEN = '${workspace}';
+
+/** `text` with every WORKSPACE_TOKEN replaced by `workspace` (config values only, never agent input). */
+export function expandWorkspace(text: string, workspace: string): string {
+  return text.split(WORKSPACE_TOKEN).join(workspace);
+}
+
 /**
  * Variables warden itself sets inside the sandbox; a profile may not set or pass them, because
  * they carry the run's proxy credential and wiring.

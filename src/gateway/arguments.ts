@@ -4,11 +4,10 @@
  * parsed) and put into the Cedar context. The normalised values are what the upstream receives,
  * so the policy decides on exactly what is forwarded.
  */
-import { isAbsolute, posix } from 'node:path';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { normaliseHost } from '../core/host-pattern.js';
-import type { ArgumentRule, CallContext } from '../policy/index.js';
+import { normalisePath, type ArgumentRule, type CallContext } from '../policy/index.js';
 
 export type PreparedArguments =
   | { readonly ok: true; readonly forwarded: Record<string, unknown>; readonly context: CallContext }
@@ -17,9 +16,16 @@ export type PreparedArguments =
 const MAX_SCHEMA_BYTES = 256 * 1024;
 const MAX_TEXT_ARGUMENT = 8192;
 
+/** Compiled config globs: they come from warden.yaml, so the set is small and fixed per run. */
+const globCache = new Map<string, RegExp>();
+
 function globMatches(glob: string, name: string): boolean {
   if (!glob.includes('*')) return glob === name;
-  const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
+  let re = globCache.get(glob);
+  if (re === undefined) {
+    re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
+    globCache.set(glob, re);
+  }
   return re.test(name);
 }
 
@@ -93,12 +99,6 @@ export function prepareArguments(args: Record<string, unknown>, rules: readonly 
     }
   }
   return { ok: true, forwarded, context };
-}
-
-/** Absolute, '..'-free, no trailing slash; relative paths are taken from the workspace. */
-export function normalisePath(value: string, workspace: string): string {
-  const normal = posix.normalize(isAbsolute(value) ? value : posix.join(workspace, value));
-  return normal.length > 1 ? normal.replace(/\/+$/, '') : normal;
 }
 
 /** Parses an http(s) URL the way the host matcher sees it, or says why it is refused. */

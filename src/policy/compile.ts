@@ -9,6 +9,7 @@
  */
 import { isAbsolute, posix } from 'node:path';
 import type { ArgumentCondition, McpGrant, McpPolicyConfig } from '../core/config.js';
+import { expandWorkspace } from '../core/config-defaults.js';
 import { parseHostPattern, type HostPattern } from '../core/host-pattern.js';
 import { cedarEntity, cedarLikePattern, cedarLikePrefix, cedarString } from './cedar-text.js';
 import { ENTITY, type ContextShape, type PolicyAction } from './schema.js';
@@ -37,14 +38,19 @@ export interface CompileOptions {
   readonly workspace: string;
 }
 
-const WORKSPACE_TOKEN = '${workspace}';
-
-/** Expands `${workspace}` and makes a condition path absolute and normal (no trailing slash). */
-export function conditionPath(raw: string, workspace: string): string {
-  const expanded = raw.split(WORKSPACE_TOKEN).join(workspace);
-  const absolute = isAbsolute(expanded) ? expanded : posix.join(workspace, expanded);
-  const normal = posix.normalize(absolute);
+/**
+ * Absolute, '..'-free, no trailing slash; relative paths are taken from the workspace. Condition
+ * paths and the agent's path arguments go through this same function, so both sides of an
+ * `under` comparison are spelled alike.
+ */
+export function normalisePath(value: string, workspace: string): string {
+  const normal = posix.normalize(isAbsolute(value) ? value : posix.join(workspace, value));
   return normal.length > 1 ? normal.replace(/\/+$/, '') : normal;
+}
+
+/** A condition path from the config: `${workspace}` expanded, then normalised. */
+export function conditionPath(raw: string, workspace: string): string {
+  return normalisePath(expandWorkspace(raw, workspace), workspace);
 }
 
 function nameScope(server: string, kind: 'tool' | 'prompt', name: string): { scope: string; when: string | null } {

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { ServerConfig } from '../core/config.js';
-import { DEFAULT_LIMITS } from '../core/config-defaults.js';
+import { DEFAULT_LIMITS, expandWorkspace } from '../core/config-defaults.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { newSecret } from '../core/ids.js';
@@ -29,8 +29,6 @@ export interface ServerLaunchContext {
   readonly sink: EventSink;
   readonly hostEnv: NodeJS.ProcessEnv;
 }
-
-const WORKSPACE_TOKEN = '${workspace}';
 
 /** A LaunchUpstream that starts each stdio server in a fresh sandbox. */
 export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstream {
@@ -71,7 +69,7 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
       sandbox = startSandbox(
         {
           runId: sandboxId,
-          command: [server.command, ...server.args.map((a) => a.split(WORKSPACE_TOKEN).join(ctx.workspace))],
+          command: [server.command, ...server.args.map((a) => expandWorkspace(a, ctx.workspace))],
           cwd: server.workspace === 'none' ? SANDBOX_HOME : ctx.workspace,
           workspace: server.workspace === 'read-write' ? ctx.workspace : null,
           readOnly,
