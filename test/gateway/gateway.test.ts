@@ -138,7 +138,7 @@ describe.each(availableModes())('MCP gateway (warden as %s)', (mode: Mode) => {
     expect(events.filter((e) => e.type === 'mcp.server' && e.data.state === 'started').map((e) => e.data.server).sort()).toEqual(['everything', 'files']);
   });
 
-  it.skipIf(!modulesReadable(mode))('an agent under warden run finds the gateway at WARDEN_MCP_URL with its token; without the token it gets 401', async () => {
+  it.skipIf(!modulesReadable(mode))('GW-08 an agent under warden run finds the gateway at WARDEN_MCP_URL with its token; without the token it gets 401, a foreign Host 403', async () => {
     workspace = makeWorkspace(mode);
     const configDir = join(workspace, '..');
     writeConfig(configDir);
