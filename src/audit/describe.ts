@@ -27,8 +27,13 @@ export function describeEvent(event: AuditRecord): string {
     case 'violation':
       return `VIOLATION ${event.data.kind}: ${event.data.detail}`;
     case 'sandbox.destroyed':
-      return `sandbox gone (${event.data.leftover_processes} leftover processes killed, ${event.data.placeholders_removed} placeholders removed)`;
+      return `sandbox gone (${event.data.leftover_processes} leftover processes killed, ${event.data.placeholders_removed} placeholders removed${gitScanText(event.data.git_scan)})`;
     case 'run.ended':
       return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
   }
+}
+
+function gitScanText(scan: { readonly entries: number; readonly complete: boolean; readonly quarantined: number } | undefined): string {
+  if (scan === undefined) return '';
+  return `; git check: ${scan.entries} entries${scan.complete ? '' : ' (stopped early: not all checked)'}, ${scan.quarantined} repositories quarantined`;
 }

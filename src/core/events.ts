@@ -83,6 +83,8 @@ export interface EventPayloads {
     readonly backend: 'bwrap';
     readonly leftover_processes: number;
     readonly placeholders_removed: number;
+    /** The post-run check for git repositories the sandbox planted in its writable roots (SBX-06). */
+    readonly git_scan?: { readonly entries: number; readonly complete: boolean; readonly quarantined: number };
   };
   'egress.allowed': {
     readonly protocol: EgressProtocol;
@@ -146,7 +148,7 @@ export interface EventPayloads {
     readonly reason: string;
   };
   violation: {
-    readonly kind: 'proxy_auth' | 'domain_fronting' | 'placeholder_tampered' | 'other';
+    readonly kind: 'proxy_auth' | 'domain_fronting' | 'placeholder_tampered' | 'git_planted' | 'other';
     readonly detail: string;
   };
 }

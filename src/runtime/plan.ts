@@ -195,6 +195,8 @@ function resolveWorkspace(option: string | null | undefined, cwd: string): strin
   }
   if (!statSync(real).isDirectory()) throw new WardenError('WORKSPACE_INVALID', `workspace ${path} is not a directory`, { hint: 'pass a directory to --workspace' });
   if (real === '/') throw new WardenError('WORKSPACE_INVALID', 'the workspace cannot be /', { hint: 'run warden from a project directory or pass --workspace DIR' });
+  // Bound read-write, a system directory would be the host's own (SBX-05): /root, /home, /etc…
+  if (isNeverWritable(real)) throw new WardenError('WORKSPACE_INVALID', `the workspace cannot be the system directory ${real}`, { hint: 'run warden from a project directory or pass --workspace DIR' });
   return real;
 }
 

@@ -10,7 +10,7 @@ import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
 import { MAX_TIMER_MS } from '../core/units.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
-import { SANDBOX_LIB, startSandbox, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import { SANDBOX_LIB, quarantinePlantedRepositories, startSandbox, type PlantedScan, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
 import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
 import type { RunGateway } from './run-gateway.js';
@@ -185,16 +185,28 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   // Release and record the end. Recording failures here do not hide the command's result.
   const stats = proxy?.stats();
   let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
+  let gitScan: PlantedScan | null = null;
   const endErrors: string[] = [];
   try {
     if (sandbox !== null) cleanup = await sandbox.cleanup();
     if (gateway !== null) await gateway.close();
     if (proxy !== null) await proxy.close();
+    // Everything that could write the workspace has stopped: look for repositories it planted.
+    if (sandbox !== null) gitScan = quarantinePlantedRepositories(writableRoots(plan), { since: started, runId });
     for (const limit of limitsHit) {
       await record('limit.hit', { limit, detail: limitDetail(limit, plan) });
     }
+    for (const repo of gitScan?.quarantined ?? []) {
+      const where = repo.movedTo === null ? `could not be moved (${repo.error ?? 'unknown error'}): do not run git there before checking it` : `moved to ${repo.movedTo}`;
+      await record('violation', { kind: 'git_planted', detail: `${repo.gitDir}: ${repo.reason}; ${where}` });
+    }
     if (sandbox !== null) {
-      await record('sandbox.destroyed', { backend: 'bwrap', leftover_processes: cleanup.leftoverProcesses, placeholders_removed: cleanup.placeholdersRemoved });
+      await record('sandbox.destroyed', {
+        backend: 'bwrap',
+        leftover_processes: cleanup.leftoverProcesses,
+        placeholders_removed: cleanup.placeholdersRemoved,
+        ...(gitScan === null ? {} : { git_scan: { entries: gitScan.entriesSeen, complete: gitScan.complete, quarantined: gitScan.quarantined.length } }),
+      });
     }
   } catch (error) {
     endErrors.push((error as Error).message);
@@ -236,8 +248,15 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     setup_ms: setupMs === null ? null : Math.round(setupMs * 100) / 100,
     egress,
     limits_hit: [...limitsHit],
+    quarantined: (gitScan?.quarantined ?? []).map((repo) => ({ git_dir: repo.gitDir, reason: repo.reason, moved_to: repo.movedTo })),
+    git_scan_complete: gitScan?.complete ?? true,
     error: [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
   };
+}
+
+/** The host directories the sandbox could write (where it could plant a repository). */
+function writableRoots(plan: RunPlan): string[] {
+  return [...(plan.workspace === null ? [] : [plan.workspace]), ...plan.writable];
 }
 
 /** Whether the profile grants any MCP server (then the gateway, and its code, is needed). */

@@ -128,6 +128,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       placeholderFile: host.lib.placeholderFile,
       placeholderDir: host.lib.placeholderDir,
       tmpfsBytes: spec.limits.memoryBytes,
+      hostHome: process.env['HOME'] ?? null,
     });
     // Recorded before bwrap touches the workspace, so a warden killed mid-run can be cleaned up
     // by the next one (see cleanupAbandonedSandbox).

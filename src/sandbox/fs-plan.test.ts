@@ -214,6 +214,28 @@ describe('planMounts: workspace and profile paths', () => {
     expect(writableAt(ops, join(extraRo, 'x'))).toBe(false);
   });
 
+  it('SBX-06 a read_only path inside the workspace stays read-only (mounted after the workspace)', () => {
+    mkdirSync(join(ws, 'vendor'));
+    const { ops } = plan({ readOnly: [join(ws, 'vendor')] });
+    expect(writableAt(ops, join(ws, 'vendor', 'lib.js'))).toBe(false);
+    expect(writableAt(ops, join(ws, 'src.js'))).toBe(true);
+  });
+
+  it('a writable path inside a read_only one stays writable; a path in both lists is read-only', () => {
+    const data = join(root, 'data');
+    mkdirSync(join(data, 'out'), { recursive: true });
+    const { ops } = plan({ readOnly: [data, ws], writable: [join(data, 'out')] });
+    expect(writableAt(ops, join(data, 'out', 'x'))).toBe(true);
+    expect(writableAt(ops, join(data, 'in'))).toBe(false);
+    expect(writableAt(ops, join(ws, 'x'))).toBe(false);
+  });
+
+  it.each(['/root', '/home', '/etc', '/var'])('SBX-05 a workspace that is the system directory %s is refused', (dir) => {
+    const error = planError({ workspace: dir, cwd: dir });
+    expect(error.code).toBe('PATH_POLICY');
+    expect(error.message).toContain('(the workspace)');
+  });
+
   it('without a workspace nothing is bound read-write', () => {
     const { ops } = plan({ workspace: null, cwd: '/' });
     expect(ops.filter((op) => op.op === 'bind')).toEqual([]);
@@ -366,6 +388,34 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
       expect(writableAt(ops, join(ws, path)), path).toBe(false);
     }
     expect(writableAt(ops, join(ws, '.git/modules/lib/objects/x'))).toBe(true);
+  });
+
+  it('SBX-06 .git/commondir, config.worktree and worktrees/ are write-protected, existing or not', () => {
+    touch(join(ws, '.git/config'));
+    mkdirSync(join(ws, '.git/worktrees/wt'), { recursive: true });
+    const { ops, placeholders } = plan();
+    for (const path of ['.git/commondir', '.git/config.worktree', '.git/worktrees/wt/commondir', '.git/worktrees/new/config.worktree']) {
+      expect(writableAt(ops, join(ws, path)), path).toBe(false);
+    }
+    expect(placeholders).toEqual(expect.arrayContaining([join(ws, '.git/commondir'), join(ws, '.git/config.worktree')]));
+  });
+
+  it("SBX-06 the repository's core.hooksPath, includes and scripts its config runs are write-protected", () => {
+    touch(join(ws, '.git/config'), '[core]\n\thooksPath = .husky\n\tfsmonitor = tools/fsmonitor.sh\n[include]\n\tpath = ../shared.gitconfig\n');
+    touch(join(ws, '.husky/pre-commit'));
+    touch(join(ws, 'tools/fsmonitor.sh'));
+    touch(join(ws, 'tools/other.sh'));
+    touch(join(ws, 'shared.gitconfig'), '[core]\n\tbare = false\n');
+    const { ops } = plan();
+    for (const path of ['.husky/pre-commit', '.husky/post-commit', 'tools/fsmonitor.sh', 'shared.gitconfig']) {
+      expect(writableAt(ops, join(ws, path)), path).toBe(false);
+    }
+    expect(writableAt(ops, join(ws, 'tools/other.sh'))).toBe(true);
+  });
+
+  it('SBX-06 an unreadable repository config refuses the run (warden cannot tell what to protect)', () => {
+    touch(join(ws, '.git/config'), '[core\n');
+    expect(planError({}).code).toBe('WORKSPACE_INVALID');
   });
 
   it.each([

@@ -14,6 +14,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 import type { EtcView } from './etc-view.js';
+import { gitCodePaths } from './git-protect.js';
 import type { SandboxSpec } from './spec.js';
 
 export const SANDBOX_HOME = '/home/agent';
@@ -50,6 +51,8 @@ export interface PlanContext {
   readonly placeholderDir: string;
   /** Size of /tmp and $HOME tmpfs (they are charged to the memory limit anyway). */
   readonly tmpfsBytes: number | null;
+  /** The host user's home, for git's global config and `~/` in git paths (see git-protect.ts); null to skip. */
+  readonly hostHome?: string | null;
 }
 
 /** Top-level entries that are symlinks into /usr on merged-/usr systems (Debian 12). */
@@ -69,7 +72,9 @@ const PROC_MASKED_FILES = ['timer_list', 'sched_debug'];
  * '/' marks a directory.
  */
 export const MANDATORY_WRITE_DENY = [
-  '.git/hooks/', '.git/config',
+  // commondir and config.worktree redirect or extend the config; worktrees/ holds the commondir,
+  // config and hooks lookups of linked worktrees the host uses outside the sandbox.
+  '.git/hooks/', '.git/config', '.git/commondir', '.git/config.worktree', '.git/worktrees/',
   '.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile',
   '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout', '.envrc',
   '.mcp.json', '.vscode/', '.cursor/', '.claude/settings.json', '.claude/settings.local.json',
@@ -111,13 +116,13 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
   // Defence in depth for every sandbox (agents and MCP servers): callers resolve and check their
   // writable lists, but a system directory bound read-write would be the host's own (SBX-05).
-  for (const path of spec.writable) {
+  for (const path of writableRoots) {
     if (isNeverWritable(path)) {
-      throw new WardenError('PATH_POLICY', `${path} is a system directory and cannot be writable`, { hint: 'name a narrower directory in filesystem.writable' });
+      const what = path === spec.workspace ? 'the workspace' : 'filesystem.writable';
+      throw new WardenError('PATH_POLICY', `${path} is a system directory and cannot be writable (${what})`, { hint: 'use a project directory, or name a narrower directory' });
     }
   }
-  for (const path of spec.readOnly) ops.push({ op: 'ro-bind', src: path, dest: path });
-  for (const path of writableRoots) ops.push({ op: 'bind', src: path, dest: path });
+  for (const op of orderedBinds(spec.readOnly, writableRoots)) ops.push(op);
 
   // 6. Mandatory write-deny entries under every writable root (SBX-06), after the binds so they
   // override them. Entries inside a profile deny are left to the deny (step 7): it hides them
@@ -128,8 +133,9 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
     // mount lands on its target, and the link itself could be replaced, so step 6 still refuses it.
     return kind !== 'missing' && kind !== 'symlink';
   });
+  const gitPaths = gitCodePaths(writableRoots, { home: ctx.hostHome ?? null });
   for (const root of writableRoots) {
-    for (const op of protectWritableRoot(root, ctx, placeholders, denied)) ops.push(op);
+    for (const op of protectWritableRoot(root, [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root), ...entriesUnder(root, gitPaths)], ctx, placeholders, denied)) ops.push(op);
   }
 
   // 7. Profile deny list: hidden, whatever was bound above. After step 6, because a self-bind of
@@ -171,10 +177,10 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
  * Nothing is planned at or below a path in `denied`: the profile deny mounted there later hides
  * it entirely (and is itself a mount point, so it cannot be renamed either).
  */
-function protectWritableRoot(root: string, ctx: PlanContext, placeholders: string[], denied: readonly string[]): MountOp[] {
+function protectWritableRoot(root: string, entries: readonly string[], ctx: PlanContext, placeholders: string[], denied: readonly string[]): MountOp[] {
   const ops: MountOp[] = [];
   const pinned = new Set<string>();
-  for (const entry of [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root)]) {
+  for (const entry of entries) {
     const isDir = entry.endsWith('/');
     const parts = entry.replace(/\/$/, '').split('/');
     let current = root;
@@ -216,6 +222,31 @@ function protectWritableRoot(root: string, ctx: PlanContext, placeholders: strin
     }
   }
   return ops;
+}
+
+/**
+ * The read-only and writable binds, parents before children: a read-only directory inside the
+ * workspace must be mounted after the workspace, or the workspace's read-write bind would cover
+ * it; a writable directory inside a read-only one likewise comes after it. At equal depth the
+ * read-only bind goes last, so a path named in both lists stays read-only.
+ */
+function orderedBinds(readOnly: readonly string[], writable: readonly string[]): MountOp[] {
+  const binds: MountOp[] = [...writable.map((path): MountOp => ({ op: 'bind', src: path, dest: path })), ...readOnly.map((path): MountOp => ({ op: 'ro-bind', src: path, dest: path }))];
+  const depth = (op: MountOp): number => ('dest' in op ? op.dest.split('/').filter((part) => part !== '').length : 0);
+  // Array.prototype.sort is stable: within one depth, writable binds stay before read-only ones.
+  return binds.sort((a, b) => depth(a) - depth(b));
+}
+
+/** `paths` (absolute, '/' marking directories) that lie strictly inside `root`, relative to it. */
+function entriesUnder(root: string, paths: readonly string[]): string[] {
+  const entries: string[] = [];
+  for (const path of paths) {
+    const isDir = path.endsWith('/');
+    const bare = path.replace(/\/+$/, '');
+    if (bare === root || !isInside(bare, root)) continue;
+    entries.push(`${relative(root, bare)}${isDir ? '/' : ''}`);
+  }
+  return entries;
 }
 
 /** Hook and config paths of git submodules under .git/modules (bounded walk). */

@@ -6,3 +6,4 @@ export { ensureLibDir, type LibDir } from './lib-dir.js';
 export { buildSeccompFilter, SECCOMP_RULES } from './seccomp.js';
 export { ensureEtcView, SANDBOX_HOSTNAME, type EtcView } from './etc-view.js';
 export type { SandboxSpec, SandboxExit, PortForward, ResourceLimits, SandboxUser } from './spec.js';
+export { quarantinePlantedRepositories, type PlantedRepository, type PlantedScan } from './planted-repos.js';

@@ -66,6 +66,12 @@ export interface WardenOptions {
   readonly timeoutMs?: number;
   /** Called with the child right after spawn (e.g. to kill warden mid-run). */
   readonly onSpawn?: (pid: number) => void;
+  /**
+   * A privileged command to start warden behind (run as root; it must end by exec'ing the rest
+   * of its arguments), e.g. one that enters a private mount namespace first. In user mode the
+   * privileges are dropped to the test user after the prefix, with setpriv.
+   */
+  readonly prefix?: readonly string[];
 }
 
 /** The state dir a mode's warden uses in tests (kept apart from a real installation's). */
@@ -95,12 +101,16 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
     WARDEN_STATE_DIR: testStateDir(mode),
     ...(options.env ?? {}),
   };
+  const prefix = options.prefix ?? [];
+  const drop = prefix.length > 0 && user !== null ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--'] : [];
+  const argv = [...prefix, ...drop, process.execPath, wardenBin(mode), ...finalArgs];
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [wardenBin(mode), ...finalArgs], {
+    const child = spawn(argv[0] ?? '', argv.slice(1), {
       cwd: options.cwd,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
-      ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
+      // Without a prefix the child itself runs as the test user; a prefix needs root and drops later.
+      ...(user === null || prefix.length > 0 ? {} : { uid: user.uid, gid: user.gid }),
     });
     options.onSpawn?.(child.pid ?? -1);
     let stdout = '';

@@ -1,0 +1,172 @@
+/**
+ * A strict reader for git's config file format, enough to answer two questions warden asks
+ * about repositories a sandbox can write to: which paths the host's git will run code from
+ * (core.hooksPath, included files, scripts named by command-valued keys), and whether a
+ * repository the agent made or changed holds anything that runs code.
+ *
+ * It follows git-config(1)'s syntax: `[section]`, `[section "subsection"]`, the legacy
+ * `[section.subsection]`, `name = value`, a bare `name` (boolean true), quotes, the escapes
+ * \n \t \b \" \\, a backslash before a newline continuing the value, and # or ; comments.
+ * Anything else is a GitConfigSyntaxError: callers treat an unreadable config as unsafe
+ * rather than guess what git would make of it.
+ */
+
+export interface GitConfigEntry {
+  /** Lower-cased section name, e.g. 'core'. */
+  readonly section: string;
+  /** Subsection as written (case-sensitive), or null. Legacy `[a.B]` headers give 'b'. */
+  readonly subsection: string | null;
+  /** Lower-cased variable name, e.g. 'hookspath'. */
+  readonly name: string;
+  /** The value, or null for a bare name (boolean true). */
+  readonly value: string | null;
+}
+
+export class GitConfigSyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(`line ${line}: ${message}`);
+  }
+}
+
+/** A config bigger than this is not a repository's config; refuse rather than scan it. */
+export const MAX_GIT_CONFIG_BYTES = 1024 * 1024;
+
+const SECTION_CHAR = /[A-Za-z0-9.-]/;
+const NAME_START = /[A-Za-z]/;
+const NAME_CHAR = /[A-Za-z0-9-]/;
+
+/** Parses `text` as a git config file. Throws GitConfigSyntaxError on anything git would not read the same way. */
+export function parseGitConfig(text: string): GitConfigEntry[] {
+  if (text.length > MAX_GIT_CONFIG_BYTES) throw new GitConfigSyntaxError(`config is larger than ${MAX_GIT_CONFIG_BYTES} bytes`, 1);
+  const entries: GitConfigEntry[] = [];
+  let pos = 0;
+  let line = 1;
+  let section: string | null = null;
+  let subsection: string | null = null;
+  const fail = (message: string): never => {
+    throw new GitConfigSyntaxError(message, line);
+  };
+  const peek = (): string | undefined => text[pos];
+  const skipBlanks = (): void => {
+    while (peek() === ' ' || peek() === '\t' || peek() === '\r') pos++;
+  };
+  const skipComment = (): void => {
+    while (pos < text.length && text[pos] !== '\n') pos++;
+  };
+
+  while (pos < text.length) {
+    skipBlanks();
+    const c = peek();
+    if (c === undefined) break;
+    if (c === '\n') {
+      pos++;
+      line++;
+      continue;
+    }
+    if (c === '#' || c === ';') {
+      skipComment();
+      continue;
+    }
+    if (c === '[') {
+      pos++;
+      let name = '';
+      while (peek() !== undefined && SECTION_CHAR.test(peek() ?? '')) name += text[pos++];
+      if (name === '') fail('a section header needs a name');
+      if (peek() === ']') {
+        pos++;
+        const dot = name.indexOf('.');
+        // Legacy [section.subsection]: both parts are case-insensitive.
+        section = (dot === -1 ? name : name.slice(0, dot)).toLowerCase();
+        subsection = dot === -1 ? null : name.slice(dot + 1).toLowerCase();
+        continue;
+      }
+      if (name.includes('.')) fail('a quoted subsection cannot follow a dotted section name');
+      skipBlanks();
+      if (peek() !== '"') fail('expected "]" or a quoted subsection in the section header');
+      pos++;
+      let sub = '';
+      for (;;) {
+        const s = text[pos++];
+        if (s === undefined || s === '\n') fail('unterminated subsection name');
+        if (s === '"') break;
+        if (s === '\\') {
+          const escaped = text[pos++];
+          if (escaped === undefined || escaped === '\n') fail('unterminated subsection name');
+          sub += escaped;
+        } else {
+          sub += s;
+        }
+      }
+      if (peek() !== ']') fail('expected "]" after the subsection name');
+      pos++;
+      section = name.toLowerCase();
+      subsection = sub;
+      continue;
+    }
+    if (!NAME_START.test(c)) fail(`unexpected character ${JSON.stringify(c)}`);
+    if (section === null) fail('a variable appears before any section header');
+    let name = '';
+    while (peek() !== undefined && NAME_CHAR.test(peek() ?? '')) name += text[pos++];
+    skipBlanks();
+    const after = peek();
+    if (after === undefined || after === '\n' || after === '#' || after === ';') {
+      entries.push({ section: section ?? '', subsection, name: name.toLowerCase(), value: null });
+      continue;
+    }
+    if (after !== '=') fail(`expected "=" after ${name}`);
+    pos++;
+    skipBlanks();
+    let value = '';
+    // Length of `value` up to its last character that trailing-blank trimming must keep.
+    let keep = 0;
+    let quoted = false;
+    for (;;) {
+      const v = text[pos];
+      if (v === undefined) break;
+      if (v === '\n') {
+        if (quoted) fail('a quoted value runs past the end of the line');
+        break;
+      }
+      pos++;
+      if (!quoted && (v === '#' || v === ';')) {
+        skipComment();
+        break;
+      }
+      if (v === '"') {
+        quoted = !quoted;
+        keep = value.length;
+        continue;
+      }
+      if (v === '\\') {
+        const escaped = text[pos++];
+        if (escaped === '\n') {
+          line++;
+          continue;
+        }
+        if (escaped === '\r' && text[pos] === '\n') {
+          pos++;
+          line++;
+          continue;
+        }
+        const map: Record<string, string> = { n: '\n', t: '\t', b: '\b', '"': '"', '\\': '\\' };
+        const replaced = escaped === undefined ? undefined : map[escaped];
+        if (replaced === undefined) fail(`unknown escape \\${escaped ?? ''} in the value of ${name}`);
+        value += replaced;
+        keep = value.length;
+        continue;
+      }
+      value += v;
+      if (quoted || (v !== ' ' && v !== '\t' && v !== '\r')) keep = value.length;
+    }
+    entries.push({ section: section ?? '', subsection, name: name.toLowerCase(), value: value.slice(0, keep) });
+  }
+  return entries;
+}
+
+/** `section.name` or `section.<subsection>.name`, lower-cased except for the subsection. */
+export function entryKey(entry: GitConfigEntry): string {
+  return entry.subsection === null ? `${entry.section}.${entry.name}` : `${entry.section}.${entry.subsection}.${entry.name}`;
+}

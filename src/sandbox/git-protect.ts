@@ -1,0 +1,138 @@
+/**
+ * Paths outside the fixed write-deny list that the host's git will run code from, found in the
+ * repositories' own config (SBX-06): a core.hooksPath inside the workspace (e.g. `.husky/`),
+ * files pulled in by include.path / includeIf.*.path, and scripts that command-valued keys name
+ * by path (e.g. `filter.lfs.process = ./tools/filter`). A sandbox that could write any of them
+ * would have the user's next `git commit` or `git status` run the agent's code on the host.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { WardenError } from '../core/errors.js';
+import { MAX_GIT_CONFIG_BYTES, parseGitConfig, type GitConfigEntry } from './git-config.js';
+
+/** Keys whose value git runs as a command (exact keys, and `section.*.name` patterns). */
+const COMMAND_KEYS = new Set([
+  'core.fsmonitor', 'core.sshcommand', 'core.pager', 'core.editor', 'core.askpass', 'core.gitproxy', 'core.alternaterefscommand',
+  'sequence.editor', 'gpg.program', 'credential.helper', 'diff.external', 'interactive.difffilter', 'uploadpack.packobjectshook',
+]);
+const COMMAND_SUBSECTION_KEYS = new Set([
+  'gpg.program', 'credential.helper', 'diff.command', 'diff.textconv', 'merge.driver', 'filter.clean', 'filter.smudge', 'filter.process',
+  'difftool.cmd', 'mergetool.cmd', 'trailer.command', 'trailer.cmd', 'remote.uploadpack', 'remote.receivepack',
+]);
+
+/** How many include levels are followed (git itself stops at 10). */
+const MAX_INCLUDE_DEPTH = 4;
+
+export interface GitProtectOptions {
+  /** The host user's home, for `~/` in paths and the global config; null to skip both. */
+  readonly home: string | null;
+  /** Config files beside the repository's own (the host's global and system config). */
+  readonly extraConfigFiles?: readonly string[];
+}
+
+/**
+ * Absolute paths the host's git runs code from, for every repository at the top of `roots`.
+ * A trailing '/' marks a directory. Throws WORKSPACE_INVALID when a repository's config cannot
+ * be read exactly: warden cannot tell what it would have to protect.
+ */
+export function gitCodePaths(roots: readonly string[], options: GitProtectOptions): string[] {
+  const found = new Set<string>();
+  const globalEntries: GitConfigEntry[] = [];
+  for (const file of options.extraConfigFiles ?? defaultGlobalConfigFiles(options.home)) {
+    // The user's own global config is theirs and outside the sandbox's reach; one git cannot
+    // read is not warden's to refuse, so it adds nothing rather than stopping the run.
+    try {
+      globalEntries.push(...readWithIncludes(file, options.home, 0, found));
+    } catch {
+      continue;
+    }
+  }
+  for (const root of roots) {
+    const gitDir = join(root, '.git');
+    if (!isDirectory(gitDir)) continue;
+    const entries = [...globalEntries];
+    for (const name of ['config', 'config.worktree']) {
+      const file = join(gitDir, name);
+      if (!existsSync(file)) continue;
+      try {
+        entries.push(...readWithIncludes(file, options.home, 0, found));
+      } catch (error) {
+        throw new WardenError('WORKSPACE_INVALID', `cannot read ${file} exactly: ${(error as Error).message}`, {
+          hint: 'fix the file (git config --file FILE --list shows what git makes of it) so warden can find the hooks and scripts it must keep read-only',
+        });
+      }
+    }
+    for (const path of codePathsFrom(entries, root, options.home)) found.add(path);
+  }
+  return [...found];
+}
+
+/** Entries of `file` and of the files it includes; every included file is added to `found` (it is code too). */
+function readWithIncludes(file: string, home: string | null, depth: number, found: Set<string>): GitConfigEntry[] {
+  if (statSync(file).size > MAX_GIT_CONFIG_BYTES) throw new Error(`larger than ${MAX_GIT_CONFIG_BYTES} bytes`);
+  const entries = parseGitConfig(readFileSync(file, 'utf8'));
+  if (depth >= MAX_INCLUDE_DEPTH) return entries;
+  const all = [...entries];
+  for (const entry of entries) {
+    const isInclude = (entry.section === 'include' && entry.subsection === null) || entry.section === 'includeif';
+    if (!isInclude || entry.name !== 'path' || entry.value === null || entry.value === '') continue;
+    const target = expandPath(entry.value, dirname(file), home);
+    if (target === null) continue;
+    found.add(target);
+    if (existsSync(target)) all.push(...readWithIncludes(target, home, depth + 1, found));
+  }
+  return all;
+}
+
+function codePathsFrom(entries: readonly GitConfigEntry[], worktree: string, home: string | null): string[] {
+  const paths: string[] = [];
+  for (const entry of entries) {
+    if (entry.value === null || entry.value === '') continue;
+    if (entry.section === 'core' && entry.subsection === null && entry.name === 'hookspath') {
+      // A relative hooksPath is relative to where hooks run: the top of the worktree.
+      const dir = expandPath(entry.value, worktree, home);
+      if (dir !== null) paths.push(`${dir.replace(/\/+$/, '')}/`);
+      continue;
+    }
+    // Keys with a subsection are matched as `section.*.name` (e.g. filter.lfs.process).
+    const key = `${entry.section}.${entry.name}`;
+    const isCommand = entry.subsection === null ? COMMAND_KEYS.has(key) : COMMAND_SUBSECTION_KEYS.has(key);
+    const isAlias = entry.section === 'alias' || (entry.section === 'pager' && entry.subsection === null);
+    if (!isCommand && !isAlias) continue;
+    const program = firstWord(entry.value.replace(/^!/, ''));
+    // A bare word is looked up on PATH; only a word with a slash names a file warden can protect.
+    if (program === null || !program.includes('/')) continue;
+    const file = expandPath(program, worktree, home);
+    if (file !== null) paths.push(file);
+  }
+  return paths;
+}
+
+function firstWord(command: string): string | null {
+  const match = /^\s*(?:"([^"]+)"|'([^']+)'|(\S+))/.exec(command);
+  return match === null ? null : (match[1] ?? match[2] ?? match[3] ?? null);
+}
+
+/** `~/x` against home, relative against `base`; null when `~` cannot be expanded. */
+function expandPath(value: string, base: string, home: string | null): string | null {
+  if (value === '~' || value.startsWith('~/')) return home === null ? null : join(home, value.slice(1));
+  if (value.startsWith('~')) return null; // ~user: another user's home, never a sandbox's writable root
+  return isAbsolute(value) ? resolve(value) : resolve(base, value);
+}
+
+function defaultGlobalConfigFiles(home: string | null): string[] {
+  const files = ['/etc/gitconfig'];
+  if (home !== null) {
+    files.push(join(home, '.gitconfig'));
+    files.push(join(process.env['XDG_CONFIG_HOME'] ?? join(home, '.config'), 'git', 'config'));
+  }
+  return files.filter((file) => existsSync(file));
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
