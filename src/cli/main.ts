@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT } from '../core/errors.js';
+import { EXIT, WardenError } from '../core/errors.js';
 import { WARDEN_VERSION } from '../core/version.js';
 import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js';
 import { formatSummary, loadConfig, prepareHost, resolveRunPlan, runAgent, runDoctor } from '../runtime/index.js';
@@ -129,7 +129,7 @@ export function buildProgram(): Command {
     .action(async (options: { json?: boolean }, cmd: Command) => {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const { config } = await loadConfig(process.cwd(), global.config);
-      const checks = runDoctor(config, resolveStateDir(global, config.state_dir));
+      const checks = runDoctor(config, resolveStateDir(global, config.state_dir), process.env, ASSETS_DIR);
       if (options.json === true) {
         printJson({ ok: checks.every((c) => c.ok), checks });
       } else {
@@ -177,9 +177,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const separator = argv.indexOf('--');
   const own = separator < 0 ? argv : argv.slice(0, separator);
   const jsonAt = own.indexOf('--json');
-  const jsonFile = jsonAt >= 0 && own[jsonAt + 1] !== undefined && !own[jsonAt + 1]?.startsWith('-') && own.includes('run') ? own[jsonAt + 1] : undefined;
+  let jsonFile = jsonAt >= 0 && own[jsonAt + 1] !== undefined && !own[jsonAt + 1]?.startsWith('-') && own.includes('run') ? own[jsonAt + 1] : undefined;
+  // Without `--`, `warden run --json make test` cannot tell a FILE from the command's first
+  // word; refuse rather than write a file named `make` and run `test`.
+  const ambiguousJson = jsonFile !== undefined && separator < 0;
+  if (ambiguousJson) jsonFile = undefined;
   const wantsJson = jsonAt >= 0 && jsonFile === undefined;
   try {
+    if (ambiguousJson) {
+      throw new WardenError('USAGE', `'--json ${own[jsonAt + 1] ?? ''}' is ambiguous without '--': is '${own[jsonAt + 1] ?? ''}' the summary file or the command?`, {
+        hint: `write 'warden run --json -- CMD' (summary on stderr) or 'warden run --json FILE -- CMD'`,
+      });
+    }
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (error) {

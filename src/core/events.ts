@@ -49,7 +49,10 @@ export type McpOutcome =
 
 export interface EventPayloads {
   'run.started': {
+    /** The command as run, or its head when it is longer than the audit record allows (see command_digest). */
     readonly command: readonly string[];
+    /** Present when `command` was shortened: the whole command's size, arg count and SHA-256 (of its JSON). */
+    readonly command_digest?: { readonly bytes: number; readonly args: number; readonly sha256: string };
     readonly profile: string;
     readonly workspace: string | null;
     readonly cwd: string;

@@ -22,7 +22,7 @@ export interface DoctorCheck {
 const SETUP = 'sudo scripts/setup.sh';
 
 /** Runs all checks. `stateDir` is where the audit log would live. */
-export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.ProcessEnv = process.env): DoctorCheck[] {
+export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.ProcessEnv = process.env, assetsDir: string | null = null): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
   const uid = process.getuid?.() ?? -1;
   const add = (check: DoctorCheck): void => {
@@ -38,8 +38,15 @@ export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.Pr
   if (bwrap !== null) bwrapVersion = parseBwrapVersion(spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout ?? '');
   add({ name: 'bubblewrap', ok: bwrap !== null && bwrapVersion !== null && versionAtLeast(bwrapVersion, [0, 8, 0]), detail: bwrap === null ? 'bwrap not found' : `${bwrap} ${bwrapVersion ?? '(unknown version)'}`, fix: `apt-get install bubblewrap (0.8 or newer), or ${SETUP}` });
 
+  // socat is only the fallback forwarder, for a build without the native init.
   const socat = findBinary('socat');
-  add({ name: 'socat', ok: socat !== null, detail: socat ?? 'socat not found in /usr/bin', fix: `apt-get install socat, or ${SETUP}` });
+  const nativeInit = assetsDir !== null && existsSync(join(assetsDir, 'warden-init'));
+  add({
+    name: 'socat',
+    ok: socat !== null || nativeInit,
+    detail: socat ?? (nativeInit ? 'not installed; not needed (the native warden-init forwards the proxy port)' : 'socat not found in /usr/bin, and warden-init was not built'),
+    fix: `apt-get install socat, or ${SETUP}`,
+  });
 
   const userns = userNamespacesEnabled();
   add({ name: 'user namespaces', ok: userns.enabled, detail: userns.detail, fix: 'sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on Debian kernels that have it)' });

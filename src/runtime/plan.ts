@@ -104,7 +104,7 @@ export async function resolveRunPlan(
 
   const limits = {
     memoryBytes: overrides.memory !== undefined ? parseOption('--memory', overrides.memory, parseByteSize, 'e.g. --memory 2GiB') : (profile.limits.memory ?? DEFAULT_LIMITS.memoryBytes),
-    pids: overrides.pids !== undefined ? parseOption('--pids', overrides.pids, parseCount, 'e.g. --pids 512') : (profile.limits.pids ?? DEFAULT_LIMITS.pids),
+    pids: overrides.pids !== undefined ? parseOption('--pids', overrides.pids, parseCount, 'e.g. --pids 512 (at most 4194304)') : (profile.limits.pids ?? DEFAULT_LIMITS.pids),
     cpu: overrides.cpu !== undefined ? parseOption('--cpu', overrides.cpu, parseCores, 'e.g. --cpu 1.5 (cores)') : (profile.limits.cpu ?? defaultCpu()),
     timeoutMs: overrides.timeout !== undefined ? parseOption('--timeout', overrides.timeout, parseDuration, 'e.g. --timeout 30m') : (profile.limits.timeout ?? null),
   };
@@ -215,8 +215,9 @@ function parseOption<T>(flag: string, value: string, parse: (v: string) => T | u
   return parsed;
 }
 
+/** A process count within what the schema allows for limits.pids (the kernel's PID_MAX_LIMIT). */
 function parseCount(text: string): number | undefined {
-  return /^\d{1,7}$/.test(text) ? Number(text) : undefined;
+  return /^\d{1,7}$/.test(text) && Number(text) <= 4_194_304 ? Number(text) : undefined;
 }
 
 function parseCores(text: string): number | undefined {

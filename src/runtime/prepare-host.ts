@@ -26,10 +26,6 @@ export async function prepareHost(config: WardenConfig, assetsDir: string, env: 
   if (bwrapPath === null) {
     throw new WardenError('SANDBOX_UNAVAILABLE', `bubblewrap (bwrap) ${env.WARDEN_BWRAP ? `not found at ${env.WARDEN_BWRAP}` : 'is not installed'}; refusing to run unsandboxed`, { hint: `apt-get install bubblewrap, or ${SETUP_HINT}` });
   }
-  // socat must be under /usr: only /usr is visible inside, and the forwarder runs inside.
-  if (findBinary('socat') === null) {
-    throw new WardenError('SANDBOX_UNAVAILABLE', 'socat is not installed; the sandbox would have no way to reach the egress proxy', { hint: `apt-get install socat, or ${SETUP_HINT}` });
-  }
   const userns = userNamespacesEnabled();
   if (!userns.enabled) {
     throw new WardenError('SANDBOX_UNAVAILABLE', `unprivileged user namespaces are disabled (${userns.detail}); refusing to run unsandboxed`, { hint: 'enable them (e.g. sysctl -w user.max_user_namespaces=15000) or run `warden doctor`' });
@@ -50,6 +46,13 @@ export async function prepareHost(config: WardenConfig, assetsDir: string, env: 
   ensureRuntimeRoot(root, uid);
   await recoverAbandonedRuns(root);
   const lib = ensureLibDir(root, assetsDir);
+  // The native init forwards the proxy port itself; only the fallback shell init needs socat,
+  // and it must be under /usr: only /usr is visible inside, where the forwarder runs.
+  if (lib.wardenInit === null && findBinary('socat') === null) {
+    throw new WardenError('SANDBOX_UNAVAILABLE', 'socat is not installed and warden-init was not built; the sandbox would have no way to reach the egress proxy', {
+      hint: `apt-get install socat (or build warden-init with npm run build and a C compiler), or ${SETUP_HINT}`,
+    });
+  }
   return {
     host: { bwrapPath: realpathSync(bwrapPath), wardenUid: uid, cgroups: cgroupLayout(), lib },
     sandboxUser,

@@ -3,6 +3,7 @@
  * it (timeout, signals), record what happened, release everything, summarise. Every step that
  * changes state records an event first and fails closed when the event cannot be recorded.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { AgentIdentity, AuditEventInput, EndReason, EventPayloads, EventSink, EventType, LimitKind } from '../core/events.js';
@@ -53,7 +54,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
 
   // Nothing runs unless its start is on record (fail closed).
   await record('run.started', {
-    command: plan.command,
+    ...commandForAudit(plan.command),
     profile: plan.profileName,
     workspace: plan.workspace,
     cwd: plan.cwd,
@@ -252,6 +253,31 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     git_scan_complete: gitScan?.complete ?? true,
     error: [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
   };
+}
+
+/** An audit record holds at most 64 KiB; a command may be up to ARG_MAX (2 MiB) long. */
+const MAX_AUDITED_COMMAND_BYTES = 16 * 1024;
+const MAX_AUDITED_ARG_CHARS = 1024;
+
+/**
+ * The command for run.started: whole when it fits, else its head (each argument cut to
+ * MAX_AUDITED_ARG_CHARS, as many as fit) plus the full command's size and SHA-256, so a long
+ * command line neither blocks the run (the record must be written first) nor goes unrecorded.
+ */
+export function commandForAudit(command: readonly string[]): { command: readonly string[]; command_digest?: { bytes: number; args: number; sha256: string } } {
+  const json = JSON.stringify(command);
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= MAX_AUDITED_COMMAND_BYTES) return { command };
+  const head: string[] = [];
+  let used = 2;
+  for (const arg of command) {
+    const cut = arg.length > MAX_AUDITED_ARG_CHARS ? `${arg.slice(0, MAX_AUDITED_ARG_CHARS)}…[${arg.length} chars]` : arg;
+    const size = Buffer.byteLength(JSON.stringify(cut)) + 1;
+    if (used + size > MAX_AUDITED_COMMAND_BYTES) break;
+    head.push(cut);
+    used += size;
+  }
+  return { command: head, command_digest: { bytes, args: command.length, sha256: createHash('sha256').update(json).digest('hex') } };
 }
 
 /** The host directories the sandbox could write (where it could plant a repository). */

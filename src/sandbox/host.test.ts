@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CGROUP_CONTROLLERS, cgroupLayout, findBinary, lookupUser, parseBwrapVersion, userNamespacesEnabled } from './host.js';
+import { CGROUP_CONTROLLERS, cgroupLayout, findBinary, isTrustedBinary, lookupUser, parseBwrapVersion, userNamespacesEnabled } from './host.js';
 
 let dir: string;
 
@@ -32,6 +32,18 @@ describe('findBinary', () => {
     expect(findBinary('sh', join(dir, 'missing'))).toBeNull();
     mkdirSync(join(dir, 'adir'));
     expect(findBinary('sh', join(dir, 'adir'))).toBeNull();
+  });
+
+  it('SBX-18 an override that others can rewrite (group- or world-writable) is refused', () => {
+    expect(findBinary('bwrap', file('group-w', '#!/bin/sh\n', 0o775))).toBeNull();
+    expect(findBinary('bwrap', file('world-w', '#!/bin/sh\n', 0o757))).toBeNull();
+  });
+
+  it('SBX-18 a binary owned by another user is untrusted; root or warden\'s own user is trusted', () => {
+    expect(isTrustedBinary(1234, 0o755, 0)).toBe(false);
+    expect(isTrustedBinary(0, 0o755, 1234)).toBe(true);
+    expect(isTrustedBinary(1234, 0o755, 1234)).toBe(true);
+    expect(isTrustedBinary(0, 0o775, 0)).toBe(false);
   });
 
   it('an empty override means search the trusted directories', () => {

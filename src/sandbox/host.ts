@@ -18,12 +18,22 @@ export function findBinary(name: string, override?: string): string | null {
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
+      const st = statSync(candidate);
+      if (st.isFile() && isTrustedBinary(st.uid, st.mode)) return candidate;
     } catch {
       // not here; try the next
     }
   }
   return null;
+}
+
+/**
+ * Warden runs this binary with its own privileges (root, when it is root): it must belong to root
+ * or to warden's own user, and nobody else may rewrite it. An override such as
+ * WARDEN_BWRAP=/tmp/bwrap that another user could replace is therefore refused.
+ */
+export function isTrustedBinary(ownerUid: number, mode: number, wardenUid: number = process.getuid?.() ?? 0): boolean {
+  return (ownerUid === 0 || ownerUid === wardenUid) && (mode & 0o022) === 0;
 }
 
 /** Looks a user up in /etc/passwd (the sandbox user is a local system user created by setup). */

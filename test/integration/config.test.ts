@@ -88,6 +88,7 @@ describe('config errors', () => {
   it.each([
     [['--memory', 'lots'], /--memory 'lots' is not valid/],
     [['--pids', '-3'], /--pids '-3' is not valid/],
+    [['--pids', '4194305'], /--pids '4194305' is not valid.*\n.*at most 4194304/],
     [['--cpu', '0'], /--cpu '0' is not valid/],
     [['--timeout', 'soon'], /--timeout 'soon' is not valid/],
     [['--allow-domain', '*'], /--allow-domain '\*'/],
@@ -100,6 +101,16 @@ describe('config errors', () => {
     const run = await warden('root', ['run', ...flags, '--', '/bin/sh', '-c', 'touch ran'], { cwd: workspace });
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toMatch(message);
+    expect(existsSync(join(workspace, 'ran'))).toBe(false);
+  });
+
+  it('`run --json WORD CMD` without `--` is refused: WORD could be the file or the command', async () => {
+    writeFileSync(join(workspace, 'warden.yaml'), 'version: 1\n');
+    // A global option first, so the harness does not add its own --json FILE.
+    const run = await warden('root', ['--config', 'warden.yaml', 'run', '--json', 'touch', 'ran'], { cwd: workspace });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/'--json touch' is ambiguous without '--'/);
+    expect(existsSync(join(workspace, 'touch')), 'no summary file may be written').toBe(false);
     expect(existsSync(join(workspace, 'ran'))).toBe(false);
   });
 

@@ -2,7 +2,7 @@
  * `warden run` basics as a user sees them: exit codes, the summary, stdio, the environment.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, makeWorkspace, probeValues, removeWorkspace, runShell, type Mode } from '../helpers/warden.js';
+import { availableModes, makeWorkspace, probeValues, removeWorkspace, runShell, warden, type Mode } from '../helpers/warden.js';
 
 describe.each(availableModes())('warden run as %s', (mode: Mode) => {
   let workspace = '';
@@ -17,6 +17,15 @@ describe.each(availableModes())('warden run as %s', (mode: Mode) => {
     expect(result.summary?.reason).toBe('exited');
     expect(result.summary?.command_exit_code).toBe(7);
     expect(result.summary?.run_id).toMatch(/^run_[0-9A-Z]{26}$/);
+  });
+
+  it('runs a command line far longer than an audit record (the record keeps its head and digest)', async () => {
+    workspace = makeWorkspace(mode);
+    // Two arguments: one argument may not exceed 128 KiB (MAX_ARG_STRLEN).
+    const long = 'y'.repeat(100_000);
+    const result = await warden(mode, ['run', '--', '/bin/sh', '-c', 'printf %s "$0$1" | wc -c', long, long], { cwd: workspace });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe('200000');
   });
 
   it('reports death by signal as 128+N', async () => {
