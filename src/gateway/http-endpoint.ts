@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { boundaryErrorResponse, DEFAULT_BOUNDARY_LIMITS, parseJsonRpc, type BoundaryLimits } from './jsonrpc-boundary.js';
 import { RPC } from './errors.js';
 
@@ -123,9 +124,16 @@ export class HttpEndpoint {
       return this.#jsonError(res, 404, null, RPC.invalidRequest, 'session not found');
     }
 
+    // GW-10: a version this gateway does not speak is refused here, on the record, before the
+    // SDK's transport sees the request (on a session, the version was fixed at initialize).
+    const version = req.headers['mcp-protocol-version'];
+    if (session !== undefined && version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
+      return this.#reject(res, 400, `unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`, session.label);
+    }
+
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (session === undefined) return this.#jsonError(res, 400, null, RPC.invalidRequest, 'mcp-session-id header required');
-      return session.transport.handleRequest(req, res);
+      return this.#forward(session.label, session.transport, req, res);
     }
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'GET, POST, DELETE');
@@ -150,6 +158,8 @@ export class HttpEndpoint {
       return this.#openSession(req, res, message.message, auth.caller);
     }
     if (message.kind === 'request') {
+      // A session's protocol version and capabilities are fixed by its one initialize (GW-10).
+      if (message.method === 'initialize') return this.#reject(res, 400, 'this session is already initialized; open a new session to initialize again', session.label);
       if (session.inFlight.has(message.id)) {
         this.#options.onRejected?.('duplicate request id', RPC.invalidRequest, session.label);
         return this.#jsonError(res, 400, message.id, RPC.invalidRequest, 'duplicate request id: a request with this id is still in flight');
@@ -157,11 +167,21 @@ export class HttpEndpoint {
       session.inFlight.add(message.id);
       res.once('close', () => session.inFlight.delete(message.id));
     }
-    return session.transport.handleRequest(req, res, message.message);
+    return this.#forward(session.label, session.transport, req, res, message.message);
+  }
+
+  /** Hands a request to a session's SDK transport; whatever it refuses is on the record too. */
+  async #forward(label: string, transport: StreamableHTTPServerTransport, req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void> {
+    res.once('finish', () => {
+      if (res.statusCode >= 400) this.#options.onRejected?.(`refused by the MCP transport with HTTP ${res.statusCode}`, RPC.invalidRequest, label);
+    });
+    await transport.handleRequest(req, res, body);
   }
 
   async #openSession(req: IncomingMessage, res: ServerResponse, initialize: Record<string, unknown>, caller: Caller): Promise<void> {
-    if (this.#sessions.size >= (this.#options.maxSessions ?? 64)) return this.#jsonError(res, 503, null, RPC.internal, 'too many sessions; close one first');
+    const problem = initializeProblem(initialize);
+    if (problem !== null) return this.#reject(res, 400, `invalid initialize: ${problem}`, '-', RPC.invalidParams);
+    if (this.#sessions.size >= (this.#options.maxSessions ?? 64)) return this.#reject(res, 503, 'too many sessions; close one first', '-', RPC.internal);
     const id = randomBytes(24).toString('base64url');
     const label = id.slice(0, 8);
     const server = this.#options.createSession(label);
@@ -172,7 +192,12 @@ export class HttpEndpoint {
     transport.onclose = () => void this.#sessions.delete(id);
     await server.connect(transport);
     this.#sessions.set(id, { transport, server, subject: caller.subject, label, inFlight: new Set() });
-    await transport.handleRequest(req, res, initialize);
+    await this.#forward(label, transport, req, res, initialize);
+    // The SDK refused the initialize: no session exists for the client, so none may hold a slot.
+    if (transport.sessionId === undefined) {
+      this.#sessions.delete(id);
+      await transport.close().catch(() => undefined);
+    }
   }
 
   #reject(res: ServerResponse, status: number, reason: string, session: string, code: number = RPC.invalidRequest): void {
@@ -187,6 +212,20 @@ export class HttpEndpoint {
   #plain(res: ServerResponse, status: number, text: string): void {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
   }
+}
+
+/** Why an initialize request's params are not what MCP requires, or null when they are. */
+function initializeProblem(message: Record<string, unknown>): string | null {
+  const params = message['params'];
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return 'params must be an object';
+  const p = params as Record<string, unknown>;
+  if (typeof p['protocolVersion'] !== 'string' || p['protocolVersion'] === '') return 'params.protocolVersion must be a non-empty string';
+  if (typeof p['capabilities'] !== 'object' || p['capabilities'] === null || Array.isArray(p['capabilities'])) return 'params.capabilities must be an object';
+  const info = p['clientInfo'];
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) return 'params.clientInfo must be an object';
+  const { name, version } = info as Record<string, unknown>;
+  if (typeof name !== 'string' || typeof version !== 'string') return 'params.clientInfo needs name and version strings';
+  return null;
 }
 
 /** The request body, or null when it exceeds `max` bytes (reading stops there). */

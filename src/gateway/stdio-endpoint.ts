@@ -30,6 +30,7 @@ class StrictStdioTransport implements Transport {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #discarding = false;
+  #initializeSeen = false;
   #closed = false;
 
   constructor(options: StdioEndpointOptions) {
@@ -108,6 +109,11 @@ class StrictStdioTransport implements Transport {
     }
     const parsed = result.parsed;
     if (parsed.kind === 'request') {
+      // One initialize per session: its protocol version and capabilities then stay fixed (GW-10).
+      if (parsed.method === 'initialize') {
+        if (this.#initializeSeen) return this.#refuse(parsed.id, RPC.invalidRequest, 'this session is already initialized; start a new session to initialize again');
+        this.#initializeSeen = true;
+      }
       if (this.#inFlight.has(parsed.id)) return this.#refuse(parsed.id, RPC.invalidRequest, 'duplicate request id: a request with this id is still in flight');
       this.#inFlight.add(parsed.id);
     }

@@ -110,6 +110,11 @@ describe('policy engine (Cedar)', () => {
     expect(engine.decide('call_tool', tool('files', 'rm'), noArgs)).toMatchObject({ allow: false, policyIds: ['mine'] });
   });
 
+  it('GW-09 a policy Cedar can only warn about (it can never apply) stops the start like an error', () => {
+    const impossible = 'forbid (principal, action, resource is Warden::Tool) when { resource has annotations && resource.annotations.destructiveHint };';
+    expect(() => engineFor({ allow: [{ server: 'files', tools: ['*'] }] }, { mine: impossible })).toThrow(/does not validate[\s\S]*policy mine/);
+  });
+
   it('decides 1,000-policy sets by slicing to the policies that can apply', () => {
     const allow = Array.from({ length: 1000 }, (_, i) => ({ server: 'files', tools: [`t${i}`], when: { path: { under: [`/ws${i}`] } } }));
     const engine = engineFor({ allow });

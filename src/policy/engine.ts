@@ -100,7 +100,13 @@ export class PolicyEngine {
     if (problems.length === 0) {
       const validation = c.validate({ schema, policies: { staticPolicies: { ...options.policies } }, validationSettings: { mode: 'strict' } });
       if (validation.type === 'failure') problems.push(...cedarMessages(validation.errors));
-      else for (const v of validation.validationErrors) problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
+      else {
+        for (const v of validation.validationErrors) problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
+        // Cedar only warns about a policy that can never apply (e.g. a forbid guarded by `has` on
+        // an attribute the schema does not have) or about confusable text. The author believes
+        // such a policy is in force; refuse it like an error rather than run without it.
+        for (const v of validation.validationWarnings) problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
+      }
     }
     if (problems.length > 0) {
       throw new WardenError('POLICY_INVALID', `the policy set does not validate against the Warden Cedar schema:\n  ${problems.slice(0, 20).join('\n  ')}`, {

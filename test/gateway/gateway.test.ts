@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,7 +58,8 @@ profiles:
 
 async function connect(mode: Mode, workspace: string, config: string): Promise<Client> {
   const user = mode === 'user' ? userIds(TEST_USER) : null;
-  const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace];
+  // A unique agent name finds this gateway's run in the audit log (other suites write there too).
+  const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', `gw-test-${basename(dirname(workspace))}`];
   const transport = new StdioClientTransport({
     command: user === null ? process.execPath : 'runuser',
     args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
@@ -116,8 +117,8 @@ describe.each(availableModes())('MCP gateway (warden as %s)', (mode: Mode) => {
     }
 
     // AUD-01: exactly one final record per call, denied and invalid ones included, with policy ids.
-    const runs = await warden(mode, ['audit', 'ls', '--json'], { cwd: workspace });
-    const run = (JSON.parse(runs.stdout) as { run_id: string; command: string[] }[]).find((r) => r.command.join(' ') === 'warden gateway --stdio');
+    const runs = await warden(mode, ['audit', 'ls', '--json', '--limit', '1000'], { cwd: workspace });
+    const run = (JSON.parse(runs.stdout) as { run_id: string; agent: string }[]).find((r) => r.agent === `gw-test-${basename(dirname(workspace))}`);
     expect(run).toBeDefined();
     const shown = await warden(mode, ['audit', 'show', run?.run_id ?? '', '--json'], { cwd: workspace });
     const events = JSON.parse(shown.stdout) as { type: string; data: Record<string, unknown> }[];
