@@ -10,10 +10,11 @@ const layers = [
   { type: 'sandbox', mayImport: ['core'] },
   { type: 'egress', mayImport: ['core'] },
   { type: 'policy', mayImport: ['core'] },
+  { type: 'identity', mayImport: ['core', 'audit'] },
   { type: 'gateway', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy'] },
-  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway'] },
-  { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'runtime'] },
-  { type: 'cli', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'runtime', 'demo'] },
+  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity'] },
+  { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime'] },
+  { type: 'cli', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime', 'demo'] },
 ];
 
 export default tseslint.config(

@@ -61,6 +61,34 @@ export function ensurePeers({ needSrt = true } = {}) {
   return { srtCli, node22, srtVersion, node22Version };
 }
 
+/**
+ * Makes sure npm packages (`name@version` specs) are installed in bench/.work; installs only the
+ * missing ones. Returns `{ name: { dir, version } }`, or null for a package that could not be
+ * installed when `optional` (the caller then skips that peer and says so).
+ */
+export function ensureNpmPackages(specs, { optional = false } = {}) {
+  mkdirSync(WORK, { recursive: true });
+  const nameOf = (spec) => spec.slice(0, spec.lastIndexOf('@') > 0 ? spec.lastIndexOf('@') : spec.length);
+  const dirOf = (spec) => join(WORK, 'node_modules', nameOf(spec));
+  const missing = specs.filter((spec) => !existsSync(join(dirOf(spec), 'package.json')));
+  if (missing.length > 0) {
+    log(`setup: npm install --prefix bench/.work ${missing.join(' ')}`);
+    const r = spawnSync('npm', ['install', '--prefix', WORK, '--no-audit', '--no-fund', '--loglevel=error', ...missing], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0 && !optional) throw new Error(`npm install ${missing.join(' ')} failed`);
+  }
+  return Object.fromEntries(
+    specs.map((spec) => {
+      const dir = dirOf(spec);
+      try {
+        return [nameOf(spec), { dir, version: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version }];
+      } catch {
+        if (!optional) throw new Error(`${nameOf(spec)} is not installed in ${WORK}`);
+        return [nameOf(spec), null];
+      }
+    }),
+  );
+}
+
 /** The warden CLI to benchmark: $WARDEN_BIN, else `warden` on the system path, else bin/warden.js. */
 export function wardenBin() {
   const override = process.env.WARDEN_BIN;

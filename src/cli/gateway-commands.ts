@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { WardenError } from '../core/errors.js';
+import type { AgentIdentity, EventSink } from '../core/events.js';
+import { parseDuration } from '../core/units.js';
 import { ensureStateDir, openAuditLog } from '../audit/index.js';
 import type { Gateway } from '../gateway/index.js';
 import { loadConfig, prepareHost } from '../runtime/index.js';
@@ -19,7 +21,14 @@ export interface GatewayCommandDeps {
   readonly stateDirOf: (global: Globals, configStateDir: string | undefined) => string;
 }
 
-async function withGateway(cmd: Command, options: { profile: string; workspace?: string }, agentName: string, command: readonly string[], use: (gateway: Gateway) => Promise<void>, deps: GatewayCommandDeps): Promise<void> {
+/** What a command running a standalone gateway may need beside the gateway itself. */
+interface GatewayContext {
+  readonly stateDir: string;
+  readonly sink: EventSink;
+  readonly agent: AgentIdentity;
+}
+
+async function withGateway(cmd: Command, options: { profile: string; workspace?: string }, agentName: string, command: readonly string[], use: (gateway: Gateway, context: GatewayContext) => Promise<void>, deps: GatewayCommandDeps): Promise<void> {
   const global = cmd.optsWithGlobals<Globals>();
   const { config, path: configPath } = await loadConfig(process.cwd(), global.config);
   const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
@@ -44,11 +53,28 @@ async function withGateway(cmd: Command, options: { profile: string; workspace?:
         neverVisible: [stateDir, prepared.runtimeRoot],
         hostEnv: process.env,
       },
-      use,
+      (gateway, agent) => use(gateway, { stateDir, sink: audit, agent }),
     );
   } finally {
     await audit.close();
   }
+}
+
+function collectScopes(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Resolves on the first SIGINT or SIGTERM (then the gateway closes cleanly and the run is ended on record). */
+function untilTerminated(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
 }
 
 export function registerGatewayCommands(program: Command, deps: GatewayCommandDeps): void {
@@ -58,15 +84,58 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
     .option('-p, --profile <name>', 'profile whose mcp grants apply', 'default')
     .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
     .option('--stdio', 'serve MCP over stdin/stdout (for Claude Desktop, VS Code, Cursor)')
-    .option('--listen <host:port>', 'serve Streamable HTTP for remote agents (needs `warden token issue`; not available yet)')
+    .option('--listen <host:port>', 'serve Streamable HTTP on a loopback port; callers need a token from `warden token issue --profile P` (port 0 picks a free one)')
     .option('--agent <name>', 'agent name recorded in the audit log', 'mcp-client')
     .action(async (options: { profile: string; workspace?: string; stdio?: boolean; listen?: string; agent: string }, cmd: Command) => {
+      if (options.stdio === true && options.listen !== undefined) throw new WardenError('USAGE', 'choose one of --stdio and --listen', { hint: 'run two gateways if you need both' });
       if (options.listen !== undefined) {
-        throw new WardenError('USAGE', '--listen is not available yet: token-authenticated Streamable HTTP for remote agents is still being built', { hint: 'use --stdio, or run the agent under `warden run --profile P` (it gets the gateway at $WARDEN_MCP_URL)' });
+        const { listenGateway, parseListenAddress } = await import('../runtime/listen-gateway.js');
+        const address = parseListenAddress(options.listen);
+        await withGateway(cmd, options, options.agent, ['warden', 'gateway', '--listen', options.listen], async (gateway, context) => {
+          const { gatewaySigningKeys } = await import('../identity/index.js');
+          const listening = await listenGateway(gateway, { address, profile: options.profile, keys: gatewaySigningKeys(context.stateDir), sink: context.sink, agent: context.agent });
+          process.stderr.write(`warden gateway: ${listening.url} (profile ${options.profile}, run ${context.agent.run_id})\n  tokens: warden token issue --profile ${options.profile} --agent NAME\n  stop: Ctrl-C\n`);
+          await untilTerminated();
+          await listening.close();
+        }, deps);
+        return;
       }
-      if (options.stdio !== true) throw new WardenError('USAGE', 'say how to serve: --stdio', { hint: 'e.g. warden gateway --profile coding --stdio' });
+      if (options.stdio !== true) throw new WardenError('USAGE', 'say how to serve: --stdio or --listen HOST:PORT', { hint: 'e.g. warden gateway --profile coding --stdio' });
       const { serveStdio } = await import('../gateway/index.js');
       await withGateway(cmd, options, options.agent, ['warden', 'gateway', '--stdio'], (gateway) => serveStdio(gateway, { input: process.stdin, output: process.stdout }), deps);
+    });
+
+  const token = program.command('token').description('Short-lived tokens for agents that reach the gateway over HTTP (`warden gateway --listen`).');
+  token
+    .command('issue')
+    .description("Sign a token for one agent and one profile's gateway; prints the token (or JSON with --json).")
+    .requiredOption('--agent <name>', 'the agent the token names (recorded with every call it makes)')
+    .option('-p, --profile <name>', 'the profile whose gateway accepts the token', 'default')
+    .option('--ttl <duration>', 'how long the token is valid, e.g. 15m (at most 24h)', '1h')
+    .option('--scope <scope>', `a scope to grant (repeatable; default ${'mcp'}, which the gateway requires)`, collectScopes)
+    .option('--json', 'print {token, agent, audience, scopes, expires_at, jti} as JSON')
+    .action(async (options: { agent: string; profile: string; ttl: string; scope?: string[]; json?: boolean }, cmd: Command) => {
+      const global = cmd.optsWithGlobals<Globals>();
+      const { config } = await loadConfig(process.cwd(), global.config);
+      // A token for a profile that does not exist would be accepted by no gateway: say so now.
+      if (!Object.hasOwn(config.profiles, options.profile) && options.profile !== 'default') {
+        throw new WardenError('TOKEN_INVALID', `profile '${options.profile}' is not defined in the config`, { hint: `defined: ${Object.keys(config.profiles).join(', ') || 'none'}` });
+      }
+      const ttlMs = parseDuration(options.ttl);
+      const { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, gatewayAudience, gatewaySigningKeys, issueToken } = await import('../identity/index.js');
+      const ttlSeconds = ttlMs === undefined ? DEFAULT_TOKEN_TTL_SECONDS : Math.round(ttlMs / 1000);
+      if (ttlMs === undefined || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) throw new WardenError('USAGE', `--ttl '${options.ttl}' is not valid`, { hint: 'e.g. --ttl 15m; between 1s and 24h' });
+      const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
+      const audience = gatewayAudience(options.profile);
+      const scopes = options.scope ?? ['mcp'];
+      let issued;
+      try {
+        issued = await issueToken(gatewaySigningKeys(stateDir), { subject: options.agent, audience, scopes, ttlSeconds });
+      } catch (error) {
+        throw new WardenError('TOKEN_INVALID', (error as Error).message, { hint: 'agent names: letters, digits, . _ - (max 64); scopes: lower-case, e.g. mcp' });
+      }
+      if (options.json === true) printJson({ token: issued.token, agent: options.agent, audience, scopes, expires_at: new Date(issued.expiresAt * 1000).toISOString(), jti: issued.jti });
+      else process.stdout.write(`${issued.token}\n`);
     });
 
   const tools = program.command('tools').description('Inspect the MCP tools a profile grants.');

@@ -26,8 +26,8 @@ export type AuthResult =
   | { readonly ok: false; readonly status: 401 | 403; readonly error: 'invalid_token' | 'insufficient_scope'; readonly description: string };
 
 export interface HttpEndpointOptions {
-  /** Creates the SDK server for a new session (the gateway's session factory). */
-  readonly createSession: (sessionLabel: string) => Server;
+  /** Creates the SDK server for a new session (the gateway's session factory), for `caller`. */
+  readonly createSession: (sessionLabel: string, caller: Caller) => Server;
   readonly authenticate: (authorization: string | undefined) => AuthResult | Promise<AuthResult>;
   /** Host header values accepted, e.g. ['127.0.0.1:3129', 'localhost:3129']. */
   readonly allowedHosts: readonly string[];
@@ -184,7 +184,7 @@ export class HttpEndpoint {
     if (this.#sessions.size >= (this.#options.maxSessions ?? 64)) return this.#reject(res, 503, 'too many sessions; close one first', '-', RPC.internal);
     const id = randomBytes(24).toString('base64url');
     const label = id.slice(0, 8);
-    const server = this.#options.createSession(label);
+    const server = this.#options.createSession(label, caller);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       onsessionclosed: (closed) => void this.#sessions.delete(closed),

@@ -332,13 +332,14 @@ function checkKey(frame: Map<string, string>, key: string): ScanIssue | null {
 }
 
 /**
- * Case folding for key comparison. Upper- then lower-casing also joins the pairs that plain
- * lower-casing misses but Go's encoding/json (which matches field names case-insensitively)
- * treats as equal: long s "ſ" with "s", Kelvin sign "K" with "k", and "ß" with "ss". For
- * ASCII keys (nearly all) lower-casing alone gives the same result, at half the cost.
+ * Case folding for key comparison. Lower-, upper- then lower-casing also joins the pairs that
+ * plain lower-casing misses but Go's encoding/json (which matches field names case-insensitively)
+ * treats as equal: long s "ſ" with "s", Kelvin sign "K" with "k", "ß" with "ss", and capital
+ * sharp s "ẞ" (whose upper case is itself, but whose lower case "ß" upper-cases to "SS"). For
+ * ASCII keys (nearly all) lower-casing alone gives the same result, at a third of the cost.
  */
 function foldCase(key: string): string {
-  return NON_ASCII.test(key) ? key.toUpperCase().toLowerCase() : key.toLowerCase();
+  return NON_ASCII.test(key) ? key.toLowerCase().toUpperCase().toLowerCase() : key.toLowerCase();
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;

@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { boundaryErrorResponse, DEFAULT_BOUNDARY_LIMITS, parseJsonRpc, type BoundaryLimits } from './jsonrpc-boundary.js';
 import { RPC } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -84,7 +84,8 @@ class StrictStdioTransport implements Transport {
   #take(part: Buffer): void {
     if (this.#discarding || part.length === 0) return;
     this.#pendingBytes += part.length;
-    if (this.#pendingBytes > this.#limits.maxBytes) {
+    // One byte of slack for a CRLF line end's '\r', which #endLine strips before it checks the size.
+    if (this.#pendingBytes > this.#limits.maxBytes + 1) {
       this.#discarding = true;
       this.#pending = [];
       return;
@@ -101,6 +102,7 @@ class StrictStdioTransport implements Transport {
     if (oversized) return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
     const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
     if (text.length === 0) return;
+    if (text.length > this.#limits.maxBytes) return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
     const result = parseJsonRpc(text, this.#limits);
     if (!result.ok) {
       this.#options.onRejected?.(result.reason, result.code);
@@ -108,6 +110,14 @@ class StrictStdioTransport implements Transport {
       return;
     }
     const parsed = result.parsed;
+    // The SDK silently drops a message its own schema rejects (e.g. params._meta that is not an
+    // object), which would leave the client waiting and the id in flight forever: answer it here.
+    if (!JSONRPCMessageSchema.safeParse(parsed.message).success) {
+      const reason = 'the message is not a valid MCP JSON-RPC message (check params and params._meta)';
+      // A response or notification gets no reply (JSON-RPC); it is dropped on the record.
+      if (parsed.kind !== 'request') return this.#options.onRejected?.(reason, RPC.invalidRequest);
+      return this.#refuse(parsed.id, RPC.invalidRequest, reason);
+    }
     if (parsed.kind === 'request') {
       // One initialize per session: its protocol version and capabilities then stay fixed (GW-10).
       if (parsed.method === 'initialize') {

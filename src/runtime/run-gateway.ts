@@ -106,9 +106,7 @@ export async function startRunGateway(setup: Omit<GatewaySetup, 'sandboxUser'> &
     authenticate,
     allowedHosts: [`127.0.0.1:${hostPort}`, `localhost:${hostPort}`],
     allowedOrigins: [`http://127.0.0.1:${hostPort}`, `http://localhost:${hostPort}`],
-    onRejected: (reason, code, session) => {
-      void setup.sink.append({ type: 'mcp.rejected', run_id: setup.agent.run_id, agent: setup.agent, data: { session, code, reason: reason.slice(0, 500) } }).catch(() => undefined);
-    },
+    onRejected: recordRejection(setup.sink, setup.agent),
   });
   const socketPath = join(runDir.sockDir, 'mcp.sock');
   try {
@@ -136,11 +134,18 @@ export async function startRunGateway(setup: Omit<GatewaySetup, 'sandboxUser'> &
   }
 }
 
+/** Records a request an endpoint refused before any session handled it (best effort: the caller already got its error). */
+export function recordRejection(sink: EventSink, agent: AgentIdentity): (reason: string, code: number, session: string) => void {
+  return (reason, code, session) => {
+    void sink.append({ type: 'mcp.rejected', run_id: agent.run_id, agent, data: { session, code, reason: reason.slice(0, 500) } }).catch(() => undefined);
+  };
+}
+
 /**
  * A gateway outside `warden run` (`warden gateway`, `warden tools ls`): recorded as a run of its
  * own, so its servers' events and every decision are linked to one run id in the audit log.
  */
-export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> & { readonly agentName: string; readonly command: readonly string[] }, use: (gateway: Gateway) => Promise<void>): Promise<void> {
+export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> & { readonly agentName: string; readonly command: readonly string[] }, use: (gateway: Gateway, agent: AgentIdentity) => Promise<void>): Promise<void> {
   const runId = newRunId();
   const agent: AgentIdentity = { name: setup.agentName, run_id: runId };
   const started = Date.now();
@@ -158,7 +163,7 @@ export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> &
       throw new WardenError('USAGE', `profile '${setup.profileName}' grants no MCP server`, { hint: 'add servers to warden.yaml and grant them under profiles.<name>.mcp.allow (see docs/config.md)' });
     }
     try {
-      await use(gateway);
+      await use(gateway, agent);
     } finally {
       await gateway.close();
     }

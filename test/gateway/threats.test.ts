@@ -14,133 +14,15 @@
  * `warden audit`. The fixture logs every call that reaches it, so "refused" is checked on both
  * sides: the agent gets the error, and the upstream never saw the call.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InitializeResultSchema, ToolListChangedNotificationSchema, type JSONRPCMessage, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, makeWorkspace, removeWorkspace, REPO, SANDBOX_USER, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode, type WardenResult } from '../helpers/warden.js';
-
-const MODULES = join(REPO, 'node_modules');
-const FIXTURES = join(import.meta.dirname, 'fixtures');
-const SPEC_SERVER = join(FIXTURES, 'spec-server.mjs');
-/** What the SDK (1.32) speaks, newest first; the gateway answers an unknown version with the first. */
-const LATEST = '2025-11-25';
-
-// ---------------------------------------------------------------------------------------------
-// The scene: a workspace, the fixture servers' specs, warden.yaml
-
-interface ToolSpec {
-  readonly name: string;
-  readonly title?: string;
-  readonly description?: string;
-  readonly annotations?: Record<string, unknown>;
-  readonly inputSchema?: Record<string, unknown>;
-  /** 'add_late': calling the tool adds the spec's `late` tools and sends tools/list_changed. */
-  readonly action?: 'add_late';
-}
-
-interface ServerSpec {
-  readonly tools: readonly ToolSpec[];
-  readonly late?: readonly ToolSpec[];
-  readonly prompts?: readonly string[];
-}
-
-interface Grant {
-  readonly server: string;
-  readonly tools?: readonly string[];
-  readonly prompts?: readonly string[];
-  readonly when?: Record<string, unknown>;
-}
-
-interface McpSection {
-  readonly allow?: readonly Grant[];
-  readonly deny?: readonly Grant[];
-  readonly policies?: readonly string[];
-}
-
-interface UpstreamLogEntry {
-  readonly pid: number;
-  readonly event: 'start' | 'call';
-  readonly name?: string;
-  readonly arguments?: Record<string, unknown>;
-  readonly tools?: readonly string[];
-}
-
-/** One test's files: the workspace (writable by the servers), their specs, and warden.yaml. */
-class Scene {
-  readonly workspace: string;
-  readonly root: string;
-  readonly specs: string;
-  readonly config: string;
-
-  constructor(readonly mode: Mode) {
-    this.workspace = makeWorkspace(mode);
-    this.root = dirname(this.workspace);
-    this.specs = join(this.root, 'specs');
-    mkdirSync(this.specs, { mode: 0o755 });
-    this.config = join(this.root, 'warden.yaml');
-  }
-
-  specPath(server: string): string {
-    return join(this.specs, `${server}.json`);
-  }
-
-  /** What the fixture `server` offers from its next start on. */
-  spec(server: string, spec: ServerSpec): void {
-    writeFileSync(this.specPath(server), JSON.stringify(spec), { mode: 0o644 });
-  }
-
-  /** Writes warden.yaml (as JSON, which is YAML) with fixture servers and the default profile's mcp section. */
-  configure(servers: readonly string[], mcp: McpSection): void {
-    const entries = servers.map((name) => [
-      name,
-      {
-        command: 'node',
-        args: [SPEC_SERVER, this.specPath(name), `\${workspace}/.calls-${name}.jsonl`],
-        workspace: 'read-write',
-        filesystem: { read_only: [MODULES, FIXTURES, this.specs] },
-      },
-    ]);
-    const config = { version: 1, servers: Object.fromEntries(entries), profiles: { default: { mcp } } };
-    writeFileSync(this.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
-  }
-
-  /** Every start and every tools/call that reached the fixture `server`. */
-  upstreamLog(server: string): UpstreamLogEntry[] {
-    const path = join(this.workspace, `.calls-${server}.jsonl`);
-    if (!existsSync(path)) return [];
-    return readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as UpstreamLogEntry);
-  }
-
-  /** The calls that reached `server`, as [tool, arguments]. */
-  upstreamCalls(server: string): [string | undefined, Record<string, unknown> | undefined][] {
-    return this.upstreamLog(server)
-      .filter((e) => e.event === 'call')
-      .map((e) => [e.name, e.arguments]);
-  }
-
-  /** `warden ARGS` with this scene's config, in the workspace. */
-  warden(args: readonly string[]): Promise<WardenResult> {
-    return warden(this.mode, ['--config', this.config, ...args], { cwd: this.workspace });
-  }
-
-  remove(): void {
-    removeWorkspace(this.workspace);
-  }
-}
-
-/** The fixture and the SDK must be readable by whoever the server sandboxes run as. */
-function fixtureReadable(mode: Mode): boolean {
-  const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
-  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', join(MODULES, '@modelcontextprotocol/sdk/package.json'), '-a', '-r', SPEC_SERVER]).status === 0;
-}
+import { availableModes, giveToSandbox, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode, type WardenResult } from '../helpers/warden.js';
+import { LATEST, Scene, SPEC_SERVER, fixtureReadable, type McpSection, type ServerSpec, type ToolSpec } from './scene.js';
 
 // ---------------------------------------------------------------------------------------------
 // The agent side: `warden gateway --stdio` through the SDK's real client

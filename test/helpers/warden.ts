@@ -66,6 +66,8 @@ export interface WardenOptions {
   readonly timeoutMs?: number;
   /** Called with the child right after spawn (e.g. to kill warden mid-run). */
   readonly onSpawn?: (pid: number) => void;
+  /** Called with each piece of warden's stderr as it arrives (e.g. to read a listening address). */
+  readonly onStderr?: (text: string) => void;
   /**
    * A privileged command to start warden behind (run as root; it must end by exec'ing the rest
    * of its arguments), e.g. one that enters a private mount namespace first. In user mode the
@@ -116,7 +118,10 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      options.onStderr?.(d);
+    });
     child.stdin.end(options.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
     child.on('close', (code, signal) => {

@@ -1,0 +1,26 @@
+// The upstream MCP server of bench/gateway.mjs: two identical tools, `echo` and `echo_checked`,
+// answering at once with their `message` argument (so result size and server work are the same for
+// every call). Two names only so that warden's profile can grant one plainly and the other with an
+// argument condition (decided by Cedar on every call).
+// Stdio, written with the MCP SDK's low-level Server (the SDK does the protocol, as in most real
+// servers; no zod schema of our own). It does nothing on its own: no timers, no notifications, no
+// logging, so it adds no noise between calls. Run directly by the bench (the "direct" peer) and
+// sandboxed behind `warden gateway --stdio` (the "warden" peer), from the same file.
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+
+const inputSchema = { type: 'object', properties: { message: { type: 'string' } }, required: ['message'], additionalProperties: false };
+const TOOLS = [
+  { name: 'echo', description: 'Returns its message.', inputSchema },
+  { name: 'echo_checked', description: 'Returns its message (same as echo).', inputSchema },
+];
+const NAMES = new Set(TOOLS.map((t) => t.name));
+
+const server = new Server({ name: 'bench-echo', version: '1.0.0' }, { capabilities: { tools: {} } });
+server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
+server.setRequestHandler(CallToolRequestSchema, (request) => {
+  if (!NAMES.has(request.params.name)) return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
+  return { content: [{ type: 'text', text: String(request.params.arguments?.message ?? '') }] };
+});
+await server.connect(new StdioServerTransport());
