@@ -8,7 +8,7 @@ import type { AgentIdentity, EventSink } from '../core/events.js';
 import { parseDuration } from '../core/units.js';
 import { ensureStateDir, openAuditLog } from '../audit/index.js';
 import type { Gateway } from '../gateway/index.js';
-import { loadConfig, prepareHost } from '../runtime/index.js';
+import { loadConfig, pickProfile, prepareHost } from '../runtime/index.js';
 import { printJson, table } from './output.js';
 
 interface Globals {
@@ -118,9 +118,7 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       const global = cmd.optsWithGlobals<Globals>();
       const { config } = await loadConfig(process.cwd(), global.config);
       // A token for a profile that does not exist would be accepted by no gateway: say so now.
-      if (!Object.hasOwn(config.profiles, options.profile) && options.profile !== 'default') {
-        throw new WardenError('TOKEN_INVALID', `profile '${options.profile}' is not defined in the config`, { hint: `defined: ${Object.keys(config.profiles).join(', ') || 'none'}` });
-      }
+      pickProfile(config, options.profile);
       const ttlMs = parseDuration(options.ttl);
       const { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, gatewayAudience, gatewaySigningKeys, issueToken } = await import('../identity/index.js');
       const ttlSeconds = ttlMs === undefined ? DEFAULT_TOKEN_TTL_SECONDS : Math.round(ttlMs / 1000);

@@ -170,3 +170,11 @@ export function parseGitConfig(text: string): GitConfigEntry[] {
 export function entryKey(entry: GitConfigEntry): string {
   return entry.subsection === null ? `${entry.section}.${entry.name}` : `${entry.section}.${entry.subsection}.${entry.name}`;
 }
+
+/**
+ * The key as a pattern that names every subsection alike: `core.hookspath`, `filter.*.process`.
+ * What warden's lists of keys (commands to protect, data keys that are safe) are written in.
+ */
+export function keyPattern(entry: GitConfigEntry): string {
+  return entry.subsection === null ? `${entry.section}.${entry.name}` : `${entry.section}.*.${entry.name}`;
+}

@@ -8,16 +8,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { WardenError } from '../core/errors.js';
-import { MAX_GIT_CONFIG_BYTES, parseGitConfig, type GitConfigEntry } from './git-config.js';
+import { keyPattern, MAX_GIT_CONFIG_BYTES, parseGitConfig, type GitConfigEntry } from './git-config.js';
 
-/** Keys whose value git runs as a command (exact keys, and `section.*.name` patterns). */
+/** Keys whose value git runs as a command, as keyPattern() writes them. */
 const COMMAND_KEYS = new Set([
   'core.fsmonitor', 'core.sshcommand', 'core.pager', 'core.editor', 'core.askpass', 'core.gitproxy', 'core.alternaterefscommand',
-  'sequence.editor', 'gpg.program', 'credential.helper', 'diff.external', 'interactive.difffilter', 'uploadpack.packobjectshook',
-]);
-const COMMAND_SUBSECTION_KEYS = new Set([
-  'gpg.program', 'credential.helper', 'diff.command', 'diff.textconv', 'merge.driver', 'filter.clean', 'filter.smudge', 'filter.process',
-  'difftool.cmd', 'mergetool.cmd', 'trailer.command', 'trailer.cmd', 'remote.uploadpack', 'remote.receivepack',
+  'sequence.editor', 'gpg.program', 'gpg.*.program', 'credential.helper', 'credential.*.helper', 'diff.external', 'interactive.difffilter',
+  'uploadpack.packobjectshook', 'diff.*.command', 'diff.*.textconv', 'merge.*.driver', 'filter.*.clean', 'filter.*.smudge', 'filter.*.process',
+  'difftool.*.cmd', 'mergetool.*.cmd', 'trailer.*.command', 'trailer.*.cmd', 'remote.*.uploadpack', 'remote.*.receivepack',
 ]);
 
 /** How many include levels are followed (git itself stops at 10). */
@@ -94,9 +92,7 @@ function codePathsFrom(entries: readonly GitConfigEntry[], worktree: string, hom
       if (dir !== null) paths.push(`${dir.replace(/\/+$/, '')}/`);
       continue;
     }
-    // Keys with a subsection are matched as `section.*.name` (e.g. filter.lfs.process).
-    const key = `${entry.section}.${entry.name}`;
-    const isCommand = entry.subsection === null ? COMMAND_KEYS.has(key) : COMMAND_SUBSECTION_KEYS.has(key);
+    const isCommand = COMMAND_KEYS.has(keyPattern(entry));
     const isAlias = entry.section === 'alias' || (entry.section === 'pager' && entry.subsection === null);
     if (!isCommand && !isAlias) continue;
     const program = firstWord(entry.value.replace(/^!/, ''));

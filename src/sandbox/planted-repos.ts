@@ -16,19 +16,16 @@
  */
 import { lstatSync, readdirSync, readFileSync, renameSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_GIT_CONFIG_BYTES, parseGitConfig } from './git-config.js';
+import { keyPattern, MAX_GIT_CONFIG_BYTES, parseGitConfig } from './git-config.js';
 
-/** Config keys that configure data, never a command, in a repository the agent made. */
+/** Config keys that configure data, never a command, in a repository the agent made (as keyPattern() writes them). */
 const SAFE_CONFIG_KEYS = new Set([
   'core.repositoryformatversion', 'core.filemode', 'core.bare', 'core.logallrefupdates', 'core.ignorecase', 'core.precomposeunicode',
   'core.symlinks', 'core.autocrlf', 'core.eol', 'core.worktree', 'core.sparsecheckout', 'core.sparsecheckoutcone',
   'extensions.objectformat', 'extensions.refstorage', 'init.defaultbranch', 'user.name', 'user.email',
   'pull.rebase', 'fetch.prune', 'gc.auto', 'lfs.repositoryformatversion', 'index.version',
-]);
-/** The same for keys with a subsection, as `section.*.name`. */
-const SAFE_SUBSECTION_KEYS = new Set([
-  'remote.url', 'remote.pushurl', 'remote.fetch', 'remote.push', 'remote.tagopt', 'remote.promisor', 'remote.partialclonefilter',
-  'branch.remote', 'branch.merge', 'branch.rebase', 'submodule.url', 'submodule.active',
+  'remote.*.url', 'remote.*.pushurl', 'remote.*.fetch', 'remote.*.push', 'remote.*.tagopt', 'remote.*.promisor', 'remote.*.partialclonefilter',
+  'branch.*.remote', 'branch.*.merge', 'branch.*.rebase', 'submodule.*.url', 'submodule.*.active',
 ]);
 
 /** Directories inside a git directory that hold data only and can be large. */
@@ -129,9 +126,8 @@ function unsafeConfig(file: string): string | null {
     if (!st.isFile()) return 'not a regular file';
     if (st.size > MAX_GIT_CONFIG_BYTES) return `larger than ${MAX_GIT_CONFIG_BYTES} bytes`;
     for (const entry of parseGitConfig(readFileSync(file, 'utf8'))) {
-      const key = entry.subsection === null ? `${entry.section}.${entry.name}` : `${entry.section}.*.${entry.name}`;
-      const safe = entry.subsection === null ? SAFE_CONFIG_KEYS.has(key) : SAFE_SUBSECTION_KEYS.has(`${entry.section}.${entry.name}`);
-      if (!safe) return `sets ${key}, which can make git run a command or read other files`;
+      const key = keyPattern(entry);
+      if (!SAFE_CONFIG_KEYS.has(key)) return `sets ${key}, which can make git run a command or read other files`;
     }
     return null;
   } catch (error) {

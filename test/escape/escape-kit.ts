@@ -17,6 +17,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+export { auditEvents, type AuditEvent } from '../helpers/warden.js';
 import { SANDBOX_USER, TEST_USER, userIds, warden, type Mode, type WardenOptions, type WardenResult } from '../helpers/warden.js';
 
 /** A short random token that makes this run's names, files and markers unique. */
@@ -145,20 +146,6 @@ export function hostPython(code: string, args: readonly string[] = [], ids: { ui
 }
 
 // ---------------------------------------------------------------- audit
-
-export interface AuditEvent {
-  readonly seq: number;
-  readonly type: string;
-  readonly run_id: string;
-  readonly data: Record<string, unknown>;
-}
-
-/** `warden audit show RUN --json` as `mode`, with the same state dir the run used. */
-export async function auditEvents(mode: Mode, cwd: string, runId: string): Promise<AuditEvent[]> {
-  const result = await warden(mode, ['audit', 'show', runId, '--json'], { cwd });
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as AuditEvent[];
-}
 
 /** The run id of a summary, failing the test when warden wrote none. */
 export function runIdOf(result: WardenResult): string {

@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, makeWorkspace, probeValues, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode } from '../helpers/warden.js';
+import { agentAuditEvents, availableModes, giveToSandbox, makeWorkspace, probeValues, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode } from '../helpers/warden.js';
 
 const MODULES = join(REPO, 'node_modules');
 const SERVER_FILESYSTEM = join(MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
@@ -117,11 +117,7 @@ describe.each(availableModes())('MCP gateway (warden as %s)', (mode: Mode) => {
     }
 
     // AUD-01: exactly one final record per call, denied and invalid ones included, with policy ids.
-    const runs = await warden(mode, ['audit', 'ls', '--json', '--limit', '1000'], { cwd: workspace });
-    const run = (JSON.parse(runs.stdout) as { run_id: string; agent: string }[]).find((r) => r.agent === `gw-test-${basename(dirname(workspace))}`);
-    expect(run).toBeDefined();
-    const shown = await warden(mode, ['audit', 'show', run?.run_id ?? '', '--json'], { cwd: workspace });
-    const events = JSON.parse(shown.stdout) as { type: string; data: Record<string, unknown> }[];
+    const events = await agentAuditEvents(mode, workspace, `gw-test-${basename(dirname(workspace))}`);
     const calls = events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.name, e.data.decision, e.data.outcome]);
     expect(calls).toEqual([
       ['everything__echo', 'allow', 'ok'],

@@ -12,7 +12,7 @@ import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, warden, type Mode, type WardenResult } from '../helpers/warden.js';
+import { agentAuditEvents, availableModes, giveToSandbox, warden, type Mode, type WardenResult } from '../helpers/warden.js';
 import { LATEST, Scene, fixtureReadable } from './scene.js';
 
 interface Listening {
@@ -134,11 +134,8 @@ describe.each(availableModes())('warden gateway --listen (warden as %s)', (mode:
     const ended = await gateway.done;
     gateway = null;
     expect(ended.code, ended.stderr).toBe(0);
-    const listed = await warden(mode, ['audit', 'ls', '--json', '--limit', '1000'], { cwd: s.workspace });
-    const run = (JSON.parse(listed.stdout) as { run_id: string; agent: string; reason: string | null }[]).find((r) => r.agent === agentName);
-    expect(run?.reason).toBe('exited');
-    const shown = await warden(mode, ['audit', 'show', run?.run_id ?? '', '--json'], { cwd: s.workspace });
-    const events = JSON.parse(shown.stdout) as { type: string; data: Record<string, unknown> }[];
+    const events = await agentAuditEvents(mode, s.workspace, agentName);
+    expect(events.at(-1)).toMatchObject({ type: 'run.ended', data: { reason: 'exited' } });
     const calls = events.filter((e) => e.type === 'mcp.call').map((e) => [e.data['name'], e.data['outcome'], String(e.data['session']).split('/')[0]]);
     expect(calls).toEqual([
       ['svc__say', 'ok', 'ci-bot'],

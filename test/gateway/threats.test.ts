@@ -21,7 +21,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InitializeResultSchema, ToolListChangedNotificationSchema, type JSONRPCMessage, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode, type WardenResult } from '../helpers/warden.js';
+import { agentAuditEvents, auditEvents, availableModes, giveToSandbox, testStateDir, TEST_USER, userIds, warden, wardenBin, type AuditEvent, type Mode, type WardenResult } from '../helpers/warden.js';
 import { LATEST, Scene, SPEC_SERVER, fixtureReadable, type McpSection, type ServerSpec, type ToolSpec } from './scene.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -133,24 +133,6 @@ function text(result: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // The audit log
 
-interface AuditEvent {
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
-async function runEvents(mode: Mode, cwd: string, runId: string): Promise<AuditEvent[]> {
-  const shown = await warden(mode, ['audit', 'show', runId, '--json'], { cwd });
-  expect(shown.code, shown.stderr).toBe(0);
-  return JSON.parse(shown.stdout) as AuditEvent[];
-}
-
-/** The events of the gateway run recorded for `agent` (a stdio gateway is a run of its own). */
-async function agentEvents(scene: Scene, agent: string): Promise<AuditEvent[]> {
-  const listed = await warden(scene.mode, ['audit', 'ls', '--json', '--limit', '1000'], { cwd: scene.workspace });
-  const run = (JSON.parse(listed.stdout) as { run_id: string; agent: string }[]).find((r) => r.agent === agent);
-  if (run === undefined) throw new Error(`no run of agent ${agent} in the audit log`);
-  return runEvents(scene.mode, scene.workspace, run.run_id);
-}
 
 /** The final record of every call, in order, as [name, decision, outcome]. */
 function callRecords(events: readonly AuditEvent[]): [unknown, unknown, unknown][] {
@@ -367,7 +349,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
     expect(await refusal(agent.client.callTool({ name: 'beta__one', arguments: {} }))).toMatchObject({ code: -32602 });
     await stop(agent);
-    let events = await agentEvents(s, agent.name);
+    let events = await agentAuditEvents(s.mode, s.workspace, agent.name);
     expect(callRecords(events)).toEqual([['beta__one', 'deny', 'unknown']]);
     expect(serverStates(events, 'beta')).toEqual([]);
     expect(s.upstreamLog('beta')).toEqual([]);
@@ -380,7 +362,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     expect(await refusal(agent.client.callTool({ name: 'beta__one', arguments: {} }))).toMatchObject({ code: -32602 });
     expect(await refusal(agent.client.callTool({ name: 'beta__two', arguments: {} }))).toMatchObject({ code: -32602 });
     await stop(agent);
-    events = await agentEvents(s, agent.name);
+    events = await agentAuditEvents(s.mode, s.workspace, agent.name);
     expect(serverStates(events, 'beta')).toContain('started');
     expect(callRecords(events)).toEqual([
       ['beta__one', 'deny', 'denied'],
@@ -454,7 +436,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
       ['kept', {}],
       ['kept', { text: 'again' }],
     ]);
-    const events = await agentEvents(s, agent.name);
+    const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
     expect(serverStates(events, 'gamma').filter((st) => st === 'started' || st === 'restarting')).toEqual(['started', 'restarting', 'started']);
     expect(callRecords(events)).toEqual([
       ['gamma__kept', 'allow', 'ok'],
@@ -522,7 +504,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
       ['grow', {}],
       ['read_late', {}],
     ]);
-    const events = await agentEvents(s, agent.name);
+    const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
     const decided = events.filter((e) => e.type === 'mcp.call' && typeof e.data.name === 'string' && !e.data.name.endsWith('__grow')).map((e) => [e.data.name, e.data.outcome, e.data.policy_ids]);
     expect(decided).toEqual([
       ['exact__read_late', 'denied', []],
@@ -566,7 +548,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     await stop(agent);
 
     expect(s.upstreamCalls('anno')).toEqual([['wipe', {}]]);
-    const events = await agentEvents(s, agent.name);
+    const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
     expect(events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.name, e.data.decision, e.data.outcome, e.data.policy_ids])).toEqual([
       ['anno__peek', 'deny', 'denied', []],
       ['anno__look', 'deny', 'denied', ['default.deny[0].tool.look.call']],
@@ -675,7 +657,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     const records = await exerciseChecks(agent.client);
     await stop(agent);
     expect(s.upstreamCalls('ver')).toEqual([['say', { text: 'hello' }]]);
-    expect(callRecords(await agentEvents(s, agent.name))).toEqual(records);
+    expect(callRecords(await agentAuditEvents(s.mode, s.workspace, agent.name))).toEqual(records);
   });
 
   it.skipIf(!runnable)('GW-10 stdio: a session cannot change its protocol version after initialize (a second initialize is refused), and the checks still apply', async () => {
@@ -693,7 +675,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     expect.soft(second, 'second initialize on the same stdio session').toEqual({ code: -32600 });
     const records = await exerciseChecks(agent.client);
     await stop(agent);
-    expect(callRecords(await agentEvents(s, agent.name))).toEqual(records);
+    expect(callRecords(await agentAuditEvents(s.mode, s.workspace, agent.name))).toEqual(records);
   });
 
   it.skipIf(!runnable)('GW-10 stdio: a client that skips initialize entirely is still held to every check', async () => {
@@ -722,7 +704,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
       await transport.close();
     }
     expect(s.upstreamCalls('ver')).toEqual([['say', { text: 'hi' }]]);
-    expect(callRecords(await agentEvents(s, name))).toEqual([
+    expect(callRecords(await agentAuditEvents(s.mode, s.workspace, name))).toEqual([
       ['ver__secret', 'deny', 'denied'],
       ['ver__say', 'deny', 'denied'],
       ['ver__say', 'deny', 'invalid'],
@@ -807,7 +789,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
       ['say', { text: 'hello' }],
       ['say', { text: 'hi' }],
     ]);
-    const events = await runEvents(mode, s.workspace, runId);
+    const events = await auditEvents(mode, s.workspace, runId);
     const [old, unknown, mid] = sessions.map((x) => x.label);
     expect(events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.session, e.data.name, e.data.decision, e.data.outcome])).toEqual([
       [old, 'ver__secret', 'deny', 'denied'],
@@ -847,7 +829,7 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     });
     expect(run.code, run.stderr).toBe(0);
     expect(s.upstreamCalls('ver')).toEqual([]);
-    const events = await runEvents(mode, s.workspace, runId);
+    const events = await auditEvents(mode, s.workspace, runId);
     const trail = events.filter((e) => (e.type === 'mcp.rejected' || e.type === 'mcp.call') && e.data.session === label).map((e) => [e.type, e.data.code]);
     // Every refused request of the session, in order: the unsupported version, the re-initialize,
     // the batch (each -32600, as the agent got it).

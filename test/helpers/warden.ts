@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 
 export type Mode = 'root' | 'user';
 
@@ -172,4 +173,31 @@ export function probeValues(stdout: string): Map<string, string> {
     if (eq > 0 && /^[A-Z0-9_]+$/.test(line.slice(0, eq))) values.set(line.slice(0, eq), line.slice(eq + 1));
   }
   return values;
+}
+
+/** One audit record as `warden audit show --json` prints it. */
+export interface AuditEvent {
+  readonly seq: number;
+  readonly type: string;
+  readonly run_id: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** `warden audit show RUN --json` as `mode` (same state dir as the run, unless `env` names another). */
+export async function auditEvents(mode: Mode, cwd: string, runId: string, env?: Readonly<Record<string, string>>): Promise<AuditEvent[]> {
+  const result = await warden(mode, ['audit', 'show', runId, '--json'], { cwd, ...(env === undefined ? {} : { env }) });
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as AuditEvent[];
+}
+
+/**
+ * The events of the run recorded for `agent` (a standalone gateway is a run of its own). Tests give
+ * each run a unique agent name: other suites write to the same state dir at the same time.
+ */
+export async function agentAuditEvents(mode: Mode, cwd: string, agent: string): Promise<AuditEvent[]> {
+  const listed = await warden(mode, ['audit', 'ls', '--json', '--limit', '1000'], { cwd });
+  expect(listed.code, listed.stderr).toBe(0);
+  const run = (JSON.parse(listed.stdout) as { run_id: string; agent: string }[]).find((r) => r.agent === agent);
+  if (run === undefined) throw new Error(`no run of agent ${agent} in the audit log`);
+  return auditEvents(mode, cwd, run.run_id);
 }

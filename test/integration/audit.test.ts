@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableModes, makeWorkspace, removeWorkspace, runShell, testStateDir, warden, type Mode } from '../helpers/warden.js';
+import { auditEvents, availableModes, makeWorkspace, removeWorkspace, runShell, testStateDir, warden, type AuditEvent, type Mode } from '../helpers/warden.js';
 
 let server: Server;
 let port = 0;
@@ -20,18 +20,6 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-interface EventJson {
-  readonly seq: number;
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
-async function runEvents(mode: Mode, cwd: string, runId: string, stateDir?: string): Promise<EventJson[]> {
-  const result = await warden(mode, ['audit', 'show', runId, '--json'], { cwd, ...(stateDir === undefined ? {} : { env: { WARDEN_STATE_DIR: stateDir } }) });
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as EventJson[];
-}
-
 describe.each(availableModes())('audit log as %s', (mode: Mode) => {
   it('records a run as an ordered decision chain', async () => {
     const workspace = makeWorkspace(mode);
@@ -39,7 +27,7 @@ describe.each(availableModes())('audit log as %s', (mode: Mode) => {
       const result = await runShell(mode, workspace, `curl -s -o /dev/null http://127.0.0.2:${port}/a; curl -s -o /dev/null https://denied.example.com/; true`, ['--allow-domain', `127.0.0.2:${port}`]);
       expect(result.code, result.stderr).toBe(0);
       const runId = result.summary?.run_id ?? '';
-      const events = await runEvents(mode, workspace, runId);
+      const events = await auditEvents(mode, workspace, runId);
       expect(events.map((e) => e.type)).toEqual(['run.started', 'sandbox.created', 'egress.allowed', 'egress.denied', 'sandbox.destroyed', 'run.ended']);
       expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
       expect(events[2]?.data).toMatchObject({ host: '127.0.0.2', port, protocol: 'http' });
@@ -81,8 +69,8 @@ describe.each(availableModes())('audit log as %s', (mode: Mode) => {
       const db = new Database(join(stateDir, 'audit.db'), { readonly: true });
       const rows = db.prepare("SELECT json FROM events WHERE type IN ('egress.allowed','egress.denied')").pluck().all() as string[];
       db.close();
-      const recordedDenied = new Set(rows.map((r) => JSON.parse(r) as EventJson).filter((e) => e.type === 'egress.denied').map((e) => String(e.data.host)));
-      const recordedAllowedCount = rows.map((r) => JSON.parse(r) as EventJson).filter((e) => e.type === 'egress.allowed').length;
+      const recordedDenied = new Set(rows.map((r) => JSON.parse(r) as AuditEvent).filter((e) => e.type === 'egress.denied').map((e) => String(e.data.host)));
+      const recordedAllowedCount = rows.map((r) => JSON.parse(r) as AuditEvent).filter((e) => e.type === 'egress.allowed').length;
       for (const host of deniedSeen) expect(recordedDenied.has(host), `denied ${host} was answered but not recorded`).toBe(true);
       expect(recordedAllowedCount).toBeGreaterThanOrEqual(allowedSeen.length);
 
