@@ -81,7 +81,7 @@ const NODE = '/usr/bin/node';
 const SERVER = join(REPO, 'bench', 'lib', 'mcp-echo-server.mjs');
 const MODULES = join(REPO, 'node_modules');
 // This repo's build, not an installed `warden` (the build line below hashes this repo's bundle).
-const WARDEN = process.env.WARDEN_BIN ?? join(REPO, 'bin', 'warden.js');
+const WARDEN = process.env.WARDEN_BIN ?? join(REPO, 'bin', 'warden.cjs');
 // 64 characters: small, like most tool arguments; the same text comes back.
 const MESSAGE = 'warden gateway bench: the same 64-character message on each call';
 const me = currentUser();

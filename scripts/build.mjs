@@ -1,5 +1,5 @@
-// Builds warden: one bundled, minified CLI (fast start-up: one file to compile, cached by bin/warden.js), the sandbox assets, and the
-// JSON Schema of warden.yaml. better-sqlite3 stays external (a native addon loaded from node_modules).
+// Builds warden: one bundled, minified CLI (fast start-up: one file to compile, cached by bin/warden.cjs), the sandbox assets, and the
+// JSON Schema of warden.yaml. Native and WebAssembly code loads from node_modules at run time.
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -24,17 +24,19 @@ const common = {
   banner: { js: 'import { createRequire as __wardenRequire } from "node:module"; const require = __wardenRequire(import.meta.url);' },
 };
 
-// CommonJS, so bin/warden.js can compile it through vm.Script with a V8 code cache.
+// CommonJS, so bin/warden.cjs can compile it through vm.Script with a V8 code cache.
 await build({
   ...common,
   format: 'cjs',
-  minify: true,
+  minify: process.env.WARDEN_BUILD_NO_MINIFY === undefined,
   banner: { js: 'const __wardenImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__wardenImportMetaUrl' },
   entryPoints: [join(root, 'src/cli/entry.ts')],
   outfile: join(dist, 'warden.cjs'),
-  // Native addon and WebAssembly packages load from node_modules at run time.
-  external: ['better-sqlite3', '@cedar-policy/cedar-wasm'],
+  // The WebAssembly package loads from node_modules at run time; so does better-sqlite3's native
+  // addon (src/audit/sqlite.ts passes its path), while its JavaScript is bundled. `bindings`, its
+  // fallback addon finder, is never called and stays out.
+  external: ['bindings', '@cedar-policy/cedar-wasm'],
 });
 // The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
 await build({ ...common, sourcemap: false, entryPoints: [join(root, 'src/egress/node-proxy-preload.ts')], outfile: join(assets, 'node-proxy-preload.mjs') });
@@ -54,6 +56,6 @@ for (const name of readdirSync(join(root, 'src/sandbox/assets'))) {
   if (name.endsWith('.sh')) chmodSync(join(assets, name), 0o755);
 }
 
-const schema = execFileSync(process.execPath, [join(root, 'bin', 'warden.js'), 'config', 'schema'], { encoding: 'utf8' });
+const schema = execFileSync(process.execPath, [join(root, 'bin', 'warden.cjs'), 'config', 'schema'], { encoding: 'utf8' });
 writeFileSync(join(root, 'schema', 'warden.schema.json'), schema);
 process.stdout.write('built dist/warden.cjs, dist/assets/, schema/warden.schema.json\n');

@@ -89,5 +89,5 @@ fi
 say "building"
 npm run --silent build
 
-ln -sf "$ROOT/bin/warden.js" /usr/local/bin/warden
+ln -sf "$ROOT/bin/warden.cjs" /usr/local/bin/warden
 say "ready: $(warden --version) at /usr/local/bin/warden; check the host with: warden doctor"

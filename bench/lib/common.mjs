@@ -89,13 +89,13 @@ export function ensureNpmPackages(specs, { optional = false } = {}) {
   );
 }
 
-/** The warden CLI to benchmark: $WARDEN_BIN, else `warden` on the system path, else bin/warden.js. */
+/** The warden CLI to benchmark: $WARDEN_BIN, else `warden` on the system path, else bin/warden.cjs. */
 export function wardenBin() {
   const override = process.env.WARDEN_BIN;
   if (override) return override;
   const installed = which('warden');
   if (installed !== null) return installed;
-  return join(REPO, 'bin', 'warden.js');
+  return join(REPO, 'bin', 'warden.cjs');
 }
 
 /** A local user from /etc/passwd: { name, uid, gid, home }. */

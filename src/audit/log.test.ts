@@ -1,7 +1,9 @@
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../core/events.js';
+import { HEAD_FILE } from './head.js';
 import { AuditLog, openAuditLog } from './log.js';
 import { DB_FILE } from './schema.js';
 import { SqliteAuditStore } from './sqlite-store.js';
@@ -130,6 +132,38 @@ describe('AuditLog', () => {
     await expect(log.append(egressEvent(run, 11))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', message: expect.stringMatching(/closed/) });
     await log.close();
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 10 });
+  });
+
+  it('deferOpen: nothing is touched until the first append; a fresh and then an existing log both chain and verify', async () => {
+    const dir = scratch();
+    const first = openAuditLog({ stateDir: dir, deferOpen: true });
+    expect(existsSync(dir)).toBe(false);
+    expect((await first.append(egressEvent(run, 1))).seq).toBe(1);
+    expect((await first.append(egressEvent(run, 2))).seq).toBe(2);
+    await first.close();
+    expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 2, unanchored: 0 });
+    const second = openAuditLog({ stateDir: dir, deferOpen: true });
+    expect((await second.append(egressEvent(run, 3))).seq).toBe(3);
+    await second.close();
+    expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 3, unanchored: 0 });
+    // Never used: close() neither opens nor creates anything.
+    const unused = scratch();
+    await openAuditLog({ stateDir: unused, deferOpen: true }).close();
+    expect(existsSync(unused)).toBe(false);
+  });
+
+  it('deferOpen: a log whose head file was deleted refuses the first append (AUDIT_CORRUPT), nothing is added', async () => {
+    const dir = scratch();
+    const log = openAuditLog({ stateDir: dir });
+    await log.append(egressEvent(run, 1));
+    await log.close();
+    rmSync(join(dir, HEAD_FILE));
+    const reopened = openAuditLog({ stateDir: dir, deferOpen: true });
+    await expect(reopened.append(egressEvent(run, 2))).rejects.toMatchObject({ code: 'AUDIT_CORRUPT' });
+    await reopened.close();
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(1);
+    db.close();
   });
 
   it('rejects bad options at construction', () => {

@@ -96,6 +96,7 @@ export class AuditLog implements EventSink {
     if (this.#closed && !this.#store.isOpen) return;
     this.#closed = true;
     await this.flush();
+    if (!this.#store.isOpen) return; // opened lazily and never used
     try {
       this.#anchor();
     } finally {
@@ -141,6 +142,8 @@ export class AuditLog implements EventSink {
   #commit(batch: readonly Pending[]): void {
     let records: AuditRecord[];
     try {
+      // A log opened with deferOpen opens its store here, on the first commit.
+      if (!this.#store.isOpen) this.#store.open({ anchor: false });
       // A head that could not be advanced last time must move before anything else is recorded.
       if (this.#anchorError !== null) {
         this.#anchor();
@@ -175,6 +178,12 @@ export class AuditLog implements EventSink {
 export interface OpenAuditLogOptions extends AuditLogOptions {
   readonly stateDir: string;
   readonly busyTimeoutMs?: number;
+  /**
+   * Open the store on the first commit instead of now. `warden run` uses it so that loading
+   * SQLite and opening the log overlap the sandbox launcher's start; an open failure then
+   * rejects that first append (AUDIT_UNAVAILABLE / AUDIT_CORRUPT), which refuses the run.
+   */
+  readonly deferOpen?: boolean;
 }
 
 /** Opens the SQLite store under `stateDir` and returns a log that owns it. */
@@ -183,7 +192,7 @@ export function openAuditLog(options: OpenAuditLogOptions): AuditLog {
     stateDir: options.stateDir,
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
   });
-  store.open();
-  const { stateDir: _stateDir, busyTimeoutMs: _busy, ...logOptions } = options;
+  if (options.deferOpen !== true) store.open();
+  const { stateDir: _stateDir, busyTimeoutMs: _busy, deferOpen: _defer, ...logOptions } = options;
   return new AuditLog(store, logOptions);
 }

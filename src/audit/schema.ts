@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from './sqlite.js';
 import { WardenError } from '../core/errors.js';
 
 /** The database file inside the state directory. */
@@ -103,7 +104,7 @@ export function openReadOnly(stateDir: string, busyTimeoutMs = 5000): { db: Data
   if (!existsSync(path)) return null;
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openSqlite(path, { readonly: true, fileMustExist: true });
   } catch (err) {
     throw new WardenError('AUDIT_UNAVAILABLE', `Cannot open the audit log ${path} for reading.`, { cause: err });
   }

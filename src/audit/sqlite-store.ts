@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from './sqlite.js';
 import type { AuditRecord } from '../core/events.js';
 import { WardenError, isWardenError } from '../core/errors.js';
 import { GENESIS_HASH, chainRecord, type DistributiveOmit, type RecordBody } from './chain.js';
@@ -92,7 +93,7 @@ export class SqliteAuditStore {
    * is not a warden audit log, has a newer schema, or whose head file does not match it, and
    * with `AUDIT_UNAVAILABLE` a db that cannot be opened.
    */
-  open(): void {
+  open(options: { readonly anchor?: boolean } = {}): void {
     if (this.#db !== null) return;
     const stateDir = ensureStateDir(this.#options.stateDir);
     const key = loadOrCreateKey(stateDir);
@@ -100,7 +101,7 @@ export class SqliteAuditStore {
     createPrivateFile(path);
     let db: Database.Database;
     try {
-      db = new Database(path, { fileMustExist: true });
+      db = openSqlite(path, { fileMustExist: true });
     } catch (err) {
       throw new WardenError('AUDIT_UNAVAILABLE', `Cannot open the audit log ${path}.`, { cause: err });
     }
@@ -126,7 +127,11 @@ export class SqliteAuditStore {
       this.#db = db;
       this.#key = key;
       this.#stateDir = stateDir;
-      this.#advanceHead();
+      // Anchors what a crashed writer left unanchored. `anchor: false` leaves that to the caller's
+      // next anchor (AuditLog anchors within ANCHOR_INTERVAL_MS of its first commit), except on a
+      // log without a head file yet: that must get one now, or its first records would look like
+      // a log whose head was deleted.
+      if (options.anchor !== false || !existsSync(join(stateDir, HEAD_FILE))) this.#advanceHead();
     } catch (err) {
       this.#db = null;
       this.#stmts = null;

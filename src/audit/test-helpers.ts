@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import type { AuditEventInput } from '../core/events.js';
 import { newRunId } from '../core/ids.js';
@@ -119,6 +119,9 @@ export async function bundleChild(outDir: string): Promise<string> {
     target: 'node20',
     outfile,
     logLevel: 'silent',
+    // sqlite.ts loads better-sqlite3 with createRequire(import.meta.url); the child lives in a
+    // temp dir, so resolve from the real package instead.
+    define: { 'import.meta.url': JSON.stringify(pathToFileURL(sqlitePath).href) },
     plugins: [
       {
         name: 'pin-better-sqlite3',

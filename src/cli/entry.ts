@@ -1,6 +1,8 @@
-// The bundle's entry point (dist/warden.cjs, loaded by bin/warden.js): run the CLI and exit with its code.
+// The bundle's entry point (dist/warden.cjs, loaded by bin/warden.cjs): run the CLI and exit with its code.
+import { mark } from '../core/timing.js';
 import { main } from './main.js';
 
+mark('cli-loaded');
 void main(process.argv).then((code) => {
-  process.exitCode = code;
+  process.exit(code);
 });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, WardenError } from '../core/errors.js';
 import { WARDEN_VERSION } from '../core/version.js';
+import { mark } from '../core/timing.js';
 import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js';
 import { formatSummary, loadConfig, prepareHost, resolveRunPlan, runAgent, runDoctor } from '../runtime/index.js';
 import { runDemo } from '../demo/index.js';
@@ -64,9 +65,11 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print no summary')
     .passThroughOptions()
     .action(async (command: string[], options: Record<string, unknown>, cmd: Command) => {
+      mark('cli-parsed');
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const cwd = process.cwd();
       const { config, path: configPath } = await loadConfig(cwd, global.config);
+      mark('config');
       const plan = await resolveRunPlan(
         config,
         command,
@@ -85,9 +88,12 @@ export function buildProgram(): Command {
         cwd,
         process.env,
       );
+      mark('plan');
       const stateDir = ensureStateDir(resolveStateDir(global, config.state_dir));
       const prepared = await prepareHost(config, ASSETS_DIR);
-      const audit = openAuditLog({ stateDir });
+      mark('host');
+      // Opened on the first record, which runAgent makes while the sandbox launcher starts.
+      const audit = openAuditLog({ stateDir, deferOpen: true });
       try {
         const summary = await runAgent(plan, {
           sink: audit,
@@ -105,6 +111,7 @@ export function buildProgram(): Command {
         process.exitCode = summary.exit_code;
       } finally {
         await audit.close();
+        mark('audit-closed');
       }
     });
 

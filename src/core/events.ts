@@ -78,7 +78,10 @@ export interface EventPayloads {
     readonly backend: 'bwrap';
     readonly pid: number;
     readonly sandbox_uid: number;
+    /** Creating the sandbox until its command runs, without `launch_wait_ms`. */
     readonly setup_ms: number;
+    /** How long the ready sandbox waited for warden's own start-up (proxy listening, run.started durable). */
+    readonly launch_wait_ms?: number;
     readonly seccomp: boolean;
     readonly cgroups: readonly string[];
   };

@@ -10,6 +10,7 @@ import type { AgentIdentity, AuditEventInput, EndReason, EventPayloads, EventSin
 import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
 import { MAX_TIMER_MS } from '../core/units.js';
+import { mark } from '../core/timing.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import { SANDBOX_LIB, quarantinePlantedRepositories, startSandbox, type PlantedScan, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
 import type { WardenConfig } from '../core/config.js';
@@ -52,16 +53,23 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   const record = <T extends EventType>(type: T, data: EventPayloads[T]) =>
     ctx.sink.append({ type, run_id: runId, agent, data } as AuditEventInput);
 
-  // Nothing runs unless its start is on record (fail closed).
-  await record('run.started', {
-    ...commandForAudit(plan.command),
-    profile: plan.profileName,
-    workspace: plan.workspace,
-    cwd: plan.cwd,
-    network_allow: plan.networkAllow,
-    limits: { memory_bytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu, timeout_ms: plan.limits.timeoutMs },
-    warden_uid: ctx.host.wardenUid,
-  });
+  // Nothing runs unless its start is on record (fail closed): the sandbox's launcher may start
+  // before the record is durable (opening the audit log and writing the record overlap its
+  // start), but bwrap gets its arguments, and the command can run, only once it is.
+  let startRecorded = false;
+  const recordStart = async (): Promise<void> => {
+    await record('run.started', {
+      ...commandForAudit(plan.command),
+      profile: plan.profileName,
+      workspace: plan.workspace,
+      cwd: plan.cwd,
+      network_allow: plan.networkAllow,
+      limits: { memory_bytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu, timeout_ms: plan.limits.timeoutMs },
+      warden_uid: ctx.host.wardenUid,
+    });
+    startRecorded = true;
+    mark('run.started');
+  };
 
   let runDir: RunDir | null = null;
   let proxy: EgressProxy | null = null;
@@ -77,7 +85,11 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   const limitsHit = new Set<LimitKind>();
   const stopWatching: (() => void)[] = [];
 
+  let startDurable: Promise<void> | null = null;
   try {
+    // Queued now; committed on the event loop's next turn, i.e. after the launcher has spawned.
+    startDurable = recordStart();
+    startDurable.catch(() => undefined);
     runDir = createRunDir(ctx.runtimeRoot, runId, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
     const credential = newSecret();
     const socketPath = join(runDir.sockDir, 'egress.sock');
@@ -96,8 +108,10 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     const proxyStarted = proxy.start();
     proxyStarted.catch(() => undefined);
 
-    // The gateway (when the profile grants MCP tools) is up before the agent can connect.
+    // The gateway (when the profile grants MCP tools) is up before the agent can connect. Its
+    // own events (servers started, tools listed) follow run.started, so that one comes first.
     if (ctx.mcp !== undefined && plan.workspace !== null && grantsMcp(ctx.mcp.config, plan.profileName)) {
+      await startDurable;
       const { startRunGateway } = await import('./run-gateway.js');
       gateway = await startRunGateway({ ...ctx.mcp, profileName: plan.profileName, workspace: plan.workspace, agent, sink: ctx.sink, host: ctx.host, sandboxUser: ctx.sandboxUser, runtimeRoot: ctx.runtimeRoot, neverVisible: ctx.neverVisible }, runDir);
     }
@@ -127,10 +141,13 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         stdio: ctx.stdio,
       },
       ctx.host,
-      { launchAfter: proxyStarted },
+      { launchAfter: Promise.all([proxyStarted, startDurable]) },
     );
     const running = sandbox;
+    mark('sandbox-spawned');
+    await startDurable;
     await proxyStarted;
+    mark('proxy-listening');
 
     const readyOrExit = await Promise.race([running.ready.then((r) => ({ kind: 'ready' as const, ...r })), running.exited.then((e) => ({ kind: 'exited' as const, e }))]).catch((error: unknown) => ({ kind: 'failed' as const, error }));
     if (readyOrExit.kind !== 'ready') {
@@ -139,6 +156,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       throw isWardenError(failure) ? failure : new WardenError('SANDBOX_START_FAILED', 'the sandbox exited before the command started');
     }
     setupMs = readyOrExit.setupMs;
+    const launchWaitMs = readyOrExit.launchWaitMs;
+    mark('ready');
     ctx.onStarted?.({ runId, stdin: running.stdin, stdout: running.stdout, stderr: running.stderr });
 
     try {
@@ -147,6 +166,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         pid: running.pid,
         sandbox_uid: ctx.sandboxUser?.uid ?? ctx.host.wardenUid,
         setup_ms: Math.round(setupMs * 100) / 100,
+        launch_wait_ms: Math.round(launchWaitMs * 100) / 100,
         seccomp: true,
         cgroups: running.cgroupControllers,
       });
@@ -167,6 +187,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     if (ctx.forwardSignals) stopWatching.push(forwardSignals(running, ctx.killGraceMs ?? 10_000, () => (reason = 'interrupted')));
 
     const exit = await running.exited;
+    mark('exited');
     for (const limit of exit.limitsHit) limitsHit.add(limit);
     commandCode = exit.code;
     signal = exit.signal;
@@ -183,7 +204,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     if (sandbox !== null) await sandbox.kill();
   }
 
-  // Release and record the end. Recording failures here do not hide the command's result.
+  // Release and record the end. Recording failures here do not hide the command's result; a run
+  // whose start never became durable records nothing more (its chain would start mid-run).
   const stats = proxy?.stats();
   let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
   let gitScan: PlantedScan | null = null;
@@ -194,25 +216,11 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     if (proxy !== null) await proxy.close();
     // Everything that could write the workspace has stopped: look for repositories it planted.
     if (sandbox !== null) gitScan = quarantinePlantedRepositories(writableRoots(plan), { since: started, runId });
-    for (const limit of limitsHit) {
-      await record('limit.hit', { limit, detail: limitDetail(limit, plan) });
-    }
-    for (const repo of gitScan?.quarantined ?? []) {
-      const where = repo.movedTo === null ? `could not be moved (${repo.error ?? 'unknown error'}): do not run git there before checking it` : `moved to ${repo.movedTo}`;
-      await record('violation', { kind: 'git_planted', detail: `${repo.gitDir}: ${repo.reason}; ${where}` });
-    }
-    if (sandbox !== null) {
-      await record('sandbox.destroyed', {
-        backend: 'bwrap',
-        leftover_processes: cleanup.leftoverProcesses,
-        placeholders_removed: cleanup.placeholdersRemoved,
-        ...(gitScan === null ? {} : { git_scan: { entries: gitScan.entriesSeen, complete: gitScan.complete, quarantined: gitScan.quarantined.length } }),
-      });
-    }
   } catch (error) {
     endErrors.push((error as Error).message);
   }
   if (runDir !== null) removeRunDir(runDir);
+  mark('released');
 
   const exitCode = finalExitCode(reason, commandCode);
   const egress = {
@@ -221,19 +229,44 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     denied_targets: (stats?.deniedTargets ?? []).map((t): DeniedTarget => ({ host: t.host, port: t.port, reason: t.reason, count: t.count })),
   };
   const durationMs = Date.now() - started;
-  try {
-    await record('run.ended', {
-      reason,
-      exit_code: exitCode,
-      signal,
-      duration_ms: durationMs,
-      egress: { allowed: egress.allowed, denied: egress.denied },
-      limits_hit: [...limitsHit],
-      ...(errorText === null ? {} : { error: errorText }),
-    });
-  } catch (error) {
-    endErrors.push((error as Error).message);
+  if (startDurable !== null) await startDurable.catch(() => undefined);
+  if (startRecorded) {
+    // Appended together, so they are committed as one transaction (one fsync), in this order.
+    const endEvents: Promise<unknown>[] = [];
+    for (const limit of limitsHit) endEvents.push(record('limit.hit', { limit, detail: limitDetail(limit, plan) }));
+    for (const repo of gitScan?.quarantined ?? []) {
+      const where = repo.movedTo === null ? `could not be moved (${repo.error ?? 'unknown error'}): do not run git there before checking it` : `moved to ${repo.movedTo}`;
+      endEvents.push(record('violation', { kind: 'git_planted', detail: `${repo.gitDir}: ${repo.reason}; ${where}` }));
+    }
+    if (sandbox !== null) {
+      endEvents.push(
+        record('sandbox.destroyed', {
+          backend: 'bwrap',
+          leftover_processes: cleanup.leftoverProcesses,
+          placeholders_removed: cleanup.placeholdersRemoved,
+          ...(gitScan === null ? {} : { git_scan: { entries: gitScan.entriesSeen, complete: gitScan.complete, quarantined: gitScan.quarantined.length } }),
+        }),
+      );
+    }
+    endEvents.push(
+      record('run.ended', {
+        reason,
+        exit_code: exitCode,
+        signal,
+        duration_ms: durationMs,
+        egress: { allowed: egress.allowed, denied: egress.denied },
+        limits_hit: [...limitsHit],
+        ...(errorText === null ? {} : { error: errorText }),
+      }),
+    );
+    for (const outcome of await Promise.allSettled(endEvents)) {
+      if (outcome.status === 'rejected') {
+        const message = (outcome.reason as Error).message;
+        if (!endErrors.includes(message)) endErrors.push(message);
+      }
+    }
   }
+  mark('run.ended');
   if (thrown !== null && commandCode === null) throw thrown instanceof Error ? thrown : new Error('internal error: a non-Error value was thrown');
 
   return {

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { WardenError } from '../core/errors.js';
+import { mark } from '../core/timing.js';
 import { RunCgroups } from './cgroups.js';
 import type { CgroupLayout } from './host.js';
 import { mountArgs, planMounts, SANDBOX_LIB, SANDBOX_SOCK, type MountPlan } from './fs-plan.js';
@@ -36,8 +37,12 @@ export interface SandboxHost {
 export interface SandboxHandle {
   /** Host pid of the launcher (which becomes bwrap). */
   readonly pid: number;
-  /** Resolves once the command is about to be exec'd (all isolation in place). */
-  readonly ready: Promise<{ readonly setupMs: number }>;
+  /**
+   * Resolves once the command is about to be exec'd (all isolation in place). `setupMs` is the
+   * time from startSandbox to then, not counting `launchWaitMs`: how long the finished bwrap
+   * arguments waited for the caller's `launchAfter` (work that overlaps the sandbox's start).
+   */
+  readonly ready: Promise<{ readonly setupMs: number; readonly launchWaitMs: number }>;
   /** Resolves when the sandbox has exited (always resolves; setup failures are in the value). */
   readonly exited: Promise<SandboxExit>;
   readonly stdin: Writable | null;
@@ -81,6 +86,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     acceptMissing: spec.acceptMissingLimits,
   });
 
+  mark('cgroups-made');
   // 1. The launcher first: it joins the cgroups and starts bwrap, which then waits for its
   // arguments on fd 7 while we compute them.
   const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
@@ -114,10 +120,13 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   const stdio = child.stdio as unknown as [Writable | null, Readable | null, Readable, Writable, Readable, Readable, Readable | null, Writable];
   const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe] = stdio;
   for (const pipe of [seccompPipe, argsPipe]) pipe.on('error', () => undefined);
+  mark('launcher-spawned');
 
   // 2. What bwrap will do, computed while the launcher runs.
   let plan: MountPlan;
   let bwrapArgs: string[];
+  let argsReadyAt = 0;
+  let launchWaitMs = 0;
   try {
     const etc = ensureEtcView(dirname(host.lib.path), identity.uid, identity.gid);
     plan = planMounts(spec, {
@@ -147,6 +156,8 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       '--chdir', spec.cwd,
     ];
     seccompPipe.end(buildSeccompFilter().bytes);
+    argsReadyAt = performance.now();
+    mark('bwrap-args');
   } catch (error) {
     child.kill('SIGKILL');
     void cgroups.destroy();
@@ -156,7 +167,11 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   // 3. Launch: bwrap reads its arguments (NUL-separated) to EOF, then builds the sandbox.
   const launchAfter = options.launchAfter ?? Promise.resolve();
   launchAfter.then(
-    () => argsPipe.end(`${bwrapArgs.join('\0')}\0`),
+    () => {
+      launchWaitMs = performance.now() - argsReadyAt;
+      mark('launch');
+      argsPipe.end(`${bwrapArgs.join('\0')}\0`);
+    },
     () => child.kill('SIGKILL'),
   );
 
@@ -181,13 +196,13 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   let isReady = false;
   let hasExited = false;
   let launcherError = '';
-  const ready = new Promise<{ setupMs: number }>((resolve, reject) => {
+  const ready = new Promise<{ setupMs: number; launchWaitMs: number }>((resolve, reject) => {
     readyPipe.setEncoding('utf8');
     readyPipe.on('data', (chunk: string) => {
       if (chunk.includes('R') && !isReady) {
         isReady = true;
         commandPid = sandboxInitPid === null ? null : firstChild(sandboxInitPid);
-        resolve({ setupMs: performance.now() - started });
+        resolve({ setupMs: performance.now() - started - launchWaitMs, launchWaitMs });
       }
       if (chunk.startsWith('E ') || launcherError !== '') launcherError += chunk;
     });

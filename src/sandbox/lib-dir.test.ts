@@ -31,7 +31,7 @@ function age(path: string, ms: number): void {
   utimesSync(path, then, then);
 }
 
-describe('ensureLibDir: content addressing', () => {
+describe('ensureLibDir: one copy per asset version', () => {
   it('creates <runtime>/lib-<16 hex> holding the assets', () => {
     const lib = ensureLibDir(runtime, assets);
     expect(basename(lib.path)).toMatch(/^lib-[0-9a-f]{16}$/);
@@ -49,12 +49,25 @@ describe('ensureLibDir: content addressing', () => {
     expect(readFileSync(join(second.path, 'marker'), 'utf8')).toBe('kept');
   });
 
-  it('the same content from another assets directory gives the same directory', () => {
+  it('another install (other files, same content) gets its own complete copy', () => {
     const other = join(base, 'other-assets');
     mkdirSync(other);
     writeFileSync(join(other, 'init.sh'), readFileSync(join(assets, 'init.sh')));
     writeFileSync(join(other, 'launcher.sh'), readFileSync(join(assets, 'launcher.sh')));
-    expect(ensureLibDir(runtime, other).path).toBe(ensureLibDir(runtime, assets).path);
+    const mine = ensureLibDir(runtime, assets);
+    const theirs = ensureLibDir(runtime, other);
+    expect(theirs.path).not.toBe(mine.path);
+    expect(readFileSync(theirs.launcher, 'utf8')).toBe(readFileSync(join(assets, 'launcher.sh'), 'utf8'));
+  });
+
+  it('an asset rewritten in place with the same size gets a new copy (the key sees its mtime)', () => {
+    const first = ensureLibDir(runtime, assets);
+    const text = readFileSync(join(assets, 'init.sh'), 'utf8');
+    writeFileSync(join(assets, 'init.sh'), text.replace(/.$/s, text.endsWith('\n') ? ' ' : '\n'));
+    utimesSync(join(assets, 'init.sh'), new Date(), new Date(Date.now() + 5000));
+    const second = ensureLibDir(runtime, assets);
+    expect(second.path).not.toBe(first.path);
+    expect(readFileSync(second.initScript, 'utf8')).toBe(readFileSync(join(assets, 'init.sh'), 'utf8'));
   });
 
   it('a changed asset gives a new directory; the old copy stays for runs still using it', () => {

@@ -2,7 +2,8 @@
  * The read-only directory bound at /run/warden/lib inside every sandbox: the init script, the
  * launcher, the Node proxy preload and the empty placeholders. It is copied from warden's install
  * into the runtime root because warden may be installed where the sandbox user cannot read
- * (e.g. under /root). Content-addressed, so concurrent runs and upgrades never see a half-written copy.
+ * (e.g. under /root). One directory per asset version, written by rename, so concurrent runs and
+ * upgrades never see a half-written copy.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -26,24 +27,37 @@ export interface LibDir {
 const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs'] as const;
 const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init']);
 
-/** Ensures `<runtimeRoot>/lib-<hash>` holds the assets from `assetsDir`; returns its layout. */
+/**
+ * Ensures `<runtimeRoot>/lib-<key>` holds the assets from `assetsDir`; returns its layout. The key
+ * hashes each asset's identity (inode, size, modification time), not its content: that costs four
+ * stat calls instead of reading and hashing ~1 MB on every run, and still changes whenever an
+ * asset is rebuilt or edited. A new copy is written only when its key is new.
+ */
 export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
-  const contents = new Map<string, Buffer>();
+  const present = new Map<string, string>();
+  const key = createHash('sha256');
   for (const name of ASSET_FILES) {
     const source = join(assetsDir, name);
-    if (existsSync(source)) contents.set(name, readFileSync(source));
+    let st;
+    try {
+      st = statSync(source);
+    } catch {
+      continue;
+    }
+    present.set(name, source);
+    key.update(`${name}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}\0`);
   }
   for (const required of ['init.sh', 'launcher.sh']) {
-    if (!contents.has(required)) throw new WardenError('INTERNAL', `warden's sandbox asset ${required} is missing from ${assetsDir}`, { hint: 'rebuild warden (npm run build)' });
+    if (!present.has(required)) throw new WardenError('INTERNAL', `warden's sandbox asset ${required} is missing from ${assetsDir}`, { hint: 'rebuild warden (npm run build)' });
   }
-  const hash = createHash('sha256');
-  for (const [name, data] of contents) hash.update(name).update('\0').update(data).update('\0');
-  const path = join(runtimeRoot, `lib-${hash.digest('hex').slice(0, 16)}`);
-  const layout = describe(path, contents.has('node-proxy-preload.mjs'), contents.has('warden-init'));
+  const path = join(runtimeRoot, `lib-${key.digest('hex').slice(0, 16)}`);
+  const layout = describe(path, present.has('node-proxy-preload.mjs'), present.has('warden-init'));
   if (existsSync(join(path, '.complete'))) {
     markUsed(path);
     return layout;
   }
+  const contents = new Map<string, Buffer>();
+  for (const [name, source] of present) contents.set(name, readFileSync(source));
 
   const staging = `${path}.tmp-${process.pid}-${Date.now()}`;
   try {

@@ -32,9 +32,9 @@ export function availableModes(): Mode[] {
 export function wardenBin(mode: Mode): string {
   if (mode === 'user') {
     const copy = process.env.WARDEN_TEST_INSTALL;
-    if (copy !== undefined && copy !== '') return join(copy, 'bin', 'warden.js');
+    if (copy !== undefined && copy !== '') return join(copy, 'bin', 'warden.cjs');
   }
-  return join(REPO, 'bin', 'warden.js');
+  return join(REPO, 'bin', 'warden.cjs');
 }
 
 export interface WardenResult {
