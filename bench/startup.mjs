@@ -130,7 +130,8 @@ const bwrapMinimalArgs = [
 
 /**
  * Reference for setup_ms: what warden's launcher does first, alone. A shell as the sandbox user
- * writes its pid into a *fresh* memory, pids and cpu v1 cgroup (warden creates one set per run).
+ * enrols itself in a *fresh* memory, pids and cpu v1 cgroup (warden creates one set per run), the
+ * way the launcher does: 0 ("this thread") into each group's tasks file.
  * Each run gets new groups, made before and removed after the timed spawn. Root and v1 only.
  */
 const cgroupMounts = ['memory', 'pids', 'cpu'].map((c) => `/sys/fs/cgroup/${c}`);
@@ -141,10 +142,10 @@ function freshCgroups() {
   probeCount++;
   for (const d of dirs) {
     mkdirSync(d, { recursive: true });
-    chownSync(join(d, 'cgroup.procs'), sandboxUser.uid, sandboxUser.gid);
+    chownSync(join(d, 'tasks'), sandboxUser.uid, sandboxUser.gid);
   }
   return {
-    args: ['-c', dirs.map((d) => `echo $$ > ${d}/cgroup.procs`).join(' && ')],
+    args: ['-c', dirs.map((d) => `echo 0 > ${d}/tasks`).join(' && ')],
     cleanup: () => dirs.forEach((d) => rmdirSync(d)),
   };
 }
@@ -164,7 +165,7 @@ const peerList = [
   { key: 'wardenVersion', label: 'ref: warden --version (CLI load)', cmd: warden, args: ['--version'], spawn: asUser(me) },
   { key: 'bwrapMinimal', label: `ref: bwrap, minimal mounts (${sandboxUser.name})`, cmd: bwrap, args: bwrapMinimalArgs, spawn: asUser(sandboxUser) },
   ...(canProbeCgroups
-    ? [{ key: 'cgJoin', label: `ref: sh joins 3 fresh cgroups (${sandboxUser.name})`, cmd: '/bin/sh', args: ['-c', "'echo $$ > /sys/fs/cgroup/{memory,pids,cpu}/warden/bench-probe-PID-N/cgroup.procs' (new groups per run)"], spawn: asUser(sandboxUser), prepare: freshCgroups }]
+    ? [{ key: 'cgJoin', label: `ref: sh joins 3 fresh cgroups (${sandboxUser.name})`, cmd: '/bin/sh', args: ['-c', "'echo 0 > /sys/fs/cgroup/{memory,pids,cpu}/warden/bench-probe-PID-N/tasks' (new groups per run)"], spawn: asUser(sandboxUser), prepare: freshCgroups }]
     : []),
   { key: 'bwrap', label: `bwrap, warden's flags (${sandboxUser.name})`, cmd: bwrap, args: ['--args', '7', '--', '/bin/true'], spawn: asUser(sandboxUser), fds: { 3: replay.seccompFile, 7: replay.argsFile } },
   ...(isRoot

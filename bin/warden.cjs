@@ -19,7 +19,11 @@ try {
   process.stderr.write('warden: not built yet; run `npm run build` (or scripts/setup.sh)\n');
   process.exit(125);
 }
-const cacheName = `warden-${process.versions.v8}-${source.length}.cache`;
+// `warden run` gets a cache of its own, written after a run: V8 caches the functions that ran, and
+// a cache written by another command (the build writes one with `config schema`) would leave the
+// run path to be compiled on every start (~5 ms) while carrying code a run never needs.
+const kind = process.argv[2] === 'run' ? 'run' : 'cli';
+const cacheName = `warden-${process.versions.v8}-${source.length}-${kind}.cache`;
 const cachePaths = [join(dirname(bundle), cacheName), join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'warden', cacheName)];
 let cachedData;
 for (const path of cachePaths) {
@@ -38,9 +42,11 @@ const bundleRequire = createRequire(bundle);
 script.runInThisContext().call(moduleObject.exports, moduleObject.exports, bundleRequire, moduleObject, bundle, dirname(bundle));
 
 if (cachedData === undefined || script.cachedDataRejected) {
-  // Written after the command ran, so the functions it compiled are in the cache too; on 'exit',
-  // which also fires when the CLI ends with process.exit().
-  process.once('exit', () => {
+  // Written after the command ran, so the functions it compiled are in the cache too. A run that
+  // failed may have stopped before the sandbox started: its cache would miss that path, so only
+  // a run that exited 0 writes the run cache.
+  process.once('exit', (code) => {
+    if (kind === 'run' && code !== 0) return;
     const data = script.createCachedData();
     for (const path of cachePaths) {
       try {

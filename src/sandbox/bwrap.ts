@@ -71,11 +71,42 @@ export interface StartOptions {
 
 /** Starts a sandbox. Throws WardenError for problems found before anything is spawned. */
 export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: StartOptions = {}): SandboxHandle {
-  const started = performance.now();
   const identity = spec.user ?? { uid: host.wardenUid, gid: process.getgid?.() ?? host.wardenUid };
   if (host.wardenUid === 0 && spec.user === null) {
     throw new WardenError('SANDBOX_UNAVAILABLE', 'refusing to run a sandbox as root', { hint: 'configure sandbox.user (created by scripts/setup.sh)' });
   }
+  // 1. Plan what bwrap will do (the /etc view, the mounts, the seccomp program). Nothing is
+  // created yet: the sandbox's setup time is measured from the creation below.
+  const etc = ensureEtcView(dirname(host.lib.path), identity.uid, identity.gid);
+  const plan: MountPlan = planMounts(spec, {
+    libDir: host.lib.path,
+    etc,
+    emptyFile: host.lib.emptyFile,
+    emptyDir: host.lib.emptyDir,
+    placeholderFile: host.lib.placeholderFile,
+    placeholderDir: host.lib.placeholderDir,
+    tmpfsBytes: spec.limits.memoryBytes,
+    hostHome: process.env['HOME'] ?? null,
+  });
+  const bwrapArgs = [
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop', 'ALL',
+    '--hostname', SANDBOX_HOSTNAME,
+    '--seccomp', '3',
+    '--json-status-fd', '4',
+    ...mountArgs(plan.ops),
+    '--chdir', spec.cwd,
+  ];
+  const seccompProgram = buildSeccompFilter().bytes;
+  mark('planned');
+
+  // 2. Create: the run's cgroups, then the launcher, which joins them and starts bwrap; bwrap
+  // waits for its arguments on fd 7 until the caller's launchAfter settles.
+  const started = performance.now();
   const cgroups = RunCgroups.create({
     layout: host.cgroups,
     runId: spec.runId,
@@ -87,12 +118,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   });
 
   mark('cgroups-made');
-  // 1. The launcher first: it joins the cgroups and starts bwrap, which then waits for its
-  // arguments on fd 7 while we compute them.
   const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
   const launcherArgs = [
     host.lib.launcher,
-    String(cgroups.procsFiles.length), ...cgroups.procsFiles,
+    String(cgroups.enrolFiles.length), ...cgroups.enrolFiles,
     String(writableRoots.length), ...writableRoots,
     // bwrap accepts only options through --args; the command must be on its own command line.
     '--', host.bwrapPath, '--args', '7', '--',
@@ -122,47 +151,18 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   for (const pipe of [seccompPipe, argsPipe]) pipe.on('error', () => undefined);
   mark('launcher-spawned');
 
-  // 2. What bwrap will do, computed while the launcher runs.
-  let plan: MountPlan;
-  let bwrapArgs: string[];
-  let argsReadyAt = 0;
-  let launchWaitMs = 0;
   try {
-    const etc = ensureEtcView(dirname(host.lib.path), identity.uid, identity.gid);
-    plan = planMounts(spec, {
-      libDir: host.lib.path,
-      etc,
-      emptyFile: host.lib.emptyFile,
-      emptyDir: host.lib.emptyDir,
-      placeholderFile: host.lib.placeholderFile,
-      placeholderDir: host.lib.placeholderDir,
-      tmpfsBytes: spec.limits.memoryBytes,
-      hostHome: process.env['HOME'] ?? null,
-    });
     // Recorded before bwrap touches the workspace, so a warden killed mid-run can be cleaned up
     // by the next one (see cleanupAbandonedSandbox).
     writeFileSync(join(spec.runDir, RECOVERY_FILE), JSON.stringify({ placeholders: plan.placeholders, cgroups: cgroups.directories }), { mode: 0o600 });
-    bwrapArgs = [
-      '--unshare-all',
-      '--unshare-user',
-      '--disable-userns',
-      '--die-with-parent',
-      '--new-session',
-      '--cap-drop', 'ALL',
-      '--hostname', SANDBOX_HOSTNAME,
-      '--seccomp', '3',
-      '--json-status-fd', '4',
-      ...mountArgs(plan.ops),
-      '--chdir', spec.cwd,
-    ];
-    seccompPipe.end(buildSeccompFilter().bytes);
-    argsReadyAt = performance.now();
-    mark('bwrap-args');
+    seccompPipe.end(seccompProgram);
   } catch (error) {
     child.kill('SIGKILL');
     void cgroups.destroy();
     throw error;
   }
+  const argsReadyAt = performance.now();
+  let launchWaitMs = 0;
 
   // 3. Launch: bwrap reads its arguments (NUL-separated) to EOF, then builds the sandbox.
   const launchAfter = options.launchAfter ?? Promise.resolve();
