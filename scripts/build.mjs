@@ -40,6 +40,9 @@ await build({
 });
 // The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
 await build({ ...common, sourcemap: false, entryPoints: [join(root, 'src/egress/node-proxy-preload.ts')], outfile: join(assets, 'node-proxy-preload.mjs') });
+// The MCP filesystem server `warden demo` puts behind the gateway (the npm package, bundled into
+// one file: it runs in its own sandbox, which sees the lib dir but not warden's node_modules).
+await build({ ...common, sourcemap: false, minify: true, entryPoints: [join(root, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js')], outfile: join(assets, 'mcp-filesystem-server.mjs') });
 
 // warden-init: the static C init and in-sandbox forwarder (see its header). Static, so it needs
 // nothing from the sandbox's /usr; stripped, so it loads fast.

@@ -11,11 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { DEFAULT_PROFILE } from '../core/config-defaults.js';
+import type { WardenConfig } from '../core/config.js';
+import { WardenError } from '../core/errors.js';
 import type { AuditRecord } from '../core/events.js';
 import { AuditQuery, describeEvent, openAuditLog, verifyAuditLog } from '../audit/index.js';
-import { runAgent, type PreparedHost, type RunPlan, type RunSummary } from '../runtime/index.js';
-import { DEMO_AGENT_SCRIPT, DEMO_STEPS, type DemoStep } from './agent-script.js';
+import { parseConfigText, runAgent, type PreparedHost, type RunPlan, type RunSummary } from '../runtime/index.js';
+import { SANDBOX_LIB } from '../sandbox/index.js';
+import { DEMO_AGENT_SCRIPT, DEMO_GRANTED_TOOLS, DEMO_STEPS, type DemoStep } from './agent-script.js';
 
 export interface DemoStepResult extends DemoStep {
   readonly observed: 'allowed' | 'blocked' | 'missing';
@@ -43,10 +45,38 @@ export interface DemoOptions {
 const DEMO_PIDS = 64;
 /** The docs server's address: host loopback, reached only through the egress proxy. */
 const DEMO_HOST = '127.0.0.2';
+const DEMO_PROFILE = 'demo';
+
+/**
+ * The demo's warden.yaml: the npm filesystem server (bundled into warden's sandbox library at
+ * build time) behind the gateway, in a sandbox of its own that sees the workspace read-only; the
+ * task grants listing and reading under the workspace, nothing else.
+ */
+function demoConfig(): Promise<WardenConfig> {
+  const text = `version: 1
+servers:
+  files:
+    command: node
+    args: [${JSON.stringify(`${SANDBOX_LIB}/mcp-filesystem-server.mjs`)}, "\${workspace}"]
+    workspace: read-only
+profiles:
+  ${DEMO_PROFILE}:
+    mcp:
+      allow:
+        - server: files
+          tools: [${DEMO_GRANTED_TOOLS.join(', ')}]
+          when: { path: { under: ["\${workspace}"] } }
+`;
+  return parseConfigText(text, 'warden demo (built-in config)');
+}
 
 /** Runs the demo and returns its report (printing it to `out` as it goes). */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const print = (line = ''): void => void options.out?.write(`${line}\n`);
+  if (options.prepared.host.lib.filesystemServer === null) {
+    throw new WardenError('SANDBOX_UNAVAILABLE', "the demo's MCP filesystem server was not built (dist/assets/mcp-filesystem-server.mjs is missing)", { hint: 'run npm run build (or scripts/setup.sh)' });
+  }
+  const config = await demoConfig();
   const root = mkdtempSync(join(tmpdir(), 'warden-demo-'));
   const docs = await serveDocs();
   try {
@@ -54,7 +84,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const hostSecret = join(root, 'host-secrets', 'id_ed25519');
     const docsUrl = `http://${DEMO_HOST}:${docs.port}/docs`;
     const plan: RunPlan = {
-      profileName: DEFAULT_PROFILE,
+      profileName: DEMO_PROFILE,
       agentName: 'demo-agent',
       command: ['/bin/sh', 'agent.sh', docsUrl, hostSecret],
       cwd: workspace,
@@ -72,6 +102,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     print(`  workspace     ${workspace}`);
     print(`  allowed host  ${DEMO_HOST}:${docs.port} (a docs server the demo runs on the host); nothing else`);
     print(`  limits        512 MiB memory, ${DEMO_PIDS} processes, 1 CPU, 60 s`);
+    print(`  MCP tools     the npm filesystem server, in its own sandbox behind warden's gateway; the task grants ${DEMO_GRANTED_TOOLS.join(' and ')} under the workspace`);
     print();
 
     const observed = new Map<string, { verdict: 'allowed' | 'blocked'; detail: string }>();
@@ -87,6 +118,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         neverVisible: [options.stateDir, options.prepared.runtimeRoot, join(root, 'host-secrets')],
         stdio: 'pipe',
         forwardSignals: true,
+        mcp: { config, configPath: null, stateDir: options.stateDir, hostEnv: {} },
         onStarted: ({ stdout, stdin, stderr }) => {
           stdin?.end();
           stderr?.resume();
@@ -104,7 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
                 const verdict = match[2] as 'allowed' | 'blocked';
                 observed.set(step.id, { verdict, detail: match[3] ?? '' });
                 if (step.group !== lastGroup) {
-                  print(step.group === 'ordinary' ? ' ordinary work' : ' what an injected agent would try');
+                  print(GROUP_TITLES[step.group]);
                   lastGroup = step.group;
                 }
                 print(`   ${verdict === 'allowed' ? '+ allowed' : 'x blocked'}  ${step.title.padEnd(52)} ${match[3] ?? ''}`);
@@ -130,8 +162,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const failed = steps.filter((s) => !s.ok);
     const allowed = steps.filter((s) => s.observed === 'allowed').length;
     const blocked = steps.filter((s) => s.observed === 'blocked').length;
+    const calls = events.filter((e): e is Extract<AuditRecord, { type: 'mcp.call' }> => e.type === 'mcp.call');
+    print(`MCP tool calls: ${calls.filter((c) => c.data.decision === 'allow').length} allowed, ${calls.filter((c) => c.data.decision === 'deny').length} refused by the task's grants (${DEMO_GRANTED_TOOLS.map((t) => `files__${t}`).join(', ')} under the workspace).`);
     if (failed.length === 0 && verification.ok) {
-      print(`Everything behaved as expected: ${allowed} ordinary actions allowed, ${blocked} attacks blocked, all on record.`);
+      print(`Everything behaved as expected: ${allowed} actions allowed, ${blocked} blocked, all on record.`);
     } else {
       for (const step of failed) print(`UNEXPECTED: ${step.title}: expected ${step.expect}, observed ${step.observed}${step.evidence === null ? '' : ` (${step.evidence})`}`);
     }
@@ -147,6 +181,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   }
 }
 
+const GROUP_TITLES: Readonly<Record<DemoStep['group'], string>> = {
+  ordinary: ' ordinary work',
+  tools: ' tools, through the MCP gateway',
+  attack: ' what an injected agent would try',
+};
+
+/** The gateway's record of the agent's call of `tool` (the exposed name), the last one if several. */
+function mcpCall(events: readonly AuditRecord[], tool: string): Extract<AuditRecord, { type: 'mcp.call' }> | undefined {
+  return events.filter((e): e is Extract<AuditRecord, { type: 'mcp.call' }> => e.type === 'mcp.call' && e.data.name === tool).at(-1);
+}
+
 /** Compares what the agent saw with what should happen, and with independent evidence. */
 function judge(step: DemoStep, seen: { verdict: 'allowed' | 'blocked'; detail: string } | undefined, summary: RunSummary, events: readonly AuditRecord[], docsPort: number): DemoStepResult {
   if (seen === undefined) return { ...step, observed: 'missing', detail: 'the agent did not report this step', ok: false, evidence: null };
@@ -158,6 +203,16 @@ function judge(step: DemoStep, seen: { verdict: 'allowed' | 'blocked'; detail: s
   } else if (step.id === 'exfil-domain') {
     corroborated = events.some((e) => e.type === 'egress.denied' && e.data.host === 'evil.example.com');
     evidence = corroborated ? 'egress.denied event recorded' : 'no egress.denied event for evil.example.com';
+  } else if (step.id === 'mcp-list') {
+    const listed = events.filter((e) => e.type === 'mcp.listed');
+    corroborated = listed.length > 0;
+    evidence = corroborated ? 'mcp.listed recorded what was shown and what was hidden' : 'no mcp.listed event';
+  } else if (step.id === 'mcp-read' || step.id === 'mcp-write' || step.id === 'mcp-outside') {
+    const tool = step.id === 'mcp-write' ? 'files__write_file' : 'files__read_text_file';
+    const call = step.id === 'mcp-read' ? events.find((e) => e.type === 'mcp.call' && e.data.name === tool && e.data.decision === 'allow') : mcpCall(events, tool);
+    const want = step.expect === 'allowed' ? 'allow' : 'deny';
+    corroborated = call !== undefined && call.type === 'mcp.call' && call.data.decision === want;
+    evidence = call === undefined || call.type !== 'mcp.call' ? `no mcp.call event for ${tool}` : `mcp.call ${call.data.decision} [${call.data.policy_ids.join(', ') || 'no policy'}: ${call.data.reason}]`;
   } else if (step.id === 'fork-bomb') {
     // The agent only knows its loop ended; the kernel's pids counter says why.
     corroborated = summary.limits_hit.includes('pids');

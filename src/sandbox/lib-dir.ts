@@ -18,13 +18,15 @@ export interface LibDir {
   readonly wardenInit: string | null;
   /** Present when the build produced it (dist/assets); absent when running from source. */
   readonly nodePreload: string | null;
+  /** The bundled MCP filesystem server `warden demo` uses (dist/assets); null when not built. */
+  readonly filesystemServer: string | null;
   readonly emptyFile: string;
   readonly emptyDir: string;
   readonly placeholderFile: string;
   readonly placeholderDir: string;
 }
 
-const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs'] as const;
+const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs', 'mcp-filesystem-server.mjs'] as const;
 const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init']);
 
 /**
@@ -51,7 +53,7 @@ export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
     if (!present.has(required)) throw new WardenError('INTERNAL', `warden's sandbox asset ${required} is missing from ${assetsDir}`, { hint: 'rebuild warden (npm run build)' });
   }
   const path = join(runtimeRoot, `lib-${key.digest('hex').slice(0, 16)}`);
-  const layout = describe(path, present.has('node-proxy-preload.mjs'), present.has('warden-init'));
+  const layout = describe(path, present);
   if (existsSync(join(path, '.complete'))) {
     markUsed(path);
     return layout;
@@ -87,13 +89,14 @@ export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
   return layout;
 }
 
-function describe(path: string, hasPreload: boolean, hasWardenInit: boolean): LibDir {
+function describe(path: string, present: ReadonlyMap<string, string>): LibDir {
   return {
     path,
     initScript: join(path, 'init.sh'),
     launcher: join(path, 'launcher.sh'),
-    wardenInit: hasWardenInit ? join(path, 'warden-init') : null,
-    nodePreload: hasPreload ? join(path, 'node-proxy-preload.mjs') : null,
+    wardenInit: present.has('warden-init') ? join(path, 'warden-init') : null,
+    nodePreload: present.has('node-proxy-preload.mjs') ? join(path, 'node-proxy-preload.mjs') : null,
+    filesystemServer: present.has('mcp-filesystem-server.mjs') ? join(path, 'mcp-filesystem-server.mjs') : null,
     emptyFile: join(path, 'empty-file'),
     emptyDir: join(path, 'empty-dir'),
     placeholderFile: join(path, 'placeholder-file'),
