@@ -43,6 +43,8 @@ await build({ ...common, sourcemap: false, entryPoints: [join(root, 'src/egress/
 // The MCP filesystem server `warden demo` puts behind the gateway (the npm package, bundled into
 // one file: it runs in its own sandbox, which sees the lib dir but not warden's node_modules).
 await build({ ...common, sourcemap: false, minify: true, entryPoints: [join(root, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js')], outfile: join(assets, 'mcp-filesystem-server.mjs') });
+// The bridge to remote (url:) MCP servers: runs in a server sandbox, relaying stdio to Streamable HTTP.
+await build({ ...common, sourcemap: false, minify: true, entryPoints: [join(root, 'src/gateway/remote-bridge.ts')], outfile: join(assets, 'mcp-remote-bridge.mjs') });
 
 // warden-init: the static C init and in-sandbox forwarder (see its header). Static, so it needs
 // nothing from the sandbox's /usr; stripped, so it loads fast.

@@ -323,7 +323,12 @@ export class Gateway {
     try {
       await upstream.start();
     } catch (error) {
-      throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${(error as Error).message}`, { hint: `check servers.${name} in warden.yaml (command, args, and what its sandbox can see)`, cause: error });
+      const detail = (error as Error).message;
+      await this.#record('mcp.server', { server: name, state: 'failed', detail: `did not start: ${detail}`.slice(0, 1000) }).catch(() => undefined);
+      throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${detail}`, {
+        hint: `check servers.${name} in warden.yaml: for a stdio server its command, args and what its sandbox can see; for a url server the URL, and that the server is up`,
+        cause: error,
+      });
     }
   }
 

@@ -9,6 +9,7 @@ import type { ServerConfig } from '../core/config.js';
 import { DEFAULT_LIMITS, expandWorkspace } from '../core/config-defaults.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
+import { parseHostPattern } from '../core/host-pattern.js';
 import { newSecret } from '../core/ids.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import type { LaunchUpstream, UpstreamProcess } from '../gateway/index.js';
@@ -36,9 +37,11 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
   return async (name: string): Promise<UpstreamProcess> => {
     const server = ctx.servers[name];
     if (server === undefined) throw new WardenError('GATEWAY_START_FAILED', `no server '${name}' in the config`);
-    if (server.command === undefined) {
-      throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is a remote (url) server; remote servers are not supported yet`, { hint: 'run it as a stdio server (command:) for now' });
-    }
+    // A remote server is reached through the bridge (src/gateway/remote-bridge.ts), run in a
+    // sandbox like a local server; its egress proxy allows the server's own host:port.
+    const remote = server.url === undefined ? null : remoteBridge(name, server.url, ctx.host);
+    const command = remote?.command ?? [server.command ?? '', ...server.args.map((a) => expandWorkspace(a, ctx.workspace))];
+    const workspaceMode = remote === null ? server.workspace : 'none';
     // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
     const sandboxId = `${ctx.runId}.${name}.${++launches}`;
     const runDir = createRunDir(ctx.runtimeRoot, sandboxId, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
@@ -48,7 +51,7 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
       socketPath,
       socketMode: 0o660,
       ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
-      policy: new EgressPolicy(server.network.allow),
+      policy: new EgressPolicy([...(remote === null ? [] : [remote.authority]), ...server.network.allow]),
       credential,
       sink: ctx.sink,
       runId: ctx.runId,
@@ -59,7 +62,7 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
       await proxy.start();
       const label = `servers.${name}.filesystem`;
       const readOnly = resolveFsPaths(server.filesystem.read_only, ctx.workspace, `${label}.read_only`, true);
-      if (server.workspace === 'read-only') readOnly.push(ctx.workspace);
+      if (workspaceMode === 'read-only') readOnly.push(ctx.workspace);
       const env: Record<string, string> = {};
       for (const v of server.env.pass) {
         const value = ctx.hostEnv[v];
@@ -69,9 +72,9 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
       sandbox = startSandbox(
         {
           runId: sandboxId,
-          command: [server.command, ...server.args.map((a) => expandWorkspace(a, ctx.workspace))],
-          cwd: server.workspace === 'none' ? SANDBOX_HOME : ctx.workspace,
-          workspace: server.workspace === 'read-write' ? ctx.workspace : null,
+          command,
+          cwd: workspaceMode === 'none' ? SANDBOX_HOME : ctx.workspace,
+          workspace: workspaceMode === 'read-write' ? ctx.workspace : null,
           readOnly,
           writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
           deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
@@ -116,4 +119,23 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
       throw error;
     }
   };
+}
+
+/**
+ * How a remote server is started: the bridge from the sandbox library, under the host's Node
+ * (found on the sandbox's PATH, /usr/local/bin:/usr/bin:/bin), and the URL's host:port, which
+ * the bridge's egress proxy allows (an address such as 127.0.0.1 only as that exact address).
+ */
+function remoteBridge(name: string, url: string, host: SandboxHost): { command: string[]; authority: string } {
+  if (host.lib.remoteBridge === null) {
+    throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is a remote (url) server, but the bridge to remote servers was not built (dist/assets/mcp-remote-bridge.mjs is missing)`, { hint: 'run npm run build (or scripts/setup.sh)' });
+  }
+  const parsed = new URL(url);
+  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port;
+  const authority = `${parsed.hostname}:${port}`;
+  const pattern = parseHostPattern(authority);
+  if (!pattern.ok) {
+    throw new WardenError('GATEWAY_START_FAILED', `server '${name}': the host of ${url} cannot be allowed through the egress proxy (${pattern.reason})`, { hint: 'use a host name or an IPv4 address in servers.<name>.url' });
+  }
+  return { command: ['node', join(SANDBOX_LIB, 'mcp-remote-bridge.mjs'), url], authority };
 }

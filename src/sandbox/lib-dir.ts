@@ -20,13 +20,15 @@ export interface LibDir {
   readonly nodePreload: string | null;
   /** The bundled MCP filesystem server `warden demo` uses (dist/assets); null when not built. */
   readonly filesystemServer: string | null;
+  /** The stdio-to-Streamable-HTTP bridge for remote (url:) servers (dist/assets); null when not built. */
+  readonly remoteBridge: string | null;
   readonly emptyFile: string;
   readonly emptyDir: string;
   readonly placeholderFile: string;
   readonly placeholderDir: string;
 }
 
-const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs', 'mcp-filesystem-server.mjs'] as const;
+const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs', 'mcp-filesystem-server.mjs', 'mcp-remote-bridge.mjs'] as const;
 const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init']);
 
 /**
@@ -97,6 +99,7 @@ function describe(path: string, present: ReadonlyMap<string, string>): LibDir {
     wardenInit: present.has('warden-init') ? join(path, 'warden-init') : null,
     nodePreload: present.has('node-proxy-preload.mjs') ? join(path, 'node-proxy-preload.mjs') : null,
     filesystemServer: present.has('mcp-filesystem-server.mjs') ? join(path, 'mcp-filesystem-server.mjs') : null,
+    remoteBridge: present.has('mcp-remote-bridge.mjs') ? join(path, 'mcp-remote-bridge.mjs') : null,
     emptyFile: join(path, 'empty-file'),
     emptyDir: join(path, 'empty-dir'),
     placeholderFile: join(path, 'placeholder-file'),

@@ -180,6 +180,7 @@ export interface AuditEvent {
   readonly seq: number;
   readonly type: string;
   readonly run_id: string;
+  readonly agent: { readonly name: string; readonly run_id: string };
   readonly data: Record<string, unknown>;
 }
 

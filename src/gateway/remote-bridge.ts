@@ -1,0 +1,86 @@
+/**
+ * The bridge to a remote (url:) MCP server: a small program the runtime starts in a server
+ * sandbox of its own, like any stdio server (built to dist/assets/mcp-remote-bridge.mjs, which
+ * the sandbox sees in its library). The gateway speaks MCP to it over stdin/stdout; it relays
+ * every JSON-RPC message, unread, to the server over Streamable HTTP and back. The sandbox's only
+ * network is its egress proxy, which allows the server's host and nothing else, so the remote
+ * server is reached under the same allow-list, address checks and audit as any other egress.
+ *
+ * usage: node mcp-remote-bridge.mjs URL
+ * Exits when stdin closes (the gateway stopped it) or the server ends the session.
+ */
+import { createInterface } from 'node:readline';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+/** Lines the gateway sends are bounded by the gateway; this caps what the bridge will hold. */
+const MAX_LINE_CHARS = 8 * 1024 * 1024;
+/** JSON-RPC "internal error": what a request gets when the server cannot be reached. */
+const UNREACHABLE = -32603;
+
+function fail(text: string): never {
+  process.stderr.write(`mcp-remote-bridge: ${text}\n`);
+  process.exit(2);
+}
+
+function write(message: JSONRPCMessage): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+async function main(): Promise<void> {
+  const target = process.argv[2];
+  if (target === undefined || process.argv.length !== 3) fail('usage: mcp-remote-bridge URL');
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    fail(`not a URL: ${target}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`not an http(s) URL: ${target}`);
+
+  const transport = new StreamableHTTPClientTransport(url);
+  // The id of our client's initialize request: its answer carries the protocol version, which
+  // the transport must send on every later request (the SDK's Client would tell it; we relay).
+  let initializeId: string | number | null = null;
+  transport.onmessage = (message) => {
+    if (initializeId !== null && 'id' in message && message.id === initializeId && 'result' in message) {
+      const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
+      if (typeof version === 'string') transport.setProtocolVersion(version);
+      initializeId = null;
+    }
+    write(message);
+  };
+  transport.onerror = (error) => process.stderr.write(`mcp-remote-bridge: ${error.message}\n`);
+  transport.onclose = () => process.exit(0);
+  await transport.start();
+
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    if (line.length > MAX_LINE_CHARS) {
+      process.stderr.write(`mcp-remote-bridge: dropped a message of ${line.length} characters (limit ${MAX_LINE_CHARS})\n`);
+      continue;
+    }
+    let message: JSONRPCMessage;
+    try {
+      message = JSONRPCMessageSchema.parse(JSON.parse(line));
+    } catch {
+      process.stderr.write('mcp-remote-bridge: dropped a line that is not a JSON-RPC message\n');
+      continue;
+    }
+    if ('method' in message && message.method === 'initialize' && 'id' in message) initializeId = message.id;
+    // Not awaited: a slow call must not hold up the ones behind it (the transport sends each
+    // POST on its own and delivers answers through onmessage as they come).
+    transport.send(message).catch((error: unknown) => {
+      const detail = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`mcp-remote-bridge: ${detail}\n`);
+      if ('id' in message && 'method' in message) {
+        write({ jsonrpc: '2.0', id: message.id, error: { code: UNREACHABLE, message: `the remote MCP server could not be reached: ${detail}`.slice(0, 1000) } });
+      }
+    });
+  }
+  await transport.close().catch(() => undefined);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

@@ -1,0 +1,141 @@
+/**
+ * Remote (url:) MCP servers: the npm server-everything served over Streamable HTTP on the host,
+ * reached by the gateway through the remote bridge, which runs in a server sandbox whose only way
+ * out is its egress proxy (allowing the server's host:port and nothing else). The grant model,
+ * the audit trail and the egress records are the same as for a local server.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { agentAuditEvents, availableModes, makeWorkspace, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode } from '../helpers/warden.js';
+
+const SERVER_EVERYTHING = join(REPO, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+/** Host loopback, but not 127.0.0.1: the bridge's proxy must allow exactly this address. */
+const REMOTE_HOST = '127.0.0.2';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, REMOTE_HOST, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+let server: ChildProcess | null = null;
+let port = 0;
+
+beforeAll(async () => {
+  port = await freePort();
+  server = spawn(process.execPath, [SERVER_EVERYTHING, 'streamableHttp'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Ready once it accepts connections.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const up = await fetch(`http://${REMOTE_HOST}:${port}/mcp`, { method: 'GET' }).then(() => true, () => false);
+    if (up) break;
+    if (Date.now() > deadline) throw new Error('server-everything (streamableHttp) did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 30_000);
+
+afterAll(() => {
+  server?.kill('SIGKILL');
+});
+
+function writeConfig(dir: string, url: string): string {
+  const path = join(dir, 'warden.yaml');
+  writeFileSync(
+    path,
+    `version: 1
+servers:
+  remote:
+    url: ${JSON.stringify(url)}
+profiles:
+  default:
+    mcp:
+      allow:
+        - server: remote
+          tools: [echo]
+          prompts: [simple-prompt]
+`,
+    { mode: 0o644 },
+  );
+  return path;
+}
+
+async function connect(mode: Mode, workspace: string, config: string, agent: string): Promise<Client> {
+  const user = mode === 'user' ? userIds(TEST_USER) : null;
+  const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', agent];
+  const transport = new StdioClientTransport({
+    command: user === null ? process.execPath : 'runuser',
+    args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
+    cwd: workspace,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode) },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'remote-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+/** The bridge runs under the host's node: the sandbox must find it on /usr/local/bin:/usr/bin:/bin. */
+const nodeOnSandboxPath = spawnSync('/bin/sh', ['-c', 'PATH=/usr/local/bin:/usr/bin:/bin command -v node']).status === 0;
+
+describe.each(availableModes())('remote MCP servers (warden as %s)', (mode: Mode) => {
+  let workspace = '';
+  afterEach(() => removeWorkspace(workspace));
+
+  it.skipIf(!nodeOnSandboxPath)('GW-01 a remote server over Streamable HTTP: granted tools listed and called, ungranted hidden and refused, reached only through its egress proxy and audited', async () => {
+    workspace = makeWorkspace(mode);
+    const url = `http://${REMOTE_HOST}:${port}/mcp`;
+    const config = writeConfig(join(workspace, '..'), url);
+    const agent = `remote-test-${basename(dirname(workspace))}`;
+    const client = await connect(mode, workspace, config, agent);
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['remote__echo']);
+      const echo = await client.callTool({ name: 'remote__echo', arguments: { message: 'over the bridge' } });
+      expect(echo.content).toEqual([{ type: 'text', text: 'Echo: over the bridge' }]);
+      await expect(client.callTool({ name: 'remote__get-sum', arguments: { a: 1, b: 2 } })).rejects.toMatchObject({ code: -32602 });
+      expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['remote__simple-prompt']);
+      const prompt = await client.getPrompt({ name: 'remote__simple-prompt' });
+      expect(prompt.messages.length).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+    }
+
+    const events = await agentAuditEvents(mode, workspace, agent);
+    const calls = events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.name, e.data.decision, e.data.outcome]);
+    expect(calls).toEqual([
+      ['remote__echo', 'allow', 'ok'],
+      ['remote__get-sum', 'deny', 'denied'],
+      ['remote__simple-prompt', 'allow', 'ok'],
+    ]);
+    // The bridge reached the server through its own egress proxy, which allowed exactly that address.
+    const egress = events.filter((e) => e.type === 'egress.allowed' || e.type === 'egress.denied');
+    expect(egress.length).toBeGreaterThan(0);
+    expect(egress.every((e) => e.type === 'egress.allowed' && e.agent.name === 'mcp:remote' && e.data.host === REMOTE_HOST && e.data.port === port)).toBe(true);
+  }, 60_000);
+
+  it.skipIf(!nodeOnSandboxPath)('GW-06 a remote server that cannot be reached stops the gateway start with a clear error (GATEWAY_START_FAILED), on record', async () => {
+    workspace = makeWorkspace(mode);
+    const closedPort = await freePort();
+    const config = writeConfig(join(workspace, '..'), `http://${REMOTE_HOST}:${closedPort}/mcp`);
+    const agent = `remote-down-${basename(dirname(workspace))}`;
+    const result = await warden(mode, ['--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', agent], { cwd: workspace, input: '', timeoutMs: 45_000 });
+    expect(result.code, result.stderr).toBe(125);
+    expect(result.stderr).toContain("MCP server 'remote' did not start");
+    expect(result.stderr).toContain('the remote MCP server could not be reached');
+    expect(result.stderr).toContain('GATEWAY_START_FAILED');
+    const events = await agentAuditEvents(mode, workspace, agent);
+    const failed = events.find((e) => e.type === 'mcp.server' && e.data.state === 'failed');
+    expect(String(failed?.data.detail)).toContain('could not be reached');
+    // The bridge's attempt went through its proxy, which allowed the address (nothing listened there).
+    expect(events.some((e) => e.type === 'egress.allowed' && e.agent.name === 'mcp:remote' && e.data.port === closedPort)).toBe(true);
+  }, 60_000);
+});
