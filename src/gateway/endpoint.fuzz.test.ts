@@ -324,7 +324,7 @@ interface HttpFixture {
   readonly otherSession: string;
 }
 
-async function startHttp(fx: Fixture, maxSessions = 100_000): Promise<HttpFixture> {
+async function startHttp(fx: Fixture, maxSessions = 100_000, bodyTimeoutMs?: number): Promise<HttpFixture> {
   const forwarded: unknown[] = [];
   const rejected: { reason: string; code: number }[] = [];
   const hosts: string[] = [];
@@ -355,6 +355,7 @@ async function startHttp(fx: Fixture, maxSessions = 100_000): Promise<HttpFixtur
     limits: HTTP_LIMITS,
     maxSessions,
     onRejected: (reason, code) => rejected.push({ reason, code }),
+    ...(bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs }),
   });
   const port = (await endpoint.listen({ host: '127.0.0.1', port: 0 })) ?? 0;
   hosts.push(`127.0.0.1:${port}`, `localhost:${port}`);
@@ -905,6 +906,30 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
       expect({ status: ok.status, body: ok.status === 200 ? '(SSE)' : ok.body.toString('utf8') }).toEqual({ status: 200, body: '(SSE)' });
     } finally {
       await small.endpoint.close();
+    }
+  });
+
+  it('GW-05 http 8: a client that stalls mid-body loses its connection after the body timeout; the endpoint keeps serving', async () => {
+    const slow = await startHttp(fx, 100, 300);
+    try {
+      const started = Date.now();
+      const closed = await new Promise<number>((resolve, reject) => {
+        const socket = netConnect(slow.port, '127.0.0.1', () => {
+          const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+          const head = goodHeaders(slow.port, TOKEN, slow.session).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+          // Announce the whole body, send half of it, then nothing.
+          socket.write(`POST /mcp HTTP/1.1\r\n${head}Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+        });
+        socket.on('close', () => resolve(Date.now() - started));
+        socket.on('error', () => undefined);
+        setTimeout(() => reject(new Error('the stalled connection was not closed within 5 s')), 5000).unref();
+      });
+      expect(closed).toBeGreaterThanOrEqual(250);
+      expect(closed).toBeLessThan(5000);
+      const ping = await post(slow, { jsonrpc: '2.0', id: 'after-stall', method: 'ping' }, TOKEN, slow.session);
+      expect(messagesOf(ping)).toEqual([{ jsonrpc: '2.0', id: 'after-stall', result: {} }]);
+    } finally {
+      await slow.endpoint.close();
     }
   });
 

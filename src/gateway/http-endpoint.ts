@@ -37,6 +37,8 @@ export interface HttpEndpointOptions {
   readonly maxSessions?: number;
   /** A request was refused before reaching a session (for the audit log). */
   readonly onRejected?: (reason: string, code: number, session: string) => void;
+  /** Longest a client may take to send a request body (default BODY_TIMEOUT_MS). */
+  readonly bodyTimeoutMs?: number;
 }
 
 interface Session {
@@ -65,7 +67,7 @@ export class HttpEndpoint {
     });
     // Slow-loris and idle limits: a stuck client cannot hold the endpoint.
     this.#http.headersTimeout = 10_000;
-    this.#http.requestTimeout = 0; // SSE streams are long-lived; bodies are bounded by size below.
+    this.#http.requestTimeout = 0; // SSE streams are long-lived; bodies are bounded by size and time in readBody.
     this.#http.keepAliveTimeout = 60_000;
     this.#http.maxHeadersCount = 64;
   }
@@ -143,7 +145,7 @@ export class HttpEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(type)) return this.#jsonError(res, 415, null, RPC.invalidRequest, 'Content-Type must be application/json');
 
     const limits = this.#options.limits ?? DEFAULT_BOUNDARY_LIMITS;
-    const body = await readBody(req, limits.maxBytes);
+    const body = await readBody(req, limits.maxBytes, this.#options.bodyTimeoutMs);
     if (body === null) return this.#reject(res, 413, `body larger than ${limits.maxBytes} bytes`, session?.label ?? '-', RPC.invalidRequest);
     const parsed = parseJsonRpc(body, limits);
     if (!parsed.ok) {
@@ -228,8 +230,18 @@ function initializeProblem(message: Record<string, unknown>): string | null {
   return null;
 }
 
-/** The request body, or null when it exceeds `max` bytes (reading stops there). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+/**
+ * Longest a client may take to send a request body. The server's own requestTimeout is off
+ * (it would also cut long-lived SSE streams), so a client that stalls mid-body is cut here.
+ */
+export const BODY_TIMEOUT_MS = 30_000;
+
+/**
+ * The request body, or null when it exceeds `max` bytes (reading stops there). A body not
+ * complete within `timeoutMs` destroys the connection (the promise rejects): a stalled upload
+ * must not hold a connection, or a session's request slot, forever.
+ */
+function readBody(req: IncomingMessage, max: number, timeoutMs: number = BODY_TIMEOUT_MS): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > max) {
     req.resume();
@@ -238,17 +250,29 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      const error = new Error(`request body not complete after ${timeoutMs} ms`);
+      req.destroy(error);
+      reject(error);
+    }, timeoutMs);
+    const settle = (value: Buffer | null): void => {
+      clearTimeout(timer);
+      resolve(value);
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
         chunks.length = 0;
         req.pause();
-        resolve(null);
+        settle(null);
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(size > max ? null : Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('end', () => settle(size > max ? null : Buffer.concat(chunks, size)));
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
 }
