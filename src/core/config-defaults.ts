@@ -65,7 +65,7 @@ export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
   network: { allow: [] },
   limits: {},
   env: { pass: [], set: {} },
-  mcp: { allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000 },
+  mcp: { allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000, relay: {} },
 });
 
 /** The config used when no warden.yaml is found. */

@@ -123,6 +123,10 @@ export const envSchema = z
   })
   .describe('Environment of the sandboxed command.');
 
+/** Server-to-client requests the gateway can relay to the agent (profiles.<name>.mcp.relay). */
+export const RELAY_FEATURES = ['sampling', 'elicitation', 'roots'] as const;
+export type RelayFeature = (typeof RELAY_FEATURES)[number];
+
 const serverName = z.string().regex(SERVER_NAME, 'server names are lower-case letters, digits and - (max 32; no _ so that exposed names `server__tool` stay unambiguous)');
 
 /** One condition on one argument of a tool call; exactly one kind per condition. */
@@ -185,6 +189,12 @@ export const mcpSchema = z
       .default([])
       .describe('Argument names recorded in the audit log only as HMAC digests (names like password, token, secret, api_key, authorization are always).'),
     call_timeout: duration.default(60_000).describe('Longest a tool call may take before the agent gets a timeout error, e.g. 30s. Default: 60s.'),
+    relay: z
+      .record(serverName, z.array(z.enum(RELAY_FEATURES)).max(RELAY_FEATURES.length))
+      .default({})
+      .describe(
+        "Requests a server may send to the agent, relayed by the gateway: 'sampling' (the agent's model answers a prompt the server wrote), 'elicitation' (the server asks the user for input), 'roots' (the server learns the agent's roots). Default: none; the gateway then does not offer them to the server.",
+      ),
   })
   .describe('MCP tools, prompts and resources this profile grants through the gateway.');
 
@@ -221,7 +231,7 @@ export const profileSchema = z
     network: networkSchema.default({ allow: [] }),
     limits: limitsSchema.default({}),
     env: envSchema.default({ pass: [], set: {} }),
-    mcp: mcpSchema.default({ allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000 }),
+    mcp: mcpSchema.default({ allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000, relay: {} }),
   })
   .describe('A named set of permissions for one kind of task.');
 
@@ -269,6 +279,11 @@ export const configSchema = z
             });
           }
         });
+      }
+      for (const server of Object.keys(profile.mcp.relay)) {
+        if (!Object.hasOwn(config.servers, server)) {
+          ctx.addIssue({ code: 'custom', path: ['profiles', profileName, 'mcp', 'relay', server], message: `no server '${server}' in servers (known: ${Object.keys(config.servers).join(', ') || 'none'})` });
+        }
       }
     }
   })

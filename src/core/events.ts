@@ -32,7 +32,8 @@ export type LimitKind = 'memory' | 'pids' | 'cpu' | 'timeout';
 export type EndReason = 'exited' | 'signaled' | 'timeout' | 'memory_limit' | 'warden_error' | 'interrupted';
 
 /** What an MCP request was about. */
-export type McpSubject = 'tool' | 'prompt' | 'resource';
+/** What an MCP record is about: the agent's tools, prompts, resources, or a request a server sent the agent (relayed). */
+export type McpSubject = 'tool' | 'prompt' | 'resource' | 'sampling' | 'elicitation' | 'roots';
 
 /** How one MCP call ended. Stable strings: they are stored and queried. */
 export type McpOutcome =
@@ -45,6 +46,7 @@ export type McpOutcome =
   | 'too_large' // the upstream's result exceeded the size cap
   | 'upstream_error' // the upstream answered with a JSON-RPC error or broke the protocol
   | 'cancelled' // the agent cancelled it or went away
+  | 'agent_error' // a request relayed to the agent (sampling, elicitation, roots): the agent answered with an error or could not answer
   | 'audit_failed'; // never forwarded: the decision could not be recorded
 
 export interface EventPayloads {

@@ -16,7 +16,8 @@ import { buildCatalog, type Catalog, type CatalogEntry } from './catalog.js';
 import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
 import { OVERSIZED_RESULT_CODE } from './line-transport.js';
 import type { ArgumentRedactor } from './redact.js';
-import { Upstream, UpstreamUnavailableError, type LaunchUpstream } from './upstream.js';
+import { ServerRequestRelay, type AgentPeer } from './relay.js';
+import { Upstream, UpstreamUnavailableError, type LaunchUpstream, type RelayFeature } from './upstream.js';
 
 export interface GatewayOptions {
   readonly profileName: string;
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   /** Largest upstream message (and so result) accepted, in bytes. */
   readonly maxResultBytes: number;
   readonly startTimeoutMs?: number;
+  /** Server → requests it may send the agent (profiles.<name>.mcp.relay); default none. */
+  readonly relay?: Readonly<Record<string, readonly RelayFeature[]>>;
 }
 
 /** What `warden tools ls` shows for one tool. */
@@ -47,6 +50,8 @@ export interface ToolGrant {
 export interface CallOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
+  /** The agent's JSON-RPC id of this request (requests the server sends back travel with it). */
+  readonly requestId?: string | number;
 }
 
 const MAX_HIDDEN_RECORDED = 256;
@@ -59,8 +64,16 @@ export class Gateway {
   #catalog: Catalog = buildCatalog([]);
   #auditBroken: Error | null = null;
 
+  readonly #relay: ServerRequestRelay;
+
   private constructor(options: GatewayOptions) {
     this.#options = options;
+    this.#relay = new ServerRequestRelay({ profileName: options.profileName, relay: options.relay ?? {}, timeoutMs: options.callTimeoutMs, record: (data) => this.#finish(data) });
+  }
+
+  /** Makes an agent session reachable for requests its servers send it (see relay.ts); call the result when it closes. */
+  attachSession(session: string, peer: AgentPeer): () => void {
+    return this.#relay.attach(session, peer);
   }
 
   /**
@@ -151,11 +164,13 @@ export class Gateway {
     let result: CallToolResult;
     try {
       if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
-      result = await upstream.request('tools/call', { name: entry.upstreamName, arguments: prepared.forwarded }, CallToolResultSchema, {
-        timeoutMs: this.#options.callTimeoutMs,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(options.onProgress === undefined ? {} : { onprogress: options.onProgress }),
-      });
+      result = await this.#relay.track(entry.server, session, options.requestId ?? null, () =>
+        upstream.request('tools/call', { name: entry.upstreamName, arguments: prepared.forwarded }, CallToolResultSchema, {
+          timeoutMs: this.#options.callTimeoutMs,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.onProgress === undefined ? {} : { onprogress: options.onProgress }),
+        }),
+      );
     } catch (error) {
       const failure = this.#classify(error, entry.server);
       await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: round(performance.now() - started), error: failure.detail });
@@ -181,7 +196,7 @@ export class Gateway {
 
   async getPrompt(session: string, name: string, args: Record<string, string> | undefined, options: CallOptions = {}): Promise<GetPromptResult> {
     const entry = this.#catalog.prompts.get(name);
-    return this.#forwardSimple(session, 'prompt', name, entry, 'get_prompt', args ?? {}, (upstream) =>
+    return this.#forwardSimple(session, options.requestId ?? null, 'prompt', name, entry, 'get_prompt', args ?? {}, (upstream) =>
       upstream.request('prompts/get', { name: entry?.upstreamName ?? name, ...(args === undefined ? {} : { arguments: args }) }, GetPromptResultSchema, this.#requestOptions(options)),
     );
   }
@@ -206,14 +221,15 @@ export class Gateway {
 
   async readResource(session: string, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
     const entry = this.#resourceOwner(uri);
-    return this.#forwardSimple(session, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)));
+    return this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)));
   }
 
   // ------------------------------------------------------------------ internals
 
   async #forwardSimple<T extends object>(
     session: string,
-    subject: McpSubject,
+    requestId: string | number | null,
+    subject: 'prompt' | 'resource',
     name: string,
     entry: CatalogEntry<unknown> | undefined,
     action: 'get_prompt' | 'read_resource',
@@ -231,7 +247,7 @@ export class Gateway {
     const started = performance.now();
     try {
       if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
-      const result = await send(upstream);
+      const result = await this.#relay.track(entry.server, session, requestId, () => send(upstream));
       await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
       return result;
     } catch (error) {
@@ -316,8 +332,9 @@ export class Gateway {
           this.#rebuild();
           for (const listener of this.#listeners) listener();
         },
+        onServerRequest: (feature, request, signal) => this.#relay.relay(name, feature, request, signal),
       },
-      { maxMessageBytes: this.#options.maxResultBytes, startTimeoutMs: this.#options.startTimeoutMs ?? 30_000 },
+      { maxMessageBytes: this.#options.maxResultBytes, startTimeoutMs: this.#options.startTimeoutMs ?? 30_000, relay: this.#relay.featuresFor(name) },
     );
     this.#upstreams.set(name, upstream);
     try {

@@ -6,17 +6,29 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CreateMessageResultSchema,
+  ElicitResultSchema,
+  ErrorCode,
   GetPromptRequestSchema,
+  ListRootsResultSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  McpError,
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { WARDEN_VERSION } from '../core/version.js';
 import type { Gateway } from './gateway.js';
 
 const INSTRUCTIONS = 'Warden MCP gateway: tools, prompts and resources granted to this task by its profile. Tool names are server__tool. Every call is decided by policy and audited.';
+
+/** Each request a server may have relayed to the agent: the client capability it needs, its result schema. */
+const RELAYED: Readonly<Record<string, { readonly capability: 'sampling' | 'elicitation' | 'roots'; readonly result: typeof CreateMessageResultSchema | typeof ElicitResultSchema | typeof ListRootsResultSchema }>> = {
+  'sampling/createMessage': { capability: 'sampling', result: CreateMessageResultSchema },
+  'elicitation/create': { capability: 'elicitation', result: ElicitResultSchema },
+  'roots/list': { capability: 'roots', result: ListRootsResultSchema },
+};
 
 /** An SDK server for one session, wired to `gateway`. Close it to detach. */
 export function createSessionServer(gateway: Gateway, session: string): Server {
@@ -29,16 +41,36 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
     const token = request.params._meta?.progressToken;
     return gateway.callTool(session, request.params.name, request.params.arguments, {
       signal: extra.signal,
+      requestId: extra.requestId,
       ...(token === undefined
         ? {}
         : { onProgress: (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined) }),
     });
   });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await gateway.listPrompts(session) }));
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => gateway.getPrompt(session, request.params.name, request.params.arguments, { signal: extra.signal }));
+  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => gateway.getPrompt(session, request.params.name, request.params.arguments, { signal: extra.signal, requestId: extra.requestId }));
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await gateway.listResources(session) }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: gateway.listResourceTemplates() }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => gateway.readResource(session, request.params.uri, { signal: extra.signal }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }));
+
+  // Requests the session's servers send the agent (relayed only where the profile says so). The
+  // SDK refuses a method the agent's client did not declare (e.g. no sampling capability).
+  const detachPeer = gateway.attachSession(session, {
+    request: (method, params, options) => {
+      const relayed = RELAYED[method];
+      if (relayed === undefined) return Promise.reject(new McpError(ErrorCode.MethodNotFound, `warden does not relay ${method.slice(0, 80)}`));
+      if (server.getClientCapabilities()?.[relayed.capability] === undefined) {
+        return Promise.reject(new McpError(ErrorCode.MethodNotFound, `the agent's MCP client does not support ${relayed.capability} (it did not declare the capability)`));
+      }
+      const schema = relayed.result;
+      return server.request({ method, params }, schema, {
+        signal: options.signal,
+        timeout: options.timeoutMs,
+        maxTotalTimeout: options.timeoutMs,
+        ...(options.relatedRequestId === undefined ? {} : { relatedRequestId: options.relatedRequestId }),
+      });
+    },
+  });
 
   const detach = gateway.onListChanged(() => {
     void server.sendToolListChanged().catch(() => undefined);
@@ -48,6 +80,7 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
   const previous = server.onclose;
   server.onclose = () => {
     detach();
+    detachPeer();
     previous?.();
   };
   return server;

@@ -8,6 +8,9 @@ import type { Readable, Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ProgressCallback } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
@@ -44,12 +47,25 @@ export interface UpstreamEvents {
   onState(state: 'started' | 'exited' | 'restarting' | 'failed' | 'stopped', detail: string): void;
   /** The upstream's lists changed (after a notification or a restart). */
   onListsChanged(): void;
+  /**
+   * The server sent a request for the agent (only for the features in `relay`); resolves with
+   * the agent's answer, or rejects with the error the server should get.
+   */
+  onServerRequest(feature: RelayFeature, request: { readonly method: string; readonly params: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
 }
+
+/** A request a server may send its client, which the gateway can relay to the agent. */
+export type RelayFeature = 'sampling' | 'elicitation' | 'roots';
 
 export interface UpstreamOptions {
   readonly maxMessageBytes: number;
   /** Longest the server may take to start and answer initialize and the first lists. */
   readonly startTimeoutMs: number;
+  /**
+   * Server-to-client requests the profile lets this server send (relayed to the agent). The
+   * gateway declares these capabilities, and only these, when it initializes the server.
+   */
+  readonly relay?: ReadonlySet<RelayFeature>;
 }
 
 /** Raised when a call cannot reach the server right now. */
@@ -139,9 +155,18 @@ export class Upstream {
       maxLineBytes: this.#options.maxMessageBytes,
       onProtocolError: (problem) => this.#events.onState('failed', `protocol error (${problem.kind}): ${problem.detail}`),
     });
-    // No sampling, elicitation or roots towards upstreams: the gateway does not relay
-    // server-initiated requests yet, so it does not claim it can.
-    const client = new Client({ name: 'warden-gateway', version: WARDEN_VERSION }, { capabilities: {} });
+    // Sampling, elicitation and roots only where the profile relays them (mcp.relay): a server
+    // that was not offered them sends no such requests, and the SDK refuses any it sends anyway.
+    const relay = this.#options.relay ?? new Set<RelayFeature>();
+    const client = new Client(
+      { name: 'warden-gateway', version: WARDEN_VERSION },
+      { capabilities: { ...(relay.has('sampling') ? { sampling: {} } : {}), ...(relay.has('elicitation') ? { elicitation: {} } : {}), ...(relay.has('roots') ? { roots: {} } : {}) } },
+    );
+    const forward = (feature: RelayFeature) => (request: { method: string; params?: unknown }, extra: { signal: AbortSignal }) =>
+      this.#events.onServerRequest(feature, { method: request.method, params: (request.params ?? {}) as Record<string, unknown> }, extra.signal) as never;
+    if (relay.has('sampling')) client.setRequestHandler(CreateMessageRequestSchema, forward('sampling'));
+    if (relay.has('elicitation')) client.setRequestHandler(ElicitRequestSchema, forward('elicitation'));
+    if (relay.has('roots')) client.setRequestHandler(ListRootsRequestSchema, forward('roots'));
     const deadline = this.#options.startTimeoutMs;
     try {
       await client.connect(transport, { timeout: deadline });

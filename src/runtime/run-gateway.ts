@@ -70,6 +70,7 @@ export async function startGateway(setup: GatewaySetup): Promise<Gateway | null>
     sink: setup.sink,
     redactor: new ArgumentRedactor(derivedKey(setup.stateDir, 'mcp argument digests'), profile.mcp.sensitive_arguments),
     callTimeoutMs: profile.mcp.call_timeout,
+    relay: profile.mcp.relay,
     maxResultBytes: MAX_RESULT_BYTES,
   });
 }

@@ -11,7 +11,7 @@
  * A second test runs the same suite against server-everything directly (no gateway), so what the
  * gateway changes stays visible.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -170,7 +170,7 @@ describe.each(availableModes())('MCP conformance suite through the gateway (ward
     expect(run.code, why).toBe(0);
     // The numbers README.md reports.
     expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual({ passed: 9, failed: 24 });
-  });
+  }, 100_000);
 });
 
 /** A free TCP port on 127.0.0.1 (free when asked; the server takes it a moment later). */
@@ -199,6 +199,16 @@ function runBounded(command: string, args: readonly string[], options: { cwd: st
       resolveRun({ code, stdout, stderr });
     });
   });
+}
+
+/** SIGTERM, then SIGKILL if the process is still there after 5 s (server-everything may linger on open connections). */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 describe('MCP conformance suite without the gateway', () => {
@@ -244,7 +254,7 @@ describe('MCP conformance suite without the gateway', () => {
       expect(run.code, why).toBe(0);
       expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual({ passed: 13, failed: 21 });
     } finally {
-      server.kill('SIGTERM');
+      await stopProcess(server);
     }
-  });
+  }, 90_000);
 });

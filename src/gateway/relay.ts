@@ -1,0 +1,134 @@
+/**
+ * Requests a server sends the agent (sampling, elicitation, roots), relayed by the gateway.
+ *
+ * Only what the profile lists under `mcp.relay` for that server is offered to it at all (the
+ * gateway declares those client capabilities, see upstream.ts). Each relayed request goes to
+ * the one agent session it belongs to: the session with a call in flight to that server, or the
+ * only session there is. When that is ambiguous (several agents call the same server at once)
+ * the request is refused rather than shown to the wrong agent. Every relayed request gets one
+ * `mcp.call` record (subject sampling / elicitation / roots) before the server gets its answer.
+ *
+ * What a server asks is untrusted input for the agent's model and its user (a sampling prompt can
+ * carry an injection); the record keeps its size and digest, and an elicitation's message.
+ */
+import { createHash } from 'node:crypto';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { EventPayloads } from '../core/events.js';
+import type { RelayFeature } from './upstream.js';
+
+/** How the gateway reaches one agent session (its SDK server). */
+export interface AgentPeer {
+  /**
+   * Sends `method` to the agent. `relatedRequestId` is the agent's own request the server is
+   * working on, when there is one: over Streamable HTTP the request then travels on that
+   * request's response stream, which every client reads (not all open the standalone one).
+   */
+  request(method: string, params: Record<string, unknown>, options: { readonly signal: AbortSignal; readonly timeoutMs: number; readonly relatedRequestId?: RequestId }): Promise<Record<string, unknown>>;
+}
+
+type RequestId = string | number;
+
+export interface RelayOptions {
+  readonly profileName: string;
+  /** Server name → the features the profile relays for it. */
+  readonly relay: Readonly<Record<string, readonly RelayFeature[]>>;
+  readonly timeoutMs: number;
+  /** Writes the request's final record; a rejection means it must not be answered (AUD-03). */
+  readonly record: (data: EventPayloads['mcp.call']) => Promise<void>;
+}
+
+const MAX_RECORDED_MESSAGE = 500;
+
+export class ServerRequestRelay {
+  readonly #options: RelayOptions;
+  readonly #peers = new Map<string, AgentPeer>();
+  /** server → session → the agent's request ids of the calls in flight (null: no id known). */
+  readonly #inFlight = new Map<string, Map<string, (RequestId | null)[]>>();
+
+  constructor(options: RelayOptions) {
+    this.#options = options;
+  }
+
+  /** The features relayed for `server` (what the gateway offers it at initialize). */
+  featuresFor(server: string): ReadonlySet<RelayFeature> {
+    return new Set(Object.hasOwn(this.#options.relay, server) ? this.#options.relay[server] : []);
+  }
+
+  /** Makes a session reachable for relayed requests; call the result when it closes. */
+  attach(session: string, peer: AgentPeer): () => void {
+    this.#peers.set(session, peer);
+    return () => {
+      if (this.#peers.get(session) === peer) this.#peers.delete(session);
+    };
+  }
+
+  /** Runs one of `session`'s calls to `server` (the agent's request `requestId`), counted as in flight while it runs. */
+  async track<T>(server: string, session: string, requestId: RequestId | null, work: () => Promise<T>): Promise<T> {
+    const sessions = this.#inFlight.get(server) ?? new Map<string, (RequestId | null)[]>();
+    this.#inFlight.set(server, sessions);
+    const ids = sessions.get(session) ?? [];
+    sessions.set(session, ids);
+    ids.push(requestId);
+    try {
+      return await work();
+    } finally {
+      ids.splice(ids.indexOf(requestId), 1);
+      if (ids.length === 0 && sessions.get(session) === ids) sessions.delete(session);
+    }
+  }
+
+  /** Relays `request` from `server` to its agent; resolves with the agent's answer. */
+  async relay(server: string, feature: RelayFeature, request: { readonly method: string; readonly params: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const policyId = `${this.#options.profileName}.relay.${server}.${feature}`;
+    const base = { subject: feature, name: request.method, server, upstream_name: null, arguments: summarise(feature, request.params), tool_error: false, upstream_ms: null, result_bytes: null };
+    if (!this.featuresFor(server).has(feature)) {
+      const reason = `the profile does not relay ${feature} from server ${server} (profiles.${this.#options.profileName}.mcp.relay)`;
+      await this.#options.record({ ...base, session: '-', decision: 'deny', policy_ids: [], reason, outcome: 'denied' });
+      throw new McpError(ErrorCode.InvalidRequest, reason);
+    }
+    const target = this.#sessionFor(server);
+    if (target.session === null) {
+      await this.#options.record({ ...base, session: '-', decision: 'deny', policy_ids: [policyId], reason: target.reason, outcome: 'denied' });
+      throw new McpError(ErrorCode.InvalidRequest, target.reason);
+    }
+    const peer = this.#peers.get(target.session);
+    const started = performance.now();
+    try {
+      if (peer === undefined) throw new McpError(ErrorCode.ConnectionClosed, 'the agent session closed');
+      const related = this.#inFlight.get(server)?.get(target.session)?.at(-1) ?? null;
+      const result = await peer.request(request.method, request.params, { signal, timeoutMs: this.#options.timeoutMs, ...(related === null ? {} : { relatedRequestId: related }) });
+      await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+      return result;
+    } catch (error) {
+      const timedOut = error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number);
+      const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+      await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: timedOut ? 'timeout' : 'agent_error', upstream_ms: round(performance.now() - started), error: detail });
+      // The agent's JSON-RPC error code goes back as it is; anything else as an internal error.
+      const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
+      throw new McpError(error instanceof McpError ? error.code : ErrorCode.InternalError, reason);
+    }
+  }
+
+  #sessionFor(server: string): { session: string; reason: '' } | { session: null; reason: string } {
+    const busy = [...(this.#inFlight.get(server)?.keys() ?? [])].filter((s) => this.#peers.has(s));
+    const candidates = busy.length > 0 ? busy : [...this.#peers.keys()];
+    if (candidates.length === 1 && candidates[0] !== undefined) return { session: candidates[0], reason: '' };
+    if (candidates.length === 0) return { session: null, reason: 'no agent session is connected to answer it' };
+    return { session: null, reason: `${candidates.length} agent sessions are using server ${server}; warden cannot tell which one this request is for` };
+  }
+}
+
+/** What the audit log keeps of a relayed request: its size and digest, and an elicitation's message. */
+function summarise(feature: RelayFeature, params: Record<string, unknown>): Record<string, unknown> {
+  const json = JSON.stringify(params);
+  const message = params['message'];
+  return {
+    bytes: Buffer.byteLength(json),
+    sha256: createHash('sha256').update(json).digest('hex'),
+    ...(feature === 'elicitation' && typeof message === 'string' ? { message: message.slice(0, MAX_RECORDED_MESSAGE) } : {}),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
