@@ -12,6 +12,7 @@ import type { ArgumentCondition, McpGrant, McpPolicyConfig } from '../core/confi
 import { expandWorkspace } from '../core/config-defaults.js';
 import { parseHostPattern, type HostPattern } from '../core/host-pattern.js';
 import { cedarEntity, cedarLikePattern, cedarLikePrefix, cedarString } from './cedar-text.js';
+import { hostIn, nameIs, nameLike, oneOf, pathUnder, type NativePolicy, type NativeTest } from './native.js';
 import { ENTITY, type ContextShape, type PolicyAction } from './schema.js';
 
 /** How the gateway must treat one argument of the tools a grant names before deciding. */
@@ -26,6 +27,8 @@ export interface ArgumentRule {
 export interface CompiledProfile {
   /** Policy id → Cedar text. */
   readonly policies: Readonly<Record<string, string>>;
+  /** Policy id → the same policy's `when` as TypeScript predicates (see native.ts). */
+  readonly native: Readonly<Record<string, NativePolicy>>;
   readonly shape: ContextShape;
   readonly argumentRules: readonly ArgumentRule[];
   /** Servers the profile grants anything of (the gateway starts only these). */
@@ -53,11 +56,17 @@ export function conditionPath(raw: string, workspace: string): string {
   return normalisePath(expandWorkspace(raw, workspace), workspace);
 }
 
-function nameScope(server: string, kind: 'tool' | 'prompt', name: string): { scope: string; when: string | null } {
+/** A piece of a `when` clause: Cedar text and the same test in TypeScript. */
+interface Clause {
+  readonly text: string;
+  readonly test: NativeTest;
+}
+
+function nameScope(server: string, kind: 'tool' | 'prompt', name: string): { scope: string; when: Clause | null } {
   const type = kind === 'tool' ? ENTITY.tool : ENTITY.prompt;
   if (!name.includes('*')) return { scope: `resource == ${cedarEntity(type, `${server}/${name}`)}`, when: null };
   const scope = `resource is ${type} in ${cedarEntity(ENTITY.server, server)}`;
-  return { scope, when: name === '*' ? null : `resource.name like ${cedarLikePattern(name)}` };
+  return { scope, when: name === '*' ? null : { text: `resource.name like ${cedarLikePattern(name)}`, test: nameLike(name) } };
 }
 
 function hostCondition(arg: string, pattern: HostPattern): string {
@@ -68,26 +77,24 @@ function hostCondition(arg: string, pattern: HostPattern): string {
   return portTest === null ? `(${hostTest})` : `(${hostTest} && ${portTest})`;
 }
 
-function conditionText(arg: string, condition: ArgumentCondition, workspace: string): string {
+function conditionClause(arg: string, condition: ArgumentCondition, workspace: string): Clause {
   const key = cedarString(arg);
   if (condition.under !== undefined) {
     const value = `context.args[${key}]`;
-    const alternatives = condition.under.map((raw) => {
-      const dir = conditionPath(raw, workspace);
-      return dir === '/' ? `${value} like "/*"` : `${value} == ${cedarString(dir)} || ${value} like ${cedarLikePrefix(`${dir}/`)}`;
-    });
-    return `(context.args has ${key} && (${alternatives.join(' || ')}))`;
+    const dirs = condition.under.map((raw) => conditionPath(raw, workspace));
+    const alternatives = dirs.map((dir) => (dir === '/' ? `${value} like "/*"` : `${value} == ${cedarString(dir)} || ${value} like ${cedarLikePrefix(`${dir}/`)}`));
+    return { text: `(context.args has ${key} && (${alternatives.join(' || ')}))`, test: pathUnder(arg, dirs) };
   }
   if (condition.host_in !== undefined) {
-    const alternatives = condition.host_in.map((entry) => {
+    const patterns = condition.host_in.map((entry) => {
       const parsed = parseHostPattern(entry);
       if (!parsed.ok) throw new TypeError(`host pattern '${entry}' passed the schema but does not parse: ${parsed.reason}`);
-      return hostCondition(arg, parsed.value);
+      return parsed.value;
     });
-    return `(context.hosts has ${key} && context.ports has ${key} && (${alternatives.join(' || ')}))`;
+    return { text: `(context.hosts has ${key} && context.ports has ${key} && (${patterns.map((p) => hostCondition(arg, p)).join(' || ')}))`, test: hostIn(arg, patterns) };
   }
-  const values = (condition.one_of ?? []).map((v) => `context.args[${key}] == ${cedarString(String(v))}`);
-  return `(context.args has ${key} && (${values.join(' || ')}))`;
+  const values = (condition.one_of ?? []).map((v) => String(v));
+  return { text: `(context.args has ${key} && (${values.map((v) => `context.args[${key}] == ${cedarString(v)}`).join(' || ')}))`, test: oneOf(arg, values) };
 }
 
 function argumentKind(condition: ArgumentCondition): ArgumentRule['kind'] {
@@ -97,15 +104,17 @@ function argumentKind(condition: ArgumentCondition): ArgumentRule['kind'] {
 /** Compiles one profile. Throws TypeError only on a config the schema should have refused. */
 export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): CompiledProfile {
   const policies: Record<string, string> = {};
+  const native: Record<string, NativePolicy> = {};
   const argumentRules: ArgumentRule[] = [];
   const args = new Set<string>();
   const urls = new Set<string>();
   const servers = new Set<string>();
 
-  const emit = (id: string, effect: 'permit' | 'forbid', actions: readonly PolicyAction[], scope: string, when: readonly string[]) => {
+  const emit = (id: string, effect: 'permit' | 'forbid', actions: readonly PolicyAction[], scope: string, when: readonly Clause[]) => {
     const action = actions.length === 1 ? `action == ${cedarEntity(ENTITY.action, actions[0] ?? '')}` : `action in [${actions.map((a) => cedarEntity(ENTITY.action, a)).join(', ')}]`;
-    const clause = when.length === 0 ? '' : ` when { ${when.join(' && ')} }`;
+    const clause = when.length === 0 ? '' : ` when { ${when.map((w) => w.text).join(' && ')} }`;
     policies[id] = `${effect} (principal, ${action}, ${scope})${clause};`;
+    native[id] = { effect, tests: when.map((w) => w.test) };
   };
 
   const compileEntry = (list: 'allow' | 'deny', index: number, grant: McpGrant) => {
@@ -117,7 +126,7 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
       args.add(arg);
       if (kind === 'url') urls.add(arg);
       argumentRules.push({ server: grant.server, tools: grant.tools, arg, kind });
-      return conditionText(arg, condition, options.workspace);
+      return conditionClause(arg, condition, options.workspace);
     });
     for (const name of grant.tools) {
       const { scope, when } = nameScope(grant.server, 'tool', name);
@@ -133,12 +142,12 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
     }
     grant.resources.forEach((uri, i) => {
       const scope = `resource is ${ENTITY.resource} in ${cedarEntity(ENTITY.server, grant.server)}`;
-      const when = uri === '*' ? [] : [uri.includes('*') ? `resource.uri like ${cedarLikePattern(uri)}` : `resource.uri == ${cedarString(uri)}`];
+      const when = uri === '*' ? [] : [uri.includes('*') ? { text: `resource.uri like ${cedarLikePattern(uri)}`, test: nameLike(uri) } : { text: `resource.uri == ${cedarString(uri)}`, test: nameIs(uri) }];
       emit(`${base}.resource[${i}]`, effect, ['list_resource', 'read_resource'], scope, when);
     });
   };
 
   mcp.allow.forEach((grant, i) => compileEntry('allow', i, grant));
   mcp.deny.forEach((grant, i) => compileEntry('deny', i, grant));
-  return { policies, shape: { args: [...args], urls: [...urls] }, argumentRules, servers: [...servers] };
+  return { policies, native, shape: { args: [...args], urls: [...urls] }, argumentRules, servers: [...servers] };
 }

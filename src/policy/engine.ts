@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { EntityJson, EntityUidJson, PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { WardenError } from '../core/errors.js';
 import { cedar, cedarMessages } from './cedar.js';
+import type { NativePolicy } from './native.js';
 import { ENTITY, wardenSchema, type ContextShape, type PolicyAction } from './schema.js';
 
 export type ResourceKind = 'tool' | 'prompt' | 'resource';
@@ -40,6 +41,13 @@ export interface PolicyEngineOptions {
   readonly policies: Readonly<Record<string, string>>;
   readonly shape: ContextShape;
   readonly principal: { readonly name: string; readonly profile: string };
+  /**
+   * Policy id → its `when` in TypeScript (compiled profile policies; see native.ts). A request
+   * whose every applicable policy has one is decided without Cedar.
+   */
+  readonly native?: Readonly<Record<string, NativePolicy>>;
+  /** 'cedar' decides everything with Cedar (tests compare both ways). Default: 'native-where-possible'. */
+  readonly evaluation?: 'native-where-possible' | 'cedar';
 }
 
 interface IndexedPolicy {
@@ -47,12 +55,15 @@ interface IndexedPolicy {
   readonly text: string;
   readonly json: PolicyJson;
   readonly usesContext: boolean;
+  readonly native: NativePolicy | null;
 }
 
 interface Slice {
   /** Cedar's cache id for this subset, or null when no policy can apply (deny without asking). */
   readonly cedarId: string | null;
   readonly usesContext: boolean;
+  /** The subset in TypeScript, when every member has a native form (and native evaluation is on). */
+  readonly native: readonly { readonly id: string; readonly policy: NativePolicy }[] | null;
 }
 
 const RESOURCE_TYPE: Record<ResourceKind, string> = { tool: ENTITY.tool, prompt: ENTITY.prompt, resource: ENTITY.resource };
@@ -95,7 +106,8 @@ export class PolicyEngine {
         continue;
       }
       const usesContext = JSON.stringify(parsed.json.conditions).includes('"Var":"context"');
-      indexed.push({ id, text, json: parsed.json, usesContext });
+      const native = options.evaluation === 'cedar' || options.native === undefined || !Object.hasOwn(options.native, id) ? null : (options.native[id] ?? null);
+      indexed.push({ id, text, json: parsed.json, usesContext, native });
     }
     if (problems.length === 0) {
       const validation = c.validate({ schema, policies: { staticPolicies: { ...options.policies } }, validationSettings: { mode: 'strict' } });
@@ -131,7 +143,7 @@ export class PolicyEngine {
       const cached = this.#decisions.get(sliceKey);
       if (cached !== undefined) return cached;
     }
-    const decision = this.#evaluate(slice.cedarId, action, { type, id: resourceId }, resource, context);
+    const decision = slice.native !== null ? decideNatively(slice.native, action, resource, resourceId, context) : this.#evaluate(slice.cedarId, action, { type, id: resourceId }, resource, context);
     if (!slice.usesContext) {
       if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
       this.#decisions.set(sliceKey, decision);
@@ -161,8 +173,8 @@ export class PolicyEngine {
     if (diagnostics.errors.length > 0) {
       return { allow: false, policyIds: diagnostics.errors.map((e) => e.policyId), reason: `policy evaluation error: ${diagnostics.errors.map((e) => e.error.message).join('; ')}` };
     }
-    if (decision === 'allow') return { allow: true, policyIds: diagnostics.reason, reason: 'granted' };
-    if (diagnostics.reason.length > 0) return { allow: false, policyIds: diagnostics.reason, reason: 'forbidden' };
+    if (decision === 'allow') return { allow: true, policyIds: [...diagnostics.reason].sort(), reason: 'granted' };
+    if (diagnostics.reason.length > 0) return { allow: false, policyIds: [...diagnostics.reason].sort(), reason: 'forbidden' };
     return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceUid.id}${context === undefined ? '' : ' with these arguments'}` };
   }
 
@@ -172,17 +184,38 @@ export class PolicyEngine {
     const members = this.#policies.filter((p) => actionMatches(p.json, action) && resourceMatches(p.json, type, resourceId, server));
     let slice: Slice;
     if (members.length === 0) {
-      slice = { cedarId: null, usesContext: false };
+      slice = { cedarId: null, usesContext: false, native: null };
     } else {
       // Slices with the same members share one parsed set inside Cedar.
       const cedarId = `${this.#prefix}-${createHash('sha256').update(members.map((m) => m.id).join('\n')).digest('hex').slice(0, 24)}`;
       const parsed = cedar().preparsePolicySet(cedarId, { staticPolicies: Object.fromEntries(members.map((m) => [m.id, m.text])) });
       if (parsed.type === 'failure') throw new TypeError(`validated policies failed to parse: ${cedarMessages(parsed.errors).join('; ')}`);
-      slice = { cedarId, usesContext: members.some((m) => m.usesContext) };
+      const native = members.every((m) => m.native !== null) ? members.map((m) => ({ id: m.id, policy: m.native as NativePolicy })) : null;
+      slice = { cedarId, usesContext: members.some((m) => m.usesContext), native };
     }
     this.#slices.set(key, slice);
     return slice;
   }
+}
+
+/**
+ * Cedar's decision, computed in TypeScript for a slice of compiled policies (their scope already
+ * matched, see #slice): a forbid that applies denies, else a permit that applies allows, else
+ * nothing grants it. The ids and reasons are what #evaluate reports for the same outcome.
+ */
+function decideNatively(members: readonly { readonly id: string; readonly policy: NativePolicy }[], action: PolicyAction, resource: PolicyResource, resourceId: string, context: CallContext | undefined): Decision {
+  const request = { name: resource.name, args: context?.args ?? {}, hosts: context?.hosts ?? {}, ports: context?.ports ?? {} };
+  // Cedar sees an empty context for every action but call_tool.
+  const seen = action === 'call_tool' ? request : { name: resource.name, args: {}, hosts: {}, ports: {} };
+  const permits: string[] = [];
+  const forbids: string[] = [];
+  for (const { id, policy } of members) {
+    if (!policy.tests.every((test) => test(seen))) continue;
+    (policy.effect === 'forbid' ? forbids : permits).push(id);
+  }
+  if (forbids.length > 0) return { allow: false, policyIds: forbids.sort(), reason: 'forbidden' };
+  if (permits.length > 0) return { allow: true, policyIds: permits.sort(), reason: 'granted' };
+  return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceId}${context === undefined ? '' : ' with these arguments'}` };
 }
 
 function actionMatches(policy: PolicyJson, action: PolicyAction): boolean {

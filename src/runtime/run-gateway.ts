@@ -41,7 +41,7 @@ export function buildPolicy(setup: Pick<GatewaySetup, 'config' | 'configPath' | 
   const profile = pickProfile(setup.config, setup.profileName);
   const compiled = compileProfile(profile.mcp, { profileName: setup.profileName, workspace: setup.workspace });
   const policies = loadPolicyFiles(profile.mcp.policies, setup.configPath, compiled.policies);
-  const engine = PolicyEngine.create({ policies, shape: compiled.shape, principal: { name: setup.agent.name, profile: setup.profileName } });
+  const engine = PolicyEngine.create({ policies, native: compiled.native, shape: compiled.shape, principal: { name: setup.agent.name, profile: setup.profileName } });
   return { profile, compiled, engine };
 }
 
