@@ -88,7 +88,7 @@ const conditionalCall = fc.record({
   pair: fc.constantFrom(['web', 'fetch'], ['files', 'write_file'], ['files', 'write_'], ['files', 'edit_file'], ['files', 'copy'], ['web', 'mode'], ['web', 'mode_x'], ['other', 'drop_table']),
   uri: uris,
   context,
-}).map(({ action, pair, uri, context: c }) => ({ action, server: pair[0] ?? '', name: pair[1] ?? '', uri, context: c as CallContext | undefined }));
+}).map(({ action, pair, uri, context: c }) => ({ action, server: pair[0] ?? '', name: pair[1] ?? '', uri, context: c }));
 const request = fc.oneof({ weight: 1, arbitrary: anyRequest }, { weight: 3, arbitrary: conditionalCall });
 
 function resourceOf(action: (typeof ACTIONS)[number], server: string, name: string, uri: string): PolicyResource {
