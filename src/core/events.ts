@@ -134,6 +134,8 @@ export interface EventPayloads {
     readonly session: string;
     /** The name the agent used (exposed name, or the resource URI). */
     readonly name: string;
+    /** The MCP method, when it is not the subject's usual one (resources/subscribe, resources/unsubscribe). */
+    readonly method?: string;
     readonly server: string | null;
     /** The upstream's own name for it. */
     readonly upstream_name: string | null;

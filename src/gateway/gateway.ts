@@ -7,7 +7,7 @@
  */
 import type { ProgressCallback } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { CallToolResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, EmptyResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import type { CompiledProfile, Decision, PolicyEngine, PolicyResource } from '../policy/index.js';
@@ -65,6 +65,8 @@ export class Gateway {
   #auditBroken: Error | null = null;
 
   readonly #relay: ServerRequestRelay;
+  /** `server\0uri` → sessions subscribed to that resource. */
+  readonly #subscriptions = new Map<string, Set<string>>();
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
@@ -213,6 +215,49 @@ export class Gateway {
     return shown;
   }
 
+  /**
+   * `logging/setLevel`: passed to every server that logs (the level applies to what each server
+   * sends; servers are shared by the gateway's sessions, so the last level set wins).
+   */
+  async setLogLevel(level: string): Promise<void> {
+    this.#refuseIfAuditBroken();
+    const logging = [...this.#upstreams.values()].filter((u) => u.capabilities.logging !== undefined);
+    await Promise.all(logging.map((u) => u.request('logging/setLevel', { level }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs }).catch(() => undefined)));
+  }
+
+  /**
+   * `resources/subscribe`: decided like reading the resource (a resource the agent may not read
+   * cannot be watched either), forwarded to its server, and on record. Updates the server sends
+   * for it then reach the sessions that subscribed.
+   */
+  async subscribe(session: string, uri: string, options: CallOptions = {}): Promise<void> {
+    const entry = this.#resourceOwner(uri);
+    await this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/subscribe', { uri }, EmptyResultSchema, this.#requestOptions(options)), 'resources/subscribe');
+    if (entry !== undefined) {
+      const key = `${entry.server}\u0000${uri}`;
+      const sessions = this.#subscriptions.get(key) ?? new Set<string>();
+      sessions.add(session);
+      this.#subscriptions.set(key, sessions);
+    }
+  }
+
+  /** `resources/unsubscribe`: the session stops getting updates; the server is told when nobody watches any more. */
+  async unsubscribe(session: string, uri: string, options: CallOptions = {}): Promise<void> {
+    const entry = this.#resourceOwner(uri);
+    const key = entry === undefined ? null : `${entry.server}\u0000${uri}`;
+    const sessions = key === null ? undefined : this.#subscriptions.get(key);
+    sessions?.delete(session);
+    if (key !== null && sessions?.size === 0) this.#subscriptions.delete(key);
+    await this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, async (upstream) => {
+      if (sessions !== undefined && sessions.size > 0) return {};
+      return upstream.request('resources/unsubscribe', { uri }, EmptyResultSchema, this.#requestOptions(options));
+    }, 'resources/unsubscribe');
+  }
+
+  #subscribers(server: string, uri: unknown): Set<string> {
+    return typeof uri === 'string' ? (this.#subscriptions.get(`${server}\u0000${uri}`) ?? new Set<string>()) : new Set<string>();
+  }
+
   /** Templates of servers the profile grants some resource of (a template reveals no content). */
   listResourceTemplates(): ResourceTemplate[] {
     const granting = new Set(this.#options.compiled.servers);
@@ -235,9 +280,10 @@ export class Gateway {
     action: 'get_prompt' | 'read_resource',
     args: Record<string, unknown>,
     send: (upstream: Upstream) => Promise<T>,
+    method?: string,
   ): Promise<T> {
     this.#refuseIfAuditBroken();
-    const base = { subject, session, name, server: entry?.server ?? null, upstream_name: entry?.upstreamName ?? null, arguments: this.#options.redactor.redact(args) };
+    const base = { subject, session, name, ...(method === undefined ? {} : { method }), server: entry?.server ?? null, upstream_name: entry?.upstreamName ?? null, arguments: this.#options.redactor.redact(args) };
     const decision: Decision = entry === undefined ? { allow: false, policyIds: [], reason: `no such ${subject}` } : this.#decide(action, entry, subject);
     if (!decision.allow || entry === undefined) {
       await this.#finish({ ...base, decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: entry === undefined ? 'unknown' : 'denied' });
@@ -333,6 +379,10 @@ export class Gateway {
           for (const listener of this.#listeners) listener();
         },
         onServerRequest: (feature, request, signal) => this.#relay.relay(name, feature, request, signal),
+        onNotification: (method, params) => {
+          if (method === 'notifications/message') this.#relay.notifyLog(name, params);
+          else this.#relay.notifySubscribers(this.#subscribers(name, params['uri']), params);
+        },
       },
       { maxMessageBytes: this.#options.maxResultBytes, startTimeoutMs: this.#options.startTimeoutMs ?? 30_000, relay: this.#relay.featuresFor(name) },
     );

@@ -26,6 +26,10 @@ function peer(answer: (method: string) => Promise<Record<string, unknown>>, call
       calls.push({ method, ...(options.relatedRequestId === undefined ? {} : { related: options.relatedRequestId }) });
       return answer(method);
     },
+    notify: (method, _params, related) => {
+      calls.push({ method, ...(related === undefined ? {} : { related }) });
+      return Promise.resolve();
+    },
   };
 }
 
@@ -92,6 +96,27 @@ describe('ServerRequestRelay', () => {
     expect((error as McpError).code).toBe(-32601);
     expect((error as Error).message).toContain('the agent did not answer sampling/createMessage: Method not found');
     expect(records).toMatchObject([{ decision: 'allow', outcome: 'agent_error' }]);
+  });
+
+  it("a server's log message goes to the session calling it, on that call's stream; never when that is ambiguous", async () => {
+    const { relayer } = setup();
+    const callsA: { method: string; related?: string | number }[] = [];
+    const callsB: { method: string; related?: string | number }[] = [];
+    relayer.attach('a', peer(() => Promise.resolve({}), callsA));
+    relayer.attach('b', peer(() => Promise.resolve({}), callsB));
+    // Two sessions, nothing in flight: nobody gets it.
+    expect(relayer.notifyLog('files', { level: 'info', data: 'x' })).toBe(false);
+    await relayer.track('files', 'a', 7, async () => {
+      expect(relayer.notifyLog('files', { level: 'info', data: 'x' })).toBe(true);
+      await relayer.track('files', 'b', 8, () => {
+        expect(relayer.notifyLog('files', { level: 'info', data: 'y' })).toBe(false);
+        return Promise.resolve();
+      });
+    });
+    expect(callsA).toEqual([{ method: 'notifications/message', related: 7 }]);
+    expect(callsB).toEqual([]);
+    relayer.notifySubscribers(['b'], { uri: 'mem://x' });
+    expect(callsB).toEqual([{ method: 'notifications/resources/updated' }]);
   });
 
   it('AUD-03 an answer that cannot be recorded is not passed on', async () => {

@@ -24,6 +24,8 @@ export interface AgentPeer {
    * request's response stream, which every client reads (not all open the standalone one).
    */
   request(method: string, params: Record<string, unknown>, options: { readonly signal: AbortSignal; readonly timeoutMs: number; readonly relatedRequestId?: RequestId }): Promise<Record<string, unknown>>;
+  /** Sends a notification to the agent (on `relatedRequestId`'s stream when given). */
+  notify(method: string, params: Record<string, unknown>, relatedRequestId?: RequestId): Promise<void>;
 }
 
 type RequestId = string | number;
@@ -107,6 +109,23 @@ export class ServerRequestRelay {
       const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
       throw new McpError(error instanceof McpError ? error.code : ErrorCode.InternalError, reason);
     }
+  }
+
+  /**
+   * Passes a server's log message to the session it belongs to (the same choice as for requests;
+   * dropped when that is ambiguous: one agent must not read another's logs). Returns whether it went.
+   */
+  notifyLog(server: string, params: Record<string, unknown>): boolean {
+    const target = this.#sessionFor(server);
+    if (target.session === null) return false;
+    const related = this.#inFlight.get(server)?.get(target.session)?.at(-1) ?? null;
+    void this.#peers.get(target.session)?.notify('notifications/message', params, related ?? undefined).catch(() => undefined);
+    return true;
+  }
+
+  /** Passes a resource update to the sessions that subscribed to it. */
+  notifySubscribers(sessions: Iterable<string>, params: Record<string, unknown>): void {
+    for (const session of sessions) void this.#peers.get(session)?.notify('notifications/resources/updated', params).catch(() => undefined);
   }
 
   #sessionFor(server: string): { session: string; reason: '' } | { session: null; reason: string } {

@@ -17,6 +17,9 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { WARDEN_VERSION } from '../core/version.js';
 import type { Gateway } from './gateway.js';
@@ -34,7 +37,7 @@ const RELAYED: Readonly<Record<string, { readonly capability: 'sampling' | 'elic
 export function createSessionServer(gateway: Gateway, session: string): Server {
   const server = new Server(
     { name: 'warden-gateway', version: WARDEN_VERSION },
-    { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true } }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {} }, instructions: INSTRUCTIONS },
   );
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await gateway.listTools(session) }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -53,6 +56,19 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: gateway.listResourceTemplates() }));
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }));
 
+  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    await gateway.setLogLevel(request.params.level);
+    return {};
+  });
+  server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
+    await gateway.subscribe(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId });
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, async (request, extra) => {
+    await gateway.unsubscribe(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId });
+    return {};
+  });
+
   // Requests the session's servers send the agent (relayed only where the profile says so). The
   // SDK refuses a method the agent's client did not declare (e.g. no sampling capability).
   const detachPeer = gateway.attachSession(session, {
@@ -70,6 +86,7 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
         ...(options.relatedRequestId === undefined ? {} : { relatedRequestId: options.relatedRequestId }),
       });
     },
+    notify: (method, params, relatedRequestId) => server.notification({ method, params }, relatedRequestId === undefined ? undefined : { relatedRequestId }),
   });
 
   const detach = gateway.onListChanged(() => {

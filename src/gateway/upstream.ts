@@ -12,6 +12,8 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   ListPromptsResultSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
   ListToolsResultSchema,
@@ -52,6 +54,8 @@ export interface UpstreamEvents {
    * the agent's answer, or rejects with the error the server should get.
    */
   onServerRequest(feature: RelayFeature, request: { readonly method: string; readonly params: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** The server sent a log message (notifications/message) or a resource update (notifications/resources/updated). */
+  onNotification(method: 'notifications/message' | 'notifications/resources/updated', params: Record<string, unknown>): void;
 }
 
 /** A request a server may send its client, which the gateway can relay to the agent. */
@@ -189,6 +193,8 @@ export class Upstream {
     client.setNotificationHandler(ToolListChangedNotificationSchema, refresh);
     client.setNotificationHandler(PromptListChangedNotificationSchema, refresh);
     client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh);
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.#events.onNotification(n.method, n.params as Record<string, unknown>));
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.#events.onNotification(n.method, n.params as Record<string, unknown>));
     if (this.#state === 'stopped') {
       // stop() ran while this (re)start was in flight.
       this.#client = null;

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentAuditEvents, availableModes, makeWorkspace, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, wardenBin, type Mode } from '../helpers/warden.js';
 
@@ -141,6 +141,59 @@ describe.each(availableModes())('relayed server requests (warden as %s)', (mode:
       await client.close();
     }
     expect(seen).toEqual([]);
+  }, 90_000);
+
+  it.skipIf(!modulesReadable(mode))("logging/setLevel reaches the server and its log messages reach the agent; resources/subscribe is decided like a read and on record", async () => {
+    workspace = makeWorkspace(mode);
+    const configDir = join(workspace, '..');
+    const config = join(configDir, 'warden.yaml');
+    writeFileSync(
+      config,
+      `version: 1
+servers:
+  everything:
+    command: node
+    args: [${JSON.stringify(SERVER_EVERYTHING)}, stdio]
+    filesystem: { read_only: [${JSON.stringify(MODULES)}] }
+profiles:
+  default:
+    mcp:
+      allow:
+        - server: everything
+          tools: [toggle-simulated-logging]
+          resources: ["demo://resource/static/*"]
+`,
+      { mode: 0o644 },
+    );
+    const agent = `relay-logs-${basename(dirname(workspace))}`;
+    const client = await connect(mode, workspace, config, agent, {}, []);
+    const logs: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+    let granted = '';
+    try {
+      await client.setLoggingLevel('debug');
+      await client.callTool({ name: 'everything__toggle-simulated-logging', arguments: {} });
+      for (let i = 0; i < 50 && logs.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(logs.length).toBeGreaterThan(0);
+      expect(logs[0]).toMatchObject({ level: expect.any(String), data: expect.anything() });
+
+      const resources = (await client.listResources()).resources.map((r) => r.uri);
+      granted = resources[0] ?? '';
+      expect(granted).toMatch(/^demo:\/\/resource\/static\//);
+      await expect(client.subscribeResource({ uri: granted })).resolves.toEqual({});
+      await expect(client.unsubscribeResource({ uri: granted })).resolves.toEqual({});
+      // Not granted (and not a resource the server lists): refused like a read would be.
+      await expect(client.subscribeResource({ uri: 'test://watched-resource' })).rejects.toMatchObject({ code: -32602 });
+    } finally {
+      await client.close();
+    }
+    const events = await agentAuditEvents(mode, workspace, agent);
+    const subscriptions = events.filter((e) => e.type === 'mcp.call' && typeof e.data.method === 'string').map((e) => [e.data.method, e.data.name, e.data.decision, e.data.outcome]);
+    expect(subscriptions).toEqual([
+      ['resources/subscribe', granted, 'allow', 'ok'],
+      ['resources/unsubscribe', granted, 'allow', 'ok'],
+      ['resources/subscribe', 'test://watched-resource', 'deny', 'unknown'],
+    ]);
   }, 90_000);
 
   it.skipIf(!modulesReadable(mode))('a relayed request to an agent that does not support it fails for the server, and is on record as agent_error', async () => {
