@@ -6,8 +6,8 @@
  * answer (AUD-01).
  */
 import type { ProgressCallback } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { CallToolResultSchema, EmptyResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CompleteResultSchema, EmptyResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import type { CompiledProfile, Decision, PolicyEngine, PolicyResource } from '../policy/index.js';
@@ -256,6 +256,25 @@ export class Gateway {
 
   #subscribers(server: string, uri: unknown): Set<string> {
     return typeof uri === 'string' ? (this.#subscriptions.get(`${server}\u0000${uri}`) ?? new Set<string>()) : new Set<string>();
+  }
+
+  /**
+   * `completion/complete`: suggestions for a prompt's argument (decided like getting the prompt)
+   * or a resource template's variable (decided like reading a resource named by the template text,
+   * so a `*` grant allows it), from the server that owns it, on record.
+   */
+  async complete(session: string, params: { readonly ref: { readonly type: string; readonly name?: string; readonly uri?: string }; readonly [key: string]: unknown }, options: CallOptions = {}): Promise<CompleteResult> {
+    const send = (upstream: Upstream, ref: Record<string, unknown>) => upstream.request('completion/complete', { ...params, ref }, CompleteResultSchema, this.#requestOptions(options));
+    if (params.ref.type === 'ref/prompt') {
+      const name = params.ref.name ?? '';
+      const entry = this.#catalog.prompts.get(name);
+      return this.#forwardSimple(session, options.requestId ?? null, 'prompt', name, entry, 'get_prompt', {}, (upstream) => send(upstream, { type: 'ref/prompt', name: entry?.upstreamName ?? name }), 'completion/complete');
+    }
+    const template = params.ref.uri ?? '';
+    const owners = new Set(this.#catalog.resourceTemplates.filter((t) => t.item.uriTemplate === template).map((t) => t.server));
+    const [server] = owners;
+    const entry = owners.size === 1 && server !== undefined ? { exposed: template, server, upstreamName: template, item: null } : undefined;
+    return this.#forwardSimple(session, options.requestId ?? null, 'resource', template, entry, 'read_resource', {}, (upstream) => send(upstream, { type: 'ref/resource', uri: template }), 'completion/complete');
   }
 
   /** Templates of servers the profile grants some resource of (a template reveals no content). */

@@ -6,6 +6,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   CreateMessageResultSchema,
   ElicitResultSchema,
   ErrorCode,
@@ -37,7 +38,7 @@ const RELAYED: Readonly<Record<string, { readonly capability: 'sampling' | 'elic
 export function createSessionServer(gateway: Gateway, session: string): Server {
   const server = new Server(
     { name: 'warden-gateway', version: WARDEN_VERSION },
-    { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} }, instructions: INSTRUCTIONS },
   );
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await gateway.listTools(session) }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -56,6 +57,7 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: gateway.listResourceTemplates() }));
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }));
 
+  server.setRequestHandler(CompleteRequestSchema, async (request, extra) => gateway.complete(session, request.params, { signal: extra.signal, requestId: extra.requestId }));
   server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     await gateway.setLogLevel(request.params.level);
     return {};

@@ -143,7 +143,7 @@ describe.each(availableModes())('relayed server requests (warden as %s)', (mode:
     expect(seen).toEqual([]);
   }, 90_000);
 
-  it.skipIf(!modulesReadable(mode))("logging/setLevel reaches the server and its log messages reach the agent; resources/subscribe is decided like a read and on record", async () => {
+  it.skipIf(!modulesReadable(mode))("logging/setLevel reaches the server and its log messages reach the agent; resources/subscribe and completion/complete are decided like a read or a prompt and on record", async () => {
     workspace = makeWorkspace(mode);
     const configDir = join(workspace, '..');
     const config = join(configDir, 'warden.yaml');
@@ -161,6 +161,7 @@ profiles:
       allow:
         - server: everything
           tools: [toggle-simulated-logging]
+          prompts: [completable-prompt]
           resources: ["demo://resource/static/*"]
 `,
       { mode: 0o644 },
@@ -184,6 +185,14 @@ profiles:
       await expect(client.unsubscribeResource({ uri: granted })).resolves.toEqual({});
       // Not granted (and not a resource the server lists): refused like a read would be.
       await expect(client.subscribeResource({ uri: 'test://watched-resource' })).rejects.toMatchObject({ code: -32602 });
+
+      // completion/complete for a granted prompt's argument comes from its server, by the upstream name.
+      const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'everything__completable-prompt' }, argument: { name: 'department', value: 'S' } });
+      expect(completion.completion.values).toEqual(['Sales', 'Support']);
+      const withContext = await client.complete({ ref: { type: 'ref/prompt', name: 'everything__completable-prompt' }, argument: { name: 'name', value: '' }, context: { arguments: { department: 'Engineering' } } });
+      expect(withContext.completion.values).toEqual(['Alice', 'Bob', 'Charlie']);
+      // A prompt that is not granted gets nothing, like getting it.
+      await expect(client.complete({ ref: { type: 'ref/prompt', name: 'everything__args-prompt' }, argument: { name: 'city', value: '' } })).rejects.toMatchObject({ code: -32602 });
     } finally {
       await client.close();
     }
@@ -193,6 +202,9 @@ profiles:
       ['resources/subscribe', granted, 'allow', 'ok'],
       ['resources/unsubscribe', granted, 'allow', 'ok'],
       ['resources/subscribe', 'test://watched-resource', 'deny', 'unknown'],
+      ['completion/complete', 'everything__completable-prompt', 'allow', 'ok'],
+      ['completion/complete', 'everything__completable-prompt', 'allow', 'ok'],
+      ['completion/complete', 'everything__args-prompt', 'deny', 'denied'],
     ]);
   }, 90_000);
 
