@@ -93,7 +93,7 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
         const address = parseListenAddress(options.listen);
         await withGateway(cmd, options, options.agent, ['warden', 'gateway', '--listen', options.listen], async (gateway, context) => {
           const { gatewaySigningKeys } = await import('../identity/index.js');
-          const listening = await listenGateway(gateway, { address, profile: options.profile, keys: gatewaySigningKeys(context.stateDir), sink: context.sink, agent: context.agent });
+          const listening = await listenGateway(gateway, { address, profile: options.profile, keys: gatewaySigningKeys(context.stateDir), stateDir: context.stateDir, sink: context.sink, agent: context.agent });
           process.stderr.write(`warden gateway: ${listening.url} (profile ${options.profile}, run ${context.agent.run_id})\n  tokens: warden token issue --profile ${options.profile} --agent NAME\n  stop: Ctrl-C\n`);
           await untilTerminated();
           await listening.close();
@@ -134,6 +134,32 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       }
       if (options.json === true) printJson({ token: issued.token, agent: options.agent, audience, scopes, expires_at: new Date(issued.expiresAt * 1000).toISOString(), jti: issued.jti });
       else process.stdout.write(`${issued.token}\n`);
+    });
+
+  token
+    .command('revoke')
+    .description('Revoke a token before it expires: every `warden gateway --listen` of this state dir refuses it from its next request (401).')
+    .option('--jti <id>', 'the token id (`jti` in `warden token issue --json`)')
+    .option('--token <token>', 'the token itself (its id and expiry are read from it)')
+    .option('--json', 'print the revocation entry as JSON')
+    .action(async (options: { jti?: string; token?: string; json?: boolean }, cmd: Command) => {
+      if ((options.jti === undefined) === (options.token === undefined)) throw new WardenError('USAGE', 'give exactly one of --jti and --token', { hint: 'warden token revoke --jti ID (from `warden token issue --json`), or --token TOKEN' });
+      const global = cmd.optsWithGlobals<Globals>();
+      const { config } = await loadConfig(process.cwd(), global.config);
+      const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
+      const { MAX_TOKEN_TTL_SECONDS, gatewaySigningKeys, revokeToken, tokenIdentity } = await import('../identity/index.js');
+      let jti = options.jti ?? '';
+      // Without the token its expiry is unknown: keep the entry as long as any token can live.
+      let exp = Math.floor(Date.now() / 1000) + MAX_TOKEN_TTL_SECONDS;
+      if (options.token !== undefined) {
+        const identity = await tokenIdentity(options.token.trim(), gatewaySigningKeys(stateDir));
+        if (identity === null) throw new WardenError('TOKEN_INVALID', 'that is not a token this installation signed', { hint: 'check the state dir (--state-dir) the token was issued with' });
+        jti = identity.jti;
+        exp = identity.exp;
+      }
+      const entry = revokeToken(stateDir, jti, exp);
+      if (options.json === true) printJson(entry);
+      else process.stdout.write(`revoked token ${entry.jti} (it would have expired at ${new Date(entry.exp * 1000).toISOString()})\n`);
     });
 
   const tools = program.command('tools').description('Inspect the MCP tools a profile grants.');

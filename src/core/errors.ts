@@ -51,7 +51,7 @@ export const ERROR_CODES = {
   POLICY_INVALID: { summary: "A Cedar policy (compiled from the profile's mcp section, or from a file it names) does not parse or does not validate against the Warden schema; the gateway does not start.", exit: EXIT.usage },
   POLICY_FILE: { summary: 'A Cedar policy file named in mcp.policies cannot be read, is larger than 1 MiB, or reuses a policy id.', exit: EXIT.usage },
   GATEWAY_START_FAILED: { summary: 'The MCP gateway could not start: an upstream server did not start or answer initialize, listed colliding tool names (GW-03), or the endpoint could not listen.', exit: EXIT.wardenFailed },
-  TOKEN_INVALID: { summary: 'warden token issue could not issue the token asked for (invalid agent name or scope).', exit: EXIT.usage },
+  TOKEN_INVALID: { summary: 'warden token issue or revoke could not do what was asked (invalid agent name, scope or token id; a token of another installation; an unreadable revocation list).', exit: EXIT.usage },
   INTERNAL: { summary: 'An unexpected internal failure; please report it with the audit run id.', exit: EXIT.wardenFailed },
 } as const satisfies Record<string, ErrorSpec>;
 

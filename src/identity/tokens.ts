@@ -12,7 +12,7 @@
  * can read the state directory can already rewrite the audit key and so both are equally secret.
  */
 import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 
 export const TOKEN_ISSUER = 'warden';
 /** The scope that lets a token use a gateway's MCP endpoint. */
@@ -97,6 +97,8 @@ export interface VerifyOptions {
   readonly now?: () => number;
   /** Verified tokens remembered until they expire (EdDSA verify costs ~160 µs). */
   readonly cacheSize?: number;
+  /** Revoked token ids (see revocations.ts), asked on every check, cached token or not. */
+  readonly revocations?: { check(jti: string): { readonly revoked: false } | { readonly revoked: true; readonly why: string } };
 }
 
 /** Verifies `Authorization: Bearer <jwt>` headers for one gateway; caches good tokens until expiry. */
@@ -128,6 +130,8 @@ export class TokenVerifier {
       if (this.#cache.size >= (this.#options.cacheSize ?? 1024)) this.#cache.delete(this.#cache.keys().next().value ?? '');
       this.#cache.set(token, claims);
     }
+    const revocation = this.#options.revocations?.check(claims.jti);
+    if (revocation?.revoked === true) return invalid(revocation.why);
     if (!claims.scopes.includes(this.#options.requiredScope)) {
       return { ok: false, status: 403, error: 'insufficient_scope', description: `the token lacks the '${this.#options.requiredScope}' scope` };
     }
@@ -160,4 +164,21 @@ export class TokenVerifier {
 
 function invalid(description: string): TokenCheck {
   return { ok: false, status: 401, error: 'invalid_token', description };
+}
+
+/**
+ * The id and expiry of a token this installation signed (signature checked; expiry and audience
+ * not: an expired or other-gateway token may still be revoked). Null when it is not one of ours.
+ */
+export async function tokenIdentity(token: string, keys: SigningKeys): Promise<{ readonly jti: string; readonly exp: number; readonly subject: string } | null> {
+  if (token.length > MAX_TOKEN_CHARS) return null;
+  try {
+    // Checked as of the moment it became valid, so that expiry does not matter (the signature does).
+    const claimed = decodeJwt(token);
+    const validFrom = typeof claimed.nbf === 'number' ? claimed.nbf : typeof claimed.iat === 'number' ? claimed.iat : 0;
+    const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['EdDSA'], issuer: TOKEN_ISSUER, currentDate: new Date(validFrom * 1000), requiredClaims: ['jti', 'exp', 'sub'] });
+    return typeof payload.jti === 'string' && typeof payload.exp === 'number' ? { jti: payload.jti, exp: payload.exp, subject: payload.sub ?? '' } : null;
+  } catch {
+    return null;
+  }
 }

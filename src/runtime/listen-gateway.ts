@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { createSessionServer, HttpEndpoint, type AuthResult, type Gateway } from '../gateway/index.js';
-import { GATEWAY_SCOPE, TokenVerifier, gatewayAudience, type SigningKeys } from '../identity/index.js';
+import { GATEWAY_SCOPE, RevocationList, TokenVerifier, gatewayAudience, type SigningKeys } from '../identity/index.js';
 import { recordRejection } from './run-gateway.js';
 
 export interface ListenAddress {
@@ -44,9 +44,10 @@ export interface ListeningGateway {
 }
 
 /** Serves `gateway` on a loopback port with token authentication. */
-export async function listenGateway(gateway: Gateway, options: { readonly address: ListenAddress; readonly profile: string; readonly keys: SigningKeys; readonly sink: EventSink; readonly agent: AgentIdentity }): Promise<ListeningGateway> {
+export async function listenGateway(gateway: Gateway, options: { readonly address: ListenAddress; readonly profile: string; readonly keys: SigningKeys; readonly stateDir: string; readonly sink: EventSink; readonly agent: AgentIdentity }): Promise<ListeningGateway> {
   const audience = gatewayAudience(options.profile);
-  const verifier = new TokenVerifier(options.keys, { audience, requiredScope: GATEWAY_SCOPE });
+  // `warden token revoke` writes the state dir's list; every check reads it when it changed.
+  const verifier = new TokenVerifier(options.keys, { audience, requiredScope: GATEWAY_SCOPE, revocations: new RevocationList(options.stateDir) });
   const authenticate = async (header: string | undefined): Promise<AuthResult> => {
     const checked = await verifier.check(header);
     return checked.ok ? { ok: true, caller: { subject: checked.subject } } : checked;

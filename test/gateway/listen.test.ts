@@ -129,6 +129,19 @@ describe.each(availableModes())('warden gateway --listen (warden as %s)', (mode:
     const rebound = await rawInitialize(gateway.url, { authorization: `Bearer ${good}`, host: `evil.example:${port}` });
     expect(rebound.status).toBe(403);
 
+    // GW-07: `warden token revoke` takes effect at the running gateway from the next request.
+    const spare = await issue(s, ['--agent', 'spare-bot']);
+    expect((await rawInitialize(gateway.url, { authorization: `Bearer ${good}` })).status).toBe(200);
+    const revoked = await warden(mode, ['--config', s.config, 'token', 'revoke', '--token', good, '--json'], { cwd: s.workspace });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const afterRevoke = await rawInitialize(gateway.url, { authorization: `Bearer ${good}` });
+    expect(afterRevoke.status).toBe(401);
+    expect(afterRevoke.body).toContain('revoked');
+    expect((await rawInitialize(gateway.url, { authorization: `Bearer ${spare}` })).status).toBe(200);
+    const bad = await warden(mode, ['--config', s.config, 'token', 'revoke', '--token', otherAudience.slice(0, -4) + 'AAAA'], { cwd: s.workspace });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('TOKEN_INVALID');
+
     // Every call is on record under the gateway's run, labelled with the token's agent.
     process.kill(gateway.pid, 'SIGTERM');
     const ended = await gateway.done;
@@ -141,7 +154,8 @@ describe.each(availableModes())('warden gateway --listen (warden as %s)', (mode:
       ['svc__say', 'ok', 'ci-bot'],
       ['svc__secret', 'denied', 'ci-bot'],
     ]);
-    expect(events.filter((e) => e.type === 'mcp.rejected').length).toBeGreaterThanOrEqual(5);
+    expect(events.filter((e) => e.type === 'mcp.rejected').length).toBeGreaterThanOrEqual(6);
+    expect(events.some((e) => e.type === 'mcp.rejected' && String(e.data['reason']).includes('revoked'))).toBe(true);
   });
 
   it('GW-08 --listen refuses a non-loopback address (no TLS), and bad token requests are usage errors', async () => {
