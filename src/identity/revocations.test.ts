@@ -47,7 +47,7 @@ describe('token revocation', () => {
     expect(() => revokeToken(dir, 'bad id!', 10_000)).toThrow(/not a token id/);
   });
 
-  it('fails closed: an unreadable or garbled list refuses every token and says why; a missing one refuses none', async () => {
+  it('fails closed: an unreadable or garbled list refuses every token and says why; a missing one refuses none', () => {
     const dir = stateDir();
     const list = new RevocationList(dir);
     expect(list.check('x')).toEqual({ revoked: false });
