@@ -327,8 +327,6 @@ interface HttpFixture {
 async function startHttp(fx: Fixture, maxSessions = 100_000, bodyTimeoutMs?: number): Promise<HttpFixture> {
   const forwarded: unknown[] = [];
   const rejected: { reason: string; code: number }[] = [];
-  const hosts: string[] = [];
-  const origins: string[] = [];
   const authenticate = (header: string | undefined): AuthResult => {
     if (header === `Bearer ${TOKEN}`) return { ok: true, caller: { subject: 'agent' } };
     if (header === `Bearer ${OTHER_TOKEN}`) return { ok: true, caller: { subject: 'other' } };
@@ -350,16 +348,15 @@ async function startHttp(fx: Fixture, maxSessions = 100_000, bodyTimeoutMs?: num
       return server;
     },
     authenticate,
-    allowedHosts: hosts,
-    allowedOrigins: origins,
+    allowedHosts: [],
+    allowedOrigins: [],
     limits: HTTP_LIMITS,
     maxSessions,
     onRejected: (reason, code) => rejected.push({ reason, code }),
     ...(bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs }),
   });
   const port = (await endpoint.listen({ host: '127.0.0.1', port: 0 })) ?? 0;
-  hosts.push(`127.0.0.1:${port}`, `localhost:${port}`);
-  origins.push(`http://127.0.0.1:${port}`, `http://localhost:${port}`);
+  endpoint.allow([`127.0.0.1:${port}`, `localhost:${port}`], [`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
   const partial = { endpoint, port, forwarded, rejected };
   const session = await openSession(partial, TOKEN);
   const otherSession = await openSession(partial, OTHER_TOKEN);

@@ -29,7 +29,7 @@ export interface HttpEndpointOptions {
   /** Creates the SDK server for a new session (the gateway's session factory), for `caller`. */
   readonly createSession: (sessionLabel: string, caller: Caller) => Server;
   readonly authenticate: (authorization: string | undefined) => AuthResult | Promise<AuthResult>;
-  /** Host header values accepted, e.g. ['127.0.0.1:3129', 'localhost:3129']. */
+  /** Host header values accepted, e.g. ['127.0.0.1:3129', 'localhost:3129'] (more with allow()). */
   readonly allowedHosts: readonly string[];
   /** Origin header values accepted when one is sent (browsers always send one). */
   readonly allowedOrigins: readonly string[];
@@ -57,8 +57,13 @@ export class HttpEndpoint {
   readonly #http: HttpServer;
   #socketPath: string | null = null;
 
+  readonly #hosts: Set<string>;
+  readonly #origins: Set<string>;
+
   constructor(options: HttpEndpointOptions) {
     this.#options = options;
+    this.#hosts = new Set(options.allowedHosts);
+    this.#origins = new Set(options.allowedOrigins);
     this.#http = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) this.#jsonError(res, 500, null, RPC.internal, 'internal error');
@@ -70,6 +75,15 @@ export class HttpEndpoint {
     this.#http.requestTimeout = 0; // SSE streams are long-lived; bodies are bounded by size and time in readBody.
     this.#http.keepAliveTimeout = 60_000;
     this.#http.maxHeadersCount = 64;
+  }
+
+  /**
+   * Accepts these Host and Origin values too; for names that contain the port, which a listener on
+   * port 0 knows only after listen().
+   */
+  allow(hosts: readonly string[], origins: readonly string[]): void {
+    for (const host of hosts) this.#hosts.add(host);
+    for (const origin of origins) this.#origins.add(origin);
   }
 
   /** Listens on a unix socket (mode 0660) or host:port; resolves with the TCP port when any. */
@@ -108,9 +122,9 @@ export class HttpEndpoint {
     if (path !== MCP_PATH) return this.#plain(res, 404, 'not found: the MCP endpoint is /mcp');
     // GW-08: a page in a browser that resolved some name to 127.0.0.1 sends its own Host/Origin.
     const host = req.headers.host ?? '';
-    if (!this.#options.allowedHosts.includes(host)) return this.#reject(res, 403, 'host not allowed', '-');
+    if (!this.#hosts.has(host)) return this.#reject(res, 403, 'host not allowed', '-');
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.#options.allowedOrigins.includes(origin)) return this.#reject(res, 403, 'origin not allowed', '-');
+    if (origin !== undefined && !this.#origins.has(origin)) return this.#reject(res, 403, 'origin not allowed', '-');
 
     const auth = await this.#options.authenticate(req.headers.authorization);
     if (!auth.ok) {

@@ -52,23 +52,21 @@ export async function listenGateway(gateway: Gateway, options: { readonly addres
     const checked = await verifier.check(header);
     return checked.ok ? { ok: true, caller: { subject: checked.subject } } : checked;
   };
-  // Host and Origin must name this listener exactly (DNS rebinding, GW-08); the port is known
-  // only after listening, so the lists are filled in then.
-  const allowedHosts: string[] = [];
-  const allowedOrigins: string[] = [];
   const endpoint = new HttpEndpoint({
     // The session label carries the token's agent, so every decision in the log names who made the call.
     createSession: (label, caller) => createSessionServer(gateway, `${caller.subject}/${label}`),
     authenticate,
-    allowedHosts,
-    allowedOrigins,
+    // Host and Origin must name this listener exactly (DNS rebinding, GW-08): allowed below, once
+    // the port is known. Until then nothing is accepted.
+    allowedHosts: [],
+    allowedOrigins: [],
     onRejected: recordRejection(options.sink, options.agent),
   });
   const port = (await endpoint.listen({ host: options.address.host, port: options.address.port })) ?? options.address.port;
   const names = options.address.host === '::1' ? ['[::1]'] : ['127.0.0.1', 'localhost'];
-  for (const name of names) {
-    allowedHosts.push(`${name}:${port}`);
-    allowedOrigins.push(`http://${name}:${port}`);
-  }
+  endpoint.allow(
+    names.map((name) => `${name}:${port}`),
+    names.map((name) => `http://${name}:${port}`),
+  );
   return { url: `http://${names[0] ?? '127.0.0.1'}:${port}/mcp`, audience, close: () => endpoint.close() };
 }
