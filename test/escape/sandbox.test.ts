@@ -671,6 +671,30 @@ out('io_uring_register', result=sc(427, -1, 0, 0, 0))
     }
   });
 
+  it('SBX-12 a host socket or file warden itself inherited (no close-on-exec) reaches no process in the sandbox', async () => {
+    workspace = makeWorkspace(mode);
+    const marker = join(dirname(workspace), `inherited-${nonce()}.txt`);
+    writeFileSync(marker, 'host file\n');
+    const inodeFile = join(dirname(workspace), 'socket-inode');
+    // warden is started holding one end of a connected host socket pair at fd 250 and a host file
+    // at fd 7, both inheritable: what a terminal multiplexer or CI runner can leave behind.
+    const wrapper = `import os, socket, sys
+a, b = socket.socketpair()
+os.dup2(a.fileno(), 250, inheritable=True)
+open(${JSON.stringify(inodeFile)}, 'w').write(str(os.fstat(250).st_ino))
+fd = os.open(${JSON.stringify(marker)}, os.O_RDONLY)
+os.dup2(fd, 7, inheritable=True)
+os.execvp(sys.argv[1], sys.argv[1:])`;
+    const run = await warden(mode, ['run', '--', '/bin/sh', '-c', 'ls -l /proc/[0-9]*/fd/ 2>/dev/null'], { cwd: workspace, prefix: ['/usr/bin/python3', '-c', wrapper] });
+    expectRan(run);
+    const inode = readFileSync(inodeFile, 'utf8').trim();
+    expect(inode).toMatch(/^\d+$/);
+    // The listing saw the processes' descriptors (its own at least), and none is the host's.
+    expect(run.stdout).toMatch(/-> \/dev\/null|-> pipe:/);
+    expect(run.stdout).not.toContain(`socket:[${inode}]`);
+    expect(run.stdout).not.toContain(marker);
+  });
+
   it('SBX-12 host unix sockets, abstract sockets, AF_VSOCK and AF_NETLINK families are out of reach', async () => {
     workspace = makeWorkspace(mode);
     const n = nonce();
