@@ -8,9 +8,8 @@
  * File descriptors given to the chain: 2 = bwrap's and the launcher's own messages (captured),
  * 3 = the seccomp program (read by bwrap), 4 = bwrap's JSON status (child pid, exit code),
  * 5 = ready/error pipe (launcher errors, init's ready byte), 6 = the command's real stderr,
- * 7 = bwrap's arguments, 8 = "go" (the init execs the command only after warden's "G").
- * None of 3-8 reaches the command: bwrap consumes 3, 4 and 7, the init closes 5 and 8 and moves
- * 6 to 2.
+ * 7 = bwrap's arguments. None of 3-7 reaches the command: bwrap consumes 3, 4 and 7, the init
+ * closes 5 and moves 6 to 2, and closes any other descriptor warden's own caller left open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
@@ -39,10 +38,9 @@ export interface SandboxHandle {
   /** Host pid of the launcher (which becomes bwrap). */
   readonly pid: number;
   /**
-   * Resolves once the command is about to be exec'd (all isolation in place, and the caller's
-   * `launchAfter` settled). `setupMs` is the time from creating the sandbox to its init being
-   * ready; `launchWaitMs` how long the ready sandbox then waited for `launchAfter` (work of the
-   * caller's that overlaps the sandbox's start).
+   * Resolves once the command is about to be exec'd (all isolation in place). `setupMs` is the
+   * time from startSandbox to then, not counting `launchWaitMs`: how long the finished bwrap
+   * arguments waited for the caller's `launchAfter` (work that overlaps the sandbox's start).
    */
   readonly ready: Promise<{ readonly setupMs: number; readonly launchWaitMs: number }>;
   /** Resolves when the sandbox has exited (always resolves; setup failures are in the value). */
@@ -62,9 +60,9 @@ export interface SandboxHandle {
 
 export interface StartOptions {
   /**
-   * Let the command run only once this settles; a rejection kills the sandbox before it does.
-   * The sandbox itself (cgroups, namespaces, mounts, seccomp, the init) is built meanwhile, in
-   * parallel with whatever the caller is doing (e.g. making the run's start durable).
+   * Launch (hand bwrap its arguments) only once this settles; a rejection aborts the sandbox.
+   * Until then the launcher joins the run's cgroups and bwrap loads, in parallel with whatever
+   * the caller is doing (e.g. starting the egress proxy): that join costs ~10 ms of kernel time.
    */
   readonly launchAfter?: Promise<unknown>;
   /** Use the shell init with socat instead of warden-init (the fallback path; tests). */
@@ -141,7 +139,6 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
         'pipe', 'pipe', 'pipe', 'pipe',
         spec.stdio === 'inherit' ? 2 : 'pipe',
         'pipe',
-        'pipe',
       ],
       ...(spec.user === null ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
     });
@@ -149,9 +146,9 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     void cgroups.destroy();
     throw new WardenError('SANDBOX_START_FAILED', `cannot start the sandbox launcher: ${(error as Error).message}`, { cause: error });
   }
-  const stdio = child.stdio as unknown as [Writable | null, Readable | null, Readable, Writable, Readable, Readable, Readable | null, Writable, Writable];
-  const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe, goPipe] = stdio;
-  for (const pipe of [seccompPipe, argsPipe, goPipe]) pipe.on('error', () => undefined);
+  const stdio = child.stdio as unknown as [Writable | null, Readable | null, Readable, Writable, Readable, Readable, Readable | null, Writable];
+  const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe] = stdio;
+  for (const pipe of [seccompPipe, argsPipe]) pipe.on('error', () => undefined);
   mark('launcher-spawned');
 
   try {
@@ -164,22 +161,16 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     void cgroups.destroy();
     throw error;
   }
-  // 3. Launch: bwrap reads its arguments (NUL-separated) to EOF and builds the sandbox now; its
-  // init then waits for "G" on fd 8 (--go-fd) before it execs the command, which warden sends
-  // once `launchAfter` settles (the run's start durable, the proxy listening). A rejection, or
-  // warden dying, closes fd 8 without a "G": the command never runs.
-  mark('launch');
-  argsPipe.end(`${bwrapArgs.join('\0')}\0`);
-  let initReadyAt: number | null = null;
-  let goAt: number | null = null;
-  let settleReady: (() => void) | null = null;
+  const argsReadyAt = performance.now();
+  let launchWaitMs = 0;
+
+  // 3. Launch: bwrap reads its arguments (NUL-separated) to EOF, then builds the sandbox.
   const launchAfter = options.launchAfter ?? Promise.resolve();
   launchAfter.then(
     () => {
-      goAt = performance.now();
-      mark('go');
-      goPipe.end('G\n');
-      settleReady?.();
+      launchWaitMs = performance.now() - argsReadyAt;
+      mark('launch');
+      argsPipe.end(`${bwrapArgs.join('\0')}\0`);
     },
     () => child.kill('SIGKILL'),
   );
@@ -207,19 +198,11 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   let launcherError = '';
   const ready = new Promise<{ setupMs: number; launchWaitMs: number }>((resolve, reject) => {
     readyPipe.setEncoding('utf8');
-    // Ready once the init said so and warden said go: the command is then about to be exec'd.
-    // setupMs is the sandbox's own time (to the init's "R"); launchWaitMs how long it then waited.
-    settleReady = () => {
-      if (isReady || initReadyAt === null || goAt === null) return;
-      isReady = true;
-      commandPid = sandboxInitPid === null ? null : firstChild(sandboxInitPid);
-      resolve({ setupMs: initReadyAt - started, launchWaitMs: Math.max(0, goAt - initReadyAt) });
-    };
     readyPipe.on('data', (chunk: string) => {
-      if (chunk.includes('R') && initReadyAt === null) {
-        initReadyAt = performance.now();
-        mark('init-ready');
-        settleReady?.();
+      if (chunk.includes('R') && !isReady) {
+        isReady = true;
+        commandPid = sandboxInitPid === null ? null : firstChild(sandboxInitPid);
+        resolve({ setupMs: performance.now() - started - launchWaitMs, launchWaitMs });
       }
       if (chunk.startsWith('E ') || launcherError !== '') launcherError += chunk;
     });
@@ -289,14 +272,12 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
 function initCommand(spec: SandboxSpec, lib: LibDir, forceShell: boolean): string[] {
   const sockets = spec.forwards.map((f) => ({ port: String(f.port), path: join(SANDBOX_SOCK, relativeSocket(spec, f.socketPath)) }));
   if (lib.wardenInit !== null && !forceShell) {
-    return [join(SANDBOX_LIB, 'warden-init'), '--go-fd', String(GO_FD), ...sockets.flatMap((s) => ['--forward', s.port, s.path]), '--'];
+    return [join(SANDBOX_LIB, 'warden-init'), ...sockets.flatMap((s) => ['--forward', s.port, s.path]), '--'];
   }
-  return ['/bin/sh', join(SANDBOX_LIB, 'init.sh'), '--go-fd', String(GO_FD), ...sockets.flatMap((s) => [s.port, s.path]), '--'];
+  return ['/bin/sh', join(SANDBOX_LIB, 'init.sh'), ...sockets.flatMap((s) => [s.port, s.path]), '--'];
 }
 
 const RECOVERY_FILE = 'sandbox.json';
-/** The init's "go" descriptor (the 9th entry of the launcher's stdio). */
-const GO_FD = 8;
 
 async function releaseSandboxResources(cgroups: RunCgroups, placeholders: readonly string[]): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
   const { leftover } = await cgroups.destroy();

@@ -5,21 +5,17 @@
 # network namespace, waits until each listens, tells warden it is ready on fd 5, restores the
 # command's stderr from fd 6 (fd 2 until now is warden's capture of setup messages), then execs.
 #
-# With --go-fd N it waits for warden's "G" on fd N before the exec (see warden-init.c).
-#
-# usage: init.sh [--go-fd N] [PORT SOCKET]... -- COMMAND [ARGS...]
+# usage: init.sh [PORT SOCKET]... -- COMMAND [ARGS...]
 set -u
-go_fd=""
-if [ "${1:-}" = "--go-fd" ]; then go_fd=$2; shift 2; fi
 # Descriptors warden's caller left open (without close-on-exec) came through the launcher and
 # bwrap: close all but ours, so neither socat nor the command inherits them. A POSIX shell can
 # only name descriptors 0-9 in a redirection; warden-init (the normal init) closes every one.
-for n in 3 4 7 9; do
+for n in 3 4 7 8 9; do
   [ -e "/proc/$$/fd/$n" ] && eval "exec $n>&-"
 done
 hexports=""
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
-  socat TCP-LISTEN:"$1",bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:"$2" </dev/null >/dev/null 2>&1 5>&- 6>&- 8>&- &
+  socat TCP-LISTEN:"$1",bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:"$2" </dev/null >/dev/null 2>&1 5>&- 6>&- &
   hexports="$hexports $(printf '%04X' "$1")"
   shift 2
 done
@@ -49,14 +45,6 @@ if [ "$#" -eq 0 ]; then
   exit 125
 fi
 printf R >&5
-if [ -n "$go_fd" ]; then
-  go=""
-  case "$go_fd" in
-    8) read -r go <&8 || go=""; exec 8<&- ;;
-    *) echo "warden: init.sh supports --go-fd 8 only" >&2; exit 125 ;;
-  esac
-  [ "$go" = G ] || exit 125
-fi
 exec 5>&- 2>&6 6>&-
 case "$1" in
   */*) ;;

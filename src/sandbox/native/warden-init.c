@@ -9,14 +9,14 @@
  * 2. Because the listeners are bound before anything else runs, the command can connect the
  *    moment it starts: warden-init tells warden "ready" on fd 5, restores the command's stderr
  *    from fd 6 (fd 2 until then is warden's capture of setup messages), and execs the command.
- * 3. With --go-fd N it first waits for warden's "G" on fd N: warden builds the sandbox while it
- *    makes the run's start durable in the audit log, and the command runs only once that is done.
- *    Anything but "G" (warden gone, or refusing) ends the sandbox without running the command.
+ * 3. Before anything else it closes every descriptor it does not use: whatever warden's own caller
+ *    left open without close-on-exec came through the launcher and bwrap, and must reach neither
+ *    the command nor the relay (whose descriptors the command could open through /proc).
  *
  * It replaces a shell init plus socat, which spent ~15 ms starting socat and polling for its
  * listener on every run. Built by scripts/build.mjs with the system C compiler, statically.
  *
- * usage: warden-init [--go-fd N] [--forward PORT SOCKET]... -- COMMAND [ARGS...]
+ * usage: warden-init [--forward PORT SOCKET]... -- COMMAND [ARGS...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -251,17 +251,9 @@ static void listen_forward(int f, const char *port_text, const char *socket_path
 
 int main(int argc, char **argv) {
     int i = 1;
-    int go_fd = -1;
-    if (i + 1 < argc && strcmp(argv[i], "--go-fd") == 0) {
-        char *end;
-        long fd = strtol(argv[i + 1], &end, 10);
-        if (*end != '\0' || fd < 3 || fd > 1023) { errno = EINVAL; die("bad --go-fd"); }
-        go_fd = (int)fd;
-        i += 2;
-    }
     while (i < argc && strcmp(argv[i], "--") != 0) {
         if (strcmp(argv[i], "--forward") != 0 || i + 2 >= argc || forward_count == MAX_FORWARDS) {
-            fprintf(stderr, "usage: warden-init [--go-fd N] [--forward PORT SOCKET]... -- COMMAND [ARGS...]\n");
+            fprintf(stderr, "usage: warden-init [--forward PORT SOCKET]... -- COMMAND [ARGS...]\n");
             return 125;
         }
         listen_forward(forward_count++, argv[i + 1], argv[i + 2]);
@@ -272,12 +264,11 @@ int main(int argc, char **argv) {
         return 125;
     }
     {
-        /* Keep only what this init uses: its ready and stderr pipes, the go pipe, the listeners. */
-        int keep[MAX_FORWARDS + 3];
+        /* Keep only what this init uses: its ready and stderr pipes, the listeners. */
+        int keep[MAX_FORWARDS + 2];
         int n = 0;
         keep[n++] = READY_FD;
         keep[n++] = STDERR_FD;
-        if (go_fd >= 0) keep[n++] = go_fd;
         for (int f = 0; f < forward_count; f++) keep[n++] = forwards[f].listener;
         for (int a = 1; a < n; a++)
             for (int b = a; b > 0 && keep[b - 1] > keep[b]; b--) { int t = keep[b]; keep[b] = keep[b - 1]; keep[b - 1] = t; }
@@ -300,7 +291,6 @@ int main(int argc, char **argv) {
             }
             close(READY_FD);
             close(STDERR_FD);
-            if (go_fd >= 0) close(go_fd);
             signal(SIGPIPE, SIG_IGN);
             epoll_fd = epoll_create1(EPOLL_CLOEXEC);
             if (epoll_fd < 0) die("epoll_create1");
@@ -320,13 +310,6 @@ int main(int argc, char **argv) {
         ssize_t ignored = write(READY_FD, "R", 1);
         (void)ignored;
         close(READY_FD);
-    }
-    if (go_fd >= 0) {
-        char go = 0;
-        ssize_t n;
-        do n = read(go_fd, &go, 1); while (n < 0 && errno == EINTR);
-        close(go_fd);
-        if (n != 1 || go != 'G') return 125; /* warden went away or refused: never run the command */
     }
     if (fcntl(STDERR_FD, F_GETFD) >= 0) {
         dup2(STDERR_FD, 2);
