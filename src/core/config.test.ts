@@ -350,7 +350,9 @@ describe('configSchema: servers and mcp grants', () => {
     expect(config.profiles.p?.mcp).toMatchObject({
       allow: [{ server: 'fs', tools: ['read_*'], prompts: [], resources: [], when: {} }],
       call_timeout: 30_000,
+      relay: {},
     });
+    expect(parse(withGrant({ allow: [{ server: 'fs', tools: ['x'] }], relay: { fs: ['sampling', 'roots'] } })).profiles.p?.mcp.relay).toEqual({ fs: ['sampling', 'roots'] });
   });
 
   it.each([
@@ -362,6 +364,8 @@ describe('configSchema: servers and mcp grants', () => {
     ['two kinds in one argument condition', withGrant({ allow: [{ server: 'fs', tools: ['x'], when: { path: { under: ['/w'], one_of: ['a'] } } }] }), 'profiles.p.mcp.allow[0].when.path', /exactly one of/],
     ['NET-08 a too-broad host_in', withGrant({ allow: [{ server: 'fs', tools: ['x'], when: { url: { host_in: ['*.com'] } } }] }), 'profiles.p.mcp.allow[0].when.url.host_in[0]', /top-level domain/],
     ['a bad call_timeout', withGrant({ call_timeout: 'soon' }), 'profiles.p.mcp.call_timeout', /not a duration/],
+    ['relay for an unknown server', withGrant({ relay: { nope: ['sampling'] } }), 'profiles.p.mcp.relay.nope', /no server 'nope'/],
+    ['relay of an unknown feature', withGrant({ relay: { fs: ['telepathy'] } }), 'profiles.p.mcp.relay.fs[0]', undefined],
     ['an unknown mcp key', withGrant({ alow: [] }), 'profiles.p.mcp', undefined],
     ['a server name with _', { version: 1, servers: { my_srv: { command: 'x' } } }, 'servers.my_srv', undefined],
     ['a server with both command and url', { version: 1, servers: { a: { command: 'x', url: 'https://x.test/mcp' } } }, 'servers.a', /either command .* or url/],
