@@ -7,9 +7,10 @@
  * Fail closed: a list that exists but cannot be read or parsed revokes every token (the gateway
  * says so in its 401) until it is fixed; a missing list revokes none.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
+import { CLOCK_TOLERANCE_SECONDS } from './tokens.js';
 
 export const REVOCATIONS_FILE = 'tokens.revoked';
 /** Most entries the list holds (tokens live at most 24 h, so this is ~70 revocations a minute). */
@@ -27,15 +28,53 @@ export interface Revocation {
 /** The answer for one token id: revoked or not, or the list is unusable (then it counts as revoked). */
 export type RevocationCheck = { readonly revoked: false } | { readonly revoked: true; readonly why: string };
 
-/** Adds `jti` to the state dir's list (pruning expired entries); returns the entry written. */
+/**
+ * Adds `jti` to the state dir's list (pruning entries whose tokens can no longer be accepted);
+ * returns the entry written. Writers take `tokens.revoked.lock` (O_EXCL) so that two revocations
+ * at once cannot each rewrite the list without the other's entry.
+ */
 export function revokeToken(stateDir: string, jti: string, exp: number, now = Math.floor(Date.now() / 1000)): Revocation {
   if (!JTI.test(jti)) throw new WardenError('TOKEN_INVALID', `'${jti.slice(0, 40)}' is not a token id`, { hint: 'give the jti that `warden token issue --json` printed, or the token itself with --token' });
   const path = join(stateDir, REVOCATIONS_FILE);
+  const release = lockList(`${path}.lock`);
+  try {
+    return rewriteWith(path, jti, exp, now);
+  } finally {
+    release();
+  }
+}
+
+/** How long a writer waits for another's lock, and when a lock is taken to be left by a crash. */
+const LOCK_WAIT_MS = 5_000;
+const STALE_LOCK_MS = 30_000;
+
+function lockList(lockPath: string): () => void {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lockPath, 'wx', 0o600));
+      return () => rmSync(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new WardenError('TOKEN_INVALID', `cannot lock the revocation list: ${(error as Error).message}`, { hint: 'check the state dir and its permissions' });
+      try {
+        // A lock older than any revocation takes was left by a writer that died: take it over.
+        if (Date.now() - statSync(lockPath).mtimeMs > STALE_LOCK_MS) rmSync(lockPath, { force: true });
+      } catch {
+        // gone meanwhile: try again
+      }
+      if (Date.now() > deadline) throw new WardenError('TOKEN_INVALID', `the revocation list is locked by another warden (${lockPath})`, { hint: 'try again; remove the lock file if no warden token revoke is running' });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+function rewriteWith(path: string, jti: string, exp: number, now: number): Revocation {
   const current = readEntries(path);
   if (current.unusable !== null) {
     throw new WardenError('TOKEN_INVALID', `the revocation list ${path} cannot be read (${current.unusable}), so every token is refused until it is fixed`, { hint: `remove or repair ${path}; revoke again afterwards` });
   }
-  const kept = current.entries.filter((e) => e.exp >= now && e.jti !== jti);
+  // A token is accepted until exp plus the verifier's clock tolerance: keep its entry that long.
+  const kept = current.entries.filter((e) => e.exp + CLOCK_TOLERANCE_SECONDS >= now && e.jti !== jti);
   const entry: Revocation = { jti, exp, revoked_at: new Date(now * 1000).toISOString() };
   kept.push(entry);
   if (kept.length > MAX_ENTRIES) throw new WardenError('TOKEN_INVALID', `the revocation list is full (${MAX_ENTRIES} live entries)`, { hint: 'issue shorter-lived tokens (--ttl)' });

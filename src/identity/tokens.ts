@@ -23,7 +23,7 @@ export const MAX_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 const MAX_TOKEN_CHARS = 4096;
 const SUBJECT = /^[A-Za-z0-9._-]{1,64}$/;
 const SCOPE = /^[a-z][a-z0-9:._-]{0,63}$/;
-const CLOCK_TOLERANCE_SECONDS = 5;
+export const CLOCK_TOLERANCE_SECONDS = 5;
 
 export interface SigningKeys {
   readonly privateKey: KeyObject;
