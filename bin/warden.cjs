@@ -5,7 +5,7 @@
 // next to the bundle (or in ~/.cache/warden when that is not writable) and is rebuilt whenever V8
 // rejects it (another Node version) or it is missing. This file is CommonJS on purpose: an ES
 // module entry point costs Node ~3 ms more to start (it sets up the ESM loader first).
-const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire, Module } = require('node:module');
 const { homedir } = require('node:os');
 const { dirname, join } = require('node:path');
@@ -23,15 +23,27 @@ try {
 // a cache written by another command (the build writes one with `config schema`) would leave the
 // run path to be compiled on every start (~5 ms) while carrying code a run never needs.
 const kind = process.argv[2] === 'run' ? 'run' : 'cli';
-const cacheName = `warden-${process.versions.v8}-${source.length}-${kind}.cache`;
+// Keyed by the bundle file's identity, not only its length: V8 itself checks just the length, and
+// a rebuild of the same length must not run the old bundle's compiled code.
+const built = statSync(bundle);
+const cacheName = `warden-${process.versions.v8}-${source.length}-${built.ino}-${Math.trunc(built.mtimeMs)}-${kind}.cache`;
 const cachePaths = [join(dirname(bundle), cacheName), join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'warden', cacheName)];
+const uid = process.getuid?.() ?? -1;
 let cachedData;
 for (const path of cachePaths) {
+  let fd;
   try {
-    cachedData = readFileSync(path);
-    break;
+    fd = openSync(path, 'r');
+    // Only a cache written by this user (or root): it becomes code this process runs.
+    const st = fstatSync(fd);
+    if (st.isFile() && (st.uid === uid || st.uid === 0) && (st.mode & 0o022) === 0) {
+      cachedData = readFileSync(fd);
+      break;
+    }
   } catch {
     // not there; try the next
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 const script = new Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) });

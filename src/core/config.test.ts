@@ -371,6 +371,7 @@ describe('configSchema: servers and mcp grants', () => {
     ['a server with both command and url', { version: 1, servers: { a: { command: 'x', url: 'https://x.test/mcp' } } }, 'servers.a', /either command .* or url/],
     ['a server with neither command nor url', { version: 1, servers: { a: {} } }, 'servers.a', /either command .* or url/],
     ['a non-http server url', { version: 1, servers: { a: { url: 'ftp://x.test/' } } }, 'servers.a.url', /http\(s\) URL/],
+    ['a wildcard server url', { version: 1, servers: { a: { url: 'https://*.example.com/mcp' } } }, 'servers.a.url', /one host, not a wildcard/],
     ['a bad workspace mode', { version: 1, servers: { a: { command: 'x', workspace: 'rw' } } }, 'servers.a.workspace', undefined],
     ['a NUL in a server argument', { version: 1, servers: { a: { command: 'x', args: ['a\0b'] } } }, 'servers.a.args[0]', /NUL/],
     ['SBX-16 a server passing a proxy variable', { version: 1, servers: { a: { command: 'x', env: { pass: ['HTTPS_PROXY'] } } } }, 'servers.a.env', /set by warden/],

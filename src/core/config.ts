@@ -210,6 +210,7 @@ export const serverSchema = z
     url: z
       .url({ protocol: /^https?$/, error: 'url must be an http(s) URL' })
       .max(2048)
+      .refine((u) => !new URL(u).hostname.includes('*'), 'url must name one host, not a wildcard')
       .optional()
       .describe('A remote Streamable HTTP server, reached through the egress proxy (its host is allowed for the gateway only).'),
     workspace: z

@@ -70,12 +70,23 @@ export class Gateway {
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
-    this.#relay = new ServerRequestRelay({ profileName: options.profileName, relay: options.relay ?? {}, timeoutMs: options.callTimeoutMs, record: (data) => this.#finish(data) });
+    this.#relay = new ServerRequestRelay({ profileName: options.profileName, relay: options.relay ?? {}, timeoutMs: options.callTimeoutMs, record: (data) => this.#finish(data), refuseIfAuditBroken: () => this.#refuseIfAuditBroken() });
   }
 
   /** Makes an agent session reachable for requests its servers send it (see relay.ts); call the result when it closes. */
-  attachSession(session: string, peer: AgentPeer): () => void {
-    return this.#relay.attach(session, peer);
+  attachSession(session: string, subject: string, peer: AgentPeer): () => void {
+    return this.#relay.attach(session, subject, peer);
+  }
+
+  /** A session closed: its resource subscriptions end (servers are told when nobody watches any more). */
+  forgetSession(session: string): void {
+    for (const [key, sessions] of this.#subscriptions) {
+      if (!sessions.delete(session) || sessions.size > 0) continue;
+      this.#subscriptions.delete(key);
+      const [server, uri] = key.split('\u0000');
+      const upstream = server === undefined ? undefined : this.#upstreams.get(server);
+      void upstream?.request('resources/unsubscribe', { uri }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs }).catch(() => undefined);
+    }
   }
 
   /**
@@ -259,9 +270,8 @@ export class Gateway {
   }
 
   /**
-   * `completion/complete`: suggestions for a prompt's argument (decided like getting the prompt)
-   * or a resource template's variable (decided like reading a resource named by the template text,
-   * so a `*` grant allows it), from the server that owns it, on record.
+   * `completion/complete`: suggestions for a granted prompt's argument (decided like getting the
+   * prompt), from the server that owns it, on record. Resource templates get none.
    */
   async complete(session: string, params: { readonly ref: { readonly type: string; readonly name?: string; readonly uri?: string }; readonly [key: string]: unknown }, options: CallOptions = {}): Promise<CompleteResult> {
     const send = (upstream: Upstream, ref: Record<string, unknown>) => upstream.request('completion/complete', { ...params, ref }, CompleteResultSchema, this.#requestOptions(options));
@@ -270,11 +280,12 @@ export class Gateway {
       const entry = this.#catalog.prompts.get(name);
       return this.#forwardSimple(session, options.requestId ?? null, 'prompt', name, entry, 'get_prompt', {}, (upstream) => send(upstream, { type: 'ref/prompt', name: entry?.upstreamName ?? name }), 'completion/complete');
     }
-    const template = params.ref.uri ?? '';
-    const owners = new Set(this.#catalog.resourceTemplates.filter((t) => t.item.uriTemplate === template).map((t) => t.server));
-    const [server] = owners;
-    const entry = owners.size === 1 && server !== undefined ? { exposed: template, server, upstreamName: template, item: null } : undefined;
-    return this.#forwardSimple(session, options.requestId ?? null, 'resource', template, entry, 'read_resource', {}, (upstream) => send(upstream, { type: 'ref/resource', uri: template }), 'completion/complete');
+    // A template's completions name resources the profile may not grant (a deny on some of the
+    // URIs it spans cannot be decided on the template): not offered.
+    const template = (params.ref.uri ?? '').slice(0, 2048);
+    this.#refuseIfAuditBroken();
+    await this.#finish({ subject: 'resource', session, name: template, method: 'completion/complete', server: null, upstream_name: null, arguments: null, decision: 'deny', policy_ids: [], reason: 'completion of resource templates is not offered', outcome: 'denied' });
+    throw rpcError(RPC.invalidParams, 'warden does not offer completion for resource templates');
   }
 
   /** Templates of servers the profile grants some resource of (a template reveals no content). */

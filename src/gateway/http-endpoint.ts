@@ -256,6 +256,12 @@ export const BODY_TIMEOUT_MS = 30_000;
  * must not hold a connection, or a session's request slot, forever.
  */
 function readBody(req: IncomingMessage, max: number, timeoutMs: number = BODY_TIMEOUT_MS): Promise<Buffer | null> {
+  // The timer runs until the body has ended, also while an oversized one is drained (after the
+  // caller's 413): a client trickling bytes past the cap must not hold the connection either.
+  const timer = setTimeout(() => req.destroy(new Error(`request body not complete after ${timeoutMs} ms`)), timeoutMs);
+  const stop = (): void => clearTimeout(timer);
+  req.once('end', stop);
+  req.once('close', stop);
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > max) {
     req.resume();
@@ -264,29 +270,34 @@ function readBody(req: IncomingMessage, max: number, timeoutMs: number = BODY_TI
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => {
-      const error = new Error(`request body not complete after ${timeoutMs} ms`);
-      req.destroy(error);
-      reject(error);
-    }, timeoutMs);
+    let settled = false;
     const settle = (value: Buffer | null): void => {
-      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
       resolve(value);
     };
     req.on('data', (chunk: Buffer) => {
+      if (settled) return; // an oversized body being drained
       size += chunk.length;
       if (size > max) {
         chunks.length = 0;
-        req.pause();
         settle(null);
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => settle(size > max ? null : Buffer.concat(chunks, size)));
-    req.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
+    req.once('end', () => settle(size > max ? null : Buffer.concat(chunks, size)));
+    req.once('error', (error) => {
+      if (!settled) {
+        settled = true;
+        reject(error);
+      }
+    });
+    req.once('close', () => {
+      if (!settled) {
+        settled = true;
+        reject(new Error(`request body not complete after ${timeoutMs} ms, or the client went away`));
+      }
     });
   });
 }

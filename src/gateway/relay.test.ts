@@ -41,8 +41,8 @@ describe('ServerRequestRelay', () => {
     const { relayer, records } = setup();
     const callsA: { method: string; related?: string | number }[] = [];
     const callsB: { method: string; related?: string | number }[] = [];
-    relayer.attach('a', peer(() => Promise.resolve({ role: 'assistant' }), callsA));
-    relayer.attach('b', peer(() => Promise.resolve({ role: 'assistant' }), callsB));
+    relayer.attach('a', 'agent', peer(() => Promise.resolve({ role: 'assistant' }), callsA));
+    relayer.attach('b', 'agent', peer(() => Promise.resolve({ role: 'assistant' }), callsB));
     let answer: unknown;
     await relayer.track('files', 'b', 42, async () => {
       answer = await relayer.relay('files', 'sampling', SAMPLE, signal);
@@ -56,8 +56,8 @@ describe('ServerRequestRelay', () => {
   it('refuses when several sessions are calling the server at once (never the wrong agent)', async () => {
     const { relayer, records } = setup();
     const calls: { method: string }[] = [];
-    relayer.attach('a', peer(() => Promise.resolve({}), calls));
-    relayer.attach('b', peer(() => Promise.resolve({}), calls));
+    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), calls));
+    relayer.attach('b', 'agent', peer(() => Promise.resolve({}), calls));
     await relayer.track('files', 'a', 1, () =>
       relayer.track('files', 'b', 2, async () => {
         await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/2 agent sessions are using server files/);
@@ -71,7 +71,7 @@ describe('ServerRequestRelay', () => {
     const { relayer, records } = setup();
     await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(/no agent session is connected/);
     const calls: { method: string }[] = [];
-    const detach = relayer.attach('only', peer(() => Promise.resolve({ roots: [] }), calls));
+    const detach = relayer.attach('only', 'agent', peer(() => Promise.resolve({ roots: [] }), calls));
     await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).resolves.toEqual({ roots: [] });
     detach();
     await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(/no agent session/);
@@ -80,7 +80,7 @@ describe('ServerRequestRelay', () => {
 
   it('refuses a feature the profile does not relay for that server', async () => {
     const { relayer, records } = setup({ files: ['roots'] });
-    relayer.attach('a', peer(() => Promise.resolve({}), []));
+    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), []));
     await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/does not relay sampling from server files/);
     await expect(relayer.relay('other', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(/does not relay roots from server other/);
     expect(records.every((r) => r.decision === 'deny')).toBe(true);
@@ -90,7 +90,7 @@ describe('ServerRequestRelay', () => {
 
   it("passes the agent's error code on, names the method, and records agent_error", async () => {
     const { relayer, records } = setup();
-    relayer.attach('a', peer(() => Promise.reject(new McpError(-32601, 'Method not found')), []));
+    relayer.attach('a', 'agent', peer(() => Promise.reject(new McpError(-32601, 'Method not found')), []));
     const error = await relayer.relay('files', 'sampling', SAMPLE, signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(McpError);
     expect((error as McpError).code).toBe(-32601);
@@ -102,8 +102,8 @@ describe('ServerRequestRelay', () => {
     const { relayer } = setup();
     const callsA: { method: string; related?: string | number }[] = [];
     const callsB: { method: string; related?: string | number }[] = [];
-    relayer.attach('a', peer(() => Promise.resolve({}), callsA));
-    relayer.attach('b', peer(() => Promise.resolve({}), callsB));
+    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), callsA));
+    relayer.attach('b', 'agent', peer(() => Promise.resolve({}), callsB));
     // Two sessions, nothing in flight: nobody gets it.
     expect(relayer.notifyLog('files', { level: 'info', data: 'x' })).toBe(false);
     await relayer.track('files', 'a', 7, async () => {
@@ -119,9 +119,37 @@ describe('ServerRequestRelay', () => {
     expect(callsB).toEqual([{ method: 'notifications/resources/updated' }]);
   });
 
+  it('with sessions of two different agents connected, nothing is relayed: requests refused, logs dropped', async () => {
+    const { relayer, records } = setup();
+    const callsA: { method: string }[] = [];
+    const callsB: { method: string }[] = [];
+    relayer.attach('a', 'agent-a', peer(() => Promise.resolve({}), callsA));
+    const detachB = relayer.attach('b', 'agent-b', peer(() => Promise.resolve({}), callsB));
+    await relayer.track('files', 'a', 1, async () => {
+      // Only a's call is in flight, but b (another agent) could be who the server means.
+      await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/2 different agents/);
+      expect(relayer.notifyLog('files', { level: 'info', data: 'x' })).toBe(false);
+    });
+    detachB();
+    await relayer.track('files', 'a', 2, async () => {
+      await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).resolves.toEqual({});
+    });
+    expect(callsB).toEqual([]);
+    expect(records.map((r) => r.outcome)).toEqual(['denied', 'ok']);
+  });
+
+  it('AUD-03 nothing is relayed once the audit log has failed', async () => {
+    const records: unknown[] = [];
+    const calls: { method: string }[] = [];
+    const relayer = new ServerRequestRelay({ profileName: 'p', relay: { files: ['sampling'] }, timeoutMs: 1000, record: (d) => (records.push(d), Promise.resolve()), refuseIfAuditBroken: () => { throw new Error('audit broken'); } });
+    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), calls));
+    await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/audit broken/);
+    expect(calls).toEqual([]);
+  });
+
   it('AUD-03 an answer that cannot be recorded is not passed on', async () => {
     const { relayer } = setup({ files: ['sampling'] }, true);
-    relayer.attach('a', peer(() => Promise.resolve({ role: 'assistant' }), []));
+    relayer.attach('a', 'agent', peer(() => Promise.resolve({ role: 'assistant' }), []));
     await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow();
   });
 });

@@ -37,13 +37,15 @@ export interface RelayOptions {
   readonly timeoutMs: number;
   /** Writes the request's final record; a rejection means it must not be answered (AUD-03). */
   readonly record: (data: EventPayloads['mcp.call']) => Promise<void>;
+  /** Throws when the audit log has failed before (then nothing is relayed at all). */
+  readonly refuseIfAuditBroken?: () => void;
 }
 
 const MAX_RECORDED_MESSAGE = 500;
 
 export class ServerRequestRelay {
   readonly #options: RelayOptions;
-  readonly #peers = new Map<string, AgentPeer>();
+  readonly #peers = new Map<string, { readonly peer: AgentPeer; readonly subject: string }>();
   /** server → session → the agent's request ids of the calls in flight (null: no id known). */
   readonly #inFlight = new Map<string, Map<string, (RequestId | null)[]>>();
 
@@ -56,11 +58,12 @@ export class ServerRequestRelay {
     return new Set(Object.hasOwn(this.#options.relay, server) ? this.#options.relay[server] : []);
   }
 
-  /** Makes a session reachable for relayed requests; call the result when it closes. */
-  attach(session: string, peer: AgentPeer): () => void {
-    this.#peers.set(session, peer);
+  /** Makes a session (acting for `subject`) reachable for relayed requests; call the result when it closes. */
+  attach(session: string, subject: string, peer: AgentPeer): () => void {
+    const entry = { peer, subject };
+    this.#peers.set(session, entry);
     return () => {
-      if (this.#peers.get(session) === peer) this.#peers.delete(session);
+      if (this.#peers.get(session) === entry) this.#peers.delete(session);
     };
   }
 
@@ -93,14 +96,15 @@ export class ServerRequestRelay {
       await this.#options.record({ ...base, session: '-', decision: 'deny', policy_ids: [policyId], reason: target.reason, outcome: 'denied' });
       throw new McpError(ErrorCode.InvalidRequest, target.reason);
     }
-    const peer = this.#peers.get(target.session);
+    const peer = this.#peers.get(target.session)?.peer;
+    // Nothing reaches the agent (or its user) while decisions cannot be recorded (AUD-03).
+    this.#options.refuseIfAuditBroken?.();
     const started = performance.now();
+    let result: Record<string, unknown>;
     try {
       if (peer === undefined) throw new McpError(ErrorCode.ConnectionClosed, 'the agent session closed');
       const related = this.#inFlight.get(server)?.get(target.session)?.at(-1) ?? null;
-      const result = await peer.request(request.method, request.params, { signal, timeoutMs: this.#options.timeoutMs, ...(related === null ? {} : { relatedRequestId: related }) });
-      await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
-      return result;
+      result = await peer.request(request.method, request.params, { signal, timeoutMs: this.#options.timeoutMs, ...(related === null ? {} : { relatedRequestId: related }) });
     } catch (error) {
       const timedOut = error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number);
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
@@ -109,6 +113,9 @@ export class ServerRequestRelay {
       const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
       throw new McpError(error instanceof McpError ? error.code : ErrorCode.InternalError, reason);
     }
+    // The agent answered; the server gets the answer only once it is on record.
+    await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+    return result;
   }
 
   /**
@@ -119,16 +126,20 @@ export class ServerRequestRelay {
     const target = this.#sessionFor(server);
     if (target.session === null) return false;
     const related = this.#inFlight.get(server)?.get(target.session)?.at(-1) ?? null;
-    void this.#peers.get(target.session)?.notify('notifications/message', params, related ?? undefined).catch(() => undefined);
+    void this.#peers.get(target.session)?.peer.notify('notifications/message', params, related ?? undefined).catch(() => undefined);
     return true;
   }
 
   /** Passes a resource update to the sessions that subscribed to it. */
   notifySubscribers(sessions: Iterable<string>, params: Record<string, unknown>): void {
-    for (const session of sessions) void this.#peers.get(session)?.notify('notifications/resources/updated', params).catch(() => undefined);
+    for (const session of sessions) void this.#peers.get(session)?.peer.notify('notifications/resources/updated', params).catch(() => undefined);
   }
 
   #sessionFor(server: string): { session: string; reason: '' } | { session: null; reason: string } {
+    // A server's messages carry nothing that ties them to a call (stdio): with sessions of more
+    // than one agent connected, one could get another's (e.g. after its own call returned).
+    const subjects = new Set([...this.#peers.values()].map((p) => p.subject));
+    if (subjects.size > 1) return { session: null, reason: `sessions of ${subjects.size} different agents are connected; warden cannot tell which one this is for` };
     const busy = [...(this.#inFlight.get(server)?.keys() ?? [])].filter((s) => this.#peers.has(s));
     const candidates = busy.length > 0 ? busy : [...this.#peers.keys()];
     if (candidates.length === 1 && candidates[0] !== undefined) return { session: candidates[0], reason: '' };

@@ -34,8 +34,12 @@ const RELAYED: Readonly<Record<string, { readonly capability: 'sampling' | 'elic
   'roots/list': { capability: 'roots', result: ListRootsResultSchema },
 };
 
-/** An SDK server for one session, wired to `gateway`. Close it to detach. */
-export function createSessionServer(gateway: Gateway, session: string): Server {
+/**
+ * An SDK server for one session, wired to `gateway`. Close it to detach. `subject` is who the
+ * session acts for (a token's agent; one value for every session of a `warden run`): requests
+ * and logs a server sends are relayed only while all connected sessions share one subject.
+ */
+export function createSessionServer(gateway: Gateway, session: string, subject = 'agent'): Server {
   const server = new Server(
     { name: 'warden-gateway', version: WARDEN_VERSION },
     { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} }, instructions: INSTRUCTIONS },
@@ -73,7 +77,7 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
 
   // Requests the session's servers send the agent (relayed only where the profile says so). The
   // SDK refuses a method the agent's client did not declare (e.g. no sampling capability).
-  const detachPeer = gateway.attachSession(session, {
+  const detachPeer = gateway.attachSession(session, subject, {
     request: (method, params, options) => {
       const relayed = RELAYED[method];
       if (relayed === undefined) return Promise.reject(new McpError(ErrorCode.MethodNotFound, `warden does not relay ${method.slice(0, 80)}`));
@@ -100,6 +104,7 @@ export function createSessionServer(gateway: Gateway, session: string): Server {
   server.onclose = () => {
     detach();
     detachPeer();
+    gateway.forgetSession(session);
     previous?.();
   };
   return server;

@@ -54,7 +54,7 @@ export async function listenGateway(gateway: Gateway, options: { readonly addres
   };
   const endpoint = new HttpEndpoint({
     // The session label carries the token's agent, so every decision in the log names who made the call.
-    createSession: (label, caller) => createSessionServer(gateway, `${caller.subject}/${label}`),
+    createSession: (label, caller) => createSessionServer(gateway, `${caller.subject}/${label}`, caller.subject),
     authenticate,
     // Host and Origin must name this listener exactly (DNS rebinding, GW-08): allowed below, once
     // the port is known. Until then nothing is accepted.

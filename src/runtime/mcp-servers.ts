@@ -131,6 +131,9 @@ function remoteBridge(name: string, url: string, host: SandboxHost): { command: 
     throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is a remote (url) server, but the bridge to remote servers was not built (dist/assets/mcp-remote-bridge.mjs is missing)`, { hint: 'run npm run build (or scripts/setup.sh)' });
   }
   const parsed = new URL(url);
+  if (parsed.hostname.includes('*')) {
+    throw new WardenError('GATEWAY_START_FAILED', `server '${name}': ${url} names a wildcard host; a remote server is one host`, { hint: 'give the server\'s own host name in servers.<name>.url' });
+  }
   const port = parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port;
   const authority = `${parsed.hostname}:${port}`;
   const pattern = parseHostPattern(authority);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <stdint.h>
@@ -222,14 +223,25 @@ static void relay_loop(void) {
  * passes through the launcher and bwrap; it must not reach the command or the relay, whose
  * descriptors the command could open through /proc.
  */
+static void close_fd_range(unsigned int from, unsigned int to) {
+    if (syscall(SYS_close_range, from, to, 0) == 0) return;
+    /* No close_range (Linux < 5.9, or a seccomp profile refusing it): close one by one, up to
+       the descriptor limit. Failing to bound that is fatal: never run with unknown descriptors. */
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) die("getrlimit");
+    unsigned int last = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 1048576 ? 1048576 : (unsigned int)limit.rlim_cur;
+    if (to > last) to = last;
+    for (unsigned int fd = from; fd <= to && fd < last; fd++) close((int)fd);
+}
+
 static void close_stray_fds(const int *keep, int n) {
     unsigned int from = 3;
     for (int k = 0; k < n; k++) {
         if (keep[k] < (int)from) continue;
-        if ((unsigned int)keep[k] > from) syscall(SYS_close_range, from, (unsigned int)keep[k] - 1, 0);
+        if ((unsigned int)keep[k] > from) close_fd_range(from, (unsigned int)keep[k] - 1);
         from = (unsigned int)keep[k] + 1;
     }
-    syscall(SYS_close_range, from, ~0U, 0);
+    close_fd_range(from, ~0U);
 }
 
 static void listen_forward(int f, const char *port_text, const char *socket_path) {
