@@ -123,6 +123,11 @@ export const envSchema = z
   })
   .describe('Environment of the sandboxed command.');
 
+/** An HTTP header name (RFC 9110 token), at most 64 characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
+/** Headers the MCP transport, HTTP itself or the egress proxy own: a config may not set them. */
+const RESERVED_HEADERS: ReadonlySet<string> = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'proxy-authorization', 'proxy-connection']);
+
 /** Server-to-client requests the gateway can relay to the agent (profiles.<name>.mcp.relay). */
 export const RELAY_FEATURES = ['sampling', 'elicitation', 'roots'] as const;
 export type RelayFeature = (typeof RELAY_FEATURES)[number];
@@ -213,6 +218,18 @@ export const serverSchema = z
       .refine((u) => !new URL(u).hostname.includes('*'), 'url must name one host, not a wildcard')
       .optional()
       .describe('A remote Streamable HTTP server, reached through the egress proxy (its host is allowed for the gateway only).'),
+    headers: z
+      .record(
+        z.string().regex(HEADER_NAME, 'not an HTTP header name'),
+        z.strictObject({ from_env: z.string().regex(ENV_NAME, 'not a valid environment variable name').describe("The variable of warden's own environment that holds the value, read when the server starts.") }),
+      )
+      .superRefine((headers, ctx) => {
+        for (const name of Object.keys(headers)) {
+          if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by the MCP transport or the proxy; remove it` });
+        }
+      })
+      .default({})
+      .describe("HTTP headers sent to a remote (url) server on every request, e.g. `Authorization: { from_env: MCP_TOKEN }`. Values come from warden's environment, never from this file, and reach only the server's bridge sandbox."),
     workspace: z
       .enum(['none', 'read-only', 'read-write'])
       .default('none')
@@ -223,6 +240,7 @@ export const serverSchema = z
     env: envSchema.default({ pass: [], set: {} }),
   })
   .refine((s) => (s.command === undefined) !== (s.url === undefined), { message: 'give either command (a stdio server) or url (a remote server), not both' })
+  .refine((s) => s.url !== undefined || Object.keys(s.headers).length === 0, { message: 'headers apply to a remote (url) server only' })
   .describe('An MCP tool server the gateway may start (stdio, in its own sandbox) or reach (remote URL).');
 
 export const profileSchema = z

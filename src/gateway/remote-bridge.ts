@@ -27,6 +27,17 @@ function write(message: JSONRPCMessage): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
+function readHeaders(json: string | undefined): Record<string, string> {
+  if (json === undefined || json === '') return {};
+  try {
+    const value = JSON.parse(json) as unknown;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) return value as Record<string, string>;
+  } catch {
+    // fall through
+  }
+  fail('WARDEN_REMOTE_HEADERS is not a JSON object of strings');
+}
+
 async function main(): Promise<void> {
   const target = process.argv[2];
   if (target === undefined || process.argv.length !== 3) fail('usage: mcp-remote-bridge URL');
@@ -38,7 +49,11 @@ async function main(): Promise<void> {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`not an http(s) URL: ${target}`);
 
-  const transport = new StreamableHTTPClientTransport(url);
+  // The server's credentials (servers.<name>.headers), handed over by warden in the environment:
+  // taken out of it at once, so nothing this process starts could inherit them.
+  const headers = readHeaders(process.env['WARDEN_REMOTE_HEADERS']);
+  delete process.env['WARDEN_REMOTE_HEADERS'];
+  const transport = new StreamableHTTPClientTransport(url, Object.keys(headers).length === 0 ? undefined : { requestInit: { headers } });
   // The id of our client's initialize request: its answer carries the protocol version, which
   // the transport must send on every later request (the SDK's Client would tell it; we relay).
   let initializeId: string | number | null = null;

@@ -17,7 +17,7 @@ function stateDir(): string {
 }
 
 describe('token revocation', () => {
-  it('GW-07 a revoked token is refused from the next check on, cached or not; others still pass', async () => {
+  it('ID-04 GW-07 a revoked token is refused from the next check on, cached or not; others still pass', async () => {
     const dir = stateDir();
     const audience = gatewayAudience('default');
     const verifier = new TokenVerifier(keys, { audience, requiredScope: 'mcp', revocations: new RevocationList(dir) });

@@ -40,6 +40,7 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
     // A remote server is reached through the bridge (src/gateway/remote-bridge.ts), run in a
     // sandbox like a local server; its egress proxy allows the server's own host:port.
     const remote = server.url === undefined ? null : remoteBridge(name, server.url, ctx.host);
+    const remoteHeaders = remote === null ? {} : headerValues(name, server.headers, ctx.hostEnv);
     const command = remote?.command ?? [server.command ?? '', ...server.args.map((a) => expandWorkspace(a, ctx.workspace))];
     const workspaceMode = remote === null ? server.workspace : 'none';
     // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
@@ -69,6 +70,9 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
         if (value !== undefined) env[v] = value;
       }
       Object.assign(env, server.env.set);
+      // The remote server's credentials reach only its bridge (this sandbox), which drops them
+      // from its own environment before anything else runs.
+      if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
       sandbox = startSandbox(
         {
           runId: sandboxId,
@@ -141,4 +145,23 @@ function remoteBridge(name: string, url: string, host: SandboxHost): { command: 
     throw new WardenError('GATEWAY_START_FAILED', `server '${name}': the host of ${url} cannot be allowed through the egress proxy (${pattern.reason})`, { hint: 'use a host name or an IPv4 address in servers.<name>.url' });
   }
   return { command: ['node', join(SANDBOX_LIB, 'mcp-remote-bridge.mjs'), url], authority };
+}
+
+/** The variable through which the bridge gets a remote server's headers (see remote-bridge.ts). */
+const REMOTE_HEADERS_ENV = 'WARDEN_REMOTE_HEADERS';
+
+/** A remote server's header values, from warden's own environment; a missing or unsafe one stops the start. */
+function headerValues(name: string, headers: ServerConfig['headers'], hostEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [header, source] of Object.entries(headers)) {
+    const value = hostEnv[source.from_env];
+    if (value === undefined || value === '') {
+      throw new WardenError('GATEWAY_START_FAILED', `server '${name}': header ${header} comes from ${source.from_env}, which is not set in warden's environment`, { hint: `export ${source.from_env} before starting warden` });
+    }
+    if (/[\r\n\0]/.test(value) || value.length > 8192) {
+      throw new WardenError('GATEWAY_START_FAILED', `server '${name}': ${source.from_env} (for header ${header}) holds a line break, a NUL or more than 8192 characters`, { hint: 'a header value is one line of text' });
+    }
+    values[header] = value;
+  }
+  return values;
 }

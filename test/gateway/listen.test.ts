@@ -75,7 +75,7 @@ describe.each(availableModes())('warden gateway --listen (warden as %s)', (mode:
     scene = null;
   });
 
-  it.skipIf(!fixtureReadable(mode))('GW-07 GW-08 tokens: granted calls work, the token never reaches the upstream, other audiences 401, missing scope 403, sessions bound to the agent', async () => {
+  it.skipIf(!fixtureReadable(mode))('GW-07 GW-08 ID-04 tokens: granted calls work, a revoked token is refused from the next request, the token never reaches the upstream, other audiences 401, missing scope 403, sessions bound to the agent', async () => {
     const s = (scene = new Scene(mode));
     s.spec('svc', { tools: [{ name: 'say' }, { name: 'secret' }] });
     s.configure(['svc'], { allow: [{ server: 'svc', tools: ['say'] }] });

@@ -5,7 +5,7 @@
  * the audit trail and the egress records are the same as for a local server.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -69,14 +69,14 @@ profiles:
   return path;
 }
 
-async function connect(mode: Mode, workspace: string, config: string, agent: string): Promise<Client> {
+async function connect(mode: Mode, workspace: string, config: string, agent: string, extraEnv: Record<string, string> = {}): Promise<Client> {
   const user = mode === 'user' ? userIds(TEST_USER) : null;
   const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', agent];
   const transport = new StdioClientTransport({
     command: user === null ? process.execPath : 'runuser',
     args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
     cwd: workspace,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode) },
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode), ...extraEnv },
     stderr: 'pipe',
   });
   const client = new Client({ name: 'remote-test', version: '1.0.0' });
@@ -137,5 +137,61 @@ describe.each(availableModes())('remote MCP servers (warden as %s)', (mode: Mode
     expect(String(failed?.data.detail)).toContain('could not be reached');
     // The bridge's attempt went through its proxy, which allowed the address (nothing listened there).
     expect(events.some((e) => e.type === 'egress.allowed' && e.agent.name === 'mcp:remote' && e.data.port === closedPort)).toBe(true);
+  }, 60_000);
+
+  it.skipIf(!nodeOnSandboxPath)("SEC-04 a remote server's credentials come from warden's environment, reach the server, and nothing else: not the agent, not the audit log", async () => {
+    workspace = makeWorkspace(mode);
+    const secret = `s3cret-${basename(dirname(workspace))}`;
+    const authPort = await freePort();
+    const log = join(dirname(workspace), 'auth-requests.jsonl');
+    writeFileSync(log, '');
+    const fixture = spawn(process.execPath, [join(REPO, 'test/gateway/fixtures/auth-http-server.mjs'), REMOTE_HOST, String(authPort), secret, log], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        fixture.stdout?.once('data', () => resolve());
+        fixture.once('exit', (code) => reject(new Error(`the fixture exited (${String(code)})`)));
+      });
+      const config = join(dirname(workspace), 'warden.yaml');
+      writeFileSync(
+        config,
+        `version: 1
+servers:
+  remote:
+    url: "http://${REMOTE_HOST}:${authPort}/mcp"
+    headers:
+      Authorization: { from_env: REMOTE_TEST_AUTH }
+profiles:
+  default:
+    mcp:
+      allow:
+        - server: remote
+          tools: [whoami]
+`,
+        { mode: 0o644 },
+      );
+      // Without the variable the gateway does not start, and says which variable is missing.
+      const missing = await warden(mode, ['--config', config, 'gateway', '--stdio', '--workspace', workspace], { cwd: workspace, input: '' });
+      expect(missing.code).toBe(125);
+      expect(missing.stderr).toContain('REMOTE_TEST_AUTH');
+
+      const agent = `remote-auth-${basename(dirname(workspace))}`;
+      const client = await connect(mode, workspace, config, agent, { REMOTE_TEST_AUTH: `Bearer ${secret}` });
+      try {
+        expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['remote__whoami']);
+        const answer = await client.callTool({ name: 'remote__whoami', arguments: {} });
+        expect(JSON.stringify(answer.content)).toContain('authorized caller');
+        expect(JSON.stringify(answer)).not.toContain(secret);
+      } finally {
+        await client.close();
+      }
+      // The server saw the header on its requests; the audit log of the run holds no trace of it.
+      const seen = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(seen.some((h) => h['authorization'] === `Bearer ${secret}`)).toBe(true);
+      const events = await agentAuditEvents(mode, workspace, agent);
+      expect(events.length).toBeGreaterThan(0);
+      expect(JSON.stringify(events)).not.toContain(secret);
+    } finally {
+      fixture.kill('SIGKILL');
+    }
   }, 60_000);
 });
