@@ -303,7 +303,8 @@ function encodeRequest(spec: HttpRequestSpec, maxBytes: number, chunkSizes: read
     }
     parts.push(Buffer.from('0\r\n\r\n', 'latin1'));
   }
-  return concatBytes(...parts);
+  // Not concatBytes(...parts): a big body in 1-byte chunks is ~150,000 parts, too many arguments.
+  return Buffer.concat(parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
 }
 
 // ---------------------------------------------------------------------------------------
