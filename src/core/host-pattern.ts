@@ -151,7 +151,8 @@ export function parseHostPattern(text: string): ParseResult<HostPattern> {
   return { ok: true, value: { text, kind: 'exact', host: norm.value.host, ports } };
 }
 
-function portAllowed(rule: PortRule, port: number): boolean {
+/** Whether `port` satisfies a pattern's port rule ('web' is 80 and 443). */
+export function portAllowed(rule: PortRule, port: number): boolean {
   if (rule === 'any') return true;
   if (rule === 'web') return WEB_PORTS.includes(port);
   return rule === port;

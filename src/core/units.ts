@@ -88,3 +88,8 @@ export function formatDuration(ms: number): string {
   const seconds = totalSeconds % 60;
   return `${minutes}m ${String(seconds).padStart(2, '0')}s`;
 }
+
+/** Milliseconds rounded to 0.01 ms, as timings are recorded in events and summaries. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

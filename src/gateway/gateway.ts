@@ -10,6 +10,7 @@ import type { CallToolResult, CompleteResult, GetPromptResult, Prompt, ReadResou
 import { CallToolResultSchema, CompleteResultSchema, EmptyResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
+import { roundMs } from '../core/units.js';
 import type { CompiledProfile, Decision, PolicyEngine, PolicyResource } from '../policy/index.js';
 import { prepareArguments, rulesFor, SchemaValidators } from './arguments.js';
 import { buildCatalog, type Catalog, type CatalogEntry } from './catalog.js';
@@ -65,8 +66,8 @@ export class Gateway {
   #auditBroken: Error | null = null;
 
   readonly #relay: ServerRequestRelay;
-  /** `server\0uri` → sessions subscribed to that resource. */
-  readonly #subscriptions = new Map<string, Set<string>>();
+  /** Resources sessions subscribed to, by subscriptionKey(server, uri). */
+  readonly #subscriptions = new Map<string, { readonly server: string; readonly uri: string; readonly sessions: Set<string> }>();
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
@@ -80,12 +81,10 @@ export class Gateway {
 
   /** A session closed: its resource subscriptions end (servers are told when nobody watches any more). */
   forgetSession(session: string): void {
-    for (const [key, sessions] of this.#subscriptions) {
-      if (!sessions.delete(session) || sessions.size > 0) continue;
+    for (const [key, watch] of this.#subscriptions) {
+      if (!watch.sessions.delete(session) || watch.sessions.size > 0) continue;
       this.#subscriptions.delete(key);
-      const [server, uri] = key.split('\u0000');
-      const upstream = server === undefined ? undefined : this.#upstreams.get(server);
-      void upstream?.request('resources/unsubscribe', { uri }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs }).catch(() => undefined);
+      void this.#upstreams.get(watch.server)?.request('resources/unsubscribe', { uri: watch.uri }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs }).catch(() => undefined);
     }
   }
 
@@ -186,10 +185,10 @@ export class Gateway {
       );
     } catch (error) {
       const failure = this.#classify(error, entry.server);
-      await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: round(performance.now() - started), error: failure.detail });
+      await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: roundMs(performance.now() - started), error: failure.detail });
       throw failure.error;
     }
-    const upstreamMs = round(performance.now() - started);
+    const upstreamMs = roundMs(performance.now() - started);
     const bytes = Buffer.byteLength(JSON.stringify(result));
     await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', tool_error: result.isError === true, upstream_ms: upstreamMs, result_bytes: bytes });
     return result;
@@ -245,18 +244,18 @@ export class Gateway {
     const entry = this.#resourceOwner(uri);
     await this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/subscribe', { uri }, EmptyResultSchema, this.#requestOptions(options)), 'resources/subscribe');
     if (entry !== undefined) {
-      const key = `${entry.server}\u0000${uri}`;
-      const sessions = this.#subscriptions.get(key) ?? new Set<string>();
-      sessions.add(session);
-      this.#subscriptions.set(key, sessions);
+      const key = subscriptionKey(entry.server, uri);
+      const watch = this.#subscriptions.get(key) ?? { server: entry.server, uri, sessions: new Set<string>() };
+      watch.sessions.add(session);
+      this.#subscriptions.set(key, watch);
     }
   }
 
   /** `resources/unsubscribe`: the session stops getting updates; the server is told when nobody watches any more. */
   async unsubscribe(session: string, uri: string, options: CallOptions = {}): Promise<void> {
     const entry = this.#resourceOwner(uri);
-    const key = entry === undefined ? null : `${entry.server}\u0000${uri}`;
-    const sessions = key === null ? undefined : this.#subscriptions.get(key);
+    const key = entry === undefined ? null : subscriptionKey(entry.server, uri);
+    const sessions = key === null ? undefined : this.#subscriptions.get(key)?.sessions;
     sessions?.delete(session);
     if (key !== null && sessions?.size === 0) this.#subscriptions.delete(key);
     await this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, async (upstream) => {
@@ -266,7 +265,7 @@ export class Gateway {
   }
 
   #subscribers(server: string, uri: unknown): Set<string> {
-    return typeof uri === 'string' ? (this.#subscriptions.get(`${server}\u0000${uri}`) ?? new Set<string>()) : new Set<string>();
+    return (typeof uri === 'string' ? this.#subscriptions.get(subscriptionKey(server, uri))?.sessions : undefined) ?? new Set<string>();
   }
 
   /**
@@ -324,12 +323,12 @@ export class Gateway {
     try {
       if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
       const result = await this.#relay.track(entry.server, session, requestId, () => send(upstream));
-      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', upstream_ms: roundMs(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
       return result;
     } catch (error) {
       if (error instanceof GatewayRpcError && error.code === RPC.auditUnavailable) throw error;
       const failure = this.#classify(error, entry.server);
-      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: round(performance.now() - started), error: failure.detail });
+      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: roundMs(performance.now() - started), error: failure.detail });
       throw failure.error;
     }
   }
@@ -435,13 +434,13 @@ export class Gateway {
   }
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}
-
 /** RFC 6570 level-1 matching: `{var}` matches one or more characters other than '/'. */
 function templateMatches(template: string, uri: string): boolean {
   if (template.length > 2048 || uri.length > 8192) return false;
   const pattern = template.split(/\{[^}]*\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
   return new RegExp(`^${pattern}$`).test(uri);
+}
+
+function subscriptionKey(server: string, uri: string): string {
+  return `${server}\u0000${uri}`;
 }

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { EventPayloads } from '../core/events.js';
+import { roundMs } from '../core/units.js';
 import type { RelayFeature } from './upstream.js';
 
 /** How the gateway reaches one agent session (its SDK server). */
@@ -103,18 +104,18 @@ export class ServerRequestRelay {
     let result: Record<string, unknown>;
     try {
       if (peer === undefined) throw new McpError(ErrorCode.ConnectionClosed, 'the agent session closed');
-      const related = this.#inFlight.get(server)?.get(target.session)?.at(-1) ?? null;
+      const related = this.#latestCall(server, target.session);
       result = await peer.request(request.method, request.params, { signal, timeoutMs: this.#options.timeoutMs, ...(related === null ? {} : { relatedRequestId: related }) });
     } catch (error) {
       const timedOut = error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number);
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-      await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: timedOut ? 'timeout' : 'agent_error', upstream_ms: round(performance.now() - started), error: detail });
+      await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: timedOut ? 'timeout' : 'agent_error', upstream_ms: roundMs(performance.now() - started), error: detail });
       // The agent's JSON-RPC error code goes back as it is; anything else as an internal error.
       const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
       throw new McpError(error instanceof McpError ? error.code : ErrorCode.InternalError, reason);
     }
     // The agent answered; the server gets the answer only once it is on record.
-    await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: 'ok', upstream_ms: round(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+    await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: 'ok', upstream_ms: roundMs(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
     return result;
   }
 
@@ -125,7 +126,7 @@ export class ServerRequestRelay {
   notifyLog(server: string, params: Record<string, unknown>): boolean {
     const target = this.#sessionFor(server);
     if (target.session === null) return false;
-    const related = this.#inFlight.get(server)?.get(target.session)?.at(-1) ?? null;
+    const related = this.#latestCall(server, target.session);
     void this.#peers.get(target.session)?.peer.notify('notifications/message', params, related ?? undefined).catch(() => undefined);
     return true;
   }
@@ -133,6 +134,11 @@ export class ServerRequestRelay {
   /** Passes a resource update to the sessions that subscribed to it. */
   notifySubscribers(sessions: Iterable<string>, params: Record<string, unknown>): void {
     for (const session of sessions) void this.#peers.get(session)?.peer.notify('notifications/resources/updated', params).catch(() => undefined);
+  }
+
+  /** The agent's request id of the session's most recent call in flight to `server`, if any. */
+  #latestCall(server: string, session: string): RequestId | null {
+    return this.#inFlight.get(server)?.get(session)?.at(-1) ?? null;
   }
 
   #sessionFor(server: string): { session: string; reason: '' } | { session: null; reason: string } {
@@ -157,8 +163,4 @@ function summarise(feature: RelayFeature, params: Record<string, unknown>): Reco
     sha256: createHash('sha256').update(json).digest('hex'),
     ...(feature === 'elicitation' && typeof message === 'string' ? { message: message.slice(0, MAX_RECORDED_MESSAGE) } : {}),
   };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

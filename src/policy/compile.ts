@@ -10,7 +10,7 @@
 import { isAbsolute, posix } from 'node:path';
 import type { ArgumentCondition, McpGrant, McpPolicyConfig } from '../core/config.js';
 import { expandWorkspace } from '../core/config-defaults.js';
-import { parseHostPattern, type HostPattern } from '../core/host-pattern.js';
+import { parseHostPattern, WEB_PORTS, type HostPattern } from '../core/host-pattern.js';
 import { cedarEntity, cedarLikePattern, cedarLikePrefix, cedarString } from './cedar-text.js';
 import { hostIn, nameIs, nameLike, oneOf, pathUnder, type NativePolicy, type NativeTest } from './native.js';
 import { ENTITY, type ContextShape, type PolicyAction } from './schema.js';
@@ -73,7 +73,7 @@ function hostCondition(arg: string, pattern: HostPattern): string {
   const host = `context.hosts[${cedarString(arg)}]`;
   const port = `context.ports[${cedarString(arg)}]`;
   const hostTest = pattern.kind === 'wildcard' ? `${host} like ${cedarLikePattern(`*.${pattern.host}`)}` : `${host} == ${cedarString(pattern.host)}`;
-  const portTest = pattern.ports === 'any' ? null : pattern.ports === 'web' ? `[80, 443].contains(${port})` : `${port} == ${pattern.ports}`;
+  const portTest = pattern.ports === 'any' ? null : pattern.ports === 'web' ? `[${WEB_PORTS.join(', ')}].contains(${port})` : `${port} == ${pattern.ports}`;
   return portTest === null ? `(${hostTest})` : `(${hostTest} && ${portTest})`;
 }
 

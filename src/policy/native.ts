@@ -11,7 +11,7 @@
  * Each predicate mirrors the Cedar expression next to which it is built: `like` patterns with `*`
  * as the only wildcard, `has` before every context access, ports compared as numbers.
  */
-import type { HostPattern } from '../core/host-pattern.js';
+import { portAllowed, type HostPattern } from '../core/host-pattern.js';
 
 /** What a native condition looks at: the resource's name (tool, prompt) or URI, and the call's context. */
 export interface NativeRequest {
@@ -73,8 +73,7 @@ export function hostIn(arg: string, patterns: readonly HostPattern[]): NativeTes
     const port = r.ports[arg];
     return patterns.some((p) => {
       const hostOk = p.kind === 'wildcard' ? likeMatches(host, `*.${p.host}`) : host === p.host;
-      const portOk = p.ports === 'any' ? true : p.ports === 'web' ? port === 80 || port === 443 : port === p.ports;
-      return hostOk && portOk;
+      return hostOk && port !== undefined && portAllowed(p.ports, port);
     });
   };
 }

@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AgentIdentity, AuditEventInput, EndReason, EventPayloads, EventSink, EventType, LimitKind } from '../core/events.js';
 import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
-import { MAX_TIMER_MS } from '../core/units.js';
+import { MAX_TIMER_MS, roundMs } from '../core/units.js';
 import { mark } from '../core/timing.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import { SANDBOX_LIB, quarantinePlantedRepositories, startSandbox, type PlantedScan, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
@@ -165,8 +165,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         backend: 'bwrap',
         pid: running.pid,
         sandbox_uid: ctx.sandboxUser?.uid ?? ctx.host.wardenUid,
-        setup_ms: Math.round(setupMs * 100) / 100,
-        launch_wait_ms: Math.round(launchWaitMs * 100) / 100,
+        setup_ms: roundMs(setupMs),
+        launch_wait_ms: roundMs(launchWaitMs),
         seccomp: true,
         cgroups: running.cgroupControllers,
       });
@@ -279,7 +279,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     command_exit_code: commandCode,
     signal,
     duration_ms: durationMs,
-    setup_ms: setupMs === null ? null : Math.round(setupMs * 100) / 100,
+    setup_ms: setupMs === null ? null : roundMs(setupMs),
     egress,
     limits_hit: [...limitsHit],
     quarantined: (gitScan?.quarantined ?? []).map((repo) => ({ git_dir: repo.gitDir, reason: repo.reason, moved_to: repo.movedTo })),

@@ -4,23 +4,19 @@
  * driven by the MCP SDK's real client; and a `warden run` agent reaching the gateway at
  * $WARDEN_MCP_URL over the forwarded Streamable HTTP endpoint.
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentAuditEvents, availableModes, giveToSandbox, makeWorkspace, probeValues, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode } from '../helpers/warden.js';
+import { agentAuditEvents, availableModes, gatewayStdioCommand, giveToSandbox, makeWorkspace, probeValues, readableBySandbox, removeWorkspace, REPO, warden, type Mode } from '../helpers/warden.js';
 
 const MODULES = join(REPO, 'node_modules');
 const SERVER_FILESYSTEM = join(MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
 const SERVER_EVERYTHING = join(MODULES, '@modelcontextprotocol/server-everything/dist/index.js');
 
 /** The servers' code must be readable by whoever the sandboxes run as. */
-function modulesReadable(mode: Mode): boolean {
-  const user = mode === 'root' ? 'warden-sandbox' : TEST_USER;
-  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', SERVER_FILESYSTEM]).status === 0;
-}
+const modulesReadable = (mode: Mode): boolean => readableBySandbox(mode, SERVER_FILESYSTEM);
 
 function writeConfig(dir: string): string {
   const path = join(dir, 'warden.yaml');
@@ -57,18 +53,9 @@ profiles:
 }
 
 async function connect(mode: Mode, workspace: string, config: string): Promise<Client> {
-  const user = mode === 'user' ? userIds(TEST_USER) : null;
   // A unique agent name finds this gateway's run in the audit log (other suites write there too).
-  const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', `gw-test-${basename(dirname(workspace))}`];
-  const transport = new StdioClientTransport({
-    command: user === null ? process.execPath : 'runuser',
-    args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
-    cwd: workspace,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode) },
-    stderr: 'pipe',
-  });
   const client = new Client({ name: 'gateway-test', version: '1.0.0' });
-  await client.connect(transport);
+  await client.connect(new StdioClientTransport({ ...gatewayStdioCommand(mode, { workspace, config, agent: `gw-test-${basename(dirname(workspace))}` }), stderr: 'pipe' }));
   return client;
 }
 

@@ -4,24 +4,21 @@
  * trigger-* tools only to clients that declare those capabilities) behind `warden gateway
  * --stdio`, driven by the MCP SDK's real client acting as the agent.
  */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentAuditEvents, availableModes, makeWorkspace, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, wardenBin, type Mode } from '../helpers/warden.js';
+import { agentAuditEvents, availableModes, gatewayStdioCommand, makeWorkspace, readableBySandbox, removeWorkspace, REPO, type Mode } from '../helpers/warden.js';
 
 const MODULES = join(REPO, 'node_modules');
 const SERVER_EVERYTHING = join(MODULES, '@modelcontextprotocol/server-everything/dist/index.js');
 
-function modulesReadable(mode: Mode): boolean {
-  const user = mode === 'root' ? 'warden-sandbox' : TEST_USER;
-  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', SERVER_EVERYTHING]).status === 0;
-}
+const modulesReadable = (mode: Mode): boolean => readableBySandbox(mode, SERVER_EVERYTHING);
 
-function writeConfig(dir: string, relay: string): string {
+/** warden.yaml in `dir`: server-everything, and `mcp` as the default profile's mcp section (YAML, indented 6). */
+function writeConfig(dir: string, mcp: string): string {
   const path = join(dir, 'warden.yaml');
   writeFileSync(
     path,
@@ -34,28 +31,23 @@ servers:
 profiles:
   default:
     mcp:
-      allow:
-        - server: everything
-          tools: ["*"]
-${relay}`,
+${mcp}`,
     { mode: 0o644 },
   );
   return path;
 }
 
+/** Everything of server-everything's tools, plus `relay` lines. */
+const grantAllTools = (relay = ''): string => `      allow:
+        - server: everything
+          tools: ["*"]
+${relay}`;
+
 const SAMPLED = 'sampled by the test agent';
 
 /** The SDK client as the agent, declaring `capabilities` and answering what the server asks. */
 async function connect(mode: Mode, workspace: string, config: string, agent: string, capabilities: ClientCapabilities, seen: { method: string; params: unknown }[]): Promise<Client> {
-  const user = mode === 'user' ? userIds(TEST_USER) : null;
-  const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', agent];
-  const transport = new StdioClientTransport({
-    command: user === null ? process.execPath : 'runuser',
-    args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
-    cwd: workspace,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode) },
-    stderr: 'pipe',
-  });
+  const transport = new StdioClientTransport({ ...gatewayStdioCommand(mode, { workspace, config, agent }), stderr: 'pipe' });
   const client = new Client({ name: 'relay-test-agent', version: '1.0.0' }, { capabilities });
   if (capabilities.sampling !== undefined) {
     client.setRequestHandler(CreateMessageRequestSchema, (request) => {
@@ -89,7 +81,7 @@ describe.each(availableModes())('relayed server requests (warden as %s)', (mode:
 
   it.skipIf(!modulesReadable(mode))('GW-01 sampling, elicitation and roots reach the agent only where mcp.relay grants them, each on record', async () => {
     workspace = makeWorkspace(mode);
-    const config = writeConfig(join(workspace, '..'), '      relay:\n        everything: [sampling, elicitation, roots]\n');
+    const config = writeConfig(join(workspace, '..'), grantAllTools('      relay:\n        everything: [sampling, elicitation, roots]\n'));
     const agent = `relay-test-${basename(dirname(workspace))}`;
     const seen: { method: string; params: unknown }[] = [];
     const client = await connect(mode, workspace, config, agent, { sampling: {}, elicitation: {}, roots: {} }, seen);
@@ -128,7 +120,7 @@ describe.each(availableModes())('relayed server requests (warden as %s)', (mode:
 
   it.skipIf(!modulesReadable(mode))('GW-01 without mcp.relay the server is not offered sampling or elicitation: its tools that need them do not exist, even for an agent that supports both', async () => {
     workspace = makeWorkspace(mode);
-    const config = writeConfig(join(workspace, '..'), '');
+    const config = writeConfig(join(workspace, '..'), grantAllTools());
     const agent = `relay-none-${basename(dirname(workspace))}`;
     const seen: { method: string; params: unknown }[] = [];
     const client = await connect(mode, workspace, config, agent, { sampling: {}, elicitation: {}, roots: {} }, seen);
@@ -145,26 +137,14 @@ describe.each(availableModes())('relayed server requests (warden as %s)', (mode:
 
   it.skipIf(!modulesReadable(mode))("logging/setLevel reaches the server and its log messages reach the agent; resources/subscribe and completion/complete are decided like a read or a prompt and on record", async () => {
     workspace = makeWorkspace(mode);
-    const configDir = join(workspace, '..');
-    const config = join(configDir, 'warden.yaml');
-    writeFileSync(
-      config,
-      `version: 1
-servers:
-  everything:
-    command: node
-    args: [${JSON.stringify(SERVER_EVERYTHING)}, stdio]
-    filesystem: { read_only: [${JSON.stringify(MODULES)}] }
-profiles:
-  default:
-    mcp:
-      allow:
+    const config = writeConfig(
+      join(workspace, '..'),
+      `      allow:
         - server: everything
           tools: [toggle-simulated-logging]
           prompts: [completable-prompt]
           resources: ["demo://resource/static/*"]
 `,
-      { mode: 0o644 },
     );
     const agent = `relay-logs-${basename(dirname(workspace))}`;
     const client = await connect(mode, workspace, config, agent, {}, []);
@@ -210,7 +190,7 @@ profiles:
 
   it.skipIf(!modulesReadable(mode))('a relayed request to an agent that does not support it fails for the server, and is on record as agent_error', async () => {
     workspace = makeWorkspace(mode);
-    const config = writeConfig(join(workspace, '..'), '      relay:\n        everything: [sampling]\n');
+    const config = writeConfig(join(workspace, '..'), grantAllTools('      relay:\n        everything: [sampling]\n'));
     const agent = `relay-unsupported-${basename(dirname(workspace))}`;
     const seen: { method: string; params: unknown }[] = [];
     const client = await connect(mode, workspace, config, agent, {}, seen);

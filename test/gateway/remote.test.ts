@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { agentAuditEvents, availableModes, makeWorkspace, removeWorkspace, REPO, testStateDir, TEST_USER, userIds, warden, wardenBin, type Mode } from '../helpers/warden.js';
+import { agentAuditEvents, availableModes, gatewayStdioCommand, makeWorkspace, removeWorkspace, REPO, warden, type Mode } from '../helpers/warden.js';
 
 const SERVER_EVERYTHING = join(REPO, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 /** Host loopback, but not 127.0.0.1: the bridge's proxy must allow exactly this address. */
@@ -69,18 +69,9 @@ profiles:
   return path;
 }
 
-async function connect(mode: Mode, workspace: string, config: string, agent: string, extraEnv: Record<string, string> = {}): Promise<Client> {
-  const user = mode === 'user' ? userIds(TEST_USER) : null;
-  const args = [wardenBin(mode), '--config', config, 'gateway', '--stdio', '--workspace', workspace, '--agent', agent];
-  const transport = new StdioClientTransport({
-    command: user === null ? process.execPath : 'runuser',
-    args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
-    cwd: workspace,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode), ...extraEnv },
-    stderr: 'pipe',
-  });
+async function connect(mode: Mode, workspace: string, config: string, agent: string, env: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'remote-test', version: '1.0.0' });
-  await client.connect(transport);
+  await client.connect(new StdioClientTransport({ ...gatewayStdioCommand(mode, { workspace, config, agent, env }), stderr: 'pipe' }));
   return client;
 }
 

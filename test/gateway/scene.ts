@@ -2,10 +2,9 @@
  * The scene the gateway's system tests share: a workspace, fixture MCP servers (fixtures/
  * spec-server.mjs, each in its own sandbox) with their specs and call logs, and warden.yaml.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { makeWorkspace, removeWorkspace, REPO, SANDBOX_USER, TEST_USER, warden, type Mode, type WardenResult } from '../helpers/warden.js';
+import { makeWorkspace, readableBySandbox, removeWorkspace, REPO, warden, type Mode, type WardenResult } from '../helpers/warden.js';
 
 export const MODULES = join(REPO, 'node_modules');
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -121,7 +120,6 @@ export class Scene {
 
 /** The fixture and the SDK must be readable by whoever the server sandboxes run as. */
 export function fixtureReadable(mode: Mode): boolean {
-  const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
-  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', join(MODULES, '@modelcontextprotocol/sdk/package.json'), '-a', '-r', SPEC_SERVER]).status === 0;
+  return readableBySandbox(mode, join(MODULES, '@modelcontextprotocol/sdk/package.json'), SPEC_SERVER);
 }
 

@@ -202,3 +202,24 @@ export async function agentAuditEvents(mode: Mode, cwd: string, agent: string): 
   if (run === undefined) throw new Error(`no run of agent ${agent} in the audit log`);
   return auditEvents(mode, cwd, run.run_id);
 }
+
+/** Whether the user a mode's sandboxes run as can read `path` (the checkout may be private). */
+export function readableBySandbox(mode: Mode, ...paths: string[]): boolean {
+  const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
+  return spawnSync('runuser', ['-u', user, '--', 'test', ...paths.flatMap((p, i) => (i === 0 ? ['-r', p] : ['-a', '-r', p]))]).status === 0;
+}
+
+/**
+ * How an MCP client starts `warden gateway --stdio` as `mode` (root, or the test user through
+ * runuser), for the SDK's StdioClientTransport. `env` adds variables to warden's own environment.
+ */
+export function gatewayStdioCommand(mode: Mode, options: { readonly workspace: string; readonly config: string; readonly agent: string; readonly env?: Readonly<Record<string, string>> }): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
+  const user = mode === 'user' ? userIds(TEST_USER) : null;
+  const args = [wardenBin(mode), '--config', options.config, 'gateway', '--stdio', '--workspace', options.workspace, '--agent', options.agent];
+  return {
+    command: user === null ? process.execPath : 'runuser',
+    args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
+    cwd: options.workspace,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode), ...options.env },
+  };
+}
