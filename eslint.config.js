@@ -14,7 +14,10 @@ const layers = [
   { type: 'gateway', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy'] },
   { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity'] },
   { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime'] },
-  { type: 'cli', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime', 'demo'] },
+  {
+    type: 'cli',
+    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime', 'demo'],
+  },
 ];
 
 export default tseslint.config(
@@ -36,11 +39,22 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
-      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only (design.md convention 2).' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only (design.md convention 2).' },
+      ],
       // The zod schema costs ~10 ms to build: only the lazily loaded parser may load it at run time.
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/core/config.js', './config.js'], allowTypeImports: true, message: 'Import values from core/config-defaults.js; the schema loads lazily (start-up time).' }] },
+        {
+          patterns: [
+            {
+              group: ['**/core/config.js', './config.js'],
+              allowTypeImports: true,
+              message: 'Import values from core/config-defaults.js; the schema loads lazily (start-up time).',
+            },
+          ],
+        },
       ],
       'boundaries/element-types': [
         'error',
@@ -59,7 +73,10 @@ export default tseslint.config(
   {
     // CommonJS entry points (bin/warden.cjs: a CommonJS entry starts faster than an ES module).
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
@@ -75,6 +92,11 @@ export default tseslint.config(
   {
     // Tests, benchmarks and scripts compose freely; they are not part of the layered library.
     files: ['test/**', 'bench/**', 'scripts/**', '**/*.test.ts', 'vitest.config.ts'],
-    rules: { 'boundaries/element-types': 'off', '@typescript-eslint/no-restricted-imports': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
+    rules: {
+      'boundaries/element-types': 'off',
+      '@typescript-eslint/no-restricted-imports': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
   },
 );

@@ -19,7 +19,27 @@ import { chownSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { asUser, currentUser, ensurePeers, fmt, loadLine, log, lookupUser, machineLine, median, pct, REPO, seededRandom, shuffled, sortNum, table, verdict, wardenBin, wardenBuildLine, WORK } from './lib/common.mjs';
+import {
+  asUser,
+  currentUser,
+  ensurePeers,
+  fmt,
+  loadLine,
+  log,
+  lookupUser,
+  machineLine,
+  median,
+  pct,
+  REPO,
+  seededRandom,
+  shuffled,
+  sortNum,
+  table,
+  verdict,
+  wardenBin,
+  wardenBuildLine,
+  WORK,
+} from './lib/common.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,8 +56,15 @@ const REQUESTS = Number(opts.requests);
 const WARMUP = Number(opts.warmup);
 const BULK_BYTES = Number(opts.mib) * 1024 * 1024;
 const SEED = Number(opts.seed);
-for (const [name, value] of Object.entries({ reps: REPS, requests: REQUESTS, warmup: WARMUP, mib: BULK_BYTES, seed: SEED })) {
-  if (!Number.isInteger(value) || value < (name === 'warmup' || name === 'seed' ? 0 : 1)) throw new Error(`--${name} takes a whole number`);
+for (const [name, value] of Object.entries({
+  reps: REPS,
+  requests: REQUESTS,
+  warmup: WARMUP,
+  mib: BULK_BYTES,
+  seed: SEED,
+})) {
+  if (!Number.isInteger(value) || value < (name === 'warmup' || name === 'seed' ? 0 : 1))
+    throw new Error(`--${name} takes a whole number`);
 }
 
 const SERVER_HOST = '127.0.0.2';
@@ -49,7 +76,8 @@ const me = currentUser();
 // warden-as-root: warden itself drops to the sandbox user).
 const tester = isRoot ? lookupUser(process.env.BENCH_USER ?? 'warden-tester') : me;
 const sandboxUser = isRoot ? lookupUser('warden-sandbox') : me;
-if (tester === null) throw new Error('no ordinary user to run srt as: create warden-tester (scripts/setup.sh) or set BENCH_USER');
+if (tester === null)
+  throw new Error('no ordinary user to run srt as: create warden-tester (scripts/setup.sh) or set BENCH_USER');
 if (sandboxUser === null) throw new Error('no warden-sandbox user (scripts/setup.sh creates it)');
 // The client always runs on the host's Node (what an agent's node would be), whatever runs srt.
 const clientNode = '/usr/bin/node';
@@ -115,21 +143,64 @@ const wsDirect = workspaceFor('ws-direct', me);
 const srtSettings = join(dir, 'srt-settings.json');
 // srt takes IP literals with a port in allowedDomains (and does not re-judge a listed literal
 // against its loopback guard), so both proxies get the same one-entry allow-list.
-writeFileSync(srtSettings, JSON.stringify({ network: { allowedDomains: [`${SERVER_HOST}:${PORT}`], deniedDomains: [] }, filesystem: { denyRead: [], allowRead: [], allowWrite: [], denyWrite: [] } }), { mode: 0o644 });
+writeFileSync(
+  srtSettings,
+  JSON.stringify({
+    network: { allowedDomains: [`${SERVER_HOST}:${PORT}`], deniedDomains: [] },
+    filesystem: { denyRead: [], allowRead: [], allowWrite: [], denyWrite: [] },
+  }),
+  { mode: 0o644 },
+);
 const wardenSummary = join(dir, 'warden-summary.json');
 
-const clientArgs = (mode) => ['client.mjs', '--target', TARGET, '--mode', mode, '--requests', String(REQUESTS), '--warmup', String(WARMUP), '--bytes', String(BULK_BYTES)];
+const clientArgs = (mode) => [
+  'client.mjs',
+  '--target',
+  TARGET,
+  '--mode',
+  mode,
+  '--requests',
+  String(REQUESTS),
+  '--warmup',
+  String(WARMUP),
+  '--bytes',
+  String(BULK_BYTES),
+];
 const peerList = [
-  { key: 'direct', label: 'direct (no proxy)', cmd: clientNode, args: clientArgs('direct'), spawn: { ...asUser(me), cwd: wsDirect } },
+  {
+    key: 'direct',
+    label: 'direct (no proxy)',
+    cmd: clientNode,
+    args: clientArgs('direct'),
+    spawn: { ...asUser(me), cwd: wsDirect },
+  },
   {
     key: 'warden',
     label: isRoot ? 'warden proxy (run as root)' : 'warden proxy',
     cmd: warden,
-    args: ['run', '-q', '--workspace', wsWarden, '--allow-domain', `${SERVER_HOST}:${PORT}`, '--json', wardenSummary, '--', clientNode, ...clientArgs('proxy')],
+    args: [
+      'run',
+      '-q',
+      '--workspace',
+      wsWarden,
+      '--allow-domain',
+      `${SERVER_HOST}:${PORT}`,
+      '--json',
+      wardenSummary,
+      '--',
+      clientNode,
+      ...clientArgs('proxy'),
+    ],
     spawn: { ...asUser(me), cwd: wsWarden },
     summary: wardenSummary,
   },
-  { key: 'srt', label: `srt proxy (${tester.name}, node22)`, cmd: peers.node22, args: [peers.srtCli, '--settings', srtSettings, '--', clientNode, ...clientArgs('proxy')], spawn: { ...asUser(tester), cwd: wsSrt } },
+  {
+    key: 'srt',
+    label: `srt proxy (${tester.name}, node22)`,
+    cmd: peers.node22,
+    args: [peers.srtCli, '--settings', srtSettings, '--', clientNode, ...clientArgs('proxy')],
+    spawn: { ...asUser(tester), cwd: wsSrt },
+  },
 ];
 
 /** Runs one client (asynchronously: the server lives in this process) and returns its report. */
@@ -144,7 +215,10 @@ function runClient(peer) {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const line = stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       if (code !== 0 || line === undefined) {
         reject(new Error(`${peer.label} failed (exit ${code}): ${stderr.trim().slice(-600)}`));
         return;
@@ -155,7 +229,11 @@ function runClient(peer) {
         const summary = JSON.parse(readFileSync(peer.summary, 'utf8'));
         const expected = WARMUP + REQUESTS + 2;
         if (summary.egress.allowed !== expected) {
-          reject(new Error(`${peer.label}: warden allowed ${summary.egress.allowed} connections/requests, expected ${expected}`));
+          reject(
+            new Error(
+              `${peer.label}: warden allowed ${summary.egress.allowed} connections/requests, expected ${expected}`,
+            ),
+          );
           return;
         }
         report.setupMs = summary.setup_ms;
@@ -167,7 +245,9 @@ function runClient(peer) {
 
 // ------------------------------------------------------------------ rounds
 const loadBefore = loadLine();
-log(`egress bench: ${REPS} interleaved rounds of ${peerList.length} peers; ${REQUESTS} GETs (+${WARMUP} warm-up) and 2 × ${opts.mib} MiB per client run; server ${TARGET}; ${loadBefore}`);
+log(
+  `egress bench: ${REPS} interleaved rounds of ${peerList.length} peers; ${REQUESTS} GETs (+${WARMUP} warm-up) and 2 × ${opts.mib} MiB per client run; server ${TARGET}; ${loadBefore}`,
+);
 const results = Object.fromEntries(peerList.map((p) => [p.key, []]));
 const began = Date.now();
 const random = seededRandom(SEED);
@@ -219,7 +299,15 @@ const s = Object.fromEntries(peerList.map((p) => [p.key, summarise(p.key)]));
 const latencyRows = peerList.map((p) => {
   const x = s[p.key];
   const added = x.p50 - s.direct.p50;
-  return [p.label, fmt(x.p50, 3), fmt(x.p90, 3), fmt(x.p99, 3), `${fmt(x.roundP50Min, 3)}–${fmt(x.roundP50Max, 3)}`, p.key === 'direct' ? '' : fmt(added, 3), p.key === 'direct' ? '' : fmt(x.p99 - s.direct.p99, 3)];
+  return [
+    p.label,
+    fmt(x.p50, 3),
+    fmt(x.p90, 3),
+    fmt(x.p99, 3),
+    `${fmt(x.roundP50Min, 3)}–${fmt(x.roundP50Max, 3)}`,
+    p.key === 'direct' ? '' : fmt(added, 3),
+    p.key === 'direct' ? '' : fmt(x.p99 - s.direct.p99, 3),
+  ];
 });
 const throughputRows = peerList.map((p) => {
   const x = s[p.key];
@@ -243,33 +331,74 @@ out.push(`# egress (${new Date().toISOString()})`);
 out.push(machineLine());
 out.push(wardenBuildLine());
 out.push(`load: before ${loadBefore}; after ${loadAfter}`);
-out.push(`peers: srt ${peers.srtVersion} on node ${peers.node22Version}; warden ${warden}; client on ${clientNode} (${process.version}); server ${TARGET} in the bench process`);
-out.push(`${REPS} interleaved rounds (random order, seed ${SEED}); per client run: ${REQUESTS} sequential keep-alive GETs of 2 bytes after ${WARMUP} warm-up, then a ${opts.mib} MiB GET and a ${opts.mib} MiB download through CONNECT`);
+out.push(
+  `peers: srt ${peers.srtVersion} on node ${peers.node22Version}; warden ${warden}; client on ${clientNode} (${process.version}); server ${TARGET} in the bench process`,
+);
+out.push(
+  `${REPS} interleaved rounds (random order, seed ${SEED}); per client run: ${REQUESTS} sequential keep-alive GETs of 2 bytes after ${WARMUP} warm-up, then a ${opts.mib} MiB GET and a ${opts.mib} MiB download through CONNECT`,
+);
 out.push('');
 out.push('latency per request (ms; all rounds pooled; "round p50s" = spread of the per-round medians):');
 out.push(table(['peer', 'p50', 'p90', 'p99', 'round p50s', 'added p50', 'added p99'], latencyRows));
 for (const p of peerList) {
   const fresh = results[p.key].reduce((n, r) => n + (REQUESTS - r.latency.reused), 0);
-  if (fresh > 0) out.push(`  ${p.label}: ${fresh} of ${REPS * REQUESTS} measured requests opened a new connection (the proxy had closed the keep-alive one)`);
+  if (fresh > 0)
+    out.push(
+      `  ${p.label}: ${fresh} of ${REPS * REQUESTS} measured requests opened a new connection (the proxy had closed the keep-alive one)`,
+    );
 }
 out.push('');
 out.push(`throughput (MiB/s; median of ${REPS} rounds, min–max):`);
 out.push(table(['peer', 'GET', 'GET range', 'vs direct', 'CONNECT', 'CONNECT range', 'vs direct'], throughputRows));
 for (const p of peerList) {
-  for (const [what, list] of [['GET', s[p.key].getIncomplete], ['CONNECT', s[p.key].tunnelIncomplete]]) {
-    if (list.length > 0) out.push(`  ${p.label}: ${list.length} of ${REPS} ${what} transfers incomplete (left out of the rates): ${[...new Set(list)].join('; ')}`);
+  for (const [what, list] of [
+    ['GET', s[p.key].getIncomplete],
+    ['CONNECT', s[p.key].tunnelIncomplete],
+  ]) {
+    if (list.length > 0)
+      out.push(
+        `  ${p.label}: ${list.length} of ${REPS} ${what} transfers incomplete (left out of the rates): ${[...new Set(list)].join('; ')}`,
+      );
   }
 }
 out.push('');
 out.push('ratios:');
-out.push(`  added p50 latency: warden ${fmt(wardenAdded, 3)} ms, srt ${fmt(srtAdded, 3)} ms (warden/srt ${fmt(wardenAdded / srtAdded, 2)}×) — target warden ≤ 1 ms: ${verdict(wardenAdded <= 1)}`);
-out.push(`  throughput warden/srt: GET ${fmt(getRatio, 2)}×, CONNECT ${fmt(tunnelRatio, 2)}× — target ≥ 1.00× on both: ${verdict(getRatio >= 1 && tunnelRatio >= 1)}`);
+out.push(
+  `  added p50 latency: warden ${fmt(wardenAdded, 3)} ms, srt ${fmt(srtAdded, 3)} ms (warden/srt ${fmt(wardenAdded / srtAdded, 2)}×) — target warden ≤ 1 ms: ${verdict(wardenAdded <= 1)}`,
+);
+out.push(
+  `  throughput warden/srt: GET ${fmt(getRatio, 2)}×, CONNECT ${fmt(tunnelRatio, 2)}× — target ≥ 1.00× on both: ${verdict(getRatio >= 1 && tunnelRatio >= 1)}`,
+);
 const setups = sortNum(results.warden.map((r) => r.setupMs));
-out.push(`  (warden setup_ms in these runs: p50 ${fmt(pct(setups, 0.5), 2)} ms; every request was audited: ${WARMUP + REQUESTS + 2} egress decisions per run)`);
+out.push(
+  `  (warden setup_ms in these runs: p50 ${fmt(pct(setups, 0.5), 2)} ms; every request was audited: ${WARMUP + REQUESTS + 2} egress decisions per run)`,
+);
 out.push('commands (one run each per round):');
-for (const p of peerList) out.push(`  ${p.key} (cwd ${p.spawn.cwd}${p.spawn.uid === undefined ? '' : `, uid ${p.spawn.uid}`}): ${[p.cmd, ...p.args].join(' ')}`);
+for (const p of peerList)
+  out.push(
+    `  ${p.key} (cwd ${p.spawn.cwd}${p.spawn.uid === undefined ? '' : `, uid ${p.spawn.uid}`}): ${[p.cmd, ...p.args].join(' ')}`,
+  );
 process.stdout.write(`${out.join('\n')}\n`);
 
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), machine: machineLine(), warden: wardenBuildLine(), load: { before: loadBefore, after: loadAfter }, reps: REPS, requests: REQUESTS, warmup: WARMUP, bulkBytes: BULK_BYTES, srt: peers.srtVersion, summary: s, results }, null, 1));
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: machineLine(),
+        warden: wardenBuildLine(),
+        load: { before: loadBefore, after: loadAfter },
+        reps: REPS,
+        requests: REQUESTS,
+        warmup: WARMUP,
+        bulkBytes: BULK_BYTES,
+        srt: peers.srtVersion,
+        summary: s,
+        results,
+      },
+      null,
+      1,
+    ),
+  );
 }

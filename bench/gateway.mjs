@@ -39,7 +39,25 @@ import { build } from 'esbuild';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { asUser, currentUser, ensureNpmPackages, fmt, loadLine, log, machineLine, median, pct, REPO, seededRandom, shuffled, sortNum, table, verdict, wardenBuildLine, WORK } from './lib/common.mjs';
+import {
+  asUser,
+  currentUser,
+  ensureNpmPackages,
+  fmt,
+  loadLine,
+  log,
+  machineLine,
+  median,
+  pct,
+  REPO,
+  seededRandom,
+  shuffled,
+  sortNum,
+  table,
+  verdict,
+  wardenBuildLine,
+  WORK,
+} from './lib/common.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -62,8 +80,16 @@ const CALLS_CN = Number(opts['calls-c64']);
 const WARMUP = Number(opts.warmup);
 const CN = Number(opts.concurrency);
 const SEED = Number(opts.seed);
-for (const [name, value] of Object.entries({ rounds: ROUNDS, calls: CALLS_C1, 'calls-c64': CALLS_CN, warmup: WARMUP, concurrency: CN, seed: SEED })) {
-  if (!Number.isInteger(value) || value < (name === 'warmup' || name === 'seed' ? 0 : 1)) throw new Error(`--${name} takes a whole number`);
+for (const [name, value] of Object.entries({
+  rounds: ROUNDS,
+  calls: CALLS_C1,
+  'calls-c64': CALLS_CN,
+  warmup: WARMUP,
+  concurrency: CN,
+  seed: SEED,
+})) {
+  if (!Number.isInteger(value) || value < (name === 'warmup' || name === 'seed' ? 0 : 1))
+    throw new Error(`--${name} takes a whole number`);
 }
 if (CALLS_CN < CN) throw new Error('--calls-c64 must be at least --concurrency');
 const CONCURRENCIES = [1, CN];
@@ -160,7 +186,9 @@ async function httpClient(label, command, args, url) {
       await client.close().catch(() => undefined);
       if (exited !== null || Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`${label}: cannot connect to ${url} (${error.message}); exit ${exited}: ${output.trim().slice(-800)}`);
+        throw new Error(
+          `${label}: cannot connect to ${url} (${error.message}); exit ${exited}: ${output.trim().slice(-800)}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -174,17 +202,42 @@ const direct = await stdioClient('direct', NODE, [SERVER], workspace);
 // when it deoptimizes the policy engine's call into Cedar's WebAssembly that Turbofan inlined: under
 // a stream of argument-dependent decisions the gateway dies after a few thousand calls. Turning that
 // inlining off avoids it; the flag only changes how JS calls into Wasm (the Cedar calls).
-const nodeFlags = [...opts['warden-node-flags'].split(' ').filter(Boolean), ...(opts['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', opts['cpu-prof']])];
-const warden = await stdioClient('warden', process.execPath, [...nodeFlags, WARDEN, '--config', configPath, '--state-dir', stateDir, 'gateway', '--stdio', '--workspace', workspace], workspace);
+const nodeFlags = [
+  ...opts['warden-node-flags'].split(' ').filter(Boolean),
+  ...(opts['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', opts['cpu-prof']]),
+];
+const warden = await stdioClient(
+  'warden',
+  process.execPath,
+  [
+    ...nodeFlags,
+    WARDEN,
+    '--config',
+    configPath,
+    '--state-dir',
+    stateDir,
+    'gateway',
+    '--stdio',
+    '--workspace',
+    workspace,
+  ],
+  workspace,
+);
 const wardenTools = (await warden.client.listTools()).tools.map((t) => t.name).sort();
-if (wardenTools.join(',') !== 'echo__echo,echo__echo_checked') throw new Error(`warden lists ${wardenTools.join(', ')}`);
+if (wardenTools.join(',') !== 'echo__echo,echo__echo_checked')
+  throw new Error(`warden lists ${wardenTools.join(', ')}`);
 const directTools = (await direct.client.listTools()).tools.map((t) => t.name).sort();
 if (directTools.join(',') !== 'echo,echo_checked') throw new Error(`the server lists ${directTools.join(', ')}`);
 
 const peerList = [
   { key: 'direct', label: 'direct (stdio, no sandbox)', client: direct.client, tool: 'echo' },
   { key: 'warden', label: 'warden gateway, plain grant', client: warden.client, tool: 'echo__echo' },
-  { key: 'wardenCond', label: 'warden gateway, grant with condition', client: warden.client, tool: 'echo__echo_checked' },
+  {
+    key: 'wardenCond',
+    label: 'warden gateway, grant with condition',
+    client: warden.client,
+    tool: 'echo__echo_checked',
+  },
 ];
 const hosts = [];
 if (!opts['no-breakdown']) {
@@ -222,7 +275,12 @@ if (!opts['no-breakdown']) {
     ['hostAudit', 'ref: gateway, server not sandboxed', join(dir, 'state-host')],
     ['hostNoAudit', 'ref: gateway, not sandboxed, no audit', 'none'],
   ]) {
-    const h = await stdioClient(label, process.execPath, [...nodeFlags.filter((f) => !f.startsWith('--cpu-prof')), host, bundle, configPath, workspace, audit], workspace);
+    const h = await stdioClient(
+      label,
+      process.execPath,
+      [...nodeFlags.filter((f) => !f.startsWith('--cpu-prof')), host, bundle, configPath, workspace, audit],
+      workspace,
+    );
     hosts.push(h);
     peerList.push({ key, label, client: h.client, tool: 'echo__echo' });
   }
@@ -235,9 +293,30 @@ if (!opts['no-proxies']) {
   if (installed.supergateway) {
     const port = await freePort();
     try {
-      const sg = await httpClient('supergateway', NODE, [join(installed.supergateway.dir, 'dist', 'index.js'), '--stdio', serverCommand, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'], `http://127.0.0.1:${port}/mcp`);
+      const sg = await httpClient(
+        'supergateway',
+        NODE,
+        [
+          join(installed.supergateway.dir, 'dist', 'index.js'),
+          '--stdio',
+          serverCommand,
+          '--outputTransport',
+          'streamableHttp',
+          '--stateful',
+          '--port',
+          String(port),
+          '--logLevel',
+          'none',
+        ],
+        `http://127.0.0.1:${port}/mcp`,
+      );
       proxies.push(sg);
-      peerList.push({ key: 'supergateway', label: `supergateway ${installed.supergateway.version} (HTTP)`, client: sg.client, tool: 'echo' });
+      peerList.push({
+        key: 'supergateway',
+        label: `supergateway ${installed.supergateway.version} (HTTP)`,
+        client: sg.client,
+        tool: 'echo',
+      });
     } catch (error) {
       skipped.push(`supergateway: ${error.message}`);
     }
@@ -245,9 +324,28 @@ if (!opts['no-proxies']) {
   if (installed['mcp-proxy']) {
     const port = await freePort();
     try {
-      const mp = await httpClient('mcp-proxy', NODE, [join(installed['mcp-proxy'].dir, 'dist', 'bin', 'mcp-proxy.mjs'), '--host', '127.0.0.1', '--port', String(port), '--', NODE, SERVER], `http://127.0.0.1:${port}/mcp`);
+      const mp = await httpClient(
+        'mcp-proxy',
+        NODE,
+        [
+          join(installed['mcp-proxy'].dir, 'dist', 'bin', 'mcp-proxy.mjs'),
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--',
+          NODE,
+          SERVER,
+        ],
+        `http://127.0.0.1:${port}/mcp`,
+      );
       proxies.push(mp);
-      peerList.push({ key: 'mcpProxy', label: `mcp-proxy ${installed['mcp-proxy'].version} (HTTP)`, client: mp.client, tool: 'echo' });
+      peerList.push({
+        key: 'mcpProxy',
+        label: `mcp-proxy ${installed['mcp-proxy'].version} (HTTP)`,
+        client: mp.client,
+        tool: 'echo',
+      });
     } catch (error) {
       skipped.push(`mcp-proxy: ${error.message}`);
     }
@@ -269,7 +367,8 @@ async function block(peer, calls, concurrency) {
       const start = performance.now();
       const result = await peer.client.callTool({ name: peer.tool, arguments: { message: MESSAGE } });
       latencies[i] = performance.now() - start;
-      if (result.isError || result.content?.[0]?.text !== MESSAGE) throw new Error(`${peer.label}: unexpected result ${JSON.stringify(result).slice(0, 300)}`);
+      if (result.isError || result.content?.[0]?.text !== MESSAGE)
+        throw new Error(`${peer.label}: unexpected result ${JSON.stringify(result).slice(0, 300)}`);
     }
   };
   const start = performance.now();
@@ -284,18 +383,25 @@ for (const peer of peerList) {
   await block(peer, Math.max(WARMUP, CN), CN);
 }
 const loadBefore = loadLine();
-log(`gateway bench: ${ROUNDS} interleaved rounds of ${peerList.length} peers × concurrency ${CONCURRENCIES.join(' and ')}; ${CALLS_C1} calls at c=1, ${CALLS_CN} at c=${CN} per block; ${loadBefore}`);
+log(
+  `gateway bench: ${ROUNDS} interleaved rounds of ${peerList.length} peers × concurrency ${CONCURRENCIES.join(' and ')}; ${CALLS_C1} calls at c=1, ${CALLS_CN} at c=${CN} per block; ${loadBefore}`,
+);
 const results = Object.fromEntries(peerList.map((p) => [p.key, Object.fromEntries(CONCURRENCIES.map((c) => [c, []]))]));
 const random = seededRandom(SEED);
 const measureStart = Date.now();
 for (let round = 0; round < ROUNDS; round++) {
   // A new random order of (peer, concurrency) blocks every round.
-  const blocks = shuffled(peerList.flatMap((peer) => CONCURRENCIES.map((c) => ({ peer, c }))), random);
+  const blocks = shuffled(
+    peerList.flatMap((peer) => CONCURRENCIES.map((c) => ({ peer, c }))),
+    random,
+  );
   for (const { peer, c } of blocks) {
     try {
       results[peer.key][c].push(await block(peer, callsAt(c), c));
     } catch (error) {
-      throw new Error(`${peer.label}, c=${c}: ${error.message}\n  warden's stderr: ${warden.stderr().trim().slice(-1500)}`);
+      throw new Error(
+        `${peer.label}, c=${c}: ${error.message}\n  warden's stderr: ${warden.stderr().trim().slice(-1500)}`,
+      );
     }
   }
   log(`  ${round + 1}/${ROUNDS} rounds (${((Date.now() - measureStart) / 1000).toFixed(0)} s)`);
@@ -311,11 +417,17 @@ for (const p of proxies) p.child.kill('SIGTERM');
 const wardenCalls = 2 * (WARMUP + Math.max(WARMUP, CN) + CONCURRENCIES.reduce((n, c) => n + ROUNDS * callsAt(c), 0));
 const runWarden = (args) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WARDEN, '--state-dir', stateDir, ...args], { cwd: workspace, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WARDEN, '--state-dir', stateDir, ...args], {
+      cwd: workspace,
+      env: cleanEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`warden ${args.join(' ')} exited ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`warden ${args.join(' ')} exited ${code}`)),
+    );
   });
 let auditLine;
 try {
@@ -323,7 +435,9 @@ try {
   const runs = JSON.parse(await runWarden(['audit', 'ls', '--json']));
   const run = runs.find((r) => r.command.join(' ') === 'warden gateway --stdio');
   const events = JSON.parse(await runWarden(['audit', 'show', run.run_id, '--json']));
-  const ok = events.filter((e) => e.type === 'mcp.call' && e.data.decision === 'allow' && e.data.outcome === 'ok').length;
+  const ok = events.filter(
+    (e) => e.type === 'mcp.call' && e.data.decision === 'allow' && e.data.outcome === 'ok',
+  ).length;
   auditLine = `audit: ${ok} mcp.call records (allow, ok) for ${wardenCalls} calls through warden ${ok === wardenCalls ? '(every call recorded)' : '(MISMATCH)'}`;
 } catch (error) {
   auditLine = `audit: could not check the log (${error.message})`;
@@ -335,32 +449,68 @@ const summarise = (key, c) => {
   const all = sortNum(blocks.flatMap((b) => Array.from(b.latencies)));
   const rates = blocks.map((b) => (b.latencies.length / b.wallMs) * 1000);
   const roundP50 = blocks.map((b) => pct(sortNum(Array.from(b.latencies)), 0.5));
-  return { p50: pct(all, 0.5), p90: pct(all, 0.9), p99: pct(all, 0.99), max: all[all.length - 1], roundP50Min: Math.min(...roundP50), roundP50Max: Math.max(...roundP50), rate: median(rates), rateMin: Math.min(...rates), rateMax: Math.max(...rates), n: all.length };
+  return {
+    p50: pct(all, 0.5),
+    p90: pct(all, 0.9),
+    p99: pct(all, 0.99),
+    max: all[all.length - 1],
+    roundP50Min: Math.min(...roundP50),
+    roundP50Max: Math.max(...roundP50),
+    rate: median(rates),
+    rateMin: Math.min(...rates),
+    rateMax: Math.max(...rates),
+    n: all.length,
+  };
 };
-const s = Object.fromEntries(peerList.map((p) => [p.key, Object.fromEntries(CONCURRENCIES.map((c) => [c, summarise(p.key, c)]))]));
+const s = Object.fromEntries(
+  peerList.map((p) => [p.key, Object.fromEntries(CONCURRENCIES.map((c) => [c, summarise(p.key, c)]))]),
+);
 
 const out = [];
 out.push(`# MCP gateway (${new Date().toISOString()})`);
 out.push(machineLine());
 out.push(wardenBuildLine());
 out.push(`load: before ${loadBefore}; after ${loadAfter}`);
-out.push(`warden: ${WARDEN} gateway --stdio (a child process of the bench, as root; its server sandboxed as warden-sandbox); audit log in ${stateDir}; node flags: ${nodeFlags.join(' ') || 'none'}`);
-out.push(`upstream: ${NODE} ${SERVER} (${process.version}); client: @modelcontextprotocol/sdk Client in the bench process, Client.callTool`);
-out.push(`${ROUNDS} interleaved rounds (random order, seed ${SEED}); per block ${CALLS_C1} calls at c=1 or ${CALLS_CN} calls at c=${CN} (closed loop); ${WARMUP} warm-up calls per peer and concurrency before the first round`);
+out.push(
+  `warden: ${WARDEN} gateway --stdio (a child process of the bench, as root; its server sandboxed as warden-sandbox); audit log in ${stateDir}; node flags: ${nodeFlags.join(' ') || 'none'}`,
+);
+out.push(
+  `upstream: ${NODE} ${SERVER} (${process.version}); client: @modelcontextprotocol/sdk Client in the bench process, Client.callTool`,
+);
+out.push(
+  `${ROUNDS} interleaved rounds (random order, seed ${SEED}); per block ${CALLS_C1} calls at c=1 or ${CALLS_CN} calls at c=${CN} (closed loop); ${WARMUP} warm-up calls per peer and concurrency before the first round`,
+);
 if (skipped.length > 0) out.push(`skipped: ${skipped.join('; ')}`);
 for (const c of CONCURRENCIES) {
   out.push('');
-  out.push(`concurrency ${c}: latency per call (ms; all rounds pooled; "round p50s" = spread of the per-round medians), throughput (calls/s; median of ${ROUNDS} blocks, min–max):`);
+  out.push(
+    `concurrency ${c}: latency per call (ms; all rounds pooled; "round p50s" = spread of the per-round medians), throughput (calls/s; median of ${ROUNDS} blocks, min–max):`,
+  );
   const base = s.direct[c];
   const rows = peerList.map((p) => {
     const x = s[p.key][c];
     const isBase = p.key === 'direct';
-    return [p.label, fmt(x.p50, 3), fmt(x.p90, 3), fmt(x.p99, 3), `${fmt(x.roundP50Min, 3)}–${fmt(x.roundP50Max, 3)}`, isBase ? '' : fmt(x.p50 - base.p50, 3), isBase ? '' : fmt(x.p99 - base.p99, 3), fmt(x.rate, 0), `${fmt(x.rateMin, 0)}–${fmt(x.rateMax, 0)}`, isBase ? '' : `${fmt(x.rate / base.rate, 2)}×`];
+    return [
+      p.label,
+      fmt(x.p50, 3),
+      fmt(x.p90, 3),
+      fmt(x.p99, 3),
+      `${fmt(x.roundP50Min, 3)}–${fmt(x.roundP50Max, 3)}`,
+      isBase ? '' : fmt(x.p50 - base.p50, 3),
+      isBase ? '' : fmt(x.p99 - base.p99, 3),
+      fmt(x.rate, 0),
+      `${fmt(x.rateMin, 0)}–${fmt(x.rateMax, 0)}`,
+      isBase ? '' : `${fmt(x.rate / base.rate, 2)}×`,
+    ];
   });
-  out.push(table(['peer', 'p50', 'p90', 'p99', 'round p50s', 'added p50', 'added p99', 'calls/s', 'range', 'vs direct'], rows));
+  out.push(
+    table(['peer', 'p50', 'p90', 'p99', 'round p50s', 'added p50', 'added p99', 'calls/s', 'range', 'vs direct'], rows),
+  );
 }
 out.push('');
-out.push(`targets (warden's added latency over direct: p50 ≤ ${TARGET_ADDED_P50_MS} ms, p99 ≤ ${TARGET_ADDED_P99_MS} ms, at c=1 and c=${CN}):`);
+out.push(
+  `targets (warden's added latency over direct: p50 ≤ ${TARGET_ADDED_P50_MS} ms, p99 ≤ ${TARGET_ADDED_P99_MS} ms, at c=1 and c=${CN}):`,
+);
 const verdicts = [];
 for (const key of ['warden', 'wardenCond']) {
   for (const c of CONCURRENCIES) {
@@ -369,21 +519,27 @@ for (const key of ['warden', 'wardenCond']) {
     const ok = added50 <= TARGET_ADDED_P50_MS && added99 <= TARGET_ADDED_P99_MS;
     verdicts.push(ok);
     const label = peerList.find((p) => p.key === key).label;
-    out.push(`  ${label}, c=${c}: added p50 ${fmt(added50, 3)} ms, p99 ${fmt(added99, 3)} ms; throughput ${fmt(s[key][c].rate / s.direct[c].rate, 2)}× direct — ${verdict(ok)}`);
+    out.push(
+      `  ${label}, c=${c}: added p50 ${fmt(added50, 3)} ms, p99 ${fmt(added99, 3)} ms; throughput ${fmt(s[key][c].rate / s.direct[c].rate, 2)}× direct — ${verdict(ok)}`,
+    );
   }
 }
 for (const p of peerList.filter((x) => x.key === 'supergateway' || x.key === 'mcpProxy')) {
-  out.push(`  (ref) ${p.label}: added p50 ${CONCURRENCIES.map((c) => `c=${c} ${fmt(s[p.key][c].p50 - s.direct[c].p50, 3)} ms`).join(', ')}; warden plain / it, p50 at c=1: ${fmt((s.warden[1].p50 - s.direct[1].p50) / (s[p.key][1].p50 - s.direct[1].p50), 2)}× its added time`);
+  out.push(
+    `  (ref) ${p.label}: added p50 ${CONCURRENCIES.map((c) => `c=${c} ${fmt(s[p.key][c].p50 - s.direct[c].p50, 3)} ms`).join(', ')}; warden plain / it, p50 at c=1: ${fmt((s.warden[1].p50 - s.direct[1].p50) / (s[p.key][1].p50 - s.direct[1].p50), 2)}× its added time`,
+  );
 }
 if (s.hostAudit && s.hostNoAudit) {
-  out.push('where warden\'s added p50 goes (differences of p50s; noisy at the 0.05 ms level):');
+  out.push("where warden's added p50 goes (differences of p50s; noisy at the 0.05 ms level):");
   for (const c of CONCURRENCIES) {
     const parts = [
       ['gateway itself (hops, parsing, policy)', s.hostNoAudit[c].p50 - s.direct[c].p50],
       ['audit write', s.hostAudit[c].p50 - s.hostNoAudit[c].p50],
       ['sandboxed server (and the CLI build)', s.warden[c].p50 - s.hostAudit[c].p50],
     ];
-    out.push(`  c=${c}: ${parts.map(([what, ms]) => `${what} ${fmt(ms, 3)} ms`).join('; ')}; total ${fmt(s.warden[c].p50 - s.direct[c].p50, 3)} ms`);
+    out.push(
+      `  c=${c}: ${parts.map(([what, ms]) => `${what} ${fmt(ms, 3)} ms`).join('; ')}; total ${fmt(s.warden[c].p50 - s.direct[c].p50, 3)} ms`,
+    );
   }
 }
 out.push(`  ${auditLine}`);
@@ -391,7 +547,34 @@ out.push(`  total wall time ${((Date.now() - began) / 1000).toFixed(0)} s`);
 process.stdout.write(`${out.join('\n')}\n`);
 
 if (opts.json) {
-  const raw = Object.fromEntries(peerList.map((p) => [p.key, Object.fromEntries(CONCURRENCIES.map((c) => [c, results[p.key][c].map((b) => ({ wallMs: b.wallMs, latencies: Array.from(b.latencies) }))]))]));
-  writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), machine: machineLine(), warden: wardenBuildLine(), load: { before: loadBefore, after: loadAfter }, rounds: ROUNDS, calls: { 1: CALLS_C1, [CN]: CALLS_CN }, warmup: WARMUP, summary: s, results: raw }, null, 1));
+  const raw = Object.fromEntries(
+    peerList.map((p) => [
+      p.key,
+      Object.fromEntries(
+        CONCURRENCIES.map((c) => [
+          c,
+          results[p.key][c].map((b) => ({ wallMs: b.wallMs, latencies: Array.from(b.latencies) })),
+        ]),
+      ),
+    ]),
+  );
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: machineLine(),
+        warden: wardenBuildLine(),
+        load: { before: loadBefore, after: loadAfter },
+        rounds: ROUNDS,
+        calls: { 1: CALLS_C1, [CN]: CALLS_CN },
+        warmup: WARMUP,
+        summary: s,
+        results: raw,
+      },
+      null,
+      1,
+    ),
+  );
 }
 process.exit(0);

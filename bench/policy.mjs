@@ -24,7 +24,22 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { fmt, loadLine, log, machineLine, median, pct, REPO, seededRandom, shuffled, sortNum, table, verdict, wardenBuildLine, WORK } from './lib/common.mjs';
+import {
+  fmt,
+  loadLine,
+  log,
+  machineLine,
+  median,
+  pct,
+  REPO,
+  seededRandom,
+  shuffled,
+  sortNum,
+  table,
+  verdict,
+  wardenBuildLine,
+  WORK,
+} from './lib/common.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -41,8 +56,14 @@ const ROUNDS = Number(opts.rounds);
 const DECISIONS = Number(opts.decisions);
 const COLD_PROCS = Number(opts['cold-procs']);
 const SEED = Number(opts.seed);
-for (const [name, value] of Object.entries({ rounds: ROUNDS, decisions: DECISIONS, 'cold-procs': COLD_PROCS, seed: SEED })) {
-  if (!Number.isInteger(value) || value < (name === 'seed' || name === 'cold-procs' ? 0 : 1)) throw new Error(`--${name} takes a whole number`);
+for (const [name, value] of Object.entries({
+  rounds: ROUNDS,
+  decisions: DECISIONS,
+  'cold-procs': COLD_PROCS,
+  seed: SEED,
+})) {
+  if (!Number.isInteger(value) || value < (name === 'seed' || name === 'cold-procs' ? 0 : 1))
+    throw new Error(`--${name} takes a whole number`);
 }
 const TARGET_P50_US = 50;
 // Cedar without slicing costs milliseconds per decision: fewer of them per block.
@@ -69,10 +90,18 @@ function mcpSection() {
         allow.push({ server: s, tools: [`t${g}`] });
         break;
       case 'path':
-        allow.push({ server: s, tools: [`t${g}`], when: { path: { under: [`\${workspace}/p${g}`, `/data/shared${g}`] } } });
+        allow.push({
+          server: s,
+          tools: [`t${g}`],
+          when: { path: { under: [`\${workspace}/p${g}`, `/data/shared${g}`] } },
+        });
         break;
       case 'url':
-        allow.push({ server: s, tools: [`t${g}`], when: { url: { host_in: [`api${g}.example.com`, `*.docs${g}.example.org`, `h${g}.example.net:8443`] } } });
+        allow.push({
+          server: s,
+          tools: [`t${g}`],
+          when: { url: { host_in: [`api${g}.example.com`, `*.docs${g}.example.org`, `h${g}.example.net:8443`] } },
+        });
         break;
       case 'value':
         allow.push({ server: s, tools: [`t${g}`], when: { mode: { one_of: ['read', 'list', g] } } });
@@ -81,13 +110,19 @@ function mcpSection() {
         allow.push({ server: s, tools: [`g${g}_*`] });
         break;
       case 'path+value':
-        allow.push({ server: s, tools: [`t${g}`], when: { path: { under: ['${workspace}'] }, mode: { one_of: ['read', 'write'] } } });
+        allow.push({
+          server: s,
+          tools: [`t${g}`],
+          when: { path: { under: ['${workspace}'] }, mode: { one_of: ['read', 'write'] } },
+        });
         break;
     }
   }
   // Conditional denies on 20 of the path-conditioned tools: a forbid in their slice (1 policy each).
   const pathGrants = [...Array(TOOL_GRANTS).keys()].filter((g) => kindOf(g) === 'path');
-  const deny = pathGrants.slice(0, 20).map((g) => ({ server: server(g), tools: [`t${g}`], when: { path: { under: [`\${workspace}/p${g}/secret`] } } }));
+  const deny = pathGrants
+    .slice(0, 20)
+    .map((g) => ({ server: server(g), tools: [`t${g}`], when: { path: { under: [`\${workspace}/p${g}/secret`] } } }));
   for (let i = 0; i < 10; i++) allow.push({ server: `s${i}`, prompts: [`prompt${i}`] });
   for (let i = 0; i < 10; i++) allow.push({ server: `s${i}`, resources: [`file:///docs/${i}/*`] });
   return { allow, deny };
@@ -95,11 +130,22 @@ function mcpSection() {
 
 /** The engine's inputs: the compiled 1,000-policy set (or a small one), validated like a config. */
 function compiled(w, mcp) {
-  const config = w.configSchema.parse({ version: 1, servers: Object.fromEntries([...Array(SERVERS).keys()].map((i) => [`s${i}`, { command: 'node' }])), profiles: { p: { mcp } } });
+  const config = w.configSchema.parse({
+    version: 1,
+    servers: Object.fromEntries([...Array(SERVERS).keys()].map((i) => [`s${i}`, { command: 'node' }])),
+    profiles: { p: { mcp } },
+  });
   return w.compileProfile(config.profiles.p.mcp, { profileName: 'p', workspace: WS });
 }
 /** The engine as the gateway builds it: compiled policies decided in TypeScript where they can be (`evaluation: 'cedar'`: all through Cedar). */
-const makeEngine = (w, c, evaluation = 'native-where-possible') => w.PolicyEngine.create({ policies: c.policies, native: c.native, shape: c.shape, principal: { name: 'agent', profile: 'p' }, evaluation });
+const makeEngine = (w, c, evaluation = 'native-where-possible') =>
+  w.PolicyEngine.create({
+    policies: c.policies,
+    native: c.native,
+    shape: c.shape,
+    principal: { name: 'agent', profile: 'p' },
+    evaluation,
+  });
 
 // ------------------------------------------------------------------ the requests
 const ctx = (args = {}, hosts = {}, ports = {}) => ({ args, hosts, ports });
@@ -113,30 +159,99 @@ const grantsOf = (kind) => [...Array(TOOL_GRANTS).keys()].filter((g) => kindOf(g
 function requestKinds() {
   const kinds = [];
   const add = (key, label, dependent, requests) => kinds.push({ key, label, dependent, requests });
-  add('plainCall', 'call_tool, plain grant (cached)', false, grantsOf('plain').map((g) => ({ action: 'call_tool', resource: tool(g), context: ctx(), allow: true })));
-  add('globCall', 'call_tool, `*` glob grant (cached)', false, grantsOf('glob').map((g) => ({ action: 'call_tool', resource: tool(g, `g${g}_read`), context: ctx(), allow: true })));
-  add('list', 'list_tool (cached)', false, grantsOf('path').concat(grantsOf('plain')).map((g) => ({ action: 'list_tool', resource: tool(g), context: undefined, allow: true })));
-  add('notGranted', 'call_tool, not granted (default deny)', false, grantsOf('plain').map((g) => ({ action: 'call_tool', resource: tool(g, `x${g}`), context: ctx(), allow: false })));
-  add('path', 'call_tool, `under` path (allow and deny)', true, grantsOf('path').flatMap((g) => [
-    { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/p${g}/src/a.ts` }), allow: true },
-    { action: 'call_tool', resource: tool(g), context: ctx({ path: '/etc/passwd' }), allow: false },
-  ]));
-  add('pathForbid', 'call_tool, `under` with a conditional forbid', true, grantsOf('path').slice(0, 20).flatMap((g) => [
-    { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/p${g}/ok.txt` }), allow: true },
-    { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/p${g}/secret/key` }), allow: false },
-  ]));
-  add('url', 'call_tool, `host_in` URL (allow and deny)', true, grantsOf('url').flatMap((g) => [
-    { action: 'call_tool', resource: tool(g), context: ctx({ url: `https://a.docs${g}.example.org/x` }, { url: `a.docs${g}.example.org` }, { url: 443 }), allow: true },
-    { action: 'call_tool', resource: tool(g), context: ctx({ url: `https://h${g}.example.net:443/` }, { url: `h${g}.example.net` }, { url: 443 }), allow: false },
-  ]));
-  add('value', 'call_tool, `one_of` value (allow and deny)', true, grantsOf('value').flatMap((g) => [
-    { action: 'call_tool', resource: tool(g), context: ctx({ mode: 'read' }), allow: true },
-    { action: 'call_tool', resource: tool(g), context: ctx({ mode: 'write' }), allow: false },
-  ]));
-  add('twoConditions', 'call_tool, path and value conditions', true, grantsOf('path+value').flatMap((g) => [
-    { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/src/a.ts`, mode: 'write' }), allow: true },
-    { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/src/a.ts`, mode: 'delete' }), allow: false },
-  ]));
+  add(
+    'plainCall',
+    'call_tool, plain grant (cached)',
+    false,
+    grantsOf('plain').map((g) => ({ action: 'call_tool', resource: tool(g), context: ctx(), allow: true })),
+  );
+  add(
+    'globCall',
+    'call_tool, `*` glob grant (cached)',
+    false,
+    grantsOf('glob').map((g) => ({
+      action: 'call_tool',
+      resource: tool(g, `g${g}_read`),
+      context: ctx(),
+      allow: true,
+    })),
+  );
+  add(
+    'list',
+    'list_tool (cached)',
+    false,
+    grantsOf('path')
+      .concat(grantsOf('plain'))
+      .map((g) => ({ action: 'list_tool', resource: tool(g), context: undefined, allow: true })),
+  );
+  add(
+    'notGranted',
+    'call_tool, not granted (default deny)',
+    false,
+    grantsOf('plain').map((g) => ({ action: 'call_tool', resource: tool(g, `x${g}`), context: ctx(), allow: false })),
+  );
+  add(
+    'path',
+    'call_tool, `under` path (allow and deny)',
+    true,
+    grantsOf('path').flatMap((g) => [
+      { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/p${g}/src/a.ts` }), allow: true },
+      { action: 'call_tool', resource: tool(g), context: ctx({ path: '/etc/passwd' }), allow: false },
+    ]),
+  );
+  add(
+    'pathForbid',
+    'call_tool, `under` with a conditional forbid',
+    true,
+    grantsOf('path')
+      .slice(0, 20)
+      .flatMap((g) => [
+        { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/p${g}/ok.txt` }), allow: true },
+        { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/p${g}/secret/key` }), allow: false },
+      ]),
+  );
+  add(
+    'url',
+    'call_tool, `host_in` URL (allow and deny)',
+    true,
+    grantsOf('url').flatMap((g) => [
+      {
+        action: 'call_tool',
+        resource: tool(g),
+        context: ctx({ url: `https://a.docs${g}.example.org/x` }, { url: `a.docs${g}.example.org` }, { url: 443 }),
+        allow: true,
+      },
+      {
+        action: 'call_tool',
+        resource: tool(g),
+        context: ctx({ url: `https://h${g}.example.net:443/` }, { url: `h${g}.example.net` }, { url: 443 }),
+        allow: false,
+      },
+    ]),
+  );
+  add(
+    'value',
+    'call_tool, `one_of` value (allow and deny)',
+    true,
+    grantsOf('value').flatMap((g) => [
+      { action: 'call_tool', resource: tool(g), context: ctx({ mode: 'read' }), allow: true },
+      { action: 'call_tool', resource: tool(g), context: ctx({ mode: 'write' }), allow: false },
+    ]),
+  );
+  add(
+    'twoConditions',
+    'call_tool, path and value conditions',
+    true,
+    grantsOf('path+value').flatMap((g) => [
+      { action: 'call_tool', resource: tool(g), context: ctx({ path: `${WS}/src/a.ts`, mode: 'write' }), allow: true },
+      {
+        action: 'call_tool',
+        resource: tool(g),
+        context: ctx({ path: `${WS}/src/a.ts`, mode: 'delete' }),
+        allow: false,
+      },
+    ]),
+  );
   // Mixed: a kind at random (each alike), then a request of that kind: 5 of the 9 kinds depend on
   // the arguments, so the median lands on a Cedar evaluation, not on a cached decision.
   const pools = kinds.map((k) => k.requests);
@@ -150,7 +265,8 @@ async function bundle() {
   await build({
     stdin: {
       // zod (the config schema) first, as in the CLI bundle.
-      contents: "export { configSchema } from './src/core/config.ts';\nexport { compileProfile, PolicyEngine } from './src/policy/index.ts';",
+      contents:
+        "export { configSchema } from './src/core/config.ts';\nexport { compileProfile, PolicyEngine } from './src/policy/index.ts';",
       resolveDir: REPO,
       loader: 'ts',
       sourcefile: 'policy-bench-entry.ts',
@@ -180,12 +296,18 @@ if (opts['cold-child'] !== undefined) {
   const first = engine.decide('call_tool', tool(g), ctx({ path: `${WS}/p${g}/a` }));
   const t4 = performance.now();
   const g2 = grantsOf('url')[3];
-  const second = engine.decide('call_tool', tool(g2), ctx({ url: `https://api${g2}.example.com/` }, { url: `api${g2}.example.com` }, { url: 443 }));
+  const second = engine.decide(
+    'call_tool',
+    tool(g2),
+    ctx({ url: `https://api${g2}.example.com/` }, { url: `api${g2}.example.com` }, { url: 443 }),
+  );
   const t5 = performance.now();
   const again = engine.decide('call_tool', tool(g), ctx({ path: `${WS}/p${g}/b` }));
   const t6 = performance.now();
   if (!first.allow || !second.allow || !again.allow) throw new Error('cold decisions came out wrong');
-  process.stdout.write(`${JSON.stringify({ load: t1 - t0, compile: t2 - t1, create: t3 - t2, first: t4 - t3, firstOtherSlice: t5 - t4, again: t6 - t5, policies: engine.size })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ load: t1 - t0, compile: t2 - t1, create: t3 - t2, first: t4 - t3, firstOtherSlice: t5 - t4, again: t6 - t5, policies: engine.size })}\n`,
+  );
   process.exit(0);
 }
 
@@ -202,10 +324,14 @@ const random = seededRandom(SEED);
 
 // Cold, in fresh processes (one after another; nothing else runs meanwhile).
 const loadBefore = loadLine();
-log(`policy bench: ${policyCount} policies; ${COLD_PROCS} cold processes, then ${ROUNDS} rounds of ${kinds.length} request kinds × ${DECISIONS} decisions; ${loadBefore}`);
+log(
+  `policy bench: ${policyCount} policies; ${COLD_PROCS} cold processes, then ${ROUNDS} rounds of ${kinds.length} request kinds × ${DECISIONS} decisions; ${loadBefore}`,
+);
 const cold = [];
 for (let i = 0; i < COLD_PROCS; i++) {
-  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--cold-child', BUNDLE], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--cold-child', BUNDLE], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`cold run failed: ${r.stderr.slice(-800)}`);
   cold.push(JSON.parse(r.stdout.trim().split('\n').pop()));
 }
@@ -240,7 +366,8 @@ const smallRequests = [
   { action: 'call_tool', resource: tool(0, 't3'), context: ctx({ path: '/etc/passwd' }), allow: false },
 ];
 const WHOLE_SET = 'policy-bench-whole-set';
-if (cedar.preparsePolicySet(WHOLE_SET, { staticPolicies: { ...big.policies } }).type !== 'success') throw new Error('cedar could not preparse the whole set');
+if (cedar.preparsePolicySet(WHOLE_SET, { staticPolicies: { ...big.policies } }).type !== 'success')
+  throw new Error('cedar could not preparse the whole set');
 const principal = { type: 'Warden::Agent', id: 'agent' };
 /** What the engine sends Cedar for one request, but against the whole preparsed set. */
 function unsliced(r) {
@@ -250,11 +377,18 @@ function unsliced(r) {
     principal,
     action: { type: 'Warden::Action', id: r.action },
     resource: uid,
-    context: r.action === 'call_tool' ? { args: { ...r.context.args }, hosts: { ...r.context.hosts }, ports: { ...r.context.ports } } : {},
+    context:
+      r.action === 'call_tool'
+        ? { args: { ...r.context.args }, hosts: { ...r.context.hosts }, ports: { ...r.context.ports } }
+        : {},
     preparsedPolicySetId: WHOLE_SET,
     entities: [
       { uid: principal, attrs: { name: 'agent', profile: 'p' }, parents: [] },
-      { uid, attrs: { name: r.resource.name, server: r.resource.server }, parents: [{ type: 'Warden::Server', id: r.resource.server }] },
+      {
+        uid,
+        attrs: { name: r.resource.name, server: r.resource.server },
+        parents: [{ type: 'Warden::Server', id: r.resource.server }],
+      },
       { uid: { type: 'Warden::Server', id: r.resource.server }, attrs: {}, parents: [] },
     ],
   });
@@ -264,10 +398,41 @@ function unsliced(r) {
 const dependentRequests = kinds.filter((k) => k.dependent).flatMap((k) => k.requests);
 
 const peers = [
-  ...kinds.map((k) => ({ key: k.key, label: k.label, dependent: k.dependent, decide: (r) => engine.decide(r.action, r.resource, r.context), requests: k.requests, n: DECISIONS })),
-  { key: 'refSmall', label: 'ref: 2-policy engine, `under` path', dependent: true, ref: true, decide: (r) => smallEngine.decide(r.action, r.resource, r.context), requests: smallRequests, n: DECISIONS },
-  { key: 'refCedar', label: 'ref: argument-dependent, all through Cedar (no native path)', dependent: true, ref: true, decide: (r) => cedarEngine.decide(r.action, r.resource, r.context), requests: dependentRequests, n: DECISIONS },
-  { key: 'refUnsliced', label: 'ref: Cedar, whole 1,000-policy set (no slices)', dependent: true, ref: true, decide: unsliced, requests: dependentRequests, n: UNSLICED_DECISIONS },
+  ...kinds.map((k) => ({
+    key: k.key,
+    label: k.label,
+    dependent: k.dependent,
+    decide: (r) => engine.decide(r.action, r.resource, r.context),
+    requests: k.requests,
+    n: DECISIONS,
+  })),
+  {
+    key: 'refSmall',
+    label: 'ref: 2-policy engine, `under` path',
+    dependent: true,
+    ref: true,
+    decide: (r) => smallEngine.decide(r.action, r.resource, r.context),
+    requests: smallRequests,
+    n: DECISIONS,
+  },
+  {
+    key: 'refCedar',
+    label: 'ref: argument-dependent, all through Cedar (no native path)',
+    dependent: true,
+    ref: true,
+    decide: (r) => cedarEngine.decide(r.action, r.resource, r.context),
+    requests: dependentRequests,
+    n: DECISIONS,
+  },
+  {
+    key: 'refUnsliced',
+    label: 'ref: Cedar, whole 1,000-policy set (no slices)',
+    dependent: true,
+    ref: true,
+    decide: unsliced,
+    requests: dependentRequests,
+    n: UNSLICED_DECISIONS,
+  },
 ];
 
 /** One block: `n` decisions on requests drawn at random from the peer's pool, each timed alone. */
@@ -304,7 +469,19 @@ const summary = Object.fromEntries(
     const blocks = results[p.key];
     const all = sortNum(blocks.flatMap((b) => Array.from(b.times)));
     const roundP50 = blocks.map((b) => pct(sortNum(Array.from(b.times)), 0.5));
-    return [p.key, { p50: pct(all, 0.5) * US, p90: pct(all, 0.9) * US, p99: pct(all, 0.99) * US, max: all[all.length - 1] * US, roundP50Min: Math.min(...roundP50) * US, roundP50Max: Math.max(...roundP50) * US, n: all.length, wrong: blocks.reduce((n, b) => n + b.wrong, 0) }];
+    return [
+      p.key,
+      {
+        p50: pct(all, 0.5) * US,
+        p90: pct(all, 0.9) * US,
+        p99: pct(all, 0.99) * US,
+        max: all[all.length - 1] * US,
+        roundP50Min: Math.min(...roundP50) * US,
+        roundP50Max: Math.max(...roundP50) * US,
+        n: all.length,
+        wrong: blocks.reduce((n, b) => n + b.wrong, 0),
+      },
+    ];
   }),
 );
 const col = (values, p) => pct(sortNum(values), p);
@@ -313,9 +490,15 @@ out.push(`# policy engine (${new Date().toISOString()})`);
 out.push(machineLine());
 out.push(wardenBuildLine());
 out.push(`load: before ${loadBefore}; after ${loadAfter}`);
-out.push(`engine: src/policy bundled by esbuild (${BUNDLE}); cedar-wasm ${cedar.getCedarSDKVersion?.() ?? '?'} (Cedar ${cedar.getCedarVersion?.() ?? '?'}); in process on ${process.version}`);
-out.push(`set: ${policyCount} policies compiled from ${TOOL_GRANTS} tool grants over ${SERVERS} servers (${[...new Set(KINDS)].join(', ')}), 20 conditional denies, 10 prompt and 10 resource grants`);
-out.push(`${ROUNDS} rounds (random block order, seed ${SEED}); ${DECISIONS} decisions per block (${UNSLICED_DECISIONS} for Cedar without slices), each timed alone; requests drawn at random from each kind's pool`);
+out.push(
+  `engine: src/policy bundled by esbuild (${BUNDLE}); cedar-wasm ${cedar.getCedarSDKVersion?.() ?? '?'} (Cedar ${cedar.getCedarVersion?.() ?? '?'}); in process on ${process.version}`,
+);
+out.push(
+  `set: ${policyCount} policies compiled from ${TOOL_GRANTS} tool grants over ${SERVERS} servers (${[...new Set(KINDS)].join(', ')}), 20 conditional denies, 10 prompt and 10 resource grants`,
+);
+out.push(
+  `${ROUNDS} rounds (random block order, seed ${SEED}); ${DECISIONS} decisions per block (${UNSLICED_DECISIONS} for Cedar without slices), each timed alone; requests drawn at random from each kind's pool`,
+);
 out.push('');
 out.push('cold (ms):');
 const coldRows = [
@@ -326,35 +509,114 @@ const coldRows = [
   ['first decision on another tool (another slice)', cold.map((c) => c.firstOtherSlice)],
   ['the first tool again (warm slice, same process)', cold.map((c) => c.again)],
 ];
-out.push(table(['fresh process (' + COLD_PROCS + ' runs)', 'p50', 'min', 'max'], coldRows.map(([label, v]) => [label, fmt(col(v, 0.5), 3), fmt(Math.min(...v), 3), fmt(Math.max(...v), 3)])));
-out.push(table(['in this process', 'p50', 'p99', 'n'], [
-  ['PolicyEngine.create again (cedar-wasm loaded)', fmt(median(createMs), 3), fmt(Math.max(...createMs), 3), String(createMs.length)],
-  ['first decision per tool, argument-dependent', fmt(col(firstPerTool.dependent, 0.5), 3), fmt(col(firstPerTool.dependent, 0.99), 3), String(firstPerTool.dependent.length)],
-  ['first decision per tool, cacheable', fmt(col(firstPerTool.cached, 0.5), 3), fmt(col(firstPerTool.cached, 0.99), 3), String(firstPerTool.cached.length)],
-]));
+out.push(
+  table(
+    ['fresh process (' + COLD_PROCS + ' runs)', 'p50', 'min', 'max'],
+    coldRows.map(([label, v]) => [label, fmt(col(v, 0.5), 3), fmt(Math.min(...v), 3), fmt(Math.max(...v), 3)]),
+  ),
+);
+out.push(
+  table(
+    ['in this process', 'p50', 'p99', 'n'],
+    [
+      [
+        'PolicyEngine.create again (cedar-wasm loaded)',
+        fmt(median(createMs), 3),
+        fmt(Math.max(...createMs), 3),
+        String(createMs.length),
+      ],
+      [
+        'first decision per tool, argument-dependent',
+        fmt(col(firstPerTool.dependent, 0.5), 3),
+        fmt(col(firstPerTool.dependent, 0.99), 3),
+        String(firstPerTool.dependent.length),
+      ],
+      [
+        'first decision per tool, cacheable',
+        fmt(col(firstPerTool.cached, 0.5), 3),
+        fmt(col(firstPerTool.cached, 0.99), 3),
+        String(firstPerTool.cached.length),
+      ],
+    ],
+  ),
+);
 out.push('');
 out.push('warm (µs per decision; all rounds pooled; "round p50s" = spread of the per-round medians):');
 const small50 = summary.refSmall.p50;
-out.push(table(['request kind', 'p50', 'p90', 'p99', 'round p50s', 'vs 2-policy p50', 'wrong'], peers.map((p) => {
-  const x = summary[p.key];
-  return [p.label, fmt(x.p50, 2), fmt(x.p90, 2), fmt(x.p99, 2), `${fmt(x.roundP50Min, 2)}–${fmt(x.roundP50Max, 2)}`, p.key === 'refSmall' ? '' : `${fmt(x.p50 / small50, 2)}×`, String(x.wrong)];
-})));
+out.push(
+  table(
+    ['request kind', 'p50', 'p90', 'p99', 'round p50s', 'vs 2-policy p50', 'wrong'],
+    peers.map((p) => {
+      const x = summary[p.key];
+      return [
+        p.label,
+        fmt(x.p50, 2),
+        fmt(x.p90, 2),
+        fmt(x.p99, 2),
+        `${fmt(x.roundP50Min, 2)}–${fmt(x.roundP50Max, 2)}`,
+        p.key === 'refSmall' ? '' : `${fmt(x.p50 / small50, 2)}×`,
+        String(x.wrong),
+      ];
+    }),
+  ),
+);
 out.push('');
 const dependentKeys = peers.filter((p) => p.dependent === true && !p.ref).map((p) => p.key);
 const worst = dependentKeys.reduce((a, k) => (summary[k].p50 > summary[a].p50 ? k : a), dependentKeys[0]);
 const allDependent = sortNum(dependentKeys.flatMap((k) => results[k].flatMap((b) => Array.from(b.times))));
 out.push(`ratios and targets (p50 ≤ ${TARGET_P50_US} µs per decision):`);
-out.push(`  mixed requests: p50 ${fmt(summary.mixed.p50, 2)} µs, p99 ${fmt(summary.mixed.p99, 2)} µs — ${verdict(summary.mixed.p50 <= TARGET_P50_US)}`);
-out.push(`  argument-dependent requests only (each decided on its arguments, not cached): p50 ${fmt(pct(allDependent, 0.5) * US, 2)} µs, p99 ${fmt(pct(allDependent, 0.99) * US, 2)} µs; slowest kind "${peers.find((p) => p.key === worst).label}" p50 ${fmt(summary[worst].p50, 2)} µs — ${verdict(summary[worst].p50 <= TARGET_P50_US)}`);
+out.push(
+  `  mixed requests: p50 ${fmt(summary.mixed.p50, 2)} µs, p99 ${fmt(summary.mixed.p99, 2)} µs — ${verdict(summary.mixed.p50 <= TARGET_P50_US)}`,
+);
+out.push(
+  `  argument-dependent requests only (each decided on its arguments, not cached): p50 ${fmt(pct(allDependent, 0.5) * US, 2)} µs, p99 ${fmt(pct(allDependent, 0.99) * US, 2)} µs; slowest kind "${peers.find((p) => p.key === worst).label}" p50 ${fmt(summary[worst].p50, 2)} µs — ${verdict(summary[worst].p50 <= TARGET_P50_US)}`,
+);
 const cacheable = peers.filter((p) => p.dependent === false);
-out.push(`  cacheable requests (${cacheable.map((p) => p.key).join(', ')}): p50 ${cacheable.map((p) => fmt(summary[p.key].p50, 2)).join(' / ')} µs — ${verdict(cacheable.every((p) => summary[p.key].p50 <= TARGET_P50_US))}`);
-out.push(`  1,000 policies vs 2 (argument-dependent p50): ${fmt((pct(allDependent, 0.5) * US) / small50, 2)}×; Cedar without slices vs the engine: ${fmt(summary.refUnsliced.p50 / (pct(allDependent, 0.5) * US), 1)}× slower`);
-out.push(`  cold: a fresh process's first decision p50 ${fmt(col(cold.map((c) => c.first), 0.5), 2)} ms after PolicyEngine.create p50 ${fmt(col(cold.map((c) => c.create), 0.5), 1)} ms`);
+out.push(
+  `  cacheable requests (${cacheable.map((p) => p.key).join(', ')}): p50 ${cacheable.map((p) => fmt(summary[p.key].p50, 2)).join(' / ')} µs — ${verdict(cacheable.every((p) => summary[p.key].p50 <= TARGET_P50_US))}`,
+);
+out.push(
+  `  1,000 policies vs 2 (argument-dependent p50): ${fmt((pct(allDependent, 0.5) * US) / small50, 2)}×; Cedar without slices vs the engine: ${fmt(summary.refUnsliced.p50 / (pct(allDependent, 0.5) * US), 1)}× slower`,
+);
+out.push(
+  `  cold: a fresh process's first decision p50 ${fmt(
+    col(
+      cold.map((c) => c.first),
+      0.5,
+    ),
+    2,
+  )} ms after PolicyEngine.create p50 ${fmt(
+    col(
+      cold.map((c) => c.create),
+      0.5,
+    ),
+    1,
+  )} ms`,
+);
 const wrong = peers.reduce((n, p) => n + summary[p.key].wrong, 0);
 out.push(`  decisions that came out wrong: ${wrong}${wrong === 0 ? '' : ' (CHECK THE ENGINE)'}`);
 out.push(`  total wall time ${((Date.now() - began) / 1000).toFixed(0)} s`);
 process.stdout.write(`${out.join('\n')}\n`);
 
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), machine: machineLine(), warden: wardenBuildLine(), load: { before: loadBefore, after: loadAfter }, rounds: ROUNDS, decisions: DECISIONS, cold, createMs, firstPerTool, summary, results: Object.fromEntries(peers.map((p) => [p.key, results[p.key].map((b) => Array.from(b.times))])) }, null, 1));
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: machineLine(),
+        warden: wardenBuildLine(),
+        load: { before: loadBefore, after: loadAfter },
+        rounds: ROUNDS,
+        decisions: DECISIONS,
+        cold,
+        createMs,
+        firstPerTool,
+        summary,
+        results: Object.fromEntries(peers.map((p) => [p.key, results[p.key].map((b) => Array.from(b.times))])),
+      },
+      null,
+      1,
+    ),
+  );
 }

@@ -8,10 +8,40 @@
 //
 // usage: node bench/startup.mjs [--runs N] [--warmup N] [--seed N] [--json FILE]
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { asUser, currentUser, ensurePeers, fmt, loadLine, log, lookupUser, machineLine, pct, seededRandom, shuffled, sortNum, table, verdict, wardenBin, wardenBuildLine, which, WORK } from './lib/common.mjs';
+import {
+  asUser,
+  currentUser,
+  ensurePeers,
+  fmt,
+  loadLine,
+  log,
+  lookupUser,
+  machineLine,
+  pct,
+  seededRandom,
+  shuffled,
+  sortNum,
+  table,
+  verdict,
+  wardenBin,
+  wardenBuildLine,
+  which,
+  WORK,
+} from './lib/common.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -24,7 +54,8 @@ const { values: opts } = parseArgs({
 const RUNS = Number(opts.runs);
 const WARMUP = Number(opts.warmup);
 const SEED = Number(opts.seed);
-if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(WARMUP) || WARMUP < 0 || !Number.isInteger(SEED)) throw new Error('--runs, --warmup and --seed take whole numbers');
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(WARMUP) || WARMUP < 0 || !Number.isInteger(SEED))
+  throw new Error('--runs, --warmup and --seed take whole numbers');
 
 const isRoot = process.getuid() === 0;
 const peers = ensurePeers();
@@ -36,7 +67,8 @@ const me = currentUser();
 // (what warden's launcher runs as when warden is root).
 const tester = isRoot ? lookupUser(process.env.BENCH_USER ?? 'warden-tester') : me;
 const sandboxUser = isRoot ? lookupUser('warden-sandbox') : me;
-if (tester === null) throw new Error('no ordinary user to run srt as: create warden-tester (scripts/setup.sh) or set BENCH_USER');
+if (tester === null)
+  throw new Error('no ordinary user to run srt as: create warden-tester (scripts/setup.sh) or set BENCH_USER');
 if (sandboxUser === null) throw new Error('no warden-sandbox user (scripts/setup.sh creates it)');
 
 // Scratch: one workspace per identity (writable by whoever the sandbox runs as), summaries, srt settings.
@@ -54,7 +86,14 @@ const wsUser = mkdirFor(join(dir, 'ws-user'), tester);
 const outUser = mkdirFor(join(dir, 'out-user'), tester);
 const srtSettings = join(dir, 'srt-settings.json');
 // No network at all (empty allow-list); default filesystem rules.
-writeFileSync(srtSettings, JSON.stringify({ network: { allowedDomains: [], deniedDomains: [] }, filesystem: { denyRead: [], allowRead: [], allowWrite: [], denyWrite: [] } }), { mode: 0o644 });
+writeFileSync(
+  srtSettings,
+  JSON.stringify({
+    network: { allowedDomains: [], deniedDomains: [] },
+    filesystem: { denyRead: [], allowRead: [], allowWrite: [], denyWrite: [] },
+  }),
+  { mode: 0o644 },
+);
 
 /**
  * Captures the bwrap invocation of a real `warden run` (root configuration when we are root):
@@ -90,8 +129,13 @@ function captureWardenBwrap() {
     encoding: 'utf8',
     timeout: 30_000,
   });
-  if (r.status !== 0) throw new Error(`capturing warden's bwrap arguments failed (status ${r.status}): ${String(r.stderr).trim().slice(0, 400)}`);
-  const captured = readFileSync(join(capDir, 'args'), 'utf8').split('\0').filter((a, i, all) => !(a === '' && i === all.length - 1));
+  if (r.status !== 0)
+    throw new Error(
+      `capturing warden's bwrap arguments failed (status ${r.status}): ${String(r.stderr).trim().slice(0, 400)}`,
+    );
+  const captured = readFileSync(join(capDir, 'args'), 'utf8')
+    .split('\0')
+    .filter((a, i, all) => !(a === '' && i === all.length - 1));
   const standIn = mkdirFor(join(dir, 'stand-in-dir'), sandboxUser);
   const args = [];
   const notes = [];
@@ -115,17 +159,47 @@ function captureWardenBwrap() {
 }
 
 const replay = captureWardenBwrap();
-log(`captured warden's bwrap invocation: ${replay.count} arguments${replay.notes.length ? `; ${replay.notes.join('; ')}` : ''}`);
+log(
+  `captured warden's bwrap invocation: ${replay.count} arguments${replay.notes.length ? `; ${replay.notes.join('; ')}` : ''}`,
+);
 
 // A minimal raw-bwrap reference: the same namespaces, but only /usr, /etc, /proc, /dev, /tmp.
 const bwrapMinimalArgs = [
-  '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-  '--ro-bind', '/usr', '/usr',
-  '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-  '--ro-bind', '/etc', '/etc',
-  '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
-  '--remount-ro', '/',
-  '--', '/bin/true',
+  '--unshare-all',
+  '--unshare-user',
+  '--disable-userns',
+  '--die-with-parent',
+  '--new-session',
+  '--cap-drop',
+  'ALL',
+  '--ro-bind',
+  '/usr',
+  '/usr',
+  '--symlink',
+  'usr/bin',
+  '/bin',
+  '--symlink',
+  'usr/sbin',
+  '/sbin',
+  '--symlink',
+  'usr/lib',
+  '/lib',
+  '--symlink',
+  'usr/lib64',
+  '/lib64',
+  '--ro-bind',
+  '/etc',
+  '/etc',
+  '--proc',
+  '/proc',
+  '--dev',
+  '/dev',
+  '--tmpfs',
+  '/tmp',
+  '--remount-ro',
+  '/',
+  '--',
+  '/bin/true',
 ];
 
 /**
@@ -162,20 +236,78 @@ const peerList = [
   { key: 'bare', label: 'bare /bin/true', cmd: '/bin/true', args: [], spawn: asUser(me) },
   { key: 'node20', label: 'ref: node20 -e 0', cmd: node20, args: ['-e', '0'], spawn: asUser(me) },
   { key: 'node22', label: 'ref: node22 -e 0', cmd: peers.node22, args: ['-e', '0'], spawn: asUser(me) },
-  { key: 'wardenVersion', label: 'ref: warden --version (CLI load)', cmd: warden, args: ['--version'], spawn: asUser(me) },
-  { key: 'bwrapMinimal', label: `ref: bwrap, minimal mounts (${sandboxUser.name})`, cmd: bwrap, args: bwrapMinimalArgs, spawn: asUser(sandboxUser) },
+  {
+    key: 'wardenVersion',
+    label: 'ref: warden --version (CLI load)',
+    cmd: warden,
+    args: ['--version'],
+    spawn: asUser(me),
+  },
+  {
+    key: 'bwrapMinimal',
+    label: `ref: bwrap, minimal mounts (${sandboxUser.name})`,
+    cmd: bwrap,
+    args: bwrapMinimalArgs,
+    spawn: asUser(sandboxUser),
+  },
   ...(canProbeCgroups
-    ? [{ key: 'cgJoin', label: `ref: sh joins 3 fresh cgroups (${sandboxUser.name})`, cmd: '/bin/sh', args: ['-c', "'echo 0 > /sys/fs/cgroup/{memory,pids,cpu}/warden/bench-probe-PID-N/tasks' (new groups per run)"], spawn: asUser(sandboxUser), prepare: freshCgroups }]
-    : []),
-  { key: 'bwrap', label: `bwrap, warden's flags (${sandboxUser.name})`, cmd: bwrap, args: ['--args', '7', '--', '/bin/true'], spawn: asUser(sandboxUser), fds: { 3: replay.seccompFile, 7: replay.argsFile } },
-  ...(isRoot
     ? [
-        { key: 'wardenRoot', label: 'warden run (root)', cmd: warden, args: ['run', '-q', '--workspace', wsRoot, '--json', rootSummary, '--', '/bin/true'], spawn: { ...asUser(me), cwd: wsRoot }, summary: rootSummary },
-        { key: 'wardenRootNoWs', label: 'warden run --no-workspace (root)', cmd: warden, args: ['run', '-q', '--no-workspace', '--json', rootNoWsSummary, '--', '/bin/true'], spawn: { ...asUser(me), cwd: wsRoot }, summary: rootNoWsSummary },
+        {
+          key: 'cgJoin',
+          label: `ref: sh joins 3 fresh cgroups (${sandboxUser.name})`,
+          cmd: '/bin/sh',
+          args: [
+            '-c',
+            "'echo 0 > /sys/fs/cgroup/{memory,pids,cpu}/warden/bench-probe-PID-N/tasks' (new groups per run)",
+          ],
+          spawn: asUser(sandboxUser),
+          prepare: freshCgroups,
+        },
       ]
     : []),
-  { key: 'wardenUser', label: `warden run (${tester.name})`, cmd: warden, args: ['run', '-q', '--workspace', wsUser, '--json', userSummary, '--', '/bin/true'], spawn: { ...asUser(tester), cwd: wsUser }, summary: userSummary },
-  { key: 'srt', label: `srt (${tester.name}, node22)`, cmd: peers.node22, args: [peers.srtCli, '--settings', srtSettings, '--', '/bin/true'], spawn: { ...asUser(tester), cwd: wsUser } },
+  {
+    key: 'bwrap',
+    label: `bwrap, warden's flags (${sandboxUser.name})`,
+    cmd: bwrap,
+    args: ['--args', '7', '--', '/bin/true'],
+    spawn: asUser(sandboxUser),
+    fds: { 3: replay.seccompFile, 7: replay.argsFile },
+  },
+  ...(isRoot
+    ? [
+        {
+          key: 'wardenRoot',
+          label: 'warden run (root)',
+          cmd: warden,
+          args: ['run', '-q', '--workspace', wsRoot, '--json', rootSummary, '--', '/bin/true'],
+          spawn: { ...asUser(me), cwd: wsRoot },
+          summary: rootSummary,
+        },
+        {
+          key: 'wardenRootNoWs',
+          label: 'warden run --no-workspace (root)',
+          cmd: warden,
+          args: ['run', '-q', '--no-workspace', '--json', rootNoWsSummary, '--', '/bin/true'],
+          spawn: { ...asUser(me), cwd: wsRoot },
+          summary: rootNoWsSummary,
+        },
+      ]
+    : []),
+  {
+    key: 'wardenUser',
+    label: `warden run (${tester.name})`,
+    cmd: warden,
+    args: ['run', '-q', '--workspace', wsUser, '--json', userSummary, '--', '/bin/true'],
+    spawn: { ...asUser(tester), cwd: wsUser },
+    summary: userSummary,
+  },
+  {
+    key: 'srt',
+    label: `srt (${tester.name}, node22)`,
+    cmd: peers.node22,
+    args: [peers.srtCli, '--settings', srtSettings, '--', '/bin/true'],
+    spawn: { ...asUser(tester), cwd: wsUser },
+  },
 ];
 
 function runOnce(peer) {
@@ -195,19 +327,24 @@ function runOnce(peer) {
   for (const handle of opened) closeSync(handle);
   prepared.cleanup();
   if (r.error || r.status !== 0) {
-    throw new Error(`${peer.label} failed (status ${r.status}, ${r.error?.message ?? ''}): ${String(r.stderr).trim().slice(0, 400)}`);
+    throw new Error(
+      `${peer.label} failed (status ${r.status}, ${r.error?.message ?? ''}): ${String(r.stderr).trim().slice(0, 400)}`,
+    );
   }
   let setupMs = null;
   if (peer.summary) {
     const summary = JSON.parse(readFileSync(peer.summary, 'utf8'));
-    if (summary.exit_code !== 0) throw new Error(`${peer.label}: run summary says ${summary.reason} (${summary.error})`);
+    if (summary.exit_code !== 0)
+      throw new Error(`${peer.label}: run summary says ${summary.reason} (${summary.error})`);
     setupMs = summary.setup_ms;
   }
   return { ms, setupMs };
 }
 
 const loadBefore = loadLine();
-log(`startup bench: ${RUNS} interleaved rounds (+${WARMUP} warm-up) of ${peerList.length} peers; warden = ${warden}; ${loadBefore}`);
+log(
+  `startup bench: ${RUNS} interleaved rounds (+${WARMUP} warm-up) of ${peerList.length} peers; warden = ${warden}; ${loadBefore}`,
+);
 const samples = Object.fromEntries(peerList.map((p) => [p.key, { wall: [], setup: [] }]));
 const began = Date.now();
 const random = seededRandom(SEED);
@@ -220,7 +357,8 @@ for (let round = -WARMUP; round < RUNS; round++) {
     samples[peer.key].wall.push(ms);
     if (setupMs !== null) samples[peer.key].setup.push(setupMs);
   }
-  if (round >= 0 && (round + 1) % 10 === 0) log(`  ${round + 1}/${RUNS} rounds (${((Date.now() - began) / 1000).toFixed(0)} s)`);
+  if (round >= 0 && (round + 1) % 10 === 0)
+    log(`  ${round + 1}/${RUNS} rounds (${((Date.now() - began) / 1000).toFixed(0)} s)`);
 }
 const loadAfter = loadLine();
 
@@ -235,7 +373,14 @@ const srtAdded = srt.p50 - bare.p50;
 const rows = peerList.map((p) => {
   const s = stat(p.key);
   const added = s.p50 - bare.p50;
-  return [p.label, fmt(s.p50), fmt(s.p90), fmt(s.min), p.key === 'bare' ? '' : fmt(added), p.key === 'bare' || p.key === 'srt' ? '' : `${fmt(added / srtAdded, 2)}×`];
+  return [
+    p.label,
+    fmt(s.p50),
+    fmt(s.p90),
+    fmt(s.min),
+    p.key === 'bare' ? '' : fmt(added),
+    p.key === 'bare' || p.key === 'srt' ? '' : `${fmt(added / srtAdded, 2)}×`,
+  ];
 });
 
 const out = [];
@@ -243,7 +388,9 @@ out.push(`# sandbox start-up (${new Date().toISOString()})`);
 out.push(machineLine());
 out.push(wardenBuildLine());
 out.push(`load: before ${loadBefore}; after ${loadAfter}`);
-out.push(`peers: srt ${peers.srtVersion} on node ${peers.node22Version}; warden ${warden}; ${RUNS} interleaved rounds (+${WARMUP} warm-up, random order, seed ${SEED}); wall time spawn → exit, ms`);
+out.push(
+  `peers: srt ${peers.srtVersion} on node ${peers.node22Version}; warden ${warden}; ${RUNS} interleaved rounds (+${WARMUP} warm-up, random order, seed ${SEED}); wall time spawn → exit, ms`,
+);
 out.push('');
 out.push(table(['peer', 'p50 ms', 'p90 ms', 'min ms', 'added p50', 'added / srt added'], rows));
 out.push('');
@@ -254,9 +401,13 @@ for (const key of ['wardenRoot', 'wardenRootNoWs', 'wardenUser']) {
   const label = peerList.find((p) => p.key === key).label;
   const added = stat(key).p50 - bare.p50;
   const ratio = added / srtAdded;
-  ratioLines.push(`${label}: added ${fmt(added)} ms vs srt added ${fmt(srtAdded)} ms → ${fmt(ratio, 2)}× (target ≤ 0.50×: ${verdict(ratio <= 0.5)})`);
+  ratioLines.push(
+    `${label}: added ${fmt(added)} ms vs srt added ${fmt(srtAdded)} ms → ${fmt(ratio, 2)}× (target ≤ 0.50×: ${verdict(ratio <= 0.5)})`,
+  );
   const setup = sortNum(samples[key].setup);
-  setupLines.push(`${label}: setup_ms p50 ${fmt(pct(setup, 0.5), 2)} p90 ${fmt(pct(setup, 0.9), 2)} min ${fmt(setup[0], 2)} (target p50 ≤ 15 ms: ${verdict(pct(setup, 0.5) <= 15)})`);
+  setupLines.push(
+    `${label}: setup_ms p50 ${fmt(pct(setup, 0.5), 2)} p90 ${fmt(pct(setup, 0.9), 2)} min ${fmt(setup[0], 2)} (target p50 ≤ 15 ms: ${verdict(pct(setup, 0.5) <= 15)})`,
+  );
 }
 out.push('ratios (wall-time added over bare /bin/true, p50):');
 for (const l of ratioLines) out.push(`  ${l}`);
@@ -269,19 +420,48 @@ const slowShare = srtWall.filter((ms) => ms >= srtWall[0] + 80).length / srtWall
 const mainKey = isRoot ? 'wardenRoot' : 'wardenUser';
 const fastRatio = (stat(mainKey).p50 - bare.p50) / srtFastAdded;
 out.push(`  srt runs that hit its 100 ms bridge-poll sleep (≥ min + 80 ms): ${fmt(slowShare * 100, 0)}%`);
-out.push(`  stricter: ${peerList.find((p) => p.key === mainKey).label} vs srt's p10 (added ${fmt(srtFastAdded)} ms) → ${fmt(fastRatio, 2)}× (≤ 0.50×: ${verdict(fastRatio <= 0.5)})`);
-out.push(`  where warden's time goes (p50s): node starts ${fmt(stat('node20').p50)} ms; loading the CLI (warden --version) ${fmt(stat('wardenVersion').p50)} ms; setup_ms of warden run (root) ${fmt(isRoot ? pct(sortNum(samples.wardenRoot.setup), 0.5) : NaN)} ms; the rest of ${fmt(stat(mainKey).p50)} ms is audit, proxy, teardown and exit`);
-if (samples.cgJoin) out.push(`  a shell joining 3 fresh v1 cgroups (warden's launcher's first step) added ${fmt(stat('cgJoin').p50 - bare.p50)} ms`);
-out.push(`  raw bwrap with warden's flags added ${fmt(stat('bwrap').p50 - bare.p50)} ms (minimal mounts ${fmt(stat('bwrapMinimal').p50 - bare.p50)} ms); node20 -e 0 ${fmt(stat('node20').p50)} ms, node22 -e 0 ${fmt(stat('node22').p50)} ms (the floor of any Node launcher)`);
+out.push(
+  `  stricter: ${peerList.find((p) => p.key === mainKey).label} vs srt's p10 (added ${fmt(srtFastAdded)} ms) → ${fmt(fastRatio, 2)}× (≤ 0.50×: ${verdict(fastRatio <= 0.5)})`,
+);
+out.push(
+  `  where warden's time goes (p50s): node starts ${fmt(stat('node20').p50)} ms; loading the CLI (warden --version) ${fmt(stat('wardenVersion').p50)} ms; setup_ms of warden run (root) ${fmt(isRoot ? pct(sortNum(samples.wardenRoot.setup), 0.5) : NaN)} ms; the rest of ${fmt(stat(mainKey).p50)} ms is audit, proxy, teardown and exit`,
+);
+if (samples.cgJoin)
+  out.push(
+    `  a shell joining 3 fresh v1 cgroups (warden's launcher's first step) added ${fmt(stat('cgJoin').p50 - bare.p50)} ms`,
+  );
+out.push(
+  `  raw bwrap with warden's flags added ${fmt(stat('bwrap').p50 - bare.p50)} ms (minimal mounts ${fmt(stat('bwrapMinimal').p50 - bare.p50)} ms); node20 -e 0 ${fmt(stat('node20').p50)} ms, node22 -e 0 ${fmt(stat('node22').p50)} ms (the floor of any Node launcher)`,
+);
 out.push('in-process latency, warden JSON summary setup_ms ("create sandbox" → "child running"):');
 for (const l of setupLines) out.push(`  ${l}`);
 out.push('commands (one run each per round):');
 for (const p of peerList) {
-  const fds = p.fds ? ` (${Object.entries(p.fds).map(([fd, path]) => `fd ${fd} < ${path}`).join(', ')})` : '';
+  const fds = p.fds
+    ? ` (${Object.entries(p.fds)
+        .map(([fd, path]) => `fd ${fd} < ${path}`)
+        .join(', ')})`
+    : '';
   out.push(`  ${p.key}: ${[p.cmd, ...p.args].join(' ')}${fds}`);
 }
 process.stdout.write(`${out.join('\n')}\n`);
 
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), machine: machineLine(), warden: wardenBuildLine(), load: { before: loadBefore, after: loadAfter }, runs: RUNS, srt: peers.srtVersion, peers: peerList.map((p) => ({ key: p.key, label: p.label, cmd: [p.cmd, ...p.args].join(' ') })), samples }, null, 1));
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: machineLine(),
+        warden: wardenBuildLine(),
+        load: { before: loadBefore, after: loadAfter },
+        runs: RUNS,
+        srt: peers.srtVersion,
+        peers: peerList.map((p) => ({ key: p.key, label: p.label, cmd: [p.cmd, ...p.args].join(' ') })),
+        samples,
+      },
+      null,
+      1,
+    ),
+  );
 }

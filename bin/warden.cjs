@@ -5,7 +5,16 @@
 // next to the bundle (or in ~/.cache/warden when that is not writable) and is rebuilt whenever V8
 // rejects it (another Node version) or it is missing. This file is CommonJS on purpose: an ES
 // module entry point costs Node ~3 ms more to start (it sets up the ESM loader first).
-const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
+const {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs');
 const { createRequire, Module } = require('node:module');
 const { homedir } = require('node:os');
 const { dirname, join } = require('node:path');
@@ -27,7 +36,10 @@ const kind = process.argv[2] === 'run' ? 'run' : 'cli';
 // a rebuild of the same length must not run the old bundle's compiled code.
 const built = statSync(bundle);
 const cacheName = `warden-${process.versions.v8}-${source.length}-${built.ino}-${Math.trunc(built.mtimeMs)}-${kind}.cache`;
-const cachePaths = [join(dirname(bundle), cacheName), join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'warden', cacheName)];
+const cachePaths = [
+  join(dirname(bundle), cacheName),
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'warden', cacheName),
+];
 const uid = process.getuid?.() ?? -1;
 let cachedData;
 for (const path of cachePaths) {
@@ -51,7 +63,9 @@ const moduleObject = new Module(bundle);
 moduleObject.filename = bundle;
 moduleObject.paths = Module._nodeModulePaths(dirname(bundle));
 const bundleRequire = createRequire(bundle);
-script.runInThisContext().call(moduleObject.exports, moduleObject.exports, bundleRequire, moduleObject, bundle, dirname(bundle));
+script
+  .runInThisContext()
+  .call(moduleObject.exports, moduleObject.exports, bundleRequire, moduleObject, bundle, dirname(bundle));
 
 if (cachedData === undefined || script.cachedDataRejected) {
   // Written after the command ran, so the functions it compiled are in the cache too. A run that

@@ -21,7 +21,9 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
   // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: 'import { createRequire as __wardenRequire } from "node:module"; const require = __wardenRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __wardenRequire } from "node:module"; const require = __wardenRequire(import.meta.url);',
+  },
 };
 
 // CommonJS, so bin/warden.cjs can compile it through vm.Script with a V8 code cache.
@@ -39,20 +41,53 @@ await build({
   external: ['bindings', '@cedar-policy/cedar-wasm'],
 });
 // The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
-await build({ ...common, sourcemap: false, entryPoints: [join(root, 'src/egress/node-proxy-preload.ts')], outfile: join(assets, 'node-proxy-preload.mjs') });
+await build({
+  ...common,
+  sourcemap: false,
+  entryPoints: [join(root, 'src/egress/node-proxy-preload.ts')],
+  outfile: join(assets, 'node-proxy-preload.mjs'),
+});
 // The MCP filesystem server `warden demo` puts behind the gateway (the npm package, bundled into
 // one file: it runs in its own sandbox, which sees the lib dir but not warden's node_modules).
-await build({ ...common, sourcemap: false, minify: true, entryPoints: [join(root, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js')], outfile: join(assets, 'mcp-filesystem-server.mjs') });
+await build({
+  ...common,
+  sourcemap: false,
+  minify: true,
+  entryPoints: [join(root, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js')],
+  outfile: join(assets, 'mcp-filesystem-server.mjs'),
+});
 // The bridge to remote (url:) MCP servers: runs in a server sandbox, relaying stdio to Streamable HTTP.
-await build({ ...common, sourcemap: false, minify: true, entryPoints: [join(root, 'src/gateway/remote-bridge.ts')], outfile: join(assets, 'mcp-remote-bridge.mjs') });
+await build({
+  ...common,
+  sourcemap: false,
+  minify: true,
+  entryPoints: [join(root, 'src/gateway/remote-bridge.ts')],
+  outfile: join(assets, 'mcp-remote-bridge.mjs'),
+});
 
 // warden-init: the static C init and in-sandbox forwarder (see its header). Static, so it needs
 // nothing from the sandbox's /usr; stripped, so it loads fast.
 const cc = process.env.CC ?? 'cc';
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-s', '-o', join(assets, 'warden-init'), join(root, 'src/sandbox/native/warden-init.c')], { stdio: 'inherit' });
+  execFileSync(
+    cc,
+    [
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-static',
+      '-s',
+      '-o',
+      join(assets, 'warden-init'),
+      join(root, 'src/sandbox/native/warden-init.c'),
+    ],
+    { stdio: 'inherit' },
+  );
 } catch (error) {
-  process.stderr.write(`build: cannot compile warden-init with ${cc} (${error.message}); install a C compiler and the C library headers (apt-get install build-essential)\n`);
+  process.stderr.write(
+    `build: cannot compile warden-init with ${cc} (${error.message}); install a C compiler and the C library headers (apt-get install build-essential)\n`,
+  );
   process.exit(1);
 }
 
@@ -61,6 +96,8 @@ for (const name of readdirSync(join(root, 'src/sandbox/assets'))) {
   if (name.endsWith('.sh')) chmodSync(join(assets, name), 0o755);
 }
 
-const schema = execFileSync(process.execPath, [join(root, 'bin', 'warden.cjs'), 'config', 'schema'], { encoding: 'utf8' });
+const schema = execFileSync(process.execPath, [join(root, 'bin', 'warden.cjs'), 'config', 'schema'], {
+  encoding: 'utf8',
+});
 writeFileSync(join(root, 'schema', 'warden.schema.json'), schema);
 process.stdout.write('built dist/warden.cjs, dist/assets/, schema/warden.schema.json\n');

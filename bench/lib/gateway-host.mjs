@@ -12,9 +12,18 @@ const [bundle, configPath, workspace, audit] = process.argv.slice(2);
 const { default: w } = await import(bundle);
 const { config, path } = await w.loadConfig(workspace, configPath);
 const agent = { name: 'gateway-bench', run_id: w.newRunId() };
-const { profile, compiled, engine } = w.buildPolicy({ config, configPath: path, profileName: 'default', workspace, agent });
+const { profile, compiled, engine } = w.buildPolicy({
+  config,
+  configPath: path,
+  profileName: 'default',
+  workspace,
+  agent,
+});
 // No audit: every append "succeeds" at once (the gateway still awaits it).
-const sink = audit === 'none' ? { append: () => Promise.resolve({}), close: () => Promise.resolve() } : w.openAuditLog({ stateDir: w.ensureStateDir(audit) });
+const sink =
+  audit === 'none'
+    ? { append: () => Promise.resolve({}), close: () => Promise.resolve() }
+    : w.openAuditLog({ stateDir: w.ensureStateDir(audit) });
 const key = audit === 'none' ? randomBytes(32) : w.derivedKey(audit, 'mcp argument digests');
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', LANG: 'C.UTF-8' };
 

@@ -10,7 +10,12 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
-const inputSchema = { type: 'object', properties: { message: { type: 'string' } }, required: ['message'], additionalProperties: false };
+const inputSchema = {
+  type: 'object',
+  properties: { message: { type: 'string' } },
+  required: ['message'],
+  additionalProperties: false,
+};
 const TOOLS = [
   { name: 'echo', description: 'Returns its message.', inputSchema },
   { name: 'echo_checked', description: 'Returns its message (same as echo).', inputSchema },
@@ -20,7 +25,8 @@ const NAMES = new Set(TOOLS.map((t) => t.name));
 const server = new Server({ name: 'bench-echo', version: '1.0.0' }, { capabilities: { tools: {} } });
 server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
 server.setRequestHandler(CallToolRequestSchema, (request) => {
-  if (!NAMES.has(request.params.name)) return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
+  if (!NAMES.has(request.params.name))
+    return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
   return { content: [{ type: 'text', text: String(request.params.arguments?.message ?? '') }] };
 });
 await server.connect(new StdioServerTransport());

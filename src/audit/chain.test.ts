@@ -6,14 +6,25 @@ import { GENESIS_HASH, canonicalJson, chainRecord, hashRecord, type RecordBody }
 const RUN = 'run_01JH0000000000000000000000';
 
 function body(detail: string, seq = 1): Extract<RecordBody, { type: 'violation' }> {
-  return { seq, ts: '2025-01-01T00:00:00.000Z', type: 'violation', run_id: RUN, agent: { name: 'a', run_id: RUN }, data: { kind: 'other', detail } };
+  return {
+    seq,
+    ts: '2025-01-01T00:00:00.000Z',
+    type: 'violation',
+    run_id: RUN,
+    agent: { name: 'a', run_id: RUN },
+    data: { kind: 'other', detail },
+  };
 }
 
 function reverseKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reverseKeys);
   if (value === null || typeof value !== 'object') return value;
   // fromEntries defines own properties, so a "__proto__" key stays a key.
-  return Object.fromEntries(Object.keys(value).reverse().map((k) => [k, reverseKeys((value as Record<string, unknown>)[k])]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .reverse()
+      .map((k) => [k, reverseKeys((value as Record<string, unknown>)[k])]),
+  );
 }
 
 describe('hash chain', () => {

@@ -24,8 +24,9 @@ export interface ChainedRecord {
 // The package is CommonJS whose typings declare an ES default export. Under NodeNext the type
 // checker therefore sees `{ default: fn }`, while Node, esbuild and vitest all hand us the
 // function itself; accept either shape rather than trust one tool's interop.
-const canonicalizeImpl = ((canonicalizeModule as unknown as { default?: unknown }).default ??
-  canonicalizeModule) as (input: unknown) => string | undefined;
+const canonicalizeImpl = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
+  input: unknown,
+) => string | undefined;
 
 /**
  * RFC 8785 (JCS) canonical JSON of `value`. Throws `TypeError` for values JSON cannot represent

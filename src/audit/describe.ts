@@ -11,15 +11,28 @@ export function describeEvent(event: AuditRecord): string {
     case 'sandbox.created':
       return `bwrap pid ${event.data.pid} as uid ${event.data.sandbox_uid}, ready in ${event.data.setup_ms} ms, seccomp ${event.data.seccomp ? 'on' : 'off'}, cgroups ${event.data.cgroups.join(',') || 'none'}`;
     case 'egress.allowed':
-      return `ALLOW ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} -> ${event.data.address} (rule ${event.data.rule})`.replace(/ {2,}/g, ' ');
+      return `ALLOW ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} -> ${event.data.address} (rule ${event.data.rule})`.replace(
+        / {2,}/g,
+        ' ',
+      );
     case 'egress.denied':
-      return `DENY  ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} (${event.data.reason}): ${event.data.detail}`.replace(/ {2,}/g, ' ');
+      return `DENY  ${event.data.protocol} ${event.data.method ?? ''} ${event.data.host}:${event.data.port} (${event.data.reason}): ${event.data.detail}`.replace(
+        / {2,}/g,
+        ' ',
+      );
     case 'limit.hit':
       return `LIMIT ${event.data.limit}: ${event.data.detail}`;
     case 'mcp.server':
       return `MCP server ${event.data.server} ${event.data.state}${event.data.tools === undefined ? '' : ` (${event.data.tools} tools)`}: ${event.data.detail}`;
     case 'mcp.listed':
-      return `MCP ${event.data.subject}s listed: ${event.data.shown} shown, ${event.data.hidden_total} hidden${event.data.hidden.length > 0 ? ` (${event.data.hidden.slice(0, 5).map((h) => `${h.name}: ${h.reason}`).join('; ')}${event.data.hidden_total > 5 ? '; …' : ''})` : ''}`;
+      return `MCP ${event.data.subject}s listed: ${event.data.shown} shown, ${event.data.hidden_total} hidden${
+        event.data.hidden.length > 0
+          ? ` (${event.data.hidden
+              .slice(0, 5)
+              .map((h) => `${h.name}: ${h.reason}`)
+              .join('; ')}${event.data.hidden_total > 5 ? '; …' : ''})`
+          : ''
+      }`;
     case 'mcp.call':
       return `${event.data.decision === 'allow' ? 'ALLOW' : 'DENY '} ${event.data.subject} ${event.data.name} -> ${event.data.outcome}${event.data.tool_error ? ' (tool error)' : ''}${event.data.upstream_ms === null ? '' : ` in ${event.data.upstream_ms} ms`}${event.data.result_bytes === null ? '' : `, ${event.data.result_bytes} B`} [${event.data.policy_ids.join(', ') || 'no policy'}: ${event.data.reason}]${event.data.error === undefined ? '' : ` ${event.data.error}`}`;
     case 'mcp.rejected':
@@ -33,7 +46,9 @@ export function describeEvent(event: AuditRecord): string {
   }
 }
 
-function gitScanText(scan: { readonly entries: number; readonly complete: boolean; readonly quarantined: number } | undefined): string {
+function gitScanText(
+  scan: { readonly entries: number; readonly complete: boolean; readonly quarantined: number } | undefined,
+): string {
   if (scan === undefined) return '';
   return `; git check: ${scan.entries} entries${scan.complete ? '' : ' (stopped early: not all checked)'}, ${scan.quarantined} repositories quarantined`;
 }

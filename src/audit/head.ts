@@ -1,5 +1,17 @@
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import { HASH_PATTERN } from './chain.js';
@@ -60,9 +72,13 @@ export function readKey(stateDir: string): KeyObject | null {
       });
     }
     if ((st.mode & 0o077) !== 0) {
-      throw new WardenError('STATE_DIR', `The audit key ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}).`, {
-        hint: `chmod 600 ${path}, and treat the key as exposed.`,
-      });
+      throw new WardenError(
+        'STATE_DIR',
+        `The audit key ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}).`,
+        {
+          hint: `chmod 600 ${path}, and treat the key as exposed.`,
+        },
+      );
     }
     const buf = Buffer.alloc(KEY_BYTES);
     let off = 0;
@@ -71,7 +87,8 @@ export function readKey(stateDir: string): KeyObject | null {
       if (n === 0) break;
       off += n;
     }
-    if (off !== KEY_BYTES) throw new WardenError('STATE_DIR', `The audit key ${path} is shorter than ${KEY_BYTES} bytes.`);
+    if (off !== KEY_BYTES)
+      throw new WardenError('STATE_DIR', `The audit key ${path} is shorter than ${KEY_BYTES} bytes.`);
     const key = createSecretKey(buf);
     buf.fill(0);
     return key;
@@ -169,14 +186,19 @@ export function readHeadFile(stateDir: string, key: KeyObject): HeadFileState {
   } catch {
     return { kind: 'invalid', reason: 'not JSON' };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { kind: 'invalid', reason: 'not a JSON object' };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { kind: 'invalid', reason: 'not a JSON object' };
   const { seq, hash, mac, ...rest } = parsed as Record<string, unknown>;
   if (Object.keys(rest).length > 0) return { kind: 'invalid', reason: 'unexpected fields' };
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return { kind: 'invalid', reason: 'seq is not a non-negative integer' };
-  if (typeof hash !== 'string' || !HASH_PATTERN.test(hash)) return { kind: 'invalid', reason: 'hash is not 64 hex characters' };
-  if (typeof mac !== 'string' || !HASH_PATTERN.test(mac)) return { kind: 'invalid', reason: 'mac is not 64 hex characters' };
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0)
+    return { kind: 'invalid', reason: 'seq is not a non-negative integer' };
+  if (typeof hash !== 'string' || !HASH_PATTERN.test(hash))
+    return { kind: 'invalid', reason: 'hash is not 64 hex characters' };
+  if (typeof mac !== 'string' || !HASH_PATTERN.test(mac))
+    return { kind: 'invalid', reason: 'mac is not 64 hex characters' };
   const expected = Buffer.from(headMac(key, { seq, hash }), 'hex');
-  if (!timingSafeEqual(expected, Buffer.from(mac, 'hex'))) return { kind: 'invalid', reason: 'MAC does not match (edited or forged)' };
+  if (!timingSafeEqual(expected, Buffer.from(mac, 'hex')))
+    return { kind: 'invalid', reason: 'MAC does not match (edited or forged)' };
   return { kind: 'ok', head: { seq, hash } };
 }
 

@@ -19,7 +19,10 @@ function scratch(): string {
   cleanups.push(t.cleanup);
   return join(t.dir, 'state');
 }
-function openLog(stateDir: string, opts: Parameters<typeof openAuditLog>[0] extends infer O ? Omit<O, 'stateDir'> : never = {}): AuditLog {
+function openLog(
+  stateDir: string,
+  opts: Parameters<typeof openAuditLog>[0] extends infer O ? Omit<O, 'stateDir'> : never = {},
+): AuditLog {
   const log = openAuditLog({ stateDir, ...opts });
   cleanups.push(() => log.close());
   return log;
@@ -35,7 +38,13 @@ describe('AuditLog', () => {
     // Mutating the caller's object after append must not change what is stored.
     (event.data as { host: string }).host = 'evil.example.com';
     const record = await pending;
-    expect(record).toMatchObject({ seq: 1, ts: '2025-03-04T05:06:07.089Z', type: 'egress.allowed', run_id: run, data: { host: 'h1.example.com' } });
+    expect(record).toMatchObject({
+      seq: 1,
+      ts: '2025-03-04T05:06:07.089Z',
+      type: 'egress.allowed',
+      run_id: run,
+      data: { host: 'h1.example.com' },
+    });
     expect(record.hash).toMatch(/^[0-9a-f]{64}$/);
     const given = await log.append({ ...egressEvent(run, 2), ts: '2024-12-31T23:59:59.999Z' });
     expect(given.ts).toBe('2024-12-31T23:59:59.999Z');
@@ -75,7 +84,9 @@ describe('AuditLog', () => {
     const big = { ...e, data: { ...e.data, rule: 'x'.repeat(70 * 1024) } } as AuditEventInput;
     await expect(log.append(big)).rejects.toMatchObject({
       code: 'AUDIT_UNAVAILABLE',
-      message: expect.stringMatching(/egress\.allowed event is about \d+ bytes, over the 65536-byte audit record limit; it was not recorded/),
+      message: expect.stringMatching(
+        /egress\.allowed event is about \d+ bytes, over the 65536-byte audit record limit; it was not recorded/,
+      ),
     });
     // Just under the limit is fine; the limit counts the stored record.
     const fits = { ...e, data: { ...e.data, rule: 'x'.repeat(60 * 1024) } } as AuditEventInput;
@@ -129,7 +140,10 @@ describe('AuditLog', () => {
     const pending = Array.from({ length: 10 }, (_, i) => log.append(egressEvent(run, i)));
     await log.close();
     expect((await Promise.all(pending)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    await expect(log.append(egressEvent(run, 11))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', message: expect.stringMatching(/closed/) });
+    await expect(log.append(egressEvent(run, 11))).rejects.toMatchObject({
+      code: 'AUDIT_UNAVAILABLE',
+      message: expect.stringMatching(/closed/),
+    });
     await log.close();
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 10 });
   });

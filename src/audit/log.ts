@@ -57,7 +57,8 @@ export class AuditLog implements EventSink {
       throw new TypeError(`maxEventBytes must be an integer in [1024, ${MAX_EVENT_BYTES_LIMIT}]`);
     }
     const maxBatch = options.maxBatch ?? 1000;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 100_000) throw new TypeError('maxBatch must be an integer in [1, 100000]');
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 100_000)
+      throw new TypeError('maxBatch must be an integer in [1, 100000]');
     this.#store = store;
     this.#maxEventBytes = maxEventBytes;
     this.#maxBatch = maxBatch;
@@ -71,7 +72,9 @@ export class AuditLog implements EventSink {
    */
   append(event: AuditEventInput): Promise<AuditRecord> {
     if (this.#closed) {
-      return Promise.reject(new WardenError('AUDIT_UNAVAILABLE', 'The audit log is closed; the event was not recorded.'));
+      return Promise.reject(
+        new WardenError('AUDIT_UNAVAILABLE', 'The audit log is closed; the event was not recorded.'),
+      );
     }
     let stamped: StampedEvent;
     try {
@@ -114,7 +117,9 @@ export class AuditLog implements EventSink {
       this.#store.anchorHead();
       this.#anchorError = null;
     } catch (err) {
-      this.#anchorError = isWardenError(err) ? err : new WardenError('AUDIT_UNAVAILABLE', 'The audit head could not be advanced.', { cause: err });
+      this.#anchorError = isWardenError(err)
+        ? err
+        : new WardenError('AUDIT_UNAVAILABLE', 'The audit head could not be advanced.', { cause: err });
     }
   }
 
@@ -156,13 +161,16 @@ export class AuditLog implements EventSink {
     } catch (err) {
       const error = isWardenError(err)
         ? err
-        : new WardenError('AUDIT_UNAVAILABLE', 'The event was not recorded: the audit store failed unexpectedly.', { cause: err });
+        : new WardenError('AUDIT_UNAVAILABLE', 'The event was not recorded: the audit store failed unexpectedly.', {
+            cause: err,
+          });
       for (const p of batch) p.reject(error);
       return;
     }
     batch.forEach((p, i) => {
       const record = records[i];
-      if (record === undefined) p.reject(new WardenError('INTERNAL', 'The audit store returned fewer records than it was given.'));
+      if (record === undefined)
+        p.reject(new WardenError('INTERNAL', 'The audit store returned fewer records than it was given.'));
       else p.resolve(record);
     });
     if (this.#anchorTimer === null) {

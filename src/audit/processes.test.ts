@@ -26,7 +26,9 @@ interface Child {
 }
 
 function startChild(stateDir: string, count: number, burst: number, agent: string): Child {
-  const proc = spawn(process.execPath, [child, stateDir, String(count), String(burst), newRunId(), agent], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [child, stateDir, String(count), String(burst), newRunId(), agent], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const seqs: number[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   let stderr = '';
@@ -52,7 +54,8 @@ function startChild(stateDir: string, count: number, burst: number, agent: strin
     proc,
     seqs,
     exited,
-    waitFor: (n) => (seqs.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
+    waitFor: (n) =>
+      seqs.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
   };
 }
 
@@ -114,6 +117,8 @@ describe('audit log across processes', () => {
     // Each child saw its own seqs increase.
     for (const c of children) expect(c.seqs).toEqual([...c.seqs].sort((x, y) => x - y));
     expect(verifyAuditLog(stateDir)).toMatchObject({ ok: true, records: total, lastSeq: total, unanchored: 0 });
-    console.log(`[audit] ${children.length} processes appended ${total} events concurrently in ${took.toFixed(0)} ms (incl. process start)`);
+    console.log(
+      `[audit] ${children.length} processes appended ${total} events concurrently in ${took.toFixed(0)} ms (incl. process start)`,
+    );
   }, 120_000);
 });

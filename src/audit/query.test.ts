@@ -59,7 +59,13 @@ describe('AuditQuery', () => {
       egress: { allowed: 5, denied: 2 }, // as recorded in run.ended
     });
     expect(runs[2]?.ended).toMatch(/^\d{4}-/);
-    expect(runs[0]).toMatchObject({ agent: 'aider', ended: null, reason: null, exit_code: null, egress: { allowed: 2, denied: 1 } });
+    expect(runs[0]).toMatchObject({
+      agent: 'aider',
+      ended: null,
+      reason: null,
+      exit_code: null,
+      egress: { allowed: 2, denied: 1 },
+    });
     expect(q.listRuns({ limit: 1 }).map((r) => r.run_id)).toEqual([c]);
     expect(q.listRuns({ limit: 10, since: '2025-01-02' }).map((r) => r.run_id)).toEqual([c, b]);
     expect(q.listRuns({ limit: 10, since: new Date('2025-01-04T00:00:00Z') })).toEqual([]);
@@ -91,7 +97,9 @@ describe('AuditQuery', () => {
     cleanups.push(() => log.close());
     const q = openQuery(dir);
     // Checked before the db is touched: even a query that was never opened answers USAGE.
-    expect(() => new AuditQuery({ stateDir: dir }).runEvents('run_bad')).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    expect(() => new AuditQuery({ stateDir: dir }).runEvents('run_bad')).toThrow(
+      expect.objectContaining({ code: 'USAGE' }),
+    );
     for (const bad of ["run_' OR 1=1 --", 'run_x', `run_${'A'.repeat(27)}`, 'RUN_01JH0000000000000000000000', '']) {
       let error: unknown;
       try {
@@ -110,7 +118,9 @@ describe('AuditQuery', () => {
     await log.append(runStarted(newRunId()));
     await log.close();
     const unknown = newRunId();
-    expect(() => openQuery(dir).runEvents(unknown)).toThrow(expect.objectContaining({ code: 'AUDIT_NOT_FOUND', message: `No run ${unknown} in the audit log.` }));
+    expect(() => openQuery(dir).runEvents(unknown)).toThrow(
+      expect.objectContaining({ code: 'AUDIT_NOT_FOUND', message: `No run ${unknown} in the audit log.` }),
+    );
     const empty = openQuery(scratch());
     expect(() => empty.runEvents(unknown)).toThrow(expect.objectContaining({ code: 'AUDIT_NOT_FOUND' }));
     expect(empty.listRuns({ limit: 5 })).toEqual([]);
@@ -118,7 +128,8 @@ describe('AuditQuery', () => {
 
   it('rejects out-of-range limits and unparsable dates', () => {
     const q = openQuery(scratch());
-    for (const limit of [0, -1, 1.5, 1001]) expect(() => q.listRuns({ limit })).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    for (const limit of [0, -1, 1.5, 1001])
+      expect(() => q.listRuns({ limit })).toThrow(expect.objectContaining({ code: 'USAGE' }));
     expect(() => q.listRuns({ limit: 1, since: 'yesterday-ish' })).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 });

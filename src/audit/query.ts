@@ -55,7 +55,8 @@ function checkRunId(runId: unknown): string {
 function sinceToIso(since: Date | string | undefined): string {
   if (since === undefined) return '';
   const date = typeof since === 'string' ? (since.length <= 64 ? new Date(since) : new Date(NaN)) : since;
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw usage('--since must be a date or time, e.g. 2025-01-31 or 2025-01-31T12:00:00Z.');
+  if (!(date instanceof Date) || Number.isNaN(date.getTime()))
+    throw usage('--since must be a date or time, e.g. 2025-01-31 or 2025-01-31T12:00:00Z.');
   return date.toISOString();
 }
 
@@ -92,7 +93,8 @@ export class AuditQuery {
   /** The newest runs first, from their run.started / run.ended events. */
   listRuns(options: ListRunsOptions): RunSummary[] {
     const { limit } = options;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw usage(`--limit must be an integer from 1 to ${MAX_LIST_LIMIT}.`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT)
+      throw usage(`--limit must be an integer from 1 to ${MAX_LIST_LIMIT}.`);
     const since = sinceToIso(options.since);
     const db = this.#database();
     if (db === null) return [];
@@ -111,8 +113,14 @@ export class AuditQuery {
       `SELECT type, COUNT(*) AS n FROM events WHERE run_id = ? AND type IN ('egress.allowed', 'egress.denied') GROUP BY type`,
     );
     return rows.map((row) => {
-      const started = JSON.parse(row.started) as { run_id: string; ts: string; agent: { name: string }; data: EventPayloads['run.started'] };
-      const ended = row.ended === null ? null : (JSON.parse(row.ended) as { ts: string; data: EventPayloads['run.ended'] });
+      const started = JSON.parse(row.started) as {
+        run_id: string;
+        ts: string;
+        agent: { name: string };
+        data: EventPayloads['run.started'];
+      };
+      const ended =
+        row.ended === null ? null : (JSON.parse(row.ended) as { ts: string; data: EventPayloads['run.ended'] });
       let egress = ended?.data.egress;
       if (egress === undefined) {
         const counts = new Map(countEgress.all(started.run_id).map((c) => [c.type, c.n]));
@@ -144,7 +152,9 @@ export class AuditQuery {
       db === null
         ? []
         : db
-            .prepare<[string], { hash: string; json: string }>('SELECT hash, json FROM events WHERE run_id = ? ORDER BY seq')
+            .prepare<[string], { hash: string; json: string }>(
+              'SELECT hash, json FROM events WHERE run_id = ? ORDER BY seq',
+            )
             .all(id)
             .map((row) => ({ ...(JSON.parse(row.json) as Omit<AuditRecord, 'hash'>), hash: row.hash }) as AuditRecord);
     if (records.length === 0) throw new WardenError('AUDIT_NOT_FOUND', `No run ${id} in the audit log.`);

@@ -74,7 +74,10 @@ export function checkSchema(db: Database.Database, path: string): SchemaState {
   const version = Number(meta.get('schema_version'));
   if (!Number.isSafeInteger(version) || version < 1) throw corrupt(path, 'has no valid schema version.');
   if (version > SCHEMA_VERSION) {
-    throw corrupt(path, `was written by a newer warden (audit schema v${version}; this warden reads up to v${SCHEMA_VERSION}).`);
+    throw corrupt(
+      path,
+      `was written by a newer warden (audit schema v${version}; this warden reads up to v${SCHEMA_VERSION}).`,
+    );
   }
   if (!tables.includes('events')) throw corrupt(path, 'is a warden audit log without its events table.');
   return 'ready';
@@ -99,7 +102,10 @@ export function applyCommonPragmas(db: Database.Database, busyTimeoutMs: number)
  * no db file. Never creates anything. Throws `AUDIT_CORRUPT` (not ours / newer schema) or
  * `AUDIT_UNAVAILABLE` (cannot be opened).
  */
-export function openReadOnly(stateDir: string, busyTimeoutMs = 5000): { db: Database.Database; state: SchemaState } | null {
+export function openReadOnly(
+  stateDir: string,
+  busyTimeoutMs = 5000,
+): { db: Database.Database; state: SchemaState } | null {
   const path = join(stateDir, DB_FILE);
   if (!existsSync(path)) return null;
   let db: Database.Database;

@@ -28,7 +28,11 @@ function openStore(stateDir: string, opts: { busyTimeoutMs?: number; maxPageCoun
 const run = newRunId();
 const stamp = (i: number, pad = 0): StampedEvent => {
   const e = egressEvent(run, i);
-  return stampEvent(pad === 0 ? e : { ...e, data: { ...e.data, rule: 'x'.repeat(pad) } } as typeof e, () => new Date(), 1024 * 1024);
+  return stampEvent(
+    pad === 0 ? e : ({ ...e, data: { ...e.data, rule: 'x'.repeat(pad) } } as typeof e),
+    () => new Date(),
+    1024 * 1024,
+  );
 };
 function rowCount(stateDir: string): number {
   const db = new Database(join(stateDir, DB_FILE), { readonly: true });
@@ -89,7 +93,9 @@ describe('SqliteAuditStore', () => {
     const other = new Database(join(foreign, DB_FILE));
     other.exec('CREATE TABLE notes (body TEXT)');
     other.close();
-    expect(() => openStore(foreign)).toThrow(expect.objectContaining({ code: 'AUDIT_CORRUPT', message: expect.stringMatching(/not a warden audit log/) }));
+    expect(() => openStore(foreign)).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CORRUPT', message: expect.stringMatching(/not a warden audit log/) }),
+    );
 
     const garbage = scratch();
     openStore(garbage).close();
@@ -101,7 +107,9 @@ describe('SqliteAuditStore', () => {
     const db = new Database(join(newer, DB_FILE));
     db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION + 1));
     db.close();
-    expect(() => openStore(newer)).toThrow(expect.objectContaining({ code: 'AUDIT_CORRUPT', message: expect.stringMatching(/newer warden/) }));
+    expect(() => openStore(newer)).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CORRUPT', message: expect.stringMatching(/newer warden/) }),
+    );
   });
 
   it('refuses to append to a log whose head no longer matches it (nothing is written)', () => {
@@ -109,7 +117,9 @@ describe('SqliteAuditStore', () => {
     const store = openStore(dir);
     store.appendBatch([stamp(1), stamp(2), stamp(3)]);
     tamper(dir, (db) => db.prepare('DELETE FROM events WHERE seq = 3').run());
-    expect(() => store.appendBatch([stamp(4)])).toThrow(expect.objectContaining({ code: 'AUDIT_CORRUPT', message: expect.stringMatching(/vouches for record 3/) }));
+    expect(() => store.appendBatch([stamp(4)])).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CORRUPT', message: expect.stringMatching(/vouches for record 3/) }),
+    );
     expect(rowCount(dir)).toBe(2);
     store.close();
     expect(() => openStore(dir)).toThrow(expect.objectContaining({ code: 'AUDIT_CORRUPT' }));
@@ -136,7 +146,10 @@ describe('SqliteAuditStore', () => {
     } catch (err) {
       error = err;
     }
-    expect(error).toMatchObject({ code: 'AUDIT_UNAVAILABLE', message: expect.stringMatching(/disk .* is full \(SQLITE_FULL\)/) });
+    expect(error).toMatchObject({
+      code: 'AUDIT_UNAVAILABLE',
+      message: expect.stringMatching(/disk .* is full \(SQLITE_FULL\)/),
+    });
     expect(rowCount(dir)).toBe(2);
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 2 });
     // The same store stays usable for what still fits...
@@ -154,7 +167,10 @@ describe('SqliteAuditStore', () => {
     cleanups.push(() => other.close());
     other.exec('BEGIN IMMEDIATE');
     expect(() => store.appendBatch([stamp(2)])).toThrow(
-      expect.objectContaining({ code: 'AUDIT_UNAVAILABLE', message: expect.stringMatching(/locked by another process/) }),
+      expect.objectContaining({
+        code: 'AUDIT_UNAVAILABLE',
+        message: expect.stringMatching(/locked by another process/),
+      }),
     );
     other.exec('ROLLBACK');
     expect(store.appendBatch([stamp(2)])[0]?.seq).toBe(2);

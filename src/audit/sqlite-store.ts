@@ -70,8 +70,12 @@ export class SqliteAuditStore {
   constructor(options: SqliteAuditStoreOptions) {
     if (typeof options.stateDir !== 'string' || options.stateDir === '') throw new TypeError('stateDir is required');
     const busy = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    if (!Number.isInteger(busy) || busy < 0 || busy > 600_000) throw new TypeError('busyTimeoutMs must be an integer in [0, 600000]');
-    if (options.maxPageCount !== undefined && (!Number.isSafeInteger(options.maxPageCount) || options.maxPageCount < 1)) {
+    if (!Number.isInteger(busy) || busy < 0 || busy > 600_000)
+      throw new TypeError('busyTimeoutMs must be an integer in [0, 600000]');
+    if (
+      options.maxPageCount !== undefined &&
+      (!Number.isSafeInteger(options.maxPageCount) || options.maxPageCount < 1)
+    ) {
       throw new TypeError('maxPageCount must be a positive integer');
     }
     this.#options = options;
@@ -114,7 +118,8 @@ export class SqliteAuditStore {
         }).immediate();
       }
       const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') throw new WardenError('AUDIT_UNAVAILABLE', `The audit log ${path} cannot use WAL mode (got ${String(mode)}).`);
+      if (mode !== 'wal')
+        throw new WardenError('AUDIT_UNAVAILABLE', `The audit log ${path} cannot use WAL mode (got ${String(mode)}).`);
       // FULL: in WAL mode NORMAL may lose the last commits on power loss, and an event is
       // acknowledged only once it is durable.
       db.pragma('synchronous = FULL');
@@ -138,9 +143,13 @@ export class SqliteAuditStore {
       this.#key = null;
       db.close();
       if (isWardenError(err)) throw err;
-      throw new WardenError('AUDIT_UNAVAILABLE', `Cannot open the audit log ${path}: ${describeWriteFailure(err, this.#busyTimeoutMs)}.`, {
-        cause: err,
-      });
+      throw new WardenError(
+        'AUDIT_UNAVAILABLE',
+        `Cannot open the audit log ${path}: ${describeWriteFailure(err, this.#busyTimeoutMs)}.`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -192,10 +201,14 @@ export class SqliteAuditStore {
         .immediate(events);
     } catch (err) {
       if (isWardenError(err)) throw err;
-      throw new WardenError('AUDIT_UNAVAILABLE', `The event was not recorded: ${describeWriteFailure(err, this.#busyTimeoutMs)}.`, {
-        hint: `Check free space and permissions under ${this.#stateDir ?? this.#options.stateDir}; warden refuses to act without a durable audit record.`,
-        cause: err,
-      });
+      throw new WardenError(
+        'AUDIT_UNAVAILABLE',
+        `The event was not recorded: ${describeWriteFailure(err, this.#busyTimeoutMs)}.`,
+        {
+          hint: `Check free space and permissions under ${this.#stateDir ?? this.#options.stateDir}; warden refuses to act without a durable audit record.`,
+          cause: err,
+        },
+      );
     }
     if (options.anchor === false) return records;
     try {
@@ -233,7 +246,9 @@ export class SqliteAuditStore {
     const { stmts, key, stateDir } = this.#open();
     const file = readHeadFile(stateDir, key);
     const integrity = (message: string): WardenError =>
-      new WardenError('AUDIT_CORRUPT', message, { hint: 'Run `warden audit verify` and investigate before recording more events.' });
+      new WardenError('AUDIT_CORRUPT', message, {
+        hint: 'Run `warden audit verify` and investigate before recording more events.',
+      });
     switch (file.kind) {
       case 'missing':
         if (dbHead.seq === 0) return null;
@@ -243,7 +258,9 @@ export class SqliteAuditStore {
       case 'ok': {
         const { seq, hash } = file.head;
         if (seq > dbHead.seq) {
-          throw integrity(`${HEAD_FILE} vouches for record ${seq} but the audit log ends at ${dbHead.seq}: records were removed.`);
+          throw integrity(
+            `${HEAD_FILE} vouches for record ${seq} but the audit log ends at ${dbHead.seq}: records were removed.`,
+          );
         }
         const actual = seq === 0 ? GENESIS_HASH : stmts.hashAt.get(seq);
         if (actual !== hash) throw integrity(`Record ${seq} does not match ${HEAD_FILE}: the log was altered.`);
@@ -264,7 +281,11 @@ export class SqliteAuditStore {
       this.#advanceHead();
     } catch (err) {
       if (isWardenError(err)) throw err;
-      throw new WardenError('AUDIT_UNAVAILABLE', `${HEAD_FILE} could not be advanced: ${describeWriteFailure(err, this.#busyTimeoutMs)}`, { cause: err });
+      throw new WardenError(
+        'AUDIT_UNAVAILABLE',
+        `${HEAD_FILE} could not be advanced: ${describeWriteFailure(err, this.#busyTimeoutMs)}`,
+        { cause: err },
+      );
     }
   }
 

@@ -29,11 +29,18 @@ function nativeAddon(): string {
   try {
     packageDir = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
   } catch (error) {
-    throw new WardenError('AUDIT_UNAVAILABLE', 'better-sqlite3 is not installed, so the audit log cannot be opened', { hint: 'run npm install (or scripts/setup.sh)', cause: error });
+    throw new WardenError('AUDIT_UNAVAILABLE', 'better-sqlite3 is not installed, so the audit log cannot be opened', {
+      hint: 'run npm install (or scripts/setup.sh)',
+      cause: error,
+    });
   }
   const file = join(packageDir, 'build', 'Release', 'better_sqlite3.node');
   if (!existsSync(file)) {
-    throw new WardenError('AUDIT_UNAVAILABLE', `better-sqlite3's native addon is missing (${file}), so the audit log cannot be opened`, { hint: 'run npm rebuild better-sqlite3 (needs python3, make and g++)' });
+    throw new WardenError(
+      'AUDIT_UNAVAILABLE',
+      `better-sqlite3's native addon is missing (${file}), so the audit log cannot be opened`,
+      { hint: 'run npm rebuild better-sqlite3 (needs python3, make and g++)' },
+    );
   }
   return (addonPath = file);
 }

@@ -24,11 +24,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * (a bug in the emitter) and `AUDIT_UNAVAILABLE` for one larger than `maxBytes` once stored:
  * an oversized event is refused whole, never truncated, and the caller fails closed.
  */
-export function stampEvent(event: AuditEventInput, now: () => Date, maxBytes: number = DEFAULT_MAX_EVENT_BYTES): StampedEvent {
+export function stampEvent(
+  event: AuditEventInput,
+  now: () => Date,
+  maxBytes: number = DEFAULT_MAX_EVENT_BYTES,
+): StampedEvent {
   if (!isPlainObject(event)) throw new TypeError('audit event must be an object');
   const { type, run_id: runId, agent, data, ts } = event as unknown as Record<string, unknown>;
   if (typeof type !== 'string' || !TYPES.has(type)) throw new TypeError('audit event has an unknown type');
-  if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId)) throw new TypeError('audit event run_id is not a valid run id');
+  if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId))
+    throw new TypeError('audit event run_id is not a valid run id');
   if (!isPlainObject(agent)) throw new TypeError('audit event agent must be an object');
   if (typeof agent['name'] !== 'string' || agent['name'].length === 0 || agent['name'].length > MAX_AGENT_NAME) {
     throw new TypeError(`audit event agent.name must be a string of 1-${MAX_AGENT_NAME} characters`);
@@ -42,7 +47,12 @@ export function stampEvent(event: AuditEventInput, now: () => Date, maxBytes: nu
     stamp = now().toISOString();
   } else {
     // Exactly the toISOString() form, so string order is time order in the ts index.
-    if (typeof ts !== 'string' || !TS_PATTERN.test(ts) || Number.isNaN(Date.parse(ts)) || new Date(ts).toISOString() !== ts) {
+    if (
+      typeof ts !== 'string' ||
+      !TS_PATTERN.test(ts) ||
+      Number.isNaN(Date.parse(ts)) ||
+      new Date(ts).toISOString() !== ts
+    ) {
       throw new TypeError('audit event ts must be an ISO-8601 UTC time with milliseconds (Date.toISOString())');
     }
     stamp = ts;
@@ -50,9 +60,13 @@ export function stampEvent(event: AuditEventInput, now: () => Date, maxBytes: nu
   const canonical = canonicalJson({ ts: stamp, type, run_id: runId, agent, data });
   const bytes = Buffer.byteLength(canonical, 'utf8') + CHAIN_OVERHEAD_BYTES;
   if (bytes > maxBytes) {
-    throw new WardenError('AUDIT_UNAVAILABLE', `The ${type} event is about ${bytes} bytes, over the ${maxBytes}-byte audit record limit; it was not recorded.`, {
-      hint: 'The component emitting this event must bound its fields.',
-    });
+    throw new WardenError(
+      'AUDIT_UNAVAILABLE',
+      `The ${type} event is about ${bytes} bytes, over the ${maxBytes}-byte audit record limit; it was not recorded.`,
+      {
+        hint: 'The component emitting this event must bound its fields.',
+      },
+    );
   }
   return JSON.parse(canonical) as StampedEvent;
 }

@@ -65,6 +65,8 @@ describe('defaultStateDir', () => {
     expect(defaultStateDir({ env: { XDG_STATE_HOME: '/x/state' }, uid: 1000, home })).toBe('/x/state/warden');
     expect(defaultStateDir({ env: {}, uid: 1000, home })).toBe('/home/alice/.local/state/warden');
     // A relative XDG_STATE_HOME is invalid per the spec and ignored.
-    expect(defaultStateDir({ env: { XDG_STATE_HOME: 'rel' }, uid: 1000, home })).toBe('/home/alice/.local/state/warden');
+    expect(defaultStateDir({ env: { XDG_STATE_HOME: 'rel' }, uid: 1000, home })).toBe(
+      '/home/alice/.local/state/warden',
+    );
   });
 });

@@ -21,7 +21,13 @@ export function egressEvent(runId: string, i: number, agent = 'test-agent'): Aud
     type: 'egress.allowed',
     run_id: runId,
     agent: { name: agent, run_id: runId },
-    data: { protocol: 'connect', host: `h${i}.example.com`, port: 443, address: '93.184.216.34', rule: '*.example.com' },
+    data: {
+      protocol: 'connect',
+      host: `h${i}.example.com`,
+      port: 443,
+      address: '93.184.216.34',
+      rule: '*.example.com',
+    },
   };
 }
 
@@ -50,7 +56,14 @@ export function runEnded(runId: string, exitCode: number, agent = 'test-agent'):
     type: 'run.ended',
     run_id: runId,
     agent: { name: agent, run_id: runId },
-    data: { reason: 'exited', exit_code: exitCode, signal: null, duration_ms: 1234, egress: { allowed: 5, denied: 2 }, limits_hit: [] },
+    data: {
+      reason: 'exited',
+      exit_code: exitCode,
+      signal: null,
+      duration_ms: 1234,
+      egress: { allowed: 5, denied: 2 },
+      limits_hit: [],
+    },
   };
 }
 
@@ -112,7 +125,12 @@ export async function bundleChild(outDir: string): Promise<string> {
   const sqlitePath = require.resolve('better-sqlite3');
   const outfile = join(outDir, 'child.mjs');
   await build({
-    stdin: { contents: CHILD_SOURCE, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts', sourcefile: 'audit-child.ts' },
+    stdin: {
+      contents: CHILD_SOURCE,
+      resolveDir: fileURLToPath(new URL('.', import.meta.url)),
+      loader: 'ts',
+      sourcefile: 'audit-child.ts',
+    },
     bundle: true,
     platform: 'node',
     format: 'esm',

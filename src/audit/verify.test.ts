@@ -60,7 +60,9 @@ describe('verifyAuditLog', () => {
   });
 
   it('AUD-02 an edited record is detected', () => {
-    tamper(dir, (db) => db.prepare("UPDATE events SET json = replace(json, 'h4.example.com', 'h4.attacker.net') WHERE seq = 4").run());
+    tamper(dir, (db) =>
+      db.prepare("UPDATE events SET json = replace(json, 'h4.example.com', 'h4.attacker.net') WHERE seq = 4").run(),
+    );
     const result = verifyAuditLog(dir);
     expect(result).toMatchObject({ ok: false, problem: 'hash_mismatch', firstBadSeq: 4 });
     expect(result.ok ? '' : result.detail).toMatch(/record 4 was edited/);
@@ -68,7 +70,10 @@ describe('verifyAuditLog', () => {
 
   it('AUD-02 an edited record with a recomputed hash is detected at the next record', () => {
     tamper(dir, (db) => {
-      const json = (db.prepare('SELECT json FROM events WHERE seq = 4').pluck().get() as string).replace('h4.example.com', 'h4.attacker.net');
+      const json = (db.prepare('SELECT json FROM events WHERE seq = 4').pluck().get() as string).replace(
+        'h4.example.com',
+        'h4.attacker.net',
+      );
       db.prepare('UPDATE events SET json = ?, hash = ? WHERE seq = 4').run(json, sha256Hex(json));
     });
     expect(verifyAuditLog(dir)).toMatchObject({ ok: false, problem: 'chain_broken', firstBadSeq: 5 });
@@ -180,7 +185,8 @@ describe('verifyAuditLog', () => {
 function rowHashes(dir: string): Record<number, string> {
   const out: Record<number, string> = {};
   tamper(dir, (db) => {
-    for (const r of db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM events').all()) out[r.seq] = r.hash;
+    for (const r of db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM events').all())
+      out[r.seq] = r.hash;
   });
   return out;
 }

@@ -76,21 +76,25 @@ function checkRow(row: unknown[], expected: number, prevHash: string): Failure |
   const [seq, ts, type, runId, hash, json] = row;
   if (typeof seq !== 'number' || seq !== expected) {
     if (typeof seq === 'number' && seq > expected) {
-      const span = seq - expected === 1 ? `record ${expected} is missing` : `records ${expected}-${seq - 1} are missing`;
+      const span =
+        seq - expected === 1 ? `record ${expected} is missing` : `records ${expected}-${seq - 1} are missing`;
       return fail('missing_record', expected, `${span}: deleted from the log.`);
     }
     return fail('malformed', expected, `record ${expected} has an invalid seq column.`);
   }
   if (json === TOO_LARGE) return fail('malformed', seq, `record ${seq} is larger than any record warden writes.`);
-  if (typeof json !== 'string' || typeof hash !== 'string') return fail('malformed', seq, `record ${seq} has no JSON or hash.`);
-  if (sha256Hex(json) !== hash) return fail('hash_mismatch', seq, `record ${seq} was edited: its content does not match its hash.`);
+  if (typeof json !== 'string' || typeof hash !== 'string')
+    return fail('malformed', seq, `record ${seq} has no JSON or hash.`);
+  if (sha256Hex(json) !== hash)
+    return fail('hash_mismatch', seq, `record ${seq} was edited: its content does not match its hash.`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
     return fail('malformed', seq, `record ${seq} is not valid JSON.`);
   }
-  if (typeof parsed !== 'object' || parsed === null) return fail('malformed', seq, `record ${seq} is not a JSON object.`);
+  if (typeof parsed !== 'object' || parsed === null)
+    return fail('malformed', seq, `record ${seq} is not a JSON object.`);
   const rec = parsed as RecordFields;
   if (rec.seq !== seq) {
     // rec.seq is attacker-controlled: quote it only when it is a plain number.
@@ -98,10 +102,18 @@ function checkRow(row: unknown[], expected: number, prevHash: string): Failure |
     return fail('out_of_order', seq, `record ${seq} holds the record chained as ${claimed}: records were reordered.`);
   }
   if (rec.prev_hash !== prevHash) {
-    return fail('chain_broken', seq, `record ${seq} does not chain to record ${seq - 1}: a record was replaced, inserted or removed.`);
+    return fail(
+      'chain_broken',
+      seq,
+      `record ${seq} does not chain to record ${seq - 1}: a record was replaced, inserted or removed.`,
+    );
   }
   if (rec.ts !== ts || rec.type !== type || rec.run_id !== runId) {
-    return fail('index_mismatch', seq, `record ${seq}'s indexed columns (ts, type, run_id) were edited and no longer match the record.`);
+    return fail(
+      'index_mismatch',
+      seq,
+      `record ${seq}'s indexed columns (ts, type, run_id) were edited and no longer match the record.`,
+    );
   }
   return null;
 }
@@ -109,14 +121,26 @@ function checkRow(row: unknown[], expected: number, prevHash: string): Failure |
 function headProblem(state: HeadFileState | 'no_key', lastSeq: number): Failure | AuditHead {
   const firstBad = lastSeq > 0 ? 1 : null;
   if (state === 'no_key') {
-    return fail('key_missing', firstBad, `${KEY_FILE} is missing, so ${HEAD_FILE} cannot be authenticated; records from seq 1 cannot be vouched for.`);
+    return fail(
+      'key_missing',
+      firstBad,
+      `${KEY_FILE} is missing, so ${HEAD_FILE} cannot be authenticated; records from seq 1 cannot be vouched for.`,
+    );
   }
   switch (state.kind) {
     case 'missing':
       if (lastSeq === 0) return { seq: 0, hash: GENESIS_HASH };
-      return fail('head_missing', 1, `${HEAD_FILE} is missing but the log holds ${lastSeq} records: records from seq 1 cannot be vouched for and truncation cannot be ruled out.`);
+      return fail(
+        'head_missing',
+        1,
+        `${HEAD_FILE} is missing but the log holds ${lastSeq} records: records from seq 1 cannot be vouched for and truncation cannot be ruled out.`,
+      );
     case 'invalid':
-      return fail('head_invalid', firstBad, `${HEAD_FILE} was edited or forged (${state.reason}); records from seq 1 cannot be vouched for.`);
+      return fail(
+        'head_invalid',
+        firstBad,
+        `${HEAD_FILE} was edited or forged (${state.reason}); records from seq 1 cannot be vouched for.`,
+      );
     case 'ok':
       return state.head;
   }
@@ -137,10 +161,12 @@ export function verifyAuditLog(stateDir: string): VerifyResult {
   const headState: HeadFileState | 'no_key' = key === null ? 'no_key' : readHeadFile(dir, key);
   const opened = openReadOnly(dir);
   if (opened === null) {
-    if (headState === 'no_key' || headState.kind === 'missing') return { ok: true, records: 0, head: { seq: 0, hash: GENESIS_HASH }, lastSeq: 0, unanchored: 0 };
+    if (headState === 'no_key' || headState.kind === 'missing')
+      return { ok: true, records: 0, head: { seq: 0, hash: GENESIS_HASH }, lastSeq: 0, unanchored: 0 };
     const head = headProblem(headState, 0);
     if ('ok' in head) return head;
-    if (head.seq > 0) return fail('truncated', 1, `${HEAD_FILE} vouches for record ${head.seq} but the audit database is gone.`);
+    if (head.seq > 0)
+      return fail('truncated', 1, `${HEAD_FILE} vouches for record ${head.seq} but the audit database is gone.`);
     return { ok: true, records: 0, head, lastSeq: 0, unanchored: 0 };
   }
   const { db, state } = opened;
@@ -152,8 +178,10 @@ export function verifyAuditLog(stateDir: string): VerifyResult {
     let headHashSeen: string | null = fileHead?.seq === 0 ? GENESIS_HASH : null;
     if (state === 'ready') {
       const rows = db
-        .prepare(`SELECT seq, ts, type, run_id, hash, CASE WHEN octet_length(json) > ${MAX_ROW_BYTES} THEN ${TOO_LARGE} ELSE json END
-                     FROM events ORDER BY seq`)
+        .prepare(
+          `SELECT seq, ts, type, run_id, hash, CASE WHEN octet_length(json) > ${MAX_ROW_BYTES} THEN ${TOO_LARGE} ELSE json END
+                     FROM events ORDER BY seq`,
+        )
         .raw()
         .iterate() as IterableIterator<unknown[]>;
       for (const row of rows) {
@@ -169,10 +197,18 @@ export function verifyAuditLog(stateDir: string): VerifyResult {
     const head = headProblem(headState, lastSeq);
     if ('ok' in head) return head;
     if (head.seq > lastSeq) {
-      return fail('truncated', lastSeq + 1, `the log ends at record ${lastSeq} but ${HEAD_FILE} vouches for record ${head.seq}: records from seq ${lastSeq + 1} were removed.`);
+      return fail(
+        'truncated',
+        lastSeq + 1,
+        `the log ends at record ${lastSeq} but ${HEAD_FILE} vouches for record ${head.seq}: records from seq ${lastSeq + 1} were removed.`,
+      );
     }
     if (headHashSeen !== head.hash) {
-      return fail('head_mismatch', head.seq, `record ${head.seq} is not the record ${HEAD_FILE} vouches for: the log was rewritten up to seq ${head.seq}.`);
+      return fail(
+        'head_mismatch',
+        head.seq,
+        `record ${head.seq} is not the record ${HEAD_FILE} vouches for: the log was rewritten up to seq ${head.seq}.`,
+      );
     }
     return { ok: true, records, head, lastSeq, unanchored: lastSeq - head.seq };
   } finally {

@@ -12,16 +12,22 @@ export function registerAuditCommands(program: Command, stateDirOf: (cmd: Comman
 
   audit
     .command('verify')
-    .description('Check the hash chain and the signed head; exit 3 naming the first bad record if anything was edited, deleted, reordered or truncated.')
+    .description(
+      'Check the hash chain and the signed head; exit 3 naming the first bad record if anything was edited, deleted, reordered or truncated.',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }, cmd: Command) => {
       const result = verifyAuditLog(await stateDirOf(cmd));
       if (options.json === true) printJson(result);
       else if (result.ok) {
         const tail = result.unanchored > 0 ? ` (${result.unanchored} newest record(s) after the signed head)` : '';
-        process.stdout.write(`audit log ok: ${result.records} records, chain intact, head at #${result.head.seq}${tail}\n`);
+        process.stdout.write(
+          `audit log ok: ${result.records} records, chain intact, head at #${result.head.seq}${tail}\n`,
+        );
       } else {
-        process.stdout.write(`audit log FAILED verification: ${result.problem}${result.firstBadSeq === null ? '' : ` at record #${result.firstBadSeq}`}\n  ${result.detail}\n`);
+        process.stdout.write(
+          `audit log FAILED verification: ${result.problem}${result.firstBadSeq === null ? '' : ` at record #${result.firstBadSeq}`}\n  ${result.detail}\n`,
+        );
       }
       process.exitCode = result.ok ? EXIT.ok : EXIT.integrity;
     });
@@ -34,9 +40,17 @@ export function registerAuditCommands(program: Command, stateDirOf: (cmd: Comman
     .option('--json', 'print the runs as JSON')
     .action(async (options: { limit: string; since?: string; json?: boolean }, cmd: Command) => {
       const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new WardenError('USAGE', `--limit '${options.limit}' must be a whole number from 1 to 1000`, { hint: 'e.g. --limit 50' });
-      if (options.since !== undefined && Number.isNaN(Date.parse(options.since))) throw new WardenError('USAGE', `--since '${options.since}' is not a time`, { hint: 'e.g. --since 2026-11-24T00:00:00Z' });
-      const runs = withQuery(await stateDirOf(cmd), (q) => q.listRuns({ limit, ...(options.since === undefined ? {} : { since: options.since }) }));
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw new WardenError('USAGE', `--limit '${options.limit}' must be a whole number from 1 to 1000`, {
+          hint: 'e.g. --limit 50',
+        });
+      if (options.since !== undefined && Number.isNaN(Date.parse(options.since)))
+        throw new WardenError('USAGE', `--since '${options.since}' is not a time`, {
+          hint: 'e.g. --since 2026-11-24T00:00:00Z',
+        });
+      const runs = withQuery(await stateDirOf(cmd), (q) =>
+        q.listRuns({ limit, ...(options.since === undefined ? {} : { since: options.since }) }),
+      );
       if (options.json === true) {
         printJson(runs);
         return;
@@ -45,8 +59,19 @@ export function registerAuditCommands(program: Command, stateDirOf: (cmd: Comman
         process.stdout.write('no runs recorded yet\n');
         return;
       }
-      const rows = runs.map((r) => [r.run_id, r.started.replace('T', ' ').slice(0, 19), r.agent, r.profile, r.reason ?? 'running?', r.exit_code === null ? '-' : String(r.exit_code), `${r.egress.allowed}/${r.egress.denied}`, r.command.join(' ').slice(0, 60)]);
-      process.stdout.write(`${table([['RUN', 'STARTED (UTC)', 'AGENT', 'PROFILE', 'END', 'EXIT', 'EGRESS +/-', 'COMMAND'], ...rows])}\n`);
+      const rows = runs.map((r) => [
+        r.run_id,
+        r.started.replace('T', ' ').slice(0, 19),
+        r.agent,
+        r.profile,
+        r.reason ?? 'running?',
+        r.exit_code === null ? '-' : String(r.exit_code),
+        `${r.egress.allowed}/${r.egress.denied}`,
+        r.command.join(' ').slice(0, 60),
+      ]);
+      process.stdout.write(
+        `${table([['RUN', 'STARTED (UTC)', 'AGENT', 'PROFILE', 'END', 'EXIT', 'EGRESS +/-', 'COMMAND'], ...rows])}\n`,
+      );
     });
 
   audit

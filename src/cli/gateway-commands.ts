@@ -28,7 +28,14 @@ interface GatewayContext {
   readonly agent: AgentIdentity;
 }
 
-async function withGateway(cmd: Command, options: { profile: string; workspace?: string }, agentName: string, command: readonly string[], use: (gateway: Gateway, context: GatewayContext) => Promise<void>, deps: GatewayCommandDeps): Promise<void> {
+async function withGateway(
+  cmd: Command,
+  options: { profile: string; workspace?: string },
+  agentName: string,
+  command: readonly string[],
+  use: (gateway: Gateway, context: GatewayContext) => Promise<void>,
+  deps: GatewayCommandDeps,
+): Promise<void> {
   const global = cmd.optsWithGlobals<Globals>();
   const { config, path: configPath } = await loadConfig(process.cwd(), global.config);
   const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
@@ -80,92 +87,175 @@ function untilTerminated(): Promise<void> {
 export function registerGatewayCommands(program: Command, deps: GatewayCommandDeps): void {
   program
     .command('gateway')
-    .description("Serve the MCP gateway for a profile: every tool call decided by the profile's policy, every server in its own sandbox, every decision audited.")
+    .description(
+      "Serve the MCP gateway for a profile: every tool call decided by the profile's policy, every server in its own sandbox, every decision audited.",
+    )
     .option('-p, --profile <name>', 'profile whose mcp grants apply', 'default')
     .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
     .option('--stdio', 'serve MCP over stdin/stdout (for Claude Desktop, VS Code, Cursor)')
-    .option('--listen <host:port>', 'serve Streamable HTTP on a loopback port; callers need a token from `warden token issue --profile P` (port 0 picks a free one)')
+    .option(
+      '--listen <host:port>',
+      'serve Streamable HTTP on a loopback port; callers need a token from `warden token issue --profile P` (port 0 picks a free one)',
+    )
     .option('--agent <name>', 'agent name recorded in the audit log', 'mcp-client')
-    .action(async (options: { profile: string; workspace?: string; stdio?: boolean; listen?: string; agent: string }, cmd: Command) => {
-      if (options.stdio === true && options.listen !== undefined) throw new WardenError('USAGE', 'choose one of --stdio and --listen', { hint: 'run two gateways if you need both' });
-      if (options.listen !== undefined) {
-        const { listenGateway, parseListenAddress } = await import('../runtime/listen-gateway.js');
-        const address = parseListenAddress(options.listen);
-        await withGateway(cmd, options, options.agent, ['warden', 'gateway', '--listen', options.listen], async (gateway, context) => {
-          const { gatewaySigningKeys } = await import('../identity/index.js');
-          const listening = await listenGateway(gateway, { address, profile: options.profile, keys: gatewaySigningKeys(context.stateDir), stateDir: context.stateDir, sink: context.sink, agent: context.agent });
-          process.stderr.write(`warden gateway: ${listening.url} (profile ${options.profile}, run ${context.agent.run_id})\n  tokens: warden token issue --profile ${options.profile} --agent NAME\n  stop: Ctrl-C\n`);
-          await untilTerminated();
-          await listening.close();
-        }, deps);
-        return;
-      }
-      if (options.stdio !== true) throw new WardenError('USAGE', 'say how to serve: --stdio or --listen HOST:PORT', { hint: 'e.g. warden gateway --profile coding --stdio' });
-      const { serveStdio } = await import('../gateway/index.js');
-      await withGateway(cmd, options, options.agent, ['warden', 'gateway', '--stdio'], (gateway) => serveStdio(gateway, { input: process.stdin, output: process.stdout }), deps);
-    });
+    .action(
+      async (
+        options: { profile: string; workspace?: string; stdio?: boolean; listen?: string; agent: string },
+        cmd: Command,
+      ) => {
+        if (options.stdio === true && options.listen !== undefined)
+          throw new WardenError('USAGE', 'choose one of --stdio and --listen', {
+            hint: 'run two gateways if you need both',
+          });
+        if (options.listen !== undefined) {
+          const { listenGateway, parseListenAddress } = await import('../runtime/listen-gateway.js');
+          const address = parseListenAddress(options.listen);
+          await withGateway(
+            cmd,
+            options,
+            options.agent,
+            ['warden', 'gateway', '--listen', options.listen],
+            async (gateway, context) => {
+              const { gatewaySigningKeys } = await import('../identity/index.js');
+              const listening = await listenGateway(gateway, {
+                address,
+                profile: options.profile,
+                keys: gatewaySigningKeys(context.stateDir),
+                stateDir: context.stateDir,
+                sink: context.sink,
+                agent: context.agent,
+              });
+              process.stderr.write(
+                `warden gateway: ${listening.url} (profile ${options.profile}, run ${context.agent.run_id})\n  tokens: warden token issue --profile ${options.profile} --agent NAME\n  stop: Ctrl-C\n`,
+              );
+              await untilTerminated();
+              await listening.close();
+            },
+            deps,
+          );
+          return;
+        }
+        if (options.stdio !== true)
+          throw new WardenError('USAGE', 'say how to serve: --stdio or --listen HOST:PORT', {
+            hint: 'e.g. warden gateway --profile coding --stdio',
+          });
+        const { serveStdio } = await import('../gateway/index.js');
+        await withGateway(
+          cmd,
+          options,
+          options.agent,
+          ['warden', 'gateway', '--stdio'],
+          (gateway) => serveStdio(gateway, { input: process.stdin, output: process.stdout }),
+          deps,
+        );
+      },
+    );
 
-  const token = program.command('token').description('Short-lived tokens for agents that reach the gateway over HTTP (`warden gateway --listen`).');
+  const token = program
+    .command('token')
+    .description('Short-lived tokens for agents that reach the gateway over HTTP (`warden gateway --listen`).');
   token
     .command('issue')
     .description("Sign a token for one agent and one profile's gateway; prints the token (or JSON with --json).")
     .requiredOption('--agent <name>', 'the agent the token names (recorded with every call it makes)')
     .option('-p, --profile <name>', 'the profile whose gateway accepts the token', 'default')
     .option('--ttl <duration>', 'how long the token is valid, e.g. 15m (at most 24h)', '1h')
-    .option('--scope <scope>', `a scope to grant (repeatable; default ${'mcp'}, which the gateway requires)`, collectScopes)
+    .option(
+      '--scope <scope>',
+      `a scope to grant (repeatable; default ${'mcp'}, which the gateway requires)`,
+      collectScopes,
+    )
     .option('--json', 'print {token, agent, audience, scopes, expires_at, jti} as JSON')
-    .action(async (options: { agent: string; profile: string; ttl: string; scope?: string[]; json?: boolean }, cmd: Command) => {
-      const global = cmd.optsWithGlobals<Globals>();
-      const { config } = await loadConfig(process.cwd(), global.config);
-      // A token for a profile that does not exist would be accepted by no gateway: say so now.
-      pickProfile(config, options.profile);
-      const ttlMs = parseDuration(options.ttl);
-      const { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, gatewayAudience, gatewaySigningKeys, issueToken } = await import('../identity/index.js');
-      const ttlSeconds = ttlMs === undefined ? DEFAULT_TOKEN_TTL_SECONDS : Math.round(ttlMs / 1000);
-      if (ttlMs === undefined || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) throw new WardenError('USAGE', `--ttl '${options.ttl}' is not valid`, { hint: 'e.g. --ttl 15m; between 1s and 24h' });
-      const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
-      const audience = gatewayAudience(options.profile);
-      const scopes = options.scope ?? ['mcp'];
-      let issued;
-      try {
-        issued = await issueToken(gatewaySigningKeys(stateDir), { subject: options.agent, audience, scopes, ttlSeconds });
-      } catch (error) {
-        throw new WardenError('TOKEN_INVALID', (error as Error).message, { hint: 'agent names: letters, digits, . _ - (max 64); scopes: lower-case, e.g. mcp' });
-      }
-      if (options.json === true) printJson({ token: issued.token, agent: options.agent, audience, scopes, expires_at: new Date(issued.expiresAt * 1000).toISOString(), jti: issued.jti });
-      else process.stdout.write(`${issued.token}\n`);
-    });
+    .action(
+      async (
+        options: { agent: string; profile: string; ttl: string; scope?: string[]; json?: boolean },
+        cmd: Command,
+      ) => {
+        const global = cmd.optsWithGlobals<Globals>();
+        const { config } = await loadConfig(process.cwd(), global.config);
+        // A token for a profile that does not exist would be accepted by no gateway: say so now.
+        pickProfile(config, options.profile);
+        const ttlMs = parseDuration(options.ttl);
+        const { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, gatewayAudience, gatewaySigningKeys, issueToken } =
+          await import('../identity/index.js');
+        const ttlSeconds = ttlMs === undefined ? DEFAULT_TOKEN_TTL_SECONDS : Math.round(ttlMs / 1000);
+        if (ttlMs === undefined || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS)
+          throw new WardenError('USAGE', `--ttl '${options.ttl}' is not valid`, {
+            hint: 'e.g. --ttl 15m; between 1s and 24h',
+          });
+        const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
+        const audience = gatewayAudience(options.profile);
+        const scopes = options.scope ?? ['mcp'];
+        let issued;
+        try {
+          issued = await issueToken(gatewaySigningKeys(stateDir), {
+            subject: options.agent,
+            audience,
+            scopes,
+            ttlSeconds,
+          });
+        } catch (error) {
+          throw new WardenError('TOKEN_INVALID', (error as Error).message, {
+            hint: 'agent names: letters, digits, . _ - (max 64); scopes: lower-case, e.g. mcp',
+          });
+        }
+        if (options.json === true)
+          printJson({
+            token: issued.token,
+            agent: options.agent,
+            audience,
+            scopes,
+            expires_at: new Date(issued.expiresAt * 1000).toISOString(),
+            jti: issued.jti,
+          });
+        else process.stdout.write(`${issued.token}\n`);
+      },
+    );
 
   token
     .command('revoke')
-    .description('Revoke a token before it expires: every `warden gateway --listen` of this state dir refuses it from its next request (401).')
+    .description(
+      'Revoke a token before it expires: every `warden gateway --listen` of this state dir refuses it from its next request (401).',
+    )
     .option('--jti <id>', 'the token id (`jti` in `warden token issue --json`)')
     .option('--token <token>', 'the token itself (its id and expiry are read from it)')
     .option('--json', 'print the revocation entry as JSON')
     .action(async (options: { jti?: string; token?: string; json?: boolean }, cmd: Command) => {
-      if ((options.jti === undefined) === (options.token === undefined)) throw new WardenError('USAGE', 'give exactly one of --jti and --token', { hint: 'warden token revoke --jti ID (from `warden token issue --json`), or --token TOKEN' });
+      if ((options.jti === undefined) === (options.token === undefined))
+        throw new WardenError('USAGE', 'give exactly one of --jti and --token', {
+          hint: 'warden token revoke --jti ID (from `warden token issue --json`), or --token TOKEN',
+        });
       const global = cmd.optsWithGlobals<Globals>();
       const { config } = await loadConfig(process.cwd(), global.config);
       const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
-      const { MAX_TOKEN_TTL_SECONDS, gatewaySigningKeys, revokeToken, tokenIdentity } = await import('../identity/index.js');
+      const { MAX_TOKEN_TTL_SECONDS, gatewaySigningKeys, revokeToken, tokenIdentity } =
+        await import('../identity/index.js');
       let jti = options.jti ?? '';
       // Without the token its expiry is unknown: keep the entry as long as any token can live.
       let exp = Math.floor(Date.now() / 1000) + MAX_TOKEN_TTL_SECONDS;
       if (options.token !== undefined) {
         const identity = await tokenIdentity(options.token.trim(), gatewaySigningKeys(stateDir));
-        if (identity === null) throw new WardenError('TOKEN_INVALID', 'that is not a token this installation signed', { hint: 'check the state dir (--state-dir) the token was issued with' });
+        if (identity === null)
+          throw new WardenError('TOKEN_INVALID', 'that is not a token this installation signed', {
+            hint: 'check the state dir (--state-dir) the token was issued with',
+          });
         jti = identity.jti;
         exp = identity.exp;
       }
       const entry = revokeToken(stateDir, jti, exp);
       if (options.json === true) printJson(entry);
-      else process.stdout.write(`revoked token ${entry.jti} (it would have expired at ${new Date(entry.exp * 1000).toISOString()})\n`);
+      else
+        process.stdout.write(
+          `revoked token ${entry.jti} (it would have expired at ${new Date(entry.exp * 1000).toISOString()})\n`,
+        );
     });
 
   const tools = program.command('tools').description('Inspect the MCP tools a profile grants.');
   tools
     .command('ls')
-    .description("Start the profile's servers (sandboxed), list every tool with whether it is granted and the policy that decided, then stop them.")
+    .description(
+      "Start the profile's servers (sandboxed), list every tool with whether it is granted and the policy that decided, then stop them.",
+    )
     .option('-p, --profile <name>', 'profile to inspect', 'default')
     .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
     .option('--json', 'print JSON')
@@ -179,7 +269,12 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
           const grants = gateway.describeTools();
           if (options.json === true) printJson(grants);
           else {
-            const rows = grants.map((g) => [g.granted ? 'granted' : 'hidden', g.name, g.policyIds.join(',') || '-', g.granted ? '' : g.reason]);
+            const rows = grants.map((g) => [
+              g.granted ? 'granted' : 'hidden',
+              g.name,
+              g.policyIds.join(',') || '-',
+              g.granted ? '' : g.reason,
+            ]);
             process.stdout.write(`${table([['', 'tool', 'policy', 'why not'], ...rows])}\n`);
           }
           return Promise.resolve();

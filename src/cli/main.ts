@@ -26,7 +26,8 @@ interface GlobalOptions {
 /** Resolves the state dir: --state-dir, then $WARDEN_STATE_DIR, then the config's state_dir, then the default. */
 export function resolveStateDir(global: GlobalOptions, configStateDir: string | undefined): string {
   if (global.stateDir !== undefined) return global.stateDir;
-  if (process.env.WARDEN_STATE_DIR !== undefined && process.env.WARDEN_STATE_DIR !== '') return process.env.WARDEN_STATE_DIR;
+  if (process.env.WARDEN_STATE_DIR !== undefined && process.env.WARDEN_STATE_DIR !== '')
+    return process.env.WARDEN_STATE_DIR;
   return configStateDir ?? defaultStateDir();
 }
 
@@ -40,25 +41,41 @@ export function buildProgram(): Command {
     .description('Secure AI agents: disposable sandboxes, an egress allow-list proxy and a tamper-evident audit log.')
     .version(WARDEN_VERSION, '-V, --version')
     .option('-c, --config <file>', 'config file (default: ./warden.yaml if present, else built-in defaults)')
-    .option('--state-dir <dir>', 'where the audit log lives (default: $WARDEN_STATE_DIR, /var/lib/warden as root, ~/.local/state/warden otherwise)')
+    .option(
+      '--state-dir <dir>',
+      'where the audit log lives (default: $WARDEN_STATE_DIR, /var/lib/warden as root, ~/.local/state/warden otherwise)',
+    )
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
   program
     .command('run')
-    .description('Run a command in a fresh disposable sandbox (no network except the egress proxy; every decision audited).')
+    .description(
+      'Run a command in a fresh disposable sandbox (no network except the egress proxy; every decision audited).',
+    )
     .usage('[options] -- <command> [args...]')
     .argument('<command...>', 'the command and its arguments (put them after --)')
     .option('-p, --profile <name>', 'profile from the config', 'default')
     .option('-w, --workspace <dir>', 'directory bound read-write at the same path (default: the current directory)')
     .option('--no-workspace', 'bind no workspace (the command works only in its tmpfs)')
-    .option('--allow-domain <pattern>', 'also allow this host through the egress proxy (repeatable), e.g. api.github.com, *.npmjs.org, host:8443', collect)
+    .option(
+      '--allow-domain <pattern>',
+      'also allow this host through the egress proxy (repeatable), e.g. api.github.com, *.npmjs.org, host:8443',
+      collect,
+    )
     .option('--memory <size>', 'memory limit, e.g. 2GiB')
     .option('--pids <n>', 'process limit')
     .option('--cpu <cores>', 'CPU quota in cores, e.g. 1.5')
-    .option('--timeout <duration>', 'wall-clock limit, e.g. 30m; the whole sandbox is killed when it expires (exit 124)')
-    .option('-e, --env <name[=value]>', 'pass a host variable (NAME) or set one (NAME=VALUE) inside (repeatable); nothing else from the host enters', collect)
+    .option(
+      '--timeout <duration>',
+      'wall-clock limit, e.g. 30m; the whole sandbox is killed when it expires (exit 124)',
+    )
+    .option(
+      '-e, --env <name[=value]>',
+      'pass a host variable (NAME) or set one (NAME=VALUE) inside (repeatable); nothing else from the host enters',
+      collect,
+    )
     .option('--agent <name>', 'agent name recorded in the audit log (default: the command name)')
     .option('--accept-missing-limits', 'run even when cgroup controllers are unavailable (no memory/pids/cpu limits)')
     .addOption(new Option('--json [file]', 'print the run summary as JSON on stderr, or write it to FILE'))
@@ -106,7 +123,8 @@ export function buildProgram(): Command {
           mcp: { config, configPath, stateDir, hostEnv: process.env },
         });
         if (options.json === true) process.stderr.write(`${JSON.stringify(summary)}\n`);
-        else if (typeof options.json === 'string') writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644 });
+        else if (typeof options.json === 'string')
+          writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644 });
         if (options.json !== true && options.quiet !== true) process.stderr.write(`${formatSummary(summary)}\n`);
         process.exitCode = summary.exit_code;
       } finally {
@@ -117,7 +135,9 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('A self-contained demonstration: a scripted agent does ordinary work and tries what an injected agent would; see what was allowed and what was blocked.')
+    .description(
+      'A self-contained demonstration: a scripted agent does ordinary work and tries what an injected agent would; see what was allowed and what was blocked.',
+    )
     .option('--json', 'print the demo report as JSON')
     .action(async (options: { json?: boolean }, cmd: Command) => {
       const global = cmd.optsWithGlobals<GlobalOptions>();
@@ -158,7 +178,10 @@ export function buildProgram(): Command {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const { config, path } = await loadConfig(process.cwd(), global.config);
       if (options.json === true) printJson({ path, config });
-      else process.stdout.write(`${path ?? 'built-in config (no warden.yaml found)'}: ok; profiles: ${['default', ...Object.keys(config.profiles).filter((p) => p !== 'default')].join(', ')}\n`);
+      else
+        process.stdout.write(
+          `${path ?? 'built-in config (no warden.yaml found)'}: ok; profiles: ${['default', ...Object.keys(config.profiles).filter((p) => p !== 'default')].join(', ')}\n`,
+        );
     });
   configCommand
     .command('schema')
@@ -184,7 +207,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const separator = argv.indexOf('--');
   const own = separator < 0 ? argv : argv.slice(0, separator);
   const jsonAt = own.indexOf('--json');
-  let jsonFile = jsonAt >= 0 && own[jsonAt + 1] !== undefined && !own[jsonAt + 1]?.startsWith('-') && own.includes('run') ? own[jsonAt + 1] : undefined;
+  let jsonFile =
+    jsonAt >= 0 && own[jsonAt + 1] !== undefined && !own[jsonAt + 1]?.startsWith('-') && own.includes('run')
+      ? own[jsonAt + 1]
+      : undefined;
   // Without `--`, `warden run --json make test` cannot tell a FILE from the command's first
   // word; refuse rather than write a file named `make` and run `test`.
   const ambiguousJson = jsonFile !== undefined && separator < 0;
@@ -192,15 +218,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   const wantsJson = jsonAt >= 0 && jsonFile === undefined;
   try {
     if (ambiguousJson) {
-      throw new WardenError('USAGE', `'--json ${own[jsonAt + 1] ?? ''}' is ambiguous without '--': is '${own[jsonAt + 1] ?? ''}' the summary file or the command?`, {
-        hint: `write 'warden run --json -- CMD' (summary on stderr) or 'warden run --json FILE -- CMD'`,
-      });
+      throw new WardenError(
+        'USAGE',
+        `'--json ${own[jsonAt + 1] ?? ''}' is ambiguous without '--': is '${own[jsonAt + 1] ?? ''}' the summary file or the command?`,
+        {
+          hint: `write 'warden run --json -- CMD' (summary on stderr) or 'warden run --json FILE -- CMD'`,
+        },
+      );
     }
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return EXIT.ok;
       return EXIT.usage;
     }
     if (jsonFile !== undefined) writeErrorDocument(jsonFile, error);

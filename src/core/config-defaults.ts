@@ -23,8 +23,14 @@ export function expandWorkspace(text: string, workspace: string): string {
  * they carry the run's proxy credential and wiring.
  */
 export const RESERVED_ENV = [
-  'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY',
-  'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'ALL_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'all_proxy',
+  'no_proxy',
   'NODE_USE_ENV_PROXY',
 ] as const;
 
@@ -33,7 +39,26 @@ export const RESERVED_ENV = [
  * The schema checks the text of `filesystem.writable`; the run plan checks the resolved real path
  * (a symlink can point here), so both read this one list.
  */
-export const NEVER_WRITABLE: readonly string[] = ['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/boot', '/proc', '/sys', '/dev', '/run', '/var', '/home', '/root', '/opt', '/srv'];
+export const NEVER_WRITABLE: readonly string[] = [
+  '/',
+  '/usr',
+  '/etc',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/boot',
+  '/proc',
+  '/sys',
+  '/dev',
+  '/run',
+  '/var',
+  '/home',
+  '/root',
+  '/opt',
+  '/srv',
+];
 
 /**
  * Whether an absolute path names one of NEVER_WRITABLE however it is spelled: `//etc`, `/./etc`,

@@ -1,7 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_CONFIG, BUILTIN_DEFAULT_PROFILE, DEFAULT_LIMITS, RESERVED_ENV, deepFreeze } from './config-defaults.js';
-import { CONFIG_VERSION, DEFAULT_PROFILE, DEFAULT_SANDBOX_USER, configJsonSchema, configSchema, hostPatternEntry, profileSchema, type WardenConfig } from './config.js';
+import {
+  BUILTIN_CONFIG,
+  BUILTIN_DEFAULT_PROFILE,
+  DEFAULT_LIMITS,
+  RESERVED_ENV,
+  deepFreeze,
+} from './config-defaults.js';
+import {
+  CONFIG_VERSION,
+  DEFAULT_PROFILE,
+  DEFAULT_SANDBOX_USER,
+  configJsonSchema,
+  configSchema,
+  hostPatternEntry,
+  profileSchema,
+  type WardenConfig,
+} from './config.js';
 
 interface Issue {
   readonly path: string;
@@ -10,7 +25,10 @@ interface Issue {
 }
 
 function pathText(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
 }
 
 function issues(input: unknown): Issue[] {
@@ -56,7 +74,10 @@ describe('built-in config', () => {
   });
 
   it('a config file defining the default profile with only its description gets the built-in profile', () => {
-    const config = parse({ version: 1, profiles: { [DEFAULT_PROFILE]: { description: BUILTIN_DEFAULT_PROFILE.description } } });
+    const config = parse({
+      version: 1,
+      profiles: { [DEFAULT_PROFILE]: { description: BUILTIN_DEFAULT_PROFILE.description } },
+    });
     expect(config.profiles[DEFAULT_PROFILE]).toEqual(BUILTIN_DEFAULT_PROFILE);
   });
 
@@ -97,7 +118,11 @@ describe('configSchema: a full, valid config', () => {
       profiles: {
         coding: {
           description: 'Coding agent',
-          filesystem: { read_only: ['/opt/tools', 'docs'], writable: ['/srv/cache/x', 'build'], deny: ['.env', 'secrets/'] },
+          filesystem: {
+            read_only: ['/opt/tools', 'docs'],
+            writable: ['/srv/cache/x', 'build'],
+            deny: ['.env', 'secrets/'],
+          },
           network: { allow: ['api.github.com', '*.npmjs.org', 'host.test:8443', '[2001:db8::1]:443', '203.0.113.7:*'] },
           limits: { memory: '2GiB', pids: 256, cpu: 1.5, timeout: '1h30m' },
           env: { pass: ['TERM', 'LANG'], set: { CI: '1', EMPTY: '' } },
@@ -119,7 +144,10 @@ describe('configSchema: a full, valid config', () => {
   });
 
   it('limits accept plain numbers: bytes for memory, seconds for timeout', () => {
-    expect(parse(withProfile({ limits: { memory: 16 * 1024 * 1024, timeout: 90 } })).profiles.p?.limits).toEqual({ memory: 16 * 1024 * 1024, timeout: 90_000 });
+    expect(parse(withProfile({ limits: { memory: 16 * 1024 * 1024, timeout: 90 } })).profiles.p?.limits).toEqual({
+      memory: 16 * 1024 * 1024,
+      timeout: 90_000,
+    });
     expect(parse(withProfile({ limits: { timeout: 0.5 } })).profiles.p?.limits.timeout).toBe(500);
   });
 });
@@ -142,17 +170,41 @@ describe('configSchema: every bad field is an issue naming its path', () => {
     ['profile name over 64 chars', { version: 1, profiles: { ['a'.repeat(65)]: {} } }, `profiles.${'a'.repeat(65)}`],
     ['description over 500 chars', withProfile({ description: 'x'.repeat(501) }), 'profiles.p.description'],
     ['read_only not a list', withProfile({ filesystem: { read_only: '/opt' } }), 'profiles.p.filesystem.read_only'],
-    ['read_only entry not a string', withProfile({ filesystem: { read_only: [1] } }), 'profiles.p.filesystem.read_only[0]'],
+    [
+      'read_only entry not a string',
+      withProfile({ filesystem: { read_only: [1] } }),
+      'profiles.p.filesystem.read_only[0]',
+    ],
     ['empty path', withProfile({ filesystem: { read_only: [''] } }), 'profiles.p.filesystem.read_only[0]'],
-    ['relative path with ..', withProfile({ filesystem: { read_only: ['ok', '../outside'] } }), 'profiles.p.filesystem.read_only[1]'],
-    ['relative path with .. inside', withProfile({ filesystem: { deny: ['a/../../b'] } }), 'profiles.p.filesystem.deny[0]'],
+    [
+      'relative path with ..',
+      withProfile({ filesystem: { read_only: ['ok', '../outside'] } }),
+      'profiles.p.filesystem.read_only[1]',
+    ],
+    [
+      'relative path with .. inside',
+      withProfile({ filesystem: { deny: ['a/../../b'] } }),
+      'profiles.p.filesystem.deny[0]',
+    ],
     ['~ path', withProfile({ filesystem: { writable: ['~/.cache'] } }), 'profiles.p.filesystem.writable[0]'],
     ['NUL in a path', withProfile({ filesystem: { deny: ['a\0b'] } }), 'profiles.p.filesystem.deny[0]'],
-    ['over-long path', withProfile({ filesystem: { deny: [`/${'a'.repeat(4096)}`] } }), 'profiles.p.filesystem.deny[0]'],
-    ['too many paths', withProfile({ filesystem: { deny: Array.from({ length: 257 }, (_, i) => `/x${i}`) } }), 'profiles.p.filesystem.deny'],
+    [
+      'over-long path',
+      withProfile({ filesystem: { deny: [`/${'a'.repeat(4096)}`] } }),
+      'profiles.p.filesystem.deny[0]',
+    ],
+    [
+      'too many paths',
+      withProfile({ filesystem: { deny: Array.from({ length: 257 }, (_, i) => `/x${i}`) } }),
+      'profiles.p.filesystem.deny',
+    ],
     ['allow not a list', withProfile({ network: { allow: 'example.com' } }), 'profiles.p.network.allow'],
     ['allow entry not a string', withProfile({ network: { allow: [443] } }), 'profiles.p.network.allow[0]'],
-    ['too many allow entries', withProfile({ network: { allow: Array.from({ length: 1025 }, (_, i) => `h${i}.test`) } }), 'profiles.p.network.allow'],
+    [
+      'too many allow entries',
+      withProfile({ network: { allow: Array.from({ length: 1025 }, (_, i) => `h${i}.test`) } }),
+      'profiles.p.network.allow',
+    ],
     ['memory not a size', withProfile({ limits: { memory: 'lots' } }), 'profiles.p.limits.memory'],
     ['memory below 16MiB', withProfile({ limits: { memory: '15MiB' } }), 'profiles.p.limits.memory'],
     ['memory zero', withProfile({ limits: { memory: 0 } }), 'profiles.p.limits.memory'],
@@ -183,22 +235,51 @@ describe('configSchema: every bad field is an issue naming its path', () => {
 
   it('the first-level messages say how to fix the value', () => {
     expectIssue({ version: 1, state_dir: 'state' }, 'state_dir', /absolute path/);
-    expectIssue(withProfile({ filesystem: { read_only: ['../x'] } }), 'profiles.p.filesystem.read_only[0]', /no '\.\.'/);
-    expectIssue(withProfile({ filesystem: { read_only: ['~/x'] } }), 'profiles.p.filesystem.read_only[0]', /absolute path/);
+    expectIssue(
+      withProfile({ filesystem: { read_only: ['../x'] } }),
+      'profiles.p.filesystem.read_only[0]',
+      /no '\.\.'/,
+    );
+    expectIssue(
+      withProfile({ filesystem: { read_only: ['~/x'] } }),
+      'profiles.p.filesystem.read_only[0]',
+      /absolute path/,
+    );
     expectIssue(withProfile({ filesystem: { read_only: ['a\0'] } }), 'profiles.p.filesystem.read_only[0]', /NUL/);
-    expectIssue(withProfile({ limits: { memory: 'lots' } }), 'profiles.p.limits.memory', /'lots' is not a size; write e\.g\. 512MiB/);
+    expectIssue(
+      withProfile({ limits: { memory: 'lots' } }),
+      'profiles.p.limits.memory',
+      /'lots' is not a size; write e\.g\. 512MiB/,
+    );
     expectIssue(withProfile({ limits: { memory: '1MiB' } }), 'profiles.p.limits.memory', /at least 16MiB/);
-    expectIssue(withProfile({ limits: { timeout: 'soon' } }), 'profiles.p.limits.timeout', /'soon' is not a duration; write e\.g\. 90s/);
-    expectIssue(withProfile({ env: { pass: ['1BAD'] } }), 'profiles.p.env.pass[0]', /not a valid environment variable name/);
+    expectIssue(
+      withProfile({ limits: { timeout: 'soon' } }),
+      'profiles.p.limits.timeout',
+      /'soon' is not a duration; write e\.g\. 90s/,
+    );
+    expectIssue(
+      withProfile({ env: { pass: ['1BAD'] } }),
+      'profiles.p.env.pass[0]',
+      /not a valid environment variable name/,
+    );
   });
 
   it('reports every bad field at once, each at its own path', () => {
-    const found = issues(withProfile({ limits: { memory: '1MiB', pids: 3, cpu: 0, timeout: 'soon' } })).map((i) => i.path);
-    expect(found.sort()).toEqual(['profiles.p.limits.cpu', 'profiles.p.limits.memory', 'profiles.p.limits.pids', 'profiles.p.limits.timeout']);
+    const found = issues(withProfile({ limits: { memory: '1MiB', pids: 3, cpu: 0, timeout: 'soon' } })).map(
+      (i) => i.path,
+    );
+    expect(found.sort()).toEqual([
+      'profiles.p.limits.cpu',
+      'profiles.p.limits.memory',
+      'profiles.p.limits.pids',
+      'profiles.p.limits.timeout',
+    ]);
   });
 
   it('the relative-path rule allows absolute paths with .. (they are resolved, not confined) and names with dots', () => {
-    expect(issues(withProfile({ filesystem: { read_only: ['/opt/x/../y', '..hidden', 'a/..b', '.env'] } }))).toEqual([]);
+    expect(issues(withProfile({ filesystem: { read_only: ['/opt/x/../y', '..hidden', 'a/..b', '.env'] } }))).toEqual(
+      [],
+    );
   });
 });
 
@@ -227,10 +308,33 @@ describe('configSchema: unknown keys are refused at every level', () => {
 });
 
 describe('configSchema: filesystem.writable refuses system directories (SBX-05, NEVER_WRITABLE)', () => {
-  const SYSTEM = ['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/boot', '/proc', '/sys', '/dev', '/run', '/var', '/home', '/root', '/opt', '/srv'];
+  const SYSTEM = [
+    '/',
+    '/usr',
+    '/etc',
+    '/bin',
+    '/sbin',
+    '/lib',
+    '/lib32',
+    '/lib64',
+    '/boot',
+    '/proc',
+    '/sys',
+    '/dev',
+    '/run',
+    '/var',
+    '/home',
+    '/root',
+    '/opt',
+    '/srv',
+  ];
 
   it.each(SYSTEM)('SBX-05 %s cannot be writable', (dir) => {
-    expectIssue(withProfile({ filesystem: { writable: [dir] } }), 'profiles.p.filesystem.writable', /system directory cannot be writable.*narrower/);
+    expectIssue(
+      withProfile({ filesystem: { writable: [dir] } }),
+      'profiles.p.filesystem.writable',
+      /system directory cannot be writable.*narrower/,
+    );
   });
 
   it.each(['/usr/', '/etc//', '//', '///'])('SBX-05 trailing slashes do not get past the refusal: %j', (dir) => {
@@ -238,12 +342,18 @@ describe('configSchema: filesystem.writable refuses system directories (SBX-05, 
   });
 
   it('SBX-05 one system directory in a list of fine ones is still refused', () => {
-    expectIssue(withProfile({ filesystem: { writable: ['/srv/data/x', 'build', '/etc'] } }), 'profiles.p.filesystem.writable');
+    expectIssue(
+      withProfile({ filesystem: { writable: ['/srv/data/x', 'build', '/etc'] } }),
+      'profiles.p.filesystem.writable',
+    );
   });
 
-  it.each(['/usr/local/cache', '/home/user/project', '/var/tmp/x', '/opt/tools/cache', 'etc', 'usr', 'build'])('SBX-05 the narrower or workspace-relative %j is fine', (dir) => {
-    expect(issues(withProfile({ filesystem: { writable: [dir] } }))).toEqual([]);
-  });
+  it.each(['/usr/local/cache', '/home/user/project', '/var/tmp/x', '/opt/tools/cache', 'etc', 'usr', 'build'])(
+    'SBX-05 the narrower or workspace-relative %j is fine',
+    (dir) => {
+      expect(issues(withProfile({ filesystem: { writable: [dir] } }))).toEqual([]);
+    },
+  );
 
   it('SBX-05 read_only and deny may name system directories', () => {
     expect(issues(withProfile({ filesystem: { read_only: ['/etc', '/opt'], deny: ['/usr'] } }))).toEqual([]);
@@ -252,14 +362,26 @@ describe('configSchema: filesystem.writable refuses system directories (SBX-05, 
   it.each(['//etc', '/./etc', '/etc/.', '/usr/../usr', '/tmp/../etc'])(
     'SBX-05 another spelling of a system directory is refused too: %j',
     (dir) => {
-      expectIssue(withProfile({ filesystem: { writable: [dir] } }), 'profiles.p.filesystem.writable', /system directory/);
+      expectIssue(
+        withProfile({ filesystem: { writable: [dir] } }),
+        'profiles.p.filesystem.writable',
+        /system directory/,
+      );
     },
   );
 });
 
 describe('configSchema: network.allow (NET-08)', () => {
   it('NET-08 accepts the documented entry forms', () => {
-    const allow = ['api.example.com', 'host.test:8443', 'host.test:*', '*.example.com', '203.0.113.7:443', '[2001:db8::1]:443', '*.example.co.uk'];
+    const allow = [
+      'api.example.com',
+      'host.test:8443',
+      'host.test:*',
+      '*.example.com',
+      '203.0.113.7:443',
+      '[2001:db8::1]:443',
+      '*.example.co.uk',
+    ];
     expect(parse(withProfile({ network: { allow } })).profiles.p?.network.allow).toEqual(allow);
   });
 
@@ -275,7 +397,9 @@ describe('configSchema: network.allow (NET-08)', () => {
     ['a.*.com', /leading/],
   ])('NET-08 refuses %j, quoting the entry, at its index', (entry, reason) => {
     expectIssue(withProfile({ network: { allow: ['ok.example.com', entry] } }), 'profiles.p.network.allow[1]', reason);
-    expect(issues(withProfile({ network: { allow: ['ok.example.com', entry] } }))[0]?.message.startsWith(`'${entry}': `)).toBe(true);
+    expect(
+      issues(withProfile({ network: { allow: ['ok.example.com', entry] } }))[0]?.message.startsWith(`'${entry}': `),
+    ).toBe(true);
   });
 
   it('NET-08 hostPatternEntry on its own validates one entry', () => {
@@ -286,10 +410,13 @@ describe('configSchema: network.allow (NET-08)', () => {
 });
 
 describe('configSchema: env (SBX-16)', () => {
-  it.each([...RESERVED_ENV, 'WARDEN_RUN_ID', 'WARDEN_SANDBOX', 'WARDEN_ANYTHING'])('SBX-16 %s may not be passed or set by a profile', (name) => {
-    expectIssue(withProfile({ env: { pass: [name] } }), 'profiles.p.env', /set by warden/);
-    expectIssue(withProfile({ env: { set: { [name]: 'http://attacker.test' } } }), 'profiles.p.env', /set by warden/);
-  });
+  it.each([...RESERVED_ENV, 'WARDEN_RUN_ID', 'WARDEN_SANDBOX', 'WARDEN_ANYTHING'])(
+    'SBX-16 %s may not be passed or set by a profile',
+    (name) => {
+      expectIssue(withProfile({ env: { pass: [name] } }), 'profiles.p.env', /set by warden/);
+      expectIssue(withProfile({ env: { set: { [name]: 'http://attacker.test' } } }), 'profiles.p.env', /set by warden/);
+    },
+  );
 
   it('SBX-16 the reserved list covers every proxy variable spelling', () => {
     for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY']) {
@@ -300,7 +427,9 @@ describe('configSchema: env (SBX-16)', () => {
   });
 
   it('SBX-16 ordinary names are fine, including ones that merely contain PROXY', () => {
-    expect(issues(withProfile({ env: { pass: ['TERM', 'MY_HTTP_PROXY_HOST'], set: { _X: '1', warden_lower: 'x' } } }))).toEqual([]);
+    expect(
+      issues(withProfile({ env: { pass: ['TERM', 'MY_HTTP_PROXY_HOST'], set: { _X: '1', warden_lower: 'x' } } })),
+    ).toEqual([]);
   });
 });
 
@@ -316,7 +445,10 @@ describe('configSchema: limits', () => {
 
   it('pids and cpu bounds are inclusive', () => {
     expect(parse(withProfile({ limits: { pids: 16, cpu: 4096 } })).profiles.p?.limits).toEqual({ pids: 16, cpu: 4096 });
-    expect(parse(withProfile({ limits: { pids: 4_194_304, cpu: 0.01 } })).profiles.p?.limits).toEqual({ pids: 4_194_304, cpu: 0.01 });
+    expect(parse(withProfile({ limits: { pids: 4_194_304, cpu: 0.01 } })).profiles.p?.limits).toEqual({
+      pids: 4_194_304,
+      cpu: 0.01,
+    });
   });
 
   it.each([
@@ -325,15 +457,21 @@ describe('configSchema: limits', () => {
     ['596h', '596 hours'],
     [1e306, 'a number of seconds whose milliseconds overflow to Infinity'],
     ['99999999999999999999999d', 'a duration beyond Number.MAX_SAFE_INTEGER'],
-  ])('SBX-15 a timeout longer than a timer can wait (%j) is refused rather than firing at once (%s)', (timeout, _why) => {
-    const result = configSchema.safeParse(withProfile({ limits: { timeout } }));
-    if (result.success) {
-      const ms = result.data.profiles.p?.limits.timeout;
-      expect(ms !== undefined && Number.isSafeInteger(ms) && ms > 0 && ms <= TIMER_MAX_MS, `timeout parsed to ${String(ms)} ms`).toBe(true);
-    } else {
-      expect(result.error.issues[0]?.path).toEqual(['profiles', 'p', 'limits', 'timeout']);
-    }
-  });
+  ])(
+    'SBX-15 a timeout longer than a timer can wait (%j) is refused rather than firing at once (%s)',
+    (timeout, _why) => {
+      const result = configSchema.safeParse(withProfile({ limits: { timeout } }));
+      if (result.success) {
+        const ms = result.data.profiles.p?.limits.timeout;
+        expect(
+          ms !== undefined && Number.isSafeInteger(ms) && ms > 0 && ms <= TIMER_MAX_MS,
+          `timeout parsed to ${String(ms)} ms`,
+        ).toBe(true);
+      } else {
+        expect(result.error.issues[0]?.path).toEqual(['profiles', 'p', 'limits', 'timeout']);
+      }
+    },
+  );
 
   it('SBX-15 24 days still fits a timer and is accepted', () => {
     expect(parse(withProfile({ limits: { timeout: '24d' } })).profiles.p?.limits.timeout).toBe(24 * 86_400_000);
@@ -345,40 +483,149 @@ describe('configSchema: servers and mcp grants', () => {
   const withGrant = (mcp: unknown): unknown => ({ version: 1, servers, profiles: { p: { mcp } } });
 
   it('parses servers and grants, filling defaults', () => {
-    const config = parse(withGrant({ allow: [{ server: 'fs', tools: ['read_*'] }], deny: [{ server: 'web', tools: ['*'], when: { url: { host_in: ['*.example.com'] } } }], call_timeout: '30s' }));
+    const config = parse(
+      withGrant({
+        allow: [{ server: 'fs', tools: ['read_*'] }],
+        deny: [{ server: 'web', tools: ['*'], when: { url: { host_in: ['*.example.com'] } } }],
+        call_timeout: '30s',
+      }),
+    );
     expect(config.servers.fs).toMatchObject({ command: 'mcp-fs', args: ['${workspace}'], workspace: 'none' });
     expect(config.profiles.p?.mcp).toMatchObject({
       allow: [{ server: 'fs', tools: ['read_*'], prompts: [], resources: [], when: {} }],
       call_timeout: 30_000,
       relay: {},
     });
-    expect(parse(withGrant({ allow: [{ server: 'fs', tools: ['x'] }], relay: { fs: ['sampling', 'roots'] } })).profiles.p?.mcp.relay).toEqual({ fs: ['sampling', 'roots'] });
+    expect(
+      parse(withGrant({ allow: [{ server: 'fs', tools: ['x'] }], relay: { fs: ['sampling', 'roots'] } })).profiles.p
+        ?.mcp.relay,
+    ).toEqual({ fs: ['sampling', 'roots'] });
   });
 
   it.each([
-    ['a grant naming an unknown server', withGrant({ allow: [{ server: 'nope', tools: ['x'] }] }), 'profiles.p.mcp.allow[0].server', /no server 'nope' in servers \(known: fs, web\)/],
-    ['a deny grant naming an unknown server', withGrant({ deny: [{ server: 'nope', tools: ['x'] }] }), 'profiles.p.mcp.deny[0].server', /no server 'nope'/],
-    ['a grant naming a built-in object key as server', withGrant({ allow: [{ server: 'constructor', tools: ['x'] }] }), 'profiles.p.mcp.allow[0].server', /no server 'constructor'/],
-    ['a grant that grants nothing', withGrant({ allow: [{ server: 'fs' }] }), 'profiles.p.mcp.allow[0]', /at least one of tools, prompts, resources/],
-    ['a bad tool name', withGrant({ allow: [{ server: 'fs', tools: ['bad name'] }] }), 'profiles.p.mcp.allow[0].tools[0]', /not a tool name/],
-    ['two kinds in one argument condition', withGrant({ allow: [{ server: 'fs', tools: ['x'], when: { path: { under: ['/w'], one_of: ['a'] } } }] }), 'profiles.p.mcp.allow[0].when.path', /exactly one of/],
-    ['NET-08 a too-broad host_in', withGrant({ allow: [{ server: 'fs', tools: ['x'], when: { url: { host_in: ['*.com'] } } }] }), 'profiles.p.mcp.allow[0].when.url.host_in[0]', /top-level domain/],
+    [
+      'a grant naming an unknown server',
+      withGrant({ allow: [{ server: 'nope', tools: ['x'] }] }),
+      'profiles.p.mcp.allow[0].server',
+      /no server 'nope' in servers \(known: fs, web\)/,
+    ],
+    [
+      'a deny grant naming an unknown server',
+      withGrant({ deny: [{ server: 'nope', tools: ['x'] }] }),
+      'profiles.p.mcp.deny[0].server',
+      /no server 'nope'/,
+    ],
+    [
+      'a grant naming a built-in object key as server',
+      withGrant({ allow: [{ server: 'constructor', tools: ['x'] }] }),
+      'profiles.p.mcp.allow[0].server',
+      /no server 'constructor'/,
+    ],
+    [
+      'a grant that grants nothing',
+      withGrant({ allow: [{ server: 'fs' }] }),
+      'profiles.p.mcp.allow[0]',
+      /at least one of tools, prompts, resources/,
+    ],
+    [
+      'a bad tool name',
+      withGrant({ allow: [{ server: 'fs', tools: ['bad name'] }] }),
+      'profiles.p.mcp.allow[0].tools[0]',
+      /not a tool name/,
+    ],
+    [
+      'two kinds in one argument condition',
+      withGrant({ allow: [{ server: 'fs', tools: ['x'], when: { path: { under: ['/w'], one_of: ['a'] } } }] }),
+      'profiles.p.mcp.allow[0].when.path',
+      /exactly one of/,
+    ],
+    [
+      'NET-08 a too-broad host_in',
+      withGrant({ allow: [{ server: 'fs', tools: ['x'], when: { url: { host_in: ['*.com'] } } }] }),
+      'profiles.p.mcp.allow[0].when.url.host_in[0]',
+      /top-level domain/,
+    ],
     ['a bad call_timeout', withGrant({ call_timeout: 'soon' }), 'profiles.p.mcp.call_timeout', /not a duration/],
-    ['relay for an unknown server', withGrant({ relay: { nope: ['sampling'] } }), 'profiles.p.mcp.relay.nope', /no server 'nope'/],
-    ['relay of an unknown feature', withGrant({ relay: { fs: ['telepathy'] } }), 'profiles.p.mcp.relay.fs[0]', undefined],
+    [
+      'relay for an unknown server',
+      withGrant({ relay: { nope: ['sampling'] } }),
+      'profiles.p.mcp.relay.nope',
+      /no server 'nope'/,
+    ],
+    [
+      'relay of an unknown feature',
+      withGrant({ relay: { fs: ['telepathy'] } }),
+      'profiles.p.mcp.relay.fs[0]',
+      undefined,
+    ],
     ['an unknown mcp key', withGrant({ alow: [] }), 'profiles.p.mcp', undefined],
     ['a server name with _', { version: 1, servers: { my_srv: { command: 'x' } } }, 'servers.my_srv', undefined],
-    ['a server with both command and url', { version: 1, servers: { a: { command: 'x', url: 'https://x.test/mcp' } } }, 'servers.a', /either command .* or url/],
-    ['a server with neither command nor url', { version: 1, servers: { a: {} } }, 'servers.a', /either command .* or url/],
-    ['a non-http server url', { version: 1, servers: { a: { url: 'ftp://x.test/' } } }, 'servers.a.url', /http\(s\) URL/],
-    ['a wildcard server url', { version: 1, servers: { a: { url: 'https://*.example.com/mcp' } } }, 'servers.a.url', /one host, not a wildcard/],
-    ['headers on a stdio server', { version: 1, servers: { a: { command: 'x', headers: { Authorization: { from_env: 'T' } } } } }, 'servers.a', /remote \(url\) server only/],
-    ['a reserved header', { version: 1, servers: { a: { url: 'https://x.test/mcp', headers: { Host: { from_env: 'T' } } } } }, 'servers.a.headers.Host', /set by the MCP transport or the proxy/],
-    ['a header value in the file', { version: 1, servers: { a: { url: 'https://x.test/mcp', headers: { Authorization: 'Bearer x' } } } }, 'servers.a.headers.Authorization', undefined],
-    ['a bad workspace mode', { version: 1, servers: { a: { command: 'x', workspace: 'rw' } } }, 'servers.a.workspace', undefined],
-    ['a NUL in a server argument', { version: 1, servers: { a: { command: 'x', args: ['a\0b'] } } }, 'servers.a.args[0]', /NUL/],
-    ['SBX-16 a server passing a proxy variable', { version: 1, servers: { a: { command: 'x', env: { pass: ['HTTPS_PROXY'] } } } }, 'servers.a.env', /set by warden/],
-    ['SBX-05 a server with a writable system directory', { version: 1, servers: { a: { command: 'x', filesystem: { writable: ['/etc'] } } } }, 'servers.a.filesystem.writable', /system directory/],
+    [
+      'a server with both command and url',
+      { version: 1, servers: { a: { command: 'x', url: 'https://x.test/mcp' } } },
+      'servers.a',
+      /either command .* or url/,
+    ],
+    [
+      'a server with neither command nor url',
+      { version: 1, servers: { a: {} } },
+      'servers.a',
+      /either command .* or url/,
+    ],
+    [
+      'a non-http server url',
+      { version: 1, servers: { a: { url: 'ftp://x.test/' } } },
+      'servers.a.url',
+      /http\(s\) URL/,
+    ],
+    [
+      'a wildcard server url',
+      { version: 1, servers: { a: { url: 'https://*.example.com/mcp' } } },
+      'servers.a.url',
+      /one host, not a wildcard/,
+    ],
+    [
+      'headers on a stdio server',
+      { version: 1, servers: { a: { command: 'x', headers: { Authorization: { from_env: 'T' } } } } },
+      'servers.a',
+      /remote \(url\) server only/,
+    ],
+    [
+      'a reserved header',
+      { version: 1, servers: { a: { url: 'https://x.test/mcp', headers: { Host: { from_env: 'T' } } } } },
+      'servers.a.headers.Host',
+      /set by the MCP transport or the proxy/,
+    ],
+    [
+      'a header value in the file',
+      { version: 1, servers: { a: { url: 'https://x.test/mcp', headers: { Authorization: 'Bearer x' } } } },
+      'servers.a.headers.Authorization',
+      undefined,
+    ],
+    [
+      'a bad workspace mode',
+      { version: 1, servers: { a: { command: 'x', workspace: 'rw' } } },
+      'servers.a.workspace',
+      undefined,
+    ],
+    [
+      'a NUL in a server argument',
+      { version: 1, servers: { a: { command: 'x', args: ['a\0b'] } } },
+      'servers.a.args[0]',
+      /NUL/,
+    ],
+    [
+      'SBX-16 a server passing a proxy variable',
+      { version: 1, servers: { a: { command: 'x', env: { pass: ['HTTPS_PROXY'] } } } },
+      'servers.a.env',
+      /set by warden/,
+    ],
+    [
+      'SBX-05 a server with a writable system directory',
+      { version: 1, servers: { a: { command: 'x', filesystem: { writable: ['/etc'] } } } },
+      'servers.a.filesystem.writable',
+      /system directory/,
+    ],
   ])('%s', (_what, input, path, message) => {
     expectIssue(input, path, message);
   });
@@ -401,12 +648,19 @@ describe('configJsonSchema', () => {
   });
 
   it('refuses unknown keys (additionalProperties: false) on every object, like the zod schema', () => {
-    const schema = configJsonSchema() as { additionalProperties?: unknown; properties: Record<string, { additionalProperties?: unknown; properties?: unknown }> };
+    const schema = configJsonSchema() as {
+      additionalProperties?: unknown;
+      properties: Record<string, { additionalProperties?: unknown; properties?: unknown }>;
+    };
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.sandbox?.additionalProperties).toBe(false);
-    const profile = schema.properties.profiles?.additionalProperties as { additionalProperties?: unknown; properties: Record<string, { additionalProperties?: unknown }> };
+    const profile = schema.properties.profiles?.additionalProperties as {
+      additionalProperties?: unknown;
+      properties: Record<string, { additionalProperties?: unknown }>;
+    };
     expect(profile.additionalProperties).toBe(false);
-    for (const section of ['filesystem', 'network', 'limits', 'env']) expect(profile.properties[section]?.additionalProperties, section).toBe(false);
+    for (const section of ['filesystem', 'network', 'limits', 'env'])
+      expect(profile.properties[section]?.additionalProperties, section).toBe(false);
   });
 
   it('every property carries a description for editors', () => {
@@ -429,7 +683,27 @@ describe('configJsonSchema', () => {
   });
 
   it('uses only the standard JSON Schema formats (validators such as Ajv refuse unknown ones)', () => {
-    const standard = new Set(['date-time', 'date', 'time', 'duration', 'email', 'idn-email', 'hostname', 'idn-hostname', 'ipv4', 'ipv6', 'uri', 'uri-reference', 'iri', 'iri-reference', 'uuid', 'uri-template', 'json-pointer', 'relative-json-pointer', 'regex']);
+    const standard = new Set([
+      'date-time',
+      'date',
+      'time',
+      'duration',
+      'email',
+      'idn-email',
+      'hostname',
+      'idn-hostname',
+      'ipv4',
+      'ipv6',
+      'uri',
+      'uri-reference',
+      'iri',
+      'iri-reference',
+      'uuid',
+      'uri-template',
+      'json-pointer',
+      'relative-json-pointer',
+      'regex',
+    ]);
     const formats: string[] = [];
     const walk = (node: unknown): void => {
       if (node === null || typeof node !== 'object') return;

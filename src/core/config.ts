@@ -9,7 +9,13 @@ import { parseHostPattern } from './host-pattern.js';
 
 export { CONFIG_VERSION, DEFAULT_PROFILE, DEFAULT_SANDBOX_USER, RESERVED_ENV } from './config-defaults.js';
 
-import { CONFIG_VERSION, DEFAULT_SANDBOX_USER, NEVER_WRITABLE, RESERVED_ENV, isNeverWritable } from './config-defaults.js';
+import {
+  CONFIG_VERSION,
+  DEFAULT_SANDBOX_USER,
+  NEVER_WRITABLE,
+  RESERVED_ENV,
+  isNeverWritable,
+} from './config-defaults.js';
 import { wildcardBreadthProblem } from './wildcard-breadth.js';
 
 const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -26,42 +32,50 @@ const pathEntry = z
   .min(1)
   .max(4096)
   .refine((p) => !p.includes('\0'), 'path contains a NUL byte')
-  .refine((p) => p.startsWith('/') || !p.split('/').includes('..'), "a relative path must stay inside the workspace (no '..')")
+  .refine(
+    (p) => p.startsWith('/') || !p.split('/').includes('..'),
+    "a relative path must stay inside the workspace (no '..')",
+  )
   .refine((p) => !p.startsWith('~'), "'~' is not expanded; write the absolute path");
 
 const pathList = (what: string) => z.array(pathEntry).max(256).default([]).describe(what);
 
-const byteSize = z
-  .union([z.string(), z.number().int().positive()])
-  .transform((v, ctx) => {
-    const bytes = typeof v === 'number' ? v : parseByteSize(v);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `'${String(v)}' is not a size; write e.g. 512MiB, 2GiB or a number of bytes` });
-      return z.NEVER;
-    }
-    if (bytes < 16 * 1024 * 1024) {
-      ctx.addIssue({ code: 'custom', message: 'memory limit must be at least 16MiB (smaller limits kill the sandbox setup itself)' });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const byteSize = z.union([z.string(), z.number().int().positive()]).transform((v, ctx) => {
+  const bytes = typeof v === 'number' ? v : parseByteSize(v);
+  if (bytes === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${String(v)}' is not a size; write e.g. 512MiB, 2GiB or a number of bytes`,
+    });
+    return z.NEVER;
+  }
+  if (bytes < 16 * 1024 * 1024) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'memory limit must be at least 16MiB (smaller limits kill the sandbox setup itself)',
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
-const duration = z
-  .union([z.string(), z.number().positive()])
-  .transform((v, ctx) => {
-    const ms = typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
-    // Number.isSafeInteger also refuses Infinity and NaN (a number of seconds too large for ms).
-    if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `'${String(v)}' is not a duration; write e.g. 90s, 15m or 1h30m` });
-      return z.NEVER;
-    }
-    // Durations arm Node timers, which fire after 1 ms when asked to wait longer than this (SBX-15).
-    if (ms > MAX_TIMER_MS) {
-      ctx.addIssue({ code: 'custom', message: `'${String(v)}' is longer than the longest timer warden can set (${MAX_TIMER_MS} ms, about 24.8 days); write e.g. 24d or less` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string(), z.number().positive()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
+  // Number.isSafeInteger also refuses Infinity and NaN (a number of seconds too large for ms).
+  if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `'${String(v)}' is not a duration; write e.g. 90s, 15m or 1h30m` });
+    return z.NEVER;
+  }
+  // Durations arm Node timers, which fire after 1 ms when asked to wait longer than this (SBX-15).
+  if (ms > MAX_TIMER_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${String(v)}' is longer than the longest timer warden can set (${MAX_TIMER_MS} ms, about 24.8 days); write e.g. 24d or less`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** Validates one egress allow-list entry with the same parser the proxy uses. */
 export const hostPatternEntry = z.string().superRefine((entry, ctx) => {
@@ -73,14 +87,22 @@ export const hostPatternEntry = z.string().superRefine((entry, ctx) => {
 export const filesystemSchema = z
   .strictObject({
     read_only: pathList('Extra paths bound read-only at the same path. Absolute, or relative to the workspace.'),
-    writable: pathList('Extra paths bound read-write at the same path. Absolute, or relative to the workspace. System directories (/, /usr, /etc, …) are refused.').refine(
+    writable: pathList(
+      'Extra paths bound read-write at the same path. Absolute, or relative to the workspace. System directories (/, /usr, /etc, …) are refused.',
+    ).refine(
       // Normalised, not just trailing slashes stripped: '//etc' or '/tmp/../etc' is /etc (SBX-05).
       (list) => list.every((p) => !isNeverWritable(p)),
-      { message: `a system directory cannot be writable (refused: ${NEVER_WRITABLE.join(', ')}); name a narrower directory` },
+      {
+        message: `a system directory cannot be writable (refused: ${NEVER_WRITABLE.join(', ')}); name a narrower directory`,
+      },
     ),
-    deny: pathList('Paths hidden from the sandbox entirely (neither readable nor writable), e.g. .env or secrets/. Absolute, or relative to the workspace. Wins over read_only and writable.'),
+    deny: pathList(
+      'Paths hidden from the sandbox entirely (neither readable nor writable), e.g. .env or secrets/. Absolute, or relative to the workspace. Wins over read_only and writable.',
+    ),
   })
-  .describe('Filesystem policy. A mandatory deny list (.git/hooks, .git/config, shell rc files, .mcp.json, .vscode, …) always applies on top and cannot be turned off.');
+  .describe(
+    'Filesystem policy. A mandatory deny list (.git/hooks, .git/config, shell rc files, .mcp.json, .vscode, …) always applies on top and cannot be turned off.',
+  );
 
 export const networkSchema = z
   .strictObject({
@@ -88,18 +110,43 @@ export const networkSchema = z
       .array(hostPatternEntry)
       .max(1024)
       .default([])
-      .describe("Hosts the agent may reach through the egress proxy: 'api.example.com' (ports 80/443), 'host:8443', 'host:*', '*.example.com' (subdomains only), '203.0.113.7:443', '[2001:db8::1]:443'. Loopback/private/link-local addresses are refused unless listed exactly. '*' and public-suffix wildcards ('*.com') are rejected."),
+      .describe(
+        "Hosts the agent may reach through the egress proxy: 'api.example.com' (ports 80/443), 'host:8443', 'host:*', '*.example.com' (subdomains only), '203.0.113.7:443', '[2001:db8::1]:443'. Loopback/private/link-local addresses are refused unless listed exactly. '*' and public-suffix wildcards ('*.com') are rejected.",
+      ),
   })
   .describe('Network policy. The sandbox has no network except the egress proxy; nothing is allowed unless listed.');
 
 export const limitsSchema = z
   .strictObject({
-    memory: byteSize.optional().describe('Memory limit for the whole sandbox (cgroup), e.g. 4GiB. Exceeding it kills the sandbox (exit 123). Default: 4GiB.'),
-    pids: z.number().int().min(16).max(4_194_304).optional().describe('Maximum number of processes and threads in the sandbox (cgroup). Default: 1024.'),
-    cpu: z.number().positive().max(4096).optional().describe('CPU quota in cores (cgroup CFS quota), e.g. 1.5. Default: 90% of the host CPUs, so the host stays responsive.'),
-    timeout: duration.optional().describe('Wall-clock limit, e.g. 30m. When it expires warden kills the whole sandbox (exit 124). Default: none.'),
+    memory: byteSize
+      .optional()
+      .describe(
+        'Memory limit for the whole sandbox (cgroup), e.g. 4GiB. Exceeding it kills the sandbox (exit 123). Default: 4GiB.',
+      ),
+    pids: z
+      .number()
+      .int()
+      .min(16)
+      .max(4_194_304)
+      .optional()
+      .describe('Maximum number of processes and threads in the sandbox (cgroup). Default: 1024.'),
+    cpu: z
+      .number()
+      .positive()
+      .max(4096)
+      .optional()
+      .describe(
+        'CPU quota in cores (cgroup CFS quota), e.g. 1.5. Default: 90% of the host CPUs, so the host stays responsive.',
+      ),
+    timeout: duration
+      .optional()
+      .describe(
+        'Wall-clock limit, e.g. 30m. When it expires warden kills the whole sandbox (exit 124). Default: none.',
+      ),
   })
-  .describe('Resource limits. When a cgroup controller is unavailable warden refuses to run unless --accept-missing-limits is given.');
+  .describe(
+    'Resource limits. When a cgroup controller is unavailable warden refuses to run unless --accept-missing-limits is given.',
+  );
 
 export const envSchema = z
   .strictObject({
@@ -107,7 +154,9 @@ export const envSchema = z
       .array(z.string().regex(ENV_NAME, 'not a valid environment variable name'))
       .max(256)
       .default([])
-      .describe('Host environment variables copied into the sandbox by name (e.g. TERM). Nothing else from the host environment enters.'),
+      .describe(
+        'Host environment variables copied into the sandbox by name (e.g. TERM). Nothing else from the host environment enters.',
+      ),
     set: z
       .record(z.string().regex(ENV_NAME, 'not a valid environment variable name'), z.string().max(32_768))
       .default({})
@@ -117,7 +166,10 @@ export const envSchema = z
     const reserved = new Set<string>(RESERVED_ENV);
     for (const name of [...env.pass, ...Object.keys(env.set)]) {
       if (reserved.has(name) || name.startsWith('WARDEN_')) {
-        ctx.addIssue({ code: 'custom', message: `${name} is set by warden (it carries the proxy wiring); remove it from the profile` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} is set by warden (it carries the proxy wiring); remove it from the profile`,
+        });
       }
     }
   })
@@ -126,13 +178,34 @@ export const envSchema = z
 /** An HTTP header name (RFC 9110 token), at most 64 characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 /** Headers the MCP transport, HTTP itself or the egress proxy own: a config may not set them. */
-const RESERVED_HEADERS: ReadonlySet<string> = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'proxy-authorization', 'proxy-connection']);
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  'proxy-authorization',
+  'proxy-connection',
+]);
 
 /** Server-to-client requests the gateway can relay to the agent (profiles.<name>.mcp.relay). */
 export const RELAY_FEATURES = ['sampling', 'elicitation', 'roots'] as const;
 export type RelayFeature = (typeof RELAY_FEATURES)[number];
 
-const serverName = z.string().regex(SERVER_NAME, 'server names are lower-case letters, digits and - (max 32; no _ so that exposed names `server__tool` stay unambiguous)');
+const serverName = z
+  .string()
+  .regex(
+    SERVER_NAME,
+    'server names are lower-case letters, digits and - (max 32; no _ so that exposed names `server__tool` stay unambiguous)',
+  );
 
 /** One condition on one argument of a tool call; exactly one kind per condition. */
 export const argumentConditionSchema = z
@@ -142,13 +215,17 @@ export const argumentConditionSchema = z
       .min(1)
       .max(64)
       .optional()
-      .describe("The argument is a path that must stay under one of these directories after normalisation ('..' resolved; relative paths are taken from the workspace). '${workspace}' stands for the run's workspace. The normalised path is what the server receives."),
+      .describe(
+        "The argument is a path that must stay under one of these directories after normalisation ('..' resolved; relative paths are taken from the workspace). '${workspace}' stands for the run's workspace. The normalised path is what the server receives.",
+      ),
     host_in: z
       .array(hostPatternEntry)
       .min(1)
       .max(256)
       .optional()
-      .describe("The argument is an http(s) URL whose host must match one of these patterns ('api.example.com', '*.example.com'). The normalised URL is what the server receives."),
+      .describe(
+        "The argument is an http(s) URL whose host must match one of these patterns ('api.example.com', '*.example.com'). The normalised URL is what the server receives.",
+      ),
     one_of: z
       .array(z.union([z.string().max(1024), z.number().int(), z.boolean()]))
       .min(1)
@@ -160,12 +237,18 @@ export const argumentConditionSchema = z
     message: 'give exactly one of under, host_in, one_of per argument condition',
   });
 
-const grantNames = (what: string) => z.array(z.string().regex(GRANT_NAME, `not a ${what} name or glob`)).max(1024).default([]);
+const grantNames = (what: string) =>
+  z
+    .array(z.string().regex(GRANT_NAME, `not a ${what} name or glob`))
+    .max(1024)
+    .default([]);
 
 export const mcpGrantSchema = z
   .strictObject({
     server: serverName.describe('A server from the top-level servers section.'),
-    tools: grantNames('tool').describe("Tools of that server, by their upstream names; '*' globs allowed ('read_*', '*' = every tool the server lists, including ones it adds later)."),
+    tools: grantNames('tool').describe(
+      "Tools of that server, by their upstream names; '*' globs allowed ('read_*', '*' = every tool the server lists, including ones it adds later).",
+    ),
     prompts: grantNames('prompt').describe('Prompts of that server, by name; globs allowed.'),
     resources: z
       .array(z.string().min(1).max(2048))
@@ -175,25 +258,45 @@ export const mcpGrantSchema = z
     when: z
       .record(z.string().regex(ARG_NAME, 'not an argument name'), argumentConditionSchema)
       .default({})
-      .describe('Conditions on the arguments of the granted tools; all must hold. A call whose argument does not satisfy them is refused.'),
+      .describe(
+        'Conditions on the arguments of the granted tools; all must hold. A call whose argument does not satisfy them is refused.',
+      ),
   })
-  .refine((g) => g.tools.length + g.prompts.length + g.resources.length > 0, { message: 'name at least one of tools, prompts, resources' });
+  .refine((g) => g.tools.length + g.prompts.length + g.resources.length > 0, {
+    message: 'name at least one of tools, prompts, resources',
+  });
 
 export const mcpSchema = z
   .strictObject({
-    allow: z.array(mcpGrantSchema).max(1024).default([]).describe('What the agent may see and use. Nothing is granted unless listed (default deny).'),
-    deny: z.array(mcpGrantSchema).max(1024).default([]).describe('What the agent may never use, whatever allow says (forbid wins). With `when`, only calls whose arguments match are refused.'),
+    allow: z
+      .array(mcpGrantSchema)
+      .max(1024)
+      .default([])
+      .describe('What the agent may see and use. Nothing is granted unless listed (default deny).'),
+    deny: z
+      .array(mcpGrantSchema)
+      .max(1024)
+      .default([])
+      .describe(
+        'What the agent may never use, whatever allow says (forbid wins). With `when`, only calls whose arguments match are refused.',
+      ),
     policies: z
       .array(pathEntry)
       .max(64)
       .default([])
-      .describe('Extra Cedar policy files (relative to warden.yaml), validated against the Warden Cedar schema at start; see docs/config.md.'),
+      .describe(
+        'Extra Cedar policy files (relative to warden.yaml), validated against the Warden Cedar schema at start; see docs/config.md.',
+      ),
     sensitive_arguments: z
       .array(z.string().regex(ARG_NAME, 'not an argument name'))
       .max(256)
       .default([])
-      .describe('Argument names recorded in the audit log only as HMAC digests (names like password, token, secret, api_key, authorization are always).'),
-    call_timeout: duration.default(60_000).describe('Longest a tool call may take before the agent gets a timeout error, e.g. 30s. Default: 60s.'),
+      .describe(
+        'Argument names recorded in the audit log only as HMAC digests (names like password, token, secret, api_key, authorization are always).',
+      ),
+    call_timeout: duration
+      .default(60_000)
+      .describe('Longest a tool call may take before the agent gets a timeout error, e.g. 30s. Default: 60s.'),
     relay: z
       .record(serverName, z.array(z.enum(RELAY_FEATURES)).max(RELAY_FEATURES.length))
       .default({})
@@ -206,9 +309,19 @@ export const mcpSchema = z
 export const serverSchema = z
   .strictObject({
     description: z.string().max(500).optional().describe('What this server is for, for people reading the file.'),
-    command: z.string().min(1).max(4096).optional().describe('A stdio server: the program to start (in its own sandbox). Its PATH is /usr/local/bin:/usr/bin:/bin.'),
+    command: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe('A stdio server: the program to start (in its own sandbox). Its PATH is /usr/local/bin:/usr/bin:/bin.'),
     args: z
-      .array(z.string().max(4096).refine((a) => !a.includes('\0'), 'argument contains a NUL byte'))
+      .array(
+        z
+          .string()
+          .max(4096)
+          .refine((a) => !a.includes('\0'), 'argument contains a NUL byte'),
+      )
       .max(256)
       .default([])
       .describe("Arguments of the command; '${workspace}' is replaced by the run's workspace."),
@@ -217,19 +330,33 @@ export const serverSchema = z
       .max(2048)
       .refine((u) => !new URL(u).hostname.includes('*'), 'url must name one host, not a wildcard')
       .optional()
-      .describe('A remote Streamable HTTP server, reached through the egress proxy (its host is allowed for the gateway only).'),
+      .describe(
+        'A remote Streamable HTTP server, reached through the egress proxy (its host is allowed for the gateway only).',
+      ),
     headers: z
       .record(
         z.string().regex(HEADER_NAME, 'not an HTTP header name'),
-        z.strictObject({ from_env: z.string().regex(ENV_NAME, 'not a valid environment variable name').describe("The variable of warden's own environment that holds the value, read when the server starts.") }),
+        z.strictObject({
+          from_env: z
+            .string()
+            .regex(ENV_NAME, 'not a valid environment variable name')
+            .describe("The variable of warden's own environment that holds the value, read when the server starts."),
+        }),
       )
       .superRefine((headers, ctx) => {
         for (const name of Object.keys(headers)) {
-          if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by the MCP transport or the proxy; remove it` });
+          if (RESERVED_HEADERS.has(name.toLowerCase()))
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: `${name} is set by the MCP transport or the proxy; remove it`,
+            });
         }
       })
       .default({})
-      .describe("HTTP headers sent to a remote (url) server on every request, e.g. `Authorization: { from_env: MCP_TOKEN }`. Values come from warden's environment, never from this file, and reach only the server's bridge sandbox."),
+      .describe(
+        "HTTP headers sent to a remote (url) server on every request, e.g. `Authorization: { from_env: MCP_TOKEN }`. Values come from warden's environment, never from this file, and reach only the server's bridge sandbox.",
+      ),
     workspace: z
       .enum(['none', 'read-only', 'read-write'])
       .default('none')
@@ -239,8 +366,12 @@ export const serverSchema = z
     limits: limitsSchema.default({}),
     env: envSchema.default({ pass: [], set: {} }),
   })
-  .refine((s) => (s.command === undefined) !== (s.url === undefined), { message: 'give either command (a stdio server) or url (a remote server), not both' })
-  .refine((s) => s.url !== undefined || Object.keys(s.headers).length === 0, { message: 'headers apply to a remote (url) server only' })
+  .refine((s) => (s.command === undefined) !== (s.url === undefined), {
+    message: 'give either command (a stdio server) or url (a remote server), not both',
+  })
+  .refine((s) => s.url !== undefined || Object.keys(s.headers).length === 0, {
+    message: 'headers apply to a remote (url) server only',
+  })
   .describe('An MCP tool server the gateway may start (stdio, in its own sandbox) or reach (remote URL).');
 
 export const profileSchema = z
@@ -250,7 +381,14 @@ export const profileSchema = z
     network: networkSchema.default({ allow: [] }),
     limits: limitsSchema.default({}),
     env: envSchema.default({ pass: [], set: {} }),
-    mcp: mcpSchema.default({ allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000, relay: {} }),
+    mcp: mcpSchema.default({
+      allow: [],
+      deny: [],
+      policies: [],
+      sensitive_arguments: [],
+      call_timeout: 60_000,
+      relay: {},
+    }),
   })
   .describe('A named set of permissions for one kind of task.');
 
@@ -260,7 +398,9 @@ export const sandboxSchema = z
       .string()
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'not a valid user name')
       .default(DEFAULT_SANDBOX_USER)
-      .describe('The unprivileged user sandboxes run as when warden is started as root (created by scripts/setup.sh). Ignored when warden runs as an ordinary user.'),
+      .describe(
+        'The unprivileged user sandboxes run as when warden is started as root (created by scripts/setup.sh). Ignored when warden runs as an ordinary user.',
+      ),
   })
   .describe('How sandboxes are created.');
 
@@ -274,12 +414,19 @@ export const configSchema = z
       .regex(/^\//, 'state_dir must be an absolute path')
       .max(1024)
       .optional()
-      .describe('Where warden keeps its audit log and keys. Default: $WARDEN_STATE_DIR, else /var/lib/warden for root, else ~/.local/state/warden.'),
+      .describe(
+        'Where warden keeps its audit log and keys. Default: $WARDEN_STATE_DIR, else /var/lib/warden for root, else ~/.local/state/warden.',
+      ),
     sandbox: sandboxSchema.default({ user: DEFAULT_SANDBOX_USER }),
     profiles: z
-      .record(z.string().regex(PROFILE_NAME, 'profile names are lower-case letters, digits, - and _ (max 64)'), profileSchema)
+      .record(
+        z.string().regex(PROFILE_NAME, 'profile names are lower-case letters, digits, - and _ (max 64)'),
+        profileSchema,
+      )
       .default({})
-      .describe("Named profiles; 'default' is used when --profile is not given (a built-in one applies if the file does not define it)."),
+      .describe(
+        "Named profiles; 'default' is used when --profile is not given (a built-in one applies if the file does not define it).",
+      ),
     servers: z
       .record(serverName, serverSchema)
       .default({})
@@ -301,7 +448,11 @@ export const configSchema = z
       }
       for (const server of Object.keys(profile.mcp.relay)) {
         if (!Object.hasOwn(config.servers, server)) {
-          ctx.addIssue({ code: 'custom', path: ['profiles', profileName, 'mcp', 'relay', server], message: `no server '${server}' in servers (known: ${Object.keys(config.servers).join(', ') || 'none'})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['profiles', profileName, 'mcp', 'relay', server],
+            message: `no server '${server}' in servers (known: ${Object.keys(config.servers).join(', ') || 'none'})`,
+          });
         }
       }
     }

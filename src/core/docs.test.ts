@@ -54,7 +54,8 @@ function documentedErrors(doc: string): Map<string, number | null> {
   return sections;
 }
 
-const range = (prefix: string, last: number): string[] => Array.from({ length: last }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+const range = (prefix: string, last: number): string[] =>
+  Array.from({ length: last }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
 
 describe('docs/errors.md', () => {
   const doc = readDoc('errors.md');
@@ -63,7 +64,9 @@ describe('docs/errors.md', () => {
 
   it.each(codes)('documents %s in its own section with the exit code the CLI uses', (code) => {
     expect(sections.has(code), `add a "### ${code}" section to docs/errors.md`).toBe(true);
-    expect(sections.get(code), `the "### ${code}" section must say "Exit code: **${ERROR_CODES[code].exit}**"`).toBe(ERROR_CODES[code].exit);
+    expect(sections.get(code), `the "### ${code}" section must say "Exit code: **${ERROR_CODES[code].exit}**"`).toBe(
+      ERROR_CODES[code].exit,
+    );
   });
 
   it('documents no code that is not in the registry (a typo, or a code that was renamed)', () => {
@@ -73,7 +76,8 @@ describe('docs/errors.md', () => {
 
   it('lists every exit code warden itself uses in the exit-code table', () => {
     const rows = new Set([...doc.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1])));
-    for (const [name, value] of Object.entries(EXIT)) expect(rows.has(value), `EXIT.${name} (${value}) has no row in the exit-code table`).toBe(true);
+    for (const [name, value] of Object.entries(EXIT))
+      expect(rows.has(value), `EXIT.${name} (${value}) has no row in the exit-code table`).toBe(true);
   });
 });
 
@@ -82,7 +86,9 @@ describe('docs/config.md', () => {
   const paths = configFieldPaths(configJsonSchema());
 
   it('finds the fields of the schema (the walker itself works)', () => {
-    expect(paths).toEqual(expect.arrayContaining(['version', 'profiles.<name>.limits.memory', 'profiles.<name>.env.set', 'sandbox.user']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['version', 'profiles.<name>.limits.memory', 'profiles.<name>.env.set', 'sandbox.user']),
+    );
   });
 
   it.each(paths)('documents %s', (path) => {
@@ -102,7 +108,9 @@ describe('docs/config.md', () => {
   });
 
   it('describes the schema that schema/warden.schema.json holds (regenerate it with `npm run build`)', () => {
-    const committed: unknown = JSON.parse(readFileSync(new URL('../../schema/warden.schema.json', import.meta.url), 'utf8'));
+    const committed: unknown = JSON.parse(
+      readFileSync(new URL('../../schema/warden.schema.json', import.meta.url), 'utf8'),
+    );
     expect(committed).toEqual(configJsonSchema());
   });
 });

@@ -40,7 +40,16 @@ describe('ERROR_CODES', () => {
   });
 
   it('usage and config errors exit 2 (nothing was run); integrity failures exit 3', () => {
-    for (const code of ['CONFIG_NOT_FOUND', 'CONFIG_PARSE', 'CONFIG_INVALID', 'CONFIG_TOO_LARGE', 'PROFILE_NOT_FOUND', 'USAGE', 'WORKSPACE_INVALID', 'PATH_POLICY'] as const) {
+    for (const code of [
+      'CONFIG_NOT_FOUND',
+      'CONFIG_PARSE',
+      'CONFIG_INVALID',
+      'CONFIG_TOO_LARGE',
+      'PROFILE_NOT_FOUND',
+      'USAGE',
+      'WORKSPACE_INVALID',
+      'PATH_POLICY',
+    ] as const) {
       expect(ERROR_CODES[code].exit).toBe(EXIT.usage);
     }
     expect(ERROR_CODES.AUDIT_CORRUPT.exit).toBe(EXIT.integrity);
@@ -60,7 +69,10 @@ describe('ERROR_CODES', () => {
 describe('WardenError', () => {
   it('carries code, message, hint and cause, and is an Error', () => {
     const cause = new Error('ENOENT');
-    const error = new WardenError('CONFIG_NOT_FOUND', 'config file /x does not exist', { hint: 'check the --config path', cause });
+    const error = new WardenError('CONFIG_NOT_FOUND', 'config file /x does not exist', {
+      hint: 'check the --config path',
+      cause,
+    });
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('WardenError');
     expect(error.code).toBe('CONFIG_NOT_FOUND');

@@ -32,27 +32,75 @@ interface ErrorSpec {
 }
 
 export const ERROR_CODES = {
-  CONFIG_NOT_FOUND: { summary: 'The config file given with --config does not exist or cannot be read.', exit: EXIT.usage },
+  CONFIG_NOT_FOUND: {
+    summary: 'The config file given with --config does not exist or cannot be read.',
+    exit: EXIT.usage,
+  },
   CONFIG_PARSE: { summary: 'The config file is not valid YAML (or has duplicate keys).', exit: EXIT.usage },
-  CONFIG_INVALID: { summary: 'The config file does not match the schema; the message names the path inside the file and the fix.', exit: EXIT.usage },
+  CONFIG_INVALID: {
+    summary: 'The config file does not match the schema; the message names the path inside the file and the fix.',
+    exit: EXIT.usage,
+  },
   CONFIG_TOO_LARGE: { summary: 'The config file is larger than the 1 MiB limit.', exit: EXIT.usage },
   PROFILE_NOT_FOUND: { summary: 'The profile named with --profile is not defined in the config.', exit: EXIT.usage },
   USAGE: { summary: 'A command-line argument is missing or invalid.', exit: EXIT.usage },
-  SANDBOX_UNAVAILABLE: { summary: 'This host cannot provide the sandbox (bwrap, socat, user namespaces or the sandbox user is missing); warden refuses to run unsandboxed.', exit: EXIT.wardenFailed },
-  SANDBOX_START_FAILED: { summary: 'bwrap could not set up the sandbox; the message quotes its reason.', exit: EXIT.wardenFailed },
-  LIMITS_UNAVAILABLE: { summary: 'A resource-limit controller (cgroup memory, pids or cpu) is unavailable; pass --accept-missing-limits to run without it.', exit: EXIT.wardenFailed },
-  WORKSPACE_INVALID: { summary: 'The workspace directory does not exist, is not a directory, or is not usable by the sandbox user.', exit: EXIT.usage },
-  PATH_POLICY: { summary: 'A filesystem path in the profile is unsafe to expose (e.g. the state dir, or / as writable).', exit: EXIT.usage },
+  SANDBOX_UNAVAILABLE: {
+    summary:
+      'This host cannot provide the sandbox (bwrap, socat, user namespaces or the sandbox user is missing); warden refuses to run unsandboxed.',
+    exit: EXIT.wardenFailed,
+  },
+  SANDBOX_START_FAILED: {
+    summary: 'bwrap could not set up the sandbox; the message quotes its reason.',
+    exit: EXIT.wardenFailed,
+  },
+  LIMITS_UNAVAILABLE: {
+    summary:
+      'A resource-limit controller (cgroup memory, pids or cpu) is unavailable; pass --accept-missing-limits to run without it.',
+    exit: EXIT.wardenFailed,
+  },
+  WORKSPACE_INVALID: {
+    summary: 'The workspace directory does not exist, is not a directory, or is not usable by the sandbox user.',
+    exit: EXIT.usage,
+  },
+  PATH_POLICY: {
+    summary: 'A filesystem path in the profile is unsafe to expose (e.g. the state dir, or / as writable).',
+    exit: EXIT.usage,
+  },
   EGRESS_START_FAILED: { summary: 'The egress proxy could not listen on its socket.', exit: EXIT.wardenFailed },
-  AUDIT_UNAVAILABLE: { summary: 'The audit store cannot be opened or written; warden fails closed and does not run.', exit: EXIT.wardenFailed },
-  AUDIT_CORRUPT: { summary: 'The audit store is not a warden audit store, its schema is newer than this warden, or audit.head does not match the log (records were altered or removed); nothing more is recorded until it is investigated.', exit: EXIT.integrity },
+  AUDIT_UNAVAILABLE: {
+    summary: 'The audit store cannot be opened or written; warden fails closed and does not run.',
+    exit: EXIT.wardenFailed,
+  },
+  AUDIT_CORRUPT: {
+    summary:
+      'The audit store is not a warden audit store, its schema is newer than this warden, or audit.head does not match the log (records were altered or removed); nothing more is recorded until it is investigated.',
+    exit: EXIT.integrity,
+  },
   AUDIT_NOT_FOUND: { summary: 'No run with that id exists in the audit log.', exit: EXIT.usage },
   STATE_DIR: { summary: 'The state directory cannot be created or has unsafe permissions.', exit: EXIT.wardenFailed },
-  POLICY_INVALID: { summary: "A Cedar policy (compiled from the profile's mcp section, or from a file it names) does not parse or does not validate against the Warden schema; the gateway does not start.", exit: EXIT.usage },
-  POLICY_FILE: { summary: 'A Cedar policy file named in mcp.policies cannot be read, is larger than 1 MiB, or reuses a policy id.', exit: EXIT.usage },
-  GATEWAY_START_FAILED: { summary: 'The MCP gateway could not start: an upstream server did not start or answer initialize, listed colliding tool names (GW-03), or the endpoint could not listen.', exit: EXIT.wardenFailed },
-  TOKEN_INVALID: { summary: 'warden token issue or revoke could not do what was asked (invalid agent name, scope or token id; a token of another installation; an unreadable revocation list).', exit: EXIT.usage },
-  INTERNAL: { summary: 'An unexpected internal failure; please report it with the audit run id.', exit: EXIT.wardenFailed },
+  POLICY_INVALID: {
+    summary:
+      "A Cedar policy (compiled from the profile's mcp section, or from a file it names) does not parse or does not validate against the Warden schema; the gateway does not start.",
+    exit: EXIT.usage,
+  },
+  POLICY_FILE: {
+    summary: 'A Cedar policy file named in mcp.policies cannot be read, is larger than 1 MiB, or reuses a policy id.',
+    exit: EXIT.usage,
+  },
+  GATEWAY_START_FAILED: {
+    summary:
+      'The MCP gateway could not start: an upstream server did not start or answer initialize, listed colliding tool names (GW-03), or the endpoint could not listen.',
+    exit: EXIT.wardenFailed,
+  },
+  TOKEN_INVALID: {
+    summary:
+      'warden token issue or revoke could not do what was asked (invalid agent name, scope or token id; a token of another installation; an unreadable revocation list).',
+    exit: EXIT.usage,
+  },
+  INTERNAL: {
+    summary: 'An unexpected internal failure; please report it with the audit run id.',
+    exit: EXIT.wardenFailed,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

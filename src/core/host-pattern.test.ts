@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WEB_PORTS, canonicalAddress, hostMatches, normaliseHost, parseHostPattern, patternAllows, type HostPattern, type NormalisedHost } from './host-pattern.js';
+import {
+  WEB_PORTS,
+  canonicalAddress,
+  hostMatches,
+  normaliseHost,
+  parseHostPattern,
+  patternAllows,
+  type HostPattern,
+  type NormalisedHost,
+} from './host-pattern.js';
 
 function norm(raw: string): NormalisedHost {
   const result = normaliseHost(raw);
@@ -34,9 +43,12 @@ describe('normaliseHost', () => {
     expect(norm('localhost')).toEqual({ kind: 'name', host: 'localhost' });
   });
 
-  it.each(['example.com..', '.', '..', '.example.com', 'a..b', 'example..com'])('NET-06 refuses empty labels: %j', (raw) => {
-    expect(normaliseHost(raw).ok).toBe(false);
-  });
+  it.each(['example.com..', '.', '..', '.example.com', 'a..b', 'example..com'])(
+    'NET-06 refuses empty labels: %j',
+    (raw) => {
+      expect(normaliseHost(raw).ok).toBe(false);
+    },
+  );
 
   it('NET-06 IDN becomes punycode; the punycode spelling is the same host', () => {
     expect(norm('bücher.de')).toEqual({ kind: 'name', host: 'xn--bcher-kva.de' });
@@ -78,13 +90,19 @@ describe('normaliseHost', () => {
     expect(norm(raw)).toEqual({ kind: 'ip', host: canonical, version: 4 });
   });
 
-  it.each(['256.1.1.1', '1.2.3.4.5', '4294967296', '0x100000000', '1.2.3.256', '08.0.0.1', '0x7g.1'])('NET-06 refuses the invalid IPv4 form %j', (raw) => {
-    expect(normaliseHost(raw).ok).toBe(false);
-  });
+  it.each(['256.1.1.1', '1.2.3.4.5', '4294967296', '0x100000000', '1.2.3.256', '08.0.0.1', '0x7g.1'])(
+    'NET-06 refuses the invalid IPv4 form %j',
+    (raw) => {
+      expect(normaliseHost(raw).ok).toBe(false);
+    },
+  );
 
-  it.each(['foo.123', 'example.0x1', 'a.1'])('NET-06 refuses a name whose last label is numeric (some clients read it as IPv4): %j', (raw) => {
-    expect(normaliseHost(raw).ok).toBe(false);
-  });
+  it.each(['foo.123', 'example.0x1', 'a.1'])(
+    'NET-06 refuses a name whose last label is numeric (some clients read it as IPv4): %j',
+    (raw) => {
+      expect(normaliseHost(raw).ok).toBe(false);
+    },
+  );
 
   it.each([
     ['[::1]', '::1'],
@@ -106,12 +124,18 @@ describe('normaliseHost', () => {
     expect(norm(raw)).toEqual({ kind: 'ip', host: canonical, version: 4 });
   });
 
-  it.each(['[::ffff:127.0.0.1', '[::1]]', ':::1', '[1:2:3:4:5:6:7:8:9]', '[fe80::1%eth0]', '[fe80::1%25eth0]', 'example.com:443', '[::1]:443'])(
-    'NET-06 refuses the malformed IPv6 / host:port form %j',
-    (raw) => {
-      expect(normaliseHost(raw).ok).toBe(false);
-    },
-  );
+  it.each([
+    '[::ffff:127.0.0.1',
+    '[::1]]',
+    ':::1',
+    '[1:2:3:4:5:6:7:8:9]',
+    '[fe80::1%eth0]',
+    '[fe80::1%25eth0]',
+    'example.com:443',
+    '[::1]:443',
+  ])('NET-06 refuses the malformed IPv6 / host:port form %j', (raw) => {
+    expect(normaliseHost(raw).ok).toBe(false);
+  });
 
   it.each([
     ['user@example.com', 'userinfo'],
@@ -131,9 +155,12 @@ describe('normaliseHost', () => {
     if (!result.ok) expect(result.reason).toMatch(/not allowed/);
   });
 
-  it.each(['-a.com', 'a-.com', 'a_b.com', 'xn--zz.com', '*.example.com', 'exa*mple.com'])('NET-06 refuses the invalid label in %j', (raw) => {
-    expect(normaliseHost(raw).ok).toBe(false);
-  });
+  it.each(['-a.com', 'a-.com', 'a_b.com', 'xn--zz.com', '*.example.com', 'exa*mple.com'])(
+    'NET-06 refuses the invalid label in %j',
+    (raw) => {
+      expect(normaliseHost(raw).ok).toBe(false);
+    },
+  );
 
   it('NET-06 bounds: labels up to 63, names up to 253 characters (one trailing dot allowed)', () => {
     const label63 = 'a'.repeat(63);
@@ -150,27 +177,30 @@ describe('normaliseHost', () => {
 
   it('NET-06 property: never throws, and what it returns is bounded and canonical', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.domain(), fc.ipV4(), fc.ipV4Extended(), fc.ipV6()), (raw) => {
-        const result = normaliseHost(raw);
-        if (!result.ok) {
-          expect(typeof result.reason).toBe('string');
-          return;
-        }
-        const { value } = result;
-        if (value.kind === 'name') {
-          expect(value.host.length).toBeGreaterThan(0);
-          expect(value.host.length).toBeLessThanOrEqual(253);
-          expect(value.host).toMatch(/^[a-z0-9.-]+$/);
-          expect(value.host.endsWith('.')).toBe(false);
-        } else if (value.version === 4) {
-          expect(value.host).toMatch(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
-        } else {
-          expect(value.host).toMatch(/^[0-9a-f:]+$/);
-          expect(value.host.startsWith('::ffff:')).toBe(false);
-        }
-        // Canonical: normalising the result again changes nothing.
-        expect(normaliseHost(value.host)).toEqual({ ok: true, value });
-      }),
+      fc.property(
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.domain(), fc.ipV4(), fc.ipV4Extended(), fc.ipV6()),
+        (raw) => {
+          const result = normaliseHost(raw);
+          if (!result.ok) {
+            expect(typeof result.reason).toBe('string');
+            return;
+          }
+          const { value } = result;
+          if (value.kind === 'name') {
+            expect(value.host.length).toBeGreaterThan(0);
+            expect(value.host.length).toBeLessThanOrEqual(253);
+            expect(value.host).toMatch(/^[a-z0-9.-]+$/);
+            expect(value.host.endsWith('.')).toBe(false);
+          } else if (value.version === 4) {
+            expect(value.host).toMatch(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
+          } else {
+            expect(value.host).toMatch(/^[0-9a-f:]+$/);
+            expect(value.host.startsWith('::ffff:')).toBe(false);
+          }
+          // Canonical: normalising the result again changes nothing.
+          expect(normaliseHost(value.host)).toEqual({ ok: true, value });
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -212,7 +242,12 @@ describe('canonicalAddress', () => {
 
 describe('parseHostPattern', () => {
   it('NET-06 exact names: normalised host, web ports by default', () => {
-    expect(pattern('api.example.com')).toEqual({ text: 'api.example.com', kind: 'exact', host: 'api.example.com', ports: 'web' });
+    expect(pattern('api.example.com')).toEqual({
+      text: 'api.example.com',
+      kind: 'exact',
+      host: 'api.example.com',
+      ports: 'web',
+    });
     expect(pattern('EXAMPLE.COM.')).toEqual({ text: 'EXAMPLE.COM.', kind: 'exact', host: 'example.com', ports: 'web' });
     expect(pattern('bücher.de').host).toBe('xn--bcher-kva.de');
     expect(WEB_PORTS).toEqual([80, 443]);
@@ -226,12 +261,20 @@ describe('parseHostPattern', () => {
     expect(pattern('*.example.com:8443')).toMatchObject({ kind: 'wildcard', host: 'example.com', ports: 8443 });
   });
 
-  it.each(['example.com:0', 'example.com:00000', 'example.com:65536', 'example.com:99999', 'example.com:123456', 'example.com:', 'example.com:-1', 'example.com:http', 'example.com:**', 'example.com:80:80'])(
-    'NET-06 refuses the bad port in %j',
-    (text) => {
-      refusal(text);
-    },
-  );
+  it.each([
+    'example.com:0',
+    'example.com:00000',
+    'example.com:65536',
+    'example.com:99999',
+    'example.com:123456',
+    'example.com:',
+    'example.com:-1',
+    'example.com:http',
+    'example.com:**',
+    'example.com:80:80',
+  ])('NET-06 refuses the bad port in %j', (text) => {
+    refusal(text);
+  });
 
   it('NET-06 IPv4 addresses in any spelling become address patterns in dotted decimal', () => {
     expect(pattern('203.0.113.7')).toEqual({ text: '203.0.113.7', kind: 'address', host: '203.0.113.7', ports: 'web' });
@@ -240,7 +283,12 @@ describe('parseHostPattern', () => {
   });
 
   it('NET-06 IPv6 addresses must be bracketed; mapped IPv4 becomes IPv4', () => {
-    expect(pattern('[2001:db8::7]')).toEqual({ text: '[2001:db8::7]', kind: 'address', host: '2001:db8::7', ports: 'web' });
+    expect(pattern('[2001:db8::7]')).toEqual({
+      text: '[2001:db8::7]',
+      kind: 'address',
+      host: '2001:db8::7',
+      ports: 'web',
+    });
     expect(pattern('[2001:DB8::7]:443')).toMatchObject({ kind: 'address', host: '2001:db8::7', ports: 443 });
     expect(pattern('[::1]:*')).toMatchObject({ kind: 'address', host: '::1', ports: 'any' });
     expect(pattern('[::ffff:127.0.0.1]:443')).toMatchObject({ kind: 'address', host: '127.0.0.1', ports: 443 });
@@ -254,32 +302,55 @@ describe('parseHostPattern', () => {
     expect(refusal('[fe80::1%eth0]')).toBeTruthy();
   });
 
-  it.each(['[not-an-ip]:443', '[example.com]', '[127.0.0.1]:80'])('NET-06 brackets are only for IPv6 literals: %j is refused', (text) => {
-    refusal(text);
-  });
+  it.each(['[not-an-ip]:443', '[example.com]', '[127.0.0.1]:80'])(
+    'NET-06 brackets are only for IPv6 literals: %j is refused',
+    (text) => {
+      refusal(text);
+    },
+  );
 
-  it.each(['0.0.0.0', '0', '0.0.0.0:80', '[::]', '[::]:443', '[0:0:0:0:0:0:0:0]', '[::ffff:0.0.0.0]', '0x0.0'])('NET-06 refuses the unspecified address %j', (text) => {
-    expect(refusal(text)).toMatch(/unspecified/);
-  });
+  it.each(['0.0.0.0', '0', '0.0.0.0:80', '[::]', '[::]:443', '[0:0:0:0:0:0:0:0]', '[::ffff:0.0.0.0]', '0x0.0'])(
+    'NET-06 refuses the unspecified address %j',
+    (text) => {
+      expect(refusal(text)).toMatch(/unspecified/);
+    },
+  );
 
-  it.each(['http://example.com', 'https://example.com/', 'HTTPS://EXAMPLE.COM', 'socks5h://example.com:1080', 'git+ssh://example.com'])('NET-06 refuses a URL %j', (text) => {
+  it.each([
+    'http://example.com',
+    'https://example.com/',
+    'HTTPS://EXAMPLE.COM',
+    'socks5h://example.com:1080',
+    'git+ssh://example.com',
+  ])('NET-06 refuses a URL %j', (text) => {
     expect(refusal(text)).toMatch(/not a URL/);
   });
 
-  it.each([' example.com', 'example.com ', 'example.com\n', '\texample.com'])('NET-06 refuses surrounding whitespace %j', (text) => {
-    refusal(text);
-  });
+  it.each([' example.com', 'example.com ', 'example.com\n', '\texample.com'])(
+    'NET-06 refuses surrounding whitespace %j',
+    (text) => {
+      refusal(text);
+    },
+  );
 
-  it.each(['', 'example.com/path', 'user@example.com', 'a..b', 'foo.123', 'exa mple.com', 'example.com\0'])('NET-06 refuses the malformed entry %j', (text) => {
-    refusal(text);
-  });
+  it.each(['', 'example.com/path', 'user@example.com', 'a..b', 'foo.123', 'exa mple.com', 'example.com\0'])(
+    'NET-06 refuses the malformed entry %j',
+    (text) => {
+      refusal(text);
+    },
+  );
 
   it('NET-06 refuses entries longer than 300 characters without parsing them', () => {
     expect(refusal(`${'a.'.repeat(200)}com`)).toMatch(/300/);
   });
 
   it('NET-08 *.example.com is a wildcard over example.com (normalised)', () => {
-    expect(pattern('*.example.com')).toEqual({ text: '*.example.com', kind: 'wildcard', host: 'example.com', ports: 'web' });
+    expect(pattern('*.example.com')).toEqual({
+      text: '*.example.com',
+      kind: 'wildcard',
+      host: 'example.com',
+      ports: 'web',
+    });
     expect(pattern('*.EXAMPLE.com.')).toMatchObject({ kind: 'wildcard', host: 'example.com' });
     expect(pattern('*.bücher.de')).toMatchObject({ kind: 'wildcard', host: 'xn--bcher-kva.de' });
   });
@@ -288,20 +359,33 @@ describe('parseHostPattern', () => {
     expect(refusal(text)).toMatch(/every host/);
   });
 
-  it.each(['*.com', '*.COM', '*.com.', '*.internal', '*.localhost', '*.xn--p1ai', '*.рф', '*.com:443'])('NET-08 refuses the single-label wildcard %j', (text) => {
-    expect(refusal(text)).toMatch(/top-level domain/);
-  });
+  it.each(['*.com', '*.COM', '*.com.', '*.internal', '*.localhost', '*.xn--p1ai', '*.рф', '*.com:443'])(
+    'NET-08 refuses the single-label wildcard %j',
+    (text) => {
+      expect(refusal(text)).toMatch(/top-level domain/);
+    },
+  );
 
-  it.each(['*.127.0.0.1', '*.1.2.3.4', '*.0x7f.1', '*.[::1]'])('NET-08 refuses a wildcard over an IP address %j', (text) => {
-    refusal(text);
-  });
-
-  it.each(['*example.com', 'a.*.example.com', 'example.*', 'ex*ample.com', '*.*.example.com', '**.example.com', '*.example.*', '.*.example.com', '*..example.com'])(
-    'NET-08 refuses a misplaced or repeated wildcard %j',
+  it.each(['*.127.0.0.1', '*.1.2.3.4', '*.0x7f.1', '*.[::1]'])(
+    'NET-08 refuses a wildcard over an IP address %j',
     (text) => {
       refusal(text);
     },
   );
+
+  it.each([
+    '*example.com',
+    'a.*.example.com',
+    'example.*',
+    'ex*ample.com',
+    '*.*.example.com',
+    '**.example.com',
+    '*.example.*',
+    '.*.example.com',
+    '*..example.com',
+  ])('NET-08 refuses a misplaced or repeated wildcard %j', (text) => {
+    refusal(text);
+  });
 });
 
 describe('patternAllows / hostMatches', () => {
@@ -311,12 +395,20 @@ describe('patternAllows / hostMatches', () => {
     expect(allows('*.example.com', 'A.EXAMPLE.COM.', 443)).toBe(true);
   });
 
-  it.each(['example.com', 'EXAMPLE.COM.', 'evilexample.com', 'aexample.com', 'example.com.evil.net', 'a.example.com.evil.net', 'example.co', 'xample.com', 'a.example.org', 'a-example.com'])(
-    'NET-08 *.example.com does not match %j',
-    (host) => {
-      expect(allows('*.example.com', host, 443)).toBe(false);
-    },
-  );
+  it.each([
+    'example.com',
+    'EXAMPLE.COM.',
+    'evilexample.com',
+    'aexample.com',
+    'example.com.evil.net',
+    'a.example.com.evil.net',
+    'example.co',
+    'xample.com',
+    'a.example.org',
+    'a-example.com',
+  ])('NET-08 *.example.com does not match %j', (host) => {
+    expect(allows('*.example.com', host, 443)).toBe(false);
+  });
 
   it('NET-08 a wildcard never matches an IP address, even one written like a subdomain', () => {
     expect(allows('*.example.com', '1.2.3.4', 443)).toBe(false);
@@ -333,10 +425,13 @@ describe('patternAllows / hostMatches', () => {
     expect(allows('apple.com', '\u0430pple.com', 443)).toBe(false);
   });
 
-  it.each(['0x7f.1', '2130706433', '0177.0.0.1', '127.1', '127.0.0.1.', '[::ffff:127.0.0.1]', '::ffff:7f00:1'])('NET-06 127.0.0.1:8080 matches the odd spelling %j', (host) => {
-    expect(allows('127.0.0.1:8080', host, 8080)).toBe(true);
-    expect(allows('127.0.0.1:8080', host, 8081)).toBe(false);
-  });
+  it.each(['0x7f.1', '2130706433', '0177.0.0.1', '127.1', '127.0.0.1.', '[::ffff:127.0.0.1]', '::ffff:7f00:1'])(
+    'NET-06 127.0.0.1:8080 matches the odd spelling %j',
+    (host) => {
+      expect(allows('127.0.0.1:8080', host, 8080)).toBe(true);
+      expect(allows('127.0.0.1:8080', host, 8081)).toBe(false);
+    },
+  );
 
   it('NET-06 an address pattern matches neither names nor other addresses', () => {
     expect(allows('127.0.0.1:*', 'localhost', 80)).toBe(false);
@@ -379,17 +474,24 @@ describe('patternAllows / hostMatches', () => {
 
   it('NET-08 property: parseHostPattern never throws and never yields a bare or single-label wildcard', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.domain().map((d) => `*.${d}`), fc.constantFrom('*', '*.*', '*.com')), (text) => {
-        const result = parseHostPattern(text);
-        if (!result.ok) return;
-        expect(result.value.host.length).toBeGreaterThan(0);
-        expect(result.value.host.includes('*')).toBe(false);
-        if (result.value.kind === 'wildcard') expect(result.value.host.includes('.')).toBe(true);
-        if (typeof result.value.ports === 'number') {
-          expect(result.value.ports).toBeGreaterThanOrEqual(1);
-          expect(result.value.ports).toBeLessThanOrEqual(65535);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 60 }),
+          fc.domain().map((d) => `*.${d}`),
+          fc.constantFrom('*', '*.*', '*.com'),
+        ),
+        (text) => {
+          const result = parseHostPattern(text);
+          if (!result.ok) return;
+          expect(result.value.host.length).toBeGreaterThan(0);
+          expect(result.value.host.includes('*')).toBe(false);
+          if (result.value.kind === 'wildcard') expect(result.value.host.includes('.')).toBe(true);
+          if (typeof result.value.ports === 'number') {
+            expect(result.value.ports).toBeGreaterThanOrEqual(1);
+            expect(result.value.ports).toBeLessThanOrEqual(65535);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

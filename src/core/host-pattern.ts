@@ -36,7 +36,9 @@ const MAX_HOST_LENGTH = 253;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** A parsed host: a DNS name or an IP literal, normalised. */
-export type NormalisedHost = { readonly kind: 'name'; readonly host: string } | { readonly kind: 'ip'; readonly host: string; readonly version: 4 | 6 };
+export type NormalisedHost =
+  | { readonly kind: 'name'; readonly host: string }
+  | { readonly kind: 'ip'; readonly host: string; readonly version: 4 | 6 };
 
 /**
  * Normalises a host as a client wrote it (from a URL, a CONNECT authority, a SOCKS request or a
@@ -45,7 +47,8 @@ export type NormalisedHost = { readonly kind: 'name'; readonly host: string } | 
 export function normaliseHost(raw: string): ParseResult<NormalisedHost> {
   if (raw.length === 0 || raw.length > MAX_HOST_LENGTH + 2) return { ok: false, reason: 'host is empty or too long' };
   // Control characters, spaces, userinfo and path characters never belong in a host.
-  if (/[\s\x00-\x1f\x7f@/\\?#%]/.test(raw)) return { ok: false, reason: 'host contains characters that are not allowed' };
+  if (/[\s\x00-\x1f\x7f@/\\?#%]/.test(raw))
+    return { ok: false, reason: 'host contains characters that are not allowed' };
 
   let host = raw;
   if (host.startsWith('[') && host.endsWith(']')) {
@@ -97,10 +100,12 @@ export function canonicalAddress(address: string): string | undefined {
 
 /** Parses one allow-list entry. Rejects entries that are too broad to be a boundary (NET-08). */
 export function parseHostPattern(text: string): ParseResult<HostPattern> {
-  if (text.length === 0 || text.length > 300) return { ok: false, reason: 'entry is empty or longer than 300 characters' };
+  if (text.length === 0 || text.length > 300)
+    return { ok: false, reason: 'entry is empty or longer than 300 characters' };
   let rest = text.trim();
   if (rest !== text) return { ok: false, reason: 'entry has leading or trailing spaces' };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) return { ok: false, reason: 'write a host, not a URL (drop the scheme and path)' };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest))
+    return { ok: false, reason: 'write a host, not a URL (drop the scheme and path)' };
 
   let ports: PortRule = 'web';
   const portMatch = /^(.*?)(?::(\*|\d{1,5}))?$/.exec(rest);
@@ -110,22 +115,31 @@ export function parseHostPattern(text: string): ParseResult<HostPattern> {
     if (close < 0) return { ok: false, reason: 'unterminated [IPv6] literal' };
     // Brackets are for IPv6 literals only: '[example.com]' or '[127.0.0.1]:80' would otherwise be
     // read as the name or address inside, a second spelling the allow-list never meant (NET-06).
-    if (!ipaddr.IPv6.isValid(rest.slice(1, close))) return { ok: false, reason: 'brackets are only for IPv6 addresses; write a host name or IPv4 address without them' };
+    if (!ipaddr.IPv6.isValid(rest.slice(1, close)))
+      return {
+        ok: false,
+        reason: 'brackets are only for IPv6 addresses; write a host name or IPv4 address without them',
+      };
     const after = rest.slice(close + 1);
-    if (after !== '' && !/^:(\*|\d{1,5})$/.test(after)) return { ok: false, reason: 'expected :PORT or :* after the [IPv6] literal' };
+    if (after !== '' && !/^:(\*|\d{1,5})$/.test(after))
+      return { ok: false, reason: 'expected :PORT or :* after the [IPv6] literal' };
     if (after !== '') ports = after === ':*' ? 'any' : Number(after.slice(1));
     rest = rest.slice(0, close + 1);
   } else if (portMatch && portMatch[2] !== undefined) {
-    if ((portMatch[1] ?? '').includes(':')) return { ok: false, reason: 'IPv6 addresses must be written in brackets, e.g. [2001:db8::1]:443' };
+    if ((portMatch[1] ?? '').includes(':'))
+      return { ok: false, reason: 'IPv6 addresses must be written in brackets, e.g. [2001:db8::1]:443' };
     ports = portMatch[2] === '*' ? 'any' : Number(portMatch[2]);
     rest = portMatch[1] ?? '';
   } else if (rest.includes(':')) {
-    if (ipaddr.IPv6.isValid(rest)) return { ok: false, reason: 'IPv6 addresses must be written in brackets, e.g. [2001:db8::1]:443' };
+    if (ipaddr.IPv6.isValid(rest))
+      return { ok: false, reason: 'IPv6 addresses must be written in brackets, e.g. [2001:db8::1]:443' };
     return { ok: false, reason: "the port must be a number from 1 to 65535, or '*' for any port" };
   }
-  if (typeof ports === 'number' && (ports < 1 || ports > 65535)) return { ok: false, reason: 'port must be between 1 and 65535' };
+  if (typeof ports === 'number' && (ports < 1 || ports > 65535))
+    return { ok: false, reason: 'port must be between 1 and 65535' };
 
-  if (rest === '*' || rest === '*.*' || rest === '**') return { ok: false, reason: "'*' would allow every host; list the domains the task needs" };
+  if (rest === '*' || rest === '*.*' || rest === '**')
+    return { ok: false, reason: "'*' would allow every host; list the domains the task needs" };
 
   if (rest.startsWith('*.')) {
     const base = rest.slice(2);
@@ -136,16 +150,21 @@ export function parseHostPattern(text: string): ParseResult<HostPattern> {
     // A single-label base ('*.com', '*.internal') is always too broad. Multi-label public
     // suffixes ('*.co.uk') are caught by wildcardBreadthProblem, which config validation adds.
     if (!norm.value.host.includes('.')) {
-      return { ok: false, reason: `'*.${norm.value.host}' covers a whole top-level domain; name the registrable domain, e.g. '*.example.${norm.value.host}'` };
+      return {
+        ok: false,
+        reason: `'*.${norm.value.host}' covers a whole top-level domain; name the registrable domain, e.g. '*.example.${norm.value.host}'`,
+      };
     }
     return { ok: true, value: { text, kind: 'wildcard', host: norm.value.host, ports } };
   }
-  if (rest.includes('*')) return { ok: false, reason: "'*' is only allowed as a leading '*.' label, e.g. '*.example.com'" };
+  if (rest.includes('*'))
+    return { ok: false, reason: "'*' is only allowed as a leading '*.' label, e.g. '*.example.com'" };
 
   const norm = normaliseHost(rest);
   if (!norm.ok) return { ok: false, reason: norm.reason };
   if (norm.value.kind === 'ip') {
-    if (norm.value.host === '0.0.0.0' || norm.value.host === '::') return { ok: false, reason: 'the unspecified address is not a destination' };
+    if (norm.value.host === '0.0.0.0' || norm.value.host === '::')
+      return { ok: false, reason: 'the unspecified address is not a destination' };
     return { ok: true, value: { text, kind: 'address', host: norm.value.host, ports } };
   }
   return { ok: true, value: { text, kind: 'exact', host: norm.value.host, ports } };

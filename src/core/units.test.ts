@@ -52,8 +52,30 @@ describe('parseByteSize', () => {
   });
 
   it.each([
-    '', ' ', 'abc', 'GiB', '-1', '-1GiB', '+1GiB', '1e3', '1E3', '.5', '1.', '1..5G', '1,5G', '1 2', '1x', '1 GiBs',
-    '1PiB', '1PB', '0x10', 'Infinity', 'NaN', '1GiB1MiB', '½G', '１G',
+    '',
+    ' ',
+    'abc',
+    'GiB',
+    '-1',
+    '-1GiB',
+    '+1GiB',
+    '1e3',
+    '1E3',
+    '.5',
+    '1.',
+    '1..5G',
+    '1,5G',
+    '1 2',
+    '1x',
+    '1 GiBs',
+    '1PiB',
+    '1PB',
+    '0x10',
+    'Infinity',
+    'NaN',
+    '1GiB1MiB',
+    '½G',
+    '１G',
   ])('refuses %j', (text) => {
     expect(parseByteSize(text)).toBeUndefined();
   });
@@ -122,8 +144,36 @@ describe('parseDuration', () => {
   });
 
   it.each([
-    '', '   ', 's', 'm', 'ms', 'soon', '1x', '1mm', '1 h', '1h 30m', '1h30', '30m extra', 'x30m', '5S', '1H', '-1s', '+1s', '-5',
-    '1e3', '1e3s', '.5s', '1.s', '1,5h', '1w', '1y', '1us', 'Infinity', 'NaN', '1h\n30m', '１s',
+    '',
+    '   ',
+    's',
+    'm',
+    'ms',
+    'soon',
+    '1x',
+    '1mm',
+    '1 h',
+    '1h 30m',
+    '1h30',
+    '30m extra',
+    'x30m',
+    '5S',
+    '1H',
+    '-1s',
+    '+1s',
+    '-5',
+    '1e3',
+    '1e3s',
+    '.5s',
+    '1.s',
+    '1,5h',
+    '1w',
+    '1y',
+    '1us',
+    'Infinity',
+    'NaN',
+    '1h\n30m',
+    '１s',
   ])('refuses %j', (text) => {
     expect(parseDuration(text)).toBeUndefined();
   });

@@ -4,7 +4,9 @@ import { WARDEN_VERSION } from './version.js';
 
 describe('WARDEN_VERSION', () => {
   it("equals package.json's version", () => {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
     expect(WARDEN_VERSION).toBe(pkg.version);
   });
 

@@ -74,7 +74,11 @@ profiles:
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const print = (line = ''): void => void options.out?.write(`${line}\n`);
   if (options.prepared.host.lib.filesystemServer === null) {
-    throw new WardenError('SANDBOX_UNAVAILABLE', "the demo's MCP filesystem server was not built (dist/assets/mcp-filesystem-server.mjs is missing)", { hint: 'run npm run build (or scripts/setup.sh)' });
+    throw new WardenError(
+      'SANDBOX_UNAVAILABLE',
+      "the demo's MCP filesystem server was not built (dist/assets/mcp-filesystem-server.mjs is missing)",
+      { hint: 'run npm run build (or scripts/setup.sh)' },
+    );
   }
   const config = await demoConfig();
   const root = mkdtempSync(join(tmpdir(), 'warden-demo-'));
@@ -102,7 +106,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     print(`  workspace     ${workspace}`);
     print(`  allowed host  ${DEMO_HOST}:${docs.port} (a docs server the demo runs on the host); nothing else`);
     print(`  limits        512 MiB memory, ${DEMO_PIDS} processes, 1 CPU, 60 s`);
-    print(`  MCP tools     the npm filesystem server, in its own sandbox behind warden's gateway; the task grants ${DEMO_GRANTED_TOOLS.join(' and ')} under the workspace`);
+    print(
+      `  MCP tools     the npm filesystem server, in its own sandbox behind warden's gateway; the task grants ${DEMO_GRANTED_TOOLS.join(' and ')} under the workspace`,
+    );
     print();
 
     const observed = new Map<string, { verdict: 'allowed' | 'blocked'; detail: string }>();
@@ -139,7 +145,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
                   print(GROUP_TITLES[step.group]);
                   lastGroup = step.group;
                 }
-                print(`   ${verdict === 'allowed' ? '+ allowed' : 'x blocked'}  ${step.title.padEnd(52)} ${match[3] ?? ''}`);
+                print(
+                  `   ${verdict === 'allowed' ? '+ allowed' : 'x blocked'}  ${step.title.padEnd(52)} ${match[3] ?? ''}`,
+                );
               }
               newline = buffered.indexOf('\n');
             }
@@ -156,24 +164,38 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 
     print();
     print(`Audit trail of ${summary.run_id} (warden audit show ${summary.run_id}):`);
-    for (const event of events) print(`   #${String(event.seq).padEnd(6)} ${event.type.padEnd(17)} ${describeEvent(event)}`);
-    print(verification.ok ? `   hash chain verified: ${verification.records} records intact` : `   HASH CHAIN FAILED: ${verification.problem} ${verification.detail}`);
+    for (const event of events)
+      print(`   #${String(event.seq).padEnd(6)} ${event.type.padEnd(17)} ${describeEvent(event)}`);
+    print(
+      verification.ok
+        ? `   hash chain verified: ${verification.records} records intact`
+        : `   HASH CHAIN FAILED: ${verification.problem} ${verification.detail}`,
+    );
     print();
     const failed = steps.filter((s) => !s.ok);
     const allowed = steps.filter((s) => s.observed === 'allowed').length;
     const blocked = steps.filter((s) => s.observed === 'blocked').length;
     const calls = events.filter((e): e is Extract<AuditRecord, { type: 'mcp.call' }> => e.type === 'mcp.call');
-    print(`MCP tool calls: ${calls.filter((c) => c.data.decision === 'allow').length} allowed, ${calls.filter((c) => c.data.decision === 'deny').length} refused by the task's grants (${DEMO_GRANTED_TOOLS.map((t) => `files__${t}`).join(', ')} under the workspace).`);
+    print(
+      `MCP tool calls: ${calls.filter((c) => c.data.decision === 'allow').length} allowed, ${calls.filter((c) => c.data.decision === 'deny').length} refused by the task's grants (${DEMO_GRANTED_TOOLS.map((t) => `files__${t}`).join(', ')} under the workspace).`,
+    );
     if (failed.length === 0 && verification.ok) {
       print(`Everything behaved as expected: ${allowed} actions allowed, ${blocked} blocked, all on record.`);
     } else {
-      for (const step of failed) print(`UNEXPECTED: ${step.title}: expected ${step.expect}, observed ${step.observed}${step.evidence === null ? '' : ` (${step.evidence})`}`);
+      for (const step of failed)
+        print(
+          `UNEXPECTED: ${step.title}: expected ${step.expect}, observed ${step.observed}${step.evidence === null ? '' : ` (${step.evidence})`}`,
+        );
     }
     return {
       ok: failed.length === 0 && verification.ok,
       run: summary,
       steps,
-      audit: { verified: verification.ok, detail: verification.ok ? `${verification.records} records` : verification.detail, events },
+      audit: {
+        verified: verification.ok,
+        detail: verification.ok ? `${verification.records} records` : verification.detail,
+        events,
+      },
     };
   } finally {
     await docs.close();
@@ -189,12 +211,21 @@ const GROUP_TITLES: Readonly<Record<DemoStep['group'], string>> = {
 
 /** The gateway's record of the agent's call of `tool` (the exposed name), the last one if several. */
 function mcpCall(events: readonly AuditRecord[], tool: string): Extract<AuditRecord, { type: 'mcp.call' }> | undefined {
-  return events.filter((e): e is Extract<AuditRecord, { type: 'mcp.call' }> => e.type === 'mcp.call' && e.data.name === tool).at(-1);
+  return events
+    .filter((e): e is Extract<AuditRecord, { type: 'mcp.call' }> => e.type === 'mcp.call' && e.data.name === tool)
+    .at(-1);
 }
 
 /** Compares what the agent saw with what should happen, and with independent evidence. */
-function judge(step: DemoStep, seen: { verdict: 'allowed' | 'blocked'; detail: string } | undefined, summary: RunSummary, events: readonly AuditRecord[], docsPort: number): DemoStepResult {
-  if (seen === undefined) return { ...step, observed: 'missing', detail: 'the agent did not report this step', ok: false, evidence: null };
+function judge(
+  step: DemoStep,
+  seen: { verdict: 'allowed' | 'blocked'; detail: string } | undefined,
+  summary: RunSummary,
+  events: readonly AuditRecord[],
+  docsPort: number,
+): DemoStepResult {
+  if (seen === undefined)
+    return { ...step, observed: 'missing', detail: 'the agent did not report this step', ok: false, evidence: null };
   let evidence: string | null = null;
   let corroborated = true;
   if (step.id === 'fetch-allowed') {
@@ -209,16 +240,28 @@ function judge(step: DemoStep, seen: { verdict: 'allowed' | 'blocked'; detail: s
     evidence = corroborated ? 'mcp.listed recorded what was shown and what was hidden' : 'no mcp.listed event';
   } else if (step.id === 'mcp-read' || step.id === 'mcp-write' || step.id === 'mcp-outside') {
     const tool = step.id === 'mcp-write' ? 'files__write_file' : 'files__read_text_file';
-    const call = step.id === 'mcp-read' ? events.find((e) => e.type === 'mcp.call' && e.data.name === tool && e.data.decision === 'allow') : mcpCall(events, tool);
+    const call =
+      step.id === 'mcp-read'
+        ? events.find((e) => e.type === 'mcp.call' && e.data.name === tool && e.data.decision === 'allow')
+        : mcpCall(events, tool);
     const want = step.expect === 'allowed' ? 'allow' : 'deny';
     corroborated = call !== undefined && call.type === 'mcp.call' && call.data.decision === want;
-    evidence = call === undefined || call.type !== 'mcp.call' ? `no mcp.call event for ${tool}` : `mcp.call ${call.data.decision} [${call.data.policy_ids.join(', ') || 'no policy'}: ${call.data.reason}]`;
+    evidence =
+      call === undefined || call.type !== 'mcp.call'
+        ? `no mcp.call event for ${tool}`
+        : `mcp.call ${call.data.decision} [${call.data.policy_ids.join(', ') || 'no policy'}: ${call.data.reason}]`;
   } else if (step.id === 'fork-bomb') {
     // The agent only knows its loop ended; the kernel's pids counter says why.
     corroborated = summary.limits_hit.includes('pids');
     evidence = corroborated ? 'the pids cgroup refused forks' : 'the pids limit was not hit';
   }
-  return { ...step, observed: seen.verdict, detail: seen.detail, ok: seen.verdict === step.expect && corroborated, evidence };
+  return {
+    ...step,
+    observed: seen.verdict,
+    detail: seen.detail,
+    ok: seen.verdict === step.expect && corroborated,
+    evidence,
+  };
 }
 
 function readRunEvents(stateDir: string, runId: string): AuditRecord[] {
@@ -241,7 +284,11 @@ function makeWorkspace(root: string, prepared: PreparedHost): string {
   writeFileSync(join(workspace, 'agent.sh'), DEMO_AGENT_SCRIPT, { mode: 0o755 });
   // A "host secret" outside the workspace: the agent must not be able to see it.
   mkdirSync(join(root, 'host-secrets'), { mode: 0o700 });
-  writeFileSync(join(root, 'host-secrets', 'id_ed25519'), '-----BEGIN OPENSSH PRIVATE KEY----- (demo canary) -----END OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
+  writeFileSync(
+    join(root, 'host-secrets', 'id_ed25519'),
+    '-----BEGIN OPENSSH PRIVATE KEY----- (demo canary) -----END OPENSSH PRIVATE KEY-----\n',
+    { mode: 0o600 },
+  );
   const user = prepared.sandboxUser;
   if (user !== null) {
     // Under root the sandbox runs as the unprivileged sandbox user: it must own its workspace.

@@ -54,7 +54,8 @@ function classifyV6(addr: ipaddr.IPv6): AddressVerdict {
   if (range === 'rfc6052') {
     // Only the well-known NAT64 prefix 64:ff9b::/96 carries a routable IPv4 address in its last
     // 32 bits; the local-use prefix 64:ff9b:1::/48 is site-specific, so it is refused.
-    if (parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0) return embedded('nat64', v4From(parts, 6));
+    if (parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0)
+      return embedded('nat64', v4From(parts, 6));
     return { global: false, range: 'nat64 local-use' };
   }
   if (range === '6to4') return embedded(range, v4From(parts, 1));

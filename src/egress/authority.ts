@@ -7,7 +7,8 @@
  */
 
 /** A split authority. `host` is raw (brackets removed for IPv6); the port is validated. */
-export type Authority = { readonly ok: true; readonly host: string; readonly port: number } | { readonly ok: false; readonly reason: string };
+export type Authority =
+  { readonly ok: true; readonly host: string; readonly port: number } | { readonly ok: false; readonly reason: string };
 
 /** Longest authority worth looking at: a 253-octet name, brackets, colon and five digits. */
 export const MAX_AUTHORITY_LENGTH = 262;
@@ -20,7 +21,8 @@ const PORT = /^[0-9]{1,5}$/;
  * @param defaultPort the port to use when none is written; `undefined` makes the port mandatory
  */
 export function parseAuthority(text: string, defaultPort?: number): Authority {
-  if (text.length === 0 || text.length > MAX_AUTHORITY_LENGTH) return { ok: false, reason: 'target is empty or too long' };
+  if (text.length === 0 || text.length > MAX_AUTHORITY_LENGTH)
+    return { ok: false, reason: 'target is empty or too long' };
   if (text.includes('@')) return { ok: false, reason: 'userinfo (user@host) is not allowed in a proxy target' };
   let host: string;
   let portText: string | undefined;
@@ -37,7 +39,8 @@ export function parseAuthority(text: string, defaultPort?: number): Authority {
   } else {
     const colon = text.indexOf(':');
     if (colon >= 0) {
-      if (text.indexOf(':', colon + 1) >= 0) return { ok: false, reason: 'IPv6 targets must be written in brackets, e.g. [2001:db8::1]:443' };
+      if (text.indexOf(':', colon + 1) >= 0)
+        return { ok: false, reason: 'IPv6 targets must be written in brackets, e.g. [2001:db8::1]:443' };
       host = text.slice(0, colon);
       portText = text.slice(colon + 1);
     } else {

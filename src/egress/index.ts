@@ -11,6 +11,13 @@ export type { CredentialCheck } from './credential.js';
 export { EgressPolicy, MAX_CANDIDATES, hostPort, reportableHost, systemResolver } from './policy.js';
 export type { AddressDecision, EgressDenial, HostDecision, ResolvedAddress, Resolver } from './policy.js';
 export { DEFAULT_EGRESS_LIMITS, DEFAULT_EGRESS_TIMEOUTS, EgressProxy } from './proxy.js';
-export type { EgressDeniedTarget, EgressEventSink, EgressLimits, EgressProxyOptions, EgressStats, EgressTimeouts } from './proxy.js';
+export type {
+  EgressDeniedTarget,
+  EgressEventSink,
+  EgressLimits,
+  EgressProxyOptions,
+  EgressStats,
+  EgressTimeouts,
+} from './proxy.js';
 export { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './sni.js';
 export type { ClientHelloResult } from './sni.js';

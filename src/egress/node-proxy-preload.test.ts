@@ -11,7 +11,9 @@ const FETCH = `fetch(process.argv[1]).then(async (r) => console.log(r.status, aw
 
 function node(args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { env, timeout: 20_000 }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim()));
+    execFile(process.execPath, args, { env, timeout: 20_000 }, (_error, stdout, stderr) =>
+      resolve(`${stdout}${stderr}`.trim()),
+    );
   });
 }
 
@@ -23,7 +25,10 @@ const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
 
 beforeAll(async () => {
   upstream = await startHttpServer((_req, res) => res.end('hello'));
-  fx = await startProxy({ allow: [`127.0.0.1:${upstream.port}`, 'allowed.test:*'], resolver: tableResolver({ 'allowed.test': ['127.0.0.1'] }) });
+  fx = await startProxy({
+    allow: [`127.0.0.1:${upstream.port}`, 'allowed.test:*'],
+    resolver: tableResolver({ 'allowed.test': ['127.0.0.1'] }),
+  });
   forwarder = await startForwarder(fx.socketPath);
   // Bundle it the way the build does: one self-contained ES module.
   preload = join(fx.dir, 'node-proxy-preload.mjs');
@@ -36,7 +41,9 @@ beforeAll(async () => {
     outfile: preload,
     logLevel: 'silent',
     // undici is CommonJS and requires node: builtins; an ES bundle needs a real `require` (as scripts/build.mjs does).
-    banner: { js: 'import { createRequire as __wardenRequire } from "node:module"; const require = __wardenRequire(import.meta.url);' },
+    banner: {
+      js: 'import { createRequire as __wardenRequire } from "node:module"; const require = __wardenRequire(import.meta.url);',
+    },
   });
 }, 60_000);
 
@@ -49,7 +56,11 @@ afterAll(async () => {
 describe('node-proxy-preload', () => {
   it("without the preload, Node 20's fetch ignores HTTP_PROXY (the gap it closes)", async () => {
     const proxy = `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`;
-    const out = await node(['-e', FETCH, `http://allowed.test:${upstream.port}/`], { ...baseEnv, HTTP_PROXY: proxy, http_proxy: proxy });
+    const out = await node(['-e', FETCH, `http://allowed.test:${upstream.port}/`], {
+      ...baseEnv,
+      HTTP_PROXY: proxy,
+      http_proxy: proxy,
+    });
     // allowed.test exists only in the proxy's resolver: a direct attempt cannot find it.
     if (process.versions.node.startsWith('20.')) expect(out).toMatch(/^ERR /);
   });

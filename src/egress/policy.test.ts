@@ -137,7 +137,15 @@ describe('NET-07 address classification', () => {
     expect(classifyAddress(address)).toEqual({ global: false, range });
   });
 
-  it.each(['1.1.1.1', '93.184.216.34', '8.8.8.8', '2606:4700::1111', '2a00:1450:4001::1', '64:ff9b::101:101', '2002:101:101::1'])('%s is globally routable', (address) => {
+  it.each([
+    '1.1.1.1',
+    '93.184.216.34',
+    '8.8.8.8',
+    '2606:4700::1111',
+    '2a00:1450:4001::1',
+    '64:ff9b::101:101',
+    '2002:101:101::1',
+  ])('%s is globally routable', (address) => {
     expect(classifyAddress(address)).toEqual({ global: true });
   });
 });
@@ -154,7 +162,19 @@ describe('EgressPolicy.resolveTarget', () => {
     'exact.test': ['10.0.0.5'],
     'empty.test': [],
   });
-  const policy = new EgressPolicy(['public.test', 'loop.test', 'private.test', 'meta.test', 'ula.test', 'mapped.test', 'mixed.test', 'exact.test', 'empty.test', 'nx.test', '10.0.0.5:443']);
+  const policy = new EgressPolicy([
+    'public.test',
+    'loop.test',
+    'private.test',
+    'meta.test',
+    'ula.test',
+    'mapped.test',
+    'mixed.test',
+    'exact.test',
+    'empty.test',
+    'nx.test',
+    '10.0.0.5:443',
+  ]);
   const resolve = async (host: string, port = 443): Promise<string> => {
     const d = policy.decideHost(host, port);
     if (!d.allow) return `host ${d.reason}`;

@@ -37,7 +37,8 @@ export interface EgressDenial {
 }
 
 /** Outcome of {@link EgressPolicy.decideHost}. */
-export type HostDecision = { readonly allow: true; readonly rule: HostPattern; readonly target: NormalisedHost } | EgressDenial;
+export type HostDecision =
+  { readonly allow: true; readonly rule: HostPattern; readonly target: NormalisedHost } | EgressDenial;
 
 /** Outcome of {@link EgressPolicy.resolveTarget}: the checked addresses to connect to, best first. */
 export type AddressDecision = { readonly allow: true; readonly addresses: readonly string[] } | EgressDenial;
@@ -124,7 +125,8 @@ export class EgressPolicy {
    * @param port the destination port
    */
   decideHost(rawHost: string, port: number): HostDecision {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) return deny('bad_request', reportableHost(rawHost), 'the port must be a number from 1 to 65535');
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      return deny('bad_request', reportableHost(rawHost), 'the port must be a number from 1 to 65535');
     const norm = normaliseHost(rawHost);
     if (!norm.ok) return deny('bad_request', reportableHost(rawHost), `the target host is not valid: ${norm.reason}`);
     const target = norm.value;
@@ -155,9 +157,17 @@ export class EgressPolicy {
       }
     }
     if (sawHost) {
-      return deny('port_not_allowed', host, `egress to ${hostPort(host, port)} is not allowed by the profile (${host} is, on other ports); add '${suggestion(host, port)}' to network.allow`);
+      return deny(
+        'port_not_allowed',
+        host,
+        `egress to ${hostPort(host, port)} is not allowed by the profile (${host} is, on other ports); add '${suggestion(host, port)}' to network.allow`,
+      );
     }
-    return deny('not_allowed', host, `egress to ${hostPort(host, port)} is not allowed by the profile; add '${suggestion(host, port)}' to network.allow`);
+    return deny(
+      'not_allowed',
+      host,
+      `egress to ${hostPort(host, port)} is not allowed by the profile; add '${suggestion(host, port)}' to network.allow`,
+    );
   }
 
   /**
@@ -165,7 +175,10 @@ export class EgressPolicy {
    * unicast, or an `address` entry names it exactly with a port rule that allows the port.
    * @param address a canonical IP address
    */
-  addressAllowed(address: string, port: number): { readonly ok: true } | { readonly ok: false; readonly range: string } {
+  addressAllowed(
+    address: string,
+    port: number,
+  ): { readonly ok: true } | { readonly ok: false; readonly range: string } {
     const rules = this.#address.get(address);
     if (rules) for (const rule of rules) if (patternAllows(rule, address, port)) return { ok: true };
     const verdict = classifyAddress(address);
@@ -178,7 +191,12 @@ export class EgressPolicy {
    * @param target the normalised target from an allowing {@link decideHost}
    * @param resolver name resolver; the system resolver by default
    */
-  async resolveTarget(target: NormalisedHost, port: number, resolver: Resolver = systemResolver, timeoutMs: number = DEFAULT_RESOLVE_TIMEOUT_MS): Promise<AddressDecision> {
+  async resolveTarget(
+    target: NormalisedHost,
+    port: number,
+    resolver: Resolver = systemResolver,
+    timeoutMs: number = DEFAULT_RESOLVE_TIMEOUT_MS,
+  ): Promise<AddressDecision> {
     if (target.kind === 'ip') return { allow: true, addresses: [target.host] };
     const host = target.host;
     let answers: readonly ResolvedAddress[];
@@ -191,7 +209,12 @@ export class EgressPolicy {
         }),
       ]);
     } catch (err) {
-      const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : err instanceof Error ? err.message : 'error';
+      const code =
+        err instanceof Error && 'code' in err && typeof err.code === 'string'
+          ? err.code
+          : err instanceof Error
+            ? err.message
+            : 'error';
       return deny('resolve_failed', host, `${host} could not be resolved (${code.slice(0, 60)})`);
     } finally {
       if (timer) clearTimeout(timer);

@@ -35,7 +35,10 @@ afterAll(async () => {
   await new Promise<void>((resolve) => sinkServer.close(() => resolve()));
 });
 
-function get(agent: Agent, options: { socketPath?: string; path: string; headers?: Record<string, string>; port?: number }): Promise<void> {
+function get(
+  agent: Agent,
+  options: { socketPath?: string; path: string; headers?: Record<string, string>; port?: number },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request({ agent, host: '127.0.0.1', ...options }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
@@ -58,7 +61,8 @@ async function latencies(n: number, once: () => Promise<void>): Promise<number[]
   return out.sort((a, b) => a - b);
 }
 
-const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const pct = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 async function pump(socket: Socket, bytes: number): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024, 7);
@@ -82,7 +86,13 @@ describe('egress proxy performance smoke', () => {
     const viaProxy = new Agent(opts);
     const url = `http://127.0.0.1:${http.port}/`;
     const d = await latencies(1500, () => get(direct, { port: http.port, path: '/' }));
-    const p = await latencies(1500, () => get(viaProxy, { socketPath: fx.socketPath, path: url, headers: { host: `127.0.0.1:${http.port}`, 'proxy-authorization': AUTH } }));
+    const p = await latencies(1500, () =>
+      get(viaProxy, {
+        socketPath: fx.socketPath,
+        path: url,
+        headers: { host: `127.0.0.1:${http.port}`, 'proxy-authorization': AUTH },
+      }),
+    );
     direct.destroy();
     viaProxy.destroy();
 

@@ -57,10 +57,24 @@ const inputs = fc.oneof(
   junk,
   junk.map((b) => Buffer.concat([Buffer.from([5]), b])),
   junk.map((b) => Buffer.concat([Buffer.from([5, 1, 2]), socksLogin('warden', CREDENTIAL), b])),
-  fc.tuple(junkText, junk).map(([target, tail]) => Buffer.concat([text(`CONNECT ${target} HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\n\r\n`), tail])),
-  fc.tuple(junkText, junkText).map(([target, header]) => text(`GET ${target} HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\n${header}\r\n\r\n`)),
-  junk.map((b) => Buffer.concat([text(`CONNECT allowed.test:${echoPort} HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\n\r\n`), Buffer.from([0x16, 3, 1]), b])),
-  junkText.map((t) => text(`GET http://allowed.test:${http.port}/ HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\nHost: ${t}\r\n\r\n`)),
+  fc
+    .tuple(junkText, junk)
+    .map(([target, tail]) =>
+      Buffer.concat([text(`CONNECT ${target} HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\n\r\n`), tail]),
+    ),
+  fc
+    .tuple(junkText, junkText)
+    .map(([target, header]) => text(`GET ${target} HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\n${header}\r\n\r\n`)),
+  junk.map((b) =>
+    Buffer.concat([
+      text(`CONNECT allowed.test:${echoPort} HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\n\r\n`),
+      Buffer.from([0x16, 3, 1]),
+      b,
+    ]),
+  ),
+  junkText.map((t) =>
+    text(`GET http://allowed.test:${http.port}/ HTTP/1.1\r\nProxy-Authorization: ${AUTH}\r\nHost: ${t}\r\n\r\n`),
+  ),
 );
 
 describe('fuzzing the front (HTTP, CONNECT, SOCKS5 over raw bytes)', () => {
@@ -73,7 +87,8 @@ describe('fuzzing the front (HTTP, CONNECT, SOCKS5 over raw bytes)', () => {
     );
     const ok = await proxyRequest(fx.socketPath, `http://allowed.test:${http.port}/`);
     expect(ok.status).toBe(200);
-    for (let i = 0; i < 100 && fx.proxy.stats().activeConnections > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 100 && fx.proxy.stats().activeConnections > 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(fx.proxy.stats().activeConnections).toBe(0);
     for (const record of fx.sink.records) {
       const data = record.event.data as { host?: string; detail?: string };

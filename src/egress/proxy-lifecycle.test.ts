@@ -17,7 +17,16 @@ afterEach(() => {
 });
 
 function options(socketPath: string, extra: Partial<EgressProxyOptions> = {}): EgressProxyOptions {
-  return { socketPath, socketMode: 0o660, policy: new EgressPolicy([]), credential: CREDENTIAL, sink: new RecordingSink(), runId: 'run_T', agent: { name: 'a', run_id: 'run_T' }, ...extra };
+  return {
+    socketPath,
+    socketMode: 0o660,
+    policy: new EgressPolicy([]),
+    credential: CREDENTIAL,
+    sink: new RecordingSink(),
+    runId: 'run_T',
+    agent: { name: 'a', run_id: 'run_T' },
+    ...extra,
+  };
 }
 
 function tempSocket(): string {
@@ -48,7 +57,10 @@ describe('EgressProxy lifecycle', () => {
     expect(isWardenError(err) && err.code === 'EGRESS_START_FAILED').toBe(true);
     await new Promise<void>((resolve) => live.close(() => resolve()));
     // A process killed while listening leaves its socket file behind.
-    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     expect(statSync(path).isSocket()).toBe(true);
     const third = new EgressProxy(options(path));
     await third.start();

@@ -139,7 +139,14 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw: req.rawHeaders, at: Date.now(), body });
+      hits.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        raw: req.rawHeaders,
+        at: Date.now(),
+        body,
+      });
       if (req.url === '/redirect') {
         res.writeHead(302, { location: `http://evil.test:${httpPort}/landing` });
         res.end();
@@ -150,7 +157,12 @@ beforeAll(async () => {
         res.end(Buffer.alloc(1024 * 1024, 1));
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json', connection: 'x-hop', 'x-hop': 'secret-hop', 'keep-alive': 'timeout=5' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        connection: 'x-hop',
+        'x-hop': 'secret-hop',
+        'keep-alive': 'timeout=5',
+      });
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
     });
   });
@@ -201,23 +213,44 @@ describe('plain HTTP forwarding', () => {
     expect(echoed.headers.host).toBe(`allowed.test:${httpPort}`);
     const events = fx.sink.decisions();
     expect(events).toHaveLength(1);
-    expect(data(events[0], 'egress.allowed')).toEqual({ protocol: 'http', host: 'allowed.test', port: httpPort, address: '127.0.0.1', rule: 'allowed.test:*', method: 'GET' });
+    expect(data(events[0], 'egress.allowed')).toEqual({
+      protocol: 'http',
+      host: 'allowed.test',
+      port: httpPort,
+      address: '127.0.0.1',
+      rule: 'allowed.test:*',
+      method: 'GET',
+    });
   });
 
   it('NET-03 plain HTTP to a non-allowed host gets 403 and an event', async () => {
     const res = await proxyRequest(fx.socketPath, `http://evil.test:${httpPort}/steal`);
     expect(res.status).toBe(403);
     expect(res.headers['x-warden-deny-reason']).toBe('not_allowed');
-    expect(res.body).toBe(`warden: egress to evil.test:${httpPort} is not allowed by the profile; add 'evil.test:${httpPort}' to network.allow [not_allowed]\n`);
+    expect(res.body).toBe(
+      `warden: egress to evil.test:${httpPort} is not allowed by the profile; add 'evil.test:${httpPort}' to network.allow [not_allowed]\n`,
+    );
     expect(hits).toHaveLength(0);
     const events = fx.sink.decisions();
     expect(events).toHaveLength(1);
-    expect(data(events[0], 'egress.denied')).toMatchObject({ protocol: 'http', host: 'evil.test', port: httpPort, reason: 'not_allowed', method: 'GET' });
+    expect(data(events[0], 'egress.denied')).toMatchObject({
+      protocol: 'http',
+      host: 'evil.test',
+      port: httpPort,
+      reason: 'not_allowed',
+      method: 'GET',
+    });
   });
 
   it('Proxy-Authorization, Proxy-Connection and hop-by-hop headers never reach the upstream (or come back)', async () => {
     const res = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/h`, {
-      headers: { 'proxy-connection': 'keep-alive', connection: 'keep-alive, x-private', 'x-private': 'drop me', 'x-end-to-end': 'keep me', te: 'trailers' },
+      headers: {
+        'proxy-connection': 'keep-alive',
+        connection: 'keep-alive, x-private',
+        'x-private': 'drop me',
+        'x-end-to-end': 'keep me',
+        te: 'trailers',
+      },
     });
     expect(res.status).toBe(200);
     const hit = hits[0];
@@ -237,7 +270,11 @@ describe('plain HTTP forwarding', () => {
 
   it('streams request and response bodies both ways', async () => {
     const body = 'x'.repeat(200_000);
-    const res = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/post`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } });
+    const res = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/post`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'text/plain' },
+    });
     expect((JSON.parse(res.body) as { body: string }).body).toBe(body);
     const big = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/big`);
     expect(big.body.length).toBe(1024 * 1024);
@@ -251,18 +288,30 @@ describe('plain HTTP forwarding', () => {
     const https = await proxyRequest(fx.socketPath, `https://allowed.test:${tlsPort}/`);
     expect(https.status).toBe(400);
     expect(https.body).toContain('CONNECT');
-    const upgrade = (await rawExchange(fx.socketPath, `GET http://allowed.test:${httpPort}/ws HTTP/1.1\r\nHost: allowed.test:${httpPort}\r\nProxy-Authorization: ${AUTH}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`)).toString();
+    const upgrade = (
+      await rawExchange(
+        fx.socketPath,
+        `GET http://allowed.test:${httpPort}/ws HTTP/1.1\r\nHost: allowed.test:${httpPort}\r\nProxy-Authorization: ${AUTH}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      )
+    ).toString();
     expect(upgrade).toMatch(/^HTTP\/1\.1 501 /);
     expect(upgrade).toContain('X-Warden-Deny-Reason: unsupported');
     expect(hits).toHaveLength(0);
-    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? e.data.reason : e.type))).toEqual(['bad_request', 'bad_request', 'unsupported']);
+    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? e.data.reason : e.type))).toEqual([
+      'bad_request',
+      'bad_request',
+      'unsupported',
+    ]);
   });
 
   it('keeps body framing across the hop, so a chunked GET body cannot smuggle a second request', async () => {
     const inner = `GET /smuggled HTTP/1.1\r\nHost: evil.test\r\n\r\n`;
     const chunked = `${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`;
     const res = (
-      await rawExchange(fx.socketPath, `GET http://allowed.test:${httpPort}/outer HTTP/1.1\r\nHost: allowed.test:${httpPort}\r\nProxy-Authorization: ${AUTH}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`)
+      await rawExchange(
+        fx.socketPath,
+        `GET http://allowed.test:${httpPort}/outer HTTP/1.1\r\nHost: allowed.test:${httpPort}\r\nProxy-Authorization: ${AUTH}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`,
+      )
     ).toString();
     expect(res).toMatch(/^HTTP\/1\.1 200 /);
     expect(hits.map((h) => h.url)).toEqual(['/outer']);
@@ -270,7 +319,13 @@ describe('plain HTTP forwarding', () => {
   });
 
   it('refuses a request with two Host headers', async () => {
-    const res = (await rawExchange(fx.socketPath, `GET http://allowed.test:${httpPort}/ HTTP/1.1\r\nHost: allowed.test:${httpPort}\r\nHost: evil.test\r\nProxy-Authorization: ${AUTH}\r\n\r\n`, 1_000)).toString();
+    const res = (
+      await rawExchange(
+        fx.socketPath,
+        `GET http://allowed.test:${httpPort}/ HTTP/1.1\r\nHost: allowed.test:${httpPort}\r\nHost: evil.test\r\nProxy-Authorization: ${AUTH}\r\n\r\n`,
+        1_000,
+      )
+    ).toString();
     expect(res).toMatch(/^HTTP\/1\.1 400 /);
     expect(hits).toHaveLength(0);
   });
@@ -286,7 +341,13 @@ describe('CONNECT', () => {
     expect(reply.toString()).toContain('tls ok');
     tls.destroy();
     expect(fx.sink.decisions()).toHaveLength(1);
-    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toEqual({ protocol: 'connect', host: 'allowed.test', port: tlsPort, address: '127.0.0.1', rule: 'allowed.test:*' });
+    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toEqual({
+      protocol: 'connect',
+      host: 'allowed.test',
+      port: tlsPort,
+      address: '127.0.0.1',
+      rule: 'allowed.test:*',
+    });
   });
 
   it('NET-04 CONNECT to a non-allowed host:port gets 403 and an event', async () => {
@@ -294,14 +355,23 @@ describe('CONNECT', () => {
     expect(status).toBe(403);
     expect(head).toContain('X-Warden-Deny-Reason: not_allowed');
     expect(await closed(socket)).toBe(true);
-    expect(data(fx.sink.decisions()[0], 'egress.denied')).toMatchObject({ protocol: 'connect', host: 'evil.test', port: 443, reason: 'not_allowed' });
+    expect(data(fx.sink.decisions()[0], 'egress.denied')).toMatchObject({
+      protocol: 'connect',
+      host: 'evil.test',
+      port: 443,
+      reason: 'not_allowed',
+    });
   });
 
   it('NET-04 port rules are honoured: bare name = 80/443, name:port, name:*', async () => {
     const bare443 = await openConnect(fx.socketPath, 'web.test:443');
     // Allowed by `web.test` (and 127.0.0.1:443); nothing listens there, so the connect fails — after the allow decision.
     expect(bare443.status).toBe(502);
-    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toMatchObject({ host: 'web.test', port: 443, rule: 'web.test' });
+    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toMatchObject({
+      host: 'web.test',
+      port: 443,
+      rule: 'web.test',
+    });
     fx.sink.clear();
     const bare8443 = await openConnect(fx.socketPath, 'web.test:8443');
     expect(bare8443.status).toBe(403);
@@ -317,7 +387,12 @@ describe('CONNECT', () => {
     expect((await readUntil(anyPort.socket, (b) => b.includes('BANNER'))).toString()).toBe('BANNER\r\n');
     anyPort.socket.destroy();
     for (const s of [bare443, bare8443, otherPort]) s.socket.destroy();
-    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? e.data.reason : 'allowed'))).toEqual(['port_not_allowed', 'allowed', 'port_not_allowed', 'allowed']);
+    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? e.data.reason : 'allowed'))).toEqual([
+      'port_not_allowed',
+      'allowed',
+      'port_not_allowed',
+      'allowed',
+    ]);
   });
 
   it('lets server-speaks-first protocols work (upstream bytes flow before the client sends)', async () => {
@@ -356,7 +431,11 @@ describe('NET-05 domain fronting', () => {
     expect(Buffer.concat(bannerReceived).length).toBe(0);
     const types = fx.sink.records.map((r) => r.event.type);
     expect(types).toEqual(['egress.allowed', 'egress.denied', 'violation']);
-    expect(data(fx.sink.records[1]?.event, 'egress.denied')).toMatchObject({ protocol: 'connect', host: 'allowed.test', reason: 'host_mismatch' });
+    expect(data(fx.sink.records[1]?.event, 'egress.denied')).toMatchObject({
+      protocol: 'connect',
+      host: 'allowed.test',
+      reason: 'host_mismatch',
+    });
     expect(data(fx.sink.records[1]?.event, 'egress.denied').detail).toContain('other.test');
     expect(data(fx.sink.records[2]?.event, 'violation').kind).toBe('domain_fronting');
   });
@@ -370,7 +449,12 @@ describe('NET-05 domain fronting', () => {
     });
     expect(err).not.toBeNull();
     const good = await openConnect(fx.socketPath, `allowed.test:${tlsPort}`);
-    const ok = tlsConnect({ socket: good.socket, servername: 'ALLOWED.test.', ca: cert.cert, checkServerIdentity: () => undefined });
+    const ok = tlsConnect({
+      socket: good.socket,
+      servername: 'ALLOWED.test.',
+      ca: cert.cert,
+      checkServerIdentity: () => undefined,
+    });
     await new Promise<void>((resolve, reject) => {
       ok.once('secureConnect', () => resolve());
       ok.once('error', reject);
@@ -399,16 +483,29 @@ describe('NET-05 domain fronting', () => {
     expect(res.headers['x-warden-deny-reason']).toBe('host_mismatch');
     const otherPort = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, { host: 'allowed.test:1' });
     expect(otherPort.status).toBe(403);
-    const userinfo = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, { host: `evil.test@allowed.test:${httpPort}` });
+    const userinfo = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, {
+      host: `evil.test@allowed.test:${httpPort}`,
+    });
     expect(userinfo.status).toBe(403);
     // The same host spelled differently is not a mismatch.
-    const spelled = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, { host: `ALLOWED.TEST.:${httpPort}` });
+    const spelled = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, {
+      host: `ALLOWED.TEST.:${httpPort}`,
+    });
     expect(spelled.status).toBe(200);
     const noHost = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, { host: null });
     expect(noHost.status).toBe(200);
     expect(hits.map((h) => h.headers.host)).toEqual([`allowed.test:${httpPort}`, `allowed.test:${httpPort}`]);
     const reasons = fx.sink.records.map((r) => (r.event.type === 'egress.denied' ? r.event.data.reason : r.event.type));
-    expect(reasons).toEqual(['host_mismatch', 'violation', 'host_mismatch', 'violation', 'host_mismatch', 'violation', 'egress.allowed', 'egress.allowed']);
+    expect(reasons).toEqual([
+      'host_mismatch',
+      'violation',
+      'host_mismatch',
+      'violation',
+      'host_mismatch',
+      'violation',
+      'egress.allowed',
+      'egress.allowed',
+    ]);
   });
 });
 
@@ -422,13 +519,20 @@ describe('NET-06 odd spellings', () => {
   it('NET-06 hex and decimal IPv4 spellings are the address they denote', async () => {
     const hex = await proxyRequest(fx.socketPath, `http://0x7f.1:${httpPort}/`);
     expect(hex.status).toBe(200);
-    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toMatchObject({ host: '127.0.0.1', rule: `127.0.0.1:${httpPort}` });
+    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toMatchObject({
+      host: '127.0.0.1',
+      rule: `127.0.0.1:${httpPort}`,
+    });
     fx.sink.clear();
     const decimal = await openConnect(fx.socketPath, `2130706433:${unusedPort}`);
     expect(decimal.status).toBe(403);
     decimal.socket.destroy();
     // 127.0.0.1 is allowed on other ports only.
-    expect(data(fx.sink.decisions()[0], 'egress.denied')).toMatchObject({ host: '127.0.0.1', port: unusedPort, reason: 'port_not_allowed' });
+    expect(data(fx.sink.decisions()[0], 'egress.denied')).toMatchObject({
+      host: '127.0.0.1',
+      port: unusedPort,
+      reason: 'port_not_allowed',
+    });
     fx.sink.clear();
     const other = await openConnect(fx.socketPath, `0x7f.0.0.9:${bannerPort}`);
     expect(other.status).toBe(403);
@@ -455,7 +559,9 @@ describe('NET-06 odd spellings', () => {
     expect(forward.status).toBe(400);
     expect(forward.body).toContain('userinfo');
     expect(hits).toHaveLength(0);
-    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? `${e.data.reason} ${e.data.host}` : 'allowed'))).toEqual(['bad_request <userinfo>@evil.test:443', 'bad_request evil.test']);
+    expect(
+      fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? `${e.data.reason} ${e.data.host}` : 'allowed')),
+    ).toEqual(['bad_request <userinfo>@evil.test:443', 'bad_request evil.test']);
   });
 
   it('NET-06 IDN names are matched as punycode (SOCKS5 carries UTF-8)', async () => {
@@ -463,7 +569,11 @@ describe('NET-06 odd spellings', () => {
     expect(code).toBe(0);
     expect((await readUntil(socket, (b) => b.includes('\n'))).toString()).toBe('BANNER\r\n');
     socket.destroy();
-    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toMatchObject({ protocol: 'socks5', host: 'xn--bcher-kva.test', rule: 'bücher.test:*' });
+    expect(data(fx.sink.decisions()[0], 'egress.allowed')).toMatchObject({
+      protocol: 'socks5',
+      host: 'xn--bcher-kva.test',
+      rule: 'bücher.test:*',
+    });
   });
 });
 
@@ -482,7 +592,10 @@ describe('NET-07 resolved-address checks', () => {
     const connect = await openConnect(fx.socketPath, `${host}:${port === 80 ? 443 : port}`);
     expect(connect.status).toBe(403);
     connect.socket.destroy();
-    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? e.data.reason : 'allowed'))).toEqual(['blocked_address', 'blocked_address']);
+    expect(fx.sink.decisions().map((e) => (e.type === 'egress.denied' ? e.data.reason : 'allowed'))).toEqual([
+      'blocked_address',
+      'blocked_address',
+    ]);
   });
 
   it('NET-07 the same loopback address is reachable where that exact address:port is allowed', async () => {
@@ -506,7 +619,14 @@ describe('NET-08 wildcards through the proxy', () => {
 
 describe('NET-09 proxy credential', () => {
   it('NET-09 missing or wrong credential gets 407 with a Basic challenge and an auth_failed event', async () => {
-    const cases = [null, basic('warden', 'nope'), basic('admin', CREDENTIAL), basic('warden', `${CREDENTIAL}x`), 'Bearer abc', `Basic ${Buffer.from(`warden${CREDENTIAL}`).toString('base64')}`];
+    const cases = [
+      null,
+      basic('warden', 'nope'),
+      basic('admin', CREDENTIAL),
+      basic('warden', `${CREDENTIAL}x`),
+      'Bearer abc',
+      `Basic ${Buffer.from(`warden${CREDENTIAL}`).toString('base64')}`,
+    ];
     for (const auth of cases) {
       const res = await proxyRequest(fx.socketPath, `http://allowed.test:${httpPort}/`, { auth });
       expect(res.status).toBe(407);
@@ -530,30 +650,73 @@ describe('NET-09 proxy credential', () => {
     try {
       const noAuth = await openSocks(own.socketPath, socksDomainRequest('allowed.test', bannerPort), undefined, [0x00]);
       expect(noAuth).toMatchObject({ step: 'method', code: 0xff });
-      const wrong = await openSocks(own.socketPath, socksDomainRequest('allowed.test', bannerPort), socksLogin('warden', 'guess'));
+      const wrong = await openSocks(
+        own.socketPath,
+        socksDomainRequest('allowed.test', bannerPort),
+        socksLogin('warden', 'guess'),
+      );
       expect(wrong).toMatchObject({ step: 'auth', code: 0x01 });
-      const wrongUser = await openSocks(own.socketPath, socksDomainRequest('allowed.test', bannerPort), socksLogin('root', CREDENTIAL));
+      const wrongUser = await openSocks(
+        own.socketPath,
+        socksDomainRequest('allowed.test', bannerPort),
+        socksLogin('root', CREDENTIAL),
+      );
       expect(wrongUser).toMatchObject({ step: 'auth', code: 0x01 });
       for (const s of [noAuth, wrong, wrongUser]) expect(await closed(s.socket)).toBe(true);
-      expect(own.sink.of('egress.denied').map((e) => `${e.data.protocol} ${e.data.reason}`)).toEqual(['socks5 auth_failed', 'socks5 auth_failed', 'socks5 auth_failed']);
+      expect(own.sink.of('egress.denied').map((e) => `${e.data.protocol} ${e.data.reason}`)).toEqual([
+        'socks5 auth_failed',
+        'socks5 auth_failed',
+        'socks5 auth_failed',
+      ]);
     } finally {
       await own.close();
     }
   });
 
   it('NET-09 curl from outside without the credential gets 407; with it, 200', async () => {
-    const without = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://127.0.0.1:${forwarder.port}`, `http://allowed.test:${httpPort}/`]);
+    const without = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-x',
+      `http://127.0.0.1:${forwarder.port}`,
+      `http://allowed.test:${httpPort}/`,
+    ]);
     expect(without.stdout).toBe('407');
-    const wrong = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://warden:wrong@127.0.0.1:${forwarder.port}`, `http://allowed.test:${httpPort}/`]);
+    const wrong = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-x',
+      `http://warden:wrong@127.0.0.1:${forwarder.port}`,
+      `http://allowed.test:${httpPort}/`,
+    ]);
     expect(wrong.stdout).toBe('407');
-    const right = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, `http://allowed.test:${httpPort}/`]);
+    const right = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-x',
+      `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      `http://allowed.test:${httpPort}/`,
+    ]);
     expect(right.stdout).toBe('200');
   });
 
   it('auth_failed events are rate-limited; the rest are counted', async () => {
     const limited = await startProxy({ allow: ['allowed.test'], resolver, limits: { authEventsPerSecond: 3 } });
     try {
-      const responses = await Promise.all(Array.from({ length: 40 }, () => proxyRequest(limited.socketPath, 'http://allowed.test/', { auth: basic('warden', 'x') })));
+      const responses = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          proxyRequest(limited.socketPath, 'http://allowed.test/', { auth: basic('warden', 'x') }),
+        ),
+      );
       expect(responses.every((r) => r.status === 407)).toBe(true);
       const recorded = limited.sink.of('egress.denied').length;
       expect(recorded).toBeGreaterThanOrEqual(3);
@@ -563,7 +726,9 @@ describe('NET-09 proxy credential', () => {
       expect(stats.suppressedAuthEvents).toBe(40 - recorded);
       await new Promise((resolve) => setTimeout(resolve, 1_050));
       await proxyRequest(limited.socketPath, 'http://allowed.test/', { auth: null });
-      expect(limited.sink.of('egress.denied').at(-1)?.data.detail).toMatch(/^no proxy credential \(\d+ earlier auth failures were counted but not recorded individually\)$/);
+      expect(limited.sink.of('egress.denied').at(-1)?.data.detail).toMatch(
+        /^no proxy credential \(\d+ earlier auth failures were counted but not recorded individually\)$/,
+      );
     } finally {
       await limited.close();
     }
@@ -608,7 +773,17 @@ describe('NET-11 redirects', () => {
   });
 
   it('NET-11 curl -L through the proxy ends at the refusal', async () => {
-    const res = await run('curl', ['-sS', '-L', '-o', '/dev/null', '-w', '%{http_code} %{num_redirects}', '-x', `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, `http://allowed.test:${httpPort}/redirect`]);
+    const res = await run('curl', [
+      '-sS',
+      '-L',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{num_redirects}',
+      '-x',
+      `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      `http://allowed.test:${httpPort}/redirect`,
+    ]);
     expect(res.stdout).toBe('403 1');
     expect(hits.map((h) => h.url)).toEqual(['/redirect']);
   });
@@ -620,14 +795,29 @@ describe('SOCKS5', () => {
     expect(byName.code).toBe(0);
     expect((await readUntil(byName.socket, (b) => b.includes('\n'))).toString()).toBe('BANNER\r\n');
     byName.socket.destroy();
-    const v4 = await openSocks(fx.socketPath, Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, bannerPort >> 8, bannerPort & 0xff]));
+    const v4 = await openSocks(
+      fx.socketPath,
+      Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, bannerPort >> 8, bannerPort & 0xff]),
+    );
     expect(v4.code).toBe(0);
     v4.socket.destroy();
-    const mapped = Buffer.from([5, 1, 0, 4, ...Buffer.from('00000000000000000000ffff7f000001', 'hex'), bannerPort >> 8, bannerPort & 0xff]);
+    const mapped = Buffer.from([
+      5,
+      1,
+      0,
+      4,
+      ...Buffer.from('00000000000000000000ffff7f000001', 'hex'),
+      bannerPort >> 8,
+      bannerPort & 0xff,
+    ]);
     const v6 = await openSocks(fx.socketPath, mapped);
     expect(v6.code).toBe(0);
     v6.socket.destroy();
-    expect(fx.sink.decisions().map((e) => (e.type === 'egress.allowed' ? e.data.host : 'denied'))).toEqual(['allowed.test', '127.0.0.1', '127.0.0.1']);
+    expect(fx.sink.decisions().map((e) => (e.type === 'egress.allowed' ? e.data.host : 'denied'))).toEqual([
+      'allowed.test',
+      '127.0.0.1',
+      '127.0.0.1',
+    ]);
   });
 
   it('refuses non-allowed targets with 0x02, BIND/UDP ASSOCIATE with 0x07, unknown address types with 0x08', async () => {
@@ -642,7 +832,13 @@ describe('SOCKS5', () => {
     const blocked = await openSocks(fx.socketPath, socksDomainRequest('meta.test', 80));
     expect(blocked).toMatchObject({ step: 'request', code: 0x02 });
     for (const s of [denied, bind, udp, atyp, blocked]) expect(await closed(s.socket)).toBe(true);
-    expect(fx.sink.of('egress.denied').map((e) => e.data.reason)).toEqual(['not_allowed', 'unsupported', 'unsupported', 'bad_request', 'blocked_address']);
+    expect(fx.sink.of('egress.denied').map((e) => e.data.reason)).toEqual([
+      'not_allowed',
+      'unsupported',
+      'unsupported',
+      'bad_request',
+      'blocked_address',
+    ]);
   });
 
   it('NET-05 SOCKS5 tunnels get the same SNI check', async () => {
@@ -658,20 +854,55 @@ describe('SOCKS5', () => {
   });
 
   it('curl --socks5-hostname works through the forwarder', async () => {
-    const res = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `socks5h://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, `http://allowed.test:${httpPort}/`]);
+    const res = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-x',
+      `socks5h://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      `http://allowed.test:${httpPort}/`,
+    ]);
     expect(res.stdout).toBe('200');
-    const https = await run('curl', ['-sS', '--cacert', certFile, '-x', `socks5h://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, `https://allowed.test:${tlsPort}/`]);
+    const https = await run('curl', [
+      '-sS',
+      '--cacert',
+      certFile,
+      '-x',
+      `socks5h://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      `https://allowed.test:${tlsPort}/`,
+    ]);
     expect(https.stdout).toBe('tls ok');
-    const denied = await run('curl', ['-sS', '-x', `socks5h://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, 'http://evil.test/']);
+    const denied = await run('curl', [
+      '-sS',
+      '-x',
+      `socks5h://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      'http://evil.test/',
+    ]);
     expect(denied.code).not.toBe(0);
   });
 });
 
 describe('curl over HTTPS_PROXY', () => {
   it('fetches an allowed https URL through CONNECT and is refused for another', async () => {
-    const ok = await run('curl', ['-sS', '--cacert', certFile, '-x', `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, `https://allowed.test:${tlsPort}/`]);
+    const ok = await run('curl', [
+      '-sS',
+      '--cacert',
+      certFile,
+      '-x',
+      `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      `https://allowed.test:${tlsPort}/`,
+    ]);
     expect(ok.stdout).toBe('tls ok');
-    const refused = await run('curl', ['-sS', '--cacert', certFile, '-x', `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`, `https://other.test:${tlsPort}/`]);
+    const refused = await run('curl', [
+      '-sS',
+      '--cacert',
+      certFile,
+      '-x',
+      `http://warden:${CREDENTIAL}@127.0.0.1:${forwarder.port}`,
+      `https://other.test:${tlsPort}/`,
+    ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('403');
   });
@@ -788,7 +1019,9 @@ describe('bounds and timeouts', () => {
   });
 
   it('answers 431 to an oversized request head', async () => {
-    const res = (await rawExchange(fx.socketPath, `GET http://allowed.test/ HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toString();
+    const res = (
+      await rawExchange(fx.socketPath, `GET http://allowed.test/ HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    ).toString();
     expect(res).toMatch(/^HTTP\/1\.1 431 /);
   });
 
@@ -813,11 +1046,24 @@ describe('NET-12 proxy down', () => {
   it('NET-12 once closed, clients get connection errors, open tunnels die, and nothing falls back to direct', async () => {
     const own = await startProxy({ allow: allowList(), resolver });
     const port = await freePort();
-    const socat: ChildProcess = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${own.socketPath}`], { stdio: 'ignore' });
+    const socat: ChildProcess = spawn(
+      'socat',
+      [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${own.socketPath}`],
+      { stdio: 'ignore' },
+    );
     try {
       let before = { code: 1, stdout: '', stderr: '' };
       for (let i = 0; i < 50 && before.stdout !== '200'; i++) {
-        before = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://warden:${CREDENTIAL}@127.0.0.1:${port}`, `http://allowed.test:${httpPort}/`]);
+        before = await run('curl', [
+          '-sS',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-x',
+          `http://warden:${CREDENTIAL}@127.0.0.1:${port}`,
+          `http://allowed.test:${httpPort}/`,
+        ]);
         if (before.stdout !== '200') await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(before.stdout).toBe('200');
@@ -825,7 +1071,16 @@ describe('NET-12 proxy down', () => {
       expect(tunnel.status).toBe(200);
       await own.close();
       expect(await closed(tunnel.socket)).toBe(true);
-      const after = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', `http://warden:${CREDENTIAL}@127.0.0.1:${port}`, `http://127.0.0.1:${httpPort}/`]);
+      const after = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-x',
+        `http://warden:${CREDENTIAL}@127.0.0.1:${port}`,
+        `http://127.0.0.1:${httpPort}/`,
+      ]);
       expect(after.code).not.toBe(0);
       expect(after.stdout).not.toBe('200');
       const direct = await new Promise<string>((resolve) => {

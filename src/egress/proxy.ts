@@ -157,7 +157,17 @@ interface Allowed {
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy's own: never forwarded in either direction.
 // Host is rebuilt from the checked target, Expect is answered by the proxy itself.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 const REQUEST_DROP = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
 function connectionTokens(value: string | undefined): Set<string> | undefined {
@@ -170,7 +180,12 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
   return tokens;
 }
 
-function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>, extra: ReadonlySet<string> | undefined, out: string[]): string[] {
+function filterHeaders(
+  raw: readonly string[],
+  drop: ReadonlySet<string>,
+  extra: ReadonlySet<string> | undefined,
+  out: string[],
+): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const lower = name.toLowerCase();
@@ -254,8 +269,10 @@ export class EgressProxy {
    * @throws TypeError when an option is unusable (bad credential, empty socket path)
    */
   constructor(options: EgressProxyOptions) {
-    if (typeof options.socketPath !== 'string' || options.socketPath.length === 0) throw new TypeError('egress proxy needs a socketPath');
-    if (!Number.isInteger(options.socketMode) || options.socketMode < 0 || options.socketMode > 0o777) throw new TypeError('egress proxy socketMode must be a file mode such as 0o660');
+    if (typeof options.socketPath !== 'string' || options.socketPath.length === 0)
+      throw new TypeError('egress proxy needs a socketPath');
+    if (!Number.isInteger(options.socketMode) || options.socketMode < 0 || options.socketMode > 0o777)
+      throw new TypeError('egress proxy socketMode must be a file mode such as 0o660');
     this.#options = options;
     this.#policy = options.policy;
     this.#credential = new ProxyCredential(options.credential);
@@ -278,10 +295,16 @@ export class EgressProxy {
     });
     this.#http.timeout = this.#timeouts.idleMs;
     this.#http.maxRequestsPerSocket = this.#limits.maxRequestsPerConnection;
-    this.#http.on('request', (req: IncomingMessage, res: ServerResponse) => this.#run(this.#onRequest(req, res, false), req.socket));
+    this.#http.on('request', (req: IncomingMessage, res: ServerResponse) =>
+      this.#run(this.#onRequest(req, res, false), req.socket),
+    );
     // Answering `Expect: 100-continue` ourselves, after the decision, keeps a refused client from sending its body.
-    this.#http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#run(this.#onRequest(req, res, true), req.socket));
-    this.#http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#run(this.#onConnect(req, socket, head), socket));
+    this.#http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+      this.#run(this.#onRequest(req, res, true), req.socket),
+    );
+    this.#http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#run(this.#onConnect(req, socket, head), socket),
+    );
     this.#http.on('upgrade', (req: IncomingMessage, socket: Socket) => this.#run(this.#onUpgrade(req, socket), socket));
 
     this.#agent = new CheckedAgent({
@@ -325,7 +348,10 @@ export class EgressProxy {
     } catch (err) {
       if (this.#net.listening) await new Promise<void>((resolve) => this.#net.close(() => resolve()));
       if (err instanceof WardenError) throw err;
-      throw new WardenError('EGRESS_START_FAILED', `the egress proxy could not listen on ${path}`, { cause: err, hint: 'check that the directory exists and is writable by warden' });
+      throw new WardenError('EGRESS_START_FAILED', `the egress proxy could not listen on ${path}`, {
+        cause: err,
+        hint: 'check that the directory exists and is writable by warden',
+      });
     }
   }
 
@@ -333,7 +359,9 @@ export class EgressProxy {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const closed = this.#net.listening ? new Promise<void>((resolve) => this.#net.close(() => resolve())) : Promise.resolve();
+    const closed = this.#net.listening
+      ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
+      : Promise.resolve();
     for (const socket of this.#clients) socket.destroy();
     for (const socket of this.#upstreams) socket.destroy();
     this.#agent.destroy();
@@ -419,17 +447,32 @@ export class EgressProxy {
     const key = `${reason} ${port} ${host}`;
     const entry = this.#deniedTargets.get(key);
     if (entry) entry.count++;
-    else if (this.#deniedTargets.size < this.#limits.maxDeniedTargets) this.#deniedTargets.set(key, { host: this.#scrub(host), port, reason, count: 1 });
+    else if (this.#deniedTargets.size < this.#limits.maxDeniedTargets)
+      this.#deniedTargets.set(key, { host: this.#scrub(host), port, reason, count: 1 });
   }
 
   /** Records a refusal durably (or tries to); the caller sends the refusal afterwards either way. */
-  #recordDenied(protocol: EgressProtocol, host: string, port: number, reason: EgressDenyReason, detail: string, method?: string): Promise<boolean> {
+  #recordDenied(
+    protocol: EgressProtocol,
+    host: string,
+    port: number,
+    reason: EgressDenyReason,
+    detail: string,
+    method?: string,
+  ): Promise<boolean> {
     this.#countDenied(host, port, reason);
     return this.#append({
       type: 'egress.denied',
       run_id: this.#options.runId,
       agent: this.#options.agent,
-      data: { protocol, host: this.#scrub(host), port, reason, detail: this.#scrub(detail), ...(method === undefined ? {} : { method }) },
+      data: {
+        protocol,
+        host: this.#scrub(host),
+        port,
+        reason,
+        detail: this.#scrub(detail),
+        ...(method === undefined ? {} : { method }),
+      },
     });
   }
 
@@ -454,15 +497,27 @@ export class EgressProxy {
   }
 
   /** Auth failures are rate-limited: a flood is counted, not written event by event. */
-  async #recordAuthFailure(protocol: EgressProtocol, host: string, port: number, check: CredentialCheck | 'no_method', method?: string): Promise<void> {
+  async #recordAuthFailure(
+    protocol: EgressProtocol,
+    host: string,
+    port: number,
+    check: CredentialCheck | 'no_method',
+    method?: string,
+  ): Promise<void> {
     const suppressed = this.#authLimiter.take();
     if (suppressed === undefined) {
       this.#suppressedAuth++;
       this.#countDenied(host, port, 'auth_failed');
       return;
     }
-    const what = check === 'missing' ? 'no proxy credential' : check === 'no_method' ? 'SOCKS5 client did not offer username/password authentication' : 'wrong proxy credential';
-    const more = suppressed > 0 ? ` (${suppressed} earlier auth failures were counted but not recorded individually)` : '';
+    const what =
+      check === 'missing'
+        ? 'no proxy credential'
+        : check === 'no_method'
+          ? 'SOCKS5 client did not offer username/password authentication'
+          : 'wrong proxy credential';
+    const more =
+      suppressed > 0 ? ` (${suppressed} earlier auth failures were counted but not recorded individually)` : '';
     await this.#recordDenied(protocol, host, port, 'auth_failed', `${what}${more}`, method);
   }
 
@@ -512,7 +567,12 @@ export class EgressProxy {
 
     if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(rawUrl)) {
       const host = reportableHost(req.headers.host ?? '');
-      await denyHere(host, 0, 'bad_request', 'the proxy needs absolute-form requests (GET http://host/path); configure the client to use HTTP_PROXY');
+      await denyHere(
+        host,
+        0,
+        'bad_request',
+        'the proxy needs absolute-form requests (GET http://host/path); configure the client to use HTTP_PROXY',
+      );
       return;
     }
     let url: URL;
@@ -525,19 +585,28 @@ export class EgressProxy {
     const defaultPort = url.protocol === 'https:' ? 443 : 80;
     const port = url.port === '' ? defaultPort : Number(url.port);
     if (url.protocol !== 'http:') {
-      const why = url.protocol === 'https:' ? 'https:// URLs must be requested with CONNECT (use HTTPS_PROXY), not as a plain proxy request' : `the proxy forwards only http:// URLs, not ${url.protocol.slice(0, 20)}`;
+      const why =
+        url.protocol === 'https:'
+          ? 'https:// URLs must be requested with CONNECT (use HTTPS_PROXY), not as a plain proxy request'
+          : `the proxy forwards only http:// URLs, not ${url.protocol.slice(0, 20)}`;
       await denyHere(reportableHost(url.hostname), port, 'bad_request', why);
       return;
     }
     if (url.username !== '' || url.password !== '') {
-      await denyHere(reportableHost(url.hostname), port, 'bad_request', 'userinfo (user@host) is not allowed in a proxied URL');
+      await denyHere(
+        reportableHost(url.hostname),
+        port,
+        'bad_request',
+        'userinfo (user@host) is not allowed in a proxied URL',
+      );
       return;
     }
 
     // Several Host headers are a classic way to make two HTTP parsers disagree; refuse them.
     let hostHeaders = 0;
     const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').length === 4 && (raw[i] ?? '').toLowerCase() === 'host') hostHeaders++;
+    for (let i = 0; i < raw.length; i += 2)
+      if ((raw[i] ?? '').length === 4 && (raw[i] ?? '').toLowerCase() === 'host') hostHeaders++;
     if (hostHeaders > 1) {
       await denyHere(reportableHost(url.hostname), port, 'bad_request', 'more than one Host header');
       return;
@@ -558,7 +627,12 @@ export class EgressProxy {
       if (!authority.ok || !norm?.ok || norm.value.host !== host || authority.port !== port) {
         const detail = `the Host header (${reportableHost(hostHeader)}) names another host than the request URL (${hostPort(host, port)})`;
         await this.#recordDenied('http', host, port, 'host_mismatch', detail, method);
-        await this.#append({ type: 'violation', run_id: this.#options.runId, agent: this.#options.agent, data: { kind: 'domain_fronting', detail: this.#scrub(detail) } });
+        await this.#append({
+          type: 'violation',
+          run_id: this.#options.runId,
+          agent: this.#options.agent,
+          data: { kind: 'domain_fronting', detail: this.#scrub(detail) },
+        });
         this.#refuse(res, 'host_mismatch', detail);
         return;
       }
@@ -571,7 +645,11 @@ export class EgressProxy {
     }
     const target: Allowed = { allow: true, host, port, rule: decision.rule, addresses: resolved.addresses };
     if (!(await this.#recordAllowed('http', target, method))) {
-      this.#refuse(res, 'audit_failed', `the connection to ${hostPort(host, port)} could not be recorded in the audit log, so it was refused`);
+      this.#refuse(
+        res,
+        'audit_failed',
+        `the connection to ${hostPort(host, port)} could not be recorded in the audit log, so it was refused`,
+      );
       return;
     }
     if (this.#closed || res.destroyed) return;
@@ -580,7 +658,10 @@ export class EgressProxy {
   }
 
   #forward(req: IncomingMessage, res: ServerResponse, target: Allowed, url: URL, method: string): void {
-    const headers: string[] = ['Host', target.port === 80 ? bracketed(target.host) : `${bracketed(target.host)}:${target.port}`];
+    const headers: string[] = [
+      'Host',
+      target.port === 80 ? bracketed(target.host) : `${bracketed(target.host)}:${target.port}`,
+    ];
     filterHeaders(req.rawHeaders, REQUEST_DROP, connectionTokens(req.headers.connection), headers);
     // Transfer-Encoding is hop-by-hop, but the body's framing must survive the hop: without it,
     // node writes a GET's body unframed and the upstream would read it as a second request
@@ -649,7 +730,8 @@ export class EgressProxy {
       endWith(socket, rawRefusal(407, AUTH_DETAIL, 'auth_failed'));
       return;
     }
-    const detail = 'protocol upgrades (e.g. WebSocket over ws://) are not supported through the plain-HTTP proxy; use wss:// (CONNECT) instead';
+    const detail =
+      'protocol upgrades (e.g. WebSocket over ws://) are not supported through the plain-HTTP proxy; use wss:// (CONNECT) instead';
     await this.#recordDenied('http', t.host, t.port, 'unsupported', detail, method);
     endWith(socket, rawRefusal(501, detail, 'unsupported'));
   }
@@ -661,7 +743,12 @@ export class EgressProxy {
     const check = this.#credential.checkBasic(req.headers['proxy-authorization']);
     if (check !== 'ok') {
       const a = parseAuthority(rawTarget);
-      await this.#recordAuthFailure('connect', a.ok ? reportableHost(a.host) : reportableHost(rawTarget), a.ok ? a.port : 0, check);
+      await this.#recordAuthFailure(
+        'connect',
+        a.ok ? reportableHost(a.host) : reportableHost(rawTarget),
+        a.ok ? a.port : 0,
+        check,
+      );
       endWith(socket, rawRefusal(407, AUTH_DETAIL, 'auth_failed'));
       return;
     }
@@ -697,7 +784,16 @@ export class EgressProxy {
   async #openUpstream(
     protocol: EgressProtocol,
     target: Allowed,
-  ): Promise<{ readonly ok: true; readonly socket: Socket } | { readonly ok: false; readonly status: number; readonly detail: string; readonly reason?: EgressDenyReason; readonly socksCode: number }> {
+  ): Promise<
+    | { readonly ok: true; readonly socket: Socket }
+    | {
+        readonly ok: false;
+        readonly status: number;
+        readonly detail: string;
+        readonly reason?: EgressDenyReason;
+        readonly socksCode: number;
+      }
+  > {
     const connecting = connectChecked(target.addresses, target.port, this.#timeouts.connectMs).then((socket) => {
       socket.on('error', noop);
       socket.pause();
@@ -719,7 +815,12 @@ export class EgressProxy {
     }
     if (connected.status === 'rejected') {
       const timeout = connected.reason instanceof UpstreamError && connected.reason.code === 'timeout';
-      return { ok: false, status: timeout ? 504 : 502, detail: upstreamDetail(target.host, target.port, connected.reason), socksCode: socksReplyForUpstream(connected.reason) };
+      return {
+        ok: false,
+        status: timeout ? 504 : 502,
+        detail: upstreamDetail(target.host, target.port, connected.reason),
+        socksCode: socksReplyForUpstream(connected.reason),
+      };
     }
     if (this.#closed) {
       connected.value.destroy();
@@ -747,7 +848,12 @@ export class EgressProxy {
       case 'sni_mismatch': {
         detail = `TLS server name ${reportableHost(refusal.serverName)} differs from the tunnel's host ${hostPort(target.host, target.port)} (domain fronting); the tunnel was closed`;
         await this.#recordDenied(protocol, target.host, target.port, 'host_mismatch', detail);
-        await this.#append({ type: 'violation', run_id: this.#options.runId, agent: this.#options.agent, data: { kind: 'domain_fronting', detail: this.#scrub(detail) } });
+        await this.#append({
+          type: 'violation',
+          run_id: this.#options.runId,
+          agent: this.#options.agent,
+          data: { kind: 'domain_fronting', detail: this.#scrub(detail) },
+        });
         return;
       }
       case 'malformed':
@@ -802,7 +908,12 @@ export class EgressProxy {
     }
     const rawHost = request.host;
     if (request.command !== SocksCommand.connect) {
-      const name = request.command === SocksCommand.bind ? 'BIND' : request.command === SocksCommand.udpAssociate ? 'UDP ASSOCIATE' : `command ${request.command}`;
+      const name =
+        request.command === SocksCommand.bind
+          ? 'BIND'
+          : request.command === SocksCommand.udpAssociate
+            ? 'UDP ASSOCIATE'
+            : `command ${request.command}`;
       const detail = `SOCKS5 ${name} is not supported; only CONNECT is`;
       await this.#recordDenied('socks5', reportableHost(rawHost), request.port, 'unsupported', detail);
       endWith(socket, socksReply(SocksReply.commandNotSupported));
@@ -850,7 +961,10 @@ async function removeStaleSocket(path: string): Promise<void> {
     if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return;
     throw err;
   }
-  if (!isSocket) throw new WardenError('EGRESS_START_FAILED', `${path} exists and is not a socket`, { hint: 'remove it or choose another state directory' });
+  if (!isSocket)
+    throw new WardenError('EGRESS_START_FAILED', `${path} exists and is not a socket`, {
+      hint: 'remove it or choose another state directory',
+    });
   const live = await new Promise<boolean>((resolve) => {
     const probe = netConnect(path);
     probe.once('connect', () => {
@@ -859,6 +973,9 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (live) throw new WardenError('EGRESS_START_FAILED', `another process is already listening on ${path}`, { hint: 'is another warden using the same state directory?' });
+  if (live)
+    throw new WardenError('EGRESS_START_FAILED', `another process is already listening on ${path}`, {
+      hint: 'is another warden using the same state directory?',
+    });
   await unlink(path);
 }

@@ -59,4 +59,5 @@ export function rawRefusal(status: number, detail: string, reason?: EgressDenyRe
 }
 
 /** The message for a missing or wrong proxy credential. */
-export const AUTH_DETAIL = 'proxy authentication required: use the proxy URL from HTTP_PROXY/HTTPS_PROXY, which carries this run’s credential';
+export const AUTH_DETAIL =
+  'proxy authentication required: use the proxy URL from HTTP_PROXY/HTTPS_PROXY, which carries this run’s credential';

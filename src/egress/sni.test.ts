@@ -22,7 +22,12 @@ async function realClientHello(servername: string | undefined): Promise<Buffer> 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, rejectUnauthorized: false, ...(servername === undefined ? {} : { servername }) });
+  const client = tlsConnect({
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    rejectUnauthorized: false,
+    ...(servername === undefined ? {} : { servername }),
+  });
   client.on('error', () => undefined);
   const hello = await first;
   client.destroy();
@@ -42,7 +47,16 @@ function sniExtension(names: readonly Buffer[], nameType = 0): Buffer {
 /** A synthetic ClientHello handshake message with the given extensions. */
 function helloMessage(extensions: readonly Buffer[]): Buffer {
   const ext = Buffer.concat(extensions);
-  const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 7), Buffer.from([0]), u16(2), Buffer.from([0x13, 0x01]), Buffer.from([1, 0]), u16(ext.length), ext]);
+  const body = Buffer.concat([
+    Buffer.from([3, 3]),
+    Buffer.alloc(32, 7),
+    Buffer.from([0]),
+    u16(2),
+    Buffer.from([0x13, 0x01]),
+    Buffer.from([1, 0]),
+    u16(ext.length),
+    ext,
+  ]);
   return Buffer.concat([Buffer.from([1]), u24(body.length), body]);
 }
 
@@ -76,12 +90,17 @@ describe('parseClientHello', () => {
       const split = Buffer.concat([record(message.subarray(0, cut)), record(message.subarray(cut))]);
       expect(parseClientHello(split)).toEqual({ kind: 'client_hello', serverName: 'allowed.test' });
     }
-    const oneByteRecords = Buffer.concat([...message.subarray(0, 60)].map((b) => record(Buffer.from([b]))).concat(record(message.subarray(60))));
+    const oneByteRecords = Buffer.concat(
+      [...message.subarray(0, 60)].map((b) => record(Buffer.from([b]))).concat(record(message.subarray(60))),
+    );
     expect(parseClientHello(oneByteRecords)).toEqual({ kind: 'client_hello', serverName: 'allowed.test' });
   });
 
   it('ignores bytes after the ClientHello', () => {
-    expect(parseClientHello(Buffer.concat([withSni, Buffer.from('trailing')]))).toEqual({ kind: 'client_hello', serverName: 'allowed.test' });
+    expect(parseClientHello(Buffer.concat([withSni, Buffer.from('trailing')]))).toEqual({
+      kind: 'client_hello',
+      serverName: 'allowed.test',
+    });
   });
 
   it('says not_tls for other protocols', () => {
@@ -95,13 +114,19 @@ describe('parseClientHello', () => {
     const evil = Buffer.from('evil.test');
     const kind = (extensions: Buffer[]): string => {
       const r = parseClientHello(record(helloMessage(extensions)));
-      return r.kind === 'malformed' ? `malformed: ${r.detail}` : r.kind === 'client_hello' ? `sni ${r.serverName}` : r.kind;
+      return r.kind === 'malformed'
+        ? `malformed: ${r.detail}`
+        : r.kind === 'client_hello'
+          ? `sni ${r.serverName}`
+          : r.kind;
     };
     expect(kind([sniExtension([name])])).toBe('sni allowed.test');
     expect(kind([sniExtension([name]), sniExtension([evil])])).toBe('malformed: duplicate extension');
     expect(kind([sniExtension([name, evil])])).toBe('malformed: more than one server name');
     expect(kind([sniExtension([name], 1)])).toBe('malformed: unknown server_name type');
-    expect(kind([sniExtension([Buffer.from('allowed.test\u0000.evil')])])).toBe('malformed: server name is not printable ASCII');
+    expect(kind([sniExtension([Buffer.from('allowed.test\u0000.evil')])])).toBe(
+      'malformed: server name is not printable ASCII',
+    );
     expect(kind([sniExtension([Buffer.from('bücher.test')])])).toBe('malformed: server name is not printable ASCII');
     expect(kind([sniExtension([Buffer.alloc(0)])])).toBe('malformed: empty server name');
     expect(kind([Buffer.concat([u16(0), u16(0)])])).toBe('malformed: empty server_name extension');
@@ -111,9 +136,18 @@ describe('parseClientHello', () => {
   it('refuses records that are not a ClientHello', () => {
     expect(parseClientHello(Buffer.from([0x16, 3, 1, 0, 0]))).toMatchObject({ kind: 'malformed' });
     expect(parseClientHello(Buffer.from([0x16, 2, 0, 0, 4, 1, 0, 0, 0]))).toMatchObject({ kind: 'malformed' });
-    expect(parseClientHello(record(Buffer.from([2, 0, 0, 0])))).toMatchObject({ kind: 'malformed', detail: 'first handshake message is not a ClientHello' });
-    expect(parseClientHello(Buffer.from([0x16, 3, 1, 0x40, 0x01]))).toMatchObject({ kind: 'malformed', detail: 'bad TLS record length' });
-    expect(parseClientHello(record(Buffer.from([1, 0, 0x50, 0])))).toMatchObject({ kind: 'malformed', detail: 'ClientHello is too large' });
+    expect(parseClientHello(record(Buffer.from([2, 0, 0, 0])))).toMatchObject({
+      kind: 'malformed',
+      detail: 'first handshake message is not a ClientHello',
+    });
+    expect(parseClientHello(Buffer.from([0x16, 3, 1, 0x40, 0x01]))).toMatchObject({
+      kind: 'malformed',
+      detail: 'bad TLS record length',
+    });
+    expect(parseClientHello(record(Buffer.from([1, 0, 0x50, 0])))).toMatchObject({
+      kind: 'malformed',
+      detail: 'ClientHello is too large',
+    });
     // A ClientHello interrupted by an application-data record.
     const message = withSni.subarray(5);
     const interrupted = Buffer.concat([record(message.subarray(0, 10)), Buffer.from([0x17, 3, 3, 0, 1, 0])]);
@@ -128,16 +162,23 @@ describe('parseClientHello', () => {
     };
     fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), outcome), { numRuns: 3000 });
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 600 }), (tail) => outcome(Buffer.concat([Buffer.from([0x16, 3, 1]), Buffer.from(tail)]))),
+      fc.property(fc.uint8Array({ maxLength: 600 }), (tail) =>
+        outcome(Buffer.concat([Buffer.from([0x16, 3, 1]), Buffer.from(tail)])),
+      ),
       { numRuns: 3000 },
     );
     fc.assert(
-      fc.property(fc.nat(withSni.length - 1), fc.integer({ min: 1, max: 255 }), fc.nat(withSni.length), (at, xor, cut) => {
-        const mutated = Buffer.from(withSni);
-        mutated[at] = (mutated[at] ?? 0) ^ xor;
-        outcome(mutated);
-        outcome(mutated.subarray(0, cut));
-      }),
+      fc.property(
+        fc.nat(withSni.length - 1),
+        fc.integer({ min: 1, max: 255 }),
+        fc.nat(withSni.length),
+        (at, xor, cut) => {
+          const mutated = Buffer.from(withSni);
+          mutated[at] = (mutated[at] ?? 0) ^ xor;
+          outcome(mutated);
+          outcome(mutated.subarray(0, cut));
+        },
+      ),
       { numRuns: 5000 },
     );
   });

@@ -25,9 +25,21 @@ describe('SOCKS5 parsers', () => {
   });
 
   it('parses CONNECT requests for each address type', () => {
-    expect(parseRequest(Buffer.from([5, 1, 0, 1, 1, 2, 3, 4, 0x01, 0xbb]))).toEqual({ kind: 'ok', consumed: 10, command: 1, host: '1.2.3.4', port: 443 });
+    expect(parseRequest(Buffer.from([5, 1, 0, 1, 1, 2, 3, 4, 0x01, 0xbb]))).toEqual({
+      kind: 'ok',
+      consumed: 10,
+      command: 1,
+      host: '1.2.3.4',
+      port: 443,
+    });
     const name = Buffer.from('example.com');
-    expect(parseRequest(Buffer.from([5, 1, 0, 3, name.length, ...name, 0, 80]))).toEqual({ kind: 'ok', consumed: 5 + name.length + 2, command: 1, host: 'example.com', port: 80 });
+    expect(parseRequest(Buffer.from([5, 1, 0, 3, name.length, ...name, 0, 80]))).toEqual({
+      kind: 'ok',
+      consumed: 5 + name.length + 2,
+      command: 1,
+      host: 'example.com',
+      port: 80,
+    });
     const v6 = Buffer.from([5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, ...Array<number>(11).fill(0), 1, 0x20, 0xfb]);
     expect(parseRequest(v6)).toEqual({ kind: 'ok', consumed: 22, command: 1, host: '2001:db8::1', port: 8443 });
     expect(parseRequest(Buffer.from([5, 1, 0, 3, 2, 0xff, 0xfe, 0, 80]))).toMatchObject({ kind: 'bad', reply: 1 });

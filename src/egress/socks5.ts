@@ -33,7 +33,10 @@ export const AUTH_OK = Buffer.from([0x01, 0x00]);
 export const AUTH_FAILED = Buffer.from([0x01, 0x01]);
 
 /** A parser's answer. */
-export type Parsed<T> = { readonly kind: 'need_more' } | { readonly kind: 'bad'; readonly detail: string; readonly reply?: number } | ({ readonly kind: 'ok'; readonly consumed: number } & T);
+export type Parsed<T> =
+  | { readonly kind: 'need_more' }
+  | { readonly kind: 'bad'; readonly detail: string; readonly reply?: number }
+  | ({ readonly kind: 'ok'; readonly consumed: number } & T);
 
 const NEED_MORE = Object.freeze({ kind: 'need_more' as const });
 
@@ -75,7 +78,8 @@ export interface SocksRequest {
 export function parseRequest(b: Uint8Array): Parsed<SocksRequest> {
   if (b.length < 4) return NEED_MORE;
   if (b[0] !== 0x05) return { kind: 'bad', detail: 'bad SOCKS5 request version', reply: SocksReply.generalFailure };
-  if (b[2] !== 0x00) return { kind: 'bad', detail: 'SOCKS5 reserved byte is not zero', reply: SocksReply.generalFailure };
+  if (b[2] !== 0x00)
+    return { kind: 'bad', detail: 'SOCKS5 reserved byte is not zero', reply: SocksReply.generalFailure };
   const command = b[1] ?? 0;
   let host: string;
   let p: number;
@@ -144,11 +148,14 @@ export class ByteReader {
   }
 
   /** Reads one message with `parse`, or resolves with why it could not. */
-  read<T>(parse: (b: Uint8Array) => Parsed<T>): Promise<Exclude<Parsed<T>, { kind: 'need_more' }> | { readonly kind: 'failed'; readonly failure: ReadFailure }> {
+  read<T>(
+    parse: (b: Uint8Array) => Parsed<T>,
+  ): Promise<Exclude<Parsed<T>, { kind: 'need_more' }> | { readonly kind: 'failed'; readonly failure: ReadFailure }> {
     type Out = Exclude<Parsed<T>, { kind: 'need_more' }> | { readonly kind: 'failed'; readonly failure: ReadFailure };
     const consume = (): Out | undefined => {
       const result = parse(this.#buffer);
-      if (result.kind === 'need_more') return this.#buffer.length > this.#maxBytes ? { kind: 'failed', failure: 'too_large' } : undefined;
+      if (result.kind === 'need_more')
+        return this.#buffer.length > this.#maxBytes ? { kind: 'failed', failure: 'too_large' } : undefined;
       if (result.kind === 'ok') this.#buffer = this.#buffer.subarray(result.consumed);
       return result as Out;
     };
@@ -170,7 +177,10 @@ export class ByteReader {
         if (out) finish(out);
       };
       const onClose = (): void => finish({ kind: 'failed', failure: 'closed' });
-      const timer = setTimeout(() => finish({ kind: 'failed', failure: 'timeout' }), Math.max(0, this.#deadline - Date.now()));
+      const timer = setTimeout(
+        () => finish({ kind: 'failed', failure: 'timeout' }),
+        Math.max(0, this.#deadline - Date.now()),
+      );
       socket.on('data', onData);
       socket.on('close', onClose);
       socket.on('end', onClose);

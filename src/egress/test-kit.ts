@@ -40,18 +40,28 @@ export class RecordingSink implements EventSink {
     entry.durable = true;
     entry.durableAt = Date.now();
     const seq = ++this.#seq;
-    const stored: AuditRecord = { ...event, seq, ts: new Date().toISOString(), prev_hash: '0'.repeat(64), hash: '0'.repeat(64) };
+    const stored: AuditRecord = {
+      ...event,
+      seq,
+      ts: new Date().toISOString(),
+      prev_hash: '0'.repeat(64),
+      hash: '0'.repeat(64),
+    };
     return stored;
   }
 
   /** Events of one type, in order. */
   of<T extends AuditEventInput['type']>(type: T): Extract<AuditEventInput, { type: T }>[] {
-    return this.records.filter((r) => r.event.type === type).map((r) => r.event as Extract<AuditEventInput, { type: T }>);
+    return this.records
+      .filter((r) => r.event.type === type)
+      .map((r) => r.event as Extract<AuditEventInput, { type: T }>);
   }
 
   /** egress.allowed + egress.denied events. */
   decisions(): AuditEventInput[] {
-    return this.records.filter((r) => r.event.type === 'egress.allowed' || r.event.type === 'egress.denied').map((r) => r.event);
+    return this.records
+      .filter((r) => r.event.type === 'egress.allowed' || r.event.type === 'egress.denied')
+      .map((r) => r.event);
   }
 
   clear(): void {
@@ -74,7 +84,8 @@ export const AUTH = basic('warden', CREDENTIAL);
 export function tableResolver(table: Readonly<Record<string, readonly string[]>>): Resolver {
   return (host) => {
     const addresses = table[host];
-    if (!addresses) return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }));
+    if (!addresses)
+      return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }));
     return Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
   };
 }
@@ -125,7 +136,9 @@ export async function startProxy(options: {
 }
 
 /** A local HTTP server on 127.0.0.1 with an ephemeral port. */
-export async function startHttpServer(handler: RequestListener): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startHttpServer(
+  handler: RequestListener,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -174,7 +187,13 @@ export interface ProxyResponse {
 export function proxyRequest(
   socketPath: string,
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; auth?: string | null; host?: string | null } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    auth?: string | null;
+    host?: string | null;
+  } = {},
 ): Promise<ProxyResponse> {
   const headers: Record<string, string> = {};
   // Like curl: Host names the URL's authority unless the test says otherwise.
@@ -185,12 +204,17 @@ export function proxyRequest(
   Object.assign(headers, options.headers);
   if (options.auth !== null) headers['proxy-authorization'] = options.auth ?? AUTH;
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath, path: url, method: options.method ?? 'GET', headers, agent: false, setHost: false }, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      { socketPath, path: url, method: options.method ?? 'GET', headers, agent: false, setHost: false },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -245,11 +269,18 @@ export function readUntil(socket: Socket, predicate: (b: Buffer) => boolean, tim
 }
 
 /** Opens a CONNECT tunnel; resolves with the socket and the proxy's response head. */
-export async function openConnect(socketPath: string, authority: string, auth: string | null = AUTH, extraHead = ''): Promise<{ socket: Socket; head: string; status: number }> {
+export async function openConnect(
+  socketPath: string,
+  authority: string,
+  auth: string | null = AUTH,
+  extraHead = '',
+): Promise<{ socket: Socket; head: string; status: number }> {
   const socket = netConnect(socketPath);
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth === null ? '' : `Proxy-Authorization: ${auth}\r\n`}${extraHead}\r\n`);
+  socket.write(
+    `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth === null ? '' : `Proxy-Authorization: ${auth}\r\n`}${extraHead}\r\n`,
+  );
   const buf = await readUntil(socket, (b) => b.includes('\r\n\r\n'));
   const end = buf.indexOf('\r\n\r\n');
   const head = buf.subarray(0, end < 0 ? buf.length : end + 4).toString('latin1');
@@ -300,10 +331,23 @@ export function selfSignedCert(names: readonly string[]): { key: string; cert: s
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', `/CN=${names[0] ?? 'localhost'}`,
-        '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${names[0] ?? 'localhost'}`,
+        '-addext',
+        `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
       ],
       { stdio: 'ignore' },
     );

@@ -84,7 +84,8 @@ export class CheckedAgent extends Agent {
     const port = Number(options.port);
     connectChecked(addresses, port, checked.wardenConnectTimeoutMs ?? 10_000).then(
       (socket) => callback?.(null, socket),
-      (err: unknown) => callback?.(err instanceof Error ? err : new UpstreamError('error'), undefined as unknown as Duplex),
+      (err: unknown) =>
+        callback?.(err instanceof Error ? err : new UpstreamError('error'), undefined as unknown as Duplex),
     );
     return undefined;
   }

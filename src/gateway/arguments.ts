@@ -23,7 +23,12 @@ function globMatches(glob: string, name: string): boolean {
   if (!glob.includes('*')) return glob === name;
   let re = globCache.get(glob);
   if (re === undefined) {
-    re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
+    re = new RegExp(
+      `^${glob
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     globCache.set(glob, re);
   }
   return re.test(name);
@@ -67,9 +72,17 @@ export class SchemaValidators {
  * that is present but of the wrong kind refuses the call (it cannot be checked, so it is not
  * forwarded).
  */
-export function prepareArguments(args: Record<string, unknown>, rules: readonly ArgumentRule[], workspace: string): PreparedArguments {
+export function prepareArguments(
+  args: Record<string, unknown>,
+  rules: readonly ArgumentRule[],
+  workspace: string,
+): PreparedArguments {
   const forwarded: Record<string, unknown> = { ...args };
-  const context = { args: {} as Record<string, string>, hosts: {} as Record<string, string>, ports: {} as Record<string, number> };
+  const context = {
+    args: {} as Record<string, string>,
+    hosts: {} as Record<string, string>,
+    ports: {} as Record<string, number>,
+  };
   const kinds = new Map<string, ArgumentRule['kind']>();
   for (const rule of rules) {
     const seen = kinds.get(rule.arg);
@@ -82,12 +95,14 @@ export function prepareArguments(args: Record<string, unknown>, rules: readonly 
     if (!Object.hasOwn(args, arg)) continue;
     const value = args[arg];
     if (kind === 'path') {
-      if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT_ARGUMENT || value.includes('\0')) return { ok: false, reason: `argument '${arg}' must be a path` };
+      if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT_ARGUMENT || value.includes('\0'))
+        return { ok: false, reason: `argument '${arg}' must be a path` };
       const path = normalisePath(value, workspace);
       forwarded[arg] = path;
       context.args[arg] = path;
     } else if (kind === 'url') {
-      if (typeof value !== 'string' || value.length > MAX_TEXT_ARGUMENT) return { ok: false, reason: `argument '${arg}' must be an http(s) URL` };
+      if (typeof value !== 'string' || value.length > MAX_TEXT_ARGUMENT)
+        return { ok: false, reason: `argument '${arg}' must be an http(s) URL` };
       const url = normaliseUrl(value);
       if (typeof url === 'string') return { ok: false, reason: `argument '${arg}': ${url}` };
       forwarded[arg] = url.href;
@@ -109,7 +124,8 @@ export function normaliseUrl(value: string): { href: string; host: string; port:
   } catch {
     return 'not a valid URL';
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `scheme ${url.protocol} is not allowed (http and https only)`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `scheme ${url.protocol} is not allowed (http and https only)`;
   // 'allowed.com@evil.com' tricks: credentials in a URL are refused outright.
   if (url.username !== '' || url.password !== '') return 'URLs with user names or passwords are refused';
   const host = normaliseHost(url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname);

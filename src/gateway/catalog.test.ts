@@ -3,7 +3,13 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { buildCatalog, EXPOSED_NAME } from './catalog.js';
 
 const tool = (name: string): Tool => ({ name, inputSchema: { type: 'object' } });
-const offer = (server: string, names: string[]) => ({ server, tools: names.map(tool), prompts: [], resources: [], resourceTemplates: [] });
+const offer = (server: string, names: string[]) => ({
+  server,
+  tools: names.map(tool),
+  prompts: [],
+  resources: [],
+  resourceTemplates: [],
+});
 
 describe('catalog', () => {
   it('GW-03 exposes server__tool names that match ^[a-zA-Z0-9_-]{1,64}$ and never collide across servers', () => {
@@ -28,7 +34,10 @@ describe('catalog', () => {
 
   it('a resource URI offered by two servers belongs to neither', () => {
     const both = { uri: 'file:///a', name: 'a' };
-    const catalog = buildCatalog([{ ...offer('s1', []), resources: [both] }, { ...offer('s2', []), resources: [both] }]);
+    const catalog = buildCatalog([
+      { ...offer('s1', []), resources: [both] },
+      { ...offer('s2', []), resources: [both] },
+    ]);
     expect(catalog.resources.has('file:///a')).toBe(false);
   });
 });

@@ -46,14 +46,23 @@ export function exposedName(server: string, name: string): string {
   return `${server}${NAME_SEPARATOR}${name}`;
 }
 
-function expose<T extends { name: string }>(offers: readonly { server: string; items: readonly T[] }[], kind: string, rejected: Rejected[], collisions: string[]): Map<string, CatalogEntry<T>> {
+function expose<T extends { name: string }>(
+  offers: readonly { server: string; items: readonly T[] }[],
+  kind: string,
+  rejected: Rejected[],
+  collisions: string[],
+): Map<string, CatalogEntry<T>> {
   const byExposed = new Map<string, CatalogEntry<T>>();
   const byFolded = new Map<string, string>();
   for (const { server, items } of offers) {
     for (const item of items) {
       const exposed = exposedName(server, item.name);
       if (!EXPOSED_NAME.test(exposed)) {
-        rejected.push({ server, name: item.name.slice(0, 80), reason: `${kind} name does not fit ^[a-zA-Z0-9_-]{1,64}$ once prefixed as ${server}${NAME_SEPARATOR}…` });
+        rejected.push({
+          server,
+          name: item.name.slice(0, 80),
+          reason: `${kind} name does not fit ^[a-zA-Z0-9_-]{1,64}$ once prefixed as ${server}${NAME_SEPARATOR}…`,
+        });
         continue;
       }
       // Case variants collide: clients and models treat names case-insensitively often enough.
@@ -74,8 +83,18 @@ function expose<T extends { name: string }>(offers: readonly { server: string; i
 export function buildCatalog(offers: readonly ServerOffer[]): Catalog {
   const rejected: Rejected[] = [];
   const collisions: string[] = [];
-  const tools = expose(offers.map((o) => ({ server: o.server, items: o.tools })), 'tool', rejected, collisions);
-  const prompts = expose(offers.map((o) => ({ server: o.server, items: o.prompts })), 'prompt', rejected, collisions);
+  const tools = expose(
+    offers.map((o) => ({ server: o.server, items: o.tools })),
+    'tool',
+    rejected,
+    collisions,
+  );
+  const prompts = expose(
+    offers.map((o) => ({ server: o.server, items: o.prompts })),
+    'prompt',
+    rejected,
+    collisions,
+  );
   const resources = new Map<string, CatalogEntry<Resource>>();
   const ambiguous = new Set<string>();
   for (const offer of offers) {
@@ -83,13 +102,29 @@ export function buildCatalog(offers: readonly ServerOffer[]): Catalog {
       const owner = resources.get(resource.uri);
       if (owner !== undefined && owner.server !== offer.server) {
         ambiguous.add(resource.uri);
-        rejected.push({ server: offer.server, name: resource.uri.slice(0, 200), reason: `resource URI also offered by ${owner.server}` });
+        rejected.push({
+          server: offer.server,
+          name: resource.uri.slice(0, 200),
+          reason: `resource URI also offered by ${owner.server}`,
+        });
       } else if (owner === undefined) {
-        resources.set(resource.uri, { exposed: resource.uri, server: offer.server, upstreamName: resource.uri, item: resource });
+        resources.set(resource.uri, {
+          exposed: resource.uri,
+          server: offer.server,
+          upstreamName: resource.uri,
+          item: resource,
+        });
       }
     }
   }
   for (const uri of ambiguous) resources.delete(uri);
-  const resourceTemplates = offers.flatMap((o) => o.resourceTemplates.map((t) => ({ exposed: t.uriTemplate, server: o.server, upstreamName: t.uriTemplate, item: t })));
+  const resourceTemplates = offers.flatMap((o) =>
+    o.resourceTemplates.map((t) => ({
+      exposed: t.uriTemplate,
+      server: o.server,
+      upstreamName: t.uriTemplate,
+      item: t,
+    })),
+  );
   return { tools, prompts, resources, resourceTemplates, rejected, collisions };
 }

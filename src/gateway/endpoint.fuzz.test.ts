@@ -18,7 +18,11 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord, EventSink } from '../core/events.js';
 import type { CompiledProfile, PolicyEngine } from '../policy/index.js';
@@ -44,7 +48,11 @@ import {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const PROTOCOL_VERSION = '2025-06-18';
-const INITIALIZE = { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'fuzz', version: '1.0.0' } };
+const INITIALIZE = {
+  protocolVersion: PROTOCOL_VERSION,
+  capabilities: {},
+  clientInfo: { name: 'fuzz', version: '1.0.0' },
+};
 
 // ---------------------------------------------------------------------------------------
 // A gateway with one in-process upstream.
@@ -135,7 +143,9 @@ function printable(b: Uint8Array): Uint8Array {
 /** A tools/call to the fake upstream with arbitrary (clean) arguments. */
 const echoCall = fc
   .tuple(validId, cleanJsonObject, fc.constantFrom('fake__echo', 'fake__slow', 'fake__nope', 'echo'))
-  .map(([id, args, name]) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }));
+  .map(([id, args, name]) =>
+    JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }),
+  );
 
 /**
  * Messages the MCP SDK's own schemas refuse although they are valid JSON-RPC: a `_meta` that is
@@ -155,16 +165,16 @@ const bodyText = fc.oneof(
 /** A body as bytes: text, text with invalid UTF-8 spliced in, or random bytes. */
 const bodyBytes: fc.Arbitrary<Uint8Array> = fc
   .oneof(
-  { weight: 8, arbitrary: bodyText.map(utf8) },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(bodyText, fc.nat(), fc.constantFrom(...INVALID_UTF8)).map(([t, n, seq]) => {
-      const b = utf8(t);
-      const at = n % (b.length + 1);
-      return concatBytes(b.subarray(0, at), seq, b.subarray(at));
-    }),
-  },
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 120 }) },
+    { weight: 8, arbitrary: bodyText.map(utf8) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(bodyText, fc.nat(), fc.constantFrom(...INVALID_UTF8)).map(([t, n, seq]) => {
+        const b = utf8(t);
+        const at = n % (b.length + 1);
+        return concatBytes(b.subarray(0, at), seq, b.subarray(at));
+      }),
+    },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 120 }) },
   )
   .map(printable);
 
@@ -181,7 +191,11 @@ interface RawResponse {
  * Sends raw bytes on a fresh connection and resolves with the first complete response (or null
  * when the server closes without one). Rejects when neither happens within `timeoutMs`: a hang.
  */
-function rawExchange(port: number, bytes: Uint8Array, options: { readonly timeoutMs?: number; readonly head?: boolean; readonly halfClose?: boolean } = {}): Promise<RawResponse | null> {
+function rawExchange(
+  port: number,
+  bytes: Uint8Array,
+  options: { readonly timeoutMs?: number; readonly head?: boolean; readonly halfClose?: boolean } = {},
+): Promise<RawResponse | null> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   return new Promise((resolve, reject) => {
     const socket = netConnect(port, '127.0.0.1');
@@ -202,7 +216,11 @@ function rawExchange(port: number, bytes: Uint8Array, options: { readonly timeou
       if (settled) return;
       settled = true;
       socket.destroy();
-      reject(new Error(`no complete answer within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`));
+      reject(
+        new Error(
+          `no complete answer within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
+        ),
+      );
     }, timeoutMs);
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
@@ -286,8 +304,16 @@ interface HttpRequestSpec {
   readonly framing: 'length' | 'chunked' | 'declared-huge';
 }
 
-function encodeRequest(spec: HttpRequestSpec, maxBytes: number, chunkSizes: readonly number[] = [7, 50, 1000]): Uint8Array {
-  const head = [`${spec.method} ${spec.path} HTTP/1.1`, ...spec.headers.map(([k, v]) => `${k}: ${v}`), 'Connection: close'];
+function encodeRequest(
+  spec: HttpRequestSpec,
+  maxBytes: number,
+  chunkSizes: readonly number[] = [7, 50, 1000],
+): Uint8Array {
+  const head = [
+    `${spec.method} ${spec.path} HTTP/1.1`,
+    ...spec.headers.map(([k, v]) => `${k}: ${v}`),
+    'Connection: close',
+  ];
   if (spec.framing === 'length') head.push(`Content-Length: ${spec.body.length}`);
   if (spec.framing === 'declared-huge') head.push(`Content-Length: ${maxBytes + 1 + spec.body.length}`);
   if (spec.framing === 'chunked') head.push('Transfer-Encoding: chunked');
@@ -298,7 +324,11 @@ function encodeRequest(spec: HttpRequestSpec, maxBytes: number, chunkSizes: read
     let k = 0;
     while (at < spec.body.length) {
       const n = Math.min(chunkSizes[k++ % chunkSizes.length] ?? 1, spec.body.length - at);
-      parts.push(Buffer.from(`${n.toString(16)}\r\n`, 'latin1'), spec.body.subarray(at, at + n), Buffer.from('\r\n', 'latin1'));
+      parts.push(
+        Buffer.from(`${n.toString(16)}\r\n`, 'latin1'),
+        spec.body.subarray(at, at + n),
+        Buffer.from('\r\n', 'latin1'),
+      );
       at += n;
     }
     parts.push(Buffer.from('0\r\n\r\n', 'latin1'));
@@ -370,12 +400,28 @@ function goodHeaders(port: number, token: string, session?: string): [string, st
     ['Authorization', `Bearer ${token}`],
     ['Content-Type', 'application/json'],
     ['Accept', 'application/json, text/event-stream'],
-    ...(session === undefined ? [] : ([['Mcp-Session-Id', session], ['Mcp-Protocol-Version', PROTOCOL_VERSION]] as [string, string][])),
+    ...(session === undefined
+      ? []
+      : ([
+          ['Mcp-Session-Id', session],
+          ['Mcp-Protocol-Version', PROTOCOL_VERSION],
+        ] as [string, string][])),
   ];
 }
 
-async function post(h: Pick<HttpFixture, 'port'>, body: unknown, token: string, session?: string): Promise<RawResponse> {
-  const spec: HttpRequestSpec = { method: 'POST', path: '/mcp', headers: goodHeaders(h.port, token, session), body: utf8(JSON.stringify(body)), framing: 'length' };
+async function post(
+  h: Pick<HttpFixture, 'port'>,
+  body: unknown,
+  token: string,
+  session?: string,
+): Promise<RawResponse> {
+  const spec: HttpRequestSpec = {
+    method: 'POST',
+    path: '/mcp',
+    headers: goodHeaders(h.port, token, session),
+    body: utf8(JSON.stringify(body)),
+    framing: 'length',
+  };
   const r = await rawExchange(h.port, encodeRequest(spec, HTTP_LIMITS.maxBytes));
   if (r === null) throw new Error('connection closed without an answer');
   return r;
@@ -396,9 +442,21 @@ async function expectHttpServing(h: HttpFixture, fx: Fixture): Promise<void> {
   expect(ping.status).toBe(200);
   expect(messagesOf(ping)).toEqual([{ jsonrpc: '2.0', id: 'alive', result: {} }]);
   const before = fx.upstreamCalls.length;
-  const call = await post(h, { jsonrpc: '2.0', id: 'alive-2', method: 'tools/call', params: { name: 'fake__echo', arguments: { still: 'serving' } } }, TOKEN, h.session);
+  const call = await post(
+    h,
+    {
+      jsonrpc: '2.0',
+      id: 'alive-2',
+      method: 'tools/call',
+      params: { name: 'fake__echo', arguments: { still: 'serving' } },
+    },
+    TOKEN,
+    h.session,
+  );
   expect(call.status).toBe(200);
-  expect(messagesOf(call)).toEqual([{ jsonrpc: '2.0', id: 'alive-2', result: { content: [{ type: 'text', text: '{"still":"serving"}' }] } }]);
+  expect(messagesOf(call)).toEqual([
+    { jsonrpc: '2.0', id: 'alive-2', result: { content: [{ type: 'text', text: '{"still":"serving"}' }] } },
+  ]);
   expect(fx.upstreamCalls.slice(before)).toEqual([{ name: 'echo', args: { still: 'serving' } }]);
 }
 
@@ -411,7 +469,13 @@ type Expected =
   /** Node's own answer to a request it cannot parse or accept (no JSON-RPC involved). */
   | { readonly kind: 'node'; readonly statuses: readonly number[] }
   /** A JSON-RPC error with this status: exactly `body` when given, else this code and a message starting with `prefix`. */
-  | { readonly kind: 'rpc-error'; readonly status: number; readonly body?: unknown; readonly code?: number; readonly prefix?: string }
+  | {
+      readonly kind: 'rpc-error';
+      readonly status: number;
+      readonly body?: unknown;
+      readonly code?: number;
+      readonly prefix?: string;
+    }
   /** Handed to the session (or to a new one): the SDK answers. `message` is what it must receive. */
   | { readonly kind: 'sdk'; readonly message: Record<string, unknown>; readonly newSession: boolean };
 
@@ -420,53 +484,118 @@ function predict(spec: HttpRequestSpec, h: HttpFixture): Expected {
   const host = header('host');
   if (host === undefined) return { kind: 'node', statuses: [400] };
   if (spec.path.split('?')[0] !== '/mcp') return { kind: 'plain', status: 404 };
-  if (!(host === `127.0.0.1:${h.port}` || host === `localhost:${h.port}`)) return { kind: 'rpc-error', status: 403, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'host not allowed' } } };
+  if (!(host === `127.0.0.1:${h.port}` || host === `localhost:${h.port}`))
+    return {
+      kind: 'rpc-error',
+      status: 403,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'host not allowed' } },
+    };
   const origin = header('origin');
   if (origin !== undefined && origin !== `http://127.0.0.1:${h.port}` && origin !== `http://localhost:${h.port}`) {
-    return { kind: 'rpc-error', status: 403, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'origin not allowed' } } };
+    return {
+      kind: 'rpc-error',
+      status: 403,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'origin not allowed' } },
+    };
   }
   const auth = header('authorization');
   const subject = auth === `Bearer ${TOKEN}` ? 'agent' : auth === `Bearer ${OTHER_TOKEN}` ? 'other' : null;
-  if (subject === null) return { kind: 'rpc-error', status: 401, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'this endpoint needs the run token' } } };
+  if (subject === null)
+    return {
+      kind: 'rpc-error',
+      status: 401,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'this endpoint needs the run token' } },
+    };
   const sessionId = header('mcp-session-id');
   const own = subject === 'agent' ? h.session : h.otherSession;
-  if (sessionId !== undefined && sessionId !== own) return { kind: 'rpc-error', status: 404, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'session not found' } } };
+  if (sessionId !== undefined && sessionId !== own)
+    return {
+      kind: 'rpc-error',
+      status: 404,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'session not found' } },
+    };
   // On a session, a protocol version the gateway does not speak is refused before anything else (GW-10).
   const version = header('mcp-protocol-version');
   if (sessionId !== undefined && version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-    return { kind: 'rpc-error', status: 400, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: `unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}` } } };
+    return {
+      kind: 'rpc-error',
+      status: 400,
+      body: {
+        jsonrpc: '2.0',
+        id: null,
+        error: {
+          code: -32600,
+          message: `unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+        },
+      },
+    };
   }
   if (spec.method === 'GET' || spec.method === 'DELETE') {
-    if (sessionId === undefined) return { kind: 'rpc-error', status: 400, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'mcp-session-id header required' } } };
+    if (sessionId === undefined)
+      return {
+        kind: 'rpc-error',
+        status: 400,
+        body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'mcp-session-id header required' } },
+      };
     throw new Error('the generator must not GET or DELETE a live session');
   }
   if (spec.method !== 'POST') return { kind: 'plain', status: 405 };
   if (!/^application\/json\s*(;|$)/i.test(header('content-type') ?? '')) {
-    return { kind: 'rpc-error', status: 415, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Content-Type must be application/json' } } };
+    return {
+      kind: 'rpc-error',
+      status: 415,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Content-Type must be application/json' } },
+    };
   }
   if (spec.framing === 'declared-huge' || spec.body.length > HTTP_LIMITS.maxBytes) {
-    return { kind: 'rpc-error', status: 413, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: `body larger than ${HTTP_LIMITS.maxBytes} bytes` } } };
+    return {
+      kind: 'rpc-error',
+      status: 413,
+      body: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: `body larger than ${HTTP_LIMITS.maxBytes} bytes` },
+      },
+    };
   }
   const parsed = parseJsonRpc(spec.body, HTTP_LIMITS);
   if (!parsed.ok) return { kind: 'rpc-error', status: 400, body: boundaryErrorResponse(parsed) };
   const message = parsed.parsed;
   if (sessionId === undefined) {
     if (message.kind !== 'request' || message.method !== 'initialize') {
-      return { kind: 'rpc-error', status: 400, body: { jsonrpc: '2.0', id: message.kind === 'request' ? message.id : null, error: { code: -32600, message: 'no session: send initialize first (without mcp-session-id)' } } };
+      return {
+        kind: 'rpc-error',
+        status: 400,
+        body: {
+          jsonrpc: '2.0',
+          id: message.kind === 'request' ? message.id : null,
+          error: { code: -32600, message: 'no session: send initialize first (without mcp-session-id)' },
+        },
+      };
     }
-    if (!validInitializeParams(message.params)) return { kind: 'rpc-error', status: 400, code: -32602, prefix: 'invalid initialize: ' };
+    if (!validInitializeParams(message.params))
+      return { kind: 'rpc-error', status: 400, code: -32602, prefix: 'invalid initialize: ' };
     return { kind: 'sdk', message: message.message, newSession: true };
   }
   // One initialize per session (GW-10).
   if (message.kind === 'request' && message.method === 'initialize') {
-    return { kind: 'rpc-error', status: 400, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'this session is already initialized; open a new session to initialize again' } } };
+    return {
+      kind: 'rpc-error',
+      status: 400,
+      body: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: 'this session is already initialized; open a new session to initialize again' },
+      },
+    };
   }
   return { kind: 'sdk', message: message.message, newSession: false };
 }
 
 /** MCP's InitializeRequest params: protocolVersion, capabilities, clientInfo {name, version}. */
 function validInitializeParams(params: unknown): boolean {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(params)) return false;
   const info = params.clientInfo;
   return (
@@ -480,7 +609,12 @@ function validInitializeParams(params: unknown): boolean {
 }
 
 /** Checks one answer against the model, and what reached a session's SDK server meanwhile (`forwardedNow`). */
-function checkHttpAnswer(spec: HttpRequestSpec, expected: Expected, r: RawResponse | null, forwardedNow: readonly unknown[]): void {
+function checkHttpAnswer(
+  spec: HttpRequestSpec,
+  expected: Expected,
+  r: RawResponse | null,
+  forwardedNow: readonly unknown[],
+): void {
   const shown = `${spec.method} ${spec.path} ${JSON.stringify(spec.headers)} body=${JSON.stringify(Buffer.from(spec.body).toString('latin1').slice(0, 200))}`;
   if (r === null) throw new Error(`closed without an answer: ${shown}`);
   switch (expected.kind) {
@@ -502,7 +636,8 @@ function checkHttpAnswer(spec: HttpRequestSpec, expected: Expected, r: RawRespon
       expect(rpcErrorProblem(body), shown).toBeNull();
       if (expected.body !== undefined) expect(body, shown).toEqual(expected.body);
       const error = (body as { id: unknown; error: { code: number; message: string } }).error;
-      if (expected.code !== undefined) expect([error.code, (body as { id: unknown }).id], shown).toEqual([expected.code, null]);
+      if (expected.code !== undefined)
+        expect([error.code, (body as { id: unknown }).id], shown).toEqual([expected.code, null]);
       if (expected.prefix !== undefined) expect(error.message.startsWith(expected.prefix), shown).toBe(true);
       if (expected.status === 401) expect(r.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
       // Refused before the session: nothing reached any session's SDK server.
@@ -519,7 +654,8 @@ function checkHttpAnswer(spec: HttpRequestSpec, expected: Expected, r: RawRespon
         const messages = messagesOf(r).filter((m) => Object.hasOwn(m as object, 'id'));
         expect(messages.length, shown).toBe(1);
         expect(rpcResponseProblem(messages[0], msg.id as string | number), shown).toBeNull();
-        if (expected.newSession && (messages[0] as { result?: unknown }).result !== undefined) expect(r.headers['mcp-session-id']).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        if (expected.newSession && (messages[0] as { result?: unknown }).result !== undefined)
+          expect(r.headers['mcp-session-id']).toMatch(/^[A-Za-z0-9_-]{32}$/);
       }
       if (r.status >= 400) {
         const body = JSON.parse(r.body.toString('utf8')) as unknown;
@@ -542,39 +678,134 @@ function checkHttpAnswer(spec: HttpRequestSpec, expected: Expected, r: RawRespon
 function httpSpec(h: HttpFixture): fc.Arbitrary<HttpRequestSpec> {
   const hostValue = fc.oneof(
     { weight: 40, arbitrary: fc.constantFrom(`127.0.0.1:${h.port}`, `localhost:${h.port}`) },
-    { weight: 1, arbitrary: fc.constantFrom('evil.example', '127.0.0.1', `127.0.0.1:${h.port + 1}`, `LOCALHOST:${h.port}`, `127.0.0.1:${h.port}.evil.example`, `[::1]:${h.port}`, `localhost:${h.port}.`) },
-    { weight: 1, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 20 }).map((s) => s.trim()).filter((s) => s !== '') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'evil.example',
+        '127.0.0.1',
+        `127.0.0.1:${h.port + 1}`,
+        `LOCALHOST:${h.port}`,
+        `127.0.0.1:${h.port}.evil.example`,
+        `[::1]:${h.port}`,
+        `localhost:${h.port}.`,
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 20 })
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    },
   );
   const maybe = <T>(arb: fc.Arbitrary<T>, absentWeight: number, presentWeight: number): fc.Arbitrary<T | undefined> =>
     fc.oneof({ weight: absentWeight, arbitrary: fc.constant(undefined) }, { weight: presentWeight, arbitrary: arb });
-  const origin = maybe(fc.constantFrom(`http://127.0.0.1:${h.port}`, `http://localhost:${h.port}`, 'http://evil.example', 'null', `https://127.0.0.1:${h.port}`, `http://127.0.0.1:${h.port}/`), 20, 1);
+  const origin = maybe(
+    fc.constantFrom(
+      `http://127.0.0.1:${h.port}`,
+      `http://localhost:${h.port}`,
+      'http://evil.example',
+      'null',
+      `https://127.0.0.1:${h.port}`,
+      `http://127.0.0.1:${h.port}/`,
+    ),
+    20,
+    1,
+  );
   const auth = fc.oneof(
     { weight: 40, arbitrary: fc.constant(`Bearer ${TOKEN}`) },
     { weight: 1, arbitrary: fc.constant(`Bearer ${OTHER_TOKEN}`) },
-    { weight: 2, arbitrary: fc.constantFrom(undefined, `bearer ${TOKEN}`, `Bearer  ${TOKEN}`, `Bearer ${TOKEN}x`, `Basic ${Buffer.from('a:b').toString('base64')}`, 'Bearer', `Bearer ${TOKEN.slice(0, -1)}`) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        undefined,
+        `bearer ${TOKEN}`,
+        `Bearer  ${TOKEN}`,
+        `Bearer ${TOKEN}x`,
+        `Basic ${Buffer.from('a:b').toString('base64')}`,
+        'Bearer',
+        `Bearer ${TOKEN.slice(0, -1)}`,
+      ),
+    },
     { weight: 1, arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 40 }).map((s) => s.trim()) },
   );
   const contentType = fc.oneof(
-    { weight: 30, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON') },
-    { weight: 2, arbitrary: fc.constantFrom(undefined, 'text/plain', 'application/jsonx', 'application/json-rpc', 'application/json ;x=1', 'multipart/form-data', 'application/x-www-form-urlencoded', '') },
+    {
+      weight: 30,
+      arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        undefined,
+        'text/plain',
+        'application/jsonx',
+        'application/json-rpc',
+        'application/json ;x=1',
+        'multipart/form-data',
+        'application/x-www-form-urlencoded',
+        '',
+      ),
+    },
   );
-  const accept = fc.oneof({ weight: 8, arbitrary: fc.constant('application/json, text/event-stream') }, { weight: 1, arbitrary: fc.constantFrom(undefined, 'application/json', 'text/event-stream', '*/*') });
+  const accept = fc.oneof(
+    { weight: 8, arbitrary: fc.constant('application/json, text/event-stream') },
+    { weight: 1, arbitrary: fc.constantFrom(undefined, 'application/json', 'text/event-stream', '*/*') },
+  );
   const session = fc.oneof(
     { weight: 8, arbitrary: fc.constant('own' as const) },
     { weight: 3, arbitrary: fc.constant('none' as const) },
     { weight: 1, arbitrary: fc.constantFrom('garbage' as const, 'other' as const) },
   );
-  const method = fc.oneof({ weight: 20, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD') });
-  const path = fc.oneof({ weight: 20, arbitrary: fc.constant('/mcp') }, { weight: 1, arbitrary: fc.constantFrom('/mcp?x=1', '/MCP', '/mcp/', '/', '/mcp%00', '//mcp', '/mcp/../mcp', '*') });
-  const framing = fc.oneof({ weight: 12, arbitrary: fc.constant('length' as const) }, { weight: 4, arbitrary: fc.constant('chunked' as const) }, { weight: 1, arbitrary: fc.constant('declared-huge' as const) });
+  const method = fc.oneof(
+    { weight: 20, arbitrary: fc.constant('POST') },
+    { weight: 1, arbitrary: fc.constantFrom('GET', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD') },
+  );
+  const path = fc.oneof(
+    { weight: 20, arbitrary: fc.constant('/mcp') },
+    { weight: 1, arbitrary: fc.constantFrom('/mcp?x=1', '/MCP', '/mcp/', '/', '/mcp%00', '//mcp', '/mcp/../mcp', '*') },
+  );
+  const framing = fc.oneof(
+    { weight: 12, arbitrary: fc.constant('length' as const) },
+    { weight: 4, arbitrary: fc.constant('chunked' as const) },
+    { weight: 1, arbitrary: fc.constant('declared-huge' as const) },
+  );
   const body = fc.oneof(
     { weight: 40, arbitrary: bodyBytes },
     // Around and over the cap.
-    { weight: 1, arbitrary: fc.integer({ min: -2, max: 2 }).map((d) => printable(utf8(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"p":"${'x'.repeat(HTTP_LIMITS.maxBytes + d - 52)}"}}`))) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }).map((k) => printable(new Uint8Array(HTTP_LIMITS.maxBytes * k + 1).fill(0x5b))) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: -2, max: 2 })
+        .map((d) =>
+          printable(
+            utf8(
+              `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"p":"${'x'.repeat(HTTP_LIMITS.maxBytes + d - 52)}"}}`,
+            ),
+          ),
+        ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 1, max: 4 })
+        .map((k) => printable(new Uint8Array(HTTP_LIMITS.maxBytes * k + 1).fill(0x5b))),
+    },
   );
   return fc
-    .record({ hostValue: maybe(hostValue, 1, 40), origin, auth, contentType, accept, session, method, path, framing, body, version: fc.constantFrom(PROTOCOL_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION, '1999-01-01') })
+    .record({
+      hostValue: maybe(hostValue, 1, 40),
+      origin,
+      auth,
+      contentType,
+      accept,
+      session,
+      method,
+      path,
+      framing,
+      body,
+      version: fc.constantFrom(PROTOCOL_VERSION, PROTOCOL_VERSION, PROTOCOL_VERSION, '1999-01-01'),
+    })
     .map((g): HttpRequestSpec => {
       const headers: [string, string][] = [];
       if (g.hostValue !== undefined) headers.push(['Host', g.hostValue]);
@@ -582,7 +813,12 @@ function httpSpec(h: HttpFixture): fc.Arbitrary<HttpRequestSpec> {
       if (g.auth !== undefined && g.auth !== '') headers.push(['Authorization', g.auth]);
       if (g.contentType !== undefined) headers.push(['Content-Type', g.contentType]);
       if (g.accept !== undefined) headers.push(['Accept', g.accept]);
-      const sessionId = { own: h.session, none: undefined, garbage: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', other: h.otherSession }[g.session];
+      const sessionId = {
+        own: h.session,
+        none: undefined,
+        garbage: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+        other: h.otherSession,
+      }[g.session];
       // GET or DELETE on a live session would open a stream or end the session: not here.
       const methodName = (g.method === 'GET' || g.method === 'DELETE') && sessionId !== undefined ? 'POST' : g.method;
       if (sessionId !== undefined) headers.push(['Mcp-Session-Id', sessionId], ['Mcp-Protocol-Version', g.version]);
@@ -638,10 +874,15 @@ function startStdio(fx: Fixture, limits: BoundaryLimits = STDIO_LIMITS): StdioFi
   return { input, lines, served, waitFor };
 }
 
-const parsedLines = (lines: readonly string[]): Record<string, unknown>[] => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+const parsedLines = (lines: readonly string[]): Record<string, unknown>[] =>
+  lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** Sends one request line and waits for its answer. */
-async function stdioCall(s: StdioFixture, message: Record<string, unknown> & { id: string | number }, ms = 3_000): Promise<Record<string, unknown>> {
+async function stdioCall(
+  s: StdioFixture,
+  message: Record<string, unknown> & { id: string | number },
+  ms = 3_000,
+): Promise<Record<string, unknown>> {
   const from = s.lines.length;
   s.input.write(`${JSON.stringify(message)}\n`);
   await s.waitFor(() => parsedLines(s.lines.slice(from)).some((m) => m.id === message.id), ms);
@@ -655,12 +896,23 @@ async function stdioCall(s: StdioFixture, message: Record<string, unknown> & { i
  * empty line, accepted notifications and responses; the boundary's exact error for a refused
  * line (id null when unreadable); one answer carrying the id for an accepted request.
  */
-type LineExpectation = { readonly kind: 'none' } | { readonly kind: 'refusal'; readonly body: unknown } | { readonly kind: 'answer'; readonly id: string | number; readonly message: Record<string, unknown> };
+type LineExpectation =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'refusal'; readonly body: unknown }
+  | { readonly kind: 'answer'; readonly id: string | number; readonly message: Record<string, unknown> };
 
 function expectLine(line: Uint8Array, limits: BoundaryLimits): LineExpectation {
   const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
   if (text.length === 0) return { kind: 'none' };
-  if (text.length > limits.maxBytes) return { kind: 'refusal', body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: `message larger than ${limits.maxBytes} bytes` } } };
+  if (text.length > limits.maxBytes)
+    return {
+      kind: 'refusal',
+      body: {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: `message larger than ${limits.maxBytes} bytes` },
+      },
+    };
   const r = parseJsonRpc(text, limits);
   if (!r.ok) return { kind: 'refusal', body: boundaryErrorResponse(r) };
   if (r.parsed.kind === 'request') return { kind: 'answer', id: r.parsed.id, message: r.parsed.message };
@@ -685,7 +937,15 @@ let sentinel = 0;
  * Writes `items` joined by newlines (in the given chunk sizes), then a sentinel ping, and checks
  * every line written back against {@link expectLine}.
  */
-async function stdioRound(s: StdioFixture, fx: Fixture, items: readonly Uint8Array[], separators: readonly string[], chunks: readonly number[], limits: BoundaryLimits = STDIO_LIMITS, waitMs = 3_000): Promise<void> {
+async function stdioRound(
+  s: StdioFixture,
+  fx: Fixture,
+  items: readonly Uint8Array[],
+  separators: readonly string[],
+  chunks: readonly number[],
+  limits: BoundaryLimits = STDIO_LIMITS,
+  waitMs = 3_000,
+): Promise<void> {
   const parts: Uint8Array[] = [];
   items.forEach((item, k) => parts.push(item, utf8(separators[k % separators.length] ?? '\n')));
   const stream = concatBytes(...parts);
@@ -704,14 +964,20 @@ async function stdioRound(s: StdioFixture, fx: Fixture, items: readonly Uint8Arr
   s.input.write(`{"jsonrpc":"2.0","id":"${mark}","method":"ping"}\n`);
 
   const answersExpected = new Map<string, number>();
-  for (const e of expectations) if (e.kind === 'answer') answersExpected.set(JSON.stringify(e.id), (answersExpected.get(JSON.stringify(e.id)) ?? 0) + 1);
-  const refusals = expectations.filter((e): e is Extract<LineExpectation, { kind: 'refusal' }> => e.kind === 'refusal').map((e) => e.body);
+  for (const e of expectations)
+    if (e.kind === 'answer')
+      answersExpected.set(JSON.stringify(e.id), (answersExpected.get(JSON.stringify(e.id)) ?? 0) + 1);
+  const refusals = expectations
+    .filter((e): e is Extract<LineExpectation, { kind: 'refusal' }> => e.kind === 'refusal')
+    .map((e) => e.body);
   const total = refusals.length + [...answersExpected.values()].reduce((a, b) => a + b, 0) + 1;
   const shown = JSON.stringify(Buffer.from(stream).toString('latin1').slice(0, 400));
   try {
     await s.waitFor(() => s.lines.length - from >= total, waitMs);
   } catch {
-    throw new Error(`stdio: expected ${total} lines back, got ${s.lines.length - from}: ${JSON.stringify(s.lines.slice(from)).slice(0, 1500)}\nfor input ${shown}`);
+    throw new Error(
+      `stdio: expected ${total} lines back, got ${s.lines.length - from}: ${JSON.stringify(s.lines.slice(from)).slice(0, 1500)}\nfor input ${shown}`,
+    );
   }
   await sleep(5); // anything extra would show up now
   const out = s.lines.slice(from);
@@ -739,12 +1005,17 @@ async function stdioRound(s: StdioFixture, fx: Fixture, items: readonly Uint8Arr
     expect(rpcResponseProblem(a, id), JSON.stringify(a)).toBeNull();
     seen.set(JSON.stringify(id), (seen.get(JSON.stringify(id)) ?? 0) + 1);
   }
-  expect({ answers: Object.fromEntries(seen), input: shown }).toEqual({ answers: Object.fromEntries(answersExpected), input: shown });
+  expect({ answers: Object.fromEntries(seen), input: shown }).toEqual({
+    answers: Object.fromEntries(answersExpected),
+    input: shown,
+  });
   // What reached the upstream is exactly what accepted tools/calls carried, never anything else.
   const sent = expectations.flatMap((e) => {
     if (e.kind !== 'answer' || e.message.method !== 'tools/call') return [];
     const p = e.message.params as { name?: unknown; arguments?: unknown } | undefined;
-    return p?.name === 'fake__echo' || p?.name === 'fake__slow' ? [{ name: p.name.slice('fake__'.length), args: overTheWire(p.arguments ?? {}) }] : [];
+    return p?.name === 'fake__echo' || p?.name === 'fake__slow'
+      ? [{ name: p.name.slice('fake__'.length), args: overTheWire(p.arguments ?? {}) }]
+      : [];
   });
   const received = fx.upstreamCalls.slice(callsBefore).map((c) => ({ name: c.name, args: overTheWire(c.args) }));
   for (const r of received) expect(sent, `upstream received ${JSON.stringify(r)}`).toContainEqual(r);
@@ -775,22 +1046,28 @@ afterAll(async () => {
 describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
   it('GW-05 http 1: any headers and body get the modelled status and a well-formed JSON-RPC error; nothing refused is forwarded', async () => {
     await fc.assert(
-      fc.asyncProperty(httpSpec(http), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 4 }), async (spec, chunkSizes) => {
-        const expected = predict(spec, http);
-        const forwardedBefore = http.forwarded.length;
-        const callsBefore = fx.upstreamCalls.length;
-        const r = await rawExchange(http.port, encodeRequest(spec, HTTP_LIMITS.maxBytes, chunkSizes), { head: spec.method === 'HEAD' });
-        await sleep(1);
-        checkHttpAnswer(spec, expected, r, http.forwarded.slice(forwardedBefore));
-        // The upstream saw at most the accepted call's arguments, unchanged.
-        const calls = fx.upstreamCalls.slice(callsBefore);
-        if (expected.kind !== 'sdk') expect(calls).toEqual([]);
-        else {
-          expect(calls.length).toBeLessThanOrEqual(1);
-          const p = expected.message.params as { arguments?: unknown } | undefined;
-          for (const c of calls) expect(overTheWire(c.args)).toEqual(overTheWire(p?.arguments ?? {}));
-        }
-      }),
+      fc.asyncProperty(
+        httpSpec(http),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 4 }),
+        async (spec, chunkSizes) => {
+          const expected = predict(spec, http);
+          const forwardedBefore = http.forwarded.length;
+          const callsBefore = fx.upstreamCalls.length;
+          const r = await rawExchange(http.port, encodeRequest(spec, HTTP_LIMITS.maxBytes, chunkSizes), {
+            head: spec.method === 'HEAD',
+          });
+          await sleep(1);
+          checkHttpAnswer(spec, expected, r, http.forwarded.slice(forwardedBefore));
+          // The upstream saw at most the accepted call's arguments, unchanged.
+          const calls = fx.upstreamCalls.slice(callsBefore);
+          if (expected.kind !== 'sdk') expect(calls).toEqual([]);
+          else {
+            expect(calls.length).toBeLessThanOrEqual(1);
+            const p = expected.message.params as { arguments?: unknown } | undefined;
+            for (const c of calls) expect(overTheWire(c.args)).toEqual(overTheWire(p?.arguments ?? {}));
+          }
+        },
+      ),
       { numRuns: 250 },
     );
     await expectHttpServing(http, fx);
@@ -800,20 +1077,44 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
     const junk = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       fc.string({ unit: 'binary-ascii', maxLength: 200 }).map((s) => Buffer.from(s, 'latin1')),
-      fc.tuple(fc.string({ unit: 'binary-ascii', maxLength: 60 }), fc.uint8Array({ maxLength: 100 })).map(([line, tail]) => concatBytes(Buffer.from(`POST /mcp HTTP/1.1\r\n${line}\r\n\r\n`, 'latin1'), tail)),
-      fc.tuple(fc.string({ unit: 'binary-ascii', maxLength: 30 }), fc.string({ unit: 'binary-ascii', maxLength: 30 })).map(([k, v]) =>
-        Buffer.from(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${http.port}\r\n${k}: ${v}\r\nContent-Length: 2\r\n\r\n{}`, 'latin1'),
-      ),
+      fc
+        .tuple(fc.string({ unit: 'binary-ascii', maxLength: 60 }), fc.uint8Array({ maxLength: 100 }))
+        .map(([line, tail]) => concatBytes(Buffer.from(`POST /mcp HTTP/1.1\r\n${line}\r\n\r\n`, 'latin1'), tail)),
+      fc
+        .tuple(fc.string({ unit: 'binary-ascii', maxLength: 30 }), fc.string({ unit: 'binary-ascii', maxLength: 30 }))
+        .map(([k, v]) =>
+          Buffer.from(
+            `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${http.port}\r\n${k}: ${v}\r\nContent-Length: 2\r\n\r\n{}`,
+            'latin1',
+          ),
+        ),
       // Framing headers that lie or make no sense, duplicated Host/Authorization headers, other protocol versions.
       fc
         .tuple(
-          fc.constantFrom('Content-Length: ', 'Transfer-Encoding: ', 'Content-Length: 5\r\nContent-Length: ', 'Transfer-Encoding: chunked\r\nContent-Length: ', 'Host: evil.example\r\nX: ', `Host: 127.0.0.1:${http.port}\r\nHost: `, `Authorization: Bearer ${TOKEN}\r\nAuthorization: `),
-          fc.oneof(fc.constantFrom('-1', '1e3', '0x10', ' 10', '99999999999999999999', 'chunked, identity', 'gzip', 'chunked'), fc.string({ unit: 'binary-ascii', maxLength: 12 })),
+          fc.constantFrom(
+            'Content-Length: ',
+            'Transfer-Encoding: ',
+            'Content-Length: 5\r\nContent-Length: ',
+            'Transfer-Encoding: chunked\r\nContent-Length: ',
+            'Host: evil.example\r\nX: ',
+            `Host: 127.0.0.1:${http.port}\r\nHost: `,
+            `Authorization: Bearer ${TOKEN}\r\nAuthorization: `,
+          ),
+          fc.oneof(
+            fc.constantFrom('-1', '1e3', '0x10', ' 10', '99999999999999999999', 'chunked, identity', 'gzip', 'chunked'),
+            fc.string({ unit: 'binary-ascii', maxLength: 12 }),
+          ),
           fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 extra'),
           bodyBytes,
         )
         .map(([header, value, proto, body]) =>
-          concatBytes(Buffer.from(`POST /mcp ${proto}\r\nHost: 127.0.0.1:${http.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n${header}${value}\r\n\r\n`, 'latin1'), body),
+          concatBytes(
+            Buffer.from(
+              `POST /mcp ${proto}\r\nHost: 127.0.0.1:${http.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n${header}${value}\r\n\r\n`,
+              'latin1',
+            ),
+            body,
+          ),
         ),
       fc.constant(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')),
     );
@@ -822,7 +1123,8 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
         // Half-close after the bytes so an incomplete request ends instead of waiting for more.
         const r = await rawExchange(http.port, bytes, { halfClose: true });
         if (r !== null) expect([200, 202, 400, 401, 403, 404, 405, 406, 413, 415, 431, 501, 505]).toContain(r.status);
-        if (r !== null && r.headers['content-type'] === 'application/json') expect(rpcErrorProblem(JSON.parse(r.body.toString('utf8')))).toBeNull();
+        if (r !== null && r.headers['content-type'] === 'application/json')
+          expect(rpcErrorProblem(JSON.parse(r.body.toString('utf8')))).toBeNull();
       }),
       { numRuns: 200 },
     );
@@ -831,26 +1133,46 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
 
   it('GW-05 http 3: concurrent requests with duplicate ids: each answered once, for itself, or refused as a duplicate', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(1, 2, 'x'), fc.constantFrom('fake__slow', 'fake__echo')), { minLength: 2, maxLength: 12 }), async (reqs) => {
-        const callsBefore = fx.upstreamCalls.length;
-        const answers = await Promise.all(
-          reqs.map(([id, name], nonce) => post(http, { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { nonce } } }, TOKEN, http.session).then((r) => ({ r, id, nonce }))),
-        );
-        let served = 0;
-        for (const { r, id, nonce } of answers) {
-          if (r.status === 400) {
-            expect(JSON.parse(r.body.toString('utf8'))).toEqual({ jsonrpc: '2.0', id, error: { code: -32600, message: 'duplicate request id: a request with this id is still in flight' } });
-            continue;
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom(1, 2, 'x'), fc.constantFrom('fake__slow', 'fake__echo')), {
+          minLength: 2,
+          maxLength: 12,
+        }),
+        async (reqs) => {
+          const callsBefore = fx.upstreamCalls.length;
+          const answers = await Promise.all(
+            reqs.map(([id, name], nonce) =>
+              post(
+                http,
+                { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { nonce } } },
+                TOKEN,
+                http.session,
+              ).then((r) => ({ r, id, nonce })),
+            ),
+          );
+          let served = 0;
+          for (const { r, id, nonce } of answers) {
+            if (r.status === 400) {
+              expect(JSON.parse(r.body.toString('utf8'))).toEqual({
+                jsonrpc: '2.0',
+                id,
+                error: { code: -32600, message: 'duplicate request id: a request with this id is still in flight' },
+              });
+              continue;
+            }
+            expect(r.status).toBe(200);
+            // Its own answer, not another request's with the same id.
+            expect(messagesOf(r)).toEqual([
+              { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: JSON.stringify({ nonce }) }] } },
+            ]);
+            served++;
           }
-          expect(r.status).toBe(200);
-          // Its own answer, not another request's with the same id.
-          expect(messagesOf(r)).toEqual([{ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: JSON.stringify({ nonce }) }] } }]);
-          served++;
-        }
-        // Every distinct id was served at least once; the upstream saw exactly the served calls.
-        for (const id of new Set(reqs.map(([i]) => i))) expect(answers.some((a) => a.id === id && a.r.status === 200)).toBe(true);
-        expect(fx.upstreamCalls.length - callsBefore).toBe(served);
-      }),
+          // Every distinct id was served at least once; the upstream saw exactly the served calls.
+          for (const id of new Set(reqs.map(([i]) => i)))
+            expect(answers.some((a) => a.id === id && a.r.status === 200)).toBe(true);
+          expect(fx.upstreamCalls.length - callsBefore).toBe(served);
+        },
+      ),
       { numRuns: 25 },
     );
     await expectHttpServing(http, fx);
@@ -858,20 +1180,34 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
 
   it('GW-05 http 4: bodies over the cap are refused with 413 and a JSON-RPC error, however framed', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: -3, max: 3 }), fc.constantFrom('length' as const, 'chunked' as const, 'declared-huge' as const), async (delta, framing) => {
-        const pad = 'y'.repeat(HTTP_LIMITS.maxBytes + delta - 67);
-        const body = utf8(`{"jsonrpc":"2.0","id":"big","method":"ping","params":{"pad":"${pad}"}}`);
-        const spec: HttpRequestSpec = { method: 'POST', path: '/mcp', headers: goodHeaders(http.port, TOKEN, http.session), body, framing };
-        const r = await rawExchange(http.port, encodeRequest(spec, HTTP_LIMITS.maxBytes));
-        if (r === null) throw new Error('closed without an answer');
-        if (framing === 'declared-huge' || body.length > HTTP_LIMITS.maxBytes) {
-          expect(r.status).toBe(413);
-          expect(JSON.parse(r.body.toString('utf8'))).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `body larger than ${HTTP_LIMITS.maxBytes} bytes` } });
-        } else {
-          expect(r.status).toBe(200);
-          expect(messagesOf(r)).toEqual([{ jsonrpc: '2.0', id: 'big', result: {} }]);
-        }
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: -3, max: 3 }),
+        fc.constantFrom('length' as const, 'chunked' as const, 'declared-huge' as const),
+        async (delta, framing) => {
+          const pad = 'y'.repeat(HTTP_LIMITS.maxBytes + delta - 67);
+          const body = utf8(`{"jsonrpc":"2.0","id":"big","method":"ping","params":{"pad":"${pad}"}}`);
+          const spec: HttpRequestSpec = {
+            method: 'POST',
+            path: '/mcp',
+            headers: goodHeaders(http.port, TOKEN, http.session),
+            body,
+            framing,
+          };
+          const r = await rawExchange(http.port, encodeRequest(spec, HTTP_LIMITS.maxBytes));
+          if (r === null) throw new Error('closed without an answer');
+          if (framing === 'declared-huge' || body.length > HTTP_LIMITS.maxBytes) {
+            expect(r.status).toBe(413);
+            expect(JSON.parse(r.body.toString('utf8'))).toEqual({
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32600, message: `body larger than ${HTTP_LIMITS.maxBytes} bytes` },
+            });
+          } else {
+            expect(r.status).toBe(200);
+            expect(messagesOf(r)).toEqual([{ jsonrpc: '2.0', id: 'big', result: {} }]);
+          }
+        },
+      ),
       { numRuns: 30 },
     );
     await expectHttpServing(http, fx);
@@ -881,7 +1217,11 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
     await fc.assert(
       fc.asyncProperty(validId, fc.option(cleanJsonObject, { nil: undefined }), async (id, params) => {
         const before = http.endpoint.sessionCount;
-        const r = await post(http, { jsonrpc: '2.0', id, method: 'initialize', ...(params === undefined ? {} : { params }) }, TOKEN);
+        const r = await post(
+          http,
+          { jsonrpc: '2.0', id, method: 'initialize', ...(params === undefined ? {} : { params }) },
+          TOKEN,
+        );
         // Not a valid initialize: refused, with no session id handed out ...
         expect(r.status).toBe(400);
         expect(rpcErrorProblem(JSON.parse(r.body.toString('utf8')))).toBeNull();
@@ -901,7 +1241,10 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
         expect(refused.status).toBe(400);
       }
       const ok = await post(small, { jsonrpc: '2.0', id: 9, method: 'initialize', params: INITIALIZE }, TOKEN);
-      expect({ status: ok.status, body: ok.status === 200 ? '(SSE)' : ok.body.toString('utf8') }).toEqual({ status: 200, body: '(SSE)' });
+      expect({ status: ok.status, body: ok.status === 200 ? '(SSE)' : ok.body.toString('utf8') }).toEqual({
+        status: 200,
+        body: '(SSE)',
+      });
     } finally {
       await small.endpoint.close();
     }
@@ -914,7 +1257,9 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
       const closed = await new Promise<number>((resolve, reject) => {
         const socket = netConnect(slow.port, '127.0.0.1', () => {
           const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
-          const head = goodHeaders(slow.port, TOKEN, slow.session).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+          const head = goodHeaders(slow.port, TOKEN, slow.session)
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join('');
           // Announce the whole body, send half of it, then nothing.
           socket.write(`POST /mcp HTTP/1.1\r\n${head}Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
         });
@@ -932,7 +1277,16 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
   });
 
   it('GW-05 http 7: a request the MCP SDK cannot read (bad params._meta) gets a JSON-RPC error and frees its id', async () => {
-    const badMeta = fc.constantFrom<unknown>(null, 1, 'x', [], true, { progressToken: 1.5 }, { progressToken: null }, { 'io.modelcontextprotocol/related-task': 5 });
+    const badMeta = fc.constantFrom<unknown>(
+      null,
+      1,
+      'x',
+      [],
+      true,
+      { progressToken: 1.5 },
+      { progressToken: null },
+      { 'io.modelcontextprotocol/related-task': 5 },
+    );
     let n = 0;
     await fc.assert(
       fc.asyncProperty(badMeta, fc.constantFrom('ping', 'tools/list', 'tools/call'), async (meta, method) => {
@@ -953,14 +1307,27 @@ describe('GW-05 fuzz: the stdio endpoint', () => {
   /** A line's bytes: any body the HTTP fuzzing uses, plus CR endings and oversized lines. */
   const item = fc.oneof(
     { weight: 12, arbitrary: bodyBytes },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((k) => printable(utf8(`{"jsonrpc":"2.0","id":"long","method":"ping","params":{"p":"${'z'.repeat(STDIO_LIMITS.maxBytes * k)}"}}`))) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 1, max: 3 })
+        .map((k) =>
+          printable(
+            utf8(
+              `{"jsonrpc":"2.0","id":"long","method":"ping","params":{"p":"${'z'.repeat(STDIO_LIMITS.maxBytes * k)}"}}`,
+            ),
+          ),
+        ),
+    },
     { weight: 1, arbitrary: fc.constantFrom('', '\r', ' ', '\t\t', 'null', '[]').map((t) => printable(utf8(t))) },
   );
 
   it('GW-05 stdio 1: any lines, in any chunks: one exact refusal per bad line, one answer per request, nothing else', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(item, { minLength: 1, maxLength: 6 }).filter((items) => !items.some((b) => sdkUnreadable(Buffer.from(b).toString('latin1')))),
+        fc
+          .array(item, { minLength: 1, maxLength: 6 })
+          .filter((items) => !items.some((b) => sdkUnreadable(Buffer.from(b).toString('latin1')))),
         fc.array(fc.constantFrom('\n', '\r\n'), { minLength: 1, maxLength: 3 }),
         fc.array(fc.integer({ min: 1, max: 200 }), { maxLength: 5 }),
         async (items, seps, chunks) => {
@@ -969,21 +1336,45 @@ describe('GW-05 fuzz: the stdio endpoint', () => {
       ),
       { numRuns: 200 },
     );
-    const alive = await stdioCall(stdio, { jsonrpc: '2.0', id: 'alive', method: 'tools/call', params: { name: 'fake__echo', arguments: { still: 'serving' } } });
-    expect(alive).toEqual({ jsonrpc: '2.0', id: 'alive', result: { content: [{ type: 'text', text: '{"still":"serving"}' }] } });
+    const alive = await stdioCall(stdio, {
+      jsonrpc: '2.0',
+      id: 'alive',
+      method: 'tools/call',
+      params: { name: 'fake__echo', arguments: { still: 'serving' } },
+    });
+    expect(alive).toEqual({
+      jsonrpc: '2.0',
+      id: 'alive',
+      result: { content: [{ type: 'text', text: '{"still":"serving"}' }] },
+    });
   });
 
   it('GW-05 stdio 2: duplicate ids within one chunk: the first is served, the in-flight duplicates refused with their id', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.constantFrom(7, 8, 'dup'), { minLength: 2, maxLength: 6 }), async (ids) => {
-        const lines = ids.map((id, nonce) => utf8(JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'fake__slow', arguments: { nonce } } })));
+        const lines = ids.map((id, nonce) =>
+          utf8(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id,
+              method: 'tools/call',
+              params: { name: 'fake__slow', arguments: { nonce } },
+            }),
+          ),
+        );
         const from = stdio.lines.length;
         await stdioRound(stdio, fx, lines, ['\n'], [1 << 20]);
         const out = parsedLines(stdio.lines.slice(from)).filter((m) => ids.includes(m.id as never));
         // One chunk: every repeat of an id is refused while its first is in flight.
         for (const id of new Set(ids)) {
           const mine = out.filter((m) => m.id === id);
-          expect(mine.filter((m) => m.result !== undefined)).toEqual([{ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: JSON.stringify({ nonce: ids.indexOf(id) }) }] } }]);
+          expect(mine.filter((m) => m.result !== undefined)).toEqual([
+            {
+              jsonrpc: '2.0',
+              id,
+              result: { content: [{ type: 'text', text: JSON.stringify({ nonce: ids.indexOf(id) }) }] },
+            },
+          ]);
           expect(mine.filter((m) => m.error !== undefined).length).toBe(ids.filter((i) => i === id).length - 1);
         }
       }),
@@ -1001,9 +1392,20 @@ describe('GW-05 fuzz: the stdio endpoint', () => {
         const from = stdio.lines.length;
         stdio.input.write(message + ending);
         await stdio.waitFor(() => stdio.lines.length > from, 2_000);
-        const expected = delta <= 0 ? { jsonrpc: '2.0', id: 'edge', result: {} } : { jsonrpc: '2.0', id: null, error: { code: -32600, message: `message larger than ${STDIO_LIMITS.maxBytes} bytes` } };
+        const expected =
+          delta <= 0
+            ? { jsonrpc: '2.0', id: 'edge', result: {} }
+            : {
+                jsonrpc: '2.0',
+                id: null,
+                error: { code: -32600, message: `message larger than ${STDIO_LIMITS.maxBytes} bytes` },
+              };
         // The line ending is not part of the message (the HTTP endpoint accepts the same message).
-        expect({ bytes: STDIO_LIMITS.maxBytes + delta, ending, answer: parsedLines(stdio.lines.slice(from)) }).toEqual({ bytes: STDIO_LIMITS.maxBytes + delta, ending, answer: [expected] });
+        expect({ bytes: STDIO_LIMITS.maxBytes + delta, ending, answer: parsedLines(stdio.lines.slice(from)) }).toEqual({
+          bytes: STDIO_LIMITS.maxBytes + delta,
+          ending,
+          answer: [expected],
+        });
       }),
       { numRuns: 20 },
     );
@@ -1011,7 +1413,17 @@ describe('GW-05 fuzz: the stdio endpoint', () => {
 
   it('GW-05 stdio 4: a request the MCP SDK cannot read (bad params._meta) still gets exactly one JSON-RPC answer', async () => {
     const badMeta = fc.oneof(
-      fc.constantFrom<unknown>(null, 1, 'x', [], true, { progressToken: 1.5 }, { progressToken: null }, { progressToken: {} }, { 'io.modelcontextprotocol/related-task': 5 }),
+      fc.constantFrom<unknown>(
+        null,
+        1,
+        'x',
+        [],
+        true,
+        { progressToken: 1.5 },
+        { progressToken: null },
+        { progressToken: {} },
+        { 'io.modelcontextprotocol/related-task': 5 },
+      ),
       fc.string().map((s) => s as unknown),
     );
     let n = 0;
@@ -1034,7 +1446,10 @@ describe('GW-05 fuzz: the stdio endpoint', () => {
         const answer = await stdioCall(s, { jsonrpc: '2.0', id: 1, method: 'ping' });
         expect(answer).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
         s.input.end(tail);
-        await Promise.race([s.served, sleep(2_000).then(() => Promise.reject(new Error('serveStdio did not return after end of input')))]);
+        await Promise.race([
+          s.served,
+          sleep(2_000).then(() => Promise.reject(new Error('serveStdio did not return after end of input'))),
+        ]);
       }),
       { numRuns: 20 },
     );

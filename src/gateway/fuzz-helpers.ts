@@ -39,7 +39,12 @@ export function validRpcId(v: unknown): v is string | number {
  * Deliberately broad and independent of how jsonrpc-boundary.ts folds.
  */
 export function caseEqual(a: string, b: string): boolean {
-  const forms = (k: string): string[] => [k.toLowerCase(), k.toUpperCase(), k.toUpperCase().toLowerCase(), k.toLowerCase().toUpperCase().toLowerCase()];
+  const forms = (k: string): string[] => [
+    k.toLowerCase(),
+    k.toUpperCase(),
+    k.toUpperCase().toLowerCase(),
+    k.toLowerCase().toUpperCase().toLowerCase(),
+  ];
   const fa = forms(a);
   const fb = forms(b);
   return fa.some((x, i) => x === fb[i]);
@@ -60,7 +65,8 @@ export function rpcErrorProblem(value: unknown, codes?: readonly number[]): stri
   const error = obj.error;
   if (typeof error !== 'object' || error === null || Array.isArray(error)) return 'error is not an object';
   const e = error as Record<string, unknown>;
-  for (const k of Object.keys(e)) if (k !== 'code' && k !== 'message' && k !== 'data') return `unexpected error member ${k}`;
+  for (const k of Object.keys(e))
+    if (k !== 'code' && k !== 'message' && k !== 'data') return `unexpected error member ${k}`;
   if (typeof e.code !== 'number' || !Number.isSafeInteger(e.code)) return 'error.code is not an integer';
   if (codes !== undefined && !codes.includes(e.code)) return `error.code ${e.code} not in ${codes.join('/')}`;
   if (typeof e.message !== 'string' || e.message === '') return 'error.message is not a non-empty string';
@@ -85,14 +91,66 @@ export function rpcResponseProblem(value: unknown, id: string | number): string 
 
 /** Keys that stress case folding and escaping; some collide with others under case mapping. */
 export const TRICKY_KEYS: readonly string[] = [
-  'a', 'A', 'b', 'id', 'ID', 'Id', 'method', 'Method', 'METHOD', 'params', 'jsonrpc', 'JSONRPC', 'result', 'error',
-  'ß', 'ẞ', 'SS', 'ss', 'ſ', 's', 'S', 'K', 'k', 'K', 'ﬀ', 'ff', 'İ', 'i', 'ı', 'I', 'Σ', 'σ', 'ς', 'é', 'É', 'Å', 'å', 'Å',
-  '😀', '"', '\\', '/', '\u0000', '\n', '\u2028', '\ufeff', '', ' ', '_meta', 'name', 'arguments',
+  'a',
+  'A',
+  'b',
+  'id',
+  'ID',
+  'Id',
+  'method',
+  'Method',
+  'METHOD',
+  'params',
+  'jsonrpc',
+  'JSONRPC',
+  'result',
+  'error',
+  'ß',
+  'ẞ',
+  'SS',
+  'ss',
+  'ſ',
+  's',
+  'S',
+  'K',
+  'k',
+  'K',
+  'ﬀ',
+  'ff',
+  'İ',
+  'i',
+  'ı',
+  'I',
+  'Σ',
+  'σ',
+  'ς',
+  'é',
+  'É',
+  'Å',
+  'å',
+  'Å',
+  '😀',
+  '"',
+  '\\',
+  '/',
+  '\u0000',
+  '\n',
+  '\u2028',
+  '\ufeff',
+  '',
+  ' ',
+  '_meta',
+  'name',
+  'arguments',
 ];
 
 /** A key that is never forbidden. */
 export const safeKey: fc.Arbitrary<string> = fc
-  .oneof(fc.constantFrom(...TRICKY_KEYS), fc.string({ unit: 'grapheme', maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 6 }))
+  .oneof(
+    fc.constantFrom(...TRICKY_KEYS),
+    fc.string({ unit: 'grapheme', maxLength: 8 }),
+    fc.string({ unit: 'binary', maxLength: 6 }),
+  )
   .filter((k) => !FORBIDDEN_KEYS.has(k) && wellFormed(k));
 
 const leaf: fc.Arbitrary<unknown> = fc.oneof(
@@ -130,19 +188,37 @@ export const validId: fc.Arbitrary<string | number> = fc.oneof(
 );
 
 export const methodName: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('ping', 'tools/list', 'tools/call', 'prompts/list', 'resources/list', 'initialize', 'notifications/initialized', 'no/such/method'),
+  fc.constantFrom(
+    'ping',
+    'tools/list',
+    'tools/call',
+    'prompts/list',
+    'resources/list',
+    'initialize',
+    'notifications/initialized',
+    'no/such/method',
+  ),
   fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 20 }),
 );
 
 /** A valid request, notification or response as an object (not yet serialised). */
 export const validMessage: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
-  fc.record({ jsonrpc: fc.constant('2.0'), id: validId, method: methodName, params: cleanJsonObject }, { requiredKeys: ['jsonrpc', 'id', 'method'] }),
-  fc.record({ jsonrpc: fc.constant('2.0'), method: methodName, params: cleanJsonObject }, { requiredKeys: ['jsonrpc', 'method'] }),
+  fc.record(
+    { jsonrpc: fc.constant('2.0'), id: validId, method: methodName, params: cleanJsonObject },
+    { requiredKeys: ['jsonrpc', 'id', 'method'] },
+  ),
+  fc.record(
+    { jsonrpc: fc.constant('2.0'), method: methodName, params: cleanJsonObject },
+    { requiredKeys: ['jsonrpc', 'method'] },
+  ),
   fc.record({ jsonrpc: fc.constant('2.0'), id: validId, result: cleanJsonValue }),
   fc.record({
     jsonrpc: fc.constant('2.0'),
     id: validId,
-    error: fc.record({ code: fc.integer(), message: fc.string(), data: cleanJsonValue }, { requiredKeys: ['code', 'message'] }),
+    error: fc.record(
+      { code: fc.integer(), message: fc.string(), data: cleanJsonValue },
+      { requiredKeys: ['code', 'message'] },
+    ),
   }),
 );
 
@@ -163,7 +239,9 @@ export function serialise(value: unknown, style: number): string {
   const rec = (v: unknown): string => {
     if (Array.isArray(v)) return `[ ${v.map(rec).join(' , ')} ]`;
     if (typeof v === 'object' && v !== null) {
-      return `{ ${Object.entries(v).map(([k, x]) => `${style === 2 ? escapeAll(k) : JSON.stringify(k)} :\t${rec(x)}`).join(' ,\r\n')} }`;
+      return `{ ${Object.entries(v)
+        .map(([k, x]) => `${style === 2 ? escapeAll(k) : JSON.stringify(k)} :\t${rec(x)}`)
+        .join(' ,\r\n')} }`;
     }
     return JSON.stringify(v);
   };
@@ -204,10 +282,63 @@ export function concatBytes(...parts: readonly (Uint8Array | readonly number[])[
 
 /** Pieces of JSON(-RPC) text, so random concatenations get deep into the scanner. */
 const fragment: fc.Arbitrary<string> = fc.constantFrom(
-  '{', '}', '[', ']', '"', '\\', ':', ',', ' ', '\t', '\n', '\r', '\u00a0', '\u000b', 'a', 'A', '0', '1', '-', '+', '.', 'e', 'E',
-  'null', 'true', 'false', 'NaN', 'Infinity', '\\u0061', '\\u0000', '\\ud800', '\\udc00', '\\ud83d\\ude00', '\\"', '\\\\', '\\x',
-  '"jsonrpc"', '"2.0"', '"id"', '"ID"', '"method"', '"Method"', '"params"', '"result"', '"error"', '"code"', '"message"',
-  '"__proto__"', '"constructor"', '"prototype"', '"\\u005f_proto__"', '😀', '\ud800', '\ufeff', 'é', 'ß', 'ẞ',
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  '\\',
+  ':',
+  ',',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u00a0',
+  '\u000b',
+  'a',
+  'A',
+  '0',
+  '1',
+  '-',
+  '+',
+  '.',
+  'e',
+  'E',
+  'null',
+  'true',
+  'false',
+  'NaN',
+  'Infinity',
+  '\\u0061',
+  '\\u0000',
+  '\\ud800',
+  '\\udc00',
+  '\\ud83d\\ude00',
+  '\\"',
+  '\\\\',
+  '\\x',
+  '"jsonrpc"',
+  '"2.0"',
+  '"id"',
+  '"ID"',
+  '"method"',
+  '"Method"',
+  '"params"',
+  '"result"',
+  '"error"',
+  '"code"',
+  '"message"',
+  '"__proto__"',
+  '"constructor"',
+  '"prototype"',
+  '"\\u005f_proto__"',
+  '😀',
+  '\ud800',
+  '\ufeff',
+  'é',
+  'ß',
+  'ẞ',
 );
 const envelope: fc.Arbitrary<string> = fc.constantFrom(
   '',
@@ -216,28 +347,67 @@ const envelope: fc.Arbitrary<string> = fc.constantFrom(
   '{"jsonrpc":"2.0","id":7,"result":',
   '{"id":9,"jsonrpc":"2.0","error":{"code":1,"message":',
 );
-export const fragmentText: fc.Arbitrary<string> = fc.tuple(envelope, fc.array(fragment, { maxLength: 40 })).map(([p, parts]) => p + parts.join(''));
+export const fragmentText: fc.Arbitrary<string> = fc
+  .tuple(envelope, fc.array(fragment, { maxLength: 40 }))
+  .map(([p, parts]) => p + parts.join(''));
 
 /** A valid message, serialised in one of several equivalent ways. */
-export const validText: fc.Arbitrary<string> = fc.tuple(validMessage, fc.integer({ min: 0, max: 3 })).map(([m, style]) => serialise(m, style));
+export const validText: fc.Arbitrary<string> = fc
+  .tuple(validMessage, fc.integer({ min: 0, max: 3 }))
+  .map(([m, style]) => serialise(m, style));
 
 export type Mutation = (text: string) => string;
 
 /** A JSON value written as text, including numbers JSON.parse rounds. */
 export const valueText: fc.Arbitrary<string> = fc.oneof(
   cleanJsonValue.map((v) => JSON.stringify(v)),
-  fc.constantFrom('1.0', '1e0', '1E+0', '-0', '0.0', '1e400', '-1e400', '1e-400', '9007199254740993', '-9007199254740993', '123456789012345678901234567890', '0.1', '{}', '[]', 'null', 'true', '""', '"\\ud800"'),
+  fc.constantFrom(
+    '1.0',
+    '1e0',
+    '1E+0',
+    '-0',
+    '0.0',
+    '1e400',
+    '-1e400',
+    '1e-400',
+    '9007199254740993',
+    '-9007199254740993',
+    '123456789012345678901234567890',
+    '0.1',
+    '{}',
+    '[]',
+    'null',
+    'true',
+    '""',
+    '"\\ud800"',
+  ),
 );
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   // A second copy of a key, exact or in another case, added at the top level.
-  fc.tuple(fc.constantFrom('id', 'method', 'jsonrpc', 'params', 'result', 'error', 'Id', 'ID', 'Method', 'METHOD', 'JsonRpc', 'Params'), valueText, fc.boolean()).map(
-    ([k, v, escaped]): Mutation =>
-      (t) => {
-        const at = t.lastIndexOf('}');
-        return at < 0 ? t : `${t.slice(0, at)},${escaped ? escapeAll(k) : JSON.stringify(k)}:${v}${t.slice(at)}`;
-      },
-  ),
+  fc
+    .tuple(
+      fc.constantFrom(
+        'id',
+        'method',
+        'jsonrpc',
+        'params',
+        'result',
+        'error',
+        'Id',
+        'ID',
+        'Method',
+        'METHOD',
+        'JsonRpc',
+        'Params',
+      ),
+      valueText,
+      fc.boolean(),
+    )
+    .map(([k, v, escaped]): Mutation => (t) => {
+      const at = t.lastIndexOf('}');
+      return at < 0 ? t : `${t.slice(0, at)},${escaped ? escapeAll(k) : JSON.stringify(k)}:${v}${t.slice(at)}`;
+    }),
   // A top-level key renamed to a case variant ("method" -> "Method").
   fc.tuple(fc.constantFrom('"method"', '"id"', '"jsonrpc"', '"params"', '"result"', '"error"'), fc.nat()).map(
     ([k, seed]): Mutation =>
@@ -245,32 +415,51 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
         t.replace(k, (m) => [...m].map((ch, i) => ((seed >> i) & 1 ? ch.toUpperCase() : ch)).join('')),
   ),
   // A key inserted just after some '{' (any depth): tricky, forbidden, or a copy of the next key.
-  fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...TRICKY_KEYS, ...FORBIDDEN_KEYS, '\\u005f_proto__', 'construct\\u006fr'), fc.string({ maxLength: 4 })), valueText, fc.boolean()).map(
-    ([n, key, v, copyNext]): Mutation =>
-      (t) => {
-        const opens = [...t.matchAll(/\{/g)].map((m) => m.index);
-        if (opens.length === 0) return t;
-        const at = (opens[n % opens.length] ?? 0) + 1;
-        const next = /^\s*("(?:[^"\\]|\\.)*")/.exec(t.slice(at));
-        const keyText = copyNext && next?.[1] !== undefined ? next[1] : key.includes('\\') ? `"${key}"` : JSON.stringify(key);
-        const sep = /^\s*\}/.test(t.slice(at)) ? '' : ',';
-        return `${t.slice(0, at)}${keyText}:${v}${sep}${t.slice(at)}`;
-      },
-  ),
+  fc
+    .tuple(
+      fc.nat(),
+      fc.oneof(
+        fc.constantFrom(...TRICKY_KEYS, ...FORBIDDEN_KEYS, '\\u005f_proto__', 'construct\\u006fr'),
+        fc.string({ maxLength: 4 }),
+      ),
+      valueText,
+      fc.boolean(),
+    )
+    .map(([n, key, v, copyNext]): Mutation => (t) => {
+      const opens = [...t.matchAll(/\{/g)].map((m) => m.index);
+      if (opens.length === 0) return t;
+      const at = (opens[n % opens.length] ?? 0) + 1;
+      const next = /^\s*("(?:[^"\\]|\\.)*")/.exec(t.slice(at));
+      const keyText =
+        copyNext && next?.[1] !== undefined ? next[1] : key.includes('\\') ? `"${key}"` : JSON.stringify(key);
+      const sep = /^\s*\}/.test(t.slice(at)) ? '' : ',';
+      return `${t.slice(0, at)}${keyText}:${v}${sep}${t.slice(at)}`;
+    }),
   // The id replaced by an odd value.
-  valueText.map((v): Mutation => (t) => t.replace(/"id":(-?[0-9]+|"(?:[^"\\]|\\.)*")/, `"id":${v}`)),
-  // Truncated anywhere.
-  fc.nat().map((n): Mutation => (t) => t.slice(0, n % (t.length + 1))),
-  // Characters overwritten, inserted or deleted.
-  fc.tuple(fc.nat(), fc.constantFrom(...'{}[]":,\\ \u0000\u001f\u007f\u00a0\u2028😀\ud800\udc00\ufeffaZ09.-+eE'), fc.constantFrom('replace', 'insert', 'delete')).map(
-    ([n, ch, how]): Mutation =>
-      (t) => {
-        const at = n % (t.length + 1);
-        if (how === 'insert') return t.slice(0, at) + ch + t.slice(at);
-        if (how === 'delete') return t.slice(0, at) + t.slice(at + 1);
-        return t.slice(0, at) + ch + t.slice(at + 1);
-      },
+  valueText.map(
+    (v): Mutation =>
+      (t) =>
+        t.replace(/"id":(-?[0-9]+|"(?:[^"\\]|\\.)*")/, `"id":${v}`),
   ),
+  // Truncated anywhere.
+  fc.nat().map(
+    (n): Mutation =>
+      (t) =>
+        t.slice(0, n % (t.length + 1)),
+  ),
+  // Characters overwritten, inserted or deleted.
+  fc
+    .tuple(
+      fc.nat(),
+      fc.constantFrom(...'{}[]":,\\ \u0000\u001f\u007f\u00a0\u2028😀\ud800\udc00\ufeffaZ09.-+eE'),
+      fc.constantFrom('replace', 'insert', 'delete'),
+    )
+    .map(([n, ch, how]): Mutation => (t) => {
+      const at = n % (t.length + 1);
+      if (how === 'insert') return t.slice(0, at) + ch + t.slice(at);
+      if (how === 'delete') return t.slice(0, at) + t.slice(at + 1);
+      return t.slice(0, at) + ch + t.slice(at + 1);
+    }),
   // Wrapped in a batch, or followed by a second message or garbage.
   fc.constantFrom<Mutation>(
     (t) => `[${t}]`,
@@ -289,9 +478,12 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.tuple(fc.integer({ min: 1, max: 70 }), fc.boolean()).map(
     ([k, arrays]): Mutation =>
       (t) =>
-        t.replace(/"(params|result)":/, (m) => `${m}${(arrays ? '[' : '{"w":').repeat(k)}`).replace(/\}$/, `${(arrays ? ']' : '}').repeat(k)}}`),
+        t
+          .replace(/"(params|result)":/, (m) => `${m}${(arrays ? '[' : '{"w":').repeat(k)}`)
+          .replace(/\}$/, `${(arrays ? ']' : '}').repeat(k)}}`),
   ),
 );
 
-export const mutatedText: fc.Arbitrary<string> = fc.tuple(validText, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([t, ms]) => ms.reduce((acc, m) => m(acc), t));
-
+export const mutatedText: fc.Arbitrary<string> = fc
+  .tuple(validText, fc.array(mutation, { minLength: 1, maxLength: 3 }))
+  .map(([t, ms]) => ms.reduce((acc, m) => m(acc), t));

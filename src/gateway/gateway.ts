@@ -6,8 +6,24 @@
  * answer (AUD-01).
  */
 import type { ProgressCallback } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, CompleteResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { CallToolResultSchema, CompleteResultSchema, EmptyResultSchema, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  CompleteResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  CompleteResultSchema,
+  EmptyResultSchema,
+  GetPromptResultSchema,
+  McpError,
+  ReadResourceResultSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { roundMs } from '../core/units.js';
@@ -67,11 +83,20 @@ export class Gateway {
 
   readonly #relay: ServerRequestRelay;
   /** Resources sessions subscribed to, by subscriptionKey(server, uri). */
-  readonly #subscriptions = new Map<string, { readonly server: string; readonly uri: string; readonly sessions: Set<string> }>();
+  readonly #subscriptions = new Map<
+    string,
+    { readonly server: string; readonly uri: string; readonly sessions: Set<string> }
+  >();
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
-    this.#relay = new ServerRequestRelay({ profileName: options.profileName, relay: options.relay ?? {}, timeoutMs: options.callTimeoutMs, record: (data) => this.#finish(data), refuseIfAuditBroken: () => this.#refuseIfAuditBroken() });
+    this.#relay = new ServerRequestRelay({
+      profileName: options.profileName,
+      relay: options.relay ?? {},
+      timeoutMs: options.callTimeoutMs,
+      record: (data) => this.#finish(data),
+      refuseIfAuditBroken: () => this.#refuseIfAuditBroken(),
+    });
   }
 
   /** Makes an agent session reachable for requests its servers send it (see relay.ts); call the result when it closes. */
@@ -84,7 +109,12 @@ export class Gateway {
     for (const [key, watch] of this.#subscriptions) {
       if (!watch.sessions.delete(session) || watch.sessions.size > 0) continue;
       this.#subscriptions.delete(key);
-      void this.#upstreams.get(watch.server)?.request('resources/unsubscribe', { uri: watch.uri }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs }).catch(() => undefined);
+      void this.#upstreams
+        .get(watch.server)
+        ?.request('resources/unsubscribe', { uri: watch.uri }, EmptyResultSchema, {
+          timeoutMs: this.#options.callTimeoutMs,
+        })
+        .catch(() => undefined);
     }
   }
 
@@ -99,7 +129,9 @@ export class Gateway {
       gateway.#rebuild();
       const { collisions } = gateway.#catalog;
       if (collisions.length > 0) {
-        throw new WardenError('GATEWAY_START_FAILED', `colliding names (GW-03): ${collisions.join('; ')}`, { hint: 'ask the server to rename them, or do not grant that server' });
+        throw new WardenError('GATEWAY_START_FAILED', `colliding names (GW-03): ${collisions.join('; ')}`, {
+          hint: 'ask the server to rename them, or do not grant that server',
+        });
       }
     } catch (error) {
       await gateway.close();
@@ -116,7 +148,11 @@ export class Gateway {
 
   async close(): Promise<void> {
     await Promise.all([...this.#upstreams.values()].map((u) => u.stop()));
-    await Promise.all([...this.#upstreams.keys()].map((server) => this.#record('mcp.server', { server, state: 'stopped', detail: 'gateway closed' }).catch(() => undefined)));
+    await Promise.all(
+      [...this.#upstreams.keys()].map((server) =>
+        this.#record('mcp.server', { server, state: 'stopped', detail: 'gateway closed' }).catch(() => undefined),
+      ),
+    );
   }
 
   /** Every tool of every started server, with whether the profile grants it and why. */
@@ -124,15 +160,35 @@ export class Gateway {
     const out: ToolGrant[] = [];
     for (const entry of this.#catalog.tools.values()) {
       const decision = this.#decide('list_tool', entry, 'tool');
-      out.push({ name: entry.exposed, server: entry.server, upstreamName: entry.upstreamName, granted: decision.allow, policyIds: decision.policyIds, reason: decision.reason, description: entry.item.description ?? '' });
+      out.push({
+        name: entry.exposed,
+        server: entry.server,
+        upstreamName: entry.upstreamName,
+        granted: decision.allow,
+        policyIds: decision.policyIds,
+        reason: decision.reason,
+        description: entry.item.description ?? '',
+      });
     }
-    for (const r of this.#catalog.rejected) out.push({ name: r.name, server: r.server, upstreamName: r.name, granted: false, policyIds: [], reason: r.reason, description: '' });
+    for (const r of this.#catalog.rejected)
+      out.push({
+        name: r.name,
+        server: r.server,
+        upstreamName: r.name,
+        granted: false,
+        policyIds: [],
+        reason: r.reason,
+        description: '',
+      });
     return out;
   }
 
   async listTools(session: string): Promise<Tool[]> {
     const shown: Tool[] = [];
-    const hidden: { name: string; reason: string }[] = this.#catalog.rejected.map((r) => ({ name: `${r.server}/${r.name}`, reason: r.reason }));
+    const hidden: { name: string; reason: string }[] = this.#catalog.rejected.map((r) => ({
+      name: `${r.server}/${r.name}`,
+      reason: r.reason,
+    }));
     for (const entry of this.#catalog.tools.values()) {
       const decision = this.#decide('list_tool', entry, 'tool');
       if (decision.allow) shown.push({ ...entry.item, name: entry.exposed });
@@ -142,33 +198,84 @@ export class Gateway {
     return shown;
   }
 
-  async callTool(session: string, name: string, rawArgs: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<CallToolResult> {
+  async callTool(
+    session: string,
+    name: string,
+    rawArgs: Record<string, unknown> | undefined,
+    options: CallOptions = {},
+  ): Promise<CallToolResult> {
     const args = rawArgs ?? {};
     const entry = this.#catalog.tools.get(name);
-    const base = { subject: 'tool' as const, session, name, server: entry?.server ?? null, upstream_name: entry?.upstreamName ?? null };
+    const base = {
+      subject: 'tool' as const,
+      session,
+      name,
+      server: entry?.server ?? null,
+      upstream_name: entry?.upstreamName ?? null,
+    };
     this.#refuseIfAuditBroken();
     if (entry === undefined || !this.#decide('list_tool', entry, 'tool').allow) {
       // Hidden and unknown look the same to the agent (GW-01); the log says which it was.
-      const decision = entry === undefined ? { allow: false, policyIds: [], reason: 'no such tool' } : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
-      await this.#finish({ ...base, arguments: this.#options.redactor.redact(args), decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: entry === undefined ? 'unknown' : 'denied' });
+      const decision =
+        entry === undefined
+          ? { allow: false, policyIds: [], reason: 'no such tool' }
+          : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
+      await this.#finish({
+        ...base,
+        arguments: this.#options.redactor.redact(args),
+        decision: 'deny',
+        policy_ids: decision.policyIds,
+        reason: decision.reason,
+        outcome: entry === undefined ? 'unknown' : 'denied',
+      });
       throw rpcError(RPC.invalidParams, `Unknown tool: ${name.slice(0, 80)}`);
     }
     // GW-04: the upstream's inputSchema first, then the policy on normalised arguments.
-    const validator = this.#validators.validatorFor(`${entry.server}\u0000${entry.upstreamName}`, entry.item.inputSchema);
-    const checked = typeof validator === 'string' ? { valid: false as const, errorMessage: validator } : validator(args);
+    const validator = this.#validators.validatorFor(
+      `${entry.server}\u0000${entry.upstreamName}`,
+      entry.item.inputSchema,
+    );
+    const checked =
+      typeof validator === 'string' ? { valid: false as const, errorMessage: validator } : validator(args);
     if (!checked.valid) {
-      await this.#finish({ ...base, arguments: this.#options.redactor.redact(args), decision: 'deny', policy_ids: [], reason: 'arguments do not match the inputSchema', outcome: 'invalid', error: checked.errorMessage.slice(0, 500) });
+      await this.#finish({
+        ...base,
+        arguments: this.#options.redactor.redact(args),
+        decision: 'deny',
+        policy_ids: [],
+        reason: 'arguments do not match the inputSchema',
+        outcome: 'invalid',
+        error: checked.errorMessage.slice(0, 500),
+      });
       throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${checked.errorMessage.slice(0, 300)}`);
     }
-    const prepared = prepareArguments(args, rulesFor(this.#options.compiled.argumentRules, entry.server, entry.upstreamName), this.#options.workspace);
+    const prepared = prepareArguments(
+      args,
+      rulesFor(this.#options.compiled.argumentRules, entry.server, entry.upstreamName),
+      this.#options.workspace,
+    );
     if (!prepared.ok) {
-      await this.#finish({ ...base, arguments: this.#options.redactor.redact(args), decision: 'deny', policy_ids: [], reason: prepared.reason, outcome: 'invalid' });
+      await this.#finish({
+        ...base,
+        arguments: this.#options.redactor.redact(args),
+        decision: 'deny',
+        policy_ids: [],
+        reason: prepared.reason,
+        outcome: 'invalid',
+      });
       throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${prepared.reason}`);
     }
     const decision = this.#decide('call_tool', entry, 'tool', prepared.context);
     const recorded = this.#options.redactor.redact(prepared.forwarded);
     if (!decision.allow) {
-      await this.#finish({ ...base, arguments: recorded, decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'denied' });
+      await this.#finish({
+        ...base,
+        arguments: recorded,
+        decision: 'deny',
+        policy_ids: decision.policyIds,
+        reason: decision.reason,
+        outcome: 'denied',
+      });
       throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${decision.reason}`);
     }
     const upstream = this.#upstreams.get(entry.server);
@@ -177,20 +284,44 @@ export class Gateway {
     try {
       if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
       result = await this.#relay.track(entry.server, session, options.requestId ?? null, () =>
-        upstream.request('tools/call', { name: entry.upstreamName, arguments: prepared.forwarded }, CallToolResultSchema, {
-          timeoutMs: this.#options.callTimeoutMs,
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-          ...(options.onProgress === undefined ? {} : { onprogress: options.onProgress }),
-        }),
+        upstream.request(
+          'tools/call',
+          { name: entry.upstreamName, arguments: prepared.forwarded },
+          CallToolResultSchema,
+          {
+            timeoutMs: this.#options.callTimeoutMs,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            ...(options.onProgress === undefined ? {} : { onprogress: options.onProgress }),
+          },
+        ),
       );
     } catch (error) {
       const failure = this.#classify(error, entry.server);
-      await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: roundMs(performance.now() - started), error: failure.detail });
+      await this.#finish({
+        ...base,
+        arguments: recorded,
+        decision: 'allow',
+        policy_ids: decision.policyIds,
+        reason: decision.reason,
+        outcome: failure.outcome,
+        upstream_ms: roundMs(performance.now() - started),
+        error: failure.detail,
+      });
       throw failure.error;
     }
     const upstreamMs = roundMs(performance.now() - started);
     const bytes = Buffer.byteLength(JSON.stringify(result));
-    await this.#finish({ ...base, arguments: recorded, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', tool_error: result.isError === true, upstream_ms: upstreamMs, result_bytes: bytes });
+    await this.#finish({
+      ...base,
+      arguments: recorded,
+      decision: 'allow',
+      policy_ids: decision.policyIds,
+      reason: decision.reason,
+      outcome: 'ok',
+      tool_error: result.isError === true,
+      upstream_ms: upstreamMs,
+      result_bytes: bytes,
+    });
     return result;
   }
 
@@ -206,10 +337,28 @@ export class Gateway {
     return shown;
   }
 
-  async getPrompt(session: string, name: string, args: Record<string, string> | undefined, options: CallOptions = {}): Promise<GetPromptResult> {
+  async getPrompt(
+    session: string,
+    name: string,
+    args: Record<string, string> | undefined,
+    options: CallOptions = {},
+  ): Promise<GetPromptResult> {
     const entry = this.#catalog.prompts.get(name);
-    return this.#forwardSimple(session, options.requestId ?? null, 'prompt', name, entry, 'get_prompt', args ?? {}, (upstream) =>
-      upstream.request('prompts/get', { name: entry?.upstreamName ?? name, ...(args === undefined ? {} : { arguments: args }) }, GetPromptResultSchema, this.#requestOptions(options)),
+    return this.#forwardSimple(
+      session,
+      options.requestId ?? null,
+      'prompt',
+      name,
+      entry,
+      'get_prompt',
+      args ?? {},
+      (upstream) =>
+        upstream.request(
+          'prompts/get',
+          { name: entry?.upstreamName ?? name, ...(args === undefined ? {} : { arguments: args }) },
+          GetPromptResultSchema,
+          this.#requestOptions(options),
+        ),
     );
   }
 
@@ -232,7 +381,13 @@ export class Gateway {
   async setLogLevel(level: string): Promise<void> {
     this.#refuseIfAuditBroken();
     const logging = [...this.#upstreams.values()].filter((u) => u.capabilities.logging !== undefined);
-    await Promise.all(logging.map((u) => u.request('logging/setLevel', { level }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs }).catch(() => undefined)));
+    await Promise.all(
+      logging.map((u) =>
+        u
+          .request('logging/setLevel', { level }, EmptyResultSchema, { timeoutMs: this.#options.callTimeoutMs })
+          .catch(() => undefined),
+      ),
+    );
   }
 
   /**
@@ -242,7 +397,17 @@ export class Gateway {
    */
   async subscribe(session: string, uri: string, options: CallOptions = {}): Promise<void> {
     const entry = this.#resourceOwner(uri);
-    await this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/subscribe', { uri }, EmptyResultSchema, this.#requestOptions(options)), 'resources/subscribe');
+    await this.#forwardSimple(
+      session,
+      options.requestId ?? null,
+      'resource',
+      uri,
+      entry,
+      'read_resource',
+      { uri },
+      (upstream) => upstream.request('resources/subscribe', { uri }, EmptyResultSchema, this.#requestOptions(options)),
+      'resources/subscribe',
+    );
     if (entry !== undefined) {
       const key = subscriptionKey(entry.server, uri);
       const watch = this.#subscriptions.get(key) ?? { server: entry.server, uri, sessions: new Set<string>() };
@@ -258,32 +423,75 @@ export class Gateway {
     const sessions = key === null ? undefined : this.#subscriptions.get(key)?.sessions;
     sessions?.delete(session);
     if (key !== null && sessions?.size === 0) this.#subscriptions.delete(key);
-    await this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, async (upstream) => {
-      if (sessions !== undefined && sessions.size > 0) return {};
-      return upstream.request('resources/unsubscribe', { uri }, EmptyResultSchema, this.#requestOptions(options));
-    }, 'resources/unsubscribe');
+    await this.#forwardSimple(
+      session,
+      options.requestId ?? null,
+      'resource',
+      uri,
+      entry,
+      'read_resource',
+      { uri },
+      async (upstream) => {
+        if (sessions !== undefined && sessions.size > 0) return {};
+        return upstream.request('resources/unsubscribe', { uri }, EmptyResultSchema, this.#requestOptions(options));
+      },
+      'resources/unsubscribe',
+    );
   }
 
   #subscribers(server: string, uri: unknown): Set<string> {
-    return (typeof uri === 'string' ? this.#subscriptions.get(subscriptionKey(server, uri))?.sessions : undefined) ?? new Set<string>();
+    return (
+      (typeof uri === 'string' ? this.#subscriptions.get(subscriptionKey(server, uri))?.sessions : undefined) ??
+      new Set<string>()
+    );
   }
 
   /**
    * `completion/complete`: suggestions for a granted prompt's argument (decided like getting the
    * prompt), from the server that owns it, on record. Resource templates get none.
    */
-  async complete(session: string, params: { readonly ref: { readonly type: string; readonly name?: string; readonly uri?: string }; readonly [key: string]: unknown }, options: CallOptions = {}): Promise<CompleteResult> {
-    const send = (upstream: Upstream, ref: Record<string, unknown>) => upstream.request('completion/complete', { ...params, ref }, CompleteResultSchema, this.#requestOptions(options));
+  async complete(
+    session: string,
+    params: {
+      readonly ref: { readonly type: string; readonly name?: string; readonly uri?: string };
+      readonly [key: string]: unknown;
+    },
+    options: CallOptions = {},
+  ): Promise<CompleteResult> {
+    const send = (upstream: Upstream, ref: Record<string, unknown>) =>
+      upstream.request('completion/complete', { ...params, ref }, CompleteResultSchema, this.#requestOptions(options));
     if (params.ref.type === 'ref/prompt') {
       const name = params.ref.name ?? '';
       const entry = this.#catalog.prompts.get(name);
-      return this.#forwardSimple(session, options.requestId ?? null, 'prompt', name, entry, 'get_prompt', {}, (upstream) => send(upstream, { type: 'ref/prompt', name: entry?.upstreamName ?? name }), 'completion/complete');
+      return this.#forwardSimple(
+        session,
+        options.requestId ?? null,
+        'prompt',
+        name,
+        entry,
+        'get_prompt',
+        {},
+        (upstream) => send(upstream, { type: 'ref/prompt', name: entry?.upstreamName ?? name }),
+        'completion/complete',
+      );
     }
     // A template's completions name resources the profile may not grant (a deny on some of the
     // URIs it spans cannot be decided on the template): not offered.
     const template = (params.ref.uri ?? '').slice(0, 2048);
     this.#refuseIfAuditBroken();
-    await this.#finish({ subject: 'resource', session, name: template, method: 'completion/complete', server: null, upstream_name: null, arguments: null, decision: 'deny', policy_ids: [], reason: 'completion of resource templates is not offered', outcome: 'denied' });
+    await this.#finish({
+      subject: 'resource',
+      session,
+      name: template,
+      method: 'completion/complete',
+      server: null,
+      upstream_name: null,
+      arguments: null,
+      decision: 'deny',
+      policy_ids: [],
+      reason: 'completion of resource templates is not offered',
+      outcome: 'denied',
+    });
     throw rpcError(RPC.invalidParams, 'warden does not offer completion for resource templates');
   }
 
@@ -295,7 +503,17 @@ export class Gateway {
 
   async readResource(session: string, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
     const entry = this.#resourceOwner(uri);
-    return this.#forwardSimple(session, options.requestId ?? null, 'resource', uri, entry, 'read_resource', { uri }, (upstream) => upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)));
+    return this.#forwardSimple(
+      session,
+      options.requestId ?? null,
+      'resource',
+      uri,
+      entry,
+      'read_resource',
+      { uri },
+      (upstream) =>
+        upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)),
+    );
   }
 
   // ------------------------------------------------------------------ internals
@@ -312,78 +530,169 @@ export class Gateway {
     method?: string,
   ): Promise<T> {
     this.#refuseIfAuditBroken();
-    const base = { subject, session, name, ...(method === undefined ? {} : { method }), server: entry?.server ?? null, upstream_name: entry?.upstreamName ?? null, arguments: this.#options.redactor.redact(args) };
-    const decision: Decision = entry === undefined ? { allow: false, policyIds: [], reason: `no such ${subject}` } : this.#decide(action, entry, subject);
+    const base = {
+      subject,
+      session,
+      name,
+      ...(method === undefined ? {} : { method }),
+      server: entry?.server ?? null,
+      upstream_name: entry?.upstreamName ?? null,
+      arguments: this.#options.redactor.redact(args),
+    };
+    const decision: Decision =
+      entry === undefined
+        ? { allow: false, policyIds: [], reason: `no such ${subject}` }
+        : this.#decide(action, entry, subject);
     if (!decision.allow || entry === undefined) {
-      await this.#finish({ ...base, decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: entry === undefined ? 'unknown' : 'denied' });
-      throw rpcError(RPC.invalidParams, subject === 'prompt' ? `Unknown prompt: ${name.slice(0, 80)}` : `Resource not found: ${name.slice(0, 200)}`);
+      await this.#finish({
+        ...base,
+        decision: 'deny',
+        policy_ids: decision.policyIds,
+        reason: decision.reason,
+        outcome: entry === undefined ? 'unknown' : 'denied',
+      });
+      throw rpcError(
+        RPC.invalidParams,
+        subject === 'prompt' ? `Unknown prompt: ${name.slice(0, 80)}` : `Resource not found: ${name.slice(0, 200)}`,
+      );
     }
     const upstream = this.#upstreams.get(entry.server);
     const started = performance.now();
     try {
       if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
       const result = await this.#relay.track(entry.server, session, requestId, () => send(upstream));
-      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'ok', upstream_ms: roundMs(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+      await this.#finish({
+        ...base,
+        decision: 'allow',
+        policy_ids: decision.policyIds,
+        reason: decision.reason,
+        outcome: 'ok',
+        upstream_ms: roundMs(performance.now() - started),
+        result_bytes: Buffer.byteLength(JSON.stringify(result)),
+      });
       return result;
     } catch (error) {
       if (error instanceof GatewayRpcError && error.code === RPC.auditUnavailable) throw error;
       const failure = this.#classify(error, entry.server);
-      await this.#finish({ ...base, decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: failure.outcome, upstream_ms: roundMs(performance.now() - started), error: failure.detail });
+      await this.#finish({
+        ...base,
+        decision: 'allow',
+        policy_ids: decision.policyIds,
+        reason: decision.reason,
+        outcome: failure.outcome,
+        upstream_ms: roundMs(performance.now() - started),
+        error: failure.detail,
+      });
       throw failure.error;
     }
   }
 
   #requestOptions(options: CallOptions): { timeoutMs: number; signal?: AbortSignal } {
-    return { timeoutMs: this.#options.callTimeoutMs, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+    return {
+      timeoutMs: this.#options.callTimeoutMs,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    };
   }
 
   /** The owner of a resource URI: a listed resource, else a server whose template matches. */
   #resourceOwner(uri: string): CatalogEntry<unknown> | undefined {
     const listed = this.#catalog.resources.get(uri);
     if (listed !== undefined) return listed;
-    const owners = new Set(this.#catalog.resourceTemplates.filter((t) => templateMatches(t.item.uriTemplate, uri)).map((t) => t.server));
+    const owners = new Set(
+      this.#catalog.resourceTemplates.filter((t) => templateMatches(t.item.uriTemplate, uri)).map((t) => t.server),
+    );
     if (owners.size !== 1) return undefined;
     const [server] = owners;
     return server === undefined ? undefined : { exposed: uri, server, upstreamName: uri, item: null };
   }
 
-  #decide(action: Parameters<PolicyEngine['decide']>[0], entry: CatalogEntry<unknown>, kind: PolicyResource['kind'], context?: Parameters<PolicyEngine['decide']>[2]): Decision {
+  #decide(
+    action: Parameters<PolicyEngine['decide']>[0],
+    entry: CatalogEntry<unknown>,
+    kind: PolicyResource['kind'],
+    context?: Parameters<PolicyEngine['decide']>[2],
+  ): Decision {
     return this.#options.policy.decide(action, { kind, server: entry.server, name: entry.upstreamName }, context);
   }
 
   #classify(error: unknown, server: string): { outcome: McpOutcome; detail: string; error: GatewayRpcError } {
-    if (error instanceof UpstreamUnavailableError) return { outcome: 'unavailable', detail: error.message, error: rpcError(RPC.unavailable, error.message) };
+    if (error instanceof UpstreamUnavailableError)
+      return { outcome: 'unavailable', detail: error.message, error: rpcError(RPC.unavailable, error.message) };
     if (error instanceof McpError) {
       const code: number = error.code;
-      if (code === RPC.timeout) return { outcome: 'timeout', detail: error.message, error: rpcError(RPC.timeout, `server ${server} did not answer within ${this.#options.callTimeoutMs} ms`) };
-      if (code === OVERSIZED_RESULT_CODE) return { outcome: 'too_large', detail: error.message, error: rpcError(RPC.tooLarge, `the result from server ${server} is larger than ${this.#options.maxResultBytes} bytes`) };
-      if (code === -32000) return { outcome: 'unavailable', detail: error.message, error: rpcError(RPC.unavailable, `server ${server} went away during the call; it is being restarted`) };
+      if (code === RPC.timeout)
+        return {
+          outcome: 'timeout',
+          detail: error.message,
+          error: rpcError(RPC.timeout, `server ${server} did not answer within ${this.#options.callTimeoutMs} ms`),
+        };
+      if (code === OVERSIZED_RESULT_CODE)
+        return {
+          outcome: 'too_large',
+          detail: error.message,
+          error: rpcError(
+            RPC.tooLarge,
+            `the result from server ${server} is larger than ${this.#options.maxResultBytes} bytes`,
+          ),
+        };
+      if (code === -32000)
+        return {
+          outcome: 'unavailable',
+          detail: error.message,
+          error: rpcError(RPC.unavailable, `server ${server} went away during the call; it is being restarted`),
+        };
       // The upstream's own JSON-RPC error (e.g. invalid params): pass it on.
       return { outcome: 'upstream_error', detail: error.message.slice(0, 500), error: fromUpstream(error) };
     }
-    if (error instanceof Error && error.name === 'AbortError') return { outcome: 'cancelled', detail: 'cancelled by the agent', error: rpcError(RPC.internal, 'cancelled') };
+    if (error instanceof Error && error.name === 'AbortError')
+      return { outcome: 'cancelled', detail: 'cancelled by the agent', error: rpcError(RPC.internal, 'cancelled') };
     const detail = error instanceof Error ? error.message : String(error);
-    return { outcome: 'upstream_error', detail: detail.slice(0, 500), error: rpcError(RPC.internal, `server ${server} failed: ${detail.slice(0, 200)}`) };
+    return {
+      outcome: 'upstream_error',
+      detail: detail.slice(0, 500),
+      error: rpcError(RPC.internal, `server ${server} failed: ${detail.slice(0, 200)}`),
+    };
   }
 
-  async #finish(data: Omit<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'> & Partial<Pick<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'>>): Promise<void> {
+  async #finish(
+    data: Omit<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'> &
+      Partial<Pick<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'>>,
+  ): Promise<void> {
     try {
       await this.#record('mcp.call', { tool_error: false, upstream_ms: null, result_bytes: null, ...data });
     } catch (error) {
       // Unrecorded means unanswered, and nothing more is forwarded (AUD-03).
       this.#auditBroken = error as Error;
-      throw rpcError(RPC.auditUnavailable, 'the audit log cannot record this call, so warden withholds it; see `warden doctor`');
+      throw rpcError(
+        RPC.auditUnavailable,
+        'the audit log cannot record this call, so warden withholds it; see `warden doctor`',
+      );
     }
   }
 
   #refuseIfAuditBroken(): void {
-    if (this.#auditBroken !== null) throw rpcError(RPC.auditUnavailable, 'the audit log is unavailable, so warden refuses calls; see `warden doctor`');
+    if (this.#auditBroken !== null)
+      throw rpcError(
+        RPC.auditUnavailable,
+        'the audit log is unavailable, so warden refuses calls; see `warden doctor`',
+      );
   }
 
-  async #recordListing(subject: McpSubject, session: string, shown: number, hidden: { name: string; reason: string }[]): Promise<void> {
+  async #recordListing(
+    subject: McpSubject,
+    session: string,
+    shown: number,
+    hidden: { name: string; reason: string }[],
+  ): Promise<void> {
     this.#refuseIfAuditBroken();
     try {
-      await this.#record('mcp.listed', { subject, session, shown, hidden: hidden.slice(0, MAX_HIDDEN_RECORDED), hidden_total: hidden.length });
+      await this.#record('mcp.listed', {
+        subject,
+        session,
+        shown,
+        hidden: hidden.slice(0, MAX_HIDDEN_RECORDED),
+        hidden_total: hidden.length,
+      });
     } catch (error) {
       this.#auditBroken = error as Error;
       throw rpcError(RPC.auditUnavailable, 'the audit log cannot record this listing; see `warden doctor`');
@@ -391,7 +700,12 @@ export class Gateway {
   }
 
   #record<T extends 'mcp.call' | 'mcp.listed' | 'mcp.server'>(type: T, data: EventPayloads[T]): Promise<unknown> {
-    return this.#options.sink.append({ type, run_id: this.#options.agent.run_id, agent: this.#options.agent, data } as never);
+    return this.#options.sink.append({
+      type,
+      run_id: this.#options.agent.run_id,
+      agent: this.#options.agent,
+      data,
+    } as never);
   }
 
   async #startUpstream(name: string): Promise<void> {
@@ -400,7 +714,12 @@ export class Gateway {
       this.#options.launch,
       {
         onState: (state, detail) => {
-          void this.#record('mcp.server', { server: name, state, detail: detail.slice(0, 1000), ...(state === 'started' ? { tools: upstream.tools.length } : {}) }).catch(() => undefined);
+          void this.#record('mcp.server', {
+            server: name,
+            state,
+            detail: detail.slice(0, 1000),
+            ...(state === 'started' ? { tools: upstream.tools.length } : {}),
+          }).catch(() => undefined);
         },
         onListsChanged: () => {
           this.#validators.clear();
@@ -413,14 +732,22 @@ export class Gateway {
           else this.#relay.notifySubscribers(this.#subscribers(name, params['uri']), params);
         },
       },
-      { maxMessageBytes: this.#options.maxResultBytes, startTimeoutMs: this.#options.startTimeoutMs ?? 30_000, relay: this.#relay.featuresFor(name) },
+      {
+        maxMessageBytes: this.#options.maxResultBytes,
+        startTimeoutMs: this.#options.startTimeoutMs ?? 30_000,
+        relay: this.#relay.featuresFor(name),
+      },
     );
     this.#upstreams.set(name, upstream);
     try {
       await upstream.start();
     } catch (error) {
       const detail = (error as Error).message;
-      await this.#record('mcp.server', { server: name, state: 'failed', detail: `did not start: ${detail}`.slice(0, 1000) }).catch(() => undefined);
+      await this.#record('mcp.server', {
+        server: name,
+        state: 'failed',
+        detail: `did not start: ${detail}`.slice(0, 1000),
+      }).catch(() => undefined);
       throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${detail}`, {
         hint: `check servers.${name} in warden.yaml: for a stdio server its command, args and what its sandbox can see; for a url server the URL, and that the server is up`,
         cause: error,
@@ -429,7 +756,13 @@ export class Gateway {
   }
 
   #rebuild(): void {
-    const offers = [...this.#upstreams.values()].map((u) => ({ server: u.name, tools: u.tools, prompts: u.prompts, resources: u.resources, resourceTemplates: u.resourceTemplates }));
+    const offers = [...this.#upstreams.values()].map((u) => ({
+      server: u.name,
+      tools: u.tools,
+      prompts: u.prompts,
+      resources: u.resources,
+      resourceTemplates: u.resourceTemplates,
+    }));
     this.#catalog = buildCatalog(offers);
   }
 }
@@ -437,7 +770,10 @@ export class Gateway {
 /** RFC 6570 level-1 matching: `{var}` matches one or more characters other than '/'. */
 function templateMatches(template: string, uri: string): boolean {
   if (template.length > 2048 || uri.length > 8192) return false;
-  const pattern = template.split(/\{[^}]*\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
+  const pattern = template
+    .split(/\{[^}]*\}/)
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^/]+');
   return new RegExp(`^${pattern}$`).test(uri);
 }
 

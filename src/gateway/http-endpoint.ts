@@ -12,7 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import { boundaryErrorResponse, DEFAULT_BOUNDARY_LIMITS, parseJsonRpc, type BoundaryLimits } from './jsonrpc-boundary.js';
+import {
+  boundaryErrorResponse,
+  DEFAULT_BOUNDARY_LIMITS,
+  parseJsonRpc,
+  type BoundaryLimits,
+} from './jsonrpc-boundary.js';
 import { RPC } from './errors.js';
 
 /** Who is calling, as an authenticator established it. */
@@ -23,7 +28,12 @@ export interface Caller {
 
 export type AuthResult =
   | { readonly ok: true; readonly caller: Caller }
-  | { readonly ok: false; readonly status: 401 | 403; readonly error: 'invalid_token' | 'insufficient_scope'; readonly description: string };
+  | {
+      readonly ok: false;
+      readonly status: 401 | 403;
+      readonly error: 'invalid_token' | 'insufficient_scope';
+      readonly description: string;
+    };
 
 export interface HttpEndpointOptions {
   /** Creates the SDK server for a new session (the gateway's session factory), for `caller`. */
@@ -87,7 +97,9 @@ export class HttpEndpoint {
   }
 
   /** Listens on a unix socket (mode 0660) or host:port; resolves with the TCP port when any. */
-  async listen(target: { readonly socketPath: string; readonly mode?: number } | { readonly host: string; readonly port: number }): Promise<number | null> {
+  async listen(
+    target: { readonly socketPath: string; readonly mode?: number } | { readonly host: string; readonly port: number },
+  ): Promise<number | null> {
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
       if ('socketPath' in target) {
@@ -128,7 +140,10 @@ export class HttpEndpoint {
 
     const auth = await this.#options.authenticate(req.headers.authorization);
     if (!auth.ok) {
-      res.setHeader('WWW-Authenticate', `Bearer error="${auth.error}", error_description="${auth.description.replace(/["\\]/g, '')}"`);
+      res.setHeader(
+        'WWW-Authenticate',
+        `Bearer error="${auth.error}", error_description="${auth.description.replace(/["\\]/g, '')}"`,
+      );
       return this.#reject(res, auth.status, auth.description, '-');
     }
 
@@ -143,12 +158,22 @@ export class HttpEndpoint {
     // GW-10: a version this gateway does not speak is refused here, on the record, before the
     // SDK's transport sees the request (on a session, the version was fixed at initialize).
     const version = req.headers['mcp-protocol-version'];
-    if (session !== undefined && version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
-      return this.#reject(res, 400, `unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`, session.label);
+    if (
+      session !== undefined &&
+      version !== undefined &&
+      (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))
+    ) {
+      return this.#reject(
+        res,
+        400,
+        `unsupported MCP-Protocol-Version ${JSON.stringify(version)}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
+        session.label,
+      );
     }
 
     if (req.method === 'GET' || req.method === 'DELETE') {
-      if (session === undefined) return this.#jsonError(res, 400, null, RPC.invalidRequest, 'mcp-session-id header required');
+      if (session === undefined)
+        return this.#jsonError(res, 400, null, RPC.invalidRequest, 'mcp-session-id header required');
       return this.#forward(session.label, session.transport, req, res);
     }
     if (req.method !== 'POST') {
@@ -156,11 +181,19 @@ export class HttpEndpoint {
       return this.#plain(res, 405, 'method not allowed');
     }
     const type = req.headers['content-type'] ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) return this.#jsonError(res, 415, null, RPC.invalidRequest, 'Content-Type must be application/json');
+    if (!/^application\/json\s*(;|$)/i.test(type))
+      return this.#jsonError(res, 415, null, RPC.invalidRequest, 'Content-Type must be application/json');
 
     const limits = this.#options.limits ?? DEFAULT_BOUNDARY_LIMITS;
     const body = await readBody(req, limits.maxBytes, this.#options.bodyTimeoutMs);
-    if (body === null) return this.#reject(res, 413, `body larger than ${limits.maxBytes} bytes`, session?.label ?? '-', RPC.invalidRequest);
+    if (body === null)
+      return this.#reject(
+        res,
+        413,
+        `body larger than ${limits.maxBytes} bytes`,
+        session?.label ?? '-',
+        RPC.invalidRequest,
+      );
     const parsed = parseJsonRpc(body, limits);
     if (!parsed.ok) {
       this.#options.onRejected?.(parsed.reason, parsed.code, session?.label ?? '-');
@@ -170,15 +203,34 @@ export class HttpEndpoint {
     const message = parsed.parsed;
 
     if (session === undefined) {
-      if (message.kind !== 'request' || message.method !== 'initialize') return this.#jsonError(res, 400, message.kind === 'request' ? message.id : null, RPC.invalidRequest, 'no session: send initialize first (without mcp-session-id)');
+      if (message.kind !== 'request' || message.method !== 'initialize')
+        return this.#jsonError(
+          res,
+          400,
+          message.kind === 'request' ? message.id : null,
+          RPC.invalidRequest,
+          'no session: send initialize first (without mcp-session-id)',
+        );
       return this.#openSession(req, res, message.message, auth.caller);
     }
     if (message.kind === 'request') {
       // A session's protocol version and capabilities are fixed by its one initialize (GW-10).
-      if (message.method === 'initialize') return this.#reject(res, 400, 'this session is already initialized; open a new session to initialize again', session.label);
+      if (message.method === 'initialize')
+        return this.#reject(
+          res,
+          400,
+          'this session is already initialized; open a new session to initialize again',
+          session.label,
+        );
       if (session.inFlight.has(message.id)) {
         this.#options.onRejected?.('duplicate request id', RPC.invalidRequest, session.label);
-        return this.#jsonError(res, 400, message.id, RPC.invalidRequest, 'duplicate request id: a request with this id is still in flight');
+        return this.#jsonError(
+          res,
+          400,
+          message.id,
+          RPC.invalidRequest,
+          'duplicate request id: a request with this id is still in flight',
+        );
       }
       session.inFlight.add(message.id);
       res.once('close', () => session.inFlight.delete(message.id));
@@ -187,17 +239,34 @@ export class HttpEndpoint {
   }
 
   /** Hands a request to a session's SDK transport; whatever it refuses is on the record too. */
-  async #forward(label: string, transport: StreamableHTTPServerTransport, req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void> {
+  async #forward(
+    label: string,
+    transport: StreamableHTTPServerTransport,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body?: unknown,
+  ): Promise<void> {
     res.once('finish', () => {
-      if (res.statusCode >= 400) this.#options.onRejected?.(`refused by the MCP transport with HTTP ${res.statusCode}`, RPC.invalidRequest, label);
+      if (res.statusCode >= 400)
+        this.#options.onRejected?.(
+          `refused by the MCP transport with HTTP ${res.statusCode}`,
+          RPC.invalidRequest,
+          label,
+        );
     });
     await transport.handleRequest(req, res, body);
   }
 
-  async #openSession(req: IncomingMessage, res: ServerResponse, initialize: Record<string, unknown>, caller: Caller): Promise<void> {
+  async #openSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    initialize: Record<string, unknown>,
+    caller: Caller,
+  ): Promise<void> {
     const problem = initializeProblem(initialize);
     if (problem !== null) return this.#reject(res, 400, `invalid initialize: ${problem}`, '-', RPC.invalidParams);
-    if (this.#sessions.size >= (this.#options.maxSessions ?? 64)) return this.#reject(res, 503, 'too many sessions; close one first', '-', RPC.internal);
+    if (this.#sessions.size >= (this.#options.maxSessions ?? 64))
+      return this.#reject(res, 503, 'too many sessions; close one first', '-', RPC.internal);
     const id = randomBytes(24).toString('base64url');
     const label = id.slice(0, 8);
     const server = this.#options.createSession(label, caller);
@@ -216,13 +285,21 @@ export class HttpEndpoint {
     }
   }
 
-  #reject(res: ServerResponse, status: number, reason: string, session: string, code: number = RPC.invalidRequest): void {
+  #reject(
+    res: ServerResponse,
+    status: number,
+    reason: string,
+    session: string,
+    code: number = RPC.invalidRequest,
+  ): void {
     this.#options.onRejected?.(reason, code, session);
     this.#jsonError(res, status, null, code, reason);
   }
 
   #jsonError(res: ServerResponse, status: number, id: string | number | null, code: number, message: string): void {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
   }
 
   #plain(res: ServerResponse, status: number, text: string): void {
@@ -235,12 +312,15 @@ function initializeProblem(message: Record<string, unknown>): string | null {
   const params = message['params'];
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return 'params must be an object';
   const p = params as Record<string, unknown>;
-  if (typeof p['protocolVersion'] !== 'string' || p['protocolVersion'] === '') return 'params.protocolVersion must be a non-empty string';
-  if (typeof p['capabilities'] !== 'object' || p['capabilities'] === null || Array.isArray(p['capabilities'])) return 'params.capabilities must be an object';
+  if (typeof p['protocolVersion'] !== 'string' || p['protocolVersion'] === '')
+    return 'params.protocolVersion must be a non-empty string';
+  if (typeof p['capabilities'] !== 'object' || p['capabilities'] === null || Array.isArray(p['capabilities']))
+    return 'params.capabilities must be an object';
   const info = p['clientInfo'];
   if (typeof info !== 'object' || info === null || Array.isArray(info)) return 'params.clientInfo must be an object';
   const { name, version } = info as Record<string, unknown>;
-  if (typeof name !== 'string' || typeof version !== 'string') return 'params.clientInfo needs name and version strings';
+  if (typeof name !== 'string' || typeof version !== 'string')
+    return 'params.clientInfo needs name and version strings';
   return null;
 }
 

@@ -8,7 +8,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundaryErrorResponse, DEFAULT_BOUNDARY_LIMITS, parseJsonRpc, type BoundaryLimits, type BoundaryResult, type JsonRpcId } from './jsonrpc-boundary.js';
+import {
+  boundaryErrorResponse,
+  DEFAULT_BOUNDARY_LIMITS,
+  parseJsonRpc,
+  type BoundaryLimits,
+  type BoundaryResult,
+  type JsonRpcId,
+} from './jsonrpc-boundary.js';
 import {
   BOUNDARY_CODES,
   caseEqual,
@@ -75,7 +82,16 @@ function refParse(text: string): RNode | null {
         continue;
       }
       const e = text[i + 1];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+      const simple: Record<string, string> = {
+        '"': '"',
+        '\\': '\\',
+        '/': '/',
+        b: '\b',
+        f: '\f',
+        n: '\n',
+        r: '\r',
+        t: '\t',
+      };
       if (e !== undefined && Object.hasOwn(simple, e)) {
         out += simple[e];
         i += 2;
@@ -235,11 +251,20 @@ function topKeysAmbiguous(entries: readonly (readonly [string, RNode])[]): boole
 // The reference verdict.
 
 type Verdict =
-  | { readonly accept: true; readonly value: Record<string, unknown>; readonly kind: 'request' | 'notification' | 'response' }
+  | {
+      readonly accept: true;
+      readonly value: Record<string, unknown>;
+      readonly kind: 'request' | 'notification' | 'response';
+    }
   /** `codes`: the acceptable codes (one when the reference can tell); `id`: the exact reply id. */
   | { readonly accept: false; readonly codes: readonly number[]; readonly id: JsonRpcId | null; readonly why: string };
 
-const refuse = (codes: readonly number[], why: string, id: JsonRpcId | null = null): Verdict => ({ accept: false, codes, id, why });
+const refuse = (codes: readonly number[], why: string, id: JsonRpcId | null = null): Verdict => ({
+  accept: false,
+  codes,
+  id,
+  why,
+});
 
 function reference(raw: string | Uint8Array, limits: BoundaryLimits): Verdict {
   let text: string;
@@ -268,7 +293,11 @@ function reference(raw: string | Uint8Array, limits: BoundaryLimits): Verdict {
     nativeOk = false;
   }
   // The reference parser must agree with JSON.parse on syntax, or the reference is wrong.
-  expect({ reference: node !== null, native: nativeOk, text: text.slice(0, 200) }).toEqual({ reference: nativeOk, native: nativeOk, text: text.slice(0, 200) });
+  expect({ reference: node !== null, native: nativeOk, text: text.slice(0, 200) }).toEqual({
+    reference: nativeOk,
+    native: nativeOk,
+    text: text.slice(0, 200),
+  });
   if (node === null) return refuse([PARSE_ERROR], 'invalid JSON');
   expect(nodeDepth(node)).toBeLessThanOrEqual(limits.maxDepth);
 
@@ -291,7 +320,12 @@ function reference(raw: string | Uint8Array, limits: BoundaryLimits): Verdict {
 
   const issues = keyIssues(node);
   if (issues.keys || issues.surrogate) {
-    const codes = issues.keys && issues.surrogate ? [INVALID_REQUEST, PARSE_ERROR] : issues.keys ? [INVALID_REQUEST] : [PARSE_ERROR];
+    const codes =
+      issues.keys && issues.surrogate
+        ? [INVALID_REQUEST, PARSE_ERROR]
+        : issues.keys
+          ? [INVALID_REQUEST]
+          : [PARSE_ERROR];
     return refuse(codes, 'keys or surrogates', replyId);
   }
 
@@ -372,7 +406,10 @@ function check(raw: string | Uint8Array, limits: BoundaryLimits = DEFAULT_BOUNDA
 
 /** UTF-8 bytes of a text with invalid sequences spliced in at some positions. */
 const withBadBytes = fc
-  .tuple(fc.oneof(validText, mutatedText), fc.array(fc.tuple(fc.nat(), fc.constantFrom(...INVALID_UTF8)), { minLength: 1, maxLength: 3 }))
+  .tuple(
+    fc.oneof(validText, mutatedText),
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom(...INVALID_UTF8)), { minLength: 1, maxLength: 3 }),
+  )
   .map(([t, splices]) => {
     let b = utf8(t);
     for (const [n, seq] of splices) {
@@ -384,7 +421,10 @@ const withBadBytes = fc
   // Two splices can happen to form a valid sequence (E2 82 + 80 = U+2002): keep only invalid results.
   .filter((b) => !Buffer.from(Buffer.from(b).toString('utf8'), 'utf8').equals(Buffer.from(b)));
 
-const anyUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)), maxLength: 60 });
+const anyUnits = fc.string({
+  unit: fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)),
+  maxLength: 60,
+});
 const asBytesOrString = <T extends string>(arb: fc.Arbitrary<T>): fc.Arbitrary<string | Uint8Array> =>
   fc.tuple(arb, fc.boolean()).map(([s, asBytes]) => (asBytes && wellFormed(s) ? utf8(s) : s));
 
@@ -397,11 +437,16 @@ describe('GW-05 fuzz: parseJsonRpc against an independent reference', () => {
       fc.uint8Array({ maxLength: 200 }),
       fragmentText.map(utf8),
       validText.map(utf8),
-      fc.tuple(validText, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })).map(([t, edits]) => {
-        const b = utf8(t);
-        for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
-        return b;
-      }),
+      fc
+        .tuple(
+          validText,
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        )
+        .map(([t, edits]) => {
+          const b = utf8(t);
+          for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
+          return b;
+        }),
     );
     fc.assert(
       fc.property(bytes, fc.boolean(), (b, small) => {
@@ -421,25 +466,31 @@ describe('GW-05 fuzz: parseJsonRpc against an independent reference', () => {
   });
 
   it('GW-05 fuzz 3: arbitrary JSON values, alone or in a JSON-RPC envelope, get the reference verdict', () => {
-    const placed = fc.tuple(fc.jsonValue({ maxDepth: 4 }), fc.constantFrom('bare', 'params', 'result', 'id', 'method', 'error', 'jsonrpc'), validId).map(([v, where, id]) => {
-      const j = JSON.stringify(v) ?? 'null';
-      switch (where) {
-        case 'bare':
-          return j;
-        case 'params':
-          return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"tools/call","params":${j}}`;
-        case 'result':
-          return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${j}}`;
-        case 'id':
-          return `{"jsonrpc":"2.0","id":${j},"method":"ping"}`;
-        case 'method':
-          return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${j}}`;
-        case 'error':
-          return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":${j}}`;
-        default:
-          return `{"jsonrpc":${j},"method":"m"}`;
-      }
-    });
+    const placed = fc
+      .tuple(
+        fc.jsonValue({ maxDepth: 4 }),
+        fc.constantFrom('bare', 'params', 'result', 'id', 'method', 'error', 'jsonrpc'),
+        validId,
+      )
+      .map(([v, where, id]) => {
+        const j = JSON.stringify(v) ?? 'null';
+        switch (where) {
+          case 'bare':
+            return j;
+          case 'params':
+            return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"tools/call","params":${j}}`;
+          case 'result':
+            return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${j}}`;
+          case 'id':
+            return `{"jsonrpc":"2.0","id":${j},"method":"ping"}`;
+          case 'method':
+            return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${j}}`;
+          case 'error':
+            return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":${j}}`;
+          default:
+            return `{"jsonrpc":${j},"method":"m"}`;
+        }
+      });
     fc.assert(
       fc.property(asBytesOrString(placed), (raw) => {
         check(raw);
@@ -481,43 +532,62 @@ describe('GW-05 fuzz: parseJsonRpc against an independent reference', () => {
   it('GW-05 fuzz 7: two keys of one object that differ only in case are refused (-32600), at any depth', () => {
     // Any key against its own upper- or lower-case form, as the Unicode case mappings give it.
     const pair = fc
-      .tuple(fc.oneof(fc.constantFrom(...TRICKY_KEYS), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 })), fc.boolean())
+      .tuple(
+        fc.oneof(fc.constantFrom(...TRICKY_KEYS), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 })),
+        fc.boolean(),
+      )
       .map(([k, upper]) => [k, upper ? k.toUpperCase() : k.toLowerCase()] as const)
       .filter(([a, b]) => a !== b && wellFormed(a) && !FORBIDDEN_KEYS.has(a) && !FORBIDDEN_KEYS.has(b));
     fc.assert(
-      fc.property(pair, fc.constantFrom('params', 'arguments', 'array', 'top'), validId, fc.boolean(), fc.boolean(), ([a, b], where, id, escaped, asBytes) => {
-        const k = (s: string): string => (escaped ? escapeAll(s) : JSON.stringify(s));
-        const members = `${k(a)}:1,${k(b)}:2`;
-        const text =
-          where === 'top'
-            ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m",${members}}`
-            : where === 'params'
-              ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m","params":{${members}}}`
-              : where === 'arguments'
-                ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"tools/call","params":{"name":"x","arguments":{"v":{${members}}}}}`
-                : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m","params":{"list":[{},{${members}}]}}`;
-        const r = check(asBytes ? utf8(text) : text);
-        expect(r.ok).toBe(false);
-        // Nested ambiguity leaves the id readable; ambiguity among top-level keys does not.
-        if (!r.ok) expect([r.code, r.id]).toEqual([INVALID_REQUEST, where === 'top' ? null : id]);
-      }),
+      fc.property(
+        pair,
+        fc.constantFrom('params', 'arguments', 'array', 'top'),
+        validId,
+        fc.boolean(),
+        fc.boolean(),
+        ([a, b], where, id, escaped, asBytes) => {
+          const k = (s: string): string => (escaped ? escapeAll(s) : JSON.stringify(s));
+          const members = `${k(a)}:1,${k(b)}:2`;
+          const text =
+            where === 'top'
+              ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m",${members}}`
+              : where === 'params'
+                ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m","params":{${members}}}`
+                : where === 'arguments'
+                  ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"tools/call","params":{"name":"x","arguments":{"v":{${members}}}}}`
+                  : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m","params":{"list":[{},{${members}}]}}`;
+          const r = check(asBytes ? utf8(text) : text);
+          expect(r.ok).toBe(false);
+          // Nested ambiguity leaves the id readable; ambiguity among top-level keys does not.
+          if (!r.ok) expect([r.code, r.id]).toEqual([INVALID_REQUEST, where === 'top' ? null : id]);
+        },
+      ),
       RUNS,
     );
   });
 
   it('GW-05 fuzz 8: nesting around the limit: depth <= maxDepth accepted, deeper refused (-32600, id null)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 80 }), fc.constantFrom(64, 8, 1, 2), fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }), fc.boolean(), (depth, maxDepth, kinds, asBytes) => {
-        // A request whose params.a holds a nest of `depth - 2` objects/arrays: total depth `depth`
-        // (top level 1, params 2, ...); depth 1 is a request without params.
-        let inner = '0';
-        for (let d = depth - 2; d >= 1; d--) inner = kinds[d] ? `[${inner}]` : `{"k":${inner}}`;
-        const text = depth === 1 ? '{"jsonrpc":"2.0","id":5,"method":"m"}' : `{"jsonrpc":"2.0","id":5,"method":"m","params":${depth === 2 ? '{}' : `{"a":${inner}}`}}`;
-        const limits = { maxBytes: DEFAULT_BOUNDARY_LIMITS.maxBytes, maxDepth };
-        const r = check(asBytes ? utf8(text) : text, limits);
-        expect(r.ok).toBe(depth <= maxDepth);
-        if (!r.ok) expect([r.code, r.id]).toEqual([INVALID_REQUEST, null]);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 80 }),
+        fc.constantFrom(64, 8, 1, 2),
+        fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }),
+        fc.boolean(),
+        (depth, maxDepth, kinds, asBytes) => {
+          // A request whose params.a holds a nest of `depth - 2` objects/arrays: total depth `depth`
+          // (top level 1, params 2, ...); depth 1 is a request without params.
+          let inner = '0';
+          for (let d = depth - 2; d >= 1; d--) inner = kinds[d] ? `[${inner}]` : `{"k":${inner}}`;
+          const text =
+            depth === 1
+              ? '{"jsonrpc":"2.0","id":5,"method":"m"}'
+              : `{"jsonrpc":"2.0","id":5,"method":"m","params":${depth === 2 ? '{}' : `{"a":${inner}}`}}`;
+          const limits = { maxBytes: DEFAULT_BOUNDARY_LIMITS.maxBytes, maxDepth };
+          const r = check(asBytes ? utf8(text) : text, limits);
+          expect(r.ok).toBe(depth <= maxDepth);
+          if (!r.ok) expect([r.code, r.id]).toEqual([INVALID_REQUEST, null]);
+        },
+      ),
       RUNS,
     );
   });
@@ -525,18 +595,24 @@ describe('GW-05 fuzz: parseJsonRpc against an independent reference', () => {
   it('GW-05 fuzz 9: size around the limit: at most maxBytes UTF-8 bytes accepted, more refused (-32600), as bytes or string', () => {
     const pad = fc.constantFrom('a', 'é', '€', '😀', '\\n', '\\u00e9');
     fc.assert(
-      fc.property(fc.integer({ min: 100, max: 3000 }), fc.integer({ min: -4, max: 4 }), pad, fc.boolean(), (maxBytes, delta, unit, asBytes) => {
-        const head = '{"jsonrpc":"2.0","id":3,"method":"m","params":{"s":"';
-        const tail = '"}}';
-        const target = maxBytes + delta;
-        const room = target - head.length - tail.length;
-        const unitBytes = Buffer.byteLength(unit);
-        const text = head + unit.repeat(Math.floor(room / unitBytes)) + 'a'.repeat(room % unitBytes) + tail;
-        const size = Buffer.byteLength(text);
-        expect(size).toBe(target);
-        const r = check(asBytes ? utf8(text) : text, { maxBytes, maxDepth: 64 });
-        expect(r.ok).toBe(size <= maxBytes);
-      }),
+      fc.property(
+        fc.integer({ min: 100, max: 3000 }),
+        fc.integer({ min: -4, max: 4 }),
+        pad,
+        fc.boolean(),
+        (maxBytes, delta, unit, asBytes) => {
+          const head = '{"jsonrpc":"2.0","id":3,"method":"m","params":{"s":"';
+          const tail = '"}}';
+          const target = maxBytes + delta;
+          const room = target - head.length - tail.length;
+          const unitBytes = Buffer.byteLength(unit);
+          const text = head + unit.repeat(Math.floor(room / unitBytes)) + 'a'.repeat(room % unitBytes) + tail;
+          const size = Buffer.byteLength(text);
+          expect(size).toBe(target);
+          const r = check(asBytes ? utf8(text) : text, { maxBytes, maxDepth: 64 });
+          expect(r.ok).toBe(size <= maxBytes);
+        },
+      ),
       RUNS,
     );
   });
@@ -544,32 +620,69 @@ describe('GW-05 fuzz: parseJsonRpc against an independent reference', () => {
   it('GW-05 fuzz 10: 4 MiB messages at the default limit, and far beyond it', () => {
     const max = DEFAULT_BOUNDARY_LIMITS.maxBytes;
     fc.assert(
-      fc.property(fc.integer({ min: -2, max: 2 }), fc.constantFrom('x', 'ü', '[', '{"a":'), fc.boolean(), (delta, filler, asBytes) => {
-        let text: string;
-        if (filler === '[' || filler === '{"a":') {
-          // A nesting bomb as large as the limit allows: refused by depth, never handed to JSON.parse.
-          text = filler.repeat(Math.floor((max + delta) / filler.length));
-        } else {
-          const head = '{"jsonrpc":"2.0","id":"big","method":"m","params":{"s":"';
-          const tail = '"}}';
-          const room = max + delta - head.length - tail.length;
-          text = head + filler.repeat(Math.floor(room / Buffer.byteLength(filler))) + 'a'.repeat(room % Buffer.byteLength(filler)) + tail;
-        }
-        const r = check(asBytes ? utf8(text) : text);
-        if (filler === 'x' || filler === 'ü') expect(r.ok).toBe(Buffer.byteLength(text) <= max);
-        else expect(r.ok).toBe(false);
-      }),
+      fc.property(
+        fc.integer({ min: -2, max: 2 }),
+        fc.constantFrom('x', 'ü', '[', '{"a":'),
+        fc.boolean(),
+        (delta, filler, asBytes) => {
+          let text: string;
+          if (filler === '[' || filler === '{"a":') {
+            // A nesting bomb as large as the limit allows: refused by depth, never handed to JSON.parse.
+            text = filler.repeat(Math.floor((max + delta) / filler.length));
+          } else {
+            const head = '{"jsonrpc":"2.0","id":"big","method":"m","params":{"s":"';
+            const tail = '"}}';
+            const room = max + delta - head.length - tail.length;
+            text =
+              head +
+              filler.repeat(Math.floor(room / Buffer.byteLength(filler))) +
+              'a'.repeat(room % Buffer.byteLength(filler)) +
+              tail;
+          }
+          const r = check(asBytes ? utf8(text) : text);
+          if (filler === 'x' || filler === 'ü') expect(r.ok).toBe(Buffer.byteLength(text) <= max);
+          else expect(r.ok).toBe(false);
+        },
+      ),
       { numRuns: 20 },
     );
   });
 
   it('GW-05 fuzz 11: odd ids (fractions, exponents, huge, null, objects, long strings) are judged exactly', () => {
     const oddId = fc.oneof(
-      fc.constantFrom('1.0', '1e0', '1E2', '-0', '0.5', '1e400', '-1e400', '1e-400', '9007199254740991', '9007199254740992', '-9007199254740993', '1' + '0'.repeat(400), 'null', 'true', '{}', '{"a":1}', '[]', '[1]', '""', '"\\ud800"', '"\\ud83d\\ude00"'),
-      fc.double().filter(Number.isFinite).map((d) => JSON.stringify(d)),
+      fc.constantFrom(
+        '1.0',
+        '1e0',
+        '1E2',
+        '-0',
+        '0.5',
+        '1e400',
+        '-1e400',
+        '1e-400',
+        '9007199254740991',
+        '9007199254740992',
+        '-9007199254740993',
+        '1' + '0'.repeat(400),
+        'null',
+        'true',
+        '{}',
+        '{"a":1}',
+        '[]',
+        '[1]',
+        '""',
+        '"\\ud800"',
+        '"\\ud83d\\ude00"',
+      ),
+      fc
+        .double()
+        .filter(Number.isFinite)
+        .map((d) => JSON.stringify(d)),
       fc.integer().map(String),
       fc.string({ unit: 'grapheme', minLength: 250, maxLength: 260 }).map((s) => JSON.stringify(s)),
-      fc.string({ unit: 'binary', maxLength: 10 }).filter((s) => wellFormed(s)).map((s) => JSON.stringify(s)),
+      fc
+        .string({ unit: 'binary', maxLength: 10 })
+        .filter((s) => wellFormed(s))
+        .map((s) => JSON.stringify(s)),
     );
     const shape = fc.constantFrom(
       (id: string) => `{"jsonrpc":"2.0","id":${id},"method":"ping"}`,
@@ -588,12 +701,22 @@ describe('GW-05 fuzz: parseJsonRpc against an independent reference', () => {
   });
 
   it('GW-05 fuzz 12: __proto__/constructor/prototype keys are refused anywhere and never pollute a prototype', () => {
-    const key = fc.constantFrom('"__proto__"', '"constructor"', '"prototype"', '"\\u005f\\u005fproto\\u005f\\u005f"', '"con\\u0073tructor"', '"proto\\u0074ype"');
+    const key = fc.constantFrom(
+      '"__proto__"',
+      '"constructor"',
+      '"prototype"',
+      '"\\u005f\\u005fproto\\u005f\\u005f"',
+      '"con\\u0073tructor"',
+      '"proto\\u0074ype"',
+    );
     fc.assert(
       fc.property(key, fc.integer({ min: 0, max: 4 }), validId, (k, level, id) => {
         let inner = `{${k}:{"polluted":true},"x":1}`;
         for (let d = 0; d < level; d++) inner = `{"n":${inner}}`;
-        const text = level === 0 ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m",${k}:{"polluted":true}}` : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m","params":${inner}}`;
+        const text =
+          level === 0
+            ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m",${k}:{"polluted":true}}`
+            : `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":"m","params":${inner}}`;
         const r = check(text);
         expect(r.ok).toBe(false);
         if (!r.ok) expect([r.code, r.id]).toEqual([INVALID_REQUEST, level === 0 ? null : id]);

@@ -24,7 +24,13 @@ function refused(result: BoundaryResult): Refusal {
 }
 
 /** Asserts a refusal with this code, a reason matching `reason`, and this reply id. */
-function expectRefusal(input: string | Uint8Array, code: number, reason: RegExp, id: JsonRpcId | null = null, limits?: BoundaryLimits): Refusal {
+function expectRefusal(
+  input: string | Uint8Array,
+  code: number,
+  reason: RegExp,
+  id: JsonRpcId | null = null,
+  limits?: BoundaryLimits,
+): Refusal {
   const r = refused(parseJsonRpc(input, limits));
   expect(r.code).toBe(code);
   expect(r.reason).toMatch(reason);
@@ -53,14 +59,25 @@ describe('GW-05 parseJsonRpc accepts well-formed JSON-RPC 2.0', () => {
     const bare = accepted(parseJsonRpc('{"jsonrpc":"2.0","method":"notifications/initialized"}'));
     expect(bare.kind).toBe('notification');
     expect('params' in bare).toBe(false);
-    const withParams = accepted(parseJsonRpc('{"method":"notifications/cancelled","params":{"requestId":3},"jsonrpc":"2.0"}'));
-    expect(withParams).toMatchObject({ kind: 'notification', method: 'notifications/cancelled', params: { requestId: 3 } });
+    const withParams = accepted(
+      parseJsonRpc('{"method":"notifications/cancelled","params":{"requestId":3},"jsonrpc":"2.0"}'),
+    );
+    expect(withParams).toMatchObject({
+      kind: 'notification',
+      method: 'notifications/cancelled',
+      params: { requestId: 3 },
+    });
   });
 
   it('GW-05 responses from the client: result and error', () => {
-    expect(accepted(parseJsonRpc('{"jsonrpc":"2.0","id":"s-1","result":{"roots":[]}}'))).toMatchObject({ kind: 'response', id: 's-1' });
+    expect(accepted(parseJsonRpc('{"jsonrpc":"2.0","id":"s-1","result":{"roots":[]}}'))).toMatchObject({
+      kind: 'response',
+      id: 's-1',
+    });
     expect(accepted(parseJsonRpc('{"jsonrpc":"2.0","id":7,"result":null}'))).toMatchObject({ kind: 'response', id: 7 });
-    const err = accepted(parseJsonRpc('{"jsonrpc":"2.0","id":8,"error":{"code":-32601,"message":"no","data":{"x":[1]}}}'));
+    const err = accepted(
+      parseJsonRpc('{"jsonrpc":"2.0","id":8,"error":{"code":-32601,"message":"no","data":{"x":[1]}}}'),
+    );
     expect(err).toMatchObject({ kind: 'response', id: 8, message: { error: { code: -32601, message: 'no' } } });
   });
 
@@ -72,7 +89,8 @@ describe('GW-05 parseJsonRpc accepts well-formed JSON-RPC 2.0', () => {
   });
 
   it('GW-05 whitespace, escaped text, astral characters, U+FEFF inside a string and brackets inside strings', () => {
-    const text = ' \r\n\t{ "jsonrpc" : "2.0" , "id" : 1 , "method" : "m\\u0065" , "params" : { "s" : "\\ud83d\\ude00 😀 \ufeff [[[[{{{{ \\" \\\\ \\/" } } \n';
+    const text =
+      ' \r\n\t{ "jsonrpc" : "2.0" , "id" : 1 , "method" : "m\\u0065" , "params" : { "s" : "\\ud83d\\ude00 😀 \ufeff [[[[{{{{ \\" \\\\ \\/" } } \n';
     const parsed = accepted(parseJsonRpc(text));
     expect(parsed).toMatchObject({ method: 'me', params: { s: '😀 😀 \ufeff [[[[{{{{ " \\ /' } });
   });
@@ -96,7 +114,11 @@ describe('GW-05 duplicate and case-variant keys', () => {
   });
 
   it('GW-05 keys equal ignoring case are refused, including Unicode folds Go treats as equal', () => {
-    expectRefusal('{"jsonrpc":"2.0","id":1,"method":"a","Method":"b"}', -32600, /keys "method" and "Method" differ only in case/);
+    expectRefusal(
+      '{"jsonrpc":"2.0","id":1,"method":"a","Method":"b"}',
+      -32600,
+      /keys "method" and "Method" differ only in case/,
+    );
     expectRefusal(call('{"path":"/ok","PATH":"/etc"}'), -32600, /differ only in case/, 1);
     expectRefusal(call('{"sk":1,"\u017Fk":2}'), -32600, /differ only in case/, 1); // long s
     expectRefusal(call('{"k":1,"\u212A":2}'), -32600, /differ only in case/, 1); // Kelvin sign
@@ -104,7 +126,12 @@ describe('GW-05 duplicate and case-variant keys', () => {
   });
 
   it('GW-05 duplicates nested inside params.arguments and inside arrays', () => {
-    expectRefusal(call('{"name":"write","arguments":{"path":"/tmp/a","path":"/etc/passwd"}}', '"r1"'), -32600, /duplicate key "path"/, 'r1');
+    expectRefusal(
+      call('{"name":"write","arguments":{"path":"/tmp/a","path":"/etc/passwd"}}', '"r1"'),
+      -32600,
+      /duplicate key "path"/,
+      'r1',
+    );
     expectRefusal(call('{"arguments":{"items":[1,{"q":{"a":1,"b":2,"a":3}}]}}'), -32600, /duplicate key "a"/, 1);
   });
 
@@ -119,7 +146,8 @@ describe('GW-05 duplicate and case-variant keys', () => {
 });
 
 describe('GW-05 encoding', () => {
-  const inString = (...b: number[]): Uint8Array => bytes('{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"', b, '"}}');
+  const inString = (...b: number[]): Uint8Array =>
+    bytes('{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"', b, '"}}');
 
   it('GW-05 invalid UTF-8 bytes are a parse error', () => {
     for (const bad of [[0xff], [0xfe], [0x80], [0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3, 0x28]]) {
@@ -147,7 +175,17 @@ describe('GW-05 encoding', () => {
   });
 
   it('GW-05 escaped lone surrogates are refused; escaped pairs are fine', () => {
-    for (const s of ['\\ud800', '\\udbff', '\\udc00', '\\ud800\\u0041', '\\ud800x', '\\udc00\\ud800', 'ab\\ud83d', '\\ud83d\\n\\ude00', '\\uD800\\uD800']) {
+    for (const s of [
+      '\\ud800',
+      '\\udbff',
+      '\\udc00',
+      '\\ud800\\u0041',
+      '\\ud800x',
+      '\\udc00\\ud800',
+      'ab\\ud83d',
+      '\\ud83d\\n\\ude00',
+      '\\uD800\\uD800',
+    ]) {
       expectRefusal(call(`{"s":"${s}"}`), -32700, /lone surrogate/, 1);
     }
     expectRefusal(call('{"\\ud800":1}'), -32700, /lone surrogate/, 1);
@@ -225,7 +263,21 @@ describe('GW-05 size and depth', () => {
 
 describe('GW-05 JSON syntax and top level', () => {
   it('GW-05 invalid JSON is a parse error with a safe reason', () => {
-    for (const bad of ['', ' ', '{', '{"a":}', '{"a":1,}', "{'a':1}", '{"a":NaN}', '{"a":1} x', '{"a":1}/*c*/', '{"a":"\u0001"}', '{"a":"\\x"}', '{"a":01}', '{"a":"\\u12"}']) {
+    for (const bad of [
+      '',
+      ' ',
+      '{',
+      '{"a":}',
+      '{"a":1,}',
+      "{'a':1}",
+      '{"a":NaN}',
+      '{"a":1} x',
+      '{"a":1}/*c*/',
+      '{"a":"\u0001"}',
+      '{"a":"\\x"}',
+      '{"a":01}',
+      '{"a":"\\u12"}',
+    ]) {
       const r = expectRefusal(bad, -32700, /^parse error/);
       expect(r.reason.length).toBeLessThan(100);
     }
@@ -266,8 +318,15 @@ describe('GW-05 JSON-RPC 2.0 shape', () => {
     for (const id of ['1.0', '1e0', '1E2', '1e-400', '0.0', '-0.0', '9007199254740993']) {
       expectRefusal(`{"jsonrpc":"2.0","id":${id},"method":"m"}`, -32600, /^id /, null);
     }
-    for (const [text, id] of [['-0', -0], ['0', 0], ['\t 12 ', 12]] as const) {
-      expect(accepted(parseJsonRpc(`{"jsonrpc":"2.0","id" :${text},"method":"m"}`))).toMatchObject({ kind: 'request', id });
+    for (const [text, id] of [
+      ['-0', -0],
+      ['0', 0],
+      ['\t 12 ', 12],
+    ] as const) {
+      expect(accepted(parseJsonRpc(`{"jsonrpc":"2.0","id" :${text},"method":"m"}`))).toMatchObject({
+        kind: 'request',
+        id,
+      });
     }
   });
 
@@ -280,9 +339,19 @@ describe('GW-05 JSON-RPC 2.0 shape', () => {
   });
 
   it('GW-05 extra or misplaced top-level members are refused', () => {
-    expectRefusal('{"jsonrpc":"2.0","id":1,"method":"m","extra":1}', -32600, /unexpected member "extra" in a request/, 1);
+    expectRefusal(
+      '{"jsonrpc":"2.0","id":1,"method":"m","extra":1}',
+      -32600,
+      /unexpected member "extra" in a request/,
+      1,
+    );
     expectRefusal('{"jsonrpc":"2.0","id":1,"method":"m","result":{}}', -32600, /unexpected member "result"/, 1);
-    expectRefusal('{"jsonrpc":"2.0","id":1,"result":{},"params":{}}', -32600, /unexpected member "params" in a response/, 1);
+    expectRefusal(
+      '{"jsonrpc":"2.0","id":1,"result":{},"params":{}}',
+      -32600,
+      /unexpected member "params" in a response/,
+      1,
+    );
     expectRefusal('{"jsonrpc":"2.0","id":1}', -32600, /no method, result or error/, 1);
   });
 
@@ -294,7 +363,8 @@ describe('GW-05 JSON-RPC 2.0 shape', () => {
   });
 
   it('GW-05 params must be an object: arrays, null and scalars are refused', () => {
-    for (const params of ['[1,2]', 'null', '"x"', '3']) expectRefusal(call(params), -32600, /params must be an object/, 1);
+    for (const params of ['[1,2]', 'null', '"x"', '3'])
+      expectRefusal(call(params), -32600, /params must be an object/, 1);
   });
 
   it('GW-05 responses: exactly one of result/error, a valid error object, an id', () => {
@@ -304,11 +374,20 @@ describe('GW-05 JSON-RPC 2.0 shape', () => {
     expectRefusal('{"jsonrpc":"2.0","id":1,"error":"boom"}', -32600, /error must be an object/, 1);
     expectRefusal('{"jsonrpc":"2.0","id":1,"error":{"code":1.5,"message":"x"}}', -32600, /error.code/, 1);
     expectRefusal('{"jsonrpc":"2.0","id":1,"error":{"code":1}}', -32600, /error.message/, 1);
-    expectRefusal('{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x","stack":"y"}}', -32600, /unexpected member "stack" in error/, 1);
+    expectRefusal(
+      '{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x","stack":"y"}}',
+      -32600,
+      /unexpected member "stack" in error/,
+      1,
+    );
   });
 
   it('GW-05 __proto__, constructor and prototype keys are refused anywhere, escaped or not', () => {
-    expectRefusal('{"jsonrpc":"2.0","id":1,"method":"m","__proto__":{"admin":true}}', -32600, /forbidden key "__proto__"/);
+    expectRefusal(
+      '{"jsonrpc":"2.0","id":1,"method":"m","__proto__":{"admin":true}}',
+      -32600,
+      /forbidden key "__proto__"/,
+    );
     expectRefusal(call('{"arguments":{"__proto__":{"polluted":1}}}'), -32600, /forbidden key "__proto__"/, 1);
     expectRefusal(call('{"a":[{"\\u005f_proto__":{}}]}'), -32600, /forbidden key "__proto__"/, 1);
     expectRefusal(call('{"constructor":{"prototype":{}}}'), -32600, /forbidden key "constructor"/, 1);
@@ -329,8 +408,16 @@ describe('GW-05 JSON-RPC 2.0 shape', () => {
 describe('GW-05 boundaryErrorResponse', () => {
   it('GW-05 builds {jsonrpc, id, error:{code, message}}', () => {
     const r = refused(parseJsonRpc(call('{"a":1,"a":2}', '"abc"')));
-    expect(boundaryErrorResponse(r)).toEqual({ jsonrpc: '2.0', id: 'abc', error: { code: -32600, message: 'duplicate key "a"' } });
-    expect(boundaryErrorResponse(refused(parseJsonRpc('[')))).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+    expect(boundaryErrorResponse(r)).toEqual({
+      jsonrpc: '2.0',
+      id: 'abc',
+      error: { code: -32600, message: 'duplicate key "a"' },
+    });
+    expect(boundaryErrorResponse(refused(parseJsonRpc('[')))).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700 },
+    });
   });
 });
 
@@ -350,11 +437,47 @@ function expectWellFormedRefusal(r: Refusal): void {
 
 /** Pieces of JSON(-RPC) text, so random strings often get deep into the scanner. */
 const fragment = fc.constantFrom(
-  '{', '}', '[', ']', '"', '\\', ':', ',', ' ', '\n', 'a', 'A', '1', '-', '.', 'e', 'null', 'true',
-  '\\u0061', '\\ud800', '\\udc00', '\\"', '\\\\', '"jsonrpc"', '"2.0"', '"id"', '"method"', '"params"',
-  '"result"', '"error"', '"__proto__"', '😀', '\ud800', '\ufeff', 'é',
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  '\\',
+  ':',
+  ',',
+  ' ',
+  '\n',
+  'a',
+  'A',
+  '1',
+  '-',
+  '.',
+  'e',
+  'null',
+  'true',
+  '\\u0061',
+  '\\ud800',
+  '\\udc00',
+  '\\"',
+  '\\\\',
+  '"jsonrpc"',
+  '"2.0"',
+  '"id"',
+  '"method"',
+  '"params"',
+  '"result"',
+  '"error"',
+  '"__proto__"',
+  '😀',
+  '\ud800',
+  '\ufeff',
+  'é',
 );
-const prefixes = fc.constantFrom('', '{"jsonrpc":"2.0","id":1,"method":"m","params":{', '{"jsonrpc":"2.0","id":1,"result":');
+const prefixes = fc.constantFrom(
+  '',
+  '{"jsonrpc":"2.0","id":1,"method":"m","params":{',
+  '{"jsonrpc":"2.0","id":1,"result":',
+);
 const fragmentText = fc.tuple(prefixes, fc.string({ unit: fragment, maxLength: 40 })).map(([p, s]) => p + s);
 
 /** Valid message text with a few random bytes overwritten. */
@@ -387,11 +510,14 @@ describe('GW-05 properties', () => {
 
   it('GW-05 property 1b: a well-formed string and its UTF-8 bytes get the same verdict', () => {
     fc.assert(
-      fc.property(fragmentText.filter((s) => !/\p{Cs}/u.test(s) && !s.startsWith('\ufeff')), (s) => {
-        const a = parseJsonRpc(s);
-        const b = parseJsonRpc(utf8(s));
-        expect(b).toEqual(a);
-      }),
+      fc.property(
+        fragmentText.filter((s) => !/\p{Cs}/u.test(s) && !s.startsWith('\ufeff')),
+        (s) => {
+          const a = parseJsonRpc(s);
+          const b = parseJsonRpc(utf8(s));
+          expect(b).toEqual(a);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -405,7 +531,11 @@ describe('GW-05 properties', () => {
     fc.string({ unit: 'binary', maxLength: 20 }),
   );
   const key = fc.string({ unit: 'binary', maxLength: 10 }).filter((k) => !FORBIDDEN.has(k));
-  const { value: jsonValue, object: jsonObject } = fc.letrec<{ value: unknown; array: unknown[]; object: Record<string, unknown> }>((tie) => ({
+  const { value: jsonValue, object: jsonObject } = fc.letrec<{
+    value: unknown;
+    array: unknown[];
+    object: Record<string, unknown>;
+  }>((tie) => ({
     value: fc.oneof({ depthSize: 'small', maxDepth: 5 }, leaf, tie('array'), tie('object')),
     array: fc.array(tie('value'), { maxLength: 4 }),
     object: fc
@@ -418,13 +548,19 @@ describe('GW-05 properties', () => {
   );
   const method = fc.string({ unit: 'binary', minLength: 1, maxLength: 128 });
   const message = fc.oneof(
-    fc.record({ jsonrpc: fc.constant('2.0'), id, method, params: jsonObject }, { requiredKeys: ['jsonrpc', 'id', 'method'] }),
+    fc.record(
+      { jsonrpc: fc.constant('2.0'), id, method, params: jsonObject },
+      { requiredKeys: ['jsonrpc', 'id', 'method'] },
+    ),
     fc.record({ jsonrpc: fc.constant('2.0'), method, params: jsonObject }, { requiredKeys: ['jsonrpc', 'method'] }),
     fc.record({ id, jsonrpc: fc.constant('2.0'), result: jsonValue }),
     fc.record({
       jsonrpc: fc.constant('2.0'),
       id,
-      error: fc.record({ code: fc.integer(), message: fc.string(), data: jsonValue }, { requiredKeys: ['code', 'message'] }),
+      error: fc.record(
+        { code: fc.integer(), message: fc.string(), data: jsonValue },
+        { requiredKeys: ['code', 'message'] },
+      ),
     }),
   );
 
@@ -443,7 +579,9 @@ describe('GW-05 properties', () => {
   });
 
   it('GW-05 property 3: boundaryErrorResponse is always a well-formed JSON-RPC error object', () => {
-    const fromParser = fc.oneof(fragmentText, mutatedBytes, fc.uint8Array({ maxLength: 40 })).map((raw) => parseJsonRpc(raw));
+    const fromParser = fc
+      .oneof(fragmentText, mutatedBytes, fc.uint8Array({ maxLength: 40 }))
+      .map((raw) => parseJsonRpc(raw));
     const handMade = fc.record({
       ok: fc.constant(false as const),
       id: fc.oneof(fc.constant(null), fc.string(), fc.double(), fc.string({ minLength: 257, maxLength: 300 })),
@@ -475,16 +613,45 @@ describe('GW-05 properties', () => {
   // with every character of every string written as \uXXXX.
   type Tree = null | boolean | number | string | { readonly arr: Tree[] } | { readonly obj: [string, Tree][] };
   const trickyKey = fc.oneof(
-    fc.constantFrom('a', 'A', 'b', 'ß', 'SS', 'ss', 'ſ', 's', 'K', 'k', 'é', 'É', 'id', 'ID', '😀', '"', '\\', '\u0000', '__proto__', 'constructor', 'prototype'),
+    fc.constantFrom(
+      'a',
+      'A',
+      'b',
+      'ß',
+      'SS',
+      'ss',
+      'ſ',
+      's',
+      'K',
+      'k',
+      'é',
+      'É',
+      'id',
+      'ID',
+      '😀',
+      '"',
+      '\\',
+      '\u0000',
+      '__proto__',
+      'constructor',
+      'prototype',
+    ),
     fc.string({ unit: fc.constantFrom('a', 'A', 'b', 'ß', 's', '😀', '"', '\\', '/', '\n'), maxLength: 3 }),
   );
   const { obj: treeObject } = fc.letrec<{ tree: Tree; arr: Tree; obj: { readonly obj: [string, Tree][] } }>((tie) => ({
-    tree: fc.oneof({ depthSize: 'small', maxDepth: 4 }, fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.string({ maxLength: 5 })), tie('arr'), tie('obj')),
+    tree: fc.oneof(
+      { depthSize: 'small', maxDepth: 4 },
+      fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.string({ maxLength: 5 })),
+      tie('arr'),
+      tie('obj'),
+    ),
     arr: fc.array(tie('tree'), { maxLength: 3 }).map((arr) => ({ arr })),
     obj: fc.array(fc.tuple(trickyKey, tie('tree')), { maxLength: 4 }).map((obj) => ({ obj })),
   }));
   const str = (s: string, escape: boolean): string =>
-    escape ? `"${Array.from({ length: s.length }, (_, k) => `\\u${s.charCodeAt(k).toString(16).padStart(4, '0')}`).join('')}"` : JSON.stringify(s);
+    escape
+      ? `"${Array.from({ length: s.length }, (_, k) => `\\u${s.charCodeAt(k).toString(16).padStart(4, '0')}`).join('')}"`
+      : JSON.stringify(s);
   const ser = (t: Tree, escape: boolean): string => {
     if (typeof t === 'string') return str(t, escape);
     if (t === null || typeof t !== 'object') return JSON.stringify(t);
@@ -513,17 +680,26 @@ describe('GW-05 properties', () => {
   });
 
   it('GW-05 property 5: any UTF-16 string value is accepted exactly when it has no lone surrogate', () => {
-    const units = fc.string({ unit: fc.integer({ min: 0xd7f0, max: 0xe010 }).map((u) => String.fromCharCode(u)), maxLength: 6 });
+    const units = fc.string({
+      unit: fc.integer({ min: 0xd7f0, max: 0xe010 }).map((u) => String.fromCharCode(u)),
+      maxLength: 6,
+    });
     fc.assert(
-      fc.property(fc.oneof(units, fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)), maxLength: 6 })), (s) => {
-        const wellFormed = !/\p{Cs}/u.test(s);
-        // JSON.stringify writes lone surrogates as \uXXXX escapes, so both paths are exercised.
-        for (const text of [call(JSON.stringify({ s })), call(`{"s":${str(s, true)}}`)]) {
-          const r = parseJsonRpc(text);
-          expect(r.ok).toBe(wellFormed);
-          if (!r.ok) expect(r.code).toBe(-32700);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          units,
+          fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)), maxLength: 6 }),
+        ),
+        (s) => {
+          const wellFormed = !/\p{Cs}/u.test(s);
+          // JSON.stringify writes lone surrogates as \uXXXX escapes, so both paths are exercised.
+          for (const text of [call(JSON.stringify({ s })), call(`{"s":${str(s, true)}}`)]) {
+            const r = parseJsonRpc(text);
+            expect(r.ok).toBe(wellFormed);
+            if (!r.ok) expect(r.code).toBe(-32700);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -545,7 +721,11 @@ describe('GW-05 timing (printed, not asserted)', () => {
       for (let k = 0; k < 50_000; k++) JSON.parse(TYPICAL);
       return ((performance.now() - t0) * 1000) / 50_000;
     })();
-    const big = call(JSON.stringify(Object.fromEntries(Array.from({ length: 60_000 }, (_, k) => [`key${k}`, { v: `value ${k} \\n`, n: k }]))));
+    const big = call(
+      JSON.stringify(
+        Object.fromEntries(Array.from({ length: 60_000 }, (_, k) => [`key${k}`, { v: `value ${k} \\n`, n: k }])),
+      ),
+    );
     const bigBytes = utf8(big).byteLength;
     const bigMs = time(big, 5) / 1000;
     const t1 = performance.now();

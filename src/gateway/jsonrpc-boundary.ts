@@ -105,7 +105,10 @@ const LOWER_U = 0x75;
  *
  * Never throws, whatever the input.
  */
-export function parseJsonRpc(raw: Uint8Array | string, limits: BoundaryLimits = DEFAULT_BOUNDARY_LIMITS): BoundaryResult {
+export function parseJsonRpc(
+  raw: Uint8Array | string,
+  limits: BoundaryLimits = DEFAULT_BOUNDARY_LIMITS,
+): BoundaryResult {
   try {
     return check(raw, limits);
   } catch {
@@ -537,7 +540,8 @@ function checkShape(obj: Record<string, unknown>, text: string, idValueAt: numbe
   if (!isCall && !hasResult && !hasError) return invalid('message has no method, result or error');
   const allowed = isCall ? CALL_KEYS : RESPONSE_KEYS;
   for (const key of Object.keys(obj)) {
-    if (!allowed.has(key)) return invalid(`unexpected member ${quoteForReason(key)} in a ${isCall ? 'request' : 'response'}`);
+    if (!allowed.has(key))
+      return invalid(`unexpected member ${quoteForReason(key)} in a ${isCall ? 'request' : 'response'}`);
   }
   if (badId !== null) return invalid(badId);
 

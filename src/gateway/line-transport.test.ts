@@ -111,7 +111,12 @@ rl.on('line', (line) => {
 async function connectFake(maxLineBytes: number) {
   const child = spawnNode(['-e', FAKE_SERVER]);
   const problems: LineProblem[] = [];
-  const transport = new LineTransport({ input: child.stdout, output: child.stdin, maxLineBytes, onProtocolError: (p) => problems.push(p) });
+  const transport = new LineTransport({
+    input: child.stdout,
+    output: child.stdin,
+    maxLineBytes,
+    onProtocolError: (p) => problems.push(p),
+  });
   let closes = 0;
   transport.onclose = () => {
     closes++;
@@ -137,7 +142,12 @@ describe('LineTransport with real MCP servers', () => {
     const entry = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
     const child = spawnNode([entry, 'stdio']);
     const problems: LineProblem[] = [];
-    const transport = new LineTransport({ input: child.stdout, output: child.stdin, maxLineBytes: 8 * 1024 * 1024, onProtocolError: (p) => problems.push(p) });
+    const transport = new LineTransport({
+      input: child.stdout,
+      output: child.stdin,
+      maxLineBytes: 8 * 1024 * 1024,
+      onProtocolError: (p) => problems.push(p),
+    });
     const client = new Client({ name: 'line-transport-test', version: '0.0.0' });
     await client.connect(transport);
 
@@ -154,25 +164,31 @@ describe('LineTransport with real MCP servers', () => {
   it.each([
     ['id last (SDK order)', false],
     ['id first', true],
-  ])('GW-06: an oversized result with the %s fails its request at once and the server keeps serving', async (_label, idFirst) => {
-    const limit = 64 * 1024;
-    const { client, problems } = await connectFake(limit);
+  ])(
+    'GW-06: an oversized result with the %s fails its request at once and the server keeps serving',
+    async (_label, idFirst) => {
+      const limit = 64 * 1024;
+      const { client, problems } = await connectFake(limit);
 
-    const started = Date.now();
-    const error = await rejection(client.callTool({ name: 'big', arguments: { bytes: 4 * limit, idFirst } }, undefined, { timeout: 10_000 }));
-    expect(error).toBeInstanceOf(McpError);
-    expect((error as McpError).code).toBe(OVERSIZED_RESULT_CODE);
-    expect((error as McpError).message).toContain(`upstream result larger than ${limit} bytes`);
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(problems).toEqual([expect.objectContaining({ kind: 'oversized' })]);
+      const started = Date.now();
+      const error = await rejection(
+        client.callTool({ name: 'big', arguments: { bytes: 4 * limit, idFirst } }, undefined, { timeout: 10_000 }),
+      );
+      expect(error).toBeInstanceOf(McpError);
+      expect((error as McpError).code).toBe(OVERSIZED_RESULT_CODE);
+      expect((error as McpError).message).toContain(`upstream result larger than ${limit} bytes`);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(problems).toEqual([expect.objectContaining({ kind: 'oversized' })]);
 
-    const next = await client.callTool({ name: 'echo', arguments: { message: 'still here' } });
-    expect(next.content).toEqual([{ type: 'text', text: 'echo: still here' }]);
-    // A result just under the limit still gets through.
-    const fits = await client.callTool({ name: 'big', arguments: { bytes: limit - 200, idFirst } });
-    expect(fits.content).toEqual([{ type: 'text', text: filler(limit - 200) }]);
-    await client.close();
-  }, 20_000);
+      const next = await client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+      expect(next.content).toEqual([{ type: 'text', text: 'echo: still here' }]);
+      // A result just under the limit still gets through.
+      const fits = await client.callTool({ name: 'big', arguments: { bytes: limit - 200, idFirst } });
+      expect(fits.content).toEqual([{ type: 'text', text: filler(limit - 200) }]);
+      await client.close();
+    },
+    20_000,
+  );
 
   it('GW-06: non-JSON and non-JSON-RPC output is reported and skipped; the call still succeeds', async () => {
     const { client, problems } = await connectFake(1024 * 1024);
@@ -211,7 +227,12 @@ describe('LineTransport with real MCP servers', () => {
       `,
     ]);
     const problems: LineProblem[] = [];
-    const transport = new LineTransport({ input: child.stdout, output: child.stdin, maxLineBytes: limit, onProtocolError: (p) => problems.push(p) });
+    const transport = new LineTransport({
+      input: child.stdout,
+      output: child.stdin,
+      maxLineBytes: limit,
+      onProtocolError: (p) => problems.push(p),
+    });
     const seen = observe(transport, problems);
     await transport.start();
     // Registered after the transport's own listener, so it sees the state each chunk left behind.
@@ -226,7 +247,9 @@ describe('LineTransport with real MCP servers', () => {
     expect(received).toBeGreaterThan(50 * 1024 * 1024);
     expect(peak).toBeLessThanOrEqual(limit + 1024);
     expect(transport.bufferedBytes).toBe(0);
-    expect(problems).toEqual([{ kind: 'oversized', detail: expect.stringContaining(`a ${50 * 1024 * 1024}-byte line`) as string }]);
+    expect(problems).toEqual([
+      { kind: 'oversized', detail: expect.stringContaining(`a ${50 * 1024 * 1024}-byte line`) as string },
+    ]);
     expect(seen.messages[0]).toMatchObject({ method: 'notifications/message', params: { data: 'recovered' } });
     await transport.close();
   }, 40_000);
@@ -320,7 +343,9 @@ describe('LineTransport framing', () => {
 
   it('GW-06: reports non-JSON and non-JSON-RPC lines, ignores empty ones, and keeps going', async () => {
     const t = await overStreams();
-    t.input.write('\n   \nnot json at all\n{"jsonrpc":"1.0","id":1,"result":{}}\n[1,2]\n"str"\n{"jsonrpc":"2.0","method":"ok"}\n');
+    t.input.write(
+      '\n   \nnot json at all\n{"jsonrpc":"1.0","id":1,"result":{}}\n[1,2]\n"str"\n{"jsonrpc":"2.0","method":"ok"}\n',
+    );
     await flush();
     expect(t.problems).toEqual([
       { kind: 'not_json', detail: 'not json at all' },
@@ -351,7 +376,9 @@ describe('LineTransport framing', () => {
     t.input.write(`${exact}\n${over}\n`);
     await flush();
     expect(t.messages).toHaveLength(1);
-    expect(t.problems).toEqual([{ kind: 'oversized', detail: 'a 101-byte line exceeds the 100-byte limit; no response id found, line discarded' }]);
+    expect(t.problems).toEqual([
+      { kind: 'oversized', detail: 'a 101-byte line exceeds the 100-byte limit; no response id found, line discarded' },
+    ]);
   });
 
   it('GW-06: a flood without newlines never buffers more than the limit plus two 512-byte edges', async () => {
@@ -381,22 +408,41 @@ describe('LineTransport oversized responses (GW-06)', () => {
   it.each([
     ['numeric id first', `{"jsonrpc":"2.0","id":5,"result":{"content":[{"type":"text","text":"${big}"}]}}`, 5],
     ['numeric id last', `{"result":{"content":[{"type":"text","text":"${big}"}]},"jsonrpc":"2.0","id":5}`, 5],
-    ['string id last with escapes and spaces', `{ "result" : { "t" : "${big}" } , "jsonrpc" : "2.0" , "id" : "a\\"b}" }`, 'a"b}'],
+    [
+      'string id last with escapes and spaces',
+      `{ "result" : { "t" : "${big}" } , "jsonrpc" : "2.0" , "id" : "a\\"b}" }`,
+      'a"b}',
+    ],
     ['string id first', `{"id":"req-9","jsonrpc":"2.0","result":{"t":"${big}"}}`, 'req-9'],
     ['error response', `{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"m","data":"${big}"}}`, 7],
-    ['nested id in the result ignored, top-level id last', `{"jsonrpc":"2.0","result":{"id":99,"t":"${big}","list":[{"id":98}]},"id":3}`, 3],
+    [
+      'nested id in the result ignored, top-level id last',
+      `{"jsonrpc":"2.0","result":{"id":99,"t":"${big}","list":[{"id":98}]},"id":3}`,
+      3,
+    ],
   ])('synthesises an error response for %s', async (_label, line, id) => {
     const t = await overStreams(limit);
     // Delivered in pieces, as a pipe would.
     for (let i = 0; i < line.length; i += 1000) t.input.write(line.slice(i, i + 1000));
     t.input.write('\n');
     await flush();
-    expect(t.messages).toEqual([{ jsonrpc: '2.0', id, error: { code: OVERSIZED_RESULT_CODE, message: `upstream result larger than ${limit} bytes` } }]);
-    expect(t.problems).toEqual([{ kind: 'oversized', detail: expect.stringContaining(`failing response id ${JSON.stringify(id)}`) as string }]);
+    expect(t.messages).toEqual([
+      {
+        jsonrpc: '2.0',
+        id,
+        error: { code: OVERSIZED_RESULT_CODE, message: `upstream result larger than ${limit} bytes` },
+      },
+    ]);
+    expect(t.problems).toEqual([
+      { kind: 'oversized', detail: expect.stringContaining(`failing response id ${JSON.stringify(id)}`) as string },
+    ]);
   });
 
   it.each([
-    ['a request (server-to-client) with an id', `{"jsonrpc":"2.0","id":4,"method":"sampling/createMessage","params":{"t":"${big}"}}`],
+    [
+      'a request (server-to-client) with an id',
+      `{"jsonrpc":"2.0","id":4,"method":"sampling/createMessage","params":{"t":"${big}"}}`,
+    ],
     ['a request with method and id last', `{"params":{"t":"${big}"},"jsonrpc":"2.0","method":"x","id":4}`],
     ['a notification', `{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"${big}"}}`],
     ['a response whose id is only nested', `{"jsonrpc":"2.0","result":{"id":99,"t":"${big}"}}`],
@@ -407,14 +453,18 @@ describe('LineTransport oversized responses (GW-06)', () => {
     t.input.write(`${line}\n`);
     await flush();
     expect(t.messages).toEqual([]);
-    expect(t.problems).toEqual([{ kind: 'oversized', detail: expect.stringContaining('no response id found') as string }]);
+    expect(t.problems).toEqual([
+      { kind: 'oversized', detail: expect.stringContaining('no response id found') as string },
+    ]);
   });
 
   it('judges an oversized last line cut off by the end of input', async () => {
     const t = await overStreams(limit);
     t.input.end(`{"jsonrpc":"2.0","id":8,"result":{"t":"${big}`);
     await until(() => t.closes === 1);
-    expect(t.messages).toEqual([expect.objectContaining({ id: 8, error: expect.objectContaining({ code: OVERSIZED_RESULT_CODE }) as unknown })]);
+    expect(t.messages).toEqual([
+      expect.objectContaining({ id: 8, error: expect.objectContaining({ code: OVERSIZED_RESULT_CODE }) as unknown }),
+    ]);
   });
 });
 
@@ -519,7 +569,9 @@ describe('LineTransport lifecycle', () => {
     const other = new LineTransport({ input: new PassThrough(), output: new PassThrough(), maxLineBytes: 10 });
     await other.close();
     await expect(other.start()).rejects.toThrow(/closed/);
-    expect(() => new LineTransport({ input: new PassThrough(), output: new PassThrough(), maxLineBytes: 0 })).toThrow(RangeError);
+    expect(() => new LineTransport({ input: new PassThrough(), output: new PassThrough(), maxLineBytes: 0 })).toThrow(
+      RangeError,
+    );
     expect(other.sessionId).toBeUndefined();
     expect(() => {
       other.setProtocolVersion('2025-06-18');

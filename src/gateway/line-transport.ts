@@ -388,7 +388,9 @@ function preview(line: string): string {
   const chars = Array.from(line.slice(0, PREVIEW_CHARS * 2));
   const cut = chars.length > PREVIEW_CHARS || line.length > PREVIEW_CHARS * 2;
   // Escaped so a hostile server cannot forge log lines or drive the operator's terminal.
-  const shown = chars.slice(0, PREVIEW_CHARS).map((c) => (isUnsafeChar(c) ? `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : c));
+  const shown = chars
+    .slice(0, PREVIEW_CHARS)
+    .map((c) => (isUnsafeChar(c) ? `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : c));
   return cut ? `${shown.join('')}…` : shown.join('');
 }
 

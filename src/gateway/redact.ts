@@ -7,7 +7,26 @@
 import { createHash, createHmac } from 'node:crypto';
 
 /** Argument names always treated as sensitive (compared case-insensitively, ignoring - and _). */
-export const ALWAYS_SENSITIVE = ['password', 'passwd', 'secret', 'token', 'apikey', 'authorization', 'auth', 'credential', 'credentials', 'privatekey', 'accesskey', 'secretkey', 'cookie', 'sessionid', 'clientsecret', 'refreshtoken', 'accesstoken', 'bearer'];
+export const ALWAYS_SENSITIVE = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'apikey',
+  'authorization',
+  'auth',
+  'credential',
+  'credentials',
+  'privatekey',
+  'accesskey',
+  'secretkey',
+  'cookie',
+  'sessionid',
+  'clientsecret',
+  'refreshtoken',
+  'accesstoken',
+  'bearer',
+];
 
 const MAX_TEXT = 1024;
 const MAX_DEPTH = 8;
@@ -29,7 +48,9 @@ export class ArgumentRedactor {
 
   /** `hmac-sha256:<hex>` of a value's canonical text. */
   digest(value: unknown): string {
-    return `hmac-sha256:${createHmac('sha256', this.#key).update(typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined').digest('hex')}`;
+    return `hmac-sha256:${createHmac('sha256', this.#key)
+      .update(typeof value === 'string' ? value : (JSON.stringify(value) ?? 'undefined'))
+      .digest('hex')}`;
   }
 
   /** A bounded copy of `args` safe to store. */
@@ -53,10 +74,15 @@ export class ArgumentRedactor {
   #value(value: unknown, depth: number): unknown {
     if (typeof value === 'string') {
       if (value.length <= MAX_TEXT) return value;
-      return { truncated: value.slice(0, 256), length: value.length, sha256: createHash('sha256').update(value).digest('hex') };
+      return {
+        truncated: value.slice(0, 256),
+        length: value.length,
+        sha256: createHash('sha256').update(value).digest('hex'),
+      };
     }
     if (value === null || typeof value !== 'object') return value;
-    if (depth >= MAX_DEPTH) return { truncated: 'nested too deep', sha256: createHash('sha256').update(JSON.stringify(value)).digest('hex') };
+    if (depth >= MAX_DEPTH)
+      return { truncated: 'nested too deep', sha256: createHash('sha256').update(JSON.stringify(value)).digest('hex') };
     if (Array.isArray(value)) return value.slice(0, MAX_KEYS).map((v) => this.#value(v, depth + 1));
     return this.#object(value as Record<string, unknown>, depth);
   }

@@ -5,7 +5,10 @@ import { ServerRequestRelay, type AgentPeer } from './relay.js';
 
 type Record_ = EventPayloads['mcp.call'];
 
-function setup(relay: Record<string, ('sampling' | 'elicitation' | 'roots')[]> = { files: ['sampling', 'roots'] }, failRecord = false) {
+function setup(
+  relay: Record<string, ('sampling' | 'elicitation' | 'roots')[]> = { files: ['sampling', 'roots'] },
+  failRecord = false,
+) {
   const records: Record_[] = [];
   const relayer = new ServerRequestRelay({
     profileName: 'p',
@@ -20,7 +23,10 @@ function setup(relay: Record<string, ('sampling' | 'elicitation' | 'roots')[]> =
   return { relayer, records };
 }
 
-function peer(answer: (method: string) => Promise<Record<string, unknown>>, calls: { method: string; related?: string | number }[]): AgentPeer {
+function peer(
+  answer: (method: string) => Promise<Record<string, unknown>>,
+  calls: { method: string; related?: string | number }[],
+): AgentPeer {
   return {
     request: (method, _params, options) => {
       calls.push({ method, ...(options.relatedRequestId === undefined ? {} : { related: options.relatedRequestId }) });
@@ -41,8 +47,16 @@ describe('ServerRequestRelay', () => {
     const { relayer, records } = setup();
     const callsA: { method: string; related?: string | number }[] = [];
     const callsB: { method: string; related?: string | number }[] = [];
-    relayer.attach('a', 'agent', peer(() => Promise.resolve({ role: 'assistant' }), callsA));
-    relayer.attach('b', 'agent', peer(() => Promise.resolve({ role: 'assistant' }), callsB));
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.resolve({ role: 'assistant' }), callsA),
+    );
+    relayer.attach(
+      'b',
+      'agent',
+      peer(() => Promise.resolve({ role: 'assistant' }), callsB),
+    );
     let answer: unknown;
     await relayer.track('files', 'b', 42, async () => {
       answer = await relayer.relay('files', 'sampling', SAMPLE, signal);
@@ -50,17 +64,36 @@ describe('ServerRequestRelay', () => {
     expect(answer).toEqual({ role: 'assistant' });
     expect(callsA).toEqual([]);
     expect(callsB).toEqual([{ method: 'sampling/createMessage', related: 42 }]);
-    expect(records).toMatchObject([{ subject: 'sampling', session: 'b', decision: 'allow', outcome: 'ok', policy_ids: ['p.relay.files.sampling'], arguments: { bytes: expect.any(Number), sha256: expect.any(String) } }]);
+    expect(records).toMatchObject([
+      {
+        subject: 'sampling',
+        session: 'b',
+        decision: 'allow',
+        outcome: 'ok',
+        policy_ids: ['p.relay.files.sampling'],
+        arguments: { bytes: expect.any(Number), sha256: expect.any(String) },
+      },
+    ]);
   });
 
   it('refuses when several sessions are calling the server at once (never the wrong agent)', async () => {
     const { relayer, records } = setup();
     const calls: { method: string }[] = [];
-    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), calls));
-    relayer.attach('b', 'agent', peer(() => Promise.resolve({}), calls));
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.resolve({}), calls),
+    );
+    relayer.attach(
+      'b',
+      'agent',
+      peer(() => Promise.resolve({}), calls),
+    );
     await relayer.track('files', 'a', 1, () =>
       relayer.track('files', 'b', 2, async () => {
-        await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/2 agent sessions are using server files/);
+        await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(
+          /2 agent sessions are using server files/,
+        );
       }),
     );
     expect(calls).toEqual([]);
@@ -69,20 +102,38 @@ describe('ServerRequestRelay', () => {
 
   it('with nothing in flight, goes to the only session; with none, refuses', async () => {
     const { relayer, records } = setup();
-    await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(/no agent session is connected/);
+    await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(
+      /no agent session is connected/,
+    );
     const calls: { method: string }[] = [];
-    const detach = relayer.attach('only', 'agent', peer(() => Promise.resolve({ roots: [] }), calls));
-    await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).resolves.toEqual({ roots: [] });
+    const detach = relayer.attach(
+      'only',
+      'agent',
+      peer(() => Promise.resolve({ roots: [] }), calls),
+    );
+    await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).resolves.toEqual({
+      roots: [],
+    });
     detach();
-    await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(/no agent session/);
+    await expect(relayer.relay('files', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(
+      /no agent session/,
+    );
     expect(records.map((r) => r.outcome)).toEqual(['denied', 'ok', 'denied']);
   });
 
   it('refuses a feature the profile does not relay for that server', async () => {
     const { relayer, records } = setup({ files: ['roots'] });
-    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), []));
-    await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/does not relay sampling from server files/);
-    await expect(relayer.relay('other', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(/does not relay roots from server other/);
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.resolve({}), []),
+    );
+    await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(
+      /does not relay sampling from server files/,
+    );
+    await expect(relayer.relay('other', 'roots', { method: 'roots/list', params: {} }, signal)).rejects.toThrow(
+      /does not relay roots from server other/,
+    );
     expect(records.every((r) => r.decision === 'deny')).toBe(true);
     expect([...relayer.featuresFor('files')]).toEqual(['roots']);
     expect([...relayer.featuresFor('constructor')]).toEqual([]);
@@ -90,7 +141,11 @@ describe('ServerRequestRelay', () => {
 
   it("passes the agent's error code on, names the method, and records agent_error", async () => {
     const { relayer, records } = setup();
-    relayer.attach('a', 'agent', peer(() => Promise.reject(new McpError(-32601, 'Method not found')), []));
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.reject(new McpError(-32601, 'Method not found')), []),
+    );
     const error = await relayer.relay('files', 'sampling', SAMPLE, signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(McpError);
     expect((error as McpError).code).toBe(-32601);
@@ -102,8 +157,16 @@ describe('ServerRequestRelay', () => {
     const { relayer } = setup();
     const callsA: { method: string; related?: string | number }[] = [];
     const callsB: { method: string; related?: string | number }[] = [];
-    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), callsA));
-    relayer.attach('b', 'agent', peer(() => Promise.resolve({}), callsB));
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.resolve({}), callsA),
+    );
+    relayer.attach(
+      'b',
+      'agent',
+      peer(() => Promise.resolve({}), callsB),
+    );
     // Two sessions, nothing in flight: nobody gets it.
     expect(relayer.notifyLog('files', { level: 'info', data: 'x' })).toBe(false);
     await relayer.track('files', 'a', 7, async () => {
@@ -123,8 +186,16 @@ describe('ServerRequestRelay', () => {
     const { relayer, records } = setup();
     const callsA: { method: string }[] = [];
     const callsB: { method: string }[] = [];
-    relayer.attach('a', 'agent-a', peer(() => Promise.resolve({}), callsA));
-    const detachB = relayer.attach('b', 'agent-b', peer(() => Promise.resolve({}), callsB));
+    relayer.attach(
+      'a',
+      'agent-a',
+      peer(() => Promise.resolve({}), callsA),
+    );
+    const detachB = relayer.attach(
+      'b',
+      'agent-b',
+      peer(() => Promise.resolve({}), callsB),
+    );
     await relayer.track('files', 'a', 1, async () => {
       // Only a's call is in flight, but b (another agent) could be who the server means.
       await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/2 different agents/);
@@ -141,15 +212,31 @@ describe('ServerRequestRelay', () => {
   it('AUD-03 nothing is relayed once the audit log has failed', async () => {
     const records: unknown[] = [];
     const calls: { method: string }[] = [];
-    const relayer = new ServerRequestRelay({ profileName: 'p', relay: { files: ['sampling'] }, timeoutMs: 1000, record: (d) => (records.push(d), Promise.resolve()), refuseIfAuditBroken: () => { throw new Error('audit broken'); } });
-    relayer.attach('a', 'agent', peer(() => Promise.resolve({}), calls));
+    const relayer = new ServerRequestRelay({
+      profileName: 'p',
+      relay: { files: ['sampling'] },
+      timeoutMs: 1000,
+      record: (d) => (records.push(d), Promise.resolve()),
+      refuseIfAuditBroken: () => {
+        throw new Error('audit broken');
+      },
+    });
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.resolve({}), calls),
+    );
     await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow(/audit broken/);
     expect(calls).toEqual([]);
   });
 
   it('AUD-03 an answer that cannot be recorded is not passed on', async () => {
     const { relayer } = setup({ files: ['sampling'] }, true);
-    relayer.attach('a', 'agent', peer(() => Promise.resolve({ role: 'assistant' }), []));
+    relayer.attach(
+      'a',
+      'agent',
+      peer(() => Promise.resolve({ role: 'assistant' }), []),
+    );
     await expect(relayer.relay('files', 'sampling', SAMPLE, signal)).rejects.toThrow();
   });
 });

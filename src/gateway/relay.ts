@@ -24,7 +24,11 @@ export interface AgentPeer {
    * working on, when there is one: over Streamable HTTP the request then travels on that
    * request's response stream, which every client reads (not all open the standalone one).
    */
-  request(method: string, params: Record<string, unknown>, options: { readonly signal: AbortSignal; readonly timeoutMs: number; readonly relatedRequestId?: RequestId }): Promise<Record<string, unknown>>;
+  request(
+    method: string,
+    params: Record<string, unknown>,
+    options: { readonly signal: AbortSignal; readonly timeoutMs: number; readonly relatedRequestId?: RequestId },
+  ): Promise<Record<string, unknown>>;
   /** Sends a notification to the agent (on `relatedRequestId`'s stream when given). */
   notify(method: string, params: Record<string, unknown>, relatedRequestId?: RequestId): Promise<void>;
 }
@@ -84,17 +88,45 @@ export class ServerRequestRelay {
   }
 
   /** Relays `request` from `server` to its agent; resolves with the agent's answer. */
-  async relay(server: string, feature: RelayFeature, request: { readonly method: string; readonly params: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>> {
+  async relay(
+    server: string,
+    feature: RelayFeature,
+    request: { readonly method: string; readonly params: Record<string, unknown> },
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const policyId = `${this.#options.profileName}.relay.${server}.${feature}`;
-    const base = { subject: feature, name: request.method, server, upstream_name: null, arguments: summarise(feature, request.params), tool_error: false, upstream_ms: null, result_bytes: null };
+    const base = {
+      subject: feature,
+      name: request.method,
+      server,
+      upstream_name: null,
+      arguments: summarise(feature, request.params),
+      tool_error: false,
+      upstream_ms: null,
+      result_bytes: null,
+    };
     if (!this.featuresFor(server).has(feature)) {
       const reason = `the profile does not relay ${feature} from server ${server} (profiles.${this.#options.profileName}.mcp.relay)`;
-      await this.#options.record({ ...base, session: '-', decision: 'deny', policy_ids: [], reason, outcome: 'denied' });
+      await this.#options.record({
+        ...base,
+        session: '-',
+        decision: 'deny',
+        policy_ids: [],
+        reason,
+        outcome: 'denied',
+      });
       throw new McpError(ErrorCode.InvalidRequest, reason);
     }
     const target = this.#sessionFor(server);
     if (target.session === null) {
-      await this.#options.record({ ...base, session: '-', decision: 'deny', policy_ids: [policyId], reason: target.reason, outcome: 'denied' });
+      await this.#options.record({
+        ...base,
+        session: '-',
+        decision: 'deny',
+        policy_ids: [policyId],
+        reason: target.reason,
+        outcome: 'denied',
+      });
       throw new McpError(ErrorCode.InvalidRequest, target.reason);
     }
     const peer = this.#peers.get(target.session)?.peer;
@@ -105,17 +137,39 @@ export class ServerRequestRelay {
     try {
       if (peer === undefined) throw new McpError(ErrorCode.ConnectionClosed, 'the agent session closed');
       const related = this.#latestCall(server, target.session);
-      result = await peer.request(request.method, request.params, { signal, timeoutMs: this.#options.timeoutMs, ...(related === null ? {} : { relatedRequestId: related }) });
+      result = await peer.request(request.method, request.params, {
+        signal,
+        timeoutMs: this.#options.timeoutMs,
+        ...(related === null ? {} : { relatedRequestId: related }),
+      });
     } catch (error) {
       const timedOut = error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number);
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-      await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: timedOut ? 'timeout' : 'agent_error', upstream_ms: roundMs(performance.now() - started), error: detail });
+      await this.#options.record({
+        ...base,
+        session: target.session,
+        decision: 'allow',
+        policy_ids: [policyId],
+        reason: 'relayed',
+        outcome: timedOut ? 'timeout' : 'agent_error',
+        upstream_ms: roundMs(performance.now() - started),
+        error: detail,
+      });
       // The agent's JSON-RPC error code goes back as it is; anything else as an internal error.
       const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
       throw new McpError(error instanceof McpError ? error.code : ErrorCode.InternalError, reason);
     }
     // The agent answered; the server gets the answer only once it is on record.
-    await this.#options.record({ ...base, session: target.session, decision: 'allow', policy_ids: [policyId], reason: 'relayed', outcome: 'ok', upstream_ms: roundMs(performance.now() - started), result_bytes: Buffer.byteLength(JSON.stringify(result)) });
+    await this.#options.record({
+      ...base,
+      session: target.session,
+      decision: 'allow',
+      policy_ids: [policyId],
+      reason: 'relayed',
+      outcome: 'ok',
+      upstream_ms: roundMs(performance.now() - started),
+      result_bytes: Buffer.byteLength(JSON.stringify(result)),
+    });
     return result;
   }
 
@@ -127,13 +181,20 @@ export class ServerRequestRelay {
     const target = this.#sessionFor(server);
     if (target.session === null) return false;
     const related = this.#latestCall(server, target.session);
-    void this.#peers.get(target.session)?.peer.notify('notifications/message', params, related ?? undefined).catch(() => undefined);
+    void this.#peers
+      .get(target.session)
+      ?.peer.notify('notifications/message', params, related ?? undefined)
+      .catch(() => undefined);
     return true;
   }
 
   /** Passes a resource update to the sessions that subscribed to it. */
   notifySubscribers(sessions: Iterable<string>, params: Record<string, unknown>): void {
-    for (const session of sessions) void this.#peers.get(session)?.peer.notify('notifications/resources/updated', params).catch(() => undefined);
+    for (const session of sessions)
+      void this.#peers
+        .get(session)
+        ?.peer.notify('notifications/resources/updated', params)
+        .catch(() => undefined);
   }
 
   /** The agent's request id of the session's most recent call in flight to `server`, if any. */
@@ -145,12 +206,19 @@ export class ServerRequestRelay {
     // A server's messages carry nothing that ties them to a call (stdio): with sessions of more
     // than one agent connected, one could get another's (e.g. after its own call returned).
     const subjects = new Set([...this.#peers.values()].map((p) => p.subject));
-    if (subjects.size > 1) return { session: null, reason: `sessions of ${subjects.size} different agents are connected; warden cannot tell which one this is for` };
+    if (subjects.size > 1)
+      return {
+        session: null,
+        reason: `sessions of ${subjects.size} different agents are connected; warden cannot tell which one this is for`,
+      };
     const busy = [...(this.#inFlight.get(server)?.keys() ?? [])].filter((s) => this.#peers.has(s));
     const candidates = busy.length > 0 ? busy : [...this.#peers.keys()];
     if (candidates.length === 1 && candidates[0] !== undefined) return { session: candidates[0], reason: '' };
     if (candidates.length === 0) return { session: null, reason: 'no agent session is connected to answer it' };
-    return { session: null, reason: `${candidates.length} agent sessions are using server ${server}; warden cannot tell which one this request is for` };
+    return {
+      session: null,
+      reason: `${candidates.length} agent sessions are using server ${server}; warden cannot tell which one this request is for`,
+    };
   }
 }
 
@@ -161,6 +229,8 @@ function summarise(feature: RelayFeature, params: Record<string, unknown>): Reco
   return {
     bytes: Buffer.byteLength(json),
     sha256: createHash('sha256').update(json).digest('hex'),
-    ...(feature === 'elicitation' && typeof message === 'string' ? { message: message.slice(0, MAX_RECORDED_MESSAGE) } : {}),
+    ...(feature === 'elicitation' && typeof message === 'string'
+      ? { message: message.slice(0, MAX_RECORDED_MESSAGE) }
+      : {}),
   };
 }

@@ -31,7 +31,13 @@ function readHeaders(json: string | undefined): Record<string, string> {
   if (json === undefined || json === '') return {};
   try {
     const value = JSON.parse(json) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) return value as Record<string, string>;
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.values(value).every((v) => typeof v === 'string')
+    )
+      return value as Record<string, string>;
   } catch {
     // fall through
   }
@@ -53,7 +59,10 @@ async function main(): Promise<void> {
   // taken out of it at once, so nothing this process starts could inherit them.
   const headers = readHeaders(process.env['WARDEN_REMOTE_HEADERS']);
   delete process.env['WARDEN_REMOTE_HEADERS'];
-  const transport = new StreamableHTTPClientTransport(url, Object.keys(headers).length === 0 ? undefined : { requestInit: { headers } });
+  const transport = new StreamableHTTPClientTransport(
+    url,
+    Object.keys(headers).length === 0 ? undefined : { requestInit: { headers } },
+  );
   // The id of our client's initialize request: its answer carries the protocol version, which
   // the transport must send on every later request (the SDK's Client would tell it; we relay).
   let initializeId: string | number | null = null;
@@ -73,7 +82,9 @@ async function main(): Promise<void> {
   for await (const line of lines) {
     if (line.trim() === '') continue;
     if (line.length > MAX_LINE_CHARS) {
-      process.stderr.write(`mcp-remote-bridge: dropped a message of ${line.length} characters (limit ${MAX_LINE_CHARS})\n`);
+      process.stderr.write(
+        `mcp-remote-bridge: dropped a message of ${line.length} characters (limit ${MAX_LINE_CHARS})\n`,
+      );
       continue;
     }
     let message: JSONRPCMessage;
@@ -90,7 +101,11 @@ async function main(): Promise<void> {
       const detail = error instanceof Error ? error.message : String(error);
       process.stderr.write(`mcp-remote-bridge: ${detail}\n`);
       if ('id' in message && 'method' in message) {
-        write({ jsonrpc: '2.0', id: message.id, error: { code: UNREACHABLE, message: `the remote MCP server could not be reached: ${detail}`.slice(0, 1000) } });
+        write({
+          jsonrpc: '2.0',
+          id: message.id,
+          error: { code: UNREACHABLE, message: `the remote MCP server could not be reached: ${detail}`.slice(0, 1000) },
+        });
       }
     });
   }

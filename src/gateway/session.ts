@@ -25,10 +25,19 @@ import {
 import { WARDEN_VERSION } from '../core/version.js';
 import type { Gateway } from './gateway.js';
 
-const INSTRUCTIONS = 'Warden MCP gateway: tools, prompts and resources granted to this task by its profile. Tool names are server__tool. Every call is decided by policy and audited.';
+const INSTRUCTIONS =
+  'Warden MCP gateway: tools, prompts and resources granted to this task by its profile. Tool names are server__tool. Every call is decided by policy and audited.';
 
 /** Each request a server may have relayed to the agent: the client capability it needs, its result schema. */
-const RELAYED: Readonly<Record<string, { readonly capability: 'sampling' | 'elicitation' | 'roots'; readonly result: typeof CreateMessageResultSchema | typeof ElicitResultSchema | typeof ListRootsResultSchema }>> = {
+const RELAYED: Readonly<
+  Record<
+    string,
+    {
+      readonly capability: 'sampling' | 'elicitation' | 'roots';
+      readonly result: typeof CreateMessageResultSchema | typeof ElicitResultSchema | typeof ListRootsResultSchema;
+    }
+  >
+> = {
   'sampling/createMessage': { capability: 'sampling', result: CreateMessageResultSchema },
   'elicitation/create': { capability: 'elicitation', result: ElicitResultSchema },
   'roots/list': { capability: 'roots', result: ListRootsResultSchema },
@@ -42,7 +51,16 @@ const RELAYED: Readonly<Record<string, { readonly capability: 'sampling' | 'elic
 export function createSessionServer(gateway: Gateway, session: string, subject = 'agent'): Server {
   const server = new Server(
     { name: 'warden-gateway', version: WARDEN_VERSION },
-    { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} }, instructions: INSTRUCTIONS },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        prompts: { listChanged: true },
+        resources: { listChanged: true, subscribe: true },
+        logging: {},
+        completions: {},
+      },
+      instructions: INSTRUCTIONS,
+    },
   );
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await gateway.listTools(session) }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -52,16 +70,34 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
       requestId: extra.requestId,
       ...(token === undefined
         ? {}
-        : { onProgress: (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined) }),
+        : {
+            onProgress: (p) =>
+              void extra
+                .sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } })
+                .catch(() => undefined),
+          }),
     });
   });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await gateway.listPrompts(session) }));
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => gateway.getPrompt(session, request.params.name, request.params.arguments, { signal: extra.signal, requestId: extra.requestId }));
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await gateway.listResources(session) }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: gateway.listResourceTemplates() }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }));
+  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
+    gateway.getPrompt(session, request.params.name, request.params.arguments, {
+      signal: extra.signal,
+      requestId: extra.requestId,
+    }),
+  );
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
+    resources: await gateway.listResources(session),
+  }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: gateway.listResourceTemplates(),
+  }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
+    gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }),
+  );
 
-  server.setRequestHandler(CompleteRequestSchema, async (request, extra) => gateway.complete(session, request.params, { signal: extra.signal, requestId: extra.requestId }));
+  server.setRequestHandler(CompleteRequestSchema, async (request, extra) =>
+    gateway.complete(session, request.params, { signal: extra.signal, requestId: extra.requestId }),
+  );
   server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     await gateway.setLogLevel(request.params.level);
     return {};
@@ -80,9 +116,15 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
   const detachPeer = gateway.attachSession(session, subject, {
     request: (method, params, options) => {
       const relayed = RELAYED[method];
-      if (relayed === undefined) return Promise.reject(new McpError(ErrorCode.MethodNotFound, `warden does not relay ${method.slice(0, 80)}`));
+      if (relayed === undefined)
+        return Promise.reject(new McpError(ErrorCode.MethodNotFound, `warden does not relay ${method.slice(0, 80)}`));
       if (server.getClientCapabilities()?.[relayed.capability] === undefined) {
-        return Promise.reject(new McpError(ErrorCode.MethodNotFound, `the agent's MCP client does not support ${relayed.capability} (it did not declare the capability)`));
+        return Promise.reject(
+          new McpError(
+            ErrorCode.MethodNotFound,
+            `the agent's MCP client does not support ${relayed.capability} (it did not declare the capability)`,
+          ),
+        );
       }
       const schema = relayed.result;
       return server.request({ method, params }, schema, {
@@ -92,7 +134,8 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
         ...(options.relatedRequestId === undefined ? {} : { relatedRequestId: options.relatedRequestId }),
       });
     },
-    notify: (method, params, relatedRequestId) => server.notification({ method, params }, relatedRequestId === undefined ? undefined : { relatedRequestId }),
+    notify: (method, params, relatedRequestId) =>
+      server.notification({ method, params }, relatedRequestId === undefined ? undefined : { relatedRequestId }),
   });
 
   const detach = gateway.onListChanged(() => {

@@ -7,7 +7,12 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { boundaryErrorResponse, DEFAULT_BOUNDARY_LIMITS, parseJsonRpc, type BoundaryLimits } from './jsonrpc-boundary.js';
+import {
+  boundaryErrorResponse,
+  DEFAULT_BOUNDARY_LIMITS,
+  parseJsonRpc,
+  type BoundaryLimits,
+} from './jsonrpc-boundary.js';
 import { RPC } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { createSessionServer } from './session.js';
@@ -51,7 +56,8 @@ class StrictStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('stdio transport closed'));
-    if ('id' in message && ('result' in message || 'error' in message) && message.id !== undefined) this.#inFlight.delete(message.id);
+    if ('id' in message && ('result' in message || 'error' in message) && message.id !== undefined)
+      this.#inFlight.delete(message.id);
     return this.#write(message);
   }
 
@@ -102,7 +108,8 @@ class StrictStdioTransport implements Transport {
     if (oversized) return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
     const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
     if (text.length === 0) return;
-    if (text.length > this.#limits.maxBytes) return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
+    if (text.length > this.#limits.maxBytes)
+      return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
     const result = parseJsonRpc(text, this.#limits);
     if (!result.ok) {
       this.#options.onRejected?.(result.reason, result.code);
@@ -121,10 +128,20 @@ class StrictStdioTransport implements Transport {
     if (parsed.kind === 'request') {
       // One initialize per session: its protocol version and capabilities then stay fixed (GW-10).
       if (parsed.method === 'initialize') {
-        if (this.#initializeSeen) return this.#refuse(parsed.id, RPC.invalidRequest, 'this session is already initialized; start a new session to initialize again');
+        if (this.#initializeSeen)
+          return this.#refuse(
+            parsed.id,
+            RPC.invalidRequest,
+            'this session is already initialized; start a new session to initialize again',
+          );
         this.#initializeSeen = true;
       }
-      if (this.#inFlight.has(parsed.id)) return this.#refuse(parsed.id, RPC.invalidRequest, 'duplicate request id: a request with this id is still in flight');
+      if (this.#inFlight.has(parsed.id))
+        return this.#refuse(
+          parsed.id,
+          RPC.invalidRequest,
+          'duplicate request id: a request with this id is still in flight',
+        );
       this.#inFlight.add(parsed.id);
     }
     this.onmessage?.(parsed.message as JSONRPCMessage);

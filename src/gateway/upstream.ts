@@ -53,9 +53,16 @@ export interface UpstreamEvents {
    * The server sent a request for the agent (only for the features in `relay`); resolves with
    * the agent's answer, or rejects with the error the server should get.
    */
-  onServerRequest(feature: RelayFeature, request: { readonly method: string; readonly params: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
+  onServerRequest(
+    feature: RelayFeature,
+    request: { readonly method: string; readonly params: Record<string, unknown> },
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
   /** The server sent a log message (notifications/message) or a resource update (notifications/resources/updated). */
-  onNotification(method: 'notifications/message' | 'notifications/resources/updated', params: Record<string, unknown>): void;
+  onNotification(
+    method: 'notifications/message' | 'notifications/resources/updated',
+    params: Record<string, unknown>,
+  ): void;
 }
 
 /** A request a server may send its client, which the gateway can relay to the agent. */
@@ -125,13 +132,24 @@ export class Upstream {
   /** First start: throws when the server cannot be started or does not speak MCP. */
   async start(): Promise<void> {
     await this.#connect();
-    this.#events.onState('started', `${this.#tools.length} tools, ${this.#prompts.length} prompts, ${this.#resources.length} resources`);
+    this.#events.onState(
+      'started',
+      `${this.#tools.length} tools, ${this.#prompts.length} prompts, ${this.#resources.length} resources`,
+    );
   }
 
   /** Sends one request; throws UpstreamUnavailableError when the server is not ready. */
-  async request<S extends z.ZodType>(method: string, params: Record<string, unknown> | undefined, schema: S, options: { timeoutMs: number; signal?: AbortSignal; onprogress?: ProgressCallback }): Promise<z.output<S>> {
+  async request<S extends z.ZodType>(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    schema: S,
+    options: { timeoutMs: number; signal?: AbortSignal; onprogress?: ProgressCallback },
+  ): Promise<z.output<S>> {
     const client = this.#client;
-    if (this.#state !== 'ready' || client === null) throw new UpstreamUnavailableError(`server ${this.name} is ${this.#state === 'stopped' ? 'stopped' : 'restarting'}; try again shortly`);
+    if (this.#state !== 'ready' || client === null)
+      throw new UpstreamUnavailableError(
+        `server ${this.name} is ${this.#state === 'stopped' ? 'stopped' : 'restarting'}; try again shortly`,
+      );
     return client.request({ method, ...(params === undefined ? {} : { params }) }, schema as never, {
       timeout: options.timeoutMs,
       maxTotalTimeout: options.timeoutMs,
@@ -157,17 +175,29 @@ export class Upstream {
       input: process.stdout,
       output: process.stdin,
       maxLineBytes: this.#options.maxMessageBytes,
-      onProtocolError: (problem) => this.#events.onState('failed', `protocol error (${problem.kind}): ${problem.detail}`),
+      onProtocolError: (problem) =>
+        this.#events.onState('failed', `protocol error (${problem.kind}): ${problem.detail}`),
     });
     // Sampling, elicitation and roots only where the profile relays them (mcp.relay): a server
     // that was not offered them sends no such requests, and the SDK refuses any it sends anyway.
     const relay = this.#options.relay ?? new Set<RelayFeature>();
     const client = new Client(
       { name: 'warden-gateway', version: WARDEN_VERSION },
-      { capabilities: { ...(relay.has('sampling') ? { sampling: {} } : {}), ...(relay.has('elicitation') ? { elicitation: {} } : {}), ...(relay.has('roots') ? { roots: {} } : {}) } },
+      {
+        capabilities: {
+          ...(relay.has('sampling') ? { sampling: {} } : {}),
+          ...(relay.has('elicitation') ? { elicitation: {} } : {}),
+          ...(relay.has('roots') ? { roots: {} } : {}),
+        },
+      },
     );
-    const forward = (feature: RelayFeature) => (request: { method: string; params?: unknown }, extra: { signal: AbortSignal }) =>
-      this.#events.onServerRequest(feature, { method: request.method, params: (request.params ?? {}) as Record<string, unknown> }, extra.signal) as never;
+    const forward =
+      (feature: RelayFeature) => (request: { method: string; params?: unknown }, extra: { signal: AbortSignal }) =>
+        this.#events.onServerRequest(
+          feature,
+          { method: request.method, params: (request.params ?? {}) as Record<string, unknown> },
+          extra.signal,
+        ) as never;
     if (relay.has('sampling')) client.setRequestHandler(CreateMessageRequestSchema, forward('sampling'));
     if (relay.has('elicitation')) client.setRequestHandler(ElicitRequestSchema, forward('elicitation'));
     if (relay.has('roots')) client.setRequestHandler(ListRootsRequestSchema, forward('roots'));
@@ -193,8 +223,12 @@ export class Upstream {
     client.setNotificationHandler(ToolListChangedNotificationSchema, refresh);
     client.setNotificationHandler(PromptListChangedNotificationSchema, refresh);
     client.setNotificationHandler(ResourceListChangedNotificationSchema, refresh);
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.#events.onNotification(n.method, n.params as Record<string, unknown>));
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.#events.onNotification(n.method, n.params as Record<string, unknown>));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) =>
+      this.#events.onNotification(n.method, n.params as Record<string, unknown>),
+    );
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) =>
+      this.#events.onNotification(n.method, n.params as Record<string, unknown>),
+    );
     if (this.#state === 'stopped') {
       // stop() ran while this (re)start was in flight.
       this.#client = null;
@@ -211,18 +245,34 @@ export class Upstream {
       const items: T[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const result = (await client.request({ method, ...(cursor === undefined ? {} : { params: { cursor } }) }, schema as never, { timeout: timeoutMs })) as Record<string, unknown>;
+        const result = (await client.request(
+          { method, ...(cursor === undefined ? {} : { params: { cursor } }) },
+          schema as never,
+          { timeout: timeoutMs },
+        )) as Record<string, unknown>;
         items.push(...((result[key] as T[] | undefined) ?? []));
-        if (items.length > MAX_LIST_ITEMS) throw new Error(`server ${this.name} lists more than ${MAX_LIST_ITEMS} ${key}`);
+        if (items.length > MAX_LIST_ITEMS)
+          throw new Error(`server ${this.name} lists more than ${MAX_LIST_ITEMS} ${key}`);
         cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
         if (cursor === undefined) return items;
       }
       throw new Error(`server ${this.name} paginates ${key} beyond ${MAX_LIST_PAGES} pages`);
     };
     this.#tools = caps.tools === undefined ? [] : await list<Tool>('tools/list', ListToolsResultSchema, 'tools');
-    this.#prompts = caps.prompts === undefined ? [] : await list<Prompt>('prompts/list', ListPromptsResultSchema, 'prompts');
-    this.#resources = caps.resources === undefined ? [] : await list<Resource>('resources/list', ListResourcesResultSchema, 'resources');
-    this.#templates = caps.resources === undefined ? [] : await list<ResourceTemplate>('resources/templates/list', ListResourceTemplatesResultSchema, 'resourceTemplates');
+    this.#prompts =
+      caps.prompts === undefined ? [] : await list<Prompt>('prompts/list', ListPromptsResultSchema, 'prompts');
+    this.#resources =
+      caps.resources === undefined
+        ? []
+        : await list<Resource>('resources/list', ListResourcesResultSchema, 'resources');
+    this.#templates =
+      caps.resources === undefined
+        ? []
+        : await list<ResourceTemplate>(
+            'resources/templates/list',
+            ListResourceTemplatesResultSchema,
+            'resourceTemplates',
+          );
   }
 
   /** The connection ended without stop(): restart with backoff. */

@@ -25,7 +25,11 @@ describe('token revocation', () => {
     const b = await issueToken(keys, { subject: 'bot-b', audience, scopes: ['mcp'], ttlSeconds: 600 });
     expect(await verifier.check(`Bearer ${a.token}`)).toMatchObject({ ok: true, subject: 'bot-a' });
     revokeToken(dir, a.jti, a.expiresAt);
-    expect(await verifier.check(`Bearer ${a.token}`)).toMatchObject({ ok: false, status: 401, description: 'the token has been revoked' });
+    expect(await verifier.check(`Bearer ${a.token}`)).toMatchObject({
+      ok: false,
+      status: 401,
+      description: 'the token has been revoked',
+    });
     expect(await verifier.check(`Bearer ${b.token}`)).toMatchObject({ ok: true, subject: 'bot-b' });
   });
 
@@ -33,7 +37,12 @@ describe('token revocation', () => {
     const audience = gatewayAudience('default');
     const t = await issueToken(keys, { subject: 'bot', audience, scopes: ['mcp'], ttlSeconds: 1 });
     expect(await tokenIdentity(t.token, keys)).toEqual({ jti: t.jti, exp: t.expiresAt, subject: 'bot' });
-    const foreign = await issueToken(signingKeysFromSeed(Buffer.alloc(32, 1)), { subject: 'bot', audience, scopes: ['mcp'], ttlSeconds: 60 });
+    const foreign = await issueToken(signingKeysFromSeed(Buffer.alloc(32, 1)), {
+      subject: 'bot',
+      audience,
+      scopes: ['mcp'],
+      ttlSeconds: 60,
+    });
     expect(await tokenIdentity(foreign.token, keys)).toBeNull();
     expect(await tokenIdentity('not.a.token', keys)).toBeNull();
   });
@@ -52,7 +61,10 @@ describe('token revocation', () => {
     const list = new RevocationList(dir);
     expect(list.check('x')).toEqual({ revoked: false });
     writeFileSync(join(dir, REVOCATIONS_FILE), '{"jti":"a","exp":1,"revoked_at":"t"}\nnot json\n');
-    expect(list.check('anything')).toMatchObject({ revoked: true, why: expect.stringMatching(/cannot be read \(line 2 is not JSON\)/) });
+    expect(list.check('anything')).toMatchObject({
+      revoked: true,
+      why: expect.stringMatching(/cannot be read \(line 2 is not JSON\)/),
+    });
     expect(() => revokeToken(dir, 'b', 10)).toThrow(/cannot be read/);
     writeFileSync(join(dir, REVOCATIONS_FILE), '{"jti":"a","exp":1,"revoked_at":"t"}\n');
     expect(list.check('a')).toMatchObject({ revoked: true, why: 'the token has been revoked' });

@@ -33,8 +33,16 @@ export type RevocationCheck = { readonly revoked: false } | { readonly revoked: 
  * returns the entry written. Writers take `tokens.revoked.lock` (O_EXCL) so that two revocations
  * at once cannot each rewrite the list without the other's entry.
  */
-export function revokeToken(stateDir: string, jti: string, exp: number, now = Math.floor(Date.now() / 1000)): Revocation {
-  if (!JTI.test(jti)) throw new WardenError('TOKEN_INVALID', `'${jti.slice(0, 40)}' is not a token id`, { hint: 'give the jti that `warden token issue --json` printed, or the token itself with --token' });
+export function revokeToken(
+  stateDir: string,
+  jti: string,
+  exp: number,
+  now = Math.floor(Date.now() / 1000),
+): Revocation {
+  if (!JTI.test(jti))
+    throw new WardenError('TOKEN_INVALID', `'${jti.slice(0, 40)}' is not a token id`, {
+      hint: 'give the jti that `warden token issue --json` printed, or the token itself with --token',
+    });
   const path = join(stateDir, REVOCATIONS_FILE);
   const release = lockList(`${path}.lock`);
   try {
@@ -55,14 +63,20 @@ function lockList(lockPath: string): () => void {
       closeSync(openSync(lockPath, 'wx', 0o600));
       return () => rmSync(lockPath, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new WardenError('TOKEN_INVALID', `cannot lock the revocation list: ${(error as Error).message}`, { hint: 'check the state dir and its permissions' });
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new WardenError('TOKEN_INVALID', `cannot lock the revocation list: ${(error as Error).message}`, {
+          hint: 'check the state dir and its permissions',
+        });
       try {
         // A lock older than any revocation takes was left by a writer that died: take it over.
         if (Date.now() - statSync(lockPath).mtimeMs > STALE_LOCK_MS) rmSync(lockPath, { force: true });
       } catch {
         // gone meanwhile: try again
       }
-      if (Date.now() > deadline) throw new WardenError('TOKEN_INVALID', `the revocation list is locked by another warden (${lockPath})`, { hint: 'try again; remove the lock file if no warden token revoke is running' });
+      if (Date.now() > deadline)
+        throw new WardenError('TOKEN_INVALID', `the revocation list is locked by another warden (${lockPath})`, {
+          hint: 'try again; remove the lock file if no warden token revoke is running',
+        });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
@@ -71,13 +85,20 @@ function lockList(lockPath: string): () => void {
 function rewriteWith(path: string, jti: string, exp: number, now: number): Revocation {
   const current = readEntries(path);
   if (current.unusable !== null) {
-    throw new WardenError('TOKEN_INVALID', `the revocation list ${path} cannot be read (${current.unusable}), so every token is refused until it is fixed`, { hint: `remove or repair ${path}; revoke again afterwards` });
+    throw new WardenError(
+      'TOKEN_INVALID',
+      `the revocation list ${path} cannot be read (${current.unusable}), so every token is refused until it is fixed`,
+      { hint: `remove or repair ${path}; revoke again afterwards` },
+    );
   }
   // A token is accepted until exp plus the verifier's clock tolerance: keep its entry that long.
   const kept = current.entries.filter((e) => e.exp + CLOCK_TOLERANCE_SECONDS >= now && e.jti !== jti);
   const entry: Revocation = { jti, exp, revoked_at: new Date(now * 1000).toISOString() };
   kept.push(entry);
-  if (kept.length > MAX_ENTRIES) throw new WardenError('TOKEN_INVALID', `the revocation list is full (${MAX_ENTRIES} live entries)`, { hint: 'issue shorter-lived tokens (--ttl)' });
+  if (kept.length > MAX_ENTRIES)
+    throw new WardenError('TOKEN_INVALID', `the revocation list is full (${MAX_ENTRIES} live entries)`, {
+      hint: 'issue shorter-lived tokens (--ttl)',
+    });
   // Written whole to a temporary file and renamed: a gateway never reads half a list.
   const temp = `${path}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
@@ -104,7 +125,11 @@ export class RevocationList {
 
   check(jti: string): RevocationCheck {
     this.#refresh();
-    if (this.#unusable !== null) return { revoked: true, why: `the token revocation list cannot be read (${this.#unusable}); every token is refused` };
+    if (this.#unusable !== null)
+      return {
+        revoked: true,
+        why: `the token revocation list cannot be read (${this.#unusable}); every token is refused`,
+      };
     return this.#revoked.has(jti) ? { revoked: true, why: 'the token has been revoked' } : { revoked: false };
   }
 
@@ -148,7 +173,14 @@ function readEntries(path: string): { entries: Revocation[]; unusable: string | 
       return { entries: [], unusable: `line ${index + 1} is not JSON` };
     }
     const e = value as Partial<Revocation> | null;
-    if (e === null || typeof e !== 'object' || typeof e.jti !== 'string' || !JTI.test(e.jti) || typeof e.exp !== 'number' || typeof e.revoked_at !== 'string') {
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      typeof e.jti !== 'string' ||
+      !JTI.test(e.jti) ||
+      typeof e.exp !== 'number' ||
+      typeof e.revoked_at !== 'string'
+    ) {
       return { entries: [], unusable: `line ${index + 1} is not a revocation entry` };
     }
     entries.push({ jti: e.jti, exp: e.exp, revoked_at: e.revoked_at });

@@ -44,7 +44,10 @@ export function signingKeysFromSeed(seed: Buffer): SigningKeys {
   const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
   const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   const publicKey = createPublicKey(privateKey);
-  const kid = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('base64url').slice(0, 16);
+  const kid = createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest('base64url')
+    .slice(0, 16);
   return { privateKey, publicKey, kid };
 }
 
@@ -65,8 +68,10 @@ export interface IssuedToken {
 
 /** Signs a token. Throws on a request warden would refuse to verify (bad subject, scope or TTL). */
 export async function issueToken(keys: SigningKeys, request: IssueRequest): Promise<IssuedToken> {
-  if (!SUBJECT.test(request.subject)) throw new Error(`agent name '${request.subject}' is not valid (letters, digits, . _ -, at most 64)`);
-  for (const scope of request.scopes) if (!SCOPE.test(scope)) throw new Error(`scope '${scope}' is not valid (lower-case letters, digits, : . _ -)`);
+  if (!SUBJECT.test(request.subject))
+    throw new Error(`agent name '${request.subject}' is not valid (letters, digits, . _ -, at most 64)`);
+  for (const scope of request.scopes)
+    if (!SCOPE.test(scope)) throw new Error(`scope '${scope}' is not valid (lower-case letters, digits, : . _ -)`);
   if (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
     throw new Error(`a token lives 1 s to ${MAX_TOKEN_TTL_SECONDS / 3600} h`);
   }
@@ -87,8 +92,19 @@ export async function issueToken(keys: SigningKeys, request: IssueRequest): Prom
 }
 
 export type TokenCheck =
-  | { readonly ok: true; readonly subject: string; readonly scopes: readonly string[]; readonly expiresAt: number; readonly jti: string }
-  | { readonly ok: false; readonly status: 401 | 403; readonly error: 'invalid_token' | 'insufficient_scope'; readonly description: string };
+  | {
+      readonly ok: true;
+      readonly subject: string;
+      readonly scopes: readonly string[];
+      readonly expiresAt: number;
+      readonly jti: string;
+    }
+  | {
+      readonly ok: false;
+      readonly status: 401 | 403;
+      readonly error: 'invalid_token' | 'insufficient_scope';
+      readonly description: string;
+    };
 
 export interface VerifyOptions {
   readonly audience: string;
@@ -98,7 +114,9 @@ export interface VerifyOptions {
   /** Verified tokens remembered until they expire (EdDSA verify costs ~160 µs). */
   readonly cacheSize?: number;
   /** Revoked token ids (see revocations.ts), asked on every check, cached token or not. */
-  readonly revocations?: { check(jti: string): { readonly revoked: false } | { readonly revoked: true; readonly why: string } };
+  readonly revocations?: {
+    check(jti: string): { readonly revoked: false } | { readonly revoked: true; readonly why: string };
+  };
 }
 
 /** Verifies `Authorization: Bearer <jwt>` headers for one gateway; caches good tokens until expiry. */
@@ -127,13 +145,19 @@ export class TokenVerifier {
       const verified = await this.#verify(token, now);
       if (!verified.ok) return verified;
       claims = verified;
-      if (this.#cache.size >= (this.#options.cacheSize ?? 1024)) this.#cache.delete(this.#cache.keys().next().value ?? '');
+      if (this.#cache.size >= (this.#options.cacheSize ?? 1024))
+        this.#cache.delete(this.#cache.keys().next().value ?? '');
       this.#cache.set(token, claims);
     }
     const revocation = this.#options.revocations?.check(claims.jti);
     if (revocation?.revoked === true) return invalid(revocation.why);
     if (!claims.scopes.includes(this.#options.requiredScope)) {
-      return { ok: false, status: 403, error: 'insufficient_scope', description: `the token lacks the '${this.#options.requiredScope}' scope` };
+      return {
+        ok: false,
+        status: 403,
+        error: 'insufficient_scope',
+        description: `the token lacks the '${this.#options.requiredScope}' scope`,
+      };
     }
     return { ok: true, ...claims };
   }
@@ -152,11 +176,19 @@ export class TokenVerifier {
       const subject = payload.sub ?? '';
       if (!SUBJECT.test(subject)) return invalid('the token names no valid agent');
       const scope = typeof payload['scope'] === 'string' ? payload['scope'] : '';
-      return { ok: true, subject, scopes: scope.split(' ').filter((s) => s !== ''), expiresAt: payload.exp ?? 0, jti: payload.jti ?? '' };
+      return {
+        ok: true,
+        subject,
+        scopes: scope.split(' ').filter((s) => s !== ''),
+        expiresAt: payload.exp ?? 0,
+        jti: payload.jti ?? '',
+      };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) return invalid('the token has expired');
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') return invalid(`the token is for another audience (this gateway is ${this.#options.audience})`);
-      if (error instanceof joseErrors.JWTClaimValidationFailed) return invalid(`the token's ${error.claim} claim is not valid`);
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud')
+        return invalid(`the token is for another audience (this gateway is ${this.#options.audience})`);
+      if (error instanceof joseErrors.JWTClaimValidationFailed)
+        return invalid(`the token's ${error.claim} claim is not valid`);
       return invalid('the token is not valid (bad signature, format or algorithm)');
     }
   }
@@ -170,14 +202,24 @@ function invalid(description: string): TokenCheck {
  * The id and expiry of a token this installation signed (signature checked; expiry and audience
  * not: an expired or other-gateway token may still be revoked). Null when it is not one of ours.
  */
-export async function tokenIdentity(token: string, keys: SigningKeys): Promise<{ readonly jti: string; readonly exp: number; readonly subject: string } | null> {
+export async function tokenIdentity(
+  token: string,
+  keys: SigningKeys,
+): Promise<{ readonly jti: string; readonly exp: number; readonly subject: string } | null> {
   if (token.length > MAX_TOKEN_CHARS) return null;
   try {
     // Checked as of the moment it became valid, so that expiry does not matter (the signature does).
     const claimed = decodeJwt(token);
     const validFrom = typeof claimed.nbf === 'number' ? claimed.nbf : typeof claimed.iat === 'number' ? claimed.iat : 0;
-    const { payload } = await jwtVerify(token, keys.publicKey, { algorithms: ['EdDSA'], issuer: TOKEN_ISSUER, currentDate: new Date(validFrom * 1000), requiredClaims: ['jti', 'exp', 'sub'] });
-    return typeof payload.jti === 'string' && typeof payload.exp === 'number' ? { jti: payload.jti, exp: payload.exp, subject: payload.sub ?? '' } : null;
+    const { payload } = await jwtVerify(token, keys.publicKey, {
+      algorithms: ['EdDSA'],
+      issuer: TOKEN_ISSUER,
+      currentDate: new Date(validFrom * 1000),
+      requiredClaims: ['jti', 'exp', 'sub'],
+    });
+    return typeof payload.jti === 'string' && typeof payload.exp === 'number'
+      ? { jti: payload.jti, exp: payload.exp, subject: payload.sub ?? '' }
+      : null;
   } catch {
     return null;
   }

@@ -66,14 +66,25 @@ function nameScope(server: string, kind: 'tool' | 'prompt', name: string): { sco
   const type = kind === 'tool' ? ENTITY.tool : ENTITY.prompt;
   if (!name.includes('*')) return { scope: `resource == ${cedarEntity(type, `${server}/${name}`)}`, when: null };
   const scope = `resource is ${type} in ${cedarEntity(ENTITY.server, server)}`;
-  return { scope, when: name === '*' ? null : { text: `resource.name like ${cedarLikePattern(name)}`, test: nameLike(name) } };
+  return {
+    scope,
+    when: name === '*' ? null : { text: `resource.name like ${cedarLikePattern(name)}`, test: nameLike(name) },
+  };
 }
 
 function hostCondition(arg: string, pattern: HostPattern): string {
   const host = `context.hosts[${cedarString(arg)}]`;
   const port = `context.ports[${cedarString(arg)}]`;
-  const hostTest = pattern.kind === 'wildcard' ? `${host} like ${cedarLikePattern(`*.${pattern.host}`)}` : `${host} == ${cedarString(pattern.host)}`;
-  const portTest = pattern.ports === 'any' ? null : pattern.ports === 'web' ? `[${WEB_PORTS.join(', ')}].contains(${port})` : `${port} == ${pattern.ports}`;
+  const hostTest =
+    pattern.kind === 'wildcard'
+      ? `${host} like ${cedarLikePattern(`*.${pattern.host}`)}`
+      : `${host} == ${cedarString(pattern.host)}`;
+  const portTest =
+    pattern.ports === 'any'
+      ? null
+      : pattern.ports === 'web'
+        ? `[${WEB_PORTS.join(', ')}].contains(${port})`
+        : `${port} == ${pattern.ports}`;
   return portTest === null ? `(${hostTest})` : `(${hostTest} && ${portTest})`;
 }
 
@@ -82,19 +93,30 @@ function conditionClause(arg: string, condition: ArgumentCondition, workspace: s
   if (condition.under !== undefined) {
     const value = `context.args[${key}]`;
     const dirs = condition.under.map((raw) => conditionPath(raw, workspace));
-    const alternatives = dirs.map((dir) => (dir === '/' ? `${value} like "/*"` : `${value} == ${cedarString(dir)} || ${value} like ${cedarLikePrefix(`${dir}/`)}`));
+    const alternatives = dirs.map((dir) =>
+      dir === '/'
+        ? `${value} like "/*"`
+        : `${value} == ${cedarString(dir)} || ${value} like ${cedarLikePrefix(`${dir}/`)}`,
+    );
     return { text: `(context.args has ${key} && (${alternatives.join(' || ')}))`, test: pathUnder(arg, dirs) };
   }
   if (condition.host_in !== undefined) {
     const patterns = condition.host_in.map((entry) => {
       const parsed = parseHostPattern(entry);
-      if (!parsed.ok) throw new TypeError(`host pattern '${entry}' passed the schema but does not parse: ${parsed.reason}`);
+      if (!parsed.ok)
+        throw new TypeError(`host pattern '${entry}' passed the schema but does not parse: ${parsed.reason}`);
       return parsed.value;
     });
-    return { text: `(context.hosts has ${key} && context.ports has ${key} && (${patterns.map((p) => hostCondition(arg, p)).join(' || ')}))`, test: hostIn(arg, patterns) };
+    return {
+      text: `(context.hosts has ${key} && context.ports has ${key} && (${patterns.map((p) => hostCondition(arg, p)).join(' || ')}))`,
+      test: hostIn(arg, patterns),
+    };
   }
   const values = (condition.one_of ?? []).map((v) => String(v));
-  return { text: `(context.args has ${key} && (${values.map((v) => `context.args[${key}] == ${cedarString(v)}`).join(' || ')}))`, test: oneOf(arg, values) };
+  return {
+    text: `(context.args has ${key} && (${values.map((v) => `context.args[${key}] == ${cedarString(v)}`).join(' || ')}))`,
+    test: oneOf(arg, values),
+  };
 }
 
 function argumentKind(condition: ArgumentCondition): ArgumentRule['kind'] {
@@ -110,8 +132,17 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
   const urls = new Set<string>();
   const servers = new Set<string>();
 
-  const emit = (id: string, effect: 'permit' | 'forbid', actions: readonly PolicyAction[], scope: string, when: readonly Clause[]) => {
-    const action = actions.length === 1 ? `action == ${cedarEntity(ENTITY.action, actions[0] ?? '')}` : `action in [${actions.map((a) => cedarEntity(ENTITY.action, a)).join(', ')}]`;
+  const emit = (
+    id: string,
+    effect: 'permit' | 'forbid',
+    actions: readonly PolicyAction[],
+    scope: string,
+    when: readonly Clause[],
+  ) => {
+    const action =
+      actions.length === 1
+        ? `action == ${cedarEntity(ENTITY.action, actions[0] ?? '')}`
+        : `action in [${actions.map((a) => cedarEntity(ENTITY.action, a)).join(', ')}]`;
     const clause = when.length === 0 ? '' : ` when { ${when.map((w) => w.text).join(' && ')} }`;
     policies[id] = `${effect} (principal, ${action}, ${scope})${clause};`;
     native[id] = { effect, tests: when.map((w) => w.test) };
@@ -133,7 +164,8 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
       const nameWhen = when === null ? [] : [when];
       // An allowed tool is listed whatever its arguments; a conditional deny refuses only the
       // matching calls, so it hides nothing.
-      if (list === 'allow' || conditions.length === 0) emit(`${base}.tool.${name}.list`, effect, ['list_tool'], scope, nameWhen);
+      if (list === 'allow' || conditions.length === 0)
+        emit(`${base}.tool.${name}.list`, effect, ['list_tool'], scope, nameWhen);
       emit(`${base}.tool.${name}.call`, effect, ['call_tool'], scope, [...nameWhen, ...conditions]);
     }
     for (const name of grant.prompts) {
@@ -142,7 +174,14 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
     }
     grant.resources.forEach((uri, i) => {
       const scope = `resource is ${ENTITY.resource} in ${cedarEntity(ENTITY.server, grant.server)}`;
-      const when = uri === '*' ? [] : [uri.includes('*') ? { text: `resource.uri like ${cedarLikePattern(uri)}`, test: nameLike(uri) } : { text: `resource.uri == ${cedarString(uri)}`, test: nameIs(uri) }];
+      const when =
+        uri === '*'
+          ? []
+          : [
+              uri.includes('*')
+                ? { text: `resource.uri like ${cedarLikePattern(uri)}`, test: nameLike(uri) }
+                : { text: `resource.uri == ${cedarString(uri)}`, test: nameIs(uri) },
+            ];
       emit(`${base}.resource[${i}]`, effect, ['list_resource', 'read_resource'], scope, when);
     });
   };

@@ -18,7 +18,11 @@ const MCP = {
     { server: 'files', tools: ['read_file', 'list_*'] },
     { server: 'files', tools: ['write_*', 'edit_file'], when: { path: { under: ['${workspace}', '/data/shared'] } } },
     { server: 'files', tools: ['copy'], when: { from: { under: ['${workspace}/src'] }, to: { under: ['/'] } } },
-    { server: 'web', tools: ['fetch'], when: { url: { host_in: ['api.example.com', '*.docs.example.org', 'h.example.net:8443', '10.0.0.5:*'] } } },
+    {
+      server: 'web',
+      tools: ['fetch'],
+      when: { url: { host_in: ['api.example.com', '*.docs.example.org', 'h.example.net:8443', '10.0.0.5:*'] } },
+    },
     { server: 'web', tools: ['mode*'], when: { mode: { one_of: ['read', 'write', 3, true] } } },
     { server: 'web', tools: ['*'], prompts: ['p*', 'exact'], resources: ['file:///docs/*', 'mem://exact', 'x*y*z'] },
     { server: 'other', tools: ['*'], resources: ['*'] },
@@ -32,24 +36,97 @@ const MCP = {
 };
 
 function mcpOf(mcp: unknown): McpPolicyConfig {
-  const config = configSchema.parse({ version: 1, servers: { files: { command: 'node' }, web: { command: 'node' }, other: { command: 'node' } }, profiles: { p: { mcp } } });
+  const config = configSchema.parse({
+    version: 1,
+    servers: { files: { command: 'node' }, web: { command: 'node' }, other: { command: 'node' } },
+    profiles: { p: { mcp } },
+  });
   const profile = config.profiles.p;
   if (profile === undefined) throw new Error('no profile');
   return profile.mcp;
 }
 
 const compiled = compileProfile(mcpOf(MCP), { profileName: 'p', workspace: WS });
-const options = { policies: compiled.policies, native: compiled.native, shape: compiled.shape, principal: { name: 'agent', profile: 'p' } };
+const options = {
+  policies: compiled.policies,
+  native: compiled.native,
+  shape: compiled.shape,
+  principal: { name: 'agent', profile: 'p' },
+};
 const nativeEngine = PolicyEngine.create(options);
 const cedarEngine = PolicyEngine.create({ ...options, evaluation: 'cedar' });
 
-const names = fc.constantFrom('read_file', 'list_dir', 'list_', 'write_file', 'write_', 'edit_file', 'copy', 'fetch', 'mode', 'mode_x', 'drop_table', 'dropx', 'p', 'p1', 'exact', 'exactly', 'zzz', 'x*y', 'list*');
-const uris = fc.constantFrom('file:///docs/a.md', 'file:///docs/private/k', 'file:///docs/privatex', 'file:///docs', 'mem://exact', 'mem://exact2', 'xyz', 'x1y2z', 'xzy', 'x*y*z', 'other://a');
+const names = fc.constantFrom(
+  'read_file',
+  'list_dir',
+  'list_',
+  'write_file',
+  'write_',
+  'edit_file',
+  'copy',
+  'fetch',
+  'mode',
+  'mode_x',
+  'drop_table',
+  'dropx',
+  'p',
+  'p1',
+  'exact',
+  'exactly',
+  'zzz',
+  'x*y',
+  'list*',
+);
+const uris = fc.constantFrom(
+  'file:///docs/a.md',
+  'file:///docs/private/k',
+  'file:///docs/privatex',
+  'file:///docs',
+  'mem://exact',
+  'mem://exact2',
+  'xyz',
+  'x1y2z',
+  'xzy',
+  'x*y*z',
+  'other://a',
+);
 const paths = fc.oneof(
-  fc.constantFrom(WS, `${WS}/`, `${WS}/a.txt`, `${WS}x`, `${WS}/.git`, `${WS}/.git/config`, `${WS}/.gitx`, '/data/shared', '/data/shared/secret', '/data/shared/secret2', '/data/sharedx', '/', '/etc/passwd', '', 'relative', `${WS}/src`, `${WS}/src/a`, `${WS}/srcx`, '*', `${WS}/*`),
+  fc.constantFrom(
+    WS,
+    `${WS}/`,
+    `${WS}/a.txt`,
+    `${WS}x`,
+    `${WS}/.git`,
+    `${WS}/.git/config`,
+    `${WS}/.gitx`,
+    '/data/shared',
+    '/data/shared/secret',
+    '/data/shared/secret2',
+    '/data/sharedx',
+    '/',
+    '/etc/passwd',
+    '',
+    'relative',
+    `${WS}/src`,
+    `${WS}/src/a`,
+    `${WS}/srcx`,
+    '*',
+    `${WS}/*`,
+  ),
   fc.string({ maxLength: 12 }).map((s) => `${WS}/${s}`),
 );
-const hosts = fc.constantFrom('api.example.com', 'API.example.com', 'x.docs.example.org', 'docs.example.org', '.docs.example.org', 'a.b.docs.example.org', 'h.example.net', '10.0.0.5', 'evil.com', '');
+const hosts = fc.constantFrom(
+  'api.example.com',
+  'API.example.com',
+  'x.docs.example.org',
+  'docs.example.org',
+  '.docs.example.org',
+  'a.b.docs.example.org',
+  'h.example.net',
+  '10.0.0.5',
+  'evil.com',
+  '',
+);
 const ports = fc.constantFrom(80, 443, 8443, 8080, 1, 65535);
 const modes = fc.constantFrom('read', 'write', '3', 'true', 'READ', 'delete', '');
 
@@ -83,12 +160,29 @@ const anyRequest = fc.record({
   context: fc.option(context, { nil: undefined }),
 });
 /** Calls of the conditionally granted tools, with arguments: where the conditions are decided. */
-const conditionalCall = fc.record({
-  action: fc.constant('call_tool' as const),
-  pair: fc.constantFrom(['web', 'fetch'], ['files', 'write_file'], ['files', 'write_'], ['files', 'edit_file'], ['files', 'copy'], ['web', 'mode'], ['web', 'mode_x'], ['other', 'drop_table']),
-  uri: uris,
-  context,
-}).map(({ action, pair, uri, context: c }) => ({ action, server: pair[0] ?? '', name: pair[1] ?? '', uri, context: c }));
+const conditionalCall = fc
+  .record({
+    action: fc.constant('call_tool' as const),
+    pair: fc.constantFrom(
+      ['web', 'fetch'],
+      ['files', 'write_file'],
+      ['files', 'write_'],
+      ['files', 'edit_file'],
+      ['files', 'copy'],
+      ['web', 'mode'],
+      ['web', 'mode_x'],
+      ['other', 'drop_table'],
+    ),
+    uri: uris,
+    context,
+  })
+  .map(({ action, pair, uri, context: c }) => ({
+    action,
+    server: pair[0] ?? '',
+    name: pair[1] ?? '',
+    uri,
+    context: c,
+  }));
 const request = fc.oneof({ weight: 1, arbitrary: anyRequest }, { weight: 3, arbitrary: conditionalCall });
 
 function resourceOf(action: (typeof ACTIONS)[number], server: string, name: string, uri: string): PolicyResource {
@@ -109,7 +203,14 @@ describe('policy engine: native decisions equal Cedar decisions', () => {
   });
 
   it('the native path is really taken for compiled policies, and Cedar still for user policies', () => {
-    const withUserPolicy = PolicyEngine.create({ ...options, policies: { ...compiled.policies, 'mine#0': 'forbid (principal, action, resource) when { context has args && context.args has "path" && context.args["path"] like "*secret*" };' } });
+    const withUserPolicy = PolicyEngine.create({
+      ...options,
+      policies: {
+        ...compiled.policies,
+        'mine#0':
+          'forbid (principal, action, resource) when { context has args && context.args has "path" && context.args["path"] like "*secret*" };',
+      },
+    });
     const call = { kind: 'tool' as const, server: 'files', name: 'write_file' };
     const ctx = { args: { path: `${WS}/my-secret.txt` }, hosts: {}, ports: {} };
     // The compiled grant alone allows it (native); the user's forbid (Cedar) refuses it.

@@ -66,7 +66,11 @@ interface Slice {
   readonly native: readonly { readonly id: string; readonly policy: NativePolicy }[] | null;
 }
 
-const RESOURCE_TYPE: Record<ResourceKind, string> = { tool: ENTITY.tool, prompt: ENTITY.prompt, resource: ENTITY.resource };
+const RESOURCE_TYPE: Record<ResourceKind, string> = {
+  tool: ENTITY.tool,
+  prompt: ENTITY.prompt,
+  resource: ENTITY.resource,
+};
 const MAX_CACHED_DECISIONS = 65_536;
 let engineCounter = 0;
 
@@ -86,7 +90,11 @@ export class PolicyEngine {
     this.#policies = policies;
     this.#prefix = `warden-${process.pid}-${++engineCounter}`;
     this.#principalUid = { type: ENTITY.agent, id: options.principal.name };
-    this.#principal = { uid: this.#principalUid, attrs: { name: options.principal.name, profile: options.principal.profile }, parents: [] };
+    this.#principal = {
+      uid: this.#principalUid,
+      attrs: { name: options.principal.name, profile: options.principal.profile },
+      parents: [],
+    };
   }
 
   /**
@@ -106,24 +114,37 @@ export class PolicyEngine {
         continue;
       }
       const usesContext = JSON.stringify(parsed.json.conditions).includes('"Var":"context"');
-      const native = options.evaluation === 'cedar' || options.native === undefined || !Object.hasOwn(options.native, id) ? null : (options.native[id] ?? null);
+      const native =
+        options.evaluation === 'cedar' || options.native === undefined || !Object.hasOwn(options.native, id)
+          ? null
+          : (options.native[id] ?? null);
       indexed.push({ id, text, json: parsed.json, usesContext, native });
     }
     if (problems.length === 0) {
-      const validation = c.validate({ schema, policies: { staticPolicies: { ...options.policies } }, validationSettings: { mode: 'strict' } });
+      const validation = c.validate({
+        schema,
+        policies: { staticPolicies: { ...options.policies } },
+        validationSettings: { mode: 'strict' },
+      });
       if (validation.type === 'failure') problems.push(...cedarMessages(validation.errors));
       else {
-        for (const v of validation.validationErrors) problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
+        for (const v of validation.validationErrors)
+          problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
         // Cedar only warns about a policy that can never apply (e.g. a forbid guarded by `has` on
         // an attribute the schema does not have) or about confusable text. The author believes
         // such a policy is in force; refuse it like an error rather than run without it.
-        for (const v of validation.validationWarnings) problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
+        for (const v of validation.validationWarnings)
+          problems.push(`policy ${v.policyId}: ${cedarMessages([v.error]).join('; ')}`);
       }
     }
     if (problems.length > 0) {
-      throw new WardenError('POLICY_INVALID', `the policy set does not validate against the Warden Cedar schema:\n  ${problems.slice(0, 20).join('\n  ')}`, {
-        hint: 'fix the policies named above (see docs/config.md, "Cedar policies", for the entity types, actions and context)',
-      });
+      throw new WardenError(
+        'POLICY_INVALID',
+        `the policy set does not validate against the Warden Cedar schema:\n  ${problems.slice(0, 20).join('\n  ')}`,
+        {
+          hint: 'fix the policies named above (see docs/config.md, "Cedar policies", for the entity types, actions and context)',
+        },
+      );
     }
     return new PolicyEngine(indexed, options);
   }
@@ -138,12 +159,16 @@ export class PolicyEngine {
     const type = RESOURCE_TYPE[resource.kind];
     const sliceKey = `${action}\u0000${type}\u0000${resourceId}`;
     const slice = this.#slice(sliceKey, action, type, resourceId, resource.server);
-    if (slice.cedarId === null) return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceId}` };
+    if (slice.cedarId === null)
+      return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceId}` };
     if (!slice.usesContext) {
       const cached = this.#decisions.get(sliceKey);
       if (cached !== undefined) return cached;
     }
-    const decision = slice.native !== null ? decideNatively(slice.native, action, resource, resourceId, context) : this.#evaluate(slice.cedarId, action, { type, id: resourceId }, resource, context);
+    const decision =
+      slice.native !== null
+        ? decideNatively(slice.native, action, resource, resourceId, context)
+        : this.#evaluate(slice.cedarId, action, { type, id: resourceId }, resource, context);
     if (!slice.usesContext) {
       if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
       this.#decisions.set(sliceKey, decision);
@@ -151,8 +176,17 @@ export class PolicyEngine {
     return decision;
   }
 
-  #evaluate(cedarId: string, action: PolicyAction, resourceUid: { type: string; id: string }, resource: PolicyResource, context?: CallContext): Decision {
-    const attrs = resource.kind === 'resource' ? { uri: resource.name, server: resource.server } : { name: resource.name, server: resource.server };
+  #evaluate(
+    cedarId: string,
+    action: PolicyAction,
+    resourceUid: { type: string; id: string },
+    resource: PolicyResource,
+    context?: CallContext,
+  ): Decision {
+    const attrs =
+      resource.kind === 'resource'
+        ? { uri: resource.name, server: resource.server }
+        : { name: resource.name, server: resource.server };
     const entities: EntityJson[] = [
       this.#principal,
       { uid: resourceUid, attrs, parents: [{ type: ENTITY.server, id: resource.server }] },
@@ -162,35 +196,66 @@ export class PolicyEngine {
       principal: this.#principalUid,
       action: { type: ENTITY.action, id: action },
       resource: resourceUid,
-      context: action === 'call_tool' ? { args: { ...(context?.args ?? {}) }, hosts: { ...(context?.hosts ?? {}) }, ports: { ...(context?.ports ?? {}) } } : {},
+      context:
+        action === 'call_tool'
+          ? {
+              args: { ...(context?.args ?? {}) },
+              hosts: { ...(context?.hosts ?? {}) },
+              ports: { ...(context?.ports ?? {}) },
+            }
+          : {},
       preparsedPolicySetId: cedarId,
       entities,
     });
-    if (answer.type === 'failure') return { allow: false, policyIds: [], reason: `policy evaluation failed: ${cedarMessages(answer.errors).join('; ')}` };
+    if (answer.type === 'failure')
+      return {
+        allow: false,
+        policyIds: [],
+        reason: `policy evaluation failed: ${cedarMessages(answer.errors).join('; ')}`,
+      };
     const { decision, diagnostics } = answer.response;
     // Cedar skips a policy whose evaluation errors; for a forbid that would fail open, so any
     // error denies.
     if (diagnostics.errors.length > 0) {
-      return { allow: false, policyIds: diagnostics.errors.map((e) => e.policyId), reason: `policy evaluation error: ${diagnostics.errors.map((e) => e.error.message).join('; ')}` };
+      return {
+        allow: false,
+        policyIds: diagnostics.errors.map((e) => e.policyId),
+        reason: `policy evaluation error: ${diagnostics.errors.map((e) => e.error.message).join('; ')}`,
+      };
     }
     if (decision === 'allow') return { allow: true, policyIds: [...diagnostics.reason].sort(), reason: 'granted' };
-    if (diagnostics.reason.length > 0) return { allow: false, policyIds: [...diagnostics.reason].sort(), reason: 'forbidden' };
-    return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceUid.id}${context === undefined ? '' : ' with these arguments'}` };
+    if (diagnostics.reason.length > 0)
+      return { allow: false, policyIds: [...diagnostics.reason].sort(), reason: 'forbidden' };
+    return {
+      allow: false,
+      policyIds: [],
+      reason: `no policy grants ${action} on ${resource.kind} ${resourceUid.id}${context === undefined ? '' : ' with these arguments'}`,
+    };
   }
 
   #slice(key: string, action: PolicyAction, type: string, resourceId: string, server: string): Slice {
     const known = this.#slices.get(key);
     if (known !== undefined) return known;
-    const members = this.#policies.filter((p) => actionMatches(p.json, action) && resourceMatches(p.json, type, resourceId, server));
+    const members = this.#policies.filter(
+      (p) => actionMatches(p.json, action) && resourceMatches(p.json, type, resourceId, server),
+    );
     let slice: Slice;
     if (members.length === 0) {
       slice = { cedarId: null, usesContext: false, native: null };
     } else {
       // Slices with the same members share one parsed set inside Cedar.
-      const cedarId = `${this.#prefix}-${createHash('sha256').update(members.map((m) => m.id).join('\n')).digest('hex').slice(0, 24)}`;
-      const parsed = cedar().preparsePolicySet(cedarId, { staticPolicies: Object.fromEntries(members.map((m) => [m.id, m.text])) });
-      if (parsed.type === 'failure') throw new TypeError(`validated policies failed to parse: ${cedarMessages(parsed.errors).join('; ')}`);
-      const native = members.every((m) => m.native !== null) ? members.map((m) => ({ id: m.id, policy: m.native as NativePolicy })) : null;
+      const cedarId = `${this.#prefix}-${createHash('sha256')
+        .update(members.map((m) => m.id).join('\n'))
+        .digest('hex')
+        .slice(0, 24)}`;
+      const parsed = cedar().preparsePolicySet(cedarId, {
+        staticPolicies: Object.fromEntries(members.map((m) => [m.id, m.text])),
+      });
+      if (parsed.type === 'failure')
+        throw new TypeError(`validated policies failed to parse: ${cedarMessages(parsed.errors).join('; ')}`);
+      const native = members.every((m) => m.native !== null)
+        ? members.map((m) => ({ id: m.id, policy: m.native as NativePolicy }))
+        : null;
       slice = { cedarId, usesContext: members.some((m) => m.usesContext), native };
     }
     this.#slices.set(key, slice);
@@ -203,8 +268,19 @@ export class PolicyEngine {
  * matched, see #slice): a forbid that applies denies, else a permit that applies allows, else
  * nothing grants it. The ids and reasons are what #evaluate reports for the same outcome.
  */
-function decideNatively(members: readonly { readonly id: string; readonly policy: NativePolicy }[], action: PolicyAction, resource: PolicyResource, resourceId: string, context: CallContext | undefined): Decision {
-  const request = { name: resource.name, args: context?.args ?? {}, hosts: context?.hosts ?? {}, ports: context?.ports ?? {} };
+function decideNatively(
+  members: readonly { readonly id: string; readonly policy: NativePolicy }[],
+  action: PolicyAction,
+  resource: PolicyResource,
+  resourceId: string,
+  context: CallContext | undefined,
+): Decision {
+  const request = {
+    name: resource.name,
+    args: context?.args ?? {},
+    hosts: context?.hosts ?? {},
+    ports: context?.ports ?? {},
+  };
   // Cedar sees an empty context for every action but call_tool.
   const seen = action === 'call_tool' ? request : { name: resource.name, args: {}, hosts: {}, ports: {} };
   const permits: string[] = [];
@@ -215,7 +291,11 @@ function decideNatively(members: readonly { readonly id: string; readonly policy
   }
   if (forbids.length > 0) return { allow: false, policyIds: forbids.sort(), reason: 'forbidden' };
   if (permits.length > 0) return { allow: true, policyIds: permits.sort(), reason: 'granted' };
-  return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceId}${context === undefined ? '' : ' with these arguments'}` };
+  return {
+    allow: false,
+    policyIds: [],
+    reason: `no policy grants ${action} on ${resource.kind} ${resourceId}${context === undefined ? '' : ' with these arguments'}`,
+  };
 }
 
 function actionMatches(policy: PolicyJson, action: PolicyAction): boolean {

@@ -1,6 +1,20 @@
 // Cedar policy engine: profiles compiled to Cedar, decisions with the ids of the deciding policies.
 // Adding an export here is an API decision (design.md, convention 2).
-export { compileProfile, conditionPath, normalisePath, type ArgumentRule, type CompiledProfile, type CompileOptions } from './compile.js';
-export { PolicyEngine, type CallContext, type Decision, type PolicyEngineOptions, type PolicyResource, type ResourceKind } from './engine.js';
+export {
+  compileProfile,
+  conditionPath,
+  normalisePath,
+  type ArgumentRule,
+  type CompiledProfile,
+  type CompileOptions,
+} from './compile.js';
+export {
+  PolicyEngine,
+  type CallContext,
+  type Decision,
+  type PolicyEngineOptions,
+  type PolicyResource,
+  type ResourceKind,
+} from './engine.js';
 export { loadPolicyFiles } from './policy-files.js';
 export { ACTIONS, wardenSchema, type ContextShape, type PolicyAction } from './schema.js';

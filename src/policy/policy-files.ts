@@ -15,7 +15,11 @@ const ID_ANNOTATION = /^\s*@id\(\s*"((?:[^"\\]|\\.){1,128})"\s*\)/;
  * Loads `files` (relative to `configPath`'s directory) and returns policy id → text, merged
  * after `existing` (whose ids must not be reused).
  */
-export function loadPolicyFiles(files: readonly string[], configPath: string | null, existing: Readonly<Record<string, string>>): Record<string, string> {
+export function loadPolicyFiles(
+  files: readonly string[],
+  configPath: string | null,
+  existing: Readonly<Record<string, string>>,
+): Record<string, string> {
   const out: Record<string, string> = { ...existing };
   const base = configPath === null ? process.cwd() : dirname(configPath);
   for (const file of files) {
@@ -23,20 +27,33 @@ export function loadPolicyFiles(files: readonly string[], configPath: string | n
     let text: string;
     try {
       const size = statSync(path).size;
-      if (size > MAX_POLICY_FILE_BYTES) throw new WardenError('POLICY_FILE', `Cedar policy file ${path} is ${size} bytes; the limit is 1 MiB`, { hint: 'split it, or remove what is not needed' });
+      if (size > MAX_POLICY_FILE_BYTES)
+        throw new WardenError('POLICY_FILE', `Cedar policy file ${path} is ${size} bytes; the limit is 1 MiB`, {
+          hint: 'split it, or remove what is not needed',
+        });
       text = readFileSync(path, 'utf8');
     } catch (error) {
       if (error instanceof WardenError) throw error;
-      throw new WardenError('POLICY_FILE', `cannot read Cedar policy file ${path}: ${(error as Error).message}`, { hint: 'check the path in mcp.policies (relative paths are taken from the directory of warden.yaml)' });
+      throw new WardenError('POLICY_FILE', `cannot read Cedar policy file ${path}: ${(error as Error).message}`, {
+        hint: 'check the path in mcp.policies (relative paths are taken from the directory of warden.yaml)',
+      });
     }
     const parts = cedar().policySetTextToParts(text);
     if (parts.type === 'failure') {
-      throw new WardenError('POLICY_INVALID', `${path}: ${cedarMessages(parts.errors).join('; ')}`, { hint: 'fix the Cedar syntax (see https://docs.cedarpolicy.com/policies/syntax-policy.html)' });
+      throw new WardenError('POLICY_INVALID', `${path}: ${cedarMessages(parts.errors).join('; ')}`, {
+        hint: 'fix the Cedar syntax (see https://docs.cedarpolicy.com/policies/syntax-policy.html)',
+      });
     }
-    if (parts.policy_templates.length > 0) throw new WardenError('POLICY_INVALID', `${path}: policy templates are not supported`, { hint: 'write static policies' });
+    if (parts.policy_templates.length > 0)
+      throw new WardenError('POLICY_INVALID', `${path}: policy templates are not supported`, {
+        hint: 'write static policies',
+      });
     parts.policies.forEach((policy, index) => {
       const id = ID_ANNOTATION.exec(policy)?.[1] ?? `${basename(path)}#${index}`;
-      if (Object.hasOwn(out, id)) throw new WardenError('POLICY_FILE', `${path}: policy id '${id}' is used twice`, { hint: 'give each policy a unique @id("...")' });
+      if (Object.hasOwn(out, id))
+        throw new WardenError('POLICY_FILE', `${path}: policy id '${id}' is used twice`, {
+          hint: 'give each policy a unique @id("...")',
+        });
       out[id] = policy;
     });
   }

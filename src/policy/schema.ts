@@ -25,7 +25,14 @@ export const ENTITY = {
   action: `${NAMESPACE}::Action`,
 } as const;
 
-export const ACTIONS = ['list_tool', 'call_tool', 'list_prompt', 'get_prompt', 'list_resource', 'read_resource'] as const;
+export const ACTIONS = [
+  'list_tool',
+  'call_tool',
+  'list_prompt',
+  'get_prompt',
+  'list_resource',
+  'read_resource',
+] as const;
 export type PolicyAction = (typeof ACTIONS)[number];
 
 /** The argument names the context carries, by how the gateway derives them. */
@@ -38,19 +45,31 @@ export interface ContextShape {
 
 type Attr = { type: 'String' | 'Long'; required: boolean };
 
-function record(names: readonly string[], type: 'String' | 'Long'): { type: 'Record'; attributes: Record<string, Attr> } {
+function record(
+  names: readonly string[],
+  type: 'String' | 'Long',
+): { type: 'Record'; attributes: Record<string, Attr> } {
   return { type: 'Record', attributes: Object.fromEntries(names.map((n) => [n, { type, required: false }])) };
 }
 
 /** The schema as Cedar's JSON format; `shape` lists the argument names the policies may use. */
 export function wardenSchema(shape: ContextShape): Schema {
-  const named = { type: 'Record' as const, attributes: { name: { type: 'String' as const }, server: { type: 'String' as const } } };
+  const named = {
+    type: 'Record' as const,
+    attributes: { name: { type: 'String' as const }, server: { type: 'String' as const } },
+  };
   const empty = { type: 'Record' as const, attributes: {} };
   const callContext = {
     type: 'Record' as const,
-    attributes: { args: record(shape.args, 'String'), hosts: record(shape.urls, 'String'), ports: record(shape.urls, 'Long') },
+    attributes: {
+      args: record(shape.args, 'String'),
+      hosts: record(shape.urls, 'String'),
+      ports: record(shape.urls, 'Long'),
+    },
   };
-  const applies = (resource: string, context: object) => ({ appliesTo: { principalTypes: ['Agent'], resourceTypes: [resource], context } });
+  const applies = (resource: string, context: object) => ({
+    appliesTo: { principalTypes: ['Agent'], resourceTypes: [resource], context },
+  });
   return {
     [NAMESPACE]: {
       entityTypes: {
@@ -58,7 +77,10 @@ export function wardenSchema(shape: ContextShape): Schema {
         Server: {},
         Tool: { memberOfTypes: ['Server'], shape: named },
         Prompt: { memberOfTypes: ['Server'], shape: named },
-        Resource: { memberOfTypes: ['Server'], shape: { type: 'Record', attributes: { uri: { type: 'String' }, server: { type: 'String' } } } },
+        Resource: {
+          memberOfTypes: ['Server'],
+          shape: { type: 'Record', attributes: { uri: { type: 'String' }, server: { type: 'String' } } },
+        },
       },
       actions: {
         list_tool: applies('Tool', empty),

@@ -51,7 +51,8 @@ function makeFifo(path: string): ChildProcess {
   return spawn('sh', ['-c', ': > "$1"', 'sh', path], { stdio: 'ignore' });
 }
 
-const PROFILE_YAML = 'version: 1\nprofiles:\n  coding:\n    network:\n      allow: [api.github.com]\n    limits: { memory: 1GiB, timeout: 10m }\n';
+const PROFILE_YAML =
+  'version: 1\nprofiles:\n  coding:\n    network:\n      allow: [api.github.com]\n    limits: { memory: 1GiB, timeout: 10m }\n';
 
 describe('loadConfig: finding the file', () => {
   it('without a file, returns the built-in config and path null', async () => {
@@ -192,7 +193,10 @@ describe('loadConfig: parse errors', () => {
   });
 
   it('duplicate keys are CONFIG_PARSE (a later key must not silently override an earlier one)', async () => {
-    write('warden.yaml', 'version: 1\nprofiles:\n  coding:\n    network: { allow: [] }\n  coding:\n    network: { allow: [evil.example.com] }\n');
+    write(
+      'warden.yaml',
+      'version: 1\nprofiles:\n  coding:\n    network: { allow: [] }\n  coding:\n    network: { allow: [evil.example.com] }\n',
+    );
     const error = await expectLoadError('CONFIG_PARSE', /:5:\d+: /, dir);
     expect(error.message.toLowerCase()).toMatch(/unique|duplicate/);
   });
@@ -203,13 +207,21 @@ describe('loadConfig: parse errors', () => {
   });
 
   it('invalid UTF-8 is CONFIG_PARSE', async () => {
-    write('warden.yaml', Buffer.from([0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x3a, 0x20, 0x31, 0x0a, 0x23, 0xff, 0xfe, 0x0a]));
+    write(
+      'warden.yaml',
+      Buffer.from([0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x3a, 0x20, 0x31, 0x0a, 0x23, 0xff, 0xfe, 0x0a]),
+    );
     await expectLoadError('CONFIG_PARSE', /not valid UTF-8/, dir);
   });
 
   it('an alias bomb is refused (billion laughs)', async () => {
     const lines = ['version: 1', 'a: &a [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`);
+    for (let i = 0; i < 8; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(', ')}]`,
+      );
     write('warden.yaml', `${lines.join('\n')}\n`);
     await expectLoadError('CONFIG_PARSE', /alias/i, dir);
   });
@@ -268,7 +280,9 @@ describe('loadConfig: schema errors name file, line, column and path', () => {
     const names = Array.from({ length: 13 }, (_, i) => `      - '${i}bad'`).join('\n');
     write('warden.yaml', `version: 1\nprofiles:\n  coding:\n    env:\n      pass:\n${names}\n`);
     const error = await expectLoadError('CONFIG_INVALID', /… and 3 more/, dir);
-    expect(error.message.split('\n').filter((l) => l.includes('not a valid environment variable name'))).toHaveLength(10);
+    expect(error.message.split('\n').filter((l) => l.includes('not a valid environment variable name'))).toHaveLength(
+      10,
+    );
   });
 });
 

@@ -27,7 +27,9 @@ export async function loadConfig(cwd: string, explicitPath?: string): Promise<Lo
     const path = resolve(cwd, explicitPath);
     const text = readBounded(path);
     if (text === undefined) {
-      throw new WardenError('CONFIG_NOT_FOUND', `config file ${path} does not exist`, { hint: 'check the --config path' });
+      throw new WardenError('CONFIG_NOT_FOUND', `config file ${path} does not exist`, {
+        hint: 'check the --config path',
+      });
     }
     return { config: await parseConfigText(text, path), path };
   }
@@ -48,7 +50,9 @@ export async function parseConfigText(text: string, source: string): Promise<War
 /** Reads at most MAX_CONFIG_BYTES + 1 bytes; undefined when the file does not exist. */
 function readBounded(path: string): string | undefined {
   const notRegular = (): WardenError =>
-    new WardenError('CONFIG_NOT_FOUND', `config path ${path} is not a regular file`, { hint: 'point --config at a warden.yaml file (not a directory, FIFO or device)' });
+    new WardenError('CONFIG_NOT_FOUND', `config path ${path} is not a regular file`, {
+      hint: 'point --config at a warden.yaml file (not a directory, FIFO or device)',
+    });
   let fd: number;
   try {
     // Check the type before opening: opening a FIFO for reading blocks until a writer appears,
@@ -60,15 +64,20 @@ function readBounded(path: string): string | undefined {
   } catch (error) {
     if (error instanceof WardenError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new WardenError('CONFIG_NOT_FOUND', `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new WardenError('CONFIG_NOT_FOUND', `cannot read config file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   try {
     if (!fstatSync(fd).isFile()) throw notRegular();
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
-    for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    for (let n = 1; n > 0 && length < buffer.length; length += n)
+      n = readSync(fd, buffer, length, buffer.length - length, null);
     if (length > MAX_CONFIG_BYTES) {
-      throw new WardenError('CONFIG_TOO_LARGE', `config file ${path} is larger than ${MAX_CONFIG_BYTES} bytes`, { hint: 'a warden config is small; check you passed the right file' });
+      throw new WardenError('CONFIG_TOO_LARGE', `config file ${path} is larger than ${MAX_CONFIG_BYTES} bytes`, {
+        hint: 'a warden config is small; check you passed the right file',
+      });
     }
     const decoder = new TextDecoder('utf-8', { fatal: true });
     try {
@@ -80,4 +89,3 @@ function readBounded(path: string): string | undefined {
     closeSync(fd);
   }
 }
-

@@ -16,41 +16,61 @@ export function parseConfigText(text: string, source: string): WardenConfig {
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     const where = first?.linePos?.[0] ? `${source}:${first.linePos[0].line}:${first.linePos[0].col}` : source;
-    const message = ((first?.message ?? 'invalid YAML').split('\n')[0] ?? 'invalid YAML').replace(/ at line \d+, column \d+:?$/, '');
-    throw new WardenError('CONFIG_PARSE', `${where}: ${message}`, { hint: 'fix the YAML syntax at that position (duplicate keys are not allowed)' });
+    const message = ((first?.message ?? 'invalid YAML').split('\n')[0] ?? 'invalid YAML').replace(
+      / at line \d+, column \d+:?$/,
+      '',
+    );
+    throw new WardenError('CONFIG_PARSE', `${where}: ${message}`, {
+      hint: 'fix the YAML syntax at that position (duplicate keys are not allowed)',
+    });
   }
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 50 });
   } catch (error) {
-    throw new WardenError('CONFIG_PARSE', `${source}: ${(error as Error).message}`, { hint: 'simplify the YAML (anchors/aliases are limited)' });
+    throw new WardenError('CONFIG_PARSE', `${source}: ${(error as Error).message}`, {
+      hint: 'simplify the YAML (anchors/aliases are limited)',
+    });
   }
   if (data === null || data === undefined) {
-    throw new WardenError('CONFIG_INVALID', `${source}: the file is empty`, { hint: 'start with `version: 1`; see docs/config.md' });
+    throw new WardenError('CONFIG_INVALID', `${source}: the file is empty`, {
+      hint: 'start with `version: 1`; see docs/config.md',
+    });
   }
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const lines = result.error.issues.slice(0, 10).map((issue) => describeIssue(issue, doc, lineCounter, source));
     const more = result.error.issues.length > 10 ? `\n  … and ${result.error.issues.length - 10} more` : '';
-    throw new WardenError('CONFIG_INVALID', `invalid config:\n  ${lines.join('\n  ')}${more}`, { hint: 'see docs/config.md for every field, with examples' });
+    throw new WardenError('CONFIG_INVALID', `invalid config:\n  ${lines.join('\n  ')}${more}`, {
+      hint: 'see docs/config.md for every field, with examples',
+    });
   }
   return deepFreeze(result.data);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, doc: Document, lineCounter: LineCounter, source: string): string {
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)';
+  const path =
+    issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '') || '(top level)';
   const where = locate(doc, issue.path, lineCounter);
   const position = where ? `${source}:${where.line}:${where.col}` : source;
   return `${position} ${path}: ${humanMessage(issue, doc.hasIn(issue.path as unknown[]))}`;
 }
 
 /** Finds the YAML node for a zod path (or its closest existing parent) and returns its position. */
-function locate(doc: Document, path: readonly PropertyKey[], lineCounter: LineCounter): { line: number; col: number } | undefined {
+function locate(
+  doc: Document,
+  path: readonly PropertyKey[],
+  lineCounter: LineCounter,
+): { line: number; col: number } | undefined {
   for (let depth = path.length; depth >= 0; depth--) {
     const node: unknown = doc.getIn(path.slice(0, depth) as unknown[], true);
     const range = (node as { range?: [number, number, number] } | undefined)?.range;
     if (range) return lineCounter.linePos(range[0]);
-    if (depth === 0 && isCollection(doc.contents) && doc.contents.range) return lineCounter.linePos(doc.contents.range[0]);
+    if (depth === 0 && isCollection(doc.contents) && doc.contents.range)
+      return lineCounter.linePos(doc.contents.range[0]);
   }
   return undefined;
 }

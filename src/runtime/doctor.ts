@@ -3,11 +3,30 @@
  * seccomp in force), and for each problem names the command that fixes it.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WardenConfig } from '../core/config.js';
-import { buildSeccompFilter, cgroupLayout, cgroupParent, findBinary, lookupUser, parseBwrapVersion, userNamespacesEnabled, CGROUP_CONTROLLERS } from '../sandbox/index.js';
+import {
+  buildSeccompFilter,
+  cgroupLayout,
+  cgroupParent,
+  findBinary,
+  lookupUser,
+  parseBwrapVersion,
+  userNamespacesEnabled,
+  CGROUP_CONTROLLERS,
+} from '../sandbox/index.js';
 
 export interface DoctorCheck {
   readonly name: string;
@@ -22,7 +41,12 @@ export interface DoctorCheck {
 const SETUP = 'sudo scripts/setup.sh';
 
 /** Runs all checks. `stateDir` is where the audit log would live. */
-export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.ProcessEnv = process.env, assetsDir: string | null = null): DoctorCheck[] {
+export function runDoctor(
+  config: WardenConfig,
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  assetsDir: string | null = null,
+): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
   const uid = process.getuid?.() ?? -1;
   const add = (check: DoctorCheck): void => {
@@ -30,13 +54,29 @@ export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.Pr
   };
 
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  add({ name: 'node', ok: major > 20 || (major === 20 && minor >= 18), detail: `Node ${process.versions.node}`, fix: 'install Node.js 20.18 or newer' });
-  add({ name: 'linux', ok: process.platform === 'linux', detail: `${process.platform} ${process.arch}`, fix: 'warden sandboxes need Linux' });
+  add({
+    name: 'node',
+    ok: major > 20 || (major === 20 && minor >= 18),
+    detail: `Node ${process.versions.node}`,
+    fix: 'install Node.js 20.18 or newer',
+  });
+  add({
+    name: 'linux',
+    ok: process.platform === 'linux',
+    detail: `${process.platform} ${process.arch}`,
+    fix: 'warden sandboxes need Linux',
+  });
 
   const bwrap = findBinary('bwrap', env.WARDEN_BWRAP);
   let bwrapVersion: string | null = null;
-  if (bwrap !== null) bwrapVersion = parseBwrapVersion(spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout ?? '');
-  add({ name: 'bubblewrap', ok: bwrap !== null && bwrapVersion !== null && versionAtLeast(bwrapVersion, [0, 8, 0]), detail: bwrap === null ? 'bwrap not found' : `${bwrap} ${bwrapVersion ?? '(unknown version)'}`, fix: `apt-get install bubblewrap (0.8 or newer), or ${SETUP}` });
+  if (bwrap !== null)
+    bwrapVersion = parseBwrapVersion(spawnSync(bwrap, ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  add({
+    name: 'bubblewrap',
+    ok: bwrap !== null && bwrapVersion !== null && versionAtLeast(bwrapVersion, [0, 8, 0]),
+    detail: bwrap === null ? 'bwrap not found' : `${bwrap} ${bwrapVersion ?? '(unknown version)'}`,
+    fix: `apt-get install bubblewrap (0.8 or newer), or ${SETUP}`,
+  });
 
   // socat is only the fallback forwarder, for a build without the native init.
   const socat = findBinary('socat');
@@ -44,27 +84,56 @@ export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.Pr
   add({
     name: 'socat',
     ok: socat !== null || nativeInit,
-    detail: socat ?? (nativeInit ? 'not installed; not needed (the native warden-init forwards the proxy port)' : 'socat not found in /usr/bin, and warden-init was not built'),
+    detail:
+      socat ??
+      (nativeInit
+        ? 'not installed; not needed (the native warden-init forwards the proxy port)'
+        : 'socat not found in /usr/bin, and warden-init was not built'),
     fix: `apt-get install socat, or ${SETUP}`,
   });
 
   const userns = userNamespacesEnabled();
-  add({ name: 'user namespaces', ok: userns.enabled, detail: userns.detail, fix: 'sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on Debian kernels that have it)' });
+  add({
+    name: 'user namespaces',
+    ok: userns.enabled,
+    detail: userns.detail,
+    fix: 'sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on Debian kernels that have it)',
+  });
 
   let probeUser: { uid: number; gid: number } | null = null;
   if (uid === 0) {
     const user = lookupUser(config.sandbox.user);
-    add({ name: 'sandbox user', ok: user !== null && user.uid !== 0, detail: user === null ? `user '${config.sandbox.user}' does not exist` : `${user.name} (uid ${user.uid}, gid ${user.gid})`, fix: SETUP });
+    add({
+      name: 'sandbox user',
+      ok: user !== null && user.uid !== 0,
+      detail:
+        user === null
+          ? `user '${config.sandbox.user}' does not exist`
+          : `${user.name} (uid ${user.uid}, gid ${user.gid})`,
+      fix: SETUP,
+    });
     if (user !== null) probeUser = user;
   } else {
-    add({ name: 'sandbox user', ok: true, detail: `warden runs as uid ${uid}; sandboxes run as this user inside their own user namespace` });
+    add({
+      name: 'sandbox user',
+      ok: true,
+      detail: `warden runs as uid ${uid}; sandboxes run as this user inside their own user namespace`,
+    });
   }
 
   const layout = cgroupLayout();
   for (const controller of CGROUP_CONTROLLERS) {
     const mount = layout.mounts[controller];
     if (mount === undefined) {
-      add({ name: `cgroup ${controller}`, ok: false, detail: layout.version === 'v2' ? 'only cgroup v2 is mounted; this warden drives cgroup v1 controllers' : 'controller not mounted', fix: 'boot with cgroup v1 controllers, or run with --accept-missing-limits (no memory/pids/cpu limits)' });
+      add({
+        name: `cgroup ${controller}`,
+        ok: false,
+        detail:
+          layout.version === 'v2'
+            ? 'only cgroup v2 is mounted; this warden drives cgroup v1 controllers'
+            : 'controller not mounted',
+        fix: 'boot with cgroup v1 controllers, or run with --accept-missing-limits (no memory/pids/cpu limits)',
+      });
       continue;
     }
     const parent = cgroupParent(mount, uid);
@@ -72,7 +141,11 @@ export function runDoctor(config: WardenConfig, stateDir: string, env: NodeJS.Pr
     add({
       name: `cgroup ${controller}`,
       ok: usable,
-      detail: usable ? `${uid === 0 ? mount : parent} (v1)` : uid === 0 ? `${mount} is not writable` : `no subtree delegated to uid ${uid} at ${parent}`,
+      detail: usable
+        ? `${uid === 0 ? mount : parent} (v1)`
+        : uid === 0
+          ? `${mount} is not writable`
+          : `no subtree delegated to uid ${uid} at ${parent}`,
       fix: uid === 0 ? 'mount the cgroup v1 hierarchy read-write' : `sudo scripts/setup.sh --delegate-user $(id -un)`,
     });
   }
@@ -98,7 +171,36 @@ function probeSandbox(bwrap: string, user: { uid: number; gid: number } | null):
   const fd = openSync(file, 'r');
   rmSync(dir, { recursive: true, force: true });
   try {
-    const args = ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--seccomp', '3', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '--', '/bin/cat', '/proc/self/status'];
+    const args = [
+      '--unshare-all',
+      '--unshare-user',
+      '--disable-userns',
+      '--die-with-parent',
+      '--new-session',
+      '--cap-drop',
+      'ALL',
+      '--seccomp',
+      '3',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--',
+      '/bin/cat',
+      '/proc/self/status',
+    ];
     const result = spawnSync(bwrap, args, {
       stdio: ['ignore', 'pipe', 'pipe', fd],
       encoding: 'utf8',
@@ -109,10 +211,22 @@ function probeSandbox(bwrap: string, user: { uid: number; gid: number } | null):
     const filtered = /^Seccomp:\s*2$/m.test(status);
     const noCaps = /^CapEff:\s*0+$/m.test(status);
     if (result.status === 0 && filtered && noCaps) {
-      return { name: 'sandbox probe', ok: true, detail: 'bwrap started a sandbox: own user/pid/net namespaces, no capabilities, seccomp filter in force' };
+      return {
+        name: 'sandbox probe',
+        ok: true,
+        detail: 'bwrap started a sandbox: own user/pid/net namespaces, no capabilities, seccomp filter in force',
+      };
     }
     const why = (result.stderr ?? '').trim().split('\n').pop() ?? '';
-    return { name: 'sandbox probe', ok: false, detail: why !== '' ? why : `bwrap exited ${String(result.status)} (seccomp ${filtered ? 'on' : 'off'}, caps ${noCaps ? 'none' : 'present'})`, fix: 'fix the checks above; if they pass, user namespaces may be blocked by a security module (AppArmor/SELinux)' };
+    return {
+      name: 'sandbox probe',
+      ok: false,
+      detail:
+        why !== ''
+          ? why
+          : `bwrap exited ${String(result.status)} (seccomp ${filtered ? 'on' : 'off'}, caps ${noCaps ? 'none' : 'present'})`,
+      fix: 'fix the checks above; if they pass, user namespaces may be blocked by a security module (AppArmor/SELinux)',
+    };
   } finally {
     closeSync(fd);
   }
@@ -122,7 +236,12 @@ function stateDirCheck(stateDir: string): DoctorCheck {
   if (!existsSync(stateDir)) return { name: 'state dir', ok: true, detail: `${stateDir} (created on first run)` };
   const st = statSync(stateDir);
   const safe = (st.mode & 0o022) === 0;
-  return { name: 'state dir', ok: safe && isWritable(stateDir), detail: `${stateDir} mode ${(st.mode & 0o777).toString(8)}`, fix: `chmod 700 ${stateDir}` };
+  return {
+    name: 'state dir',
+    ok: safe && isWritable(stateDir),
+    detail: `${stateDir} mode ${(st.mode & 0o777).toString(8)}`,
+    fix: `chmod 700 ${stateDir}`,
+  };
 }
 
 function isWritable(path: string): boolean {

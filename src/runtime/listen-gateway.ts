@@ -27,12 +27,18 @@ export function parseListenAddress(text: string): ListenAddress {
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
   if (match === null || host === undefined || !(port >= 0 && port <= 65_535)) {
-    throw new WardenError('USAGE', `--listen '${text}' is not HOST:PORT`, { hint: 'e.g. --listen 127.0.0.1:3130 (port 0 picks a free one)' });
+    throw new WardenError('USAGE', `--listen '${text}' is not HOST:PORT`, {
+      hint: 'e.g. --listen 127.0.0.1:3130 (port 0 picks a free one)',
+    });
   }
   if (!LOOPBACK.has(host) || (match[1] !== undefined && isIP(host) !== 6)) {
-    throw new WardenError('USAGE', `--listen ${text}: warden listens on loopback only (127.0.0.1, localhost or [::1]); the endpoint has no TLS`, {
-      hint: 'bind 127.0.0.1 and put a TLS-terminating proxy in front for remote agents',
-    });
+    throw new WardenError(
+      'USAGE',
+      `--listen ${text}: warden listens on loopback only (127.0.0.1, localhost or [::1]); the endpoint has no TLS`,
+      {
+        hint: 'bind 127.0.0.1 and put a TLS-terminating proxy in front for remote agents',
+      },
+    );
   }
   return { host: host === 'localhost' ? '127.0.0.1' : host, port };
 }
@@ -44,10 +50,24 @@ export interface ListeningGateway {
 }
 
 /** Serves `gateway` on a loopback port with token authentication. */
-export async function listenGateway(gateway: Gateway, options: { readonly address: ListenAddress; readonly profile: string; readonly keys: SigningKeys; readonly stateDir: string; readonly sink: EventSink; readonly agent: AgentIdentity }): Promise<ListeningGateway> {
+export async function listenGateway(
+  gateway: Gateway,
+  options: {
+    readonly address: ListenAddress;
+    readonly profile: string;
+    readonly keys: SigningKeys;
+    readonly stateDir: string;
+    readonly sink: EventSink;
+    readonly agent: AgentIdentity;
+  },
+): Promise<ListeningGateway> {
   const audience = gatewayAudience(options.profile);
   // `warden token revoke` writes the state dir's list; every check reads it when it changed.
-  const verifier = new TokenVerifier(options.keys, { audience, requiredScope: GATEWAY_SCOPE, revocations: new RevocationList(options.stateDir) });
+  const verifier = new TokenVerifier(options.keys, {
+    audience,
+    requiredScope: GATEWAY_SCOPE,
+    revocations: new RevocationList(options.stateDir),
+  });
   const authenticate = async (header: string | undefined): Promise<AuthResult> => {
     const checked = await verifier.check(header);
     return checked.ok ? { ok: true, caller: { subject: checked.subject } } : checked;
@@ -62,7 +82,8 @@ export async function listenGateway(gateway: Gateway, options: { readonly addres
     allowedOrigins: [],
     onRejected: recordRejection(options.sink, options.agent),
   });
-  const port = (await endpoint.listen({ host: options.address.host, port: options.address.port })) ?? options.address.port;
+  const port =
+    (await endpoint.listen({ host: options.address.host, port: options.address.port })) ?? options.address.port;
   const names = options.address.host === '::1' ? ['[::1]'] : ['127.0.0.1', 'localhost'];
   endpoint.allow(
     names.map((name) => `${name}:${port}`),

@@ -13,7 +13,14 @@ import { parseHostPattern } from '../core/host-pattern.js';
 import { newSecret } from '../core/ids.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import type { LaunchUpstream, UpstreamProcess } from '../gateway/index.js';
-import { SANDBOX_HOME, SANDBOX_LIB, startSandbox, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import {
+  SANDBOX_HOME,
+  SANDBOX_LIB,
+  startSandbox,
+  type SandboxHandle,
+  type SandboxHost,
+  type SandboxUser,
+} from '../sandbox/index.js';
 import { defaultCpu, resolveFsPaths } from './plan.js';
 import { createRunDir, removeRunDir } from './run-dir.js';
 import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
@@ -41,7 +48,10 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
     // sandbox like a local server; its egress proxy allows the server's own host:port.
     const remote = server.url === undefined ? null : remoteBridge(name, server.url, ctx.host);
     const remoteHeaders = remote === null ? {} : headerValues(name, server.headers, ctx.hostEnv);
-    const command = remote?.command ?? [server.command ?? '', ...server.args.map((a) => expandWorkspace(a, ctx.workspace))];
+    const command = remote?.command ?? [
+      server.command ?? '',
+      ...server.args.map((a) => expandWorkspace(a, ctx.workspace)),
+    ];
     const workspaceMode = remote === null ? server.workspace : 'none';
     // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
     const sandboxId = `${ctx.runId}.${name}.${++launches}`;
@@ -83,7 +93,12 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
           writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
           deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
           neverVisible: [...ctx.neverVisible, runDir.path],
-          env: buildSandboxEnv({ runId: ctx.runId, credential, nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'), extra: env }),
+          env: buildSandboxEnv({
+            runId: ctx.runId,
+            credential,
+            nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
+            extra: env,
+          }),
           limits: {
             memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
             pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
@@ -132,17 +147,29 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
  */
 function remoteBridge(name: string, url: string, host: SandboxHost): { command: string[]; authority: string } {
   if (host.lib.remoteBridge === null) {
-    throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is a remote (url) server, but the bridge to remote servers was not built (dist/assets/mcp-remote-bridge.mjs is missing)`, { hint: 'run npm run build (or scripts/setup.sh)' });
+    throw new WardenError(
+      'GATEWAY_START_FAILED',
+      `server '${name}' is a remote (url) server, but the bridge to remote servers was not built (dist/assets/mcp-remote-bridge.mjs is missing)`,
+      { hint: 'run npm run build (or scripts/setup.sh)' },
+    );
   }
   const parsed = new URL(url);
   if (parsed.hostname.includes('*')) {
-    throw new WardenError('GATEWAY_START_FAILED', `server '${name}': ${url} names a wildcard host; a remote server is one host`, { hint: 'give the server\'s own host name in servers.<name>.url' });
+    throw new WardenError(
+      'GATEWAY_START_FAILED',
+      `server '${name}': ${url} names a wildcard host; a remote server is one host`,
+      { hint: "give the server's own host name in servers.<name>.url" },
+    );
   }
   const port = parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port;
   const authority = `${parsed.hostname}:${port}`;
   const pattern = parseHostPattern(authority);
   if (!pattern.ok) {
-    throw new WardenError('GATEWAY_START_FAILED', `server '${name}': the host of ${url} cannot be allowed through the egress proxy (${pattern.reason})`, { hint: 'use a host name or an IPv4 address in servers.<name>.url' });
+    throw new WardenError(
+      'GATEWAY_START_FAILED',
+      `server '${name}': the host of ${url} cannot be allowed through the egress proxy (${pattern.reason})`,
+      { hint: 'use a host name or an IPv4 address in servers.<name>.url' },
+    );
   }
   return { command: ['node', join(SANDBOX_LIB, 'mcp-remote-bridge.mjs'), url], authority };
 }
@@ -151,15 +178,27 @@ function remoteBridge(name: string, url: string, host: SandboxHost): { command: 
 const REMOTE_HEADERS_ENV = 'WARDEN_REMOTE_HEADERS';
 
 /** A remote server's header values, from warden's own environment; a missing or unsafe one stops the start. */
-function headerValues(name: string, headers: ServerConfig['headers'], hostEnv: NodeJS.ProcessEnv): Record<string, string> {
+function headerValues(
+  name: string,
+  headers: ServerConfig['headers'],
+  hostEnv: NodeJS.ProcessEnv,
+): Record<string, string> {
   const values: Record<string, string> = {};
   for (const [header, source] of Object.entries(headers)) {
     const value = hostEnv[source.from_env];
     if (value === undefined || value === '') {
-      throw new WardenError('GATEWAY_START_FAILED', `server '${name}': header ${header} comes from ${source.from_env}, which is not set in warden's environment`, { hint: `export ${source.from_env} before starting warden` });
+      throw new WardenError(
+        'GATEWAY_START_FAILED',
+        `server '${name}': header ${header} comes from ${source.from_env}, which is not set in warden's environment`,
+        { hint: `export ${source.from_env} before starting warden` },
+      );
     }
     if (/[\r\n\0]/.test(value) || value.length > 8192) {
-      throw new WardenError('GATEWAY_START_FAILED', `server '${name}': ${source.from_env} (for header ${header}) holds a line break, a NUL or more than 8192 characters`, { hint: 'a header value is one line of text' });
+      throw new WardenError(
+        'GATEWAY_START_FAILED',
+        `server '${name}': ${source.from_env} (for header ${header}) holds a line break, a NUL or more than 8192 characters`,
+        { hint: 'a header value is one line of text' },
+      );
     }
     values[header] = value;
   }

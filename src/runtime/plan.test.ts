@@ -24,7 +24,12 @@ function config(profiles: Record<string, unknown> = {}): WardenConfig {
   return configSchema.parse({ version: 1, profiles });
 }
 
-function plan(overrides: RunOverrides = {}, cfg: WardenConfig = BUILTIN_CONFIG, hostEnv: NodeJS.ProcessEnv = {}, command: readonly string[] = ['bash', '-c', 'true']): Promise<RunPlan> {
+function plan(
+  overrides: RunOverrides = {},
+  cfg: WardenConfig = BUILTIN_CONFIG,
+  hostEnv: NodeJS.ProcessEnv = {},
+  command: readonly string[] = ['bash', '-c', 'true'],
+): Promise<RunPlan> {
   return resolveRunPlan(cfg, command, overrides, ws, hostEnv);
 }
 
@@ -84,14 +89,21 @@ describe('resolveRunPlan: command and profile', () => {
   });
 
   it('--profile picks a named profile', async () => {
-    const p = await plan({ profile: 'coding' }, config({ coding: { network: { allow: ['api.github.com'] }, limits: { pids: 64 } } }));
+    const p = await plan(
+      { profile: 'coding' },
+      config({ coding: { network: { allow: ['api.github.com'] }, limits: { pids: 64 } } }),
+    );
     expect(p.profileName).toBe('coding');
     expect(p.networkAllow).toEqual(['api.github.com']);
     expect(p.limits.pids).toBe(64);
   });
 
   it('an unknown profile is PROFILE_NOT_FOUND listing the defined ones', async () => {
-    const error = await expectPlanError(plan({ profile: 'nope' }, config({ coding: {}, review: {} })), 'PROFILE_NOT_FOUND', /profile 'nope' is not defined/);
+    const error = await expectPlanError(
+      plan({ profile: 'nope' }, config({ coding: {}, review: {} })),
+      'PROFILE_NOT_FOUND',
+      /profile 'nope' is not defined/,
+    );
     expect(error.hint).toContain('coding, review');
     expect(error.exitCode).toBe(2);
   });
@@ -101,16 +113,37 @@ describe('resolveRunPlan: command and profile', () => {
     expect(error.hint).toMatch(/warden\.yaml/);
   });
 
-  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('--profile %s is PROFILE_NOT_FOUND (the lookup does not reach Object.prototype)', async (name) => {
-    await expectPlanError(plan({ profile: name }, config({ coding: {} })), 'PROFILE_NOT_FOUND', /is not defined/);
-  });
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    '--profile %s is PROFILE_NOT_FOUND (the lookup does not reach Object.prototype)',
+    async (name) => {
+      await expectPlanError(plan({ profile: name }, config({ coding: {} })), 'PROFILE_NOT_FOUND', /is not defined/);
+    },
+  );
 
   it('an empty command, a NUL in it, or an over-long command line is USAGE', async () => {
     await expectPlanError(plan({}, BUILTIN_CONFIG, {}, []), 'USAGE', /no command/);
     await expectPlanError(plan({}, BUILTIN_CONFIG, {}, ['echo', 'a\0b']), 'USAGE', /NUL/);
-    await expectPlanError(plan({}, BUILTIN_CONFIG, {}, Array.from({ length: 4097 }, () => 'x')), 'USAGE', /too long/);
+    await expectPlanError(
+      plan(
+        {},
+        BUILTIN_CONFIG,
+        {},
+        Array.from({ length: 4097 }, () => 'x'),
+      ),
+      'USAGE',
+      /too long/,
+    );
     await expectPlanError(plan({}, BUILTIN_CONFIG, {}, ['echo', 'x'.repeat(1024 * 1024)]), 'USAGE', /too long/);
-    expect((await plan({}, BUILTIN_CONFIG, {}, Array.from({ length: 4096 }, () => 'x'))).command).toHaveLength(4096);
+    expect(
+      (
+        await plan(
+          {},
+          BUILTIN_CONFIG,
+          {},
+          Array.from({ length: 4096 }, () => 'x'),
+        )
+      ).command,
+    ).toHaveLength(4096);
   });
 
   it('the agent name is the command basename, or --agent; bad names are USAGE', async () => {
@@ -166,7 +199,9 @@ describe('resolveRunPlan: workspace and paths', () => {
     writeFileSync(join(ws, '.env'), 'SECRET=1');
     mkdirSync(join(root, 'tools'));
     symlinkSync(join(root, 'tools'), join(ws, 'tools-link'));
-    const cfg = config({ default: { filesystem: { read_only: ['docs', 'tools-link', root], writable: ['build'], deny: ['.env'] } } });
+    const cfg = config({
+      default: { filesystem: { read_only: ['docs', 'tools-link', root], writable: ['build'], deny: ['.env'] } },
+    });
     const p = await plan({}, cfg);
     expect(p.readOnly).toEqual([join(ws, 'docs'), join(root, 'tools'), root]);
     expect(p.writable).toEqual([join(ws, 'build')]);
@@ -174,8 +209,16 @@ describe('resolveRunPlan: workspace and paths', () => {
   });
 
   it('missing read_only / writable paths are CONFIG_INVALID; missing deny paths are dropped', async () => {
-    await expectPlanError(plan({}, config({ default: { filesystem: { read_only: ['nope'] } } })), 'CONFIG_INVALID', /filesystem\.read_only: .*nope does not exist/);
-    await expectPlanError(plan({}, config({ default: { filesystem: { writable: ['nope'] } } })), 'CONFIG_INVALID', /filesystem\.writable: .*nope does not exist/);
+    await expectPlanError(
+      plan({}, config({ default: { filesystem: { read_only: ['nope'] } } })),
+      'CONFIG_INVALID',
+      /filesystem\.read_only: .*nope does not exist/,
+    );
+    await expectPlanError(
+      plan({}, config({ default: { filesystem: { writable: ['nope'] } } })),
+      'CONFIG_INVALID',
+      /filesystem\.writable: .*nope does not exist/,
+    );
     expect((await plan({}, config({ default: { filesystem: { deny: ['nope'] } } }))).deny).toEqual([]);
   });
 
@@ -196,7 +239,10 @@ describe('resolveRunPlan: workspace and paths', () => {
 
 describe('resolveRunPlan: network', () => {
   it('NET-08 --allow-domain adds to the profile list, after it', async () => {
-    const p = await plan({ allowDomains: ['registry.npmjs.org', '*.pypi.org', 'host.test:8443'] }, config({ default: { network: { allow: ['api.github.com'] } } }));
+    const p = await plan(
+      { allowDomains: ['registry.npmjs.org', '*.pypi.org', 'host.test:8443'] },
+      config({ default: { network: { allow: ['api.github.com'] } } }),
+    );
     expect(p.networkAllow).toEqual(['api.github.com', 'registry.npmjs.org', '*.pypi.org', 'host.test:8443']);
   });
 
@@ -218,8 +264,18 @@ describe('resolveRunPlan: limits', () => {
   it('the profile overrides the defaults; the command line overrides the profile', async () => {
     const cfg = config({ default: { limits: { memory: '1GiB', pids: 256, cpu: 2, timeout: '10m' } } });
     expect((await plan({}, cfg)).limits).toEqual({ memoryBytes: 1024 ** 3, pids: 256, cpu: 2, timeoutMs: 600_000 });
-    expect((await plan({ memory: '2GiB', pids: '512', cpu: '1.5', timeout: '90s' }, cfg)).limits).toEqual({ memoryBytes: 2 * 1024 ** 3, pids: 512, cpu: 1.5, timeoutMs: 90_000 });
-    expect((await plan({ pids: '100' }, cfg)).limits).toEqual({ memoryBytes: 1024 ** 3, pids: 100, cpu: 2, timeoutMs: 600_000 });
+    expect((await plan({ memory: '2GiB', pids: '512', cpu: '1.5', timeout: '90s' }, cfg)).limits).toEqual({
+      memoryBytes: 2 * 1024 ** 3,
+      pids: 512,
+      cpu: 1.5,
+      timeoutMs: 90_000,
+    });
+    expect((await plan({ pids: '100' }, cfg)).limits).toEqual({
+      memoryBytes: 1024 ** 3,
+      pids: 100,
+      cpu: 2,
+      timeoutMs: 600_000,
+    });
   });
 
   it.each([
@@ -259,7 +315,8 @@ describe('resolveRunPlan: limits', () => {
       (p) => p.limits.timeoutMs,
       (error: unknown) => error,
     );
-    if (typeof result === 'number') expect(result, `timeoutMs ${result} overflows setTimeout`).toBeLessThanOrEqual(TIMER_MAX_MS);
+    if (typeof result === 'number')
+      expect(result, `timeoutMs ${result} overflows setTimeout`).toBeLessThanOrEqual(TIMER_MAX_MS);
     else expect(isWardenError(result) && result.code === 'USAGE').toBe(true);
   });
 });
@@ -293,16 +350,34 @@ describe('resolveRunPlan: environment (SBX-16)', () => {
   });
 
   it('--env wins over the profile; a later --env wins over an earlier one', async () => {
-    const p = await plan({ env: ['CI=0', 'TERM', 'X=1', 'X=2'] }, config({ default: { env: { set: { CI: '1', TERM: 'dumb' } } } }), hostEnv);
+    const p = await plan(
+      { env: ['CI=0', 'TERM', 'X=1', 'X=2'] },
+      config({ default: { env: { set: { CI: '1', TERM: 'dumb' } } } }),
+      hostEnv,
+    );
     expect(p.env).toEqual({ CI: '0', TERM: 'xterm-256color', X: '2' });
   });
 
-  it.each([...RESERVED_ENV, 'WARDEN_RUN_ID', 'WARDEN_SANDBOX', 'WARDEN_X'])('SBX-16 --env %s is refused (warden sets it), in both forms', async (name) => {
-    await expectPlanError(plan({ env: [name] }, BUILTIN_CONFIG, { [name]: 'http://attacker.test' }), 'USAGE', /warden sets this variable itself/);
-    await expectPlanError(plan({ env: [`${name}=http://attacker.test`] }), 'USAGE', /warden sets this variable itself/);
-  });
+  it.each([...RESERVED_ENV, 'WARDEN_RUN_ID', 'WARDEN_SANDBOX', 'WARDEN_X'])(
+    'SBX-16 --env %s is refused (warden sets it), in both forms',
+    async (name) => {
+      await expectPlanError(
+        plan({ env: [name] }, BUILTIN_CONFIG, { [name]: 'http://attacker.test' }),
+        'USAGE',
+        /warden sets this variable itself/,
+      );
+      await expectPlanError(
+        plan({ env: [`${name}=http://attacker.test`] }),
+        'USAGE',
+        /warden sets this variable itself/,
+      );
+    },
+  );
 
-  it.each(['1BAD', 'A-B', '', '=x', 'A B=1', 'ä=1', 'A\0=1'])('--env %j is USAGE (not a variable name)', async (item) => {
-    await expectPlanError(plan({ env: [item] }), 'USAGE', /is not a valid variable name/);
-  });
+  it.each(['1BAD', 'A-B', '', '=x', 'A B=1', 'ä=1', 'A\0=1'])(
+    '--env %j is USAGE (not a variable name)',
+    async (item) => {
+      await expectPlanError(plan({ env: [item] }), 'USAGE', /is not a valid variable name/);
+    },
+  );
 });

@@ -7,7 +7,15 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
 import type { Profile, WardenConfig } from '../core/config.js';
-import { BUILTIN_DEFAULT_PROFILE, DEFAULT_LIMITS, DEFAULT_PROFILE, NEVER_WRITABLE, RESERVED_ENV, deepFreeze, isNeverWritable } from '../core/config-defaults.js';
+import {
+  BUILTIN_DEFAULT_PROFILE,
+  DEFAULT_LIMITS,
+  DEFAULT_PROFILE,
+  NEVER_WRITABLE,
+  RESERVED_ENV,
+  deepFreeze,
+  isNeverWritable,
+} from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 import { parseHostPattern } from '../core/host-pattern.js';
 import { MAX_TIMER_MS, parseByteSize, parseDuration } from '../core/units.js';
@@ -62,7 +70,10 @@ export function resolveFsPaths(list: readonly string[], base: string, label: str
   return list.flatMap((p) => {
     const abs = isAbsolute(p) ? resolve(p) : resolve(base, p);
     if (!existsSync(abs)) {
-      if (mustExist) throw new WardenError('CONFIG_INVALID', `${label}: ${abs} does not exist`, { hint: 'create it, or remove it from the config' });
+      if (mustExist)
+        throw new WardenError('CONFIG_INVALID', `${label}: ${abs} does not exist`, {
+          hint: 'create it, or remove it from the config',
+        });
       return [];
     }
     return [realpathSync(abs)];
@@ -88,8 +99,18 @@ export async function resolveRunPlan(
 
   const workspace = resolveWorkspace(overrides.workspace, cwd);
   const base = workspace ?? cwd;
-  const readOnly = resolveFsPaths(profile.filesystem.read_only, base, `profile '${profileName}' filesystem.read_only`, true);
-  const writable = resolveFsPaths(profile.filesystem.writable, base, `profile '${profileName}' filesystem.writable`, true);
+  const readOnly = resolveFsPaths(
+    profile.filesystem.read_only,
+    base,
+    `profile '${profileName}' filesystem.read_only`,
+    true,
+  );
+  const writable = resolveFsPaths(
+    profile.filesystem.writable,
+    base,
+    `profile '${profileName}' filesystem.writable`,
+    true,
+  );
   refuseSystemDirectories(writable, `profile '${profileName}' filesystem.writable`);
   const deny = resolveFsPaths(profile.filesystem.deny, base, `profile '${profileName}' filesystem.deny`, false);
 
@@ -97,26 +118,54 @@ export async function resolveRunPlan(
   for (const entry of overrides.allowDomains ?? []) {
     const parsed = parseHostPattern(entry);
     // The public-suffix list is large; load it only when a wildcard needs checking.
-    const problem = !parsed.ok ? parsed.reason : parsed.value.kind === 'wildcard' ? (await import('../core/wildcard-breadth.js')).wildcardBreadthProblem(parsed.value) : null;
-    if (problem !== null) throw usage(`--allow-domain '${entry}': ${problem}`, "e.g. --allow-domain api.github.com or --allow-domain '*.npmjs.org'");
+    const problem = !parsed.ok
+      ? parsed.reason
+      : parsed.value.kind === 'wildcard'
+        ? (await import('../core/wildcard-breadth.js')).wildcardBreadthProblem(parsed.value)
+        : null;
+    if (problem !== null)
+      throw usage(
+        `--allow-domain '${entry}': ${problem}`,
+        "e.g. --allow-domain api.github.com or --allow-domain '*.npmjs.org'",
+      );
     allow.push(entry);
   }
 
   const limits = {
-    memoryBytes: overrides.memory !== undefined ? parseOption('--memory', overrides.memory, parseByteSize, 'e.g. --memory 2GiB') : (profile.limits.memory ?? DEFAULT_LIMITS.memoryBytes),
-    pids: overrides.pids !== undefined ? parseOption('--pids', overrides.pids, parseCount, 'e.g. --pids 512 (at most 4194304)') : (profile.limits.pids ?? DEFAULT_LIMITS.pids),
-    cpu: overrides.cpu !== undefined ? parseOption('--cpu', overrides.cpu, parseCores, 'e.g. --cpu 1.5 (cores)') : (profile.limits.cpu ?? defaultCpu()),
-    timeoutMs: overrides.timeout !== undefined ? parseOption('--timeout', overrides.timeout, parseDuration, 'e.g. --timeout 30m') : (profile.limits.timeout ?? null),
+    memoryBytes:
+      overrides.memory !== undefined
+        ? parseOption('--memory', overrides.memory, parseByteSize, 'e.g. --memory 2GiB')
+        : (profile.limits.memory ?? DEFAULT_LIMITS.memoryBytes),
+    pids:
+      overrides.pids !== undefined
+        ? parseOption('--pids', overrides.pids, parseCount, 'e.g. --pids 512 (at most 4194304)')
+        : (profile.limits.pids ?? DEFAULT_LIMITS.pids),
+    cpu:
+      overrides.cpu !== undefined
+        ? parseOption('--cpu', overrides.cpu, parseCores, 'e.g. --cpu 1.5 (cores)')
+        : (profile.limits.cpu ?? defaultCpu()),
+    timeoutMs:
+      overrides.timeout !== undefined
+        ? parseOption('--timeout', overrides.timeout, parseDuration, 'e.g. --timeout 30m')
+        : (profile.limits.timeout ?? null),
   };
   // The same bounds the config schema puts on limits.timeout: a 0 ms timer kills the run at once,
   // and Node fires a timer asked to wait longer than MAX_TIMER_MS after 1 ms (SBX-15).
   if (overrides.timeout !== undefined && limits.timeoutMs !== null) {
-    if (limits.timeoutMs <= 0) throw usage(`--timeout '${overrides.timeout}' must be longer than 0`, 'e.g. --timeout 30m, or leave it out for no timeout');
+    if (limits.timeoutMs <= 0)
+      throw usage(
+        `--timeout '${overrides.timeout}' must be longer than 0`,
+        'e.g. --timeout 30m, or leave it out for no timeout',
+      );
     if (limits.timeoutMs > MAX_TIMER_MS) {
-      throw usage(`--timeout '${overrides.timeout}' is longer than the longest timer warden can set (${MAX_TIMER_MS} ms, about 24.8 days)`, 'e.g. --timeout 24d or less, or leave it out for no timeout');
+      throw usage(
+        `--timeout '${overrides.timeout}' is longer than the longest timer warden can set (${MAX_TIMER_MS} ms, about 24.8 days)`,
+        'e.g. --timeout 24d or less, or leave it out for no timeout',
+      );
     }
   }
-  if (limits.memoryBytes < 16 * 1024 * 1024) throw usage('--memory must be at least 16MiB', 'smaller limits kill the sandbox setup itself');
+  if (limits.memoryBytes < 16 * 1024 * 1024)
+    throw usage('--memory must be at least 16MiB', 'smaller limits kill the sandbox setup itself');
   if (limits.pids < 16) throw usage('--pids must be at least 16', 'the sandbox needs a few processes of its own');
 
   const env: Record<string, string> = {};
@@ -128,8 +177,10 @@ export async function resolveRunPlan(
   for (const item of overrides.env ?? []) {
     const eq = item.indexOf('=');
     const name = eq < 0 ? item : item.slice(0, eq);
-    if (!ENV_NAME.test(name)) throw usage(`--env '${item}': '${name}' is not a valid variable name`, 'use NAME or NAME=VALUE');
-    if ((RESERVED_ENV as readonly string[]).includes(name) || name.startsWith('WARDEN_')) throw usage(`--env ${name}: warden sets this variable itself`, 'remove it');
+    if (!ENV_NAME.test(name))
+      throw usage(`--env '${item}': '${name}' is not a valid variable name`, 'use NAME or NAME=VALUE');
+    if ((RESERVED_ENV as readonly string[]).includes(name) || name.startsWith('WARDEN_'))
+      throw usage(`--env ${name}: warden sets this variable itself`, 'remove it');
     if (eq < 0) {
       const value = hostEnv[name];
       if (value !== undefined) env[name] = value;
@@ -139,7 +190,8 @@ export async function resolveRunPlan(
   }
 
   const agentName = overrides.agent ?? basename(command[0] ?? 'agent');
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentName)) throw usage(`--agent '${agentName}' is not a valid agent name`, 'letters, digits, . _ - (max 64)');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentName))
+    throw usage(`--agent '${agentName}' is not a valid agent name`, 'letters, digits, . _ - (max 64)');
 
   return deepFreeze({
     profileName,
@@ -164,7 +216,10 @@ export function pickProfile(config: WardenConfig, name: string): Profile {
   if (name === DEFAULT_PROFILE) return BUILTIN_DEFAULT_PROFILE;
   const known = Object.keys(config.profiles);
   throw new WardenError('PROFILE_NOT_FOUND', `profile '${name}' is not defined`, {
-    hint: known.length > 0 ? `defined profiles: ${known.join(', ')}` : 'define it under profiles: in warden.yaml (see docs/config.md)',
+    hint:
+      known.length > 0
+        ? `defined profiles: ${known.join(', ')}`
+        : 'define it under profiles: in warden.yaml (see docs/config.md)',
   });
 }
 
@@ -191,12 +246,23 @@ function resolveWorkspace(option: string | null | undefined, cwd: string): strin
   try {
     real = realpathSync(path);
   } catch {
-    throw new WardenError('WORKSPACE_INVALID', `workspace ${path} does not exist`, { hint: 'create it or pass another --workspace' });
+    throw new WardenError('WORKSPACE_INVALID', `workspace ${path} does not exist`, {
+      hint: 'create it or pass another --workspace',
+    });
   }
-  if (!statSync(real).isDirectory()) throw new WardenError('WORKSPACE_INVALID', `workspace ${path} is not a directory`, { hint: 'pass a directory to --workspace' });
-  if (real === '/') throw new WardenError('WORKSPACE_INVALID', 'the workspace cannot be /', { hint: 'run warden from a project directory or pass --workspace DIR' });
+  if (!statSync(real).isDirectory())
+    throw new WardenError('WORKSPACE_INVALID', `workspace ${path} is not a directory`, {
+      hint: 'pass a directory to --workspace',
+    });
+  if (real === '/')
+    throw new WardenError('WORKSPACE_INVALID', 'the workspace cannot be /', {
+      hint: 'run warden from a project directory or pass --workspace DIR',
+    });
   // Bound read-write, a system directory would be the host's own (SBX-05): /root, /home, /etc…
-  if (isNeverWritable(real)) throw new WardenError('WORKSPACE_INVALID', `the workspace cannot be the system directory ${real}`, { hint: 'run warden from a project directory or pass --workspace DIR' });
+  if (isNeverWritable(real))
+    throw new WardenError('WORKSPACE_INVALID', `the workspace cannot be the system directory ${real}`, {
+      hint: 'run warden from a project directory or pass --workspace DIR',
+    });
   return real;
 }
 

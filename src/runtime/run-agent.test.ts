@@ -14,6 +14,10 @@ describe('commandForAudit', () => {
     expect(head.slice(0, 2)).toEqual(['sh', '-c']);
     expect(head[2]).toMatch(/^x{1024}…\[100000 chars\]$/);
     expect(head.length).toBeLessThan(command.length);
-    expect(digest).toEqual({ bytes: Buffer.byteLength(JSON.stringify(command)), args: command.length, sha256: createHash('sha256').update(JSON.stringify(command)).digest('hex') });
+    expect(digest).toEqual({
+      bytes: Buffer.byteLength(JSON.stringify(command)),
+      args: command.length,
+      sha256: createHash('sha256').update(JSON.stringify(command)).digest('hex'),
+    });
   });
 });

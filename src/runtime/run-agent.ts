@@ -6,13 +6,29 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { AgentIdentity, AuditEventInput, EndReason, EventPayloads, EventSink, EventType, LimitKind } from '../core/events.js';
+import type {
+  AgentIdentity,
+  AuditEventInput,
+  EndReason,
+  EventPayloads,
+  EventSink,
+  EventType,
+  LimitKind,
+} from '../core/events.js';
 import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
 import { MAX_TIMER_MS, roundMs } from '../core/units.js';
 import { mark } from '../core/timing.js';
 import { EgressPolicy, EgressProxy } from '../egress/index.js';
-import { SANDBOX_LIB, quarantinePlantedRepositories, startSandbox, type PlantedScan, type SandboxHandle, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import {
+  SANDBOX_LIB,
+  quarantinePlantedRepositories,
+  startSandbox,
+  type PlantedScan,
+  type SandboxHandle,
+  type SandboxHost,
+  type SandboxUser,
+} from '../sandbox/index.js';
 import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
 import type { RunGateway } from './run-gateway.js';
@@ -32,11 +48,21 @@ export interface RunContext {
   /** Forward SIGINT/SIGTERM/SIGHUP/SIGWINCH from warden to the command (the CLI sets this). */
   readonly forwardSignals: boolean;
   /** Called once the sandbox runs, with its streams (stdio 'pipe'). */
-  readonly onStarted?: (streams: { readonly runId: string; readonly stdin: Writable | null; readonly stdout: Readable | null; readonly stderr: Readable | null }) => void;
+  readonly onStarted?: (streams: {
+    readonly runId: string;
+    readonly stdin: Writable | null;
+    readonly stdout: Readable | null;
+    readonly stderr: Readable | null;
+  }) => void;
   /** Grace period between a forwarded SIGTERM and SIGKILL of everything. */
   readonly killGraceMs?: number;
   /** What the MCP gateway needs when the profile grants tools (absent: no gateway). */
-  readonly mcp?: { readonly config: WardenConfig; readonly configPath: string | null; readonly stateDir: string; readonly hostEnv: NodeJS.ProcessEnv };
+  readonly mcp?: {
+    readonly config: WardenConfig;
+    readonly configPath: string | null;
+    readonly stateDir: string;
+    readonly hostEnv: NodeJS.ProcessEnv;
+  };
 }
 
 /** Runs `plan` in a fresh sandbox and returns its summary. Throws only when nothing ran. */
@@ -45,7 +71,10 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   // because Node fires a timer after 1 ms when the delay is 0, not finite or above MAX_TIMER_MS (SBX-15).
   const timeoutMs = plan.limits.timeoutMs;
   if (timeoutMs !== null && !(Number.isSafeInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
-    throw new WardenError('INTERNAL', `the run's timeout of ${String(timeoutMs)} ms cannot be set as a timer (1 to ${MAX_TIMER_MS} ms)`);
+    throw new WardenError(
+      'INTERNAL',
+      `the run's timeout of ${String(timeoutMs)} ms cannot be set as a timer (1 to ${MAX_TIMER_MS} ms)`,
+    );
   }
   const runId = newRunId();
   const agent: AgentIdentity = { name: plan.agentName, run_id: runId };
@@ -64,7 +93,12 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       workspace: plan.workspace,
       cwd: plan.cwd,
       network_allow: plan.networkAllow,
-      limits: { memory_bytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu, timeout_ms: plan.limits.timeoutMs },
+      limits: {
+        memory_bytes: plan.limits.memoryBytes,
+        pids: plan.limits.pids,
+        cpu: plan.limits.cpu,
+        timeout_ms: plan.limits.timeoutMs,
+      },
       warden_uid: ctx.host.wardenUid,
     });
     startRecorded = true;
@@ -113,7 +147,20 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     if (ctx.mcp !== undefined && plan.workspace !== null && grantsMcp(ctx.mcp.config, plan.profileName)) {
       await startDurable;
       const { startRunGateway } = await import('./run-gateway.js');
-      gateway = await startRunGateway({ ...ctx.mcp, profileName: plan.profileName, workspace: plan.workspace, agent, sink: ctx.sink, host: ctx.host, sandboxUser: ctx.sandboxUser, runtimeRoot: ctx.runtimeRoot, neverVisible: ctx.neverVisible }, runDir);
+      gateway = await startRunGateway(
+        {
+          ...ctx.mcp,
+          profileName: plan.profileName,
+          workspace: plan.workspace,
+          agent,
+          sink: ctx.sink,
+          host: ctx.host,
+          sandboxUser: ctx.sandboxUser,
+          runtimeRoot: ctx.runtimeRoot,
+          neverVisible: ctx.neverVisible,
+        },
+        runDir,
+      );
     }
 
     const env = buildSandboxEnv({
@@ -149,11 +196,16 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     await proxyStarted;
     mark('proxy-listening');
 
-    const readyOrExit = await Promise.race([running.ready.then((r) => ({ kind: 'ready' as const, ...r })), running.exited.then((e) => ({ kind: 'exited' as const, e }))]).catch((error: unknown) => ({ kind: 'failed' as const, error }));
+    const readyOrExit = await Promise.race([
+      running.ready.then((r) => ({ kind: 'ready' as const, ...r })),
+      running.exited.then((e) => ({ kind: 'exited' as const, e })),
+    ]).catch((error: unknown) => ({ kind: 'failed' as const, error }));
     if (readyOrExit.kind !== 'ready') {
       // The command never started: report why (a setup failure is warden's, not the command's).
       const failure = readyOrExit.kind === 'failed' ? readyOrExit.error : await running.ready.catch((e: unknown) => e);
-      throw isWardenError(failure) ? failure : new WardenError('SANDBOX_START_FAILED', 'the sandbox exited before the command started');
+      throw isWardenError(failure)
+        ? failure
+        : new WardenError('SANDBOX_START_FAILED', 'the sandbox exited before the command started');
     }
     setupMs = readyOrExit.setupMs;
     const launchWaitMs = readyOrExit.launchWaitMs;
@@ -184,7 +236,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       }, plan.limits.timeoutMs);
       stopWatching.push(() => clearTimeout(timer));
     }
-    if (ctx.forwardSignals) stopWatching.push(forwardSignals(running, ctx.killGraceMs ?? 10_000, () => (reason = 'interrupted')));
+    if (ctx.forwardSignals)
+      stopWatching.push(forwardSignals(running, ctx.killGraceMs ?? 10_000, () => (reason = 'interrupted')));
 
     const exit = await running.exited;
     mark('exited');
@@ -226,7 +279,12 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   const egress = {
     allowed: stats?.allowed ?? 0,
     denied: stats?.denied ?? 0,
-    denied_targets: (stats?.deniedTargets ?? []).map((t): DeniedTarget => ({ host: t.host, port: t.port, reason: t.reason, count: t.count })),
+    denied_targets: (stats?.deniedTargets ?? []).map((t): DeniedTarget => ({
+      host: t.host,
+      port: t.port,
+      reason: t.reason,
+      count: t.count,
+    })),
   };
   const durationMs = Date.now() - started;
   if (startDurable !== null) await startDurable.catch(() => undefined);
@@ -235,7 +293,10 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     const endEvents: Promise<unknown>[] = [];
     for (const limit of limitsHit) endEvents.push(record('limit.hit', { limit, detail: limitDetail(limit, plan) }));
     for (const repo of gitScan?.quarantined ?? []) {
-      const where = repo.movedTo === null ? `could not be moved (${repo.error ?? 'unknown error'}): do not run git there before checking it` : `moved to ${repo.movedTo}`;
+      const where =
+        repo.movedTo === null
+          ? `could not be moved (${repo.error ?? 'unknown error'}): do not run git there before checking it`
+          : `moved to ${repo.movedTo}`;
       endEvents.push(record('violation', { kind: 'git_planted', detail: `${repo.gitDir}: ${repo.reason}; ${where}` }));
     }
     if (sandbox !== null) {
@@ -244,7 +305,15 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
           backend: 'bwrap',
           leftover_processes: cleanup.leftoverProcesses,
           placeholders_removed: cleanup.placeholdersRemoved,
-          ...(gitScan === null ? {} : { git_scan: { entries: gitScan.entriesSeen, complete: gitScan.complete, quarantined: gitScan.quarantined.length } }),
+          ...(gitScan === null
+            ? {}
+            : {
+                git_scan: {
+                  entries: gitScan.entriesSeen,
+                  complete: gitScan.complete,
+                  quarantined: gitScan.quarantined.length,
+                },
+              }),
         }),
       );
     }
@@ -267,7 +336,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     }
   }
   mark('run.ended');
-  if (thrown !== null && commandCode === null) throw thrown instanceof Error ? thrown : new Error('internal error: a non-Error value was thrown');
+  if (thrown !== null && commandCode === null)
+    throw thrown instanceof Error ? thrown : new Error('internal error: a non-Error value was thrown');
 
   return {
     run_id: runId,
@@ -282,9 +352,14 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     setup_ms: setupMs === null ? null : roundMs(setupMs),
     egress,
     limits_hit: [...limitsHit],
-    quarantined: (gitScan?.quarantined ?? []).map((repo) => ({ git_dir: repo.gitDir, reason: repo.reason, moved_to: repo.movedTo })),
+    quarantined: (gitScan?.quarantined ?? []).map((repo) => ({
+      git_dir: repo.gitDir,
+      reason: repo.reason,
+      moved_to: repo.movedTo,
+    })),
     git_scan_complete: gitScan?.complete ?? true,
-    error: [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
+    error:
+      [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
   };
 }
 
@@ -297,20 +372,27 @@ const MAX_AUDITED_ARG_CHARS = 1024;
  * MAX_AUDITED_ARG_CHARS, as many as fit) plus the full command's size and SHA-256, so a long
  * command line neither blocks the run (the record must be written first) nor goes unrecorded.
  */
-export function commandForAudit(command: readonly string[]): { command: readonly string[]; command_digest?: { bytes: number; args: number; sha256: string } } {
+export function commandForAudit(command: readonly string[]): {
+  command: readonly string[];
+  command_digest?: { bytes: number; args: number; sha256: string };
+} {
   const json = JSON.stringify(command);
   const bytes = Buffer.byteLength(json);
   if (bytes <= MAX_AUDITED_COMMAND_BYTES) return { command };
   const head: string[] = [];
   let used = 2;
   for (const arg of command) {
-    const cut = arg.length > MAX_AUDITED_ARG_CHARS ? `${arg.slice(0, MAX_AUDITED_ARG_CHARS)}…[${arg.length} chars]` : arg;
+    const cut =
+      arg.length > MAX_AUDITED_ARG_CHARS ? `${arg.slice(0, MAX_AUDITED_ARG_CHARS)}…[${arg.length} chars]` : arg;
     const size = Buffer.byteLength(JSON.stringify(cut)) + 1;
     if (used + size > MAX_AUDITED_COMMAND_BYTES) break;
     head.push(cut);
     used += size;
   }
-  return { command: head, command_digest: { bytes, args: command.length, sha256: createHash('sha256').update(json).digest('hex') } };
+  return {
+    command: head,
+    command_digest: { bytes, args: command.length, sha256: createHash('sha256').update(json).digest('hex') },
+  };
 }
 
 /** The host directories the sandbox could write (where it could plant a repository). */

@@ -40,13 +40,19 @@ export function ensureRuntimeRoot(path: string, uid: number): void {
   try {
     mkdirSync(path, { recursive: true, mode });
   } catch (error) {
-    throw new WardenError('STATE_DIR', `cannot create the runtime directory ${path}: ${(error as Error).message}`, { cause: error });
+    throw new WardenError('STATE_DIR', `cannot create the runtime directory ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const st = lstatSync(path);
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
-    throw new WardenError('STATE_DIR', `the runtime directory ${path} is not a directory owned by uid ${uid} and closed to others`, {
-      hint: `remove it (it holds only sockets of running sandboxes) or set WARDEN_RUNTIME_DIR`,
-    });
+    throw new WardenError(
+      'STATE_DIR',
+      `the runtime directory ${path} is not a directory owned by uid ${uid} and closed to others`,
+      {
+        hint: `remove it (it holds only sockets of running sandboxes) or set WARDEN_RUNTIME_DIR`,
+      },
+    );
   }
 }
 
@@ -57,7 +63,9 @@ export function createRunDir(root: string, runId: string, uid: number, sandboxGi
   mkdirSync(path, { mode: uid === 0 ? 0o755 : 0o700 });
   mkdirSync(sockDir, { mode: 0o750 });
   if (uid === 0 && sandboxGid !== null) chownSync(sockDir, 0, sandboxGid);
-  writeFileSync(join(path, 'owner.json'), JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) }), { mode: 0o644 });
+  writeFileSync(join(path, 'owner.json'), JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) }), {
+    mode: 0o644,
+  });
   return { path, sockDir };
 }
 

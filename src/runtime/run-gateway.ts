@@ -37,11 +37,18 @@ export interface GatewaySetup {
 export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 /** Compiles and validates the profile's policy (fast; nothing started). */
-export function buildPolicy(setup: Pick<GatewaySetup, 'config' | 'configPath' | 'profileName' | 'workspace' | 'agent'>) {
+export function buildPolicy(
+  setup: Pick<GatewaySetup, 'config' | 'configPath' | 'profileName' | 'workspace' | 'agent'>,
+) {
   const profile = pickProfile(setup.config, setup.profileName);
   const compiled = compileProfile(profile.mcp, { profileName: setup.profileName, workspace: setup.workspace });
   const policies = loadPolicyFiles(profile.mcp.policies, setup.configPath, compiled.policies);
-  const engine = PolicyEngine.create({ policies, native: compiled.native, shape: compiled.shape, principal: { name: setup.agent.name, profile: setup.profileName } });
+  const engine = PolicyEngine.create({
+    policies,
+    native: compiled.native,
+    shape: compiled.shape,
+    principal: { name: setup.agent.name, profile: setup.profileName },
+  });
   return { profile, compiled, engine };
 }
 
@@ -91,15 +98,24 @@ export interface RunGateway {
  * it finds in WARDEN_MCP_TOKEN and in the ready-made client config at WARDEN_MCP_CONFIG.
  * Returns null when the profile grants no MCP server.
  */
-export async function startRunGateway(setup: Omit<GatewaySetup, 'sandboxUser'> & { readonly sandboxUser: SandboxUser | null }, runDir: RunDir): Promise<RunGateway | null> {
+export async function startRunGateway(
+  setup: Omit<GatewaySetup, 'sandboxUser'> & { readonly sandboxUser: SandboxUser | null },
+  runDir: RunDir,
+): Promise<RunGateway | null> {
   const gateway = await startGateway(setup);
   if (gateway === null) return null;
   const secret = newSecret();
   const expected = Buffer.from(`Bearer ${secret}`);
   const authenticate = (header: string | undefined): AuthResult => {
     const given = Buffer.from(header ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true, caller: { subject: 'run-token' } };
-    return { ok: false, status: 401, error: 'invalid_token', description: 'this endpoint needs the run token (WARDEN_MCP_TOKEN)' };
+    if (given.length === expected.length && timingSafeEqual(given, expected))
+      return { ok: true, caller: { subject: 'run-token' } };
+    return {
+      ok: false,
+      status: 401,
+      error: 'invalid_token',
+      description: 'this endpoint needs the run token (WARDEN_MCP_TOKEN)',
+    };
   };
   const hostPort = `${GATEWAY_PORT}`;
   const endpoint = new HttpEndpoint({
@@ -114,7 +130,9 @@ export async function startRunGateway(setup: Omit<GatewaySetup, 'sandboxUser'> &
     await endpoint.listen({ socketPath, mode: 0o660 });
     const url = `http://127.0.0.1:${GATEWAY_PORT}/mcp`;
     const configFile = join(runDir.sockDir, 'mcp.json');
-    const clientConfig = { mcpServers: { warden: { type: 'http', url, headers: { Authorization: `Bearer ${secret}` } } } };
+    const clientConfig = {
+      mcpServers: { warden: { type: 'http', url, headers: { Authorization: `Bearer ${secret}` } } },
+    };
     writeFileSync(configFile, `${JSON.stringify(clientConfig, null, 2)}\n`, { mode: 0o640 });
     if (setup.sandboxUser !== null) {
       chownSync(socketPath, 0, setup.sandboxUser.gid);
@@ -136,9 +154,19 @@ export async function startRunGateway(setup: Omit<GatewaySetup, 'sandboxUser'> &
 }
 
 /** Records a request an endpoint refused before any session handled it (best effort: the caller already got its error). */
-export function recordRejection(sink: EventSink, agent: AgentIdentity): (reason: string, code: number, session: string) => void {
+export function recordRejection(
+  sink: EventSink,
+  agent: AgentIdentity,
+): (reason: string, code: number, session: string) => void {
   return (reason, code, session) => {
-    void sink.append({ type: 'mcp.rejected', run_id: agent.run_id, agent, data: { session, code, reason: reason.slice(0, 500) } }).catch(() => undefined);
+    void sink
+      .append({
+        type: 'mcp.rejected',
+        run_id: agent.run_id,
+        agent,
+        data: { session, code, reason: reason.slice(0, 500) },
+      })
+      .catch(() => undefined);
   };
 }
 
@@ -146,7 +174,10 @@ export function recordRejection(sink: EventSink, agent: AgentIdentity): (reason:
  * A gateway outside `warden run` (`warden gateway`, `warden tools ls`): recorded as a run of its
  * own, so its servers' events and every decision are linked to one run id in the audit log.
  */
-export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> & { readonly agentName: string; readonly command: readonly string[] }, use: (gateway: Gateway, agent: AgentIdentity) => Promise<void>): Promise<void> {
+export async function withStandaloneGateway(
+  setup: Omit<GatewaySetup, 'agent'> & { readonly agentName: string; readonly command: readonly string[] },
+  use: (gateway: Gateway, agent: AgentIdentity) => Promise<void>,
+): Promise<void> {
   const runId = newRunId();
   const agent: AgentIdentity = { name: setup.agentName, run_id: runId };
   const started = Date.now();
@@ -154,14 +185,24 @@ export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> &
     type: 'run.started',
     run_id: runId,
     agent,
-    data: { command: setup.command, profile: setup.profileName, workspace: setup.workspace, cwd: setup.workspace, network_allow: [], limits: { memory_bytes: null, pids: null, cpu: null, timeout_ms: null }, warden_uid: setup.host.wardenUid },
+    data: {
+      command: setup.command,
+      profile: setup.profileName,
+      workspace: setup.workspace,
+      cwd: setup.workspace,
+      network_allow: [],
+      limits: { memory_bytes: null, pids: null, cpu: null, timeout_ms: null },
+      warden_uid: setup.host.wardenUid,
+    },
   });
   let reason: 'exited' | 'warden_error' = 'exited';
   let error: string | undefined;
   try {
     const gateway = await startGateway({ ...setup, agent });
     if (gateway === null) {
-      throw new WardenError('USAGE', `profile '${setup.profileName}' grants no MCP server`, { hint: 'add servers to warden.yaml and grant them under profiles.<name>.mcp.allow (see docs/config.md)' });
+      throw new WardenError('USAGE', `profile '${setup.profileName}' grants no MCP server`, {
+        hint: 'add servers to warden.yaml and grant them under profiles.<name>.mcp.allow (see docs/config.md)',
+      });
     }
     try {
       await use(gateway, agent);
@@ -174,7 +215,20 @@ export async function withStandaloneGateway(setup: Omit<GatewaySetup, 'agent'> &
     throw thrown;
   } finally {
     await setup.sink
-      .append({ type: 'run.ended', run_id: runId, agent, data: { reason, exit_code: reason === 'exited' ? 0 : 125, signal: null, duration_ms: Date.now() - started, egress: { allowed: 0, denied: 0 }, limits_hit: [], ...(error === undefined ? {} : { error: error.slice(0, 1000) }) } })
+      .append({
+        type: 'run.ended',
+        run_id: runId,
+        agent,
+        data: {
+          reason,
+          exit_code: reason === 'exited' ? 0 : 125,
+          signal: null,
+          duration_ms: Date.now() - started,
+          egress: { allowed: 0, denied: 0 },
+          limits_hit: [],
+          ...(error === undefined ? {} : { error: error.slice(0, 1000) }),
+        },
+      })
       .catch(() => undefined);
   }
 }

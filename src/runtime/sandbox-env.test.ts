@@ -68,7 +68,9 @@ describe('buildSandboxEnv: NODE_OPTIONS preload', () => {
   });
 
   it("the profile's NODE_OPTIONS is kept, after the preload", () => {
-    expect(env({ nodePreload: PRELOAD, extra: { NODE_OPTIONS: '--max-old-space-size=512' } }).NODE_OPTIONS).toBe(`--import=${PRELOAD} --max-old-space-size=512`);
+    expect(env({ nodePreload: PRELOAD, extra: { NODE_OPTIONS: '--max-old-space-size=512' } }).NODE_OPTIONS).toBe(
+      `--import=${PRELOAD} --max-old-space-size=512`,
+    );
   });
 
   it("without a preload the profile's NODE_OPTIONS passes unchanged", () => {
@@ -95,7 +97,14 @@ describe('buildSandboxEnv: defaults and what enters (SBX-16)', () => {
       TMPDIR: '/tmp',
     });
     expect(SANDBOX_HOME).toBe('/home/agent');
-    expect(SANDBOX_PATH.split(':')).toEqual(['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']);
+    expect(SANDBOX_PATH.split(':')).toEqual([
+      '/usr/local/sbin',
+      '/usr/local/bin',
+      '/usr/sbin',
+      '/usr/bin',
+      '/sbin',
+      '/bin',
+    ]);
   });
 
   it('SBX-16 nothing from the host environment enters', () => {
@@ -110,7 +119,21 @@ describe('buildSandboxEnv: defaults and what enters (SBX-16)', () => {
     expect(values).not.toContain('ssh-agent');
     expect(values).not.toContain('host-proxy');
     expect(Object.keys(e).sort()).toEqual(
-      ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'TMPDIR', ...PROXY_NAMES, ...SOCKS_NAMES, ...NO_PROXY_NAMES, 'NODE_USE_ENV_PROXY', 'WARDEN_RUN_ID', 'WARDEN_SANDBOX'].sort(),
+      [
+        'PATH',
+        'HOME',
+        'USER',
+        'LOGNAME',
+        'SHELL',
+        'LANG',
+        'TMPDIR',
+        ...PROXY_NAMES,
+        ...SOCKS_NAMES,
+        ...NO_PROXY_NAMES,
+        'NODE_USE_ENV_PROXY',
+        'WARDEN_RUN_ID',
+        'WARDEN_SANDBOX',
+      ].sort(),
     );
   });
 

@@ -24,10 +24,18 @@ export interface RunSummary {
   readonly signal: string | null;
   readonly duration_ms: number;
   readonly setup_ms: number | null;
-  readonly egress: { readonly allowed: number; readonly denied: number; readonly denied_targets: readonly DeniedTarget[] };
+  readonly egress: {
+    readonly allowed: number;
+    readonly denied: number;
+    readonly denied_targets: readonly DeniedTarget[];
+  };
   readonly limits_hit: readonly LimitKind[];
   /** Git repositories the sandbox planted and warden moved out of git's reach (SBX-06). */
-  readonly quarantined: readonly { readonly git_dir: string; readonly reason: string; readonly moved_to: string | null }[];
+  readonly quarantined: readonly {
+    readonly git_dir: string;
+    readonly reason: string;
+    readonly moved_to: string | null;
+  }[];
   /** False when the post-run check stopped early (a very large tree): not every repository was checked. */
   readonly git_scan_complete: boolean;
   readonly error: string | null;
@@ -46,15 +54,27 @@ const REASON_TEXT: Record<EndReason, string> = {
 export function formatSummary(summary: RunSummary): string {
   const lines: string[] = [];
   const signal = summary.signal === null ? '' : ` (${summary.signal})`;
-  lines.push(`warden: ${summary.run_id} ${REASON_TEXT[summary.reason]}${signal} with code ${summary.exit_code} after ${formatDuration(summary.duration_ms)}`);
-  const denied = summary.egress.denied_targets.map((t) => `${t.host}:${t.port}${t.count > 1 ? ` ×${t.count}` : ''} (${t.reason})`);
-  lines.push(`  egress: ${summary.egress.allowed} allowed, ${summary.egress.denied} denied${denied.length > 0 ? `: ${denied.slice(0, 8).join(', ')}${denied.length > 8 ? ', …' : ''}` : ''}`);
+  lines.push(
+    `warden: ${summary.run_id} ${REASON_TEXT[summary.reason]}${signal} with code ${summary.exit_code} after ${formatDuration(summary.duration_ms)}`,
+  );
+  const denied = summary.egress.denied_targets.map(
+    (t) => `${t.host}:${t.port}${t.count > 1 ? ` ×${t.count}` : ''} (${t.reason})`,
+  );
+  lines.push(
+    `  egress: ${summary.egress.allowed} allowed, ${summary.egress.denied} denied${denied.length > 0 ? `: ${denied.slice(0, 8).join(', ')}${denied.length > 8 ? ', …' : ''}` : ''}`,
+  );
   lines.push(`  limits hit: ${summary.limits_hit.length === 0 ? 'none' : summary.limits_hit.join(', ')}`);
   for (const repo of summary.quarantined) {
-    const where = repo.moved_to === null ? 'COULD NOT be moved: do not run git there before checking it' : `moved to ${repo.moved_to}; check it before renaming it back`;
+    const where =
+      repo.moved_to === null
+        ? 'COULD NOT be moved: do not run git there before checking it'
+        : `moved to ${repo.moved_to}; check it before renaming it back`;
     lines.push(`  QUARANTINED git repository ${repo.git_dir}: ${repo.reason}; ${where}`);
   }
-  if (!summary.git_scan_complete) lines.push('  warning: the workspace is too large to check completely for git repositories the agent planted; check new .git directories before running git in them');
+  if (!summary.git_scan_complete)
+    lines.push(
+      '  warning: the workspace is too large to check completely for git repositories the agent planted; check new .git directories before running git in them',
+    );
   if (summary.error !== null) lines.push(`  error: ${summary.error}`);
   lines.push(`  audit: warden audit show ${summary.run_id}`);
   return lines.join('\n');

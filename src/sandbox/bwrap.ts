@@ -73,7 +73,9 @@ export interface StartOptions {
 export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: StartOptions = {}): SandboxHandle {
   const identity = spec.user ?? { uid: host.wardenUid, gid: process.getgid?.() ?? host.wardenUid };
   if (host.wardenUid === 0 && spec.user === null) {
-    throw new WardenError('SANDBOX_UNAVAILABLE', 'refusing to run a sandbox as root', { hint: 'configure sandbox.user (created by scripts/setup.sh)' });
+    throw new WardenError('SANDBOX_UNAVAILABLE', 'refusing to run a sandbox as root', {
+      hint: 'configure sandbox.user (created by scripts/setup.sh)',
+    });
   }
   // 1. Plan what bwrap will do (the /etc view, the mounts, the seccomp program). Nothing is
   // created yet: the sandbox's setup time is measured from the creation below.
@@ -94,12 +96,17 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     '--disable-userns',
     '--die-with-parent',
     '--new-session',
-    '--cap-drop', 'ALL',
-    '--hostname', SANDBOX_HOSTNAME,
-    '--seccomp', '3',
-    '--json-status-fd', '4',
+    '--cap-drop',
+    'ALL',
+    '--hostname',
+    SANDBOX_HOSTNAME,
+    '--seccomp',
+    '3',
+    '--json-status-fd',
+    '4',
     ...mountArgs(plan.ops),
-    '--chdir', spec.cwd,
+    '--chdir',
+    spec.cwd,
   ];
   const seccompProgram = buildSeccompFilter().bytes;
   mark('planned');
@@ -121,10 +128,16 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
   const launcherArgs = [
     host.lib.launcher,
-    String(cgroups.enrolFiles.length), ...cgroups.enrolFiles,
-    String(writableRoots.length), ...writableRoots,
+    String(cgroups.enrolFiles.length),
+    ...cgroups.enrolFiles,
+    String(writableRoots.length),
+    ...writableRoots,
     // bwrap accepts only options through --args; the command must be on its own command line.
-    '--', host.bwrapPath, '--args', '7', '--',
+    '--',
+    host.bwrapPath,
+    '--args',
+    '7',
+    '--',
     ...initCommand(spec, host.lib, options.forceShellInit === true),
     ...spec.command,
   ];
@@ -136,7 +149,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       stdio: [
         spec.stdio === 'inherit' ? 'inherit' : 'pipe',
         spec.stdio === 'inherit' ? 'inherit' : 'pipe',
-        'pipe', 'pipe', 'pipe', 'pipe',
+        'pipe',
+        'pipe',
+        'pipe',
+        'pipe',
         spec.stdio === 'inherit' ? 2 : 'pipe',
         'pipe',
       ],
@@ -144,9 +160,20 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     });
   } catch (error) {
     void cgroups.destroy();
-    throw new WardenError('SANDBOX_START_FAILED', `cannot start the sandbox launcher: ${(error as Error).message}`, { cause: error });
+    throw new WardenError('SANDBOX_START_FAILED', `cannot start the sandbox launcher: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
-  const stdio = child.stdio as unknown as [Writable | null, Readable | null, Readable, Writable, Readable, Readable, Readable | null, Writable];
+  const stdio = child.stdio as unknown as [
+    Writable | null,
+    Readable | null,
+    Readable,
+    Writable,
+    Readable,
+    Readable,
+    Readable | null,
+    Writable,
+  ];
   const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe] = stdio;
   for (const pipe of [seccompPipe, argsPipe]) pipe.on('error', () => undefined);
   mark('launcher-spawned');
@@ -154,7 +181,11 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   try {
     // Recorded before bwrap touches the workspace, so a warden killed mid-run can be cleaned up
     // by the next one (see cleanupAbandonedSandbox).
-    writeFileSync(join(spec.runDir, RECOVERY_FILE), JSON.stringify({ placeholders: plan.placeholders, cgroups: cgroups.directories }), { mode: 0o600 });
+    writeFileSync(
+      join(spec.runDir, RECOVERY_FILE),
+      JSON.stringify({ placeholders: plan.placeholders, cgroups: cgroups.directories }),
+      { mode: 0o600 },
+    );
     seccompPipe.end(seccompProgram);
   } catch (error) {
     child.kill('SIGKILL');
@@ -209,7 +240,9 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     child.once('exit', () => {
       if (!isReady) reject(setupFailureError(launcherError, setupText, spec));
     });
-    child.once('error', (error) => reject(new WardenError('SANDBOX_START_FAILED', `sandbox launcher failed: ${error.message}`, { cause: error })));
+    child.once('error', (error) =>
+      reject(new WardenError('SANDBOX_START_FAILED', `sandbox launcher failed: ${error.message}`, { cause: error })),
+    );
   });
   ready.catch(() => undefined);
 
@@ -270,7 +303,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
 
 /** The in-sandbox init: warden-init (static C) when built, else the shell init with socat. */
 function initCommand(spec: SandboxSpec, lib: LibDir, forceShell: boolean): string[] {
-  const sockets = spec.forwards.map((f) => ({ port: String(f.port), path: join(SANDBOX_SOCK, relativeSocket(spec, f.socketPath)) }));
+  const sockets = spec.forwards.map((f) => ({
+    port: String(f.port),
+    path: join(SANDBOX_SOCK, relativeSocket(spec, f.socketPath)),
+  }));
   if (lib.wardenInit !== null && !forceShell) {
     return [join(SANDBOX_LIB, 'warden-init'), ...sockets.flatMap((s) => ['--forward', s.port, s.path]), '--'];
   }
@@ -279,7 +315,10 @@ function initCommand(spec: SandboxSpec, lib: LibDir, forceShell: boolean): strin
 
 const RECOVERY_FILE = 'sandbox.json';
 
-async function releaseSandboxResources(cgroups: RunCgroups, placeholders: readonly string[]): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
+async function releaseSandboxResources(
+  cgroups: RunCgroups,
+  placeholders: readonly string[],
+): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
   const { leftover } = await cgroups.destroy();
   let removed = 0;
   // Deepest first, so a placeholder inside another placeholder's parent goes before it.
@@ -291,17 +330,24 @@ async function releaseSandboxResources(cgroups: RunCgroups, placeholders: readon
  * Releases what a sandbox of a dead warden left behind (its processes died with their pid
  * namespace): empty cgroups and the read-only placeholders bwrap created in the workspace.
  */
-export async function cleanupAbandonedSandbox(runDir: string): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
+export async function cleanupAbandonedSandbox(
+  runDir: string,
+): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
   let record: { placeholders?: unknown; cgroups?: unknown };
   try {
     record = JSON.parse(readFileSync(join(runDir, RECOVERY_FILE), 'utf8')) as typeof record;
   } catch {
     return { leftoverProcesses: 0, placeholdersRemoved: 0 };
   }
-  const placeholders = Array.isArray(record.placeholders) ? record.placeholders.filter((p): p is string => typeof p === 'string' && p.startsWith('/')) : [];
-  const dirs = typeof record.cgroups === 'object' && record.cgroups !== null ? (record.cgroups as Record<string, string>) : {};
+  const placeholders = Array.isArray(record.placeholders)
+    ? record.placeholders.filter((p): p is string => typeof p === 'string' && p.startsWith('/'))
+    : [];
+  const dirs =
+    typeof record.cgroups === 'object' && record.cgroups !== null ? (record.cgroups as Record<string, string>) : {};
   // Only directories inside a cgroup hierarchy are accepted from the file.
-  const safeDirs = Object.fromEntries(Object.entries(dirs).filter(([, d]) => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/')));
+  const safeDirs = Object.fromEntries(
+    Object.entries(dirs).filter(([, d]) => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/')),
+  );
   return releaseSandboxResources(RunCgroups.fromDirectories(safeDirs), placeholders);
 }
 
@@ -335,12 +381,19 @@ function setupFailureError(launcherError: string, setupText: string, spec: Sandb
           : `give that user access, e.g. \`setfacl -R -m u:${spec.user.name}:rwX -m d:u:${spec.user.name}:rwX ${path}\` or \`chown -R ${spec.user.name} ${path}\`, or run warden as the directory's owner`,
     });
   }
-  if (line !== undefined) return new WardenError('SANDBOX_START_FAILED', line.slice(2), { hint: 'run `warden doctor`' });
+  if (line !== undefined)
+    return new WardenError('SANDBOX_START_FAILED', line.slice(2), { hint: 'run `warden doctor`' });
   const text = setupText.trim().split('\n').slice(-3).join('; ');
   if (/creating new namespace|No permissions to create|namespace.*not permitted|setting up uid map/i.test(text)) {
-    return new WardenError('SANDBOX_UNAVAILABLE', `the kernel refused to create the sandbox's namespaces (${text})`, { hint: 'run `warden doctor`; unprivileged user namespaces must be enabled' });
+    return new WardenError('SANDBOX_UNAVAILABLE', `the kernel refused to create the sandbox's namespaces (${text})`, {
+      hint: 'run `warden doctor`; unprivileged user namespaces must be enabled',
+    });
   }
-  return new WardenError('SANDBOX_START_FAILED', text === '' ? 'the sandbox exited before the command started' : `sandbox setup failed: ${text}`, { hint: 'run `warden doctor`' });
+  return new WardenError(
+    'SANDBOX_START_FAILED',
+    text === '' ? 'the sandbox exited before the command started' : `sandbox setup failed: ${text}`,
+    { hint: 'run `warden doctor`' },
+  );
 }
 
 /** Removes a placeholder bwrap created, but only if it is still an empty file or directory. */

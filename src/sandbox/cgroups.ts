@@ -49,7 +49,9 @@ export function missingControllers(layout: CgroupLayout, limits: ResourceLimits,
 }
 
 function requiredControllers(limits: ResourceLimits): CgroupController[] {
-  return CGROUP_CONTROLLERS.filter((c) => (c === 'memory' ? limits.memoryBytes : c === 'pids' ? limits.pids : limits.cpu) !== null);
+  return CGROUP_CONTROLLERS.filter(
+    (c) => (c === 'memory' ? limits.memoryBytes : c === 'pids' ? limits.pids : limits.cpu) !== null,
+  );
 }
 
 /** The cgroups of one run. Create with {@link RunCgroups.create}; always `destroy()` in a finally. */
@@ -154,7 +156,8 @@ export class RunCgroups {
         return '';
       }
     };
-    const field = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const field = (text: string, name: string): number =>
+      Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
     return {
       oomKills: field(read('memory', 'memory.oom_control'), 'oom_kill'),
       pidsMaxHits: field(read('pids', 'pids.events'), 'max'),
@@ -249,7 +252,10 @@ function writeLimit(dir: string, controller: CgroupController, limits: ResourceL
       break;
     case 'cpu':
       writeFileSync(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-      writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round((limits.cpu ?? 1) * CPU_PERIOD_US))));
+      writeFileSync(
+        join(dir, 'cpu.cfs_quota_us'),
+        String(Math.max(1000, Math.round((limits.cpu ?? 1) * CPU_PERIOD_US))),
+      );
       break;
   }
 }

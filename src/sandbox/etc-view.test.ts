@@ -1,4 +1,17 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +22,8 @@ let base: string;
 let etc: string;
 let runtime: string;
 
-const HOST_PASSWD = 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\nwarden-sandbox:x:999:999::/nonexistent:/usr/sbin/nologin\n';
+const HOST_PASSWD =
+  'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\nwarden-sandbox:x:999:999::/nonexistent:/usr/sbin/nologin\n';
 
 beforeEach(() => {
   base = mkdtempSync(join(tmpdir(), 'warden-etc-view-'));
@@ -115,7 +129,23 @@ describe('ensureEtcView: what is taken from the host /etc', () => {
   it('SBX-04 leaves out everything else: shadow, ssh host keys, sudoers, environment', () => {
     const { dir, directoryBinds } = ensureEtcView(runtime, 1001, 1001, etc);
     const names = readdirSync(dir).sort();
-    expect(names).toEqual(['.complete', 'group', 'hostname', 'hosts', 'java-17-openjdk', 'ld.so.cache', 'localtime', 'nsswitch.conf', 'os-release', 'passwd', 'protocols', 'resolv.conf', 'ssl'].sort());
+    expect(names).toEqual(
+      [
+        '.complete',
+        'group',
+        'hostname',
+        'hosts',
+        'java-17-openjdk',
+        'ld.so.cache',
+        'localtime',
+        'nsswitch.conf',
+        'os-release',
+        'passwd',
+        'protocols',
+        'resolv.conf',
+        'ssl',
+      ].sort(),
+    );
     for (const secret of ['shadow', 'ssh', 'sudoers.d', 'environment']) {
       expect(names).not.toContain(secret);
       expect(directoryBinds).not.toContain(join(etc, secret));
@@ -125,7 +155,15 @@ describe('ensureEtcView: what is taken from the host /etc', () => {
   it('a missing host /etc gives a view of the generated files only', () => {
     const { dir, directoryBinds } = ensureEtcView(runtime, 1001, 1001, join(base, 'no-etc'));
     expect(directoryBinds).toEqual([]);
-    expect(readdirSync(dir).sort()).toEqual(['.complete', 'group', 'hostname', 'hosts', 'nsswitch.conf', 'passwd', 'resolv.conf']);
+    expect(readdirSync(dir).sort()).toEqual([
+      '.complete',
+      'group',
+      'hostname',
+      'hosts',
+      'nsswitch.conf',
+      'passwd',
+      'resolv.conf',
+    ]);
   });
 });
 

@@ -10,7 +10,20 @@
  * a package upgrade that changes /etc produces a fresh view; concurrent runs share one.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { SANDBOX_HOME } from './fs-plan.js';
 
@@ -18,10 +31,39 @@ export const SANDBOX_HOSTNAME = 'warden-sandbox';
 
 /** /etc entries ordinary programs need; everything else in /etc stays out of the sandbox. */
 const ETC_ENTRIES = [
-  'alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'ssl', 'ca-certificates', 'ca-certificates.conf',
-  'pki', 'localtime', 'timezone', 'os-release', 'debian_version', 'lsb-release', 'mime.types', 'protocols',
-  'services', 'gai.conf', 'host.conf', 'inputrc', 'terminfo', 'profile', 'bash.bashrc', 'locale.alias', 'fonts',
-  'magic', 'mailcap', 'xdg', 'vim', 'manpath.config', 'perl', 'python3', 'shells', 'subversion',
+  'alternatives',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'pki',
+  'localtime',
+  'timezone',
+  'os-release',
+  'debian_version',
+  'lsb-release',
+  'mime.types',
+  'protocols',
+  'services',
+  'gai.conf',
+  'host.conf',
+  'inputrc',
+  'terminfo',
+  'profile',
+  'bash.bashrc',
+  'locale.alias',
+  'fonts',
+  'magic',
+  'mailcap',
+  'xdg',
+  'vim',
+  'manpath.config',
+  'perl',
+  'python3',
+  'shells',
+  'subversion',
 ];
 /** /etc entry name prefixes that runtimes use for their own config (e.g. java-17-openjdk). */
 const ETC_PREFIXES = ['java-', 'python3.'];
@@ -57,7 +99,8 @@ export function ensureEtcView(runtimeRoot: string, uid: number, gid: number, hos
       else if (entry.kind === 'symlink') symlinkSync(readlinkSync(source), target);
       else copyFileSync(source, target);
     }
-    for (const [name, content] of Object.entries(generated)) writeFileSync(join(staging, name), content, { mode: 0o644 });
+    for (const [name, content] of Object.entries(generated))
+      writeFileSync(join(staging, name), content, { mode: 0o644 });
     writeFileSync(join(staging, '.complete'), '');
     try {
       renameSync(staging, dir);
@@ -115,8 +158,10 @@ function generatedFiles(uid: number, gid: number): Record<string, string> {
     group: ['root:x:0:', ...(gid === 0 ? [] : [`agent:x:${gid}:`]), 'nogroup:x:65534:', ''].join('\n'),
     hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${SANDBOX_HOSTNAME}\n`,
     // No nameserver: a lookup fails at once instead of leaking a query (there is no route anyway).
-    'resolv.conf': '# warden: no DNS inside the sandbox; the egress proxy resolves names.\noptions attempts:1 timeout:1\n',
-    'nsswitch.conf': 'passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nprotocols: files\nservices: files\n',
+    'resolv.conf':
+      '# warden: no DNS inside the sandbox; the egress proxy resolves names.\noptions attempts:1 timeout:1\n',
+    'nsswitch.conf':
+      'passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nprotocols: files\nservices: files\n',
     hostname: `${SANDBOX_HOSTNAME}\n`,
   };
 }

@@ -1,9 +1,30 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWardenError, type WardenError } from '../core/errors.js';
-import { MANDATORY_WRITE_DENY, SANDBOX_HOME, SANDBOX_LIB, SANDBOX_SOCK, isInside, mountArgs, planMounts, type MountOp, type MountPlan, type PlanContext } from './fs-plan.js';
+import {
+  MANDATORY_WRITE_DENY,
+  SANDBOX_HOME,
+  SANDBOX_LIB,
+  SANDBOX_SOCK,
+  isInside,
+  mountArgs,
+  planMounts,
+  type MountOp,
+  type MountPlan,
+  type PlanContext,
+} from './fs-plan.js';
 import type { SandboxSpec } from './spec.js';
 
 let root: string;
@@ -120,7 +141,9 @@ describe('planMounts: the base view', () => {
     for (const entry of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
       let expected: MountOp | undefined;
       try {
-        expected = lstatSync(entry).isSymbolicLink() ? { op: 'symlink', target: readlinkSync(entry), dest: entry } : { op: 'ro-bind', src: entry, dest: entry };
+        expected = lstatSync(entry).isSymbolicLink()
+          ? { op: 'symlink', target: readlinkSync(entry), dest: entry }
+          : { op: 'ro-bind', src: entry, dest: entry };
       } catch {
         expected = undefined;
       }
@@ -172,7 +195,9 @@ describe('planMounts: the base view', () => {
     const { ops } = plan();
     expect(visibleAt(ops, join(SANDBOX_LIB, 'init.sh'))).toBe(join(ctx.libDir, 'init.sh'));
     expect(writableAt(ops, join(SANDBOX_LIB, 'init.sh'))).toBe(false);
-    expect(visibleAt(ops, join(SANDBOX_SOCK, 'egress.sock'))).toBe(join(root, 'runtime', 'run_TEST', 'sock', 'egress.sock'));
+    expect(visibleAt(ops, join(SANDBOX_SOCK, 'egress.sock'))).toBe(
+      join(root, 'runtime', 'run_TEST', 'sock', 'egress.sock'),
+    );
     expect(writableAt(ops, SANDBOX_SOCK)).toBe(false);
   });
 
@@ -186,7 +211,18 @@ describe('planMounts: the base view', () => {
 
   it("SBX-04 the host's /root, /home and other users' data are not in the view", () => {
     const { ops } = plan();
-    for (const path of ['/root', '/root/.ssh/id_ed25519', '/home', '/home/alice/.aws/credentials', '/var/lib/warden', '/run/user/0', '/mnt', '/media', '/srv', '/opt']) {
+    for (const path of [
+      '/root',
+      '/root/.ssh/id_ed25519',
+      '/home',
+      '/home/alice/.aws/credentials',
+      '/var/lib/warden',
+      '/run/user/0',
+      '/mnt',
+      '/media',
+      '/srv',
+      '/opt',
+    ]) {
       const found = coveringOp(ops, path);
       // Nothing bound there: only the read-only root fs created by bwrap (no host content), or a tmpfs.
       if (found) expect(['tmpfs'], `${path} is covered by ${JSON.stringify(found.op)}`).toContain(found.op.op);
@@ -230,11 +266,14 @@ describe('planMounts: workspace and profile paths', () => {
     expect(writableAt(ops, join(ws, 'x'))).toBe(false);
   });
 
-  it.each(['/root', '/home', '/etc', '/var'])('SBX-05 a workspace that is the system directory %s is refused', (dir) => {
-    const error = planError({ workspace: dir, cwd: dir });
-    expect(error.code).toBe('PATH_POLICY');
-    expect(error.message).toContain('(the workspace)');
-  });
+  it.each(['/root', '/home', '/etc', '/var'])(
+    'SBX-05 a workspace that is the system directory %s is refused',
+    (dir) => {
+      const error = planError({ workspace: dir, cwd: dir });
+      expect(error.code).toBe('PATH_POLICY');
+      expect(error.message).toContain('(the workspace)');
+    },
+  );
 
   it('without a workspace nothing is bound read-write', () => {
     const { ops } = plan({ workspace: null, cwd: '/' });
@@ -257,7 +296,11 @@ describe('planMounts: workspace and profile paths', () => {
     mkdirSync(extra);
     touch(join(extra, 'private.db'));
     touch(join(ws, 'build/token.txt'));
-    const { ops } = plan({ readOnly: [extra], writable: [join(ws, 'build')], deny: [join(extra, 'private.db'), join(ws, 'build/token.txt')] });
+    const { ops } = plan({
+      readOnly: [extra],
+      writable: [join(ws, 'build')],
+      deny: [join(extra, 'private.db'), join(ws, 'build/token.txt')],
+    });
     expect(visibleAt(ops, join(extra, 'private.db'))).toBe(ctx.emptyFile);
     expect(visibleAt(ops, join(ws, 'build/token.txt'))).toBe(ctx.emptyFile);
   });
@@ -267,17 +310,20 @@ describe('planMounts: workspace and profile paths', () => {
     expect(ops.some((op) => op.dest === join(ws, 'later.txt'))).toBe(false);
   });
 
-  it.each(['.git', '.vscode', '.claude'])('SBX-06 a profile deny of %s is not undone by the mandatory write-deny protection', (dir) => {
-    touch(join(ws, '.git/config'), '[core]\n');
-    mkdirSync(join(ws, '.git/hooks'));
-    touch(join(ws, '.vscode/settings.json'));
-    touch(join(ws, '.claude/settings.json'));
-    const { ops } = plan({ deny: [join(ws, dir)] });
-    for (const path of [join(ws, dir), join(ws, dir, 'config'), join(ws, dir, 'settings.json')]) {
-      const seen = visibleAt(ops, path);
-      expect(isInside(seen, ws), `${path} shows host ${seen} despite deny`).toBe(false);
-    }
-  });
+  it.each(['.git', '.vscode', '.claude'])(
+    'SBX-06 a profile deny of %s is not undone by the mandatory write-deny protection',
+    (dir) => {
+      touch(join(ws, '.git/config'), '[core]\n');
+      mkdirSync(join(ws, '.git/hooks'));
+      touch(join(ws, '.vscode/settings.json'));
+      touch(join(ws, '.claude/settings.json'));
+      const { ops } = plan({ deny: [join(ws, dir)] });
+      for (const path of [join(ws, dir), join(ws, dir, 'config'), join(ws, dir, 'settings.json')]) {
+        const seen = visibleAt(ops, path);
+        expect(isInside(seen, ws), `${path} shows host ${seen} despite deny`).toBe(false);
+      }
+    },
+  );
 
   it('SBX-06 a profile deny of .bashrc is not undone by the mandatory write-deny protection', () => {
     touch(join(ws, '.bashrc'), 'export TOKEN=secret\n');
@@ -288,7 +334,17 @@ describe('planMounts: workspace and profile paths', () => {
 
 describe('planMounts: mandatory write-deny list (SBX-06)', () => {
   it('SBX-06 lists the git, shell, editor and agent start-up files', () => {
-    for (const entry of ['.git/hooks/', '.git/config', '.bashrc', '.profile', '.zshrc', '.envrc', '.mcp.json', '.vscode/', '.claude/settings.json']) {
+    for (const entry of [
+      '.git/hooks/',
+      '.git/config',
+      '.bashrc',
+      '.profile',
+      '.zshrc',
+      '.envrc',
+      '.mcp.json',
+      '.vscode/',
+      '.claude/settings.json',
+    ]) {
       expect(MANDATORY_WRITE_DENY).toContain(entry);
     }
   });
@@ -303,7 +359,14 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     touch(join(ws, '.claude/settings.json'));
     const { ops, placeholders } = plan();
     const wsBind = indexOfOp(ops, (op) => op.op === 'bind' && op.dest === ws);
-    for (const path of ['.git/config', '.git/hooks/pre-commit', '.bashrc', '.mcp.json', '.vscode/tasks.json', '.claude/settings.json'].map((p) => join(ws, p))) {
+    for (const path of [
+      '.git/config',
+      '.git/hooks/pre-commit',
+      '.bashrc',
+      '.mcp.json',
+      '.vscode/tasks.json',
+      '.claude/settings.json',
+    ].map((p) => join(ws, p))) {
       const found = coveringOp(ops, path);
       expect(found?.index, path).toBeGreaterThan(wsBind);
       expect(visibleAt(ops, path), path).toBe(path);
@@ -351,7 +414,9 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     expect(visibleAt(ops, join(ws, '.claude/settings.json'))).toBe(ctx.placeholderFile);
     expect(visibleAt(ops, join(ws, '.claude/settings.local.json'))).toBe(ctx.placeholderFile);
     expect(writableAt(ops, join(ws, '.claude/other.json'))).toBe(true);
-    expect(placeholders).toEqual(expect.arrayContaining([join(ws, '.git/hooks'), join(ws, '.git/config'), join(ws, '.claude/settings.json')]));
+    expect(placeholders).toEqual(
+      expect.arrayContaining([join(ws, '.git/hooks'), join(ws, '.git/config'), join(ws, '.claude/settings.json')]),
+    );
   });
 
   it('SBX-06 .git as a file (worktree pointer) is kept read-only', () => {
@@ -384,7 +449,12 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     mkdirSync(join(ws, '.git/modules/lib/hooks'));
     touch(join(ws, '.git/modules/lib/modules/inner/config'));
     const { ops } = plan();
-    for (const path of ['.git/modules/lib/config', '.git/modules/lib/hooks/pre-commit', '.git/modules/lib/modules/inner/config', '.git/modules/lib/modules/inner/hooks/post-merge']) {
+    for (const path of [
+      '.git/modules/lib/config',
+      '.git/modules/lib/hooks/pre-commit',
+      '.git/modules/lib/modules/inner/config',
+      '.git/modules/lib/modules/inner/hooks/post-merge',
+    ]) {
       expect(writableAt(ops, join(ws, path)), path).toBe(false);
     }
     expect(writableAt(ops, join(ws, '.git/modules/lib/objects/x'))).toBe(true);
@@ -394,14 +464,24 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     touch(join(ws, '.git/config'));
     mkdirSync(join(ws, '.git/worktrees/wt'), { recursive: true });
     const { ops, placeholders } = plan();
-    for (const path of ['.git/commondir', '.git/config.worktree', '.git/worktrees/wt/commondir', '.git/worktrees/new/config.worktree']) {
+    for (const path of [
+      '.git/commondir',
+      '.git/config.worktree',
+      '.git/worktrees/wt/commondir',
+      '.git/worktrees/new/config.worktree',
+    ]) {
       expect(writableAt(ops, join(ws, path)), path).toBe(false);
     }
-    expect(placeholders).toEqual(expect.arrayContaining([join(ws, '.git/commondir'), join(ws, '.git/config.worktree')]));
+    expect(placeholders).toEqual(
+      expect.arrayContaining([join(ws, '.git/commondir'), join(ws, '.git/config.worktree')]),
+    );
   });
 
   it("SBX-06 the repository's core.hooksPath, includes and scripts its config runs are write-protected", () => {
-    touch(join(ws, '.git/config'), '[core]\n\thooksPath = .husky\n\tfsmonitor = tools/fsmonitor.sh\n[include]\n\tpath = ../shared.gitconfig\n');
+    touch(
+      join(ws, '.git/config'),
+      '[core]\n\thooksPath = .husky\n\tfsmonitor = tools/fsmonitor.sh\n[include]\n\tpath = ../shared.gitconfig\n',
+    );
     touch(join(ws, '.husky/pre-commit'));
     touch(join(ws, 'tools/fsmonitor.sh'));
     touch(join(ws, 'tools/other.sh'));
@@ -454,7 +534,9 @@ describe('planMounts: never-visible paths (SBX-04)', () => {
     const ro = join(root, 'ro');
     touch(join(ro, 'state/audit.db'));
     expect(visibleAt(plan({ neverVisible: [ws] }).ops, join(ws, 'x'))).toBe(join(ctx.emptyDir, 'x'));
-    expect(visibleAt(plan({ readOnly: [ro], neverVisible: [join(ro, 'state')] }).ops, join(ro, 'state/audit.db'))).toBe(join(ctx.emptyDir, 'audit.db'));
+    expect(visibleAt(plan({ readOnly: [ro], neverVisible: [join(ro, 'state')] }).ops, join(ro, 'state/audit.db'))).toBe(
+      join(ctx.emptyDir, 'audit.db'),
+    );
   });
 
   it('SBX-04 never-visible paths outside every bound root need no mount', () => {
@@ -515,22 +597,39 @@ describe('mountArgs', () => {
       { op: 'remount-ro', dest: '/' },
     ];
     expect(mountArgs(ops)).toEqual([
-      '--ro-bind', '/usr', '/usr',
-      '--bind', '/w', '/w',
-      '--ro-bind-try', '/x', '/y',
-      '--symlink', 'usr/bin', '/bin',
-      '--size', '1024', '--tmpfs', '/tmp',
-      '--tmpfs', '/run',
-      '--proc', '/proc',
-      '--dev', '/dev',
-      '--remount-ro', '/',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--bind',
+      '/w',
+      '/w',
+      '--ro-bind-try',
+      '/x',
+      '/y',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--size',
+      '1024',
+      '--tmpfs',
+      '/tmp',
+      '--tmpfs',
+      '/run',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--remount-ro',
+      '/',
     ]);
   });
 
   it('a whole plan translates without loss (three args per bind)', () => {
     const { ops } = plan();
     const args = mountArgs(ops);
-    expect(args.filter((a) => a === '--bind' || a === '--ro-bind').length).toBe(ops.filter((op) => op.op === 'bind' || op.op === 'ro-bind').length);
+    expect(args.filter((a) => a === '--bind' || a === '--ro-bind').length).toBe(
+      ops.filter((op) => op.op === 'bind' || op.op === 'ro-bind').length,
+    );
     expect(args[args.length - 2]).toBe('--remount-ro');
   });
 });

@@ -74,10 +74,27 @@ const PROC_MASKED_FILES = ['timer_list', 'sched_debug'];
 export const MANDATORY_WRITE_DENY = [
   // commondir and config.worktree redirect or extend the config; worktrees/ holds the commondir,
   // config and hooks lookups of linked worktrees the host uses outside the sandbox.
-  '.git/hooks/', '.git/config', '.git/commondir', '.git/config.worktree', '.git/worktrees/',
-  '.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile',
-  '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout', '.envrc',
-  '.mcp.json', '.vscode/', '.cursor/', '.claude/settings.json', '.claude/settings.local.json',
+  '.git/hooks/',
+  '.git/config',
+  '.git/commondir',
+  '.git/config.worktree',
+  '.git/worktrees/',
+  '.bashrc',
+  '.bash_profile',
+  '.bash_login',
+  '.bash_logout',
+  '.profile',
+  '.zshrc',
+  '.zshenv',
+  '.zprofile',
+  '.zlogin',
+  '.zlogout',
+  '.envrc',
+  '.mcp.json',
+  '.vscode/',
+  '.cursor/',
+  '.claude/settings.json',
+  '.claude/settings.local.json',
 ] as const;
 
 /** Builds the ordered mount plan for `spec`. Throws WardenError when a path cannot be protected. */
@@ -100,7 +117,8 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   ops.push({ op: 'proc', dest: '/proc' });
   ops.push({ op: 'tmpfs', dest: '/proc/1' });
   ops.push({ op: 'ro-bind', src: '/proc/sys', dest: '/proc/sys' });
-  for (const name of PROC_MASKED_FILES) if (existsSync(join('/proc', name))) ops.push({ op: 'ro-bind', src: ctx.emptyFile, dest: join('/proc', name) });
+  for (const name of PROC_MASKED_FILES)
+    if (existsSync(join('/proc', name))) ops.push({ op: 'ro-bind', src: ctx.emptyFile, dest: join('/proc', name) });
   ops.push({ op: 'dev', dest: '/dev' });
 
   // 3. Disposable scratch space (SBX-17).
@@ -119,7 +137,9 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   for (const path of writableRoots) {
     if (isNeverWritable(path)) {
       const what = path === spec.workspace ? 'the workspace' : 'filesystem.writable';
-      throw new WardenError('PATH_POLICY', `${path} is a system directory and cannot be writable (${what})`, { hint: 'use a project directory, or name a narrower directory' });
+      throw new WardenError('PATH_POLICY', `${path} is a system directory and cannot be writable (${what})`, {
+        hint: 'use a project directory, or name a narrower directory',
+      });
     }
   }
   for (const op of orderedBinds(spec.readOnly, writableRoots)) ops.push(op);
@@ -135,7 +155,14 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   });
   const gitPaths = gitCodePaths(writableRoots, { home: ctx.hostHome ?? null });
   for (const root of writableRoots) {
-    for (const op of protectWritableRoot(root, [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root), ...entriesUnder(root, gitPaths)], ctx, placeholders, denied)) ops.push(op);
+    for (const op of protectWritableRoot(
+      root,
+      [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root), ...entriesUnder(root, gitPaths)],
+      ctx,
+      placeholders,
+      denied,
+    ))
+      ops.push(op);
   }
 
   // 7. Profile deny list: hidden, whatever was bound above. After step 6, because a self-bind of
@@ -157,9 +184,13 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
     // cannot hide it. Refuse rather than expose warden's own state (SBX-04).
     const exposed = boundRoots.find((root) => root !== path && isInside(root, path));
     if (exposed !== undefined) {
-      throw new WardenError('PATH_POLICY', `${exposed} is inside ${path}, which a sandbox must never see (warden's state or another run's files)`, {
-        hint: `remove ${exposed} from the profile's filesystem paths, or use a workspace outside ${path}`,
-      });
+      throw new WardenError(
+        'PATH_POLICY',
+        `${exposed} is inside ${path}, which a sandbox must never see (warden's state or another run's files)`,
+        {
+          hint: `remove ${exposed} from the profile's filesystem paths, or use a workspace outside ${path}`,
+        },
+      );
     }
     if (!boundRoots.some((root) => isInside(path, root))) continue;
     const kind = kindOf(path);
@@ -177,7 +208,13 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
  * Nothing is planned at or below a path in `denied`: the profile deny mounted there later hides
  * it entirely (and is itself a mount point, so it cannot be renamed either).
  */
-function protectWritableRoot(root: string, entries: readonly string[], ctx: PlanContext, placeholders: string[], denied: readonly string[]): MountOp[] {
+function protectWritableRoot(
+  root: string,
+  entries: readonly string[],
+  ctx: PlanContext,
+  placeholders: string[],
+  denied: readonly string[],
+): MountOp[] {
   const ops: MountOp[] = [];
   const pinned = new Set<string>();
   for (const entry of entries) {
@@ -192,9 +229,13 @@ function protectWritableRoot(root: string, entries: readonly string[], ctx: Plan
       if (kind === 'symlink') {
         // A mount cannot be placed on a symlink itself, so the agent could replace the link with a
         // real file and the host would run it later. Refuse rather than pretend to protect it.
-        throw new WardenError('WORKSPACE_INVALID', `${current} is a symlink; warden cannot keep it read-only inside the sandbox`, {
-          hint: `replace the symlink with a regular ${last && !isDir ? 'file' : 'directory'}, or use a workspace that does not contain it`,
-        });
+        throw new WardenError(
+          'WORKSPACE_INVALID',
+          `${current} is a symlink; warden cannot keep it read-only inside the sandbox`,
+          {
+            hint: `replace the symlink with a regular ${last && !isDir ? 'file' : 'directory'}, or use a workspace that does not contain it`,
+          },
+        );
       }
       if (kind === 'missing') {
         // The first missing component becomes a read-only placeholder, so nothing can be created under it.
@@ -231,7 +272,10 @@ function protectWritableRoot(root: string, entries: readonly string[], ctx: Plan
  * read-only bind goes last, so a path named in both lists stays read-only.
  */
 function orderedBinds(readOnly: readonly string[], writable: readonly string[]): MountOp[] {
-  const binds: MountOp[] = [...writable.map((path): MountOp => ({ op: 'bind', src: path, dest: path })), ...readOnly.map((path): MountOp => ({ op: 'ro-bind', src: path, dest: path }))];
+  const binds: MountOp[] = [
+    ...writable.map((path): MountOp => ({ op: 'bind', src: path, dest: path })),
+    ...readOnly.map((path): MountOp => ({ op: 'ro-bind', src: path, dest: path })),
+  ];
   const depth = (op: MountOp): number => ('dest' in op ? op.dest.split('/').filter((part) => part !== '').length : 0);
   // Array.prototype.sort is stable: within one depth, writable binds stay before read-only ones.
   return binds.sort((a, b) => depth(a) - depth(b));

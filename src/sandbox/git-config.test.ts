@@ -5,21 +5,34 @@ const keys = (text: string): string[] => parseGitConfig(text).map((e) => `${entr
 
 describe('parseGitConfig', () => {
   it('reads sections, subsections, legacy headers and bare booleans', () => {
-    const text = '[core]\n\tbare = false\n\tfilemode\n[remote "Origin"]\n\turl = https://x/y.git\n[Branch.Main]\n\tremote = origin\n';
-    expect(keys(text)).toEqual(['core.bare=false', 'core.filemode=<true>', 'remote.Origin.url=https://x/y.git', 'branch.main.remote=origin']);
+    const text =
+      '[core]\n\tbare = false\n\tfilemode\n[remote "Origin"]\n\turl = https://x/y.git\n[Branch.Main]\n\tremote = origin\n';
+    expect(keys(text)).toEqual([
+      'core.bare=false',
+      'core.filemode=<true>',
+      'remote.Origin.url=https://x/y.git',
+      'branch.main.remote=origin',
+    ]);
   });
 
   it('lower-cases section and variable names but keeps quoted subsections as written', () => {
-    expect(keys('[CORE]\n\tHooksPath = .husky\n[Filter "LFS"]\n\tProcess = x\n')).toEqual(['core.hookspath=.husky', 'filter.LFS.process=x']);
+    expect(keys('[CORE]\n\tHooksPath = .husky\n[Filter "LFS"]\n\tProcess = x\n')).toEqual([
+      'core.hookspath=.husky',
+      'filter.LFS.process=x',
+    ]);
   });
 
   it('handles quotes, escapes, comments, continuations and trailing blanks like git', () => {
-    const text = '[alias]\n\ta = "!echo  #not a comment" # comment\n\tb = one \\\n two\n\tc = x\\ty  \n\td = "  kept  "\n; whole-line comment\n# another\n';
+    const text =
+      '[alias]\n\ta = "!echo  #not a comment" # comment\n\tb = one \\\n two\n\tc = x\\ty  \n\td = "  kept  "\n; whole-line comment\n# another\n';
     expect(parseGitConfig(text).map((e) => e.value)).toEqual(['!echo  #not a comment', 'one  two', 'x\ty', '  kept  ']);
   });
 
   it('allows a variable on the header line and CRLF line ends', () => {
-    expect(keys('[core] fsmonitor = run-me\r\n[user]\r\n\tname = a\r\n')).toEqual(['core.fsmonitor=run-me', 'user.name=a']);
+    expect(keys('[core] fsmonitor = run-me\r\n[user]\r\n\tname = a\r\n')).toEqual([
+      'core.fsmonitor=run-me',
+      'user.name=a',
+    ]);
   });
 
   it('reads subsections with escaped quotes and backslashes', () => {

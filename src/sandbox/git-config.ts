@@ -40,7 +40,8 @@ const NAME_CHAR = /[A-Za-z0-9-]/;
 
 /** Parses `text` as a git config file. Throws GitConfigSyntaxError on anything git would not read the same way. */
 export function parseGitConfig(text: string): GitConfigEntry[] {
-  if (text.length > MAX_GIT_CONFIG_BYTES) throw new GitConfigSyntaxError(`config is larger than ${MAX_GIT_CONFIG_BYTES} bytes`, 1);
+  if (text.length > MAX_GIT_CONFIG_BYTES)
+    throw new GitConfigSyntaxError(`config is larger than ${MAX_GIT_CONFIG_BYTES} bytes`, 1);
   const entries: GitConfigEntry[] = [];
   let pos = 0;
   let line = 1;
@@ -168,7 +169,9 @@ export function parseGitConfig(text: string): GitConfigEntry[] {
 
 /** `section.name` or `section.<subsection>.name`, lower-cased except for the subsection. */
 export function entryKey(entry: GitConfigEntry): string {
-  return entry.subsection === null ? `${entry.section}.${entry.name}` : `${entry.section}.${entry.subsection}.${entry.name}`;
+  return entry.subsection === null
+    ? `${entry.section}.${entry.name}`
+    : `${entry.section}.${entry.subsection}.${entry.name}`;
 }
 
 /**

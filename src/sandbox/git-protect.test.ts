@@ -27,11 +27,17 @@ describe('gitCodePaths (SBX-06)', () => {
   it('finds included files and follows them (their hooksPath counts too)', () => {
     writeFileSync(join(ws, 'project.gitconfig'), '[core]\n\thooksPath = tools/hooks\n');
     config('[include]\n\tpath = ../project.gitconfig\n[includeIf "gitdir:~/x/"]\n\tpath = ~/extra.gitconfig\n');
-    expect(paths('/home/someone')).toEqual(['/home/someone/extra.gitconfig', `${ws}/project.gitconfig`, `${ws}/tools/hooks/`]);
+    expect(paths('/home/someone')).toEqual([
+      '/home/someone/extra.gitconfig',
+      `${ws}/project.gitconfig`,
+      `${ws}/tools/hooks/`,
+    ]);
   });
 
   it('finds scripts named by path in command-valued keys, not bare program names', () => {
-    config('[core]\n\tfsmonitor = .git-tools/fsmonitor --fast\n\teditor = vim\n[filter "lfs"]\n\tprocess = "./bin/filter x"\n[alias]\n\tlint = !./scripts/lint.sh --all\n\tco = checkout\n[user]\n\tname = ./not/a/command\n');
+    config(
+      '[core]\n\tfsmonitor = .git-tools/fsmonitor --fast\n\teditor = vim\n[filter "lfs"]\n\tprocess = "./bin/filter x"\n[alias]\n\tlint = !./scripts/lint.sh --all\n\tco = checkout\n[user]\n\tname = ./not/a/command\n',
+    );
     expect(paths()).toEqual([`${ws}/.git-tools/fsmonitor`, `${ws}/bin/filter`, `${ws}/scripts/lint.sh`]);
   });
 

@@ -12,10 +12,33 @@ import { keyPattern, MAX_GIT_CONFIG_BYTES, parseGitConfig, type GitConfigEntry }
 
 /** Keys whose value git runs as a command, as keyPattern() writes them. */
 const COMMAND_KEYS = new Set([
-  'core.fsmonitor', 'core.sshcommand', 'core.pager', 'core.editor', 'core.askpass', 'core.gitproxy', 'core.alternaterefscommand',
-  'sequence.editor', 'gpg.program', 'gpg.*.program', 'credential.helper', 'credential.*.helper', 'diff.external', 'interactive.difffilter',
-  'uploadpack.packobjectshook', 'diff.*.command', 'diff.*.textconv', 'merge.*.driver', 'filter.*.clean', 'filter.*.smudge', 'filter.*.process',
-  'difftool.*.cmd', 'mergetool.*.cmd', 'trailer.*.command', 'trailer.*.cmd', 'remote.*.uploadpack', 'remote.*.receivepack',
+  'core.fsmonitor',
+  'core.sshcommand',
+  'core.pager',
+  'core.editor',
+  'core.askpass',
+  'core.gitproxy',
+  'core.alternaterefscommand',
+  'sequence.editor',
+  'gpg.program',
+  'gpg.*.program',
+  'credential.helper',
+  'credential.*.helper',
+  'diff.external',
+  'interactive.difffilter',
+  'uploadpack.packobjectshook',
+  'diff.*.command',
+  'diff.*.textconv',
+  'merge.*.driver',
+  'filter.*.clean',
+  'filter.*.smudge',
+  'filter.*.process',
+  'difftool.*.cmd',
+  'mergetool.*.cmd',
+  'trailer.*.command',
+  'trailer.*.cmd',
+  'remote.*.uploadpack',
+  'remote.*.receivepack',
 ]);
 
 /** How many include levels are followed (git itself stops at 10). */

@@ -2,7 +2,15 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CGROUP_CONTROLLERS, cgroupLayout, findBinary, isTrustedBinary, lookupUser, parseBwrapVersion, userNamespacesEnabled } from './host.js';
+import {
+  CGROUP_CONTROLLERS,
+  cgroupLayout,
+  findBinary,
+  isTrustedBinary,
+  lookupUser,
+  parseBwrapVersion,
+  userNamespacesEnabled,
+} from './host.js';
 
 let dir: string;
 
@@ -39,7 +47,7 @@ describe('findBinary', () => {
     expect(findBinary('bwrap', file('world-w', '#!/bin/sh\n', 0o757))).toBeNull();
   });
 
-  it('SBX-18 a binary owned by another user is untrusted; root or warden\'s own user is trusted', () => {
+  it("SBX-18 a binary owned by another user is untrusted; root or warden's own user is trusted", () => {
     expect(isTrustedBinary(1234, 0o755, 0)).toBe(false);
     expect(isTrustedBinary(0, 0o755, 1234)).toBe(true);
     expect(isTrustedBinary(1234, 0o755, 1234)).toBe(true);
@@ -109,13 +117,17 @@ describe('lookupUser', () => {
   });
 
   it('ids must be plain decimal numbers (" 12", "0x10", "1e3" are malformed)', () => {
-    const path = file('passwd', ['a:x: 12:12::/:/bin/sh', 'b:x:0x10:16::/:/bin/sh', 'c:x:1e3:1000::/:/bin/sh', 'd:x:-1:1::/:/bin/sh'].join('\n'));
+    const path = file(
+      'passwd',
+      ['a:x: 12:12::/:/bin/sh', 'b:x:0x10:16::/:/bin/sh', 'c:x:1e3:1000::/:/bin/sh', 'd:x:-1:1::/:/bin/sh'].join('\n'),
+    );
     for (const name of ['a', 'b', 'c', 'd']) expect(lookupUser(name, path), name).toBeNull();
   });
 });
 
 describe('cgroupLayout', () => {
-  const V2 = '35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n';
+  const V2 =
+    '35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n';
   const V1 = [
     '30 24 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755',
     '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:5 - cgroup2 cgroup2 rw',
@@ -137,7 +149,8 @@ describe('cgroupLayout', () => {
   });
 
   it('controller names are matched exactly (cpuacct or cpuset alone is not cpu)', () => {
-    const text = '40 30 0:32 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n41 30 0:33 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n';
+    const text =
+      '40 30 0:32 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n41 30 0:33 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n';
     expect(cgroupLayout(file('mountinfo', text))).toEqual({ version: 'none', mounts: {} });
   });
 
@@ -147,7 +160,10 @@ describe('cgroupLayout', () => {
   });
 
   it('no cgroup mounts, an unreadable file, or garbage gives none', () => {
-    expect(cgroupLayout(file('mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n'))).toEqual({ version: 'none', mounts: {} });
+    expect(cgroupLayout(file('mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n'))).toEqual({
+      version: 'none',
+      mounts: {},
+    });
     expect(cgroupLayout(join(dir, 'missing'))).toEqual({ version: 'none', mounts: {} });
     expect(cgroupLayout(file('mountinfo', 'garbage\n - \n\0\0\n'))).toEqual({ version: 'none', mounts: {} });
   });

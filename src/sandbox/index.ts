@@ -1,7 +1,26 @@
 export { startSandbox, cleanupAbandonedSandbox, type SandboxHandle, type SandboxHost } from './bwrap.js';
 export { RunCgroups, missingControllers, cgroupParent, type CgroupCounters } from './cgroups.js';
-export { planMounts, mountArgs, isInside, MANDATORY_WRITE_DENY, SANDBOX_HOME, SANDBOX_LIB, SANDBOX_SOCK, type MountOp, type MountPlan } from './fs-plan.js';
-export { findBinary, lookupUser, cgroupLayout, userNamespacesEnabled, parseBwrapVersion, CGROUP_CONTROLLERS, type CgroupController, type CgroupLayout } from './host.js';
+export {
+  planMounts,
+  mountArgs,
+  isInside,
+  MANDATORY_WRITE_DENY,
+  SANDBOX_HOME,
+  SANDBOX_LIB,
+  SANDBOX_SOCK,
+  type MountOp,
+  type MountPlan,
+} from './fs-plan.js';
+export {
+  findBinary,
+  lookupUser,
+  cgroupLayout,
+  userNamespacesEnabled,
+  parseBwrapVersion,
+  CGROUP_CONTROLLERS,
+  type CgroupController,
+  type CgroupLayout,
+} from './host.js';
 export { ensureLibDir, type LibDir } from './lib-dir.js';
 export { buildSeccompFilter, SECCOMP_RULES } from './seccomp.js';
 export { ensureEtcView, SANDBOX_HOSTNAME, type EtcView } from './etc-view.js';

@@ -6,7 +6,18 @@
  * upgrades never see a half-written copy.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
 
@@ -28,7 +39,14 @@ export interface LibDir {
   readonly placeholderDir: string;
 }
 
-const ASSET_FILES = ['init.sh', 'launcher.sh', 'warden-init', 'node-proxy-preload.mjs', 'mcp-filesystem-server.mjs', 'mcp-remote-bridge.mjs'] as const;
+const ASSET_FILES = [
+  'init.sh',
+  'launcher.sh',
+  'warden-init',
+  'node-proxy-preload.mjs',
+  'mcp-filesystem-server.mjs',
+  'mcp-remote-bridge.mjs',
+] as const;
 const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init']);
 
 /**
@@ -52,7 +70,10 @@ export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
     key.update(`${name}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}\0`);
   }
   for (const required of ['init.sh', 'launcher.sh']) {
-    if (!present.has(required)) throw new WardenError('INTERNAL', `warden's sandbox asset ${required} is missing from ${assetsDir}`, { hint: 'rebuild warden (npm run build)' });
+    if (!present.has(required))
+      throw new WardenError('INTERNAL', `warden's sandbox asset ${required} is missing from ${assetsDir}`, {
+        hint: 'rebuild warden (npm run build)',
+      });
   }
   const path = join(runtimeRoot, `lib-${key.digest('hex').slice(0, 16)}`);
   const layout = describe(path, present);
@@ -66,7 +87,8 @@ export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
   const staging = `${path}.tmp-${process.pid}-${Date.now()}`;
   try {
     mkdirSync(staging, { recursive: true, mode: 0o755 });
-    for (const [name, data] of contents) writeFileSync(join(staging, name), data, { mode: EXECUTABLES.has(name) ? 0o755 : 0o644 });
+    for (const [name, data] of contents)
+      writeFileSync(join(staging, name), data, { mode: EXECUTABLES.has(name) ? 0o755 : 0o644 });
     // Mode 0000 empties: bound over denied paths so even reading them fails.
     writeFileSync(join(staging, 'empty-file'), '', { mode: 0o000 });
     mkdirSync(join(staging, 'empty-dir'), { mode: 0o000 });
@@ -85,7 +107,11 @@ export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
     }
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
-    throw new WardenError('INTERNAL', `cannot prepare the sandbox library directory ${path}: ${(error as Error).message}`, { cause: error });
+    throw new WardenError(
+      'INTERNAL',
+      `cannot prepare the sandbox library directory ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   pruneOldLibDirs(runtimeRoot, path);
   return layout;

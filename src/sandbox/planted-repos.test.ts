@@ -1,4 +1,15 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,7 +38,10 @@ describe('quarantinePlantedRepositories (SBX-06)', () => {
     gitDir(join(ws, 'pkg', '.git'), '[core]\n\tfsmonitor = "touch /tmp/x"\n');
     const result = scan();
     expect(result.quarantined).toHaveLength(1);
-    expect(result.quarantined[0]).toMatchObject({ gitDir: join(ws, 'pkg', '.git'), movedTo: join(ws, 'pkg', '.git.warden-quarantine-run_T') });
+    expect(result.quarantined[0]).toMatchObject({
+      gitDir: join(ws, 'pkg', '.git'),
+      movedTo: join(ws, 'pkg', '.git.warden-quarantine-run_T'),
+    });
     expect(result.quarantined[0]?.reason).toContain('core.fsmonitor');
     expect(existsSync(join(ws, 'pkg', '.git'))).toBe(false);
     expect(result.complete).toBe(true);
@@ -45,8 +59,22 @@ describe('quarantinePlantedRepositories (SBX-06)', () => {
     ['a commondir', (d: string) => writeFileSync(join(d, 'commondir'), '../elsewhere\n'), 'commondir'],
     ['an include', (d: string) => writeFileSync(join(d, 'config'), '[include]\n\tpath = ../../x\n'), 'include.path'],
     ['an unreadable config', (d: string) => writeFileSync(join(d, 'config'), '[core\n'), 'cannot be read exactly'],
-    ['a config that is a link', (d: string) => { rmSync(join(d, 'config')); symlinkSync('/etc/gitconfig', join(d, 'config')); }, 'not a regular file'],
-    ['hooks that are a link', (d: string) => { rmSync(join(d, 'hooks'), { recursive: true }); symlinkSync('/tmp', join(d, 'hooks')); }, 'hooks is not a directory'],
+    [
+      'a config that is a link',
+      (d: string) => {
+        rmSync(join(d, 'config'));
+        symlinkSync('/etc/gitconfig', join(d, 'config'));
+      },
+      'not a regular file',
+    ],
+    [
+      'hooks that are a link',
+      (d: string) => {
+        rmSync(join(d, 'hooks'), { recursive: true });
+        symlinkSync('/tmp', join(d, 'hooks'));
+      },
+      'hooks is not a directory',
+    ],
   ])('quarantines a changed repository with %s', (_what, plant, reason) => {
     const dir = join(ws, 'a', '.git');
     gitDir(dir, '[core]\n\tbare = false\n');
@@ -55,12 +83,16 @@ describe('quarantinePlantedRepositories (SBX-06)', () => {
   });
 
   it('leaves a new repository alone when it holds only data settings and sample hooks', () => {
-    gitDir(join(ws, 'vendor', 'lib', '.git'), '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = https://example.com/x.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n', { 'pre-commit.sample': '#!/bin/sh\n' });
+    gitDir(
+      join(ws, 'vendor', 'lib', '.git'),
+      '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = https://example.com/x.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n',
+      { 'pre-commit.sample': '#!/bin/sh\n' },
+    );
     expect(scan().quarantined).toEqual([]);
     expect(existsSync(join(ws, 'vendor', 'lib', '.git', 'HEAD'))).toBe(true);
   });
 
-  it('leaves repositories the run did not change alone, even with code-running config (they are the user\'s)', () => {
+  it("leaves repositories the run did not change alone, even with code-running config (they are the user's)", () => {
     const dir = join(ws, 'old', '.git');
     gitDir(dir, '[core]\n\teditor = vim\n', { 'pre-commit': '#!/bin/sh\n' });
     // Everything was written before the run started: ctimes are older than `since`.

@@ -20,12 +20,40 @@ import { keyPattern, MAX_GIT_CONFIG_BYTES, parseGitConfig } from './git-config.j
 
 /** Config keys that configure data, never a command, in a repository the agent made (as keyPattern() writes them). */
 const SAFE_CONFIG_KEYS = new Set([
-  'core.repositoryformatversion', 'core.filemode', 'core.bare', 'core.logallrefupdates', 'core.ignorecase', 'core.precomposeunicode',
-  'core.symlinks', 'core.autocrlf', 'core.eol', 'core.worktree', 'core.sparsecheckout', 'core.sparsecheckoutcone',
-  'extensions.objectformat', 'extensions.refstorage', 'init.defaultbranch', 'user.name', 'user.email',
-  'pull.rebase', 'fetch.prune', 'gc.auto', 'lfs.repositoryformatversion', 'index.version',
-  'remote.*.url', 'remote.*.pushurl', 'remote.*.fetch', 'remote.*.push', 'remote.*.tagopt', 'remote.*.promisor', 'remote.*.partialclonefilter',
-  'branch.*.remote', 'branch.*.merge', 'branch.*.rebase', 'submodule.*.url', 'submodule.*.active',
+  'core.repositoryformatversion',
+  'core.filemode',
+  'core.bare',
+  'core.logallrefupdates',
+  'core.ignorecase',
+  'core.precomposeunicode',
+  'core.symlinks',
+  'core.autocrlf',
+  'core.eol',
+  'core.worktree',
+  'core.sparsecheckout',
+  'core.sparsecheckoutcone',
+  'extensions.objectformat',
+  'extensions.refstorage',
+  'init.defaultbranch',
+  'user.name',
+  'user.email',
+  'pull.rebase',
+  'fetch.prune',
+  'gc.auto',
+  'lfs.repositoryformatversion',
+  'index.version',
+  'remote.*.url',
+  'remote.*.pushurl',
+  'remote.*.fetch',
+  'remote.*.push',
+  'remote.*.tagopt',
+  'remote.*.promisor',
+  'remote.*.partialclonefilter',
+  'branch.*.remote',
+  'branch.*.merge',
+  'branch.*.rebase',
+  'submodule.*.url',
+  'submodule.*.active',
 ]);
 
 /** Directories inside a git directory that hold data only and can be large. */
@@ -104,12 +132,15 @@ function changedAndUnsafe(dir: string, entries: readonly Dirent[], since: number
   const names = new Set(entries.map((entry) => entry.name));
   const hooksDir = join(dir, 'hooks');
   const hooks = names.has('hooks') ? listOrEmpty(hooksDir) : [];
-  const watched = ['config', 'config.worktree', 'commondir'].filter((name) => names.has(name)).map((name) => join(dir, name));
+  const watched = ['config', 'config.worktree', 'commondir']
+    .filter((name) => names.has(name))
+    .map((name) => join(dir, name));
   if (names.has('hooks')) watched.push(hooksDir, ...hooks.map((name) => join(hooksDir, name)));
   if (!watched.some((path) => changedSince(path, since))) return null;
 
   if (names.has('commondir')) return 'it has a commondir, which points git at another config and hooks';
-  if (names.has('hooks') && !isRealDirectory(hooksDir)) return 'hooks is not a directory (a link can point git at any hooks)';
+  if (names.has('hooks') && !isRealDirectory(hooksDir))
+    return 'hooks is not a directory (a link can point git at any hooks)';
   const hook = hooks.find((name) => !name.endsWith('.sample'));
   if (hook !== undefined) return `it has a hook, hooks/${hook}`;
   for (const name of ['config', 'config.worktree']) {

@@ -82,7 +82,19 @@ const REFUSED_WITH_EPERM: Readonly<Record<string, number>> = {
   fanotify_init: 300,
 };
 const NR = { ioctl: 16, socket: 41, socketpair: 53, clone: 56, personality: 135, clone3: 435 } as const;
-const ORDINARY = { read: 0, write: 1, mmap: 9, execve: 59, fork: 57, vfork: 58, prctl: 157, openat: 257, seccomp: 317, pidfd_open: 434, connect: 42 };
+const ORDINARY = {
+  read: 0,
+  write: 1,
+  mmap: 9,
+  execve: 59,
+  fork: 57,
+  vfork: 58,
+  prctl: 157,
+  openat: 257,
+  seccomp: 317,
+  pidfd_open: 434,
+  connect: 42,
+};
 
 interface Insn {
   code: number;
@@ -94,7 +106,12 @@ interface Insn {
 function decode(bytes: Buffer): Insn[] {
   const out: Insn[] = [];
   for (let i = 0; i < bytes.length; i += 8) {
-    out.push({ code: bytes.readUInt16LE(i), jt: bytes.readUInt8(i + 2), jf: bytes.readUInt8(i + 3), k: bytes.readUInt32LE(i + 4) });
+    out.push({
+      code: bytes.readUInt16LE(i),
+      jt: bytes.readUInt8(i + 2),
+      jf: bytes.readUInt8(i + 3),
+      k: bytes.readUInt32LE(i + 4),
+    });
   }
   return out;
 }
@@ -260,10 +277,13 @@ describe('seccomp filter verdicts', () => {
     expect(verdict({ nr: 0x40000000 | nr })).toBe(KILL_PROCESS);
   });
 
-  it.each(Object.entries(REFUSED_WITH_EPERM))('SBX-10/11/19 and deny list: %s (%i) is refused with EPERM whatever its arguments', (_name, nr) => {
-    expect(verdict({ nr })).toBe(EPERM);
-    expect(verdict({ nr, args: GARBAGE })).toBe(EPERM);
-  });
+  it.each(Object.entries(REFUSED_WITH_EPERM))(
+    'SBX-10/11/19 and deny list: %s (%i) is refused with EPERM whatever its arguments',
+    (_name, nr) => {
+      expect(verdict({ nr })).toBe(EPERM);
+      expect(verdict({ nr, args: GARBAGE })).toBe(EPERM);
+    },
+  );
 
   it.each(Object.entries(ORDINARY))('allows ordinary syscall %s', (_name, nr) => {
     expect(verdict({ nr, args: GARBAGE })).toBe(ALLOW);
@@ -302,7 +322,8 @@ describe('seccomp filter verdicts', () => {
     ['socket', NR.socket],
     ['socketpair', NR.socketpair],
   ])('SBX-12 %s', (_name, nr) => {
-    const call = (family: bigint, type: bigint, protocol: bigint): number => verdict({ nr, args: [family, type, protocol] });
+    const call = (family: bigint, type: bigint, protocol: bigint): number =>
+      verdict({ nr, args: [family, type, protocol] });
     it('allows AF_UNIX, AF_INET and AF_INET6 with any type', () => {
       for (const family of [1n, 2n, 10n]) {
         for (const type of [1n, 2n, 3n, 5n, 0x80801n]) expect(call(family, type, 0n)).toBe(ALLOW);
@@ -317,7 +338,8 @@ describe('seccomp filter verdicts', () => {
     });
 
     it('refuses AF_VSOCK, AF_PACKET, AF_ALG, AF_BLUETOOTH, AF_XDP and unknown families with EAFNOSUPPORT', () => {
-      for (const family of [0n, 3n, 17n, 31n, 38n, 40n, 44n, 45n, 46n, 0xffffffffn]) expect(call(family, 1n, 0n)).toBe(EAFNOSUPPORT);
+      for (const family of [0n, 3n, 17n, 31n, 38n, 40n, 44n, 45n, 46n, 0xffffffffn])
+        expect(call(family, 1n, 0n)).toBe(EAFNOSUPPORT);
     });
 
     it('compares the family as the kernel does: low 32 bits only', () => {
@@ -345,7 +367,7 @@ describe('seccomp filter verdicts', () => {
     }
   });
 
-  it('allows exactly the personality values of Docker\'s default profile', () => {
+  it("allows exactly the personality values of Docker's default profile", () => {
     for (const persona of [0n, 8n, 0x20000n, 0x20008n, 0xffffffffn]) {
       expect(verdict({ nr: NR.personality, args: [persona] })).toBe(ALLOW);
     }
@@ -396,7 +418,10 @@ describe('SECCOMP_RULES', () => {
   });
 
   it('documents the argument rules, clone3 and the foreign ABIs', () => {
-    const text = (action: string): string => SECCOMP_RULES.filter((r) => r.action === action).map((r) => r.what).join('\n');
+    const text = (action: string): string =>
+      SECCOMP_RULES.filter((r) => r.action === action)
+        .map((r) => r.what)
+        .join('\n');
     expect(text('ENOSYS')).toContain('clone3');
     expect(text('EAFNOSUPPORT')).toMatch(/AF_UNIX.*AF_INET.*AF_INET6.*NETLINK_ROUTE/s);
     expect(text('EPERM')).toMatch(/TIOCSTI/);

@@ -70,7 +70,14 @@ const CLONE_NEWNET = 0x40000000;
  * future kernel accept it there.
  */
 const CLONE_NAMESPACE_FLAGS =
-  CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWTIME;
+  CLONE_NEWUSER |
+  CLONE_NEWNS |
+  CLONE_NEWPID |
+  CLONE_NEWNET |
+  CLONE_NEWUTS |
+  CLONE_NEWIPC |
+  CLONE_NEWCGROUP |
+  CLONE_NEWTIME;
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -293,7 +300,8 @@ class Assembler {
         count += 1;
       }
     }
-    if (count === 0 || count > MAX_INSTRUCTIONS) throw new Error(`seccomp assembler: ${count} instructions is out of range`);
+    if (count === 0 || count > MAX_INSTRUCTIONS)
+      throw new Error(`seccomp assembler: ${count} instructions is out of range`);
 
     const out = Buffer.alloc(count * 8);
     let pc = 0;
@@ -315,7 +323,8 @@ class Assembler {
     }
     // The kernel's checker requires every path to end in a return; with forward-only jumps that
     // holds exactly when the last instruction is one.
-    if (last?.kind !== 'insn' || last.code !== BPF_RET_K) throw new Error('seccomp assembler: program must end with ret');
+    if (last?.kind !== 'insn' || last.code !== BPF_RET_K)
+      throw new Error('seccomp assembler: program must end with ret');
     return out;
   }
 
@@ -330,7 +339,8 @@ class Assembler {
     if (at === undefined) throw new Error(`seccomp assembler: undefined label '${target}'`);
     const offset = at - (pc + 1);
     // Split the deny list into groups with their own returns if this ever trips.
-    if (offset < 0 || offset > 255) throw new Error(`seccomp assembler: jump from ${pc} to '${target}' (${offset}) does not fit in 8 bits`);
+    if (offset < 0 || offset > 255)
+      throw new Error(`seccomp assembler: jump from ${pc} to '${target}' (${offset}) does not fit in 8 bits`);
     return offset;
   }
 }
@@ -419,9 +429,13 @@ export function buildSeccompFilter(arch: string = process.arch): SeccompProgram 
   if (bytes === undefined) {
     const build = Object.hasOwn(BUILDERS, arch) ? BUILDERS[arch] : undefined;
     if (build === undefined) {
-      throw new WardenError('SANDBOX_UNAVAILABLE', `No seccomp filter for architecture '${arch}': only x64 (x86_64) is supported.`, {
-        hint: 'Run warden on an x86_64 host.',
-      });
+      throw new WardenError(
+        'SANDBOX_UNAVAILABLE',
+        `No seccomp filter for architecture '${arch}': only x64 (x86_64) is supported.`,
+        {
+          hint: 'Run warden on an x86_64 host.',
+        },
+      );
     }
     bytes = build();
     cache.set(arch, bytes);
@@ -429,41 +443,51 @@ export function buildSeccompFilter(arch: string = process.arch): SeccompProgram 
   return Object.freeze({ bytes: Buffer.from(bytes), instructions: bytes.length / 8 });
 }
 
-const namespaceFlagNames = 'CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWTIME';
+const namespaceFlagNames =
+  'CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP, CLONE_NEWTIME';
 
 /**
  * What the filter refuses and how, in the order it checks, for docs/threat-model.md and
  * `warden doctor`. Every other syscall is allowed. Generated from the same tables as the filter.
  */
-export const SECCOMP_RULES: readonly { readonly what: string; readonly action: string; readonly why: string }[] = Object.freeze(
-  [
-    {
-      what: 'any syscall from a non-x86_64 ABI (i386 via int 0x80 or sysenter)',
-      action: 'KILL_PROCESS',
-      why: 'Syscall numbers differ per ABI, so the rules below would not apply; no sandboxed program needs it.',
-    },
-    {
-      what: 'any x32-ABI syscall (nr & 0x40000000)',
-      action: 'KILL_PROCESS',
-      why: 'x32 numbers some syscalls differently, so the rules below would not apply; no x32 userland exists in the sandbox.',
-    },
-    { what: 'ioctl with request TIOCSTI or TIOCLINUX (low 32 bits, as the kernel reads it)', action: 'EPERM', why: 'Faking keystrokes into the terminal of the user who started warden.' },
-    {
-      what: 'socket / socketpair with a family other than AF_UNIX, AF_INET, AF_INET6, or AF_NETLINK with protocol NETLINK_ROUTE; and (AF_INET, SOCK_PACKET)',
-      action: 'EAFNOSUPPORT',
-      why: 'SBX-12: AF_VSOCK reaches the hypervisor host, AF_PACKET and (AF_INET, SOCK_PACKET) raw frames, other netlink protocols audit/uevent/netfilter, AF_ALG/AF_BLUETOOTH and the rest are kernel attack surface.',
-    },
-    { what: `clone with any of ${namespaceFlagNames}`, action: 'EPERM', why: 'SBX-19: a new namespace hands the process capabilities inside it.' },
-    {
-      what: `personality with a value other than ${ALLOWED_PERSONALITIES.map((v) => `0x${v.toString(16)}`).join(', ')}`,
-      action: 'EPERM',
-      why: 'Other personas disable ASLR or make data executable (as in Docker\'s default profile).',
-    },
-    {
-      what: 'clone3',
-      action: 'ENOSYS',
-      why: 'Its flags live in a struct seccomp cannot read; ENOSYS makes glibc fall back to clone, which is checked.',
-    },
-    ...EPERM_GROUPS.map((group) => ({ what: group.syscalls.join(', '), action: 'EPERM', why: group.why })),
-  ].map((rule) => Object.freeze(rule)),
-);
+export const SECCOMP_RULES: readonly { readonly what: string; readonly action: string; readonly why: string }[] =
+  Object.freeze(
+    [
+      {
+        what: 'any syscall from a non-x86_64 ABI (i386 via int 0x80 or sysenter)',
+        action: 'KILL_PROCESS',
+        why: 'Syscall numbers differ per ABI, so the rules below would not apply; no sandboxed program needs it.',
+      },
+      {
+        what: 'any x32-ABI syscall (nr & 0x40000000)',
+        action: 'KILL_PROCESS',
+        why: 'x32 numbers some syscalls differently, so the rules below would not apply; no x32 userland exists in the sandbox.',
+      },
+      {
+        what: 'ioctl with request TIOCSTI or TIOCLINUX (low 32 bits, as the kernel reads it)',
+        action: 'EPERM',
+        why: 'Faking keystrokes into the terminal of the user who started warden.',
+      },
+      {
+        what: 'socket / socketpair with a family other than AF_UNIX, AF_INET, AF_INET6, or AF_NETLINK with protocol NETLINK_ROUTE; and (AF_INET, SOCK_PACKET)',
+        action: 'EAFNOSUPPORT',
+        why: 'SBX-12: AF_VSOCK reaches the hypervisor host, AF_PACKET and (AF_INET, SOCK_PACKET) raw frames, other netlink protocols audit/uevent/netfilter, AF_ALG/AF_BLUETOOTH and the rest are kernel attack surface.',
+      },
+      {
+        what: `clone with any of ${namespaceFlagNames}`,
+        action: 'EPERM',
+        why: 'SBX-19: a new namespace hands the process capabilities inside it.',
+      },
+      {
+        what: `personality with a value other than ${ALLOWED_PERSONALITIES.map((v) => `0x${v.toString(16)}`).join(', ')}`,
+        action: 'EPERM',
+        why: "Other personas disable ASLR or make data executable (as in Docker's default profile).",
+      },
+      {
+        what: 'clone3',
+        action: 'ENOSYS',
+        why: 'Its flags live in a struct seccomp cannot read; ENOSYS makes glibc fall back to clone, which is checked.',
+      },
+      ...EPERM_GROUPS.map((group) => ({ what: group.syscalls.join(', '), action: 'EPERM', why: group.why })),
+    ].map((rule) => Object.freeze(rule)),
+  );

@@ -17,7 +17,17 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, makeWorkspace, removeWorkspace, REPO, SANDBOX_USER, TEST_USER, warden, type Mode } from '../helpers/warden.js';
+import {
+  availableModes,
+  giveToSandbox,
+  makeWorkspace,
+  removeWorkspace,
+  REPO,
+  SANDBOX_USER,
+  TEST_USER,
+  warden,
+  type Mode,
+} from '../helpers/warden.js';
 
 const HERE = import.meta.dirname;
 const MODULES = join(REPO, 'node_modules');
@@ -44,22 +54,40 @@ function installedVersion(packageDir: string): string | null {
 
 /** Installs Node 22 and the conformance CLI into WORK unless the pinned versions are there. */
 function ensureInstalled(): void {
-  if (process.arch !== 'x64' && process.arch !== 'arm64') throw new Error(`no Node 22 package for ${process.arch}: the conformance suite needs ${NODE22_PACKAGE}@22 from npm`);
-  const ready = installedVersion(join(WORK, 'node_modules', NODE22_PACKAGE)) === NODE22_VERSION && installedVersion(join(WORK, 'node_modules', '@modelcontextprotocol', 'conformance')) === CONFORMANCE_VERSION;
+  if (process.arch !== 'x64' && process.arch !== 'arm64')
+    throw new Error(
+      `no Node 22 package for ${process.arch}: the conformance suite needs ${NODE22_PACKAGE}@22 from npm`,
+    );
+  const ready =
+    installedVersion(join(WORK, 'node_modules', NODE22_PACKAGE)) === NODE22_VERSION &&
+    installedVersion(join(WORK, 'node_modules', '@modelcontextprotocol', 'conformance')) === CONFORMANCE_VERSION;
   if (!ready) {
     mkdirSync(WORK, { recursive: true });
-    const manifest = { name: 'warden-conformance-runner', private: true, dependencies: { '@modelcontextprotocol/conformance': CONFORMANCE_VERSION, [NODE22_PACKAGE]: NODE22_VERSION } };
+    const manifest = {
+      name: 'warden-conformance-runner',
+      private: true,
+      dependencies: { '@modelcontextprotocol/conformance': CONFORMANCE_VERSION, [NODE22_PACKAGE]: NODE22_VERSION },
+    };
     writeFileSync(join(WORK, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: WORK, encoding: 'utf8', timeout: 100_000 });
+    const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
+      cwd: WORK,
+      encoding: 'utf8',
+      timeout: 100_000,
+    });
     if (npm.error !== undefined || npm.status !== 0) {
       const why = npm.error?.message ?? `exit ${npm.status}, signal ${npm.signal}`;
-      throw new Error(`installing the conformance suite into ${WORK} failed (npm install ${NODE22_PACKAGE}@${NODE22_VERSION} @modelcontextprotocol/conformance@${CONFORMANCE_VERSION}: ${why}). The machine must reach the npm registry.\n${npm.stderr.slice(-2000)}`);
+      throw new Error(
+        `installing the conformance suite into ${WORK} failed (npm install ${NODE22_PACKAGE}@${NODE22_VERSION} @modelcontextprotocol/conformance@${CONFORMANCE_VERSION}: ${why}). The machine must reach the npm registry.\n${npm.stderr.slice(-2000)}`,
+      );
     }
     // The sandboxes (warden-sandbox, or the test user) must read and execute it.
     spawnSync('chmod', ['-R', 'a+rX', WORK]);
   }
   const version = spawnSync(NODE22, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (version.stdout.trim() !== `v${NODE22_VERSION}`) throw new Error(`${NODE22} --version gave ${JSON.stringify(version.stdout)} ${version.stderr}: reinstall by removing ${WORK}`);
+  if (version.stdout.trim() !== `v${NODE22_VERSION}`)
+    throw new Error(
+      `${NODE22} --version gave ${JSON.stringify(version.stdout)} ${version.stderr}: reinstall by removing ${WORK}`,
+    );
   copyFileSync(join(HERE, 'run-token-preload.mjs'), PRELOAD);
 }
 
@@ -104,7 +132,10 @@ function outcome(results: Map<string, Check[]>): Outcome {
   return {
     scenarios: results.size,
     // The CLI's baseline rule: a scenario with a FAILURE or a WARNING check counts as failing.
-    failing: [...results].filter(([, checks]) => checks.some((c) => c.status === 'FAILURE' || c.status === 'WARNING')).map(([name]) => name).sort(),
+    failing: [...results]
+      .filter(([, checks]) => checks.some((c) => c.status === 'FAILURE' || c.status === 'WARNING'))
+      .map(([name]) => name)
+      .sort(),
     passedChecks: all.filter((c) => c.status === 'SUCCESS').length,
     failedChecks: all.filter((c) => c.status === 'FAILURE').length,
   };
@@ -112,8 +143,14 @@ function outcome(results: Map<string, Check[]>): Outcome {
 
 /** What to show when the run does not match its baseline: the CLI's summary and the failures. */
 function explain(stdout: string, stderr: string, results: Map<string, Check[]>): string {
-  const failures = [...results].flatMap(([name, checks]) => checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => `  ${name} ${c.id} ${c.status}: ${c.errorMessage ?? ''}`));
-  const summary = stdout.includes('=== SUMMARY ===') ? stdout.slice(stdout.indexOf('=== SUMMARY ===')) : stdout.slice(-3000);
+  const failures = [...results].flatMap(([name, checks]) =>
+    checks
+      .filter((c) => c.status === 'FAILURE' || c.status === 'WARNING')
+      .map((c) => `  ${name} ${c.id} ${c.status}: ${c.errorMessage ?? ''}`),
+  );
+  const summary = stdout.includes('=== SUMMARY ===')
+    ? stdout.slice(stdout.indexOf('=== SUMMARY ==='))
+    : stdout.slice(-3000);
   return `${summary}\nfailed checks and warnings:\n${failures.join('\n')}\nstderr:\n${stderr.slice(-3000)}`;
 }
 
@@ -127,50 +164,60 @@ describe.each(availableModes())('MCP conformance suite through the gateway (ward
     if (workspace !== '') removeWorkspace(workspace);
   });
 
-  it.skipIf(!modulesReadable(mode))('MCP conformance suite: server scenarios against the gateway fronting server-everything match the recorded baseline', async () => {
-    workspace = makeWorkspace(mode);
-    const config = join(dirname(workspace), 'warden.yaml');
-    const agentName = `conformance-${dirname(workspace).split('-').pop() ?? 'x'}`;
-    writeFileSync(
-      config,
-      `${JSON.stringify(
-        {
-          version: 1,
-          servers: { everything: { command: 'node', args: [SERVER_EVERYTHING, 'stdio'], filesystem: { read_only: [MODULES] } } },
-          profiles: {
-            conformance: {
-              description: 'The MCP conformance CLI (Node 22) as the agent; everything of server-everything granted.',
-              filesystem: { read_only: [WORK] },
-              limits: { timeout: '60s' },
-              mcp: { allow: [{ server: 'everything', tools: ['*'], prompts: ['*'], resources: ['*'] }] },
+  it.skipIf(!modulesReadable(mode))(
+    'MCP conformance suite: server scenarios against the gateway fronting server-everything match the recorded baseline',
+    async () => {
+      workspace = makeWorkspace(mode);
+      const config = join(dirname(workspace), 'warden.yaml');
+      const agentName = `conformance-${dirname(workspace).split('-').pop() ?? 'x'}`;
+      writeFileSync(
+        config,
+        `${JSON.stringify(
+          {
+            version: 1,
+            servers: {
+              everything: { command: 'node', args: [SERVER_EVERYTHING, 'stdio'], filesystem: { read_only: [MODULES] } },
+            },
+            profiles: {
+              conformance: {
+                description: 'The MCP conformance CLI (Node 22) as the agent; everything of server-everything granted.',
+                filesystem: { read_only: [WORK] },
+                limits: { timeout: '60s' },
+                mcp: { allow: [{ server: 'everything', tools: ['*'], prompts: ['*'], resources: ['*'] }] },
+              },
             },
           },
-        },
-        null,
-        2,
-      )}\n`,
-      { mode: 0o644 },
-    );
-    copyFileSync(join(HERE, 'expected-failures.yml'), join(workspace, 'expected-failures.yml'));
-    giveToSandbox(mode, workspace);
-    // Warden's own NODE_OPTIONS (the egress preload) stays first; ours adds the run token.
-    const script = `NODE_OPTIONS="$NODE_OPTIONS --import=${PRELOAD}" exec ${NODE22} ${CONFORMANCE} server --suite all --url "$WARDEN_MCP_URL" --expected-failures expected-failures.yml -o results`;
-    const run = await warden(mode, ['--config', config, 'run', '--profile', 'conformance', '--agent', agentName, '--', '/bin/sh', '-c', script], { cwd: workspace, timeoutMs: 90_000 });
+          null,
+          2,
+        )}\n`,
+        { mode: 0o644 },
+      );
+      copyFileSync(join(HERE, 'expected-failures.yml'), join(workspace, 'expected-failures.yml'));
+      giveToSandbox(mode, workspace);
+      // Warden's own NODE_OPTIONS (the egress preload) stays first; ours adds the run token.
+      const script = `NODE_OPTIONS="$NODE_OPTIONS --import=${PRELOAD}" exec ${NODE22} ${CONFORMANCE} server --suite all --url "$WARDEN_MCP_URL" --expected-failures expected-failures.yml -o results`;
+      const run = await warden(
+        mode,
+        ['--config', config, 'run', '--profile', 'conformance', '--agent', agentName, '--', '/bin/sh', '-c', script],
+        { cwd: workspace, timeoutMs: 90_000 },
+      );
 
-    const results = resultsByScenario(join(workspace, 'results'));
-    const why = explain(run.stdout, run.stderr, results);
-    // The suite ran against the run's gateway endpoint, not something else.
-    expect(run.stdout, why).toContain('against server: http://127.0.0.1:3129/mcp');
-    // Every scenario ran and wrote its checks (a crashed CLI can exit 0 having run nothing).
-    const got = outcome(results);
-    expect(got.scenarios, why).toBe(SCENARIO_COUNT);
-    // Exactly the recorded scenarios fail: checked here from the checks themselves, and by the
-    // CLI (--expected-failures: exit 1 on a new failure or on a listed scenario that passes).
-    expect(got.failing, why).toEqual(baseline(join(HERE, 'expected-failures.yml')));
-    expect(run.code, why).toBe(0);
-    // The numbers README.md reports.
-    expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual({ passed: 10, failed: 23 });
-  }, 100_000);
+      const results = resultsByScenario(join(workspace, 'results'));
+      const why = explain(run.stdout, run.stderr, results);
+      // The suite ran against the run's gateway endpoint, not something else.
+      expect(run.stdout, why).toContain('against server: http://127.0.0.1:3129/mcp');
+      // Every scenario ran and wrote its checks (a crashed CLI can exit 0 having run nothing).
+      const got = outcome(results);
+      expect(got.scenarios, why).toBe(SCENARIO_COUNT);
+      // Exactly the recorded scenarios fail: checked here from the checks themselves, and by the
+      // CLI (--expected-failures: exit 1 on a new failure or on a listed scenario that passes).
+      expect(got.failing, why).toEqual(baseline(join(HERE, 'expected-failures.yml')));
+      expect(run.code, why).toBe(0);
+      // The numbers README.md reports.
+      expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual({ passed: 10, failed: 23 });
+    },
+    100_000,
+  );
 });
 
 /** A free TCP port on 127.0.0.1 (free when asked; the server takes it a moment later). */
@@ -180,13 +227,19 @@ function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
 /** Runs a command to its end, killing it after `timeoutMs`. */
-function runBounded(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBounded(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -223,7 +276,11 @@ describe('MCP conformance suite without the gateway', () => {
     mkdirSync(scratch);
     const port = await freePort();
     // server-everything's own Streamable HTTP transport (it listens on every interface, port $PORT).
-    const server = spawn(process.execPath, [SERVER_EVERYTHING, 'streamableHttp'], { cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const server = spawn(process.execPath, [SERVER_EVERYTHING, 'streamableHttp'], {
+      cwd: scratch,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     try {
       await new Promise<void>((ready, fail) => {
         let log = '';
@@ -241,11 +298,26 @@ describe('MCP conformance suite without the gateway', () => {
         });
       });
       const direct = join(HERE, 'expected-failures-direct.yml');
-      const run = await runBounded(NODE22, [CONFORMANCE, 'server', '--suite', 'all', '--url', `http://127.0.0.1:${port}/mcp`, '--expected-failures', direct, '-o', join(scratch, 'results')], {
-        cwd: scratch,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
-        timeoutMs: 50_000,
-      });
+      const run = await runBounded(
+        NODE22,
+        [
+          CONFORMANCE,
+          'server',
+          '--suite',
+          'all',
+          '--url',
+          `http://127.0.0.1:${port}/mcp`,
+          '--expected-failures',
+          direct,
+          '-o',
+          join(scratch, 'results'),
+        ],
+        {
+          cwd: scratch,
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
+          timeoutMs: 50_000,
+        },
+      );
       const results = resultsByScenario(join(scratch, 'results'));
       const why = explain(run.stdout, run.stderr, results);
       const got = outcome(results);

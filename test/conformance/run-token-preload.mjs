@@ -13,7 +13,10 @@ import { getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 
 const url = process.env.WARDEN_MCP_URL;
 const token = process.env.WARDEN_MCP_TOKEN;
-if (url === undefined || token === undefined) throw new Error('run-token-preload: WARDEN_MCP_URL and WARDEN_MCP_TOKEN must be set (run under `warden run` with a profile that grants MCP servers)');
+if (url === undefined || token === undefined)
+  throw new Error(
+    'run-token-preload: WARDEN_MCP_URL and WARDEN_MCP_TOKEN must be set (run under `warden run` with a profile that grants MCP servers)',
+  );
 const gatewayOrigin = new URL(url).origin;
 const authorization = `Bearer ${token}`;
 

@@ -18,7 +18,15 @@ import { createServer as createNetServer, type AddressInfo, type Server, type So
 import { join } from 'node:path';
 import { expect } from 'vitest';
 export { auditEvents, type AuditEvent } from '../helpers/warden.js';
-import { SANDBOX_USER, TEST_USER, userIds, warden, type Mode, type WardenOptions, type WardenResult } from '../helpers/warden.js';
+import {
+  SANDBOX_USER,
+  TEST_USER,
+  userIds,
+  warden,
+  type Mode,
+  type WardenOptions,
+  type WardenResult,
+} from '../helpers/warden.js';
 
 /** A short random token that makes this run's names, files and markers unique. */
 export function nonce(): string {
@@ -70,8 +78,18 @@ export function proxySocketPath(mode: Mode, runId: string): string {
 // ---------------------------------------------------------------- running warden
 
 /** `warden run [args] -- python3 -c CODE CONFIG_JSON`: probes read their parameters from sys.argv[1]. */
-export function runPython(mode: Mode, workspace: string, code: string, config: unknown = {}, wardenArgs: readonly string[] = [], options: Partial<WardenOptions> = {}): Promise<WardenResult> {
-  return warden(mode, ['run', ...wardenArgs, '--', '/usr/bin/python3', '-c', code, JSON.stringify(config)], { cwd: workspace, ...options });
+export function runPython(
+  mode: Mode,
+  workspace: string,
+  code: string,
+  config: unknown = {},
+  wardenArgs: readonly string[] = [],
+  options: Partial<WardenOptions> = {},
+): Promise<WardenResult> {
+  return warden(mode, ['run', ...wardenArgs, '--', '/usr/bin/python3', '-c', code, JSON.stringify(config)], {
+    cwd: workspace,
+    ...options,
+  });
 }
 
 /**
@@ -79,12 +97,27 @@ export function runPython(mode: Mode, workspace: string, code: string, config: u
  * resolver then maps test names to the given addresses. The host's /etc/hosts is not touched.
  * @param hosts lines of /etc/hosts, e.g. `127.0.0.2 a.warden.test`
  */
-export function wardenWithHosts(mode: Mode, hosts: readonly string[], args: readonly string[], options: WardenOptions): Promise<WardenResult> {
+export function wardenWithHosts(
+  mode: Mode,
+  hosts: readonly string[],
+  args: readonly string[],
+  options: WardenOptions,
+): Promise<WardenResult> {
   const dir = mkdtempSync('/tmp/warden-escape-hosts-');
   chmodSync(dir, 0o755);
   const file = join(dir, 'hosts');
   writeFileSync(file, `127.0.0.1 localhost\n::1 localhost\n${hosts.join('\n')}\n`, { mode: 0o644 });
-  const prefix = ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', file];
+  const prefix = [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    '/bin/sh',
+    '-c',
+    'mount --bind "$0" /etc/hosts && exec "$@"',
+    file,
+  ];
   return warden(mode, args, { ...options, prefix }).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
@@ -120,7 +153,12 @@ sys.exit(os.waitstatus_to_exitcode(status))
  * `user.max_user_namespaces` is `limit` ('-' leaves it alone). The sysctl is per user namespace,
  * so this disables user namespaces for warden alone, never for the host or other tests.
  */
-export function wardenInUserns(mode: Mode, limit: string, args: readonly string[], options: WardenOptions): Promise<WardenResult> {
+export function wardenInUserns(
+  mode: Mode,
+  limit: string,
+  args: readonly string[],
+  options: WardenOptions,
+): Promise<WardenResult> {
   return warden(mode, args, { ...options, prefix: ['/usr/bin/python3', '-c', USERNS_WRAPPER, limit] });
 }
 
@@ -128,11 +166,19 @@ export function wardenInUserns(mode: Mode, limit: string, args: readonly string[
  * Runs a Python snippet on the host (outside any sandbox) as uid:gid. Asynchronous, so servers
  * in this test process keep answering while it runs.
  */
-export function hostPython(code: string, args: readonly string[] = [], ids: { uid: number; gid: number } = { uid: 0, gid: 0 }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function hostPython(
+  code: string,
+  args: readonly string[] = [],
+  ids: { uid: number; gid: number } = { uid: 0, gid: 0 },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const drop = ids.uid === 0 ? [] : ['setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--'];
   const argv = [...drop, '/usr/bin/python3', '-c', code, ...args];
   return new Promise((resolve) => {
-    const child = spawn(argv[0] ?? '', argv.slice(1), { cwd: '/', env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0] ?? '', argv.slice(1), {
+      cwd: '/',
+      env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -399,7 +445,12 @@ export function probeResults(stdout: string): Map<string, Record<string, unknown
 }
 
 /** One probe result, failing the test (with the whole output) when the probe did not report it. */
-export function result(results: Map<string, Record<string, unknown>>, name: string, stdout: string, stderr: string): Record<string, unknown> {
+export function result(
+  results: Map<string, Record<string, unknown>>,
+  name: string,
+  stdout: string,
+  stderr: string,
+): Record<string, unknown> {
   const value = results.get(name);
   expect(value, `probe ${name} did not report; stdout:\n${stdout}\nstderr:\n${stderr}`).toBeDefined();
   return value ?? {};

@@ -14,7 +14,20 @@ import { connect as netConnect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, makeWorkspace, probeValues, removeWorkspace, runShell, SANDBOX_USER, TEST_USER, userIds, warden, type Mode, type WardenResult } from '../helpers/warden.js';
+import {
+  availableModes,
+  giveToSandbox,
+  makeWorkspace,
+  probeValues,
+  removeWorkspace,
+  runShell,
+  SANDBOX_USER,
+  TEST_USER,
+  userIds,
+  warden,
+  type Mode,
+  type WardenResult,
+} from '../helpers/warden.js';
 import {
   auditEvents,
   hostPython,
@@ -48,7 +61,17 @@ const hostAddress = Object.values(networkInterfaces())
 /** Whether an IPv4 address is in a private, shared or reserved block (a host with a public address on its interface cannot use it as a NET-07 target). */
 function nonGlobalV4(address: string): boolean {
   const [a = 0, b = 0, c = 0] = address.split('.').map(Number);
-  return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) || (a === 192 && b === 0 && c === 2) || (a === 198 && (b === 18 || b === 19)) || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113);
+  return (
+    a === 10 ||
+    (a === 172 && b >= 16 && b < 32) ||
+    (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b < 128) ||
+    (a === 169 && b === 254) ||
+    (a === 192 && b === 0 && c === 2) ||
+    (a === 198 && (b === 18 || b === 19)) ||
+    (a === 198 && b === 51 && c === 100) ||
+    (a === 203 && b === 0 && c === 113)
+  );
 }
 const privateHostAddress = hostAddress !== undefined && nonGlobalV4(hostAddress) ? hostAddress : undefined;
 
@@ -79,8 +102,10 @@ afterAll(async () => {
   for (const s of [serverA, serverA2, serverB, serverL, serverE, recorder]) await s?.close();
 });
 
-const denied = (events: readonly AuditEvent[]): Record<string, unknown>[] => events.filter((e) => e.type === 'egress.denied').map((e) => e.data);
-const allowed = (events: readonly AuditEvent[]): Record<string, unknown>[] => events.filter((e) => e.type === 'egress.allowed').map((e) => e.data);
+const denied = (events: readonly AuditEvent[]): Record<string, unknown>[] =>
+  events.filter((e) => e.type === 'egress.denied').map((e) => e.data);
+const allowed = (events: readonly AuditEvent[]): Record<string, unknown>[] =>
+  events.filter((e) => e.type === 'egress.allowed').map((e) => e.data);
 const paths = (server: RecordingServer): string[] => server.hits.map((h) => h.url);
 
 function expectRan(run: WardenResult): void {
@@ -96,7 +121,8 @@ describe.each(availableModes())('egress escapes, warden as %s', (mode: Mode) => 
   });
   afterEach(() => removeWorkspace(workspace));
 
-  const get = (run: WardenResult, name: string): Record<string, unknown> => result(probeResults(run.stdout), name, run.stdout, run.stderr);
+  const get = (run: WardenResult, name: string): Record<string, unknown> =>
+    result(probeResults(run.stdout), name, run.stdout, run.stderr);
 
   it('NET-01 direct connections to any IP, bypassing the proxy, fail', async () => {
     const targets: [string, string, number, number][] = [
@@ -105,7 +131,9 @@ describe.each(availableModes())('egress escapes, warden as %s', (mode: Mode) => 
       ['host_loopback_127_0_0_1', '127.0.0.1', serverL.port, 2],
       ['host_loopback_v6', '::1', serverL.port, 10],
       ['internet_v6', '2606:4700:4700::1111', 443, 10],
-      ...(serverE === null || hostAddress === undefined ? [] : ([['host_external_address', hostAddress, serverE.port, 2]] as [string, string, number, number][])),
+      ...(serverE === null || hostAddress === undefined
+        ? []
+        : ([['host_external_address', hostAddress, serverE.port, 2]] as [string, string, number, number][])),
     ];
     const code = `${PY_PRELUDE}
 import subprocess
@@ -120,13 +148,18 @@ c = subprocess.run(['curl', '-s', '--noproxy', '*', '-m', '5', '-o', '/dev/null'
 out('curl_noproxy', code=c.returncode, http=c.stdout)
 proxy_get('via_proxy', 'http://127.0.0.2:%d/via-proxy' % CFG['port'])
 `;
-    const run = await runPython(mode, workspace, code, { targets, port: serverA.port }, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
+    const run = await runPython(mode, workspace, code, { targets, port: serverA.port }, [
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+    ]);
     expectRan(run);
     expect(get(run, 'interfaces').names).toEqual(['lo']);
     for (const [name] of targets) {
       const answer = get(run, name).result;
       expect(answer, name).not.toBe('connected');
-      expect(['ENETUNREACH', 'ECONNREFUSED', 'EADDRNOTAVAIL', 'EHOSTUNREACH'], `${name}: ${String(answer)}`).toContain(answer);
+      expect(['ENETUNREACH', 'ECONNREFUSED', 'EADDRNOTAVAIL', 'EHOSTUNREACH'], `${name}: ${String(answer)}`).toContain(
+        answer,
+      );
     }
     expect(get(run, 'internet').result).toBe('ENETUNREACH');
     expect(get(run, 'udp').result).toBe('ENETUNREACH');
@@ -147,7 +180,9 @@ proxy_get('via_proxy', 'http://127.0.0.2:%d/via-proxy' % CFG['port'])
     let control: WardenResult;
     try {
       // The watcher sees a lookup made on the host (proves it works)...
-      await hostPython(`import socket\ntry:\n    socket.getaddrinfo('hostcheck${n}.example.com', 80)\nexcept OSError:\n    pass`);
+      await hostPython(
+        `import socket\ntry:\n    socket.getaddrinfo('hostcheck${n}.example.com', 80)\nexcept OSError:\n    pass`,
+      );
       const code = `${PY_PRELUDE}
 import subprocess
 N = CFG['n']
@@ -175,13 +210,19 @@ out('socks_udp_associate', rep=rep)
 `;
       run = await runPython(mode, workspace, code, { n, resolver });
       // ...and a lookup the proxy makes for an allowed name (proves it would see one from a sandbox).
-      control = await runPython(mode, workspace, `${PY_PRELUDE}\nproxy_get('control', 'http://control${n}.example.com/')\n`, {}, ['--allow-domain', `control${n}.example.com`]);
+      control = await runPython(
+        mode,
+        workspace,
+        `${PY_PRELUDE}\nproxy_get('control', 'http://control${n}.example.com/')\n`,
+        {},
+        ['--allow-domain', `control${n}.example.com`],
+      );
     } finally {
       seen = await watch.stop();
     }
     expectRan(run);
     expectRan(control);
-    expect(seen, 'the packet watcher saw the host\'s own lookup').toContain(`hostcheck${n}`);
+    expect(seen, "the packet watcher saw the host's own lookup").toContain(`hostcheck${n}`);
     expect(get(control, 'control').status).toBe(502);
     expect(seen, 'the packet watcher saw the proxy resolve an allowed name').toContain(`control${n}`);
     expect(seen, 'a DNS query from the sandbox left the host').not.toContain(`exfil${n}`);
@@ -220,7 +261,13 @@ c = subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http
 out('curl', http=c.stdout)
 proxy_get('allowed', 'http://127.0.0.2:%d/allowed' % P)
 `;
-    const run = await runPython(mode, workspace, code, { n, port: serverA.port, port2: serverA2.port, portB: serverB.port }, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
+    const run = await runPython(
+      mode,
+      workspace,
+      code,
+      { n, port: serverA.port, port2: serverA2.port, portB: serverB.port },
+      ['--allow-domain', `127.0.0.2:${serverA.port}`],
+    );
     expectRan(run);
     expect(get(run, 'denied_name')).toMatchObject({ status: 403, reason: 'not_allowed' });
     expect(get(run, 'denied_name').body).toContain(`denied-${n}.example:80 is not allowed`);
@@ -234,13 +281,21 @@ proxy_get('allowed', 'http://127.0.0.2:%d/allowed' % P)
     expect(serverB.hits).toEqual([]);
     const events = await auditEvents(mode, workspace, runIdOf(run));
     expect(denied(events)).toEqual([
-      expect.objectContaining({ protocol: 'http', host: `denied-${n}.example`, port: 80, reason: 'not_allowed', method: 'GET' }),
+      expect.objectContaining({
+        protocol: 'http',
+        host: `denied-${n}.example`,
+        port: 80,
+        reason: 'not_allowed',
+        method: 'GET',
+      }),
       expect.objectContaining({ protocol: 'http', host: '127.0.0.2', port: serverA2.port, reason: 'port_not_allowed' }),
       expect.objectContaining({ protocol: 'http', host: '127.0.0.3', port: serverB.port, reason: 'not_allowed' }),
       expect.objectContaining({ protocol: 'http', host: `denied-${n}.example`, port: 80, reason: 'not_allowed' }),
       expect.objectContaining({ protocol: 'http', host: `denied-${n}.example`, port: 80, reason: 'not_allowed' }),
     ]);
-    expect(allowed(events)).toEqual([expect.objectContaining({ protocol: 'http', host: '127.0.0.2', port: serverA.port })]);
+    expect(allowed(events)).toEqual([
+      expect.objectContaining({ protocol: 'http', host: '127.0.0.2', port: serverA.port }),
+    ]);
     expect(run.summary?.egress).toMatchObject({ allowed: 1, denied: 5 });
   });
 
@@ -258,8 +313,21 @@ connect_get('name_other_port', 'localhost:22')
 c = subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_connect}', 'https://denied-%s.example.com/' % CFG['n']], capture_output=True, text=True)
 out('curl', code=c.returncode, connect=c.stdout)
 `;
-    const allow = ['--allow-domain', `127.0.0.2:${serverA.port}`, '--allow-domain', '127.0.0.3:*', '--allow-domain', 'localhost'];
-    const run = await runPython(mode, workspace, code, { n, port: serverA.port, port2: serverA2.port, portB: serverB.port }, allow);
+    const allow = [
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+      '--allow-domain',
+      '127.0.0.3:*',
+      '--allow-domain',
+      'localhost',
+    ];
+    const run = await runPython(
+      mode,
+      workspace,
+      code,
+      { n, port: serverA.port, port2: serverA2.port, portB: serverB.port },
+      allow,
+    );
     expectRan(run);
     expect(get(run, 'denied_name')).toMatchObject({ status: 403, reason: 'not_allowed' });
     expect(get(run, 'allowed')).toMatchObject({ status: 200, inner: 200, body: 'A /tunnel\n' });
@@ -276,13 +344,32 @@ out('curl', code=c.returncode, connect=c.stdout)
     expect(paths(serverB)).toEqual(['/any-port']);
     const events = await auditEvents(mode, workspace, runIdOf(run));
     expect(denied(events)).toEqual([
-      expect.objectContaining({ protocol: 'connect', host: `denied-${n}.example.com`, port: 443, reason: 'not_allowed' }),
-      expect.objectContaining({ protocol: 'connect', host: '127.0.0.2', port: serverA2.port, reason: 'port_not_allowed' }),
+      expect.objectContaining({
+        protocol: 'connect',
+        host: `denied-${n}.example.com`,
+        port: 443,
+        reason: 'not_allowed',
+      }),
+      expect.objectContaining({
+        protocol: 'connect',
+        host: '127.0.0.2',
+        port: serverA2.port,
+        reason: 'port_not_allowed',
+      }),
       expect.objectContaining({ protocol: 'connect', host: 'localhost', port: 443, reason: 'blocked_address' }),
       expect.objectContaining({ protocol: 'connect', host: 'localhost', port: 22, reason: 'port_not_allowed' }),
-      expect.objectContaining({ protocol: 'connect', host: `denied-${n}.example.com`, port: 443, reason: 'not_allowed' }),
+      expect.objectContaining({
+        protocol: 'connect',
+        host: `denied-${n}.example.com`,
+        port: 443,
+        reason: 'not_allowed',
+      }),
     ]);
-    expect(allowed(events).map((e) => `${String(e.host)}:${String(e.port)}`)).toEqual([`127.0.0.2:${serverA.port}`, `127.0.0.3:${serverB.port}`, '127.0.0.3:1']);
+    expect(allowed(events).map((e) => `${String(e.host)}:${String(e.port)}`)).toEqual([
+      `127.0.0.2:${serverA.port}`,
+      `127.0.0.3:${serverB.port}`,
+      '127.0.0.3:1',
+    ]);
   });
 
   it('NET-05 domain fronting: a TLS SNI or Host of another host is refused; the tunnel is pinned', async () => {
@@ -323,12 +410,25 @@ inner, body = tunnel_get(s, 'evil.example.com', '/pinned', rest)
 out('pinned', status=status, inner=inner, body=body)
 `;
     const T = recorder.port;
-    const allow = ['--allow-domain', `localhost:${T}`, '--allow-domain', `127.0.0.1:${T}`, '--allow-domain', `127.0.0.2:${serverA.port}`];
+    const allow = [
+      '--allow-domain',
+      `localhost:${T}`,
+      '--allow-domain',
+      `127.0.0.1:${T}`,
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+    ];
     const run = await runPython(mode, workspace, code, { tls_port: T, port: serverA.port }, allow);
     expectRan(run);
     // The tunnel to the allowed name is closed as soon as the ClientHello names another host...
-    expect(get(run, 'sni_other_name')).toMatchObject({ status: 200, reply: expect.stringMatching(/^(|error:ECONNRESET)$/) });
-    expect(get(run, 'sni_other_ip')).toMatchObject({ status: 200, reply: expect.stringMatching(/^(|error:ECONNRESET)$/) });
+    expect(get(run, 'sni_other_name')).toMatchObject({
+      status: 200,
+      reply: expect.stringMatching(/^(|error:ECONNRESET)$/),
+    });
+    expect(get(run, 'sni_other_ip')).toMatchObject({
+      status: 200,
+      reply: expect.stringMatching(/^(|error:ECONNRESET)$/),
+    });
     // ...while a ClientHello for the allowed name goes through (the recorder answers).
     expect(get(run, 'sni_same_name')).toMatchObject({ status: 200, reply: expect.stringMatching(/^ACK \d+/) });
     expect(recorder.connections.map((c) => c.length > 0)).toEqual([false, true, false]);
@@ -340,8 +440,16 @@ out('pinned', status=status, inner=inner, body=body)
     expect(serverA.hits).toEqual([{ method: 'GET', url: '/pinned', host: 'evil.example.com' }]);
     const events = await auditEvents(mode, workspace, runIdOf(run));
     const mismatches = denied(events).filter((d) => d.reason === 'host_mismatch');
-    expect(mismatches.map((d) => `${String(d.protocol)} ${String(d.host)}`)).toEqual(['connect localhost', 'connect 127.0.0.1', 'http 127.0.0.2']);
-    expect(events.filter((e) => e.type === 'violation').map((e) => e.data.kind)).toEqual(['domain_fronting', 'domain_fronting', 'domain_fronting']);
+    expect(mismatches.map((d) => `${String(d.protocol)} ${String(d.host)}`)).toEqual([
+      'connect localhost',
+      'connect 127.0.0.1',
+      'http 127.0.0.2',
+    ]);
+    expect(events.filter((e) => e.type === 'violation').map((e) => e.data.kind)).toEqual([
+      'domain_fronting',
+      'domain_fronting',
+      'domain_fronting',
+    ]);
   });
 
   it('NET-05 request smuggling and pipelining cannot carry a request for another host past the check', async () => {
@@ -364,7 +472,10 @@ raw('cl_body', 'POST http://%s/cl-body HTTP/1.1\\r\\nHost: %s\\r\\n%sContent-Len
 raw('pipelined', 'GET http://%s/pipelined HTTP/1.1\\r\\nHost: %s\\r\\n%s\\r\\nGET http://%s/smuggled-pipe HTTP/1.1\\r\\nHost: %s\\r\\n%sConnection: close\\r\\n\\r\\n' % (A, A, au, B, B, au))
 raw('get_with_body', 'GET http://%s/get-body HTTP/1.1\\r\\nHost: %s\\r\\n%sContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s' % (A, A, au, len(body), body))
 `;
-    const run = await runPython(mode, workspace, code, { P: serverA.port, B: serverB.port }, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
+    const run = await runPython(mode, workspace, code, { P: serverA.port, B: serverB.port }, [
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+    ]);
     expectRan(run);
     expect(get(run, 'cl_te').status).toEqual([400]);
     expect(get(run, 'te_body').status).toEqual([200]);
@@ -386,12 +497,27 @@ raw('get_with_body', 'GET http://%s/get-body HTTP/1.1\\r\\nHost: %s\\r\\n%sConte
     const P = serverA.port;
     const B = serverB.port;
     const allowedSpellings = [
-      `0x7f.0.0.2:${P}`, `0177.0.0.2:${P}`, `2130706434:${P}`, `0x7f000002:${P}`, `127.2:${P}`, `[::ffff:127.0.0.2]:${P}`, `[::ffff:7f00:2]:${P}`,
-      `ALLOWED.Warden.TEST:${L}`, `allowed.warden.test.:${L}`, `XN--BCHER-KVA.warden.test:${L}`,
+      `0x7f.0.0.2:${P}`,
+      `0177.0.0.2:${P}`,
+      `2130706434:${P}`,
+      `0x7f000002:${P}`,
+      `127.2:${P}`,
+      `[::ffff:127.0.0.2]:${P}`,
+      `[::ffff:7f00:2]:${P}`,
+      `ALLOWED.Warden.TEST:${L}`,
+      `allowed.warden.test.:${L}`,
+      `XN--BCHER-KVA.warden.test:${L}`,
     ];
     // Names that are not ASCII cannot be written in an HTTP request line; SOCKS5 carries them as bytes.
     const socksSpellings = ['bücher.warden.test', 'BÜCHER.Warden.Test.', 'xn--bcher-kva.warden.test'];
-    const deniedSpellings = [`0x7f.0.0.3:${B}`, `0177.0.0.3:${B}`, `2130706435:${B}`, `127.3:${B}`, `[::ffff:127.0.0.3]:${B}`, `[0:0:0:0:0:ffff:7f00:3]:${B}`];
+    const deniedSpellings = [
+      `0x7f.0.0.3:${B}`,
+      `0177.0.0.3:${B}`,
+      `2130706435:${B}`,
+      `127.3:${B}`,
+      `[::ffff:127.0.0.3]:${B}`,
+      `[0:0:0:0:0:ffff:7f00:3]:${B}`,
+    ];
     const code = `${PY_PRELUDE}
 for i, target in enumerate(CFG['allowed']):
     connect_get('allowed_%d' % i, target, path='/ok-%d' % i, host_header='x')
@@ -412,9 +538,32 @@ connect_get('userinfo_connect_2', 'evil.example@allowed.warden.test:%d' % CFG['L
 proxy_get('userinfo_http', 'http://allowed.warden.test:%d@127.0.0.3:%d/leak-userinfo' % (CFG['L'], CFG['B']))
 proxy_get('userinfo_http_2', 'http://evil.example@127.0.0.2:%d/leak-userinfo-2' % CFG['P'])
 `;
-    const hosts = ['127.0.0.1 allowed.warden.test', '127.0.0.1 xn--bcher-kva.warden.test', '127.0.0.1 bucher.warden.test', '127.0.0.1 allowed.warden.test.evil.example'];
-    const allow = [`127.0.0.2:${P}`, `allowed.warden.test:${L}`, `xn--bcher-kva.warden.test:${L}`, `127.0.0.1:${L}`].flatMap((a) => ['--allow-domain', a]);
-    const run = await wardenWithHosts(mode, hosts, ['run', ...allow, '--', '/usr/bin/python3', '-c', code, JSON.stringify({ allowed: allowedSpellings, denied: deniedSpellings, socks: socksSpellings, L, P, B })], { cwd: workspace });
+    const hosts = [
+      '127.0.0.1 allowed.warden.test',
+      '127.0.0.1 xn--bcher-kva.warden.test',
+      '127.0.0.1 bucher.warden.test',
+      '127.0.0.1 allowed.warden.test.evil.example',
+    ];
+    const allow = [
+      `127.0.0.2:${P}`,
+      `allowed.warden.test:${L}`,
+      `xn--bcher-kva.warden.test:${L}`,
+      `127.0.0.1:${L}`,
+    ].flatMap((a) => ['--allow-domain', a]);
+    const run = await wardenWithHosts(
+      mode,
+      hosts,
+      [
+        'run',
+        ...allow,
+        '--',
+        '/usr/bin/python3',
+        '-c',
+        code,
+        JSON.stringify({ allowed: allowedSpellings, denied: deniedSpellings, socks: socksSpellings, L, P, B }),
+      ],
+      { cwd: workspace },
+    );
     expectRan(run);
     allowedSpellings.forEach((target, i) => {
       expect(get(run, `allowed_${i}`), target).toMatchObject({ status: 200, inner: 200 });
@@ -434,7 +583,8 @@ proxy_get('userinfo_http_2', 'http://evil.example@127.0.0.2:%d/leak-userinfo-2' 
     expect(get(run, 'homograph')).toMatchObject({ status: 403, reason: 'not_allowed' });
     expect(get(run, 'suffix')).toMatchObject({ status: 403, reason: 'not_allowed' });
     expect(get(run, 'double_dot').status).not.toBe(200);
-    for (const name of ['userinfo_connect', 'userinfo_connect_2', 'userinfo_http', 'userinfo_http_2']) expect(get(run, name), name).toMatchObject({ status: 400, reason: 'bad_request' });
+    for (const name of ['userinfo_connect', 'userinfo_connect_2', 'userinfo_http', 'userinfo_http_2'])
+      expect(get(run, name), name).toMatchObject({ status: 400, reason: 'bad_request' });
     // Every allowed spelling arrived at the server it names; nothing else arrived anywhere.
     expect(paths(serverA).sort()).toEqual(['/ok-0', '/ok-1', '/ok-2', '/ok-3', '/ok-4', '/ok-5', '/ok-6']);
     expect(paths(serverL).sort()).toEqual(['/ok-7', '/ok-8', '/ok-9', '/socks-0', '/socks-1', '/socks-2']);
@@ -442,31 +592,77 @@ proxy_get('userinfo_http_2', 'http://evil.example@127.0.0.2:%d/leak-userinfo-2' 
     // The audit log names the normalised host, whatever the spelling.
     const events = await auditEvents(mode, workspace, runIdOf(run));
     expect(allowed(events).map((e) => e.host)).toEqual([
-      ...Array<string>(7).fill('127.0.0.2'), 'allowed.warden.test', 'allowed.warden.test', ...Array<string>(4).fill('xn--bcher-kva.warden.test'),
+      ...Array<string>(7).fill('127.0.0.2'),
+      'allowed.warden.test',
+      'allowed.warden.test',
+      ...Array<string>(4).fill('xn--bcher-kva.warden.test'),
     ]);
-    const refused = denied(events).filter((d) => d.reason === 'not_allowed').map((d) => d.host);
-    expect(refused).toEqual([...Array<string>(6).fill('127.0.0.3'), 'bucher.warden.test', '127.0.0.3', '::1', '::1', 'bucher.warden.test', 'allowed.warden.test.evil.example']);
+    const refused = denied(events)
+      .filter((d) => d.reason === 'not_allowed')
+      .map((d) => d.host);
+    expect(refused).toEqual([
+      ...Array<string>(6).fill('127.0.0.3'),
+      'bucher.warden.test',
+      '127.0.0.3',
+      '::1',
+      '::1',
+      'bucher.warden.test',
+      'allowed.warden.test.evil.example',
+    ]);
   });
 
   it('NET-07 an allowed name resolving to loopback, private, link-local or metadata addresses is refused unless that address is allowed', async () => {
     const P = serverA.port;
     const B = serverB.port;
     const hosts = [
-      '127.0.0.2 loop.warden.test', '127.0.0.3 loop3.warden.test', '10.11.12.13 private10.warden.test', '172.16.5.5 private172.warden.test',
-      '192.168.1.1 private192.warden.test', '169.254.169.254 metadata.warden.test', '169.254.7.7 linklocal.warden.test', '100.64.0.1 cgnat.warden.test',
-      '0.0.0.0 zero.warden.test', '::1 loop6.warden.test', 'fd00::2 ula.warden.test', 'fe80::1 ll6.warden.test', '::ffff:127.0.0.3 mapped.warden.test',
+      '127.0.0.2 loop.warden.test',
+      '127.0.0.3 loop3.warden.test',
+      '10.11.12.13 private10.warden.test',
+      '172.16.5.5 private172.warden.test',
+      '192.168.1.1 private192.warden.test',
+      '169.254.169.254 metadata.warden.test',
+      '169.254.7.7 linklocal.warden.test',
+      '100.64.0.1 cgnat.warden.test',
+      '0.0.0.0 zero.warden.test',
+      '::1 loop6.warden.test',
+      'fd00::2 ula.warden.test',
+      'fe80::1 ll6.warden.test',
+      '::ffff:127.0.0.3 mapped.warden.test',
       ...(privateHostAddress === undefined ? [] : [`${privateHostAddress} hostip.warden.test`]),
     ];
     const blockedTargets = [
-      `loop3.warden.test:${B}`, 'private10.warden.test:443', 'private172.warden.test:443', 'private192.warden.test:443', 'metadata.warden.test:80',
-      'linklocal.warden.test:443', 'cgnat.warden.test:443', 'zero.warden.test:443', `loop6.warden.test:${serverL.port}`, 'ula.warden.test:443',
-      'll6.warden.test:443', `mapped.warden.test:${B}`, `loop.warden.test:${serverA2.port}`,
+      `loop3.warden.test:${B}`,
+      'private10.warden.test:443',
+      'private172.warden.test:443',
+      'private192.warden.test:443',
+      'metadata.warden.test:80',
+      'linklocal.warden.test:443',
+      'cgnat.warden.test:443',
+      'zero.warden.test:443',
+      `loop6.warden.test:${serverL.port}`,
+      'ula.warden.test:443',
+      'll6.warden.test:443',
+      `mapped.warden.test:${B}`,
+      `loop.warden.test:${serverA2.port}`,
       ...(privateHostAddress === undefined || serverE === null ? [] : [`hostip.warden.test:${serverE.port}`]),
     ];
     const allowNames = [
-      `loop.warden.test:${P}`, `127.0.0.2:${P}`, `loop3.warden.test:${B}`, 'private10.warden.test', 'private172.warden.test', 'private192.warden.test',
-      'metadata.warden.test', 'linklocal.warden.test', 'cgnat.warden.test', 'zero.warden.test', `loop6.warden.test:${serverL.port}`, 'ula.warden.test',
-      'll6.warden.test', `mapped.warden.test:${B}`, `loop.warden.test:${serverA2.port}`, 'hostip.warden.test:*',
+      `loop.warden.test:${P}`,
+      `127.0.0.2:${P}`,
+      `loop3.warden.test:${B}`,
+      'private10.warden.test',
+      'private172.warden.test',
+      'private192.warden.test',
+      'metadata.warden.test',
+      'linklocal.warden.test',
+      'cgnat.warden.test',
+      'zero.warden.test',
+      `loop6.warden.test:${serverL.port}`,
+      'ula.warden.test',
+      'll6.warden.test',
+      `mapped.warden.test:${B}`,
+      `loop.warden.test:${serverA2.port}`,
+      'hostip.warden.test:*',
     ];
     const code = `${PY_PRELUDE}
 connect_get('exact_address_allowed', 'loop.warden.test:%d' % CFG['P'], path='/exact')
@@ -475,7 +671,15 @@ for i, target in enumerate(CFG['blocked']):
 proxy_get('metadata_http', 'http://metadata.warden.test/latest/meta-data/')
 connect_get('metadata_literal', '169.254.169.254:80')
 `;
-    const args = ['run', ...allowNames.flatMap((a) => ['--allow-domain', a]), '--', '/usr/bin/python3', '-c', code, JSON.stringify({ P, blocked: blockedTargets })];
+    const args = [
+      'run',
+      ...allowNames.flatMap((a) => ['--allow-domain', a]),
+      '--',
+      '/usr/bin/python3',
+      '-c',
+      code,
+      JSON.stringify({ P, blocked: blockedTargets }),
+    ];
     const run = await wardenWithHosts(mode, hosts, args, { cwd: workspace });
     expectRan(run);
     // Control: the name resolves and works when its address is listed exactly.
@@ -493,12 +697,21 @@ connect_get('metadata_literal', '169.254.169.254:80')
     const events = await auditEvents(mode, workspace, runIdOf(run));
     const blocked = denied(events).filter((d) => d.reason === 'blocked_address');
     expect(blocked).toHaveLength(blockedTargets.length + 1);
-    expect(blocked.find((d) => d.host === 'metadata.warden.test' && d.protocol === 'http')?.detail).toContain('169.254.169.254');
+    expect(blocked.find((d) => d.host === 'metadata.warden.test' && d.protocol === 'http')?.detail).toContain(
+      '169.254.169.254',
+    );
   });
 
   it('NET-08 *.example.com matches subdomains only, not look-alikes', async () => {
     const P = serverA.port;
-    const hosts = ['a.warden.test', 'x.y.warden.test', 'warden.test', 'warden.test.evil.example', 'evilwarden.test', 'a.warden.test.evil.example'].map((h) => `127.0.0.2 ${h}`);
+    const hosts = [
+      'a.warden.test',
+      'x.y.warden.test',
+      'warden.test',
+      'warden.test.evil.example',
+      'evilwarden.test',
+      'a.warden.test.evil.example',
+    ].map((h) => `127.0.0.2 ${h}`);
     const code = `${PY_PRELUDE}
 P = CFG['P']
 for name, target in [('sub', 'a.warden.test'), ('deep', 'x.y.warden.test'), ('case', 'A.Warden.TEST'),
@@ -506,11 +719,24 @@ for name, target in [('sub', 'a.warden.test'), ('deep', 'x.y.warden.test'), ('ca
     connect_get(name, '%s:%d' % (target, P), path='/' + name)
 connect_get('sub_other_port', 'a.warden.test:%d' % CFG['P2'], path='/sub_other_port')
 `;
-    const args = ['run', '--allow-domain', `*.warden.test:${P}`, '--allow-domain', `127.0.0.2:${P}`, '--', '/usr/bin/python3', '-c', code, JSON.stringify({ P, P2: serverA2.port })];
+    const args = [
+      'run',
+      '--allow-domain',
+      `*.warden.test:${P}`,
+      '--allow-domain',
+      `127.0.0.2:${P}`,
+      '--',
+      '/usr/bin/python3',
+      '-c',
+      code,
+      JSON.stringify({ P, P2: serverA2.port }),
+    ];
     const run = await wardenWithHosts(mode, hosts, args, { cwd: workspace });
     expectRan(run);
-    for (const name of ['sub', 'deep', 'case']) expect(get(run, name), name).toMatchObject({ status: 200, inner: 200, body: `A /${name}\n` });
-    for (const name of ['apex', 'suffix', 'glued', 'sub_suffix']) expect(get(run, name), name).toMatchObject({ status: 403, reason: 'not_allowed' });
+    for (const name of ['sub', 'deep', 'case'])
+      expect(get(run, name), name).toMatchObject({ status: 200, inner: 200, body: `A /${name}\n` });
+    for (const name of ['apex', 'suffix', 'glued', 'sub_suffix'])
+      expect(get(run, name), name).toMatchObject({ status: 403, reason: 'not_allowed' });
     expect(get(run, 'sub_other_port')).toMatchObject({ status: 403, reason: 'port_not_allowed' });
     expect(paths(serverA)).toEqual(['/sub', '/deep', '/case']);
     expect(serverA2.hits).toEqual([]);
@@ -526,37 +752,71 @@ connect_get('sub_other_port', 'a.warden.test:%d' % CFG['P2'], path='/sub_other_p
     const config = join(workspace, '..', 'warden.yaml');
     for (const pattern of ['*', '*.com', '*.co.uk']) {
       writeFileSync(config, `version: 1\nprofiles:\n  default:\n    network:\n      allow: ['${pattern}']\n`);
-      const run = await warden(mode, ['--config', config, 'run', '--', '/bin/sh', '-c', 'touch ran'], { cwd: workspace });
+      const run = await warden(mode, ['--config', config, 'run', '--', '/bin/sh', '-c', 'touch ran'], {
+        cwd: workspace,
+      });
       expect(run.code, pattern).toBe(2);
       expect(run.stderr, pattern).toMatch(/CONFIG_INVALID/);
       expect(existsSync(join(workspace, 'ran')), pattern).toBe(false);
     }
     // Control: a registrable domain's wildcard is accepted, from both places.
     writeFileSync(config, "version: 1\nprofiles:\n  default:\n    network:\n      allow: ['*.example.com']\n");
-    const ok = await warden(mode, ['--config', config, 'run', '--allow-domain', '*.example.org', '--', '/bin/sh', '-c', 'touch ran'], { cwd: workspace });
+    const ok = await warden(
+      mode,
+      ['--config', config, 'run', '--allow-domain', '*.example.org', '--', '/bin/sh', '-c', 'touch ran'],
+      { cwd: workspace },
+    );
     expect(ok.code, ok.stderr).toBe(0);
     expect(existsSync(join(workspace, 'ran'))).toBe(true);
   });
 
-  it('NET-09 the proxy cannot be used from outside the sandbox without the run\'s credential (407)', async () => {
+  it("NET-09 the proxy cannot be used from outside the sandbox without the run's credential (407)", async () => {
     const script = 'echo $WARDEN_RUN_ID > run-id; echo $HTTP_PROXY > proxy-url; while [ ! -e go ]; do sleep 0.05; done';
     const running = runShell(mode, workspace, script, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
     try {
-      expect(await waitFor(() => existsSync(join(workspace, 'proxy-url')) && readFileSync(join(workspace, 'proxy-url'), 'utf8').endsWith('\n'), 15_000)).toBe(true);
+      expect(
+        await waitFor(
+          () =>
+            existsSync(join(workspace, 'proxy-url')) &&
+            readFileSync(join(workspace, 'proxy-url'), 'utf8').endsWith('\n'),
+          15_000,
+        ),
+      ).toBe(true);
       const runId = readFileSync(join(workspace, 'run-id'), 'utf8').trim();
-      const credential = decodeURIComponent(new URL(readFileSync(join(workspace, 'proxy-url'), 'utf8').trim()).password);
+      const credential = decodeURIComponent(
+        new URL(readFileSync(join(workspace, 'proxy-url'), 'utf8').trim()).password,
+      );
       const socket = proxySocketPath(mode, runId);
       expect(lstatSync(socket).isSocket()).toBe(true);
       const target = `http://127.0.0.2:${serverA.port}`;
-      const basic = (user: string, password: string): string => `Proxy-Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}\r\n`;
-      const httpGet = (path: string, auth: string): string => `GET ${target}${path} HTTP/1.1\r\nHost: 127.0.0.2:${serverA.port}\r\nConnection: close\r\n${auth}\r\n`;
+      const basic = (user: string, password: string): string =>
+        `Proxy-Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}\r\n`;
+      const httpGet = (path: string, auth: string): string =>
+        `GET ${target}${path} HTTP/1.1\r\nHost: 127.0.0.2:${serverA.port}\r\nConnection: close\r\n${auth}\r\n`;
       const noAuth = await exchange(socket, httpGet('/no-credential', ''));
       const wrong = await exchange(socket, httpGet('/wrong-credential', basic('warden', 'f'.repeat(64))));
       const wrongUser = await exchange(socket, httpGet('/wrong-user', basic('admin', credential)));
-      const connectNoAuth = await exchange(socket, `CONNECT 127.0.0.2:${serverA.port} HTTP/1.1\r\nHost: 127.0.0.2:${serverA.port}\r\n\r\n`);
+      const connectNoAuth = await exchange(
+        socket,
+        `CONNECT 127.0.0.2:${serverA.port} HTTP/1.1\r\nHost: 127.0.0.2:${serverA.port}\r\n\r\n`,
+      );
       const socksNoAuth = await exchange(socket, Buffer.from([5, 1, 0]));
-      const socksWrong = await exchange(socket, Buffer.concat([Buffer.from([5, 1, 2]), Buffer.from([1, 6]), Buffer.from('warden'), Buffer.from([5]), Buffer.from('guess')]));
-      for (const [what, reply] of [['no credential', noAuth], ['wrong credential', wrong], ['wrong user', wrongUser], ['CONNECT without credential', connectNoAuth]] as const) {
+      const socksWrong = await exchange(
+        socket,
+        Buffer.concat([
+          Buffer.from([5, 1, 2]),
+          Buffer.from([1, 6]),
+          Buffer.from('warden'),
+          Buffer.from([5]),
+          Buffer.from('guess'),
+        ]),
+      );
+      for (const [what, reply] of [
+        ['no credential', noAuth],
+        ['wrong credential', wrong],
+        ['wrong user', wrongUser],
+        ['CONNECT without credential', connectNoAuth],
+      ] as const) {
         expect(reply.toString('latin1'), what).toMatch(/^HTTP\/1\.1 407 /);
         expect(reply.toString('latin1'), what).toMatch(/proxy-authenticate: Basic realm="warden"/i);
       }
@@ -569,7 +829,11 @@ connect_get('sub_other_port', 'a.warden.test:%d' % CFG['P2'], path='/sub_other_p
       // Another user on the host cannot even open the socket.
       const other = userIds(mode === 'root' ? TEST_USER : SANDBOX_USER);
       if (other !== null) {
-        const probe = await hostPython(`import socket, sys\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1]); print('CONNECT=ok')\nexcept OSError as e:\n    print('CONNECT=' + type(e).__name__)`, [socket], other);
+        const probe = await hostPython(
+          `import socket, sys\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1]); print('CONNECT=ok')\nexcept OSError as e:\n    print('CONNECT=' + type(e).__name__)`,
+          [socket],
+          other,
+        );
         expect(probeValues(probe.stdout).get('CONNECT'), probe.stderr).toBe('PermissionError');
       }
     } finally {
@@ -616,7 +880,10 @@ for port in (9999, 9998):
 for r in relays:
     r.kill()
 `;
-    const run = await runPython(mode, workspace, code, { P: serverA.port, B: serverB.port }, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
+    const run = await runPython(mode, workspace, code, { P: serverA.port, B: serverB.port }, [
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+    ]);
     expectRan(run);
     expect(get(run, 'nested_connect')).toMatchObject({ outer: 200, inner: 405 });
     expect(get(run, 'nested_connect').line).toContain('A is no proxy');
@@ -656,7 +923,16 @@ try:
 except urllib.error.HTTPError as e:
     out('urllib', status=e.code, url=e.url)
 `;
-    const args = ['run', '--allow-domain', `127.0.0.2:${P}`, '--', '/usr/bin/python3', '-c', code, JSON.stringify({ P })];
+    const args = [
+      'run',
+      '--allow-domain',
+      `127.0.0.2:${P}`,
+      '--',
+      '/usr/bin/python3',
+      '-c',
+      code,
+      JSON.stringify({ P }),
+    ];
     const run = await wardenWithHosts(mode, ['127.0.0.3 other.warden.test'], args, { cwd: workspace });
     expectRan(run);
     // Control: a redirect within the allowed host is followed.
@@ -669,9 +945,19 @@ except urllib.error.HTTPError as e:
     expect(get(run, 'https').result).toMatch(/^000 403 1$/);
     expect(get(run, 'urllib')).toMatchObject({ status: 403, url: `http://127.0.0.3:${serverB.port}/secret-ip` });
     expect(serverB.hits).toEqual([]);
-    expect(paths(serverA)).toEqual(['/redir-same', '/final', '/redir-ip', '/redir-name', '/redir-meta', '/redir-https', '/redir-ip']);
+    expect(paths(serverA)).toEqual([
+      '/redir-same',
+      '/final',
+      '/redir-ip',
+      '/redir-name',
+      '/redir-meta',
+      '/redir-https',
+      '/redir-ip',
+    ]);
     const events = await auditEvents(mode, workspace, runIdOf(run));
-    expect(denied(events).map((d) => `${String(d.protocol)} ${String(d.host)}:${String(d.port)} ${String(d.reason)}`)).toEqual([
+    expect(
+      denied(events).map((d) => `${String(d.protocol)} ${String(d.host)}:${String(d.port)} ${String(d.reason)}`),
+    ).toEqual([
       `http 127.0.0.3:${serverB.port} not_allowed`,
       `http other.warden.test:${serverB.port} not_allowed`,
       'http 169.254.169.254:80 not_allowed',
@@ -704,7 +990,12 @@ out('direct', allowed_server=direct('127.0.0.2', P), internet=direct('1.1.1.1', 
     const config = { P: serverA.port, host: serverE === null ? null : hostAddress, hostPort: serverE?.port ?? 0 };
     const running = runPython(mode, workspace, code, config, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
     try {
-      expect(await waitFor(() => existsSync(join(workspace, 'run-id')) && readFileSync(join(workspace, 'run-id'), 'utf8').endsWith('\n'), 15_000)).toBe(true);
+      expect(
+        await waitFor(
+          () => existsSync(join(workspace, 'run-id')) && readFileSync(join(workspace, 'run-id'), 'utf8').endsWith('\n'),
+          15_000,
+        ),
+      ).toBe(true);
       const socket = proxySocketPath(mode, readFileSync(join(workspace, 'run-id'), 'utf8').trim());
       expect(lstatSync(socket).isSocket()).toBe(true);
       rmSync(socket);
@@ -721,7 +1012,12 @@ out('direct', allowed_server=direct('127.0.0.2', P), internet=direct('1.1.1.1', 
     expect(get(run, 'after_curl').http).toBe('000');
     expect(get(run, 'after_curl').code).not.toBe(0);
     expect(get(run, 'socket_file').result).toBe('ENOENT');
-    expect(get(run, 'direct')).toEqual({ name: 'direct', allowed_server: 'ECONNREFUSED', internet: 'ENETUNREACH', host: 'ENETUNREACH' });
+    expect(get(run, 'direct')).toEqual({
+      name: 'direct',
+      allowed_server: 'ECONNREFUSED',
+      internet: 'ENETUNREACH',
+      host: 'ENETUNREACH',
+    });
     expect(paths(serverA)).toEqual(['/before']);
     expect(serverE?.hits ?? []).toEqual([]);
   });
@@ -754,7 +1050,10 @@ srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 out('rebind', result=errname(lambda: srv.bind(('127.0.0.1', 3128))))
 out('direct', allowed_server=direct('127.0.0.2', P), internet=direct('1.1.1.1', 443))
 `;
-    const run = await runPython(mode, workspace, code, { P: serverA.port }, ['--allow-domain', `127.0.0.2:${serverA.port}`]);
+    const run = await runPython(mode, workspace, code, { P: serverA.port }, [
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+    ]);
     expectRan(run);
     expect(get(run, 'before')).toMatchObject({ status: 200 });
     expect(Number(get(run, 'killed').forwarders)).toBeGreaterThanOrEqual(1);

@@ -9,10 +9,36 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, giveToSandbox, makeWorkspace, probeValues, removeWorkspace, runShell, testStateDir, userIds, warden, TEST_USER, type Mode, type WardenResult } from '../helpers/warden.js';
+import {
+  availableModes,
+  giveToSandbox,
+  makeWorkspace,
+  probeValues,
+  removeWorkspace,
+  runShell,
+  testStateDir,
+  userIds,
+  warden,
+  TEST_USER,
+  type Mode,
+  type WardenResult,
+} from '../helpers/warden.js';
 import {
   auditEvents,
   digitNonce,
@@ -53,7 +79,7 @@ describe.each(availableModes())('sandbox escapes, warden as %s', (mode: Mode) =>
     workspace = '';
   });
 
-  it('SBX-01 host processes are invisible: /proc lists only the sandbox\'s own pids', async () => {
+  it("SBX-01 host processes are invisible: /proc lists only the sandbox's own pids", async () => {
     workspace = makeWorkspace(mode);
     const n = digitNonce();
     // A host process of the same uid as the sandbox, so only the pid namespace can hide it.
@@ -113,7 +139,8 @@ describe.each(availableModes())('sandbox escapes, warden as %s', (mode: Mode) =>
     const run = await runShell(mode, workspace, script);
     expectRan(run);
     const v = probeValues(run.stdout);
-    for (const set of ['CAPINH', 'CAPPRM', 'CAPEFF', 'CAPBND', 'CAPAMB']) expect(v.get(set), set).toBe('0000000000000000');
+    for (const set of ['CAPINH', 'CAPPRM', 'CAPEFF', 'CAPBND', 'CAPAMB'])
+      expect(v.get(set), set).toBe('0000000000000000');
     expect(v.get('REMOUNT')).toMatch(/^[1-9]\d*$/);
     expect(v.get('TMPFS')).toMatch(/^[1-9]\d*$/);
     expect(v.get('MOUNTED')).toBe('0');
@@ -138,7 +165,9 @@ describe.each(availableModes())('sandbox escapes, warden as %s', (mode: Mode) =>
       ] as [string, string][]
     ).filter(([path]) => existsSync(path));
     expect(targets.map(([p]) => p)).toContain('/proc/sys/vm/swappiness');
-    const before = new Map(targets.filter(([p]) => p.startsWith('/proc/sys/')).map(([p]) => [p, readFileSync(p, 'utf8')]));
+    const before = new Map(
+      targets.filter(([p]) => p.startsWith('/proc/sys/')).map(([p]) => [p, readFileSync(p, 'utf8')]),
+    );
     const code = `${PY_PRELUDE}
 for path, value in CFG['targets']:
     try:
@@ -194,11 +223,24 @@ out('mount', options=opts)
     // Paths that must exist on the host for the probe to mean something, plus whatever secrets
     // this host happens to have in the usual places.
     const required = [
-      '/root', ...canaries, sibling, testStateDir(mode), join(testStateDir(mode), 'audit.db'),
+      '/root',
+      ...canaries,
+      sibling,
+      testStateDir(mode),
+      join(testStateDir(mode), 'audit.db'),
       ...(tester === null ? [] : [tester.home]),
       ...(mode === 'user' ? [runtimeRoot('user')] : []),
     ];
-    const optional = ['/root/.bashrc', '/root/.profile', '/root/.config', '/root/.npmrc', '/root/.ssh', '/root/.aws', '/root/.gitconfig', ...(tester === null ? [] : ['.bashrc', '.profile', '.local'].map((f) => join(tester.home, f)))].filter((p) => existsSync(p));
+    const optional = [
+      '/root/.bashrc',
+      '/root/.profile',
+      '/root/.config',
+      '/root/.npmrc',
+      '/root/.ssh',
+      '/root/.aws',
+      '/root/.gitconfig',
+      ...(tester === null ? [] : ['.bashrc', '.profile', '.local'].map((f) => join(tester.home, f))),
+    ].filter((p) => existsSync(p));
     const hidden = [...required, ...optional];
     const code = `${PY_PRELUDE}
 for path in CFG['paths']:
@@ -208,7 +250,10 @@ out('homes', entries=sorted(os.listdir('/home')))
 out('run_warden', entries=sorted(os.listdir('/run/warden')))
 out('run_dir', exists=os.path.lexists(os.path.join(CFG['runtime'], os.environ['WARDEN_RUN_ID'])))
 `;
-    const run = await runPython(mode, workspace, code, { paths: [...hidden, join(workspace, `visible-${n}`)], runtime: runtimeRoot(mode) });
+    const run = await runPython(mode, workspace, code, {
+      paths: [...hidden, join(workspace, `visible-${n}`)],
+      runtime: runtimeRoot(mode),
+    });
     expectRan(run);
     const r = probeResults(run.stdout);
     for (const path of required) expect(existsSync(path), `${path} exists on the host (precondition)`).toBe(true);
@@ -218,7 +263,10 @@ out('run_dir', exists=os.path.lexists(os.path.join(CFG['runtime'], os.environ['W
       expect(probe.stat, path).toBe('ENOENT');
     }
     // Control: the probe does see a file in the workspace.
-    expect(result(r, join(workspace, `visible-${n}`), run.stdout, run.stderr)).toMatchObject({ exists: true, stat: 'ok' });
+    expect(result(r, join(workspace, `visible-${n}`), run.stdout, run.stderr)).toMatchObject({
+      exists: true,
+      stat: 'ok',
+    });
     expect(result(r, 'home', run.stdout, run.stderr)).toMatchObject({ home: '/home/agent', entries: [] });
     expect(result(r, 'homes', run.stdout, run.stderr).entries).toEqual(['agent']);
     expect(result(r, 'run_warden', run.stdout, run.stderr).entries).toEqual(['lib', 'sock']);
@@ -236,7 +284,9 @@ with open('sibling.txt', 'w') as f:
     f.write('ok')
 out('control', wrote=True)
 `;
-    const run = await runPython(mode, workspace, code, { state: stateDir }, [], { env: { WARDEN_STATE_DIR: stateDir } });
+    const run = await runPython(mode, workspace, code, { state: stateDir }, [], {
+      env: { WARDEN_STATE_DIR: stateDir },
+    });
     expectRan(run);
     // The run was recorded there, so the database exists and holds this run.
     expect(existsSync(join(stateDir, 'audit.db'))).toBe(true);
@@ -246,11 +296,21 @@ out('control', wrote=True)
     expect(result(r, 'db', run.stdout, run.stderr).read).not.toBe('ok');
   });
 
-  it('SBX-05 writes outside the writable paths fail (/usr, /etc, /, the host\'s /tmp)', async () => {
+  it("SBX-05 writes outside the writable paths fail (/usr, /etc, /, the host's /tmp)", async () => {
     workspace = makeWorkspace(mode);
     const n = nonce();
     const parent = dirname(workspace);
-    const denied = [`/usr/escape-${n}`, `/usr/bin/escape-${n}`, `/etc/escape-${n}`, `/escape-${n}`, `/var/escape-${n}`, `/home/escape-${n}`, `/run/warden/lib/escape-${n}`, `/run/warden/sock/escape-${n}`, `/bin/escape-${n}`];
+    const denied = [
+      `/usr/escape-${n}`,
+      `/usr/bin/escape-${n}`,
+      `/etc/escape-${n}`,
+      `/escape-${n}`,
+      `/var/escape-${n}`,
+      `/home/escape-${n}`,
+      `/run/warden/lib/escape-${n}`,
+      `/run/warden/sock/escape-${n}`,
+      `/bin/escape-${n}`,
+    ];
     const passwdBefore = sha256('/etc/passwd');
     const pythonBefore = sha256('/usr/bin/python3');
     const code = `${PY_PRELUDE}
@@ -267,7 +327,12 @@ out('tmp', write=write(CFG['tmp']), back=open(CFG['tmp']).read())
 out('parent', write=write(CFG['parent']))
 out('workspace', write=write(CFG['inside']))
 `;
-    const config = { denied, tmp: `/tmp/escape-${n}`, parent: join(parent, `escape-${n}`), inside: join(workspace, `inside-${n}`) };
+    const config = {
+      denied,
+      tmp: `/tmp/escape-${n}`,
+      parent: join(parent, `escape-${n}`),
+      inside: join(workspace, `inside-${n}`),
+    };
     const run = await runPython(mode, workspace, code, config);
     expectRan(run);
     const r = probeResults(run.stdout);
@@ -320,7 +385,25 @@ out('workspace', write=write(CFG['inside']))
     const run = await runShell(mode, workspace, script);
     expectRan(run);
     const v = probeValues(run.stdout);
-    const attacks = ['HOOK_EXISTING', 'HOOK_NEW', 'HOOK_SYMLINK', 'HOOK_DIR_RENAME', 'GIT_CONFIG', 'GIT_RENAME', 'BASHRC_APPEND', 'BASHRC_REPLACE', 'BASHRC_RENAME', 'BASHRC_CHMOD', 'BASHRC_LINK', 'BASHRC_REOPEN', 'PROFILE_NEW', 'MCP_NEW', 'VSCODE_NEW', 'CLAUDE_NEW', 'ENVRC_NEW'];
+    const attacks = [
+      'HOOK_EXISTING',
+      'HOOK_NEW',
+      'HOOK_SYMLINK',
+      'HOOK_DIR_RENAME',
+      'GIT_CONFIG',
+      'GIT_RENAME',
+      'BASHRC_APPEND',
+      'BASHRC_REPLACE',
+      'BASHRC_RENAME',
+      'BASHRC_CHMOD',
+      'BASHRC_LINK',
+      'BASHRC_REOPEN',
+      'PROFILE_NEW',
+      'MCP_NEW',
+      'VSCODE_NEW',
+      'CLAUDE_NEW',
+      'ENVRC_NEW',
+    ];
     for (const attack of attacks) expect(v.get(attack), attack).toBe('fail');
     // Controls: ordinary files, inside .git too, stay writable.
     expect(v.get('GIT_INDEX')).toBe('ok');
@@ -332,124 +415,196 @@ out('workspace', write=write(CFG['inside']))
     expect(readFileSync(join(workspace, '.bashrc'), 'utf8')).toBe('ORIGINAL\n');
     expect(statSync(join(workspace, '.bashrc')).mode & 0o777).toBe(0o644);
     expect(readdirSync(join(workspace, '.git', 'hooks'))).toEqual(['pre-commit']);
-    for (const name of ['.profile', '.mcp.json', '.vscode', '.claude', '.envrc', '.git-moved', 'bashrc-moved', 'bashrc-hardlink']) {
+    for (const name of [
+      '.profile',
+      '.mcp.json',
+      '.vscode',
+      '.claude',
+      '.envrc',
+      '.git-moved',
+      'bashrc-moved',
+      'bashrc-hardlink',
+    ]) {
       expect(existsSync(join(workspace, name)), name).toBe(false);
     }
   });
 
-  describe.skipIf(!HAVE_GIT)(`SBX-06 the host's git never runs code the agent planted${HAVE_GIT ? '' : ' (skipped: needs /usr/bin/git)'}`, () => {
-    /** A real repository with one commit, owned by whoever owns the workspace (its host user). */
-    function gitRepo(): void {
-      const git = (...args: string[]): void => {
-        // Set-up runs as root in a directory another user owns: tell git that is intended.
-        const r = spawnSync('git', ['-C', workspace, '-c', 'safe.directory=*', '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' });
-        expect(r.status, r.stderr).toBe(0);
-      };
-      git('init', '-q', '.');
-      git('commit', '-q', '--allow-empty', '-m', 'init');
-    }
+  describe.skipIf(!HAVE_GIT)(
+    `SBX-06 the host's git never runs code the agent planted${HAVE_GIT ? '' : ' (skipped: needs /usr/bin/git)'}`,
+    () => {
+      /** A real repository with one commit, owned by whoever owns the workspace (its host user). */
+      function gitRepo(): void {
+        const git = (...args: string[]): void => {
+          // Set-up runs as root in a directory another user owns: tell git that is intended.
+          const r = spawnSync(
+            'git',
+            ['-C', workspace, '-c', 'safe.directory=*', '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args],
+            { encoding: 'utf8' },
+          );
+          expect(r.status, r.stderr).toBe(0);
+        };
+        git('init', '-q', '.');
+        git('commit', '-q', '--allow-empty', '-m', 'init');
+      }
 
-    /** `git commit` in the workspace as its owner, the way the host user would after the run. */
-    function hostCommit(): { status: number | null; stderr: string } {
-      const ids = sandboxIds(mode);
-      const r = spawnSync('setpriv', [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', 'env', 'HOME=/nonexistent', 'GIT_CONFIG_NOSYSTEM=1', 'git', '-C', workspace, '-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-q', '--allow-empty', '-m', 'after the run'], { encoding: 'utf8' });
-      return { status: r.status, stderr: r.stderr };
-    }
+      /** `git commit` in the workspace as its owner, the way the host user would after the run. */
+      function hostCommit(): { status: number | null; stderr: string } {
+        const ids = sandboxIds(mode);
+        const r = spawnSync(
+          'setpriv',
+          [
+            `--reuid=${ids.uid}`,
+            `--regid=${ids.gid}`,
+            '--clear-groups',
+            '--',
+            'env',
+            'HOME=/nonexistent',
+            'GIT_CONFIG_NOSYSTEM=1',
+            'git',
+            '-C',
+            workspace,
+            '-c',
+            'user.email=t@example.com',
+            '-c',
+            'user.name=t',
+            'commit',
+            '-q',
+            '--allow-empty',
+            '-m',
+            'after the run',
+          ],
+          { encoding: 'utf8' },
+        );
+        return { status: r.status, stderr: r.stderr };
+      }
 
-    it('SBX-06 .git/commondir cannot be written to point git at an agent-made config and hooks', async () => {
-      workspace = makeWorkspace(mode);
-      gitRepo();
-      giveToSandbox(mode, workspace);
-      // Git reads config and hooks from $GIT_DIR/commondir when that file exists.
-      const script = `
+      it('SBX-06 .git/commondir cannot be written to point git at an agent-made config and hooks', async () => {
+        workspace = makeWorkspace(mode);
+        gitRepo();
+        giveToSandbox(mode, workspace);
+        // Git reads config and hooks from $GIT_DIR/commondir when that file exists.
+        const script = `
         mkdir -p evil/hooks && cp -r .git/objects .git/refs .git/HEAD evil/
         printf '[core]\\n\\trepositoryformatversion = 0\\n\\thooksPath = %s/evil/hooks\\n' "$PWD" > evil/config
         printf '#!/bin/sh\\necho agent code > %s/hook-ran\\n' "$PWD" > evil/hooks/pre-commit && chmod +x evil/hooks/pre-commit && echo PREPARED=yes
         echo ../evil > .git/commondir 2>/dev/null && echo COMMONDIR=written || echo COMMONDIR=refused`;
-      const run = await runShell(mode, workspace, script);
-      expectRan(run);
-      const v = probeValues(run.stdout);
-      expect(v.get('PREPARED')).toBe('yes');
-      // What matters to the user first: their next commit must not run the agent's code.
-      const commit = hostCommit();
-      expect(commit.status, commit.stderr).toBe(0);
-      expect(existsSync(join(workspace, 'hook-ran')), `the host ran a hook the agent wrote (.git/commondir ${v.get('COMMONDIR') ?? '?'})`).toBe(false);
-      expect(v.get('COMMONDIR'), 'the agent wrote .git/commondir').toBe('refused');
-      expect(existsSync(join(workspace, '.git', 'commondir'))).toBe(false);
-    });
+        const run = await runShell(mode, workspace, script);
+        expectRan(run);
+        const v = probeValues(run.stdout);
+        expect(v.get('PREPARED')).toBe('yes');
+        // What matters to the user first: their next commit must not run the agent's code.
+        const commit = hostCommit();
+        expect(commit.status, commit.stderr).toBe(0);
+        expect(
+          existsSync(join(workspace, 'hook-ran')),
+          `the host ran a hook the agent wrote (.git/commondir ${v.get('COMMONDIR') ?? '?'})`,
+        ).toBe(false);
+        expect(v.get('COMMONDIR'), 'the agent wrote .git/commondir').toBe('refused');
+        expect(existsSync(join(workspace, '.git', 'commondir'))).toBe(false);
+      });
 
-    it('SBX-06 a nested repository the agent creates (pkg/.git/config with core.fsmonitor) runs nothing on the host', async () => {
-      workspace = makeWorkspace(mode);
-      gitRepo();
-      giveToSandbox(mode, workspace);
-      // core.fsmonitor is a command git runs on `git status` (shell prompts run that on every cd).
-      const script = `
+      it('SBX-06 a nested repository the agent creates (pkg/.git/config with core.fsmonitor) runs nothing on the host', async () => {
+        workspace = makeWorkspace(mode);
+        gitRepo();
+        giveToSandbox(mode, workspace);
+        // core.fsmonitor is a command git runs on `git status` (shell prompts run that on every cd).
+        const script = `
         mkdir -p pkg && cd pkg && git init -q . 2>/dev/null && echo NESTED=created || echo NESTED=refused
         printf '[core]\\n\\tfsmonitor = "echo agent code > %s/hook-ran; false"\\n' "$(dirname "$PWD")" >> .git/config 2>/dev/null && echo CONFIG=written || echo CONFIG=refused`;
-      const run = await runShell(mode, workspace, script);
-      expectRan(run);
-      const v = probeValues(run.stdout);
-      const ids = sandboxIds(mode);
-      const status = spawnSync('setpriv', [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', 'env', 'HOME=/nonexistent', 'GIT_CONFIG_NOSYSTEM=1', 'git', '-C', join(workspace, 'pkg'), 'status', '--short'], { encoding: 'utf8' });
-      expect(status.error).toBeUndefined();
-      expect(existsSync(join(workspace, 'hook-ran')), `the host ran a command the agent configured (nested repo ${v.get('NESTED') ?? '?'}, config ${v.get('CONFIG') ?? '?'})`).toBe(false);
-      // Warden moved the planted repository aside and said so.
-      expect(existsSync(join(workspace, 'pkg', '.git'))).toBe(false);
-      expect(readdirSync(join(workspace, 'pkg')).some((name) => name.startsWith('.git.warden-quarantine-'))).toBe(true);
-      expect(run.stderr).toMatch(/QUARANTINED git repository .*pkg\/\.git: config: sets core\.fsmonitor/);
-    });
+        const run = await runShell(mode, workspace, script);
+        expectRan(run);
+        const v = probeValues(run.stdout);
+        const ids = sandboxIds(mode);
+        const status = spawnSync(
+          'setpriv',
+          [
+            `--reuid=${ids.uid}`,
+            `--regid=${ids.gid}`,
+            '--clear-groups',
+            '--',
+            'env',
+            'HOME=/nonexistent',
+            'GIT_CONFIG_NOSYSTEM=1',
+            'git',
+            '-C',
+            join(workspace, 'pkg'),
+            'status',
+            '--short',
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(status.error).toBeUndefined();
+        expect(
+          existsSync(join(workspace, 'hook-ran')),
+          `the host ran a command the agent configured (nested repo ${v.get('NESTED') ?? '?'}, config ${v.get('CONFIG') ?? '?'})`,
+        ).toBe(false);
+        // Warden moved the planted repository aside and said so.
+        expect(existsSync(join(workspace, 'pkg', '.git'))).toBe(false);
+        expect(readdirSync(join(workspace, 'pkg')).some((name) => name.startsWith('.git.warden-quarantine-'))).toBe(
+          true,
+        );
+        expect(run.stderr).toMatch(/QUARANTINED git repository .*pkg\/\.git: config: sets core\.fsmonitor/);
+      });
 
-    it('SBX-06 control: a repository the agent creates without code-running config or hooks is left alone', async () => {
-      workspace = makeWorkspace(mode);
-      gitRepo();
-      giveToSandbox(mode, workspace);
-      const script = `
+      it('SBX-06 control: a repository the agent creates without code-running config or hooks is left alone', async () => {
+        workspace = makeWorkspace(mode);
+        gitRepo();
+        giveToSandbox(mode, workspace);
+        const script = `
         mkdir -p vendor/lib && cd vendor/lib && git init -q . && git -c user.email=a@b -c user.name=a commit -q --allow-empty -m x && git config remote.origin.url https://example.com/lib.git && echo NESTED=ok`;
-      const run = await runShell(mode, workspace, script);
-      expectRan(run);
-      expect(probeValues(run.stdout).get('NESTED')).toBe('ok');
-      expect(existsSync(join(workspace, 'vendor', 'lib', '.git', 'HEAD'))).toBe(true);
-      expect(run.stderr).not.toMatch(/QUARANTINED/);
-    });
+        const run = await runShell(mode, workspace, script);
+        expectRan(run);
+        expect(probeValues(run.stdout).get('NESTED')).toBe('ok');
+        expect(existsSync(join(workspace, 'vendor', 'lib', '.git', 'HEAD'))).toBe(true);
+        expect(run.stderr).not.toMatch(/QUARANTINED/);
+      });
 
-    it('SBX-06 a bare repository the agent plants (HEAD, objects, refs, config with a hook path) is taken out of git\'s reach', async () => {
-      workspace = makeWorkspace(mode);
-      gitRepo();
-      giveToSandbox(mode, workspace);
-      // Git treats a directory with HEAD, objects/ and refs/ as a repository when you cd into it.
-      const script = `
+      it("SBX-06 a bare repository the agent plants (HEAD, objects, refs, config with a hook path) is taken out of git's reach", async () => {
+        workspace = makeWorkspace(mode);
+        gitRepo();
+        giveToSandbox(mode, workspace);
+        // Git treats a directory with HEAD, objects/ and refs/ as a repository when you cd into it.
+        const script = `
         git init -q --bare planted && printf '[core]\\n\\thooksPath = /tmp\\n\\tfsmonitor = "echo agent code > %s/hook-ran; false"\\n' "$PWD" >> planted/config && echo BARE=made`;
-      const run = await runShell(mode, workspace, script);
-      expectRan(run);
-      expect(probeValues(run.stdout).get('BARE')).toBe('made');
-      expect(existsSync(join(workspace, 'planted', 'HEAD'))).toBe(false);
-      expect(readdirSync(join(workspace, 'planted')).some((name) => name.startsWith('HEAD.warden-quarantine-'))).toBe(true);
-      expect(run.stderr).toMatch(/QUARANTINED git repository .*planted: config: sets core\.hookspath/);
-    });
+        const run = await runShell(mode, workspace, script);
+        expectRan(run);
+        expect(probeValues(run.stdout).get('BARE')).toBe('made');
+        expect(existsSync(join(workspace, 'planted', 'HEAD'))).toBe(false);
+        expect(readdirSync(join(workspace, 'planted')).some((name) => name.startsWith('HEAD.warden-quarantine-'))).toBe(
+          true,
+        );
+        expect(run.stderr).toMatch(/QUARANTINED git repository .*planted: config: sets core\.hookspath/);
+      });
 
-    it('SBX-06 hooks in a core.hooksPath inside the workspace (e.g. .husky/) are write-protected too', async () => {
-      workspace = makeWorkspace(mode);
-      gitRepo();
-      expect(spawnSync('git', ['-C', workspace, '-c', 'safe.directory=*', 'config', 'core.hooksPath', '.husky']).status).toBe(0);
-      mkdirSync(join(workspace, '.husky'));
-      writeFileSync(join(workspace, '.husky', 'pre-commit'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
-      giveToSandbox(mode, workspace);
-      const script = `
+      it('SBX-06 hooks in a core.hooksPath inside the workspace (e.g. .husky/) are write-protected too', async () => {
+        workspace = makeWorkspace(mode);
+        gitRepo();
+        expect(
+          spawnSync('git', ['-C', workspace, '-c', 'safe.directory=*', 'config', 'core.hooksPath', '.husky']).status,
+        ).toBe(0);
+        mkdirSync(join(workspace, '.husky'));
+        writeFileSync(join(workspace, '.husky', 'pre-commit'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
+        giveToSandbox(mode, workspace);
+        const script = `
         test -x .husky/pre-commit && echo FOUND=yes
         printf 'echo agent code > %s/hook-ran\\n' "$PWD" >> .husky/pre-commit 2>/dev/null && echo HOOK=written || echo HOOK=refused
         printf '#!/bin/sh\\necho agent code > %s/hook-ran\\n' "$PWD" > .husky/post-commit 2>/dev/null && chmod +x .husky/post-commit && echo NEW_HOOK=written || echo NEW_HOOK=refused`;
-      const run = await runShell(mode, workspace, script);
-      expectRan(run);
-      const v = probeValues(run.stdout);
-      expect(v.get('FOUND')).toBe('yes');
-      const commit = hostCommit();
-      expect(commit.status, commit.stderr).toBe(0);
-      expect(existsSync(join(workspace, 'hook-ran')), `the host ran a hook the agent wrote (.husky/pre-commit ${v.get('HOOK') ?? '?'})`).toBe(false);
-      expect(v.get('HOOK'), 'the agent edited .husky/pre-commit').toBe('refused');
-      expect(v.get('NEW_HOOK'), 'the agent created .husky/post-commit').toBe('refused');
-      expect(readFileSync(join(workspace, '.husky', 'pre-commit'), 'utf8')).toBe('#!/bin/sh\ntrue\n');
-    });
-  });
+        const run = await runShell(mode, workspace, script);
+        expectRan(run);
+        const v = probeValues(run.stdout);
+        expect(v.get('FOUND')).toBe('yes');
+        const commit = hostCommit();
+        expect(commit.status, commit.stderr).toBe(0);
+        expect(
+          existsSync(join(workspace, 'hook-ran')),
+          `the host ran a hook the agent wrote (.husky/pre-commit ${v.get('HOOK') ?? '?'})`,
+        ).toBe(false);
+        expect(v.get('HOOK'), 'the agent edited .husky/pre-commit').toBe('refused');
+        expect(v.get('NEW_HOOK'), 'the agent created .husky/post-commit').toBe('refused');
+        expect(readFileSync(join(workspace, '.husky', 'pre-commit'), 'utf8')).toBe('#!/bin/sh\ntrue\n');
+      });
+    },
+  );
 
   it('SBX-07 symlink escapes give no access beyond the policy', async () => {
     workspace = makeWorkspace(mode);
@@ -492,7 +647,10 @@ out('root_link_home', read=read('root-link' + CFG['tester_bashrc']))
 out('root_link_state', listdir=errname(lambda: os.listdir('root-link' + CFG['state'])))
 out('in_link', read=read('in-link'))
 `;
-    const run = await runPython(mode, workspace, code, { tester_bashrc: join(tester?.home ?? '/home/none', '.bashrc'), state: testStateDir(mode) });
+    const run = await runPython(mode, workspace, code, {
+      tester_bashrc: join(tester?.home ?? '/home/none', '.bashrc'),
+      state: testStateDir(mode),
+    });
     expectRan(run);
     const r = probeResults(run.stdout);
     const get = (name: string): Record<string, unknown> => result(r, name, run.stdout, run.stderr);
@@ -551,7 +709,8 @@ out('ln_inside', link=errname(lambda: os.link('inside.txt', 'hl-inside')), read=
     expect(result(r, 'ln_inside', run.stdout, run.stderr)).toMatchObject({ link: 'ok', read: 'INSIDE\n' });
     expect(statSync(join(workspace, 'inside.txt')).nlink).toBe(2);
     expect(statSync(outside).nlink).toBe(1);
-    for (const name of ['etc_passwd', 'usr_sh', 'etc_hostname', 'outside', 'state', 'procfd', 'emptypath']) expect(existsSync(join(workspace, `hl-${name}`)), name).toBe(false);
+    for (const name of ['etc_passwd', 'usr_sh', 'etc_hostname', 'outside', 'state', 'procfd', 'emptypath'])
+      expect(existsSync(join(workspace, `hl-${name}`)), name).toBe(false);
   });
 
   it('SBX-09 setuid binaries gain nothing and mknod of a device fails', async () => {
@@ -562,10 +721,18 @@ out('ln_inside', link=errname(lambda: os.link('inside.txt', 'hl-inside')), read=
     chmodSync(suid, 0o4755);
     // Control: outside the sandbox, as the same uid, this binary does run as root.
     const ids = sandboxIds(mode);
-    const control = spawnSync('setpriv', [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', suid], { encoding: 'utf8' });
+    const control = spawnSync('setpriv', [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', suid], {
+      encoding: 'utf8',
+    });
     expect(control.stdout).toContain('euid=0(root)');
     // Device nodes the host has (its disks among them): none may exist inside.
-    const hostDevices = ['mem', 'kmem', 'port', 'kmsg', ...readdirSync('/sys/block').filter((d) => !/^(loop|ram)/.test(d))].filter((d) => existsSync(`/dev/${d}`));
+    const hostDevices = [
+      'mem',
+      'kmem',
+      'port',
+      'kmsg',
+      ...readdirSync('/sys/block').filter((d) => !/^(loop|ram)/.test(d)),
+    ].filter((d) => existsSync(`/dev/${d}`));
     expect(hostDevices.length).toBeGreaterThanOrEqual(2);
     const script = `
       echo SUID_ID="$(./suid-id)"
@@ -685,7 +852,10 @@ open(${JSON.stringify(inodeFile)}, 'w').write(str(os.fstat(250).st_ino))
 fd = os.open(${JSON.stringify(marker)}, os.O_RDONLY)
 os.dup2(fd, 7, inheritable=True)
 os.execvp(sys.argv[1], sys.argv[1:])`;
-    const run = await warden(mode, ['run', '--', '/bin/sh', '-c', 'ls -l /proc/[0-9]*/fd/ 2>/dev/null'], { cwd: workspace, prefix: ['/usr/bin/python3', '-c', wrapper] });
+    const run = await warden(mode, ['run', '--', '/bin/sh', '-c', 'ls -l /proc/[0-9]*/fd/ 2>/dev/null'], {
+      cwd: workspace,
+      prefix: ['/usr/bin/python3', '-c', wrapper],
+    });
     expectRan(run);
     const inode = readFileSync(inodeFile, 'utf8').trim();
     expect(inode).toMatch(/^\d+$/);
@@ -698,8 +868,15 @@ os.execvp(sys.argv[1], sys.argv[1:])`;
   it('SBX-12 host unix sockets, abstract sockets, AF_VSOCK and AF_NETLINK families are out of reach', async () => {
     workspace = makeWorkspace(mode);
     const n = nonce();
-    const planted = [`/run/warden-escape-${n}.sock`, `/tmp/warden-escape-${n}.sock`, join(dirname(workspace), `sibling-${n}.sock`)];
-    const listeners = await Promise.all([...planted.map((p) => startUnixListener(p)), startUnixListener(`\0warden-escape-${n}`)]);
+    const planted = [
+      `/run/warden-escape-${n}.sock`,
+      `/tmp/warden-escape-${n}.sock`,
+      join(dirname(workspace), `sibling-${n}.sock`),
+    ];
+    const listeners = await Promise.all([
+      ...planted.map((p) => startUnixListener(p)),
+      startUnixListener(`\0warden-escape-${n}`),
+    ]);
     cleanups.push(() => {
       for (const l of listeners) void l.close();
       for (const p of planted) rmSync(p, { force: true });
@@ -740,7 +917,13 @@ out('netlink_uevent', create=family(16, socket.SOCK_RAW, 15))
 out('netlink_route', create=family(16, socket.SOCK_RAW, 0))
 out('packet', create=family(17, socket.SOCK_RAW, 0x0300))
 `;
-    const paths = ['/var/run/docker.sock', '/run/docker.sock', '/run/dbus/system_bus_socket', '/run/systemd/journal/socket', ...planted];
+    const paths = [
+      '/var/run/docker.sock',
+      '/run/docker.sock',
+      '/run/dbus/system_bus_socket',
+      '/run/systemd/journal/socket',
+      ...planted,
+    ];
     const config = { paths, abstract: `warden-escape-${n}` };
     const run = await runPython(mode, workspace, code, config);
     expectRan(run);
@@ -750,14 +933,20 @@ out('packet', create=family(17, socket.SOCK_RAW, 0x0300))
     expect(get('abstract_host')).toMatchObject({ exact: 'ECONNREFUSED', padded: 'ECONNREFUSED' });
     expect(listeners.map((l) => l.accepted)).toEqual([0, 0, 0, 0]);
     expect(get('abstract_inside').connect).toBe('connected');
-    for (const name of ['vsock', 'netlink_sock_diag', 'netlink_audit', 'netlink_uevent', 'packet']) expect(get(name).create, name).toBe('EAFNOSUPPORT');
+    for (const name of ['vsock', 'netlink_sock_diag', 'netlink_audit', 'netlink_uevent', 'packet'])
+      expect(get(name).create, name).toBe('EAFNOSUPPORT');
     // The sandbox keeps what it needs: NETLINK_ROUTE (interface lookups).
     expect(get('netlink_route').create).toBe('ok');
     // Controls: the planted sockets and the abstract one accept the same uid outside the sandbox,
     // and NETLINK_SOCK_DIAG works there.
-    const host = await hostPython(code, [JSON.stringify({ paths: planted, abstract: config.abstract })], sandboxIds(mode));
+    const host = await hostPython(
+      code,
+      [JSON.stringify({ paths: planted, abstract: config.abstract })],
+      sandboxIds(mode),
+    );
     const hostResults = probeResults(host.stdout);
-    for (const path of planted) expect(hostResults.get(path)?.connect, `${path} from the host: ${host.stderr}`).toBe('connected:HOST-SOCKET');
+    for (const path of planted)
+      expect(hostResults.get(path)?.connect, `${path} from the host: ${host.stderr}`).toBe('connected:HOST-SOCKET');
     expect(hostResults.get('abstract_host')?.padded).toBe('connected:HOST-SOCKET');
     expect(hostResults.get('netlink_sock_diag')?.create).toBe('ok');
   });
@@ -784,8 +973,16 @@ time.sleep(1000)' "1005.$b" &
     /** Waits until every kind of child is running on the host; returns their host pids. */
     async function survivors(n: string): Promise<number[]> {
       const markers = [1001, 1002, 1003, 1004, 1005].map((m) => `${m}.${n}`);
-      const ok = await waitFor(() => existsSync(join(workspace, 'ready')) && existsSync(join(workspace, 'daemon-ready')) && markers.every((m) => hostPidsWith(m).length > 0), 15_000);
-      expect(ok, `not all children started: ${markers.map((m) => `${m}:${hostPidsWith(m).length}`).join(' ')}`).toBe(true);
+      const ok = await waitFor(
+        () =>
+          existsSync(join(workspace, 'ready')) &&
+          existsSync(join(workspace, 'daemon-ready')) &&
+          markers.every((m) => hostPidsWith(m).length > 0),
+        15_000,
+      );
+      expect(ok, `not all children started: ${markers.map((m) => `${m}:${hostPidsWith(m).length}`).join(' ')}`).toBe(
+        true,
+      );
       const pids = markers.flatMap((m) => hostPidsWith(m));
       cleanups.push(() => killPids(pids.filter((p) => isAlive(p))));
       return pids;
@@ -848,7 +1045,10 @@ print('SURVIVED=yes', flush=True)
     const run = await runPython(mode, workspace, code, {}, ['--memory', '64MiB']);
     expect(run.code, run.stderr).toBe(123);
     expect(Date.now() - started).toBeLessThan(15_000);
-    const allocated = run.stdout.split('\n').filter((l) => l.startsWith('ALLOCATED_MIB=')).map((l) => Number(l.split('=')[1]));
+    const allocated = run.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('ALLOCATED_MIB='))
+      .map((l) => Number(l.split('=')[1]));
     // It really allocated up to the limit, and no further.
     expect(Math.max(...allocated)).toBeGreaterThanOrEqual(32);
     expect(Math.max(...allocated)).toBeLessThan(80);
@@ -963,7 +1163,12 @@ out('cpu', cpu=cpu, wall=time.time() - start)
       sleep "2004.$b"`;
     const running = runShell(mode, workspace, script, ['--timeout', '2s']);
     const markers = [2001, 2002, 2003, 2004].map((m) => `${m}.${n}`);
-    expect(await waitFor(() => existsSync(join(workspace, 'ready')) && markers.every((m) => hostPidsWith(m).length > 0), 10_000)).toBe(true);
+    expect(
+      await waitFor(
+        () => existsSync(join(workspace, 'ready')) && markers.every((m) => hostPidsWith(m).length > 0),
+        10_000,
+      ),
+    ).toBe(true);
     const pids = markers.flatMap((m) => hostPidsWith(m));
     cleanups.push(() => killPids(pids.filter((p) => isAlive(p))));
     const run = await running;
@@ -972,13 +1177,16 @@ out('cpu', cpu=cpu, wall=time.time() - start)
     expect(run.summary?.limits_hit).toContain('timeout');
     expect(run.summary?.duration_ms).toBeGreaterThanOrEqual(1_900);
     expect(run.summary?.duration_ms).toBeLessThan(15_000);
-    expect(await waitFor(() => pids.every((p) => !isAlive(p)), 5_000), `still alive: ${pids.filter((p) => isAlive(p)).join(' ')}`).toBe(true);
+    expect(
+      await waitFor(() => pids.every((p) => !isAlive(p)), 5_000),
+      `still alive: ${pids.filter((p) => isAlive(p)).join(' ')}`,
+    ).toBe(true);
     const events = await auditEvents(mode, workspace, runIdOf(run));
     expect(events.filter((e) => e.type === 'limit.hit').map((e) => e.data.limit)).toContain('timeout');
     expect(events.find((e) => e.type === 'run.ended')?.data).toMatchObject({ reason: 'timeout', exit_code: 124 });
   });
 
-  it('SBX-16 the environment holds no host variable that was not passed; warden\'s environ is unreachable', async () => {
+  it("SBX-16 the environment holds no host variable that was not passed; warden's environ is unreachable", async () => {
     workspace = makeWorkspace(mode);
     const secret = nonce();
     const passed = nonce();
@@ -1021,13 +1229,20 @@ wpid = int(open('warden-pid').read())
 out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 'rb').read()), status=errname(lambda: open('/proc/%d/status' % wpid).read()))
 `;
     const config = { secret: [secret.slice(0, 4), secret.slice(4)], passed: [passed.slice(0, 4), passed.slice(4)] };
-    const run = await runPython(mode, workspace, code, config, ['--env', 'PASSED_BY_NAME', '--env', `SET_INLINE=inline-${passed}`], {
-      env: { ...secrets, PASSED_BY_NAME: `by-name-${passed}` },
-      onSpawn: (pid) => {
-        writeFileSync(join(workspace, 'warden-pid'), String(pid));
-        giveToSandbox(mode, join(workspace, 'warden-pid'));
+    const run = await runPython(
+      mode,
+      workspace,
+      code,
+      config,
+      ['--env', 'PASSED_BY_NAME', '--env', `SET_INLINE=inline-${passed}`],
+      {
+        env: { ...secrets, PASSED_BY_NAME: `by-name-${passed}` },
+        onSpawn: (pid) => {
+          writeFileSync(join(workspace, 'warden-pid'), String(pid));
+          giveToSandbox(mode, join(workspace, 'warden-pid'));
+        },
       },
-    });
+    );
     expectRan(run);
     const r = probeResults(run.stdout);
     const get = (name: string): Record<string, unknown> => result(r, name, run.stdout, run.stderr);
@@ -1038,9 +1253,35 @@ out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 
     expect(get('scan_secret').hits).toEqual([]);
     expect(Number(get('scan_secret').scanned)).toBeGreaterThan(2);
     expect(get('env').values_with_secret).toEqual([]);
-    const allowed = ['PWD', 'ALL_PROXY', 'HOME', 'HTTPS_PROXY', 'HTTP_PROXY', 'LANG', 'LOGNAME', 'NODE_OPTIONS', 'NODE_USE_ENV_PROXY', 'NO_PROXY', 'PATH', 'SHELL', 'TMPDIR', 'USER', 'WARDEN_RUN_ID', 'WARDEN_SANDBOX', 'all_proxy', 'http_proxy', 'https_proxy', 'no_proxy', 'PASSED_BY_NAME', 'SET_INLINE'];
+    const allowed = [
+      'PWD',
+      'ALL_PROXY',
+      'HOME',
+      'HTTPS_PROXY',
+      'HTTP_PROXY',
+      'LANG',
+      'LOGNAME',
+      'NODE_OPTIONS',
+      'NODE_USE_ENV_PROXY',
+      'NO_PROXY',
+      'PATH',
+      'SHELL',
+      'TMPDIR',
+      'USER',
+      'WARDEN_RUN_ID',
+      'WARDEN_SANDBOX',
+      'all_proxy',
+      'http_proxy',
+      'https_proxy',
+      'no_proxy',
+      'PASSED_BY_NAME',
+      'SET_INLINE',
+    ];
     const names = get('env').names as string[];
-    expect(names.filter((name) => !allowed.includes(name)), 'variables nobody passed').toEqual([]);
+    expect(
+      names.filter((name) => !allowed.includes(name)),
+      'variables nobody passed',
+    ).toEqual([]);
     for (const name of Object.keys(secrets)) expect(names).not.toContain(name);
     // Warden's own process (which holds the secrets) is not reachable through /proc.
     expect(Number(get('warden').pid)).toBeGreaterThan(0);
@@ -1050,18 +1291,26 @@ out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 
   it('SBX-17 a file written in one run is gone in the next; the workspace persists', async () => {
     workspace = makeWorkspace(mode);
     const n = nonce();
-    const first = await runShell(mode, workspace, `
+    const first = await runShell(
+      mode,
+      workspace,
+      `
       echo ${n} > /tmp/left-behind-${n} && echo WROTE_TMP=$(cat /tmp/left-behind-${n})
       echo ${n} > /var/tmp/left-behind-${n} && echo WROTE_VAR_TMP=$(cat /var/tmp/left-behind-${n})
       echo ${n} > $HOME/left-behind-${n} && echo WROTE_HOME=$(cat $HOME/left-behind-${n})
-      echo ${n} > kept-${n} && echo WROTE_WS=$(cat kept-${n})`);
+      echo ${n} > kept-${n} && echo WROTE_WS=$(cat kept-${n})`,
+    );
     expectRan(first);
     const wrote = probeValues(first.stdout);
     for (const key of ['WROTE_TMP', 'WROTE_VAR_TMP', 'WROTE_HOME', 'WROTE_WS']) expect(wrote.get(key), key).toBe(n);
-    const second = await runShell(mode, workspace, `
+    const second = await runShell(
+      mode,
+      workspace,
+      `
       for f in /tmp /var/tmp $HOME; do test -e $f/left-behind-${n} && echo "FOUND=$f"; done
       echo CHECKED=yes
-      echo KEPT=$(cat kept-${n})`);
+      echo KEPT=$(cat kept-${n})`,
+    );
     expectRan(second);
     const found = probeValues(second.stdout);
     expect(found.get('CHECKED')).toBe('yes');
@@ -1075,7 +1324,9 @@ out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 
   describe('SBX-18 a degraded host fails closed', () => {
     it('SBX-18 bwrap missing: warden refuses with a clear message and runs nothing', async () => {
       workspace = makeWorkspace(mode);
-      const run = await runShell(mode, workspace, 'touch ran-unsandboxed', [], { env: { WARDEN_BWRAP: '/nonexistent/bwrap' } });
+      const run = await runShell(mode, workspace, 'touch ran-unsandboxed', [], {
+        env: { WARDEN_BWRAP: '/nonexistent/bwrap' },
+      });
       expect(run.code).toBe(125);
       expect(run.stderr).toMatch(/bubblewrap \(bwrap\) not found at \/nonexistent\/bwrap; refusing to run unsandboxed/);
       expect(run.stderr).toContain('SANDBOX_UNAVAILABLE');
@@ -1091,7 +1342,9 @@ out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 
       expect(existsSync(join(workspace, 'ran-control'))).toBe(true);
       const disabled = await wardenInUserns(mode, '0', [...args, 'disabled'], { cwd: workspace });
       expect(disabled.code).toBe(125);
-      expect(disabled.stderr).toMatch(/unprivileged user namespaces are disabled \(user\.max_user_namespaces is 0\); refusing to run unsandboxed/);
+      expect(disabled.stderr).toMatch(
+        /unprivileged user namespaces are disabled \(user\.max_user_namespaces is 0\); refusing to run unsandboxed/,
+      );
       expect(existsSync(join(workspace, 'ran-disabled'))).toBe(false);
       // The kernel refusing namespaces that warden's own check did not foresee also fails closed.
       const exhausted = await wardenInUserns(mode, '1', [...args, 'exhausted'], { cwd: workspace });
@@ -1102,18 +1355,25 @@ out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 
       expect(readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim()).not.toBe('0');
     });
 
-    it.skipIf(mode === 'user')('SBX-18 sandbox user missing: warden (as root) refuses and runs nothing [root only: an ordinary user\'s sandbox runs as that user]', async () => {
-      workspace = makeWorkspace(mode);
-      const config = join(dirname(workspace), 'warden.yaml');
-      writeFileSync(config, 'version: 1\nsandbox:\n  user: warden-nosuchuser\n');
-      const run = await runShell(mode, workspace, 'touch ran-as-root', [], {});
-      expectRan(run);
-      rmSync(join(workspace, 'ran-as-root'));
-      const refused = await warden(mode, ['--config', config, 'run', '--', '/bin/sh', '-c', 'touch ran-as-root'], { cwd: workspace });
-      expect(refused.code).toBe(125);
-      expect(refused.stderr).toMatch(/the sandbox user 'warden-nosuchuser' does not exist; warden will not run a sandbox as root/);
-      expect(existsSync(join(workspace, 'ran-as-root'))).toBe(false);
-    });
+    it.skipIf(mode === 'user')(
+      "SBX-18 sandbox user missing: warden (as root) refuses and runs nothing [root only: an ordinary user's sandbox runs as that user]",
+      async () => {
+        workspace = makeWorkspace(mode);
+        const config = join(dirname(workspace), 'warden.yaml');
+        writeFileSync(config, 'version: 1\nsandbox:\n  user: warden-nosuchuser\n');
+        const run = await runShell(mode, workspace, 'touch ran-as-root', [], {});
+        expectRan(run);
+        rmSync(join(workspace, 'ran-as-root'));
+        const refused = await warden(mode, ['--config', config, 'run', '--', '/bin/sh', '-c', 'touch ran-as-root'], {
+          cwd: workspace,
+        });
+        expect(refused.code).toBe(125);
+        expect(refused.stderr).toMatch(
+          /the sandbox user 'warden-nosuchuser' does not exist; warden will not run a sandbox as root/,
+        );
+        expect(existsSync(join(workspace, 'ran-as-root'))).toBe(false);
+      },
+    );
   });
 
   it('SBX-19 keyring, bpf, perf_event_open, userfaultfd, kexec, modules, unshare/setns and mount are refused', async () => {
@@ -1158,19 +1418,52 @@ out('open_tree', result=sc(428, -100, buf(b'/'), 0))
     const run = await runPython(mode, workspace, code);
     expectRan(run);
     const r = probeResults(run.stdout);
-    const syscalls = ['keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open', 'userfaultfd', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'unshare_user', 'unshare_mount', 'setns', 'mount', 'umount2', 'fsopen', 'open_tree'];
+    const syscalls = [
+      'keyctl',
+      'add_key',
+      'request_key',
+      'bpf',
+      'perf_event_open',
+      'userfaultfd',
+      'kexec_load',
+      'kexec_file_load',
+      'init_module',
+      'finit_module',
+      'delete_module',
+      'unshare_user',
+      'unshare_mount',
+      'setns',
+      'mount',
+      'umount2',
+      'fsopen',
+      'open_tree',
+    ];
     for (const name of syscalls) expect(result(r, name, run.stdout, run.stderr).result, name).toBe('EPERM');
     // Shell tools a user would reach for fail the same way.
-    const tools = await runShell(mode, workspace, `
+    const tools = await runShell(
+      mode,
+      workspace,
+      `
       unshare -U true 2>/dev/null; echo UNSHARE_U=$?
-      unshare -r id 2>/dev/null; echo UNSHARE_R=$?`);
+      unshare -r id 2>/dev/null; echo UNSHARE_R=$?`,
+    );
     expectRan(tools);
     expect(probeValues(tools.stdout).get('UNSHARE_U')).toMatch(/^[1-9]\d*$/);
     expect(probeValues(tools.stdout).get('UNSHARE_R')).toMatch(/^[1-9]\d*$/);
     // Control: the same probe as the same uid on the host, unfiltered, gets other answers.
     const host = await hostPython(code, ['{}'], sandboxIds(mode));
     const hostResults = probeResults(host.stdout);
-    for (const name of ['keyctl', 'add_key', 'request_key', 'userfaultfd', 'unshare_user', 'setns', 'mount', 'umount2', 'open_tree']) {
+    for (const name of [
+      'keyctl',
+      'add_key',
+      'request_key',
+      'userfaultfd',
+      'unshare_user',
+      'setns',
+      'mount',
+      'umount2',
+      'open_tree',
+    ]) {
       expect(hostResults.get(name)?.result, `${name} on the host: ${host.stderr}`).not.toBe('EPERM');
     }
   });

@@ -4,7 +4,15 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { makeWorkspace, readableBySandbox, removeWorkspace, REPO, warden, type Mode, type WardenResult } from '../helpers/warden.js';
+import {
+  makeWorkspace,
+  readableBySandbox,
+  removeWorkspace,
+  REPO,
+  warden,
+  type Mode,
+  type WardenResult,
+} from '../helpers/warden.js';
 
 export const MODULES = join(REPO, 'node_modules');
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -122,4 +130,3 @@ export class Scene {
 export function fixtureReadable(mode: Mode): boolean {
   return readableBySandbox(mode, join(MODULES, '@modelcontextprotocol/sdk/package.json'), SPEC_SERVER);
 }
-

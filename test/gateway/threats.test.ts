@@ -19,10 +19,36 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { basename, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { InitializeResultSchema, ToolListChangedNotificationSchema, type JSONRPCMessage, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  InitializeResultSchema,
+  ToolListChangedNotificationSchema,
+  type JSONRPCMessage,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentAuditEvents, auditEvents, availableModes, giveToSandbox, testStateDir, TEST_USER, userIds, warden, wardenBin, type AuditEvent, type Mode, type WardenResult } from '../helpers/warden.js';
-import { LATEST, Scene, SPEC_SERVER, fixtureReadable, type McpSection, type ServerSpec, type ToolSpec } from './scene.js';
+import {
+  agentAuditEvents,
+  auditEvents,
+  availableModes,
+  giveToSandbox,
+  testStateDir,
+  TEST_USER,
+  userIds,
+  warden,
+  wardenBin,
+  type AuditEvent,
+  type Mode,
+  type WardenResult,
+} from '../helpers/warden.js';
+import {
+  LATEST,
+  Scene,
+  SPEC_SERVER,
+  fixtureReadable,
+  type McpSection,
+  type ServerSpec,
+  type ToolSpec,
+} from './scene.js';
 
 // ---------------------------------------------------------------------------------------------
 // The agent side: `warden gateway --stdio` through the SDK's real client
@@ -65,12 +91,26 @@ interface Agent {
 
 function gatewayParams(scene: Scene, agentName: string): StdioServerParameters {
   const user = scene.mode === 'user' ? userIds(TEST_USER) : null;
-  const args = [wardenBin(scene.mode), '--config', scene.config, 'gateway', '--stdio', '--workspace', scene.workspace, '--agent', agentName];
+  const args = [
+    wardenBin(scene.mode),
+    '--config',
+    scene.config,
+    'gateway',
+    '--stdio',
+    '--workspace',
+    scene.workspace,
+    '--agent',
+    agentName,
+  ];
   return {
     command: user === null ? process.execPath : 'runuser',
     args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
     cwd: scene.workspace,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(scene.mode) },
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: user?.home ?? '/root',
+      WARDEN_STATE_DIR: testStateDir(scene.mode),
+    },
     stderr: 'pipe',
   };
 }
@@ -133,7 +173,6 @@ function text(result: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // The audit log
 
-
 /** The final record of every call, in order, as [name, decision, outcome]. */
 function callRecords(events: readonly AuditEvent[]): [unknown, unknown, unknown][] {
   return events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.name, e.data.decision, e.data.outcome]);
@@ -162,7 +201,11 @@ function fixturePids(specPath: string): number[] {
   return pids;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -189,7 +232,12 @@ function httpPost(socketPath: string, body: string, headers: Readonly<Record<str
         socketPath,
         path: '/mcp',
         method: 'POST',
-        headers: { host: '127.0.0.1:3129', 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        headers: {
+          host: '127.0.0.1:3129',
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
       },
       (res) => {
         let raw = '';
@@ -243,7 +291,11 @@ class HttpSession {
     return httpPost(this.gw.socket, JSON.stringify(body), headers);
   }
 
-  request(method: string, params: Record<string, unknown>, options: { version?: string | null; token?: string | null } = {}): Promise<HttpReply> {
+  request(
+    method: string,
+    params: Record<string, unknown>,
+    options: { version?: string | null; token?: string | null } = {},
+  ): Promise<HttpReply> {
     return this.post({ jsonrpc: '2.0', id: ++this.#id, method, params }, options);
   }
 
@@ -253,10 +305,18 @@ class HttpSession {
 }
 
 function initializeBody(protocolVersion: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'gateway-threats', version: '1' } } });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion, capabilities: {}, clientInfo: { name: 'gateway-threats', version: '1' } },
+  });
 }
 
-async function openHttpSession(gw: HttpGateway, protocolVersion: string): Promise<{ session: HttpSession; reply: HttpReply }> {
+async function openHttpSession(
+  gw: HttpGateway,
+  protocolVersion: string,
+): Promise<{ session: HttpSession; reply: HttpReply }> {
   const reply = await httpPost(gw.socket, initializeBody(protocolVersion), { authorization: `Bearer ${gw.token}` });
   expect(reply.status, JSON.stringify(reply.messages)).toBe(200);
   const id = reply.headers['mcp-session-id'];
@@ -288,7 +348,11 @@ async function withRunGateway(scene: Scene, use: (gw: HttpGateway) => Promise<vo
   const handoff = join(scene.workspace, '.gw-agent');
   const done = join(scene.workspace, '.gw-done');
   const script = `printf '%s\\n%s\\n' "$WARDEN_MCP_TOKEN" "$WARDEN_RUN_ID" > .gw-agent.tmp && mv .gw-agent.tmp .gw-agent; i=0; while [ ! -e .gw-done ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
-  const run = warden(scene.mode, ['--config', scene.config, 'run', '--', '/bin/sh', '-c', script], { cwd: scene.workspace, env: { WARDEN_RUNTIME_DIR: runtime }, timeoutMs: 90_000 });
+  const run = warden(scene.mode, ['--config', scene.config, 'run', '--', '/bin/sh', '-c', script], {
+    cwd: scene.workspace,
+    env: { WARDEN_RUNTIME_DIR: runtime },
+    timeoutMs: 90_000,
+  });
   let finished = false;
   void run.then(() => (finished = true));
   try {
@@ -332,285 +396,454 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
 
   // ------------------------------------------------------------------------------- GW-02
 
-  it.skipIf(!runnable)('GW-02 a server added to warden.yaml between two gateway starts gets nothing by default: absent, refused, until a grant names its tools', async () => {
-    const s = newScene();
-    s.spec('alpha', { tools: [{ name: 'a_read' }, { name: 'a_write' }] });
-    s.spec('beta', { tools: [{ name: 'one' }, { name: 'two' }], prompts: ['hi'] });
+  it.skipIf(!runnable)(
+    'GW-02 a server added to warden.yaml between two gateway starts gets nothing by default: absent, refused, until a grant names its tools',
+    async () => {
+      const s = newScene();
+      s.spec('alpha', { tools: [{ name: 'a_read' }, { name: 'a_write' }] });
+      s.spec('beta', { tools: [{ name: 'one' }, { name: 'two' }], prompts: ['hi'] });
 
-    // First start: only alpha exists.
-    s.configure(['alpha'], { allow: [{ server: 'alpha', tools: ['a_read'] }] });
-    let agent = await start(s);
-    expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
-    await stop(agent);
+      // First start: only alpha exists.
+      s.configure(['alpha'], { allow: [{ server: 'alpha', tools: ['a_read'] }] });
+      let agent = await start(s);
+      expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
+      await stop(agent);
 
-    // beta added to servers:, the profile unchanged: nothing of beta is granted, so it is not even started.
-    s.configure(['alpha', 'beta'], { allow: [{ server: 'alpha', tools: ['a_read'] }] });
-    agent = await start(s);
-    expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
-    expect(await refusal(agent.client.callTool({ name: 'beta__one', arguments: {} }))).toMatchObject({ code: -32602 });
-    await stop(agent);
-    let events = await agentAuditEvents(s.mode, s.workspace, agent.name);
-    expect(callRecords(events)).toEqual([['beta__one', 'deny', 'unknown']]);
-    expect(serverStates(events, 'beta')).toEqual([]);
-    expect(s.upstreamLog('beta')).toEqual([]);
+      // beta added to servers:, the profile unchanged: nothing of beta is granted, so it is not even started.
+      s.configure(['alpha', 'beta'], { allow: [{ server: 'alpha', tools: ['a_read'] }] });
+      agent = await start(s);
+      expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
+      expect(await refusal(agent.client.callTool({ name: 'beta__one', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      await stop(agent);
+      let events = await agentAuditEvents(s.mode, s.workspace, agent.name);
+      expect(callRecords(events)).toEqual([['beta__one', 'deny', 'unknown']]);
+      expect(serverStates(events, 'beta')).toEqual([]);
+      expect(s.upstreamLog('beta')).toEqual([]);
 
-    // Granting beta's prompt starts beta, and still grants none of its tools.
-    s.configure(['alpha', 'beta'], { allow: [{ server: 'alpha', tools: ['a_read'] }, { server: 'beta', prompts: ['hi'] }] });
-    agent = await start(s);
-    expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
-    expect((await agent.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['beta__hi']);
-    expect(await refusal(agent.client.callTool({ name: 'beta__one', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'beta__two', arguments: {} }))).toMatchObject({ code: -32602 });
-    await stop(agent);
-    events = await agentAuditEvents(s.mode, s.workspace, agent.name);
-    expect(serverStates(events, 'beta')).toContain('started');
-    expect(callRecords(events)).toEqual([
-      ['beta__one', 'deny', 'denied'],
-      ['beta__two', 'deny', 'denied'],
-    ]);
-    const denied = events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.policy_ids, e.data.reason]);
-    expect(denied).toEqual([
-      [[], 'no policy grants call_tool on tool beta/one'],
-      [[], 'no policy grants call_tool on tool beta/two'],
-    ]);
-    const listed = events.find((e) => e.type === 'mcp.listed' && e.data.subject === 'tool');
-    expect((listed?.data.hidden as { name: string }[]).map((h) => h.name).sort()).toEqual(['alpha__a_write', 'beta__one', 'beta__two']);
-    expect(s.upstreamCalls('beta')).toEqual([]);
-    // `warden tools ls` says the same: beta's tools are there, and nothing grants them.
-    const ls = await s.warden(['tools', 'ls', '--json', '--workspace', s.workspace]);
-    expect(ls.code, ls.stderr).toBe(0);
-    const grants = (JSON.parse(ls.stdout) as { name: string; granted: boolean; policyIds: string[] }[]).filter((g) => g.name.startsWith('beta__'));
-    expect(grants.map((g) => [g.name, g.granted, g.policyIds]).sort()).toEqual([
-      ['beta__one', false, []],
-      ['beta__two', false, []],
-    ]);
+      // Granting beta's prompt starts beta, and still grants none of its tools.
+      s.configure(['alpha', 'beta'], {
+        allow: [
+          { server: 'alpha', tools: ['a_read'] },
+          { server: 'beta', prompts: ['hi'] },
+        ],
+      });
+      agent = await start(s);
+      expect(await toolNames(agent.client)).toEqual(['alpha__a_read']);
+      expect((await agent.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['beta__hi']);
+      expect(await refusal(agent.client.callTool({ name: 'beta__one', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'beta__two', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      await stop(agent);
+      events = await agentAuditEvents(s.mode, s.workspace, agent.name);
+      expect(serverStates(events, 'beta')).toContain('started');
+      expect(callRecords(events)).toEqual([
+        ['beta__one', 'deny', 'denied'],
+        ['beta__two', 'deny', 'denied'],
+      ]);
+      const denied = events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.policy_ids, e.data.reason]);
+      expect(denied).toEqual([
+        [[], 'no policy grants call_tool on tool beta/one'],
+        [[], 'no policy grants call_tool on tool beta/two'],
+      ]);
+      const listed = events.find((e) => e.type === 'mcp.listed' && e.data.subject === 'tool');
+      expect((listed?.data.hidden as { name: string }[]).map((h) => h.name).sort()).toEqual([
+        'alpha__a_write',
+        'beta__one',
+        'beta__two',
+      ]);
+      expect(s.upstreamCalls('beta')).toEqual([]);
+      // `warden tools ls` says the same: beta's tools are there, and nothing grants them.
+      const ls = await s.warden(['tools', 'ls', '--json', '--workspace', s.workspace]);
+      expect(ls.code, ls.stderr).toBe(0);
+      const grants = (JSON.parse(ls.stdout) as { name: string; granted: boolean; policyIds: string[] }[]).filter((g) =>
+        g.name.startsWith('beta__'),
+      );
+      expect(grants.map((g) => [g.name, g.granted, g.policyIds]).sort()).toEqual([
+        ['beta__one', false, []],
+        ['beta__two', false, []],
+      ]);
 
-    // A grant that names beta's tool `one` grants exactly that tool.
-    s.configure(['alpha', 'beta'], { allow: [{ server: 'alpha', tools: ['a_read'] }, { server: 'beta', tools: ['one'] }] });
-    agent = await start(s);
-    expect(await toolNames(agent.client)).toEqual(['alpha__a_read', 'beta__one']);
-    expect(text(await agent.client.callTool({ name: 'beta__one', arguments: { text: 'x' } }))).toBe('one ran with {"text":"x"}');
-    expect(await refusal(agent.client.callTool({ name: 'beta__two', arguments: {} }))).toMatchObject({ code: -32602 });
-    await stop(agent);
-    expect(s.upstreamCalls('beta')).toEqual([['one', { text: 'x' }]]);
+      // A grant that names beta's tool `one` grants exactly that tool.
+      s.configure(['alpha', 'beta'], {
+        allow: [
+          { server: 'alpha', tools: ['a_read'] },
+          { server: 'beta', tools: ['one'] },
+        ],
+      });
+      agent = await start(s);
+      expect(await toolNames(agent.client)).toEqual(['alpha__a_read', 'beta__one']);
+      expect(text(await agent.client.callTool({ name: 'beta__one', arguments: { text: 'x' } }))).toBe(
+        'one ran with {"text":"x"}',
+      );
+      expect(await refusal(agent.client.callTool({ name: 'beta__two', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      await stop(agent);
+      expect(s.upstreamCalls('beta')).toEqual([['one', { text: 'x' }]]);
 
-    // No grant can be written in advance for servers not yet in the file.
-    for (const server of ['*', 'gamma']) {
-      s.configure(['alpha', 'beta'], { allow: [{ server, tools: ['*'] }] });
-      const check = await s.warden(['config', 'check']);
-      expect(check.code, `server: '${server}'`).toBe(2);
-      expect(check.stderr).toContain('CONFIG_INVALID');
-    }
-  });
+      // No grant can be written in advance for servers not yet in the file.
+      for (const server of ['*', 'gamma']) {
+        s.configure(['alpha', 'beta'], { allow: [{ server, tools: ['*'] }] });
+        const check = await s.warden(['config', 'check']);
+        expect(check.code, `server: '${server}'`).toBe(2);
+        expect(check.stderr).toContain('CONFIG_INVALID');
+      }
+    },
+  );
 
-  it.skipIf(!runnable)('GW-02 a server killed mid-session is restarted with nothing new granted: its new tools are hidden and refused, old grants unchanged', async () => {
-    const s = newScene();
-    s.spec('gamma', { tools: [{ name: 'kept' }, { name: 'hidden' }] });
-    s.configure(['gamma'], { allow: [{ server: 'gamma', tools: ['kept'] }] });
-    const agent = await start(s);
-    expect(await toolNames(agent.client)).toEqual(['gamma__kept']);
-    expect(text(await agent.client.callTool({ name: 'gamma__kept', arguments: {} }))).toBe('kept ran with {}');
+  it.skipIf(!runnable)(
+    'GW-02 a server killed mid-session is restarted with nothing new granted: its new tools are hidden and refused, old grants unchanged',
+    async () => {
+      const s = newScene();
+      s.spec('gamma', { tools: [{ name: 'kept' }, { name: 'hidden' }] });
+      s.configure(['gamma'], { allow: [{ server: 'gamma', tools: ['kept'] }] });
+      const agent = await start(s);
+      expect(await toolNames(agent.client)).toEqual(['gamma__kept']);
+      expect(text(await agent.client.callTool({ name: 'gamma__kept', arguments: {} }))).toBe('kept ran with {}');
 
-    // The restarted server offers more (and claims to be harmless); the profile did not change.
-    s.spec('gamma', { tools: [{ name: 'kept' }, { name: 'hidden' }, { name: 'new_after_restart', annotations: { readOnlyHint: true } }] });
-    const [pid, ...others] = fixturePids(s.specPath('gamma'));
-    expect(pid, 'the fixture process of gamma').toBeDefined();
-    expect(others).toEqual([]);
-    const changed = agent.nextListChange();
-    process.kill(pid ?? -1, 'SIGKILL');
-    await changed;
-    const starts = s.upstreamLog('gamma').filter((e) => e.event === 'start');
-    expect(starts.map((e) => e.tools)).toEqual([
-      ['kept', 'hidden'],
-      ['kept', 'hidden', 'new_after_restart'],
-    ]);
-    expect(fixturePids(s.specPath('gamma'))).not.toContain(pid);
-
-    expect(await toolNames(agent.client)).toEqual(['gamma__kept']);
-    expect(await refusal(agent.client.callTool({ name: 'gamma__new_after_restart', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'gamma__hidden', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(text(await agent.client.callTool({ name: 'gamma__kept', arguments: { text: 'again' } }))).toBe('kept ran with {"text":"again"}');
-    await stop(agent);
-
-    expect(s.upstreamCalls('gamma')).toEqual([
-      ['kept', {}],
-      ['kept', { text: 'again' }],
-    ]);
-    const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
-    expect(serverStates(events, 'gamma').filter((st) => st === 'started' || st === 'restarting')).toEqual(['started', 'restarting', 'started']);
-    expect(callRecords(events)).toEqual([
-      ['gamma__kept', 'allow', 'ok'],
-      ['gamma__new_after_restart', 'deny', 'denied'],
-      ['gamma__hidden', 'deny', 'denied'],
-      ['gamma__kept', 'allow', 'ok'],
-    ]);
-    // The listing after the restart knew the new tool and hid it.
-    const lastListing = events.filter((e) => e.type === 'mcp.listed' && e.data.subject === 'tool').at(-1);
-    expect((lastListing?.data.hidden as { name: string }[]).map((h) => h.name).sort()).toEqual(['gamma__hidden', 'gamma__new_after_restart']);
-  });
-
-  it.skipIf(!runnable)('GW-02 tools an upstream adds at runtime (tools/list_changed) are not granted by grants for other tools; globs match them as documented', async () => {
-    const s = newScene();
-    const spec: ServerSpec = {
-      tools: [{ name: 'grow', action: 'add_late' }, { name: 'read_a' }],
-      late: [{ name: 'read_late' }, { name: 'write_late', annotations: { readOnlyHint: true, destructiveHint: false } }, { name: 'Read_upper' }],
-    };
-    for (const server of ['exact', 'globbed', 'star']) s.spec(server, spec);
-    s.configure(['exact', 'globbed', 'star'], {
-      allow: [
-        { server: 'exact', tools: ['grow', 'read_a'] },
-        { server: 'globbed', tools: ['grow', 'read_*'] },
-        { server: 'star', tools: ['*'] },
-      ],
-      deny: [{ server: 'star', tools: ['write_*'] }],
-    });
-    const agent = await start(s);
-    expect(await toolNames(agent.client)).toEqual(['exact__grow', 'exact__read_a', 'globbed__grow', 'globbed__read_a', 'star__grow', 'star__read_a']);
-
-    for (const server of ['exact', 'globbed', 'star']) {
+      // The restarted server offers more (and claims to be harmless); the profile did not change.
+      s.spec('gamma', {
+        tools: [
+          { name: 'kept' },
+          { name: 'hidden' },
+          { name: 'new_after_restart', annotations: { readOnlyHint: true } },
+        ],
+      });
+      const [pid, ...others] = fixturePids(s.specPath('gamma'));
+      expect(pid, 'the fixture process of gamma').toBeDefined();
+      expect(others).toEqual([]);
       const changed = agent.nextListChange();
-      expect(text(await agent.client.callTool({ name: `${server}__grow`, arguments: {} }))).toBe('grow ran with {}');
+      process.kill(pid ?? -1, 'SIGKILL');
       await changed;
-    }
-    // exact: a grant naming other tools grants none of the new ones.
-    // globbed: 'read_*' matches read_late (documented), not write_late, and not Read_upper (names are case-sensitive).
-    // star: '*' is every tool the server lists, including ones it adds later (documented), minus the denied 'write_*'.
-    expect(await toolNames(agent.client)).toEqual([
-      'exact__grow',
-      'exact__read_a',
-      'globbed__grow',
-      'globbed__read_a',
-      'globbed__read_late',
-      'star__Read_upper',
-      'star__grow',
-      'star__read_a',
-      'star__read_late',
-    ]);
-    expect(await refusal(agent.client.callTool({ name: 'exact__read_late', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'exact__write_late', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'globbed__write_late', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'globbed__Read_upper', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'star__write_late', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(text(await agent.client.callTool({ name: 'globbed__read_late', arguments: {} }))).toBe('read_late ran with {}');
-    expect(text(await agent.client.callTool({ name: 'star__read_late', arguments: {} }))).toBe('read_late ran with {}');
-    await stop(agent);
+      const starts = s.upstreamLog('gamma').filter((e) => e.event === 'start');
+      expect(starts.map((e) => e.tools)).toEqual([
+        ['kept', 'hidden'],
+        ['kept', 'hidden', 'new_after_restart'],
+      ]);
+      expect(fixturePids(s.specPath('gamma'))).not.toContain(pid);
 
-    expect(s.upstreamCalls('exact')).toEqual([['grow', {}]]);
-    expect(s.upstreamCalls('globbed')).toEqual([
-      ['grow', {}],
-      ['read_late', {}],
-    ]);
-    expect(s.upstreamCalls('star')).toEqual([
-      ['grow', {}],
-      ['read_late', {}],
-    ]);
-    const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
-    const decided = events.filter((e) => e.type === 'mcp.call' && typeof e.data.name === 'string' && !e.data.name.endsWith('__grow')).map((e) => [e.data.name, e.data.outcome, e.data.policy_ids]);
-    expect(decided).toEqual([
-      ['exact__read_late', 'denied', []],
-      ['exact__write_late', 'denied', []],
-      ['globbed__write_late', 'denied', []],
-      ['globbed__Read_upper', 'denied', []],
-      ['star__write_late', 'denied', ['default.deny[0].tool.write_*.call']],
-      ['globbed__read_late', 'ok', ['default.allow[1].tool.read_*.call']],
-      ['star__read_late', 'ok', ['default.allow[2].tool.*.call']],
-    ]);
-  });
+      expect(await toolNames(agent.client)).toEqual(['gamma__kept']);
+      expect(await refusal(agent.client.callTool({ name: 'gamma__new_after_restart', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'gamma__hidden', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(text(await agent.client.callTool({ name: 'gamma__kept', arguments: { text: 'again' } }))).toBe(
+        'kept ran with {"text":"again"}',
+      );
+      await stop(agent);
+
+      expect(s.upstreamCalls('gamma')).toEqual([
+        ['kept', {}],
+        ['kept', { text: 'again' }],
+      ]);
+      const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
+      expect(serverStates(events, 'gamma').filter((st) => st === 'started' || st === 'restarting')).toEqual([
+        'started',
+        'restarting',
+        'started',
+      ]);
+      expect(callRecords(events)).toEqual([
+        ['gamma__kept', 'allow', 'ok'],
+        ['gamma__new_after_restart', 'deny', 'denied'],
+        ['gamma__hidden', 'deny', 'denied'],
+        ['gamma__kept', 'allow', 'ok'],
+      ]);
+      // The listing after the restart knew the new tool and hid it.
+      const lastListing = events.filter((e) => e.type === 'mcp.listed' && e.data.subject === 'tool').at(-1);
+      expect((lastListing?.data.hidden as { name: string }[]).map((h) => h.name).sort()).toEqual([
+        'gamma__hidden',
+        'gamma__new_after_restart',
+      ]);
+    },
+  );
+
+  it.skipIf(!runnable)(
+    'GW-02 tools an upstream adds at runtime (tools/list_changed) are not granted by grants for other tools; globs match them as documented',
+    async () => {
+      const s = newScene();
+      const spec: ServerSpec = {
+        tools: [{ name: 'grow', action: 'add_late' }, { name: 'read_a' }],
+        late: [
+          { name: 'read_late' },
+          { name: 'write_late', annotations: { readOnlyHint: true, destructiveHint: false } },
+          { name: 'Read_upper' },
+        ],
+      };
+      for (const server of ['exact', 'globbed', 'star']) s.spec(server, spec);
+      s.configure(['exact', 'globbed', 'star'], {
+        allow: [
+          { server: 'exact', tools: ['grow', 'read_a'] },
+          { server: 'globbed', tools: ['grow', 'read_*'] },
+          { server: 'star', tools: ['*'] },
+        ],
+        deny: [{ server: 'star', tools: ['write_*'] }],
+      });
+      const agent = await start(s);
+      expect(await toolNames(agent.client)).toEqual([
+        'exact__grow',
+        'exact__read_a',
+        'globbed__grow',
+        'globbed__read_a',
+        'star__grow',
+        'star__read_a',
+      ]);
+
+      for (const server of ['exact', 'globbed', 'star']) {
+        const changed = agent.nextListChange();
+        expect(text(await agent.client.callTool({ name: `${server}__grow`, arguments: {} }))).toBe('grow ran with {}');
+        await changed;
+      }
+      // exact: a grant naming other tools grants none of the new ones.
+      // globbed: 'read_*' matches read_late (documented), not write_late, and not Read_upper (names are case-sensitive).
+      // star: '*' is every tool the server lists, including ones it adds later (documented), minus the denied 'write_*'.
+      expect(await toolNames(agent.client)).toEqual([
+        'exact__grow',
+        'exact__read_a',
+        'globbed__grow',
+        'globbed__read_a',
+        'globbed__read_late',
+        'star__Read_upper',
+        'star__grow',
+        'star__read_a',
+        'star__read_late',
+      ]);
+      expect(await refusal(agent.client.callTool({ name: 'exact__read_late', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'exact__write_late', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'globbed__write_late', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'globbed__Read_upper', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'star__write_late', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(text(await agent.client.callTool({ name: 'globbed__read_late', arguments: {} }))).toBe(
+        'read_late ran with {}',
+      );
+      expect(text(await agent.client.callTool({ name: 'star__read_late', arguments: {} }))).toBe(
+        'read_late ran with {}',
+      );
+      await stop(agent);
+
+      expect(s.upstreamCalls('exact')).toEqual([['grow', {}]]);
+      expect(s.upstreamCalls('globbed')).toEqual([
+        ['grow', {}],
+        ['read_late', {}],
+      ]);
+      expect(s.upstreamCalls('star')).toEqual([
+        ['grow', {}],
+        ['read_late', {}],
+      ]);
+      const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
+      const decided = events
+        .filter((e) => e.type === 'mcp.call' && typeof e.data.name === 'string' && !e.data.name.endsWith('__grow'))
+        .map((e) => [e.data.name, e.data.outcome, e.data.policy_ids]);
+      expect(decided).toEqual([
+        ['exact__read_late', 'denied', []],
+        ['exact__write_late', 'denied', []],
+        ['globbed__write_late', 'denied', []],
+        ['globbed__Read_upper', 'denied', []],
+        ['star__write_late', 'denied', ['default.deny[0].tool.write_*.call']],
+        ['globbed__read_late', 'ok', ['default.allow[1].tool.read_*.call']],
+        ['star__read_late', 'ok', ['default.allow[2].tool.*.call']],
+      ]);
+    },
+  );
 
   // ------------------------------------------------------------------------------- GW-09
 
-  it.skipIf(!runnable)('GW-09 annotations are never grants: an ungranted readOnlyHint tool is hidden and refused, a deny wins over readOnlyHint, hints reach the agent unchanged', async () => {
-    const s = newScene();
-    const harmless = { title: 'Peek (read-only)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
-    const tools: ToolSpec[] = [
-      { name: 'peek', annotations: harmless },
-      { name: 'look', annotations: harmless },
-      { name: 'wipe', title: 'Wipe', annotations: { title: 'Wipe everything', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true } },
-      // A tool whose titles claim to be the granted one: names decide, titles do not.
-      { name: 'impostor', title: 'wipe', annotations: { title: 'anno__wipe', readOnlyHint: true } },
-    ];
-    s.spec('anno', { tools });
-    s.configure(['anno'], { allow: [{ server: 'anno', tools: ['look', 'wipe'] }], deny: [{ server: 'anno', tools: ['look'] }] });
-    const agent = await start(s);
+  it.skipIf(!runnable)(
+    'GW-09 annotations are never grants: an ungranted readOnlyHint tool is hidden and refused, a deny wins over readOnlyHint, hints reach the agent unchanged',
+    async () => {
+      const s = newScene();
+      const harmless = {
+        title: 'Peek (read-only)',
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      };
+      const tools: ToolSpec[] = [
+        { name: 'peek', annotations: harmless },
+        { name: 'look', annotations: harmless },
+        {
+          name: 'wipe',
+          title: 'Wipe',
+          annotations: {
+            title: 'Wipe everything',
+            readOnlyHint: false,
+            destructiveHint: true,
+            idempotentHint: false,
+            openWorldHint: true,
+          },
+        },
+        // A tool whose titles claim to be the granted one: names decide, titles do not.
+        { name: 'impostor', title: 'wipe', annotations: { title: 'anno__wipe', readOnlyHint: true } },
+      ];
+      s.spec('anno', { tools });
+      s.configure(['anno'], {
+        allow: [{ server: 'anno', tools: ['look', 'wipe'] }],
+        deny: [{ server: 'anno', tools: ['look'] }],
+      });
+      const agent = await start(s);
 
-    const listed = (await agent.client.listTools()).tools;
-    expect(listed.map((t) => t.name)).toEqual(['anno__wipe']);
-    // Passed through as the upstream sent them: hints for the agent, nothing added or upgraded.
-    const wipe = listed[0] as Tool;
-    expect(wipe.title).toBe('Wipe');
-    expect(wipe.annotations).toEqual(tools[2]?.annotations);
+      const listed = (await agent.client.listTools()).tools;
+      expect(listed.map((t) => t.name)).toEqual(['anno__wipe']);
+      // Passed through as the upstream sent them: hints for the agent, nothing added or upgraded.
+      const wipe = listed[0] as Tool;
+      expect(wipe.title).toBe('Wipe');
+      expect(wipe.annotations).toEqual(tools[2]?.annotations);
 
-    expect(await refusal(agent.client.callTool({ name: 'anno__peek', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'anno__look', arguments: {} }))).toMatchObject({ code: -32602 });
-    expect(await refusal(agent.client.callTool({ name: 'anno__impostor', arguments: {} }))).toMatchObject({ code: -32602 });
-    // destructiveHint does not refuse a granted tool either: annotations are not read at all.
-    expect(text(await agent.client.callTool({ name: 'anno__wipe', arguments: {} }))).toBe('wipe ran with {}');
-    await stop(agent);
+      expect(await refusal(agent.client.callTool({ name: 'anno__peek', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'anno__look', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      expect(await refusal(agent.client.callTool({ name: 'anno__impostor', arguments: {} }))).toMatchObject({
+        code: -32602,
+      });
+      // destructiveHint does not refuse a granted tool either: annotations are not read at all.
+      expect(text(await agent.client.callTool({ name: 'anno__wipe', arguments: {} }))).toBe('wipe ran with {}');
+      await stop(agent);
 
-    expect(s.upstreamCalls('anno')).toEqual([['wipe', {}]]);
-    const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
-    expect(events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.name, e.data.decision, e.data.outcome, e.data.policy_ids])).toEqual([
-      ['anno__peek', 'deny', 'denied', []],
-      ['anno__look', 'deny', 'denied', ['default.deny[0].tool.look.call']],
-      ['anno__impostor', 'deny', 'denied', []],
-      ['anno__wipe', 'allow', 'ok', ['default.allow[0].tool.wipe.call']],
-    ]);
+      expect(s.upstreamCalls('anno')).toEqual([['wipe', {}]]);
+      const events = await agentAuditEvents(s.mode, s.workspace, agent.name);
+      expect(
+        events
+          .filter((e) => e.type === 'mcp.call')
+          .map((e) => [e.data.name, e.data.decision, e.data.outcome, e.data.policy_ids]),
+      ).toEqual([
+        ['anno__peek', 'deny', 'denied', []],
+        ['anno__look', 'deny', 'denied', ['default.deny[0].tool.look.call']],
+        ['anno__impostor', 'deny', 'denied', []],
+        ['anno__wipe', 'allow', 'ok', ['default.allow[0].tool.wipe.call']],
+      ]);
 
-    // `warden tools ls` agrees: the read-only-looking tools are not granted.
-    const ls = await s.warden(['tools', 'ls', '--json', '--workspace', s.workspace]);
-    expect(ls.code, ls.stderr).toBe(0);
-    const grants = JSON.parse(ls.stdout) as { name: string; granted: boolean }[];
-    expect(grants.map((g) => [g.name, g.granted]).sort()).toEqual([
-      ['anno__impostor', false],
-      ['anno__look', false],
-      ['anno__peek', false],
-      ['anno__wipe', true],
-    ]);
-  });
+      // `warden tools ls` agrees: the read-only-looking tools are not granted.
+      const ls = await s.warden(['tools', 'ls', '--json', '--workspace', s.workspace]);
+      expect(ls.code, ls.stderr).toBe(0);
+      const grants = JSON.parse(ls.stdout) as { name: string; granted: boolean }[];
+      expect(grants.map((g) => [g.name, g.granted]).sort()).toEqual([
+        ['anno__impostor', false],
+        ['anno__look', false],
+        ['anno__peek', false],
+        ['anno__wipe', true],
+      ]);
+    },
+  );
 
   /** `warden tools ls --json` with one Cedar policy file added to the profile. */
-  const lsWithPolicy = async (s: Scene, mcp: McpSection, cedar: string): Promise<{ code: number | null; stderr: string; grants: { name: string; granted: boolean; policyIds: string[] }[] }> => {
+  const lsWithPolicy = async (
+    s: Scene,
+    mcp: McpSection,
+    cedar: string,
+  ): Promise<{
+    code: number | null;
+    stderr: string;
+    grants: { name: string; granted: boolean; policyIds: string[] }[];
+  }> => {
     writeFileSync(join(s.root, 'extra.cedar'), cedar, { mode: 0o644 });
     s.configure(['anno'], { ...mcp, policies: ['extra.cedar'] });
     const ls = await s.warden(['tools', 'ls', '--json', '--workspace', s.workspace]);
-    return { code: ls.code, stderr: ls.stderr, grants: ls.code === 0 ? (JSON.parse(ls.stdout) as { name: string; granted: boolean; policyIds: string[] }[]) : [] };
+    return {
+      code: ls.code,
+      stderr: ls.stderr,
+      grants: ls.code === 0 ? (JSON.parse(ls.stdout) as { name: string; granted: boolean; policyIds: string[] }[]) : [],
+    };
   };
-  const TOOL_ACTIONS = 'action in [Warden::Action::"list_tool", Warden::Action::"call_tool"], resource is Warden::Tool in Warden::Server::"anno"';
+  const TOOL_ACTIONS =
+    'action in [Warden::Action::"list_tool", Warden::Action::"call_tool"], resource is Warden::Tool in Warden::Server::"anno"';
 
-  it.skipIf(!runnable)('GW-09 policy cannot read annotations: a Cedar permit on readOnlyHint is refused at start (POLICY_INVALID) or grants nothing; keyed on the name it grants', async () => {
-    const s = newScene();
-    s.spec('anno', { tools: [{ name: 'peek', annotations: { readOnlyHint: true, destructiveHint: false } }, { name: 'other' }] });
-    const allowOther = { allow: [{ server: 'anno', tools: ['other'] }] };
-    for (const condition of ['resource.readOnlyHint == true', 'resource.annotations.readOnlyHint == true', 'resource.annotations has readOnlyHint']) {
-      const ls = await lsWithPolicy(s, allowOther, `@id("by-hint")\npermit (principal, ${TOOL_ACTIONS}) when { ${condition} };\n`);
-      expect(ls.code, `${condition}: ${ls.stderr}`).toBe(2);
-      expect(ls.stderr).toContain('POLICY_INVALID');
-    }
-    // Guarded by `has`, Cedar's validator only warns that it can never apply: warden refuses it too.
-    const guarded = await lsWithPolicy(s, allowOther, `@id("by-hint")\npermit (principal, ${TOOL_ACTIONS}) when { resource has annotations && resource.annotations.readOnlyHint };\n`);
-    expect(guarded.code, guarded.stderr).toBe(2);
-    expect(guarded.stderr).toMatch(/POLICY_INVALID[\s\S]*by-hint[\s\S]*impossible/);
-    // Control: the same mechanism keyed on the tool's name is accepted and grants.
-    const byName = await lsWithPolicy(s, allowOther, `@id("by-name")\npermit (principal, ${TOOL_ACTIONS}) when { resource.name == "peek" };\n`);
-    expect(byName.code, byName.stderr).toBe(0);
-    expect(byName.grants.find((g) => g.name === 'anno__peek')).toMatchObject({ granted: true, policyIds: ['by-name'] });
-  });
+  it.skipIf(!runnable)(
+    'GW-09 policy cannot read annotations: a Cedar permit on readOnlyHint is refused at start (POLICY_INVALID) or grants nothing; keyed on the name it grants',
+    async () => {
+      const s = newScene();
+      s.spec('anno', {
+        tools: [{ name: 'peek', annotations: { readOnlyHint: true, destructiveHint: false } }, { name: 'other' }],
+      });
+      const allowOther = { allow: [{ server: 'anno', tools: ['other'] }] };
+      for (const condition of [
+        'resource.readOnlyHint == true',
+        'resource.annotations.readOnlyHint == true',
+        'resource.annotations has readOnlyHint',
+      ]) {
+        const ls = await lsWithPolicy(
+          s,
+          allowOther,
+          `@id("by-hint")\npermit (principal, ${TOOL_ACTIONS}) when { ${condition} };\n`,
+        );
+        expect(ls.code, `${condition}: ${ls.stderr}`).toBe(2);
+        expect(ls.stderr).toContain('POLICY_INVALID');
+      }
+      // Guarded by `has`, Cedar's validator only warns that it can never apply: warden refuses it too.
+      const guarded = await lsWithPolicy(
+        s,
+        allowOther,
+        `@id("by-hint")\npermit (principal, ${TOOL_ACTIONS}) when { resource has annotations && resource.annotations.readOnlyHint };\n`,
+      );
+      expect(guarded.code, guarded.stderr).toBe(2);
+      expect(guarded.stderr).toMatch(/POLICY_INVALID[\s\S]*by-hint[\s\S]*impossible/);
+      // Control: the same mechanism keyed on the tool's name is accepted and grants.
+      const byName = await lsWithPolicy(
+        s,
+        allowOther,
+        `@id("by-name")\npermit (principal, ${TOOL_ACTIONS}) when { resource.name == "peek" };\n`,
+      );
+      expect(byName.code, byName.stderr).toBe(0);
+      expect(byName.grants.find((g) => g.name === 'anno__peek')).toMatchObject({
+        granted: true,
+        policyIds: ['by-name'],
+      });
+    },
+  );
 
-  it.skipIf(!runnable)('GW-09 a Cedar forbid written against annotations is refused at start, never accepted as a deny that can never match', async () => {
-    const s = newScene();
-    s.spec('anno', { tools: [{ name: 'wipe', annotations: { destructiveHint: true, readOnlyHint: false } }, { name: 'peek', annotations: { readOnlyHint: true } }] });
-    const allowAll = { allow: [{ server: 'anno', tools: ['*'] }] };
-    // Unguarded, the schema refuses it: the author learns annotations are not policy inputs.
-    const plain = await lsWithPolicy(s, allowAll, `@id("no-destructive")\nforbid (principal, ${TOOL_ACTIONS}) when { resource.annotations.destructiveHint };\n`);
-    expect(plain.code, plain.stderr).toBe(2);
-    expect(plain.stderr).toContain('POLICY_INVALID');
-    // Guarded by `has`, Cedar validates it with only an "impossible policy" warning: a deny the
-    // author believes in that can never match. Fail closed: refuse it like the unguarded one
-    // (schema.ts: "a typo in an attribute name is a start-up error, never a policy that silently never matches").
-    const guarded = await lsWithPolicy(s, allowAll, `@id("no-destructive")\nforbid (principal, ${TOOL_ACTIONS}) when { resource has annotations && resource.annotations.destructiveHint };\n`);
-    expect({ code: guarded.code, wipe: guarded.grants.find((g) => g.name === 'anno__wipe')?.granted }, guarded.stderr).toEqual({ code: 2, wipe: undefined });
-    expect(guarded.stderr).toContain('POLICY_INVALID');
-  });
+  it.skipIf(!runnable)(
+    'GW-09 a Cedar forbid written against annotations is refused at start, never accepted as a deny that can never match',
+    async () => {
+      const s = newScene();
+      s.spec('anno', {
+        tools: [
+          { name: 'wipe', annotations: { destructiveHint: true, readOnlyHint: false } },
+          { name: 'peek', annotations: { readOnlyHint: true } },
+        ],
+      });
+      const allowAll = { allow: [{ server: 'anno', tools: ['*'] }] };
+      // Unguarded, the schema refuses it: the author learns annotations are not policy inputs.
+      const plain = await lsWithPolicy(
+        s,
+        allowAll,
+        `@id("no-destructive")\nforbid (principal, ${TOOL_ACTIONS}) when { resource.annotations.destructiveHint };\n`,
+      );
+      expect(plain.code, plain.stderr).toBe(2);
+      expect(plain.stderr).toContain('POLICY_INVALID');
+      // Guarded by `has`, Cedar validates it with only an "impossible policy" warning: a deny the
+      // author believes in that can never match. Fail closed: refuse it like the unguarded one
+      // (schema.ts: "a typo in an attribute name is a start-up error, never a policy that silently never matches").
+      const guarded = await lsWithPolicy(
+        s,
+        allowAll,
+        `@id("no-destructive")\nforbid (principal, ${TOOL_ACTIONS}) when { resource has annotations && resource.annotations.destructiveHint };\n`,
+      );
+      expect(
+        { code: guarded.code, wipe: guarded.grants.find((g) => g.name === 'anno__wipe')?.granted },
+        guarded.stderr,
+      ).toEqual({ code: 2, wipe: undefined });
+      expect(guarded.stderr).toContain('POLICY_INVALID');
+    },
+  );
 
   // ------------------------------------------------------------------------------- GW-10
 
@@ -619,7 +852,15 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     const s = newScene();
     s.spec('ver', {
       tools: [
-        { name: 'say', inputSchema: { type: 'object', properties: { text: { type: 'string', maxLength: 100 } }, required: ['text'], additionalProperties: false } },
+        {
+          name: 'say',
+          inputSchema: {
+            type: 'object',
+            properties: { text: { type: 'string', maxLength: 100 } },
+            required: ['text'],
+            additionalProperties: false,
+          },
+        },
         { name: 'secret', annotations: { readOnlyHint: true } },
       ],
     });
@@ -630,10 +871,18 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
   /** The checks every session must get, whatever its protocol version; returns the records they must leave. */
   const exerciseChecks = async (client: Client): Promise<[string, string, string][]> => {
     expect(await toolNames(client)).toEqual(['ver__say']);
-    expect(text(await client.callTool({ name: 'ver__say', arguments: { text: 'hello' } }))).toBe('say ran with {"text":"hello"}');
-    expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 'bye' } }))).toMatchObject({ code: -32003 });
-    expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 7 } }))).toMatchObject({ code: -32602 });
-    expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 'hello', extra: 'x' } }))).toMatchObject({ code: -32602 });
+    expect(text(await client.callTool({ name: 'ver__say', arguments: { text: 'hello' } }))).toBe(
+      'say ran with {"text":"hello"}',
+    );
+    expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 'bye' } }))).toMatchObject({
+      code: -32003,
+    });
+    expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 7 } }))).toMatchObject({
+      code: -32602,
+    });
+    expect(
+      await refusal(client.callTool({ name: 'ver__say', arguments: { text: 'hello', extra: 'x' } })),
+    ).toMatchObject({ code: -32602 });
     expect(await refusal(client.callTool({ name: 'ver__secret', arguments: {} }))).toMatchObject({ code: -32602 });
     return [
       ['ver__say', 'allow', 'ok'],
@@ -650,213 +899,295 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     ['2024-10-07', '2024-10-07'],
     ['1999-01-01', LATEST],
     ['not-a-version', LATEST],
-  ])('GW-10 stdio session initialized with protocolVersion %s (answered %s): grants, argument checks and one audit record per call all apply', async (requested, expected) => {
-    const s = versionScene();
-    const agent = await start(s, requested);
-    expect(agent.transport.negotiated).toBe(expected);
-    const records = await exerciseChecks(agent.client);
-    await stop(agent);
-    expect(s.upstreamCalls('ver')).toEqual([['say', { text: 'hello' }]]);
-    expect(callRecords(await agentAuditEvents(s.mode, s.workspace, agent.name))).toEqual(records);
-  });
+  ])(
+    'GW-10 stdio session initialized with protocolVersion %s (answered %s): grants, argument checks and one audit record per call all apply',
+    async (requested, expected) => {
+      const s = versionScene();
+      const agent = await start(s, requested);
+      expect(agent.transport.negotiated).toBe(expected);
+      const records = await exerciseChecks(agent.client);
+      await stop(agent);
+      expect(s.upstreamCalls('ver')).toEqual([['say', { text: 'hello' }]]);
+      expect(callRecords(await agentAuditEvents(s.mode, s.workspace, agent.name))).toEqual(records);
+    },
+  );
 
-  it.skipIf(!runnable)('GW-10 stdio: a session cannot change its protocol version after initialize (a second initialize is refused), and the checks still apply', async () => {
-    const s = versionScene();
-    const agent = await start(s);
-    expect(agent.transport.negotiated).toBe(LATEST);
-    const second = await agent.client
-      .request({ method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: { sampling: {}, roots: {} }, clientInfo: { name: 'downgrader', version: '1' } } }, InitializeResultSchema)
-      .then(
-        (result) => ({ accepted: result.protocolVersion }),
-        (error: unknown) => ({ code: (error as { code?: number }).code }),
-      );
-    // MCP lifecycle: initialize is the first interaction of a session, once. A second one must be
-    // an error (-32600 Invalid Request, as the SDK's Streamable HTTP transport answers), not a renegotiation.
-    expect.soft(second, 'second initialize on the same stdio session').toEqual({ code: -32600 });
-    const records = await exerciseChecks(agent.client);
-    await stop(agent);
-    expect(callRecords(await agentAuditEvents(s.mode, s.workspace, agent.name))).toEqual(records);
-  });
+  it.skipIf(!runnable)(
+    'GW-10 stdio: a session cannot change its protocol version after initialize (a second initialize is refused), and the checks still apply',
+    async () => {
+      const s = versionScene();
+      const agent = await start(s);
+      expect(agent.transport.negotiated).toBe(LATEST);
+      const second = await agent.client
+        .request(
+          {
+            method: 'initialize',
+            params: {
+              protocolVersion: '2024-11-05',
+              capabilities: { sampling: {}, roots: {} },
+              clientInfo: { name: 'downgrader', version: '1' },
+            },
+          },
+          InitializeResultSchema,
+        )
+        .then(
+          (result) => ({ accepted: result.protocolVersion }),
+          (error: unknown) => ({ code: (error as { code?: number }).code }),
+        );
+      // MCP lifecycle: initialize is the first interaction of a session, once. A second one must be
+      // an error (-32600 Invalid Request, as the SDK's Streamable HTTP transport answers), not a renegotiation.
+      expect.soft(second, 'second initialize on the same stdio session').toEqual({ code: -32600 });
+      const records = await exerciseChecks(agent.client);
+      await stop(agent);
+      expect(callRecords(await agentAuditEvents(s.mode, s.workspace, agent.name))).toEqual(records);
+    },
+  );
 
-  it.skipIf(!runnable)('GW-10 stdio: a client that skips initialize entirely is still held to every check', async () => {
-    const s = versionScene();
-    const name = agentName();
-    const transport = new StdioClientTransport(gatewayParams(s, name));
-    const answers = new Map<number, Record<string, unknown>>();
-    transport.onmessage = (message) => {
-      if ('id' in message && typeof message.id === 'number') answers.set(message.id, message);
-    };
-    await transport.start();
-    let id = 0;
-    const ask = async (method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> => {
-      const mine = ++id;
-      await transport.send({ jsonrpc: '2.0', id: mine, method, params });
-      return until(`an answer to ${method}`, () => answers.get(mine));
-    };
-    try {
-      const listed = await ask('tools/list', {});
-      expect(((listed.result as { tools: Tool[] } | undefined)?.tools ?? []).map((t) => t.name)).toEqual(['ver__say']);
-      expect((await ask('tools/call', { name: 'ver__secret', arguments: {} })).error).toMatchObject({ code: -32602 });
-      expect((await ask('tools/call', { name: 'ver__say', arguments: { text: 'bye' } })).error).toMatchObject({ code: -32003 });
-      expect((await ask('tools/call', { name: 'ver__say', arguments: { text: 7 } })).error).toMatchObject({ code: -32602 });
-      expect(text((await ask('tools/call', { name: 'ver__say', arguments: { text: 'hi' } })).result)).toBe('say ran with {"text":"hi"}');
-    } finally {
-      await transport.close();
-    }
-    expect(s.upstreamCalls('ver')).toEqual([['say', { text: 'hi' }]]);
-    expect(callRecords(await agentAuditEvents(s.mode, s.workspace, name))).toEqual([
-      ['ver__secret', 'deny', 'denied'],
-      ['ver__say', 'deny', 'denied'],
-      ['ver__say', 'deny', 'invalid'],
-      ['ver__say', 'allow', 'ok'],
-    ]);
-  });
-
-  it.skipIf(!runnable)('GW-10 Streamable HTTP: old, unknown, mismatched and missing MCP-Protocol-Version are handled per the spec and never skip auth, policy or audit', async () => {
-    const s = versionScene();
-    let sessions: HttpSession[] = [];
-    let runId = '';
-    const run = await withRunGateway(s, async (gw) => {
-      runId = gw.runId;
-      // Auth comes before anything version-related: no token, any version -> 401.
-      for (const version of ['2024-11-05', '2099-01-01']) {
-        const anon = await httpPost(gw.socket, initializeBody(version), { 'mcp-protocol-version': version });
-        expect(anon.status, `anonymous initialize (${version})`).toBe(401);
+  it.skipIf(!runnable)(
+    'GW-10 stdio: a client that skips initialize entirely is still held to every check',
+    async () => {
+      const s = versionScene();
+      const name = agentName();
+      const transport = new StdioClientTransport(gatewayParams(s, name));
+      const answers = new Map<number, Record<string, unknown>>();
+      transport.onmessage = (message) => {
+        if ('id' in message && typeof message.id === 'number') answers.set(message.id, message);
+      };
+      await transport.start();
+      let id = 0;
+      const ask = async (method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> => {
+        const mine = ++id;
+        await transport.send({ jsonrpc: '2.0', id: mine, method, params });
+        return until(`an answer to ${method}`, () => answers.get(mine));
+      };
+      try {
+        const listed = await ask('tools/list', {});
+        expect(((listed.result as { tools: Tool[] } | undefined)?.tools ?? []).map((t) => t.name)).toEqual([
+          'ver__say',
+        ]);
+        expect((await ask('tools/call', { name: 'ver__secret', arguments: {} })).error).toMatchObject({ code: -32602 });
+        expect((await ask('tools/call', { name: 'ver__say', arguments: { text: 'bye' } })).error).toMatchObject({
+          code: -32003,
+        });
+        expect((await ask('tools/call', { name: 'ver__say', arguments: { text: 7 } })).error).toMatchObject({
+          code: -32602,
+        });
+        expect(text((await ask('tools/call', { name: 'ver__say', arguments: { text: 'hi' } })).result)).toBe(
+          'say ran with {"text":"hi"}',
+        );
+      } finally {
+        await transport.close();
       }
-
-      // A session negotiated down to 2024-11-05.
-      const { session: old, reply } = await openHttpSession(gw, '2024-11-05');
-      expect(old.negotiated).toBe('2024-11-05');
-      expect((resultOf(reply)?.serverInfo as { name?: string } | undefined)?.name).toBe('warden-gateway');
-      expect(((resultOf(await old.request('tools/list', {}))?.tools ?? []) as Tool[]).map((t) => t.name)).toEqual(['ver__say']);
-      expect(rpcErrorOf(await old.call('ver__secret', {}))).toMatchObject({ code: -32602 });
-      expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }))).toMatchObject({ code: -32003 });
-      expect(rpcErrorOf(await old.call('ver__say', { text: 7 }))).toMatchObject({ code: -32602 });
-      expect(text(resultOf(await old.call('ver__say', { text: 'hello' })))).toBe('say ran with {"text":"hello"}');
-
-      // No MCP-Protocol-Version header: the request is served (spec: assume the negotiated version
-      // or 2025-03-26) with every check.
-      const bare = await old.call('ver__secret', {}, { version: null });
-      expect(bare.status).toBe(200);
-      expect(rpcErrorOf(bare)).toMatchObject({ code: -32602 });
-      expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }, { version: null }))).toMatchObject({ code: -32003 });
-      expect(text(resultOf(await old.call('ver__say', { text: 'hi' }, { version: null })))).toBe('say ran with {"text":"hi"}');
-
-      // A header naming another supported version than the negotiated one: served, every check.
-      const mismatched = await old.call('ver__secret', {}, { version: LATEST });
-      expect(mismatched.status).toBe(200);
-      expect(rpcErrorOf(mismatched)).toMatchObject({ code: -32602 });
-      expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }, { version: '2025-03-26' }))).toMatchObject({ code: -32003 });
-
-      // An invalid or unsupported version: 400 Bad Request (spec MUST); the call is not made.
-      for (const version of ['2099-01-01', 'not-a-version', '']) {
-        const bad = await old.call('ver__say', { text: 'hello' }, { version });
-        expect(bad.status, `MCP-Protocol-Version: '${version}'`).toBe(400);
-        expect(resultOf(bad)).toBeNull();
-      }
-      // ... and without the token it is 401 whatever the header says.
-      expect((await old.request('tools/call', { name: 'ver__say', arguments: { text: 'hello' } }, { token: null })).status).toBe(401);
-      expect((await old.request('tools/call', { name: 'ver__say', arguments: { text: 'hello' } }, { token: 'wrong', version: null })).status).toBe(401);
-
-      // The session cannot be renegotiated to another version.
-      const again = await old.post({ jsonrpc: '2.0', id: 900, method: 'initialize', params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 'again', version: '1' } } });
-      expect(again.status).toBe(400);
-      expect(rpcErrorOf(again)).toMatchObject({ code: -32600 });
-      // 2025-03-26 allowed JSON-RPC batches; the gateway refuses them whatever the session's version.
-      const batch = await old.post([
-        { jsonrpc: '2.0', id: 901, method: 'tools/call', params: { name: 'ver__say', arguments: { text: 'hello' } } },
-        { jsonrpc: '2.0', id: 902, method: 'tools/call', params: { name: 'ver__secret', arguments: {} } },
+      expect(s.upstreamCalls('ver')).toEqual([['say', { text: 'hi' }]]);
+      expect(callRecords(await agentAuditEvents(s.mode, s.workspace, name))).toEqual([
+        ['ver__secret', 'deny', 'denied'],
+        ['ver__say', 'deny', 'denied'],
+        ['ver__say', 'deny', 'invalid'],
+        ['ver__say', 'allow', 'ok'],
       ]);
-      expect(batch.status).toBe(400);
-      expect(rpcErrorOf(batch)).toMatchObject({ code: -32600 });
-      // Still the old version afterwards, and still checked.
-      expect(rpcErrorOf(await old.call('ver__secret', {}))).toMatchObject({ code: -32602 });
+    },
+  );
 
-      // Unknown versions are answered with the gateway's own (newest) version; same checks.
-      const { session: unknown } = await openHttpSession(gw, '2099-01-01');
-      expect(unknown.negotiated).toBe(LATEST);
-      expect(rpcErrorOf(await unknown.call('ver__secret', {}))).toMatchObject({ code: -32602 });
-      expect(rpcErrorOf(await unknown.call('ver__say', { text: 'hello', extra: 1 }))).toMatchObject({ code: -32602 });
-      const { session: mid } = await openHttpSession(gw, '2025-03-26');
-      expect(mid.negotiated).toBe('2025-03-26');
-      expect(rpcErrorOf(await mid.call('ver__say', { text: 'bye' }, { version: null }))).toMatchObject({ code: -32003 });
-      sessions = [old, unknown, mid];
-    });
-    expect(run.code, run.stderr).toBe(0);
+  it.skipIf(!runnable)(
+    'GW-10 Streamable HTTP: old, unknown, mismatched and missing MCP-Protocol-Version are handled per the spec and never skip auth, policy or audit',
+    async () => {
+      const s = versionScene();
+      let sessions: HttpSession[] = [];
+      let runId = '';
+      const run = await withRunGateway(s, async (gw) => {
+        runId = gw.runId;
+        // Auth comes before anything version-related: no token, any version -> 401.
+        for (const version of ['2024-11-05', '2099-01-01']) {
+          const anon = await httpPost(gw.socket, initializeBody(version), { 'mcp-protocol-version': version });
+          expect(anon.status, `anonymous initialize (${version})`).toBe(401);
+        }
 
-    // Only the allowed calls reached the server: none of the 400s, 401s or the batch.
-    expect(s.upstreamCalls('ver')).toEqual([
-      ['say', { text: 'hello' }],
-      ['say', { text: 'hi' }],
-    ]);
-    const events = await auditEvents(mode, s.workspace, runId);
-    const [old, unknown, mid] = sessions.map((x) => x.label);
-    expect(events.filter((e) => e.type === 'mcp.call').map((e) => [e.data.session, e.data.name, e.data.decision, e.data.outcome])).toEqual([
-      [old, 'ver__secret', 'deny', 'denied'],
-      [old, 'ver__say', 'deny', 'denied'],
-      [old, 'ver__say', 'deny', 'invalid'],
-      [old, 'ver__say', 'allow', 'ok'],
-      [old, 'ver__secret', 'deny', 'denied'],
-      [old, 'ver__say', 'deny', 'denied'],
-      [old, 'ver__say', 'allow', 'ok'],
-      [old, 'ver__secret', 'deny', 'denied'],
-      [old, 'ver__say', 'deny', 'denied'],
-      [old, 'ver__secret', 'deny', 'denied'],
-      [unknown, 'ver__secret', 'deny', 'denied'],
-      [unknown, 'ver__say', 'deny', 'invalid'],
-      [mid, 'ver__say', 'deny', 'denied'],
-    ]);
-    // The refusals warden makes itself are recorded: the four 401s, and the batch at the boundary.
-    const rejected = events.filter((e) => e.type === 'mcp.rejected').map((e) => [e.data.session, e.data.reason]);
-    expect(rejected.filter(([, reason]) => String(reason).includes('run token'))).toHaveLength(4);
-    expect(rejected.filter(([, reason]) => String(reason).includes('batch'))).toEqual([[old, 'batches are not supported']]);
-  });
+        // A session negotiated down to 2024-11-05.
+        const { session: old, reply } = await openHttpSession(gw, '2024-11-05');
+        expect(old.negotiated).toBe('2024-11-05');
+        expect((resultOf(reply)?.serverInfo as { name?: string } | undefined)?.name).toBe('warden-gateway');
+        expect(((resultOf(await old.request('tools/list', {}))?.tools ?? []) as Tool[]).map((t) => t.name)).toEqual([
+          'ver__say',
+        ]);
+        expect(rpcErrorOf(await old.call('ver__secret', {}))).toMatchObject({ code: -32602 });
+        expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }))).toMatchObject({ code: -32003 });
+        expect(rpcErrorOf(await old.call('ver__say', { text: 7 }))).toMatchObject({ code: -32602 });
+        expect(text(resultOf(await old.call('ver__say', { text: 'hello' })))).toBe('say ran with {"text":"hello"}');
 
-  it.skipIf(!runnable)('GW-10 AUD-01 Streamable HTTP: a call refused for its MCP-Protocol-Version header, and an attempt to re-initialize, each leave an audit record', async () => {
-    const s = versionScene();
-    let label = '';
-    let runId = '';
-    const run = await withRunGateway(s, async (gw) => {
-      runId = gw.runId;
-      const { session } = await openHttpSession(gw, '2024-11-05');
-      label = session.label;
-      const bad = await session.call('ver__say', { text: 'hello' }, { version: '2099-01-01' });
-      expect(bad.status).toBe(400);
-      const again = await session.post({ jsonrpc: '2.0', id: 900, method: 'initialize', params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 'again', version: '1' } } });
-      expect(again.status).toBe(400);
-      // A refusal warden makes itself, for comparison: recorded as mcp.rejected with the code the caller got.
-      expect((await session.post([{ jsonrpc: '2.0', id: 901, method: 'ping' }])).status).toBe(400);
-    });
-    expect(run.code, run.stderr).toBe(0);
-    expect(s.upstreamCalls('ver')).toEqual([]);
-    const events = await auditEvents(mode, s.workspace, runId);
-    const trail = events.filter((e) => (e.type === 'mcp.rejected' || e.type === 'mcp.call') && e.data.session === label).map((e) => [e.type, e.data.code]);
-    // Every refused request of the session, in order: the unsupported version, the re-initialize,
-    // the batch (each -32600, as the agent got it).
-    expect(trail).toEqual([
-      ['mcp.rejected', -32600],
-      ['mcp.rejected', -32600],
-      ['mcp.rejected', -32600],
-    ]);
-  });
+        // No MCP-Protocol-Version header: the request is served (spec: assume the negotiated version
+        // or 2025-03-26) with every check.
+        const bare = await old.call('ver__secret', {}, { version: null });
+        expect(bare.status).toBe(200);
+        expect(rpcErrorOf(bare)).toMatchObject({ code: -32602 });
+        expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }, { version: null }))).toMatchObject({
+          code: -32003,
+        });
+        expect(text(resultOf(await old.call('ver__say', { text: 'hi' }, { version: null })))).toBe(
+          'say ran with {"text":"hi"}',
+        );
 
-  it.skipIf(!runnable)('GW-10 Streamable HTTP: initialize requests without a usable protocolVersion are refused and do not use up the sessions', async () => {
-    const s = versionScene();
-    const run = await withRunGateway(s, async (gw) => {
-      // More broken initializes than the endpoint has session slots (64 by default).
-      const broken = [{}, { protocolVersion: 20241105 }, { protocolVersion: null }];
-      const statuses = new Set<number>();
-      for (let i = 0; i < 70; i++) {
-        const params = { ...broken[i % broken.length], capabilities: {}, clientInfo: { name: 'broken', version: '1' } };
-        const reply = await httpPost(gw.socket, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }), { authorization: `Bearer ${gw.token}` });
-        expect(reply.headers['mcp-session-id'], 'a refused initialize opens no session').toBeUndefined();
-        statuses.add(reply.status);
-      }
-      expect.soft([...statuses], 'statuses of the broken initializes').toEqual([400]);
-      // None of them holds a session slot: a well-formed initialize still opens a session.
-      const { session } = await openHttpSession(gw, LATEST);
-      expect(rpcErrorOf(await session.call('ver__secret', {}))).toMatchObject({ code: -32602 });
-    });
-    expect(run.code, run.stderr).toBe(0);
-  });
+        // A header naming another supported version than the negotiated one: served, every check.
+        const mismatched = await old.call('ver__secret', {}, { version: LATEST });
+        expect(mismatched.status).toBe(200);
+        expect(rpcErrorOf(mismatched)).toMatchObject({ code: -32602 });
+        expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }, { version: '2025-03-26' }))).toMatchObject({
+          code: -32003,
+        });
+
+        // An invalid or unsupported version: 400 Bad Request (spec MUST); the call is not made.
+        for (const version of ['2099-01-01', 'not-a-version', '']) {
+          const bad = await old.call('ver__say', { text: 'hello' }, { version });
+          expect(bad.status, `MCP-Protocol-Version: '${version}'`).toBe(400);
+          expect(resultOf(bad)).toBeNull();
+        }
+        // ... and without the token it is 401 whatever the header says.
+        expect(
+          (await old.request('tools/call', { name: 'ver__say', arguments: { text: 'hello' } }, { token: null })).status,
+        ).toBe(401);
+        expect(
+          (
+            await old.request(
+              'tools/call',
+              { name: 'ver__say', arguments: { text: 'hello' } },
+              { token: 'wrong', version: null },
+            )
+          ).status,
+        ).toBe(401);
+
+        // The session cannot be renegotiated to another version.
+        const again = await old.post({
+          jsonrpc: '2.0',
+          id: 900,
+          method: 'initialize',
+          params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 'again', version: '1' } },
+        });
+        expect(again.status).toBe(400);
+        expect(rpcErrorOf(again)).toMatchObject({ code: -32600 });
+        // 2025-03-26 allowed JSON-RPC batches; the gateway refuses them whatever the session's version.
+        const batch = await old.post([
+          { jsonrpc: '2.0', id: 901, method: 'tools/call', params: { name: 'ver__say', arguments: { text: 'hello' } } },
+          { jsonrpc: '2.0', id: 902, method: 'tools/call', params: { name: 'ver__secret', arguments: {} } },
+        ]);
+        expect(batch.status).toBe(400);
+        expect(rpcErrorOf(batch)).toMatchObject({ code: -32600 });
+        // Still the old version afterwards, and still checked.
+        expect(rpcErrorOf(await old.call('ver__secret', {}))).toMatchObject({ code: -32602 });
+
+        // Unknown versions are answered with the gateway's own (newest) version; same checks.
+        const { session: unknown } = await openHttpSession(gw, '2099-01-01');
+        expect(unknown.negotiated).toBe(LATEST);
+        expect(rpcErrorOf(await unknown.call('ver__secret', {}))).toMatchObject({ code: -32602 });
+        expect(rpcErrorOf(await unknown.call('ver__say', { text: 'hello', extra: 1 }))).toMatchObject({ code: -32602 });
+        const { session: mid } = await openHttpSession(gw, '2025-03-26');
+        expect(mid.negotiated).toBe('2025-03-26');
+        expect(rpcErrorOf(await mid.call('ver__say', { text: 'bye' }, { version: null }))).toMatchObject({
+          code: -32003,
+        });
+        sessions = [old, unknown, mid];
+      });
+      expect(run.code, run.stderr).toBe(0);
+
+      // Only the allowed calls reached the server: none of the 400s, 401s or the batch.
+      expect(s.upstreamCalls('ver')).toEqual([
+        ['say', { text: 'hello' }],
+        ['say', { text: 'hi' }],
+      ]);
+      const events = await auditEvents(mode, s.workspace, runId);
+      const [old, unknown, mid] = sessions.map((x) => x.label);
+      expect(
+        events
+          .filter((e) => e.type === 'mcp.call')
+          .map((e) => [e.data.session, e.data.name, e.data.decision, e.data.outcome]),
+      ).toEqual([
+        [old, 'ver__secret', 'deny', 'denied'],
+        [old, 'ver__say', 'deny', 'denied'],
+        [old, 'ver__say', 'deny', 'invalid'],
+        [old, 'ver__say', 'allow', 'ok'],
+        [old, 'ver__secret', 'deny', 'denied'],
+        [old, 'ver__say', 'deny', 'denied'],
+        [old, 'ver__say', 'allow', 'ok'],
+        [old, 'ver__secret', 'deny', 'denied'],
+        [old, 'ver__say', 'deny', 'denied'],
+        [old, 'ver__secret', 'deny', 'denied'],
+        [unknown, 'ver__secret', 'deny', 'denied'],
+        [unknown, 'ver__say', 'deny', 'invalid'],
+        [mid, 'ver__say', 'deny', 'denied'],
+      ]);
+      // The refusals warden makes itself are recorded: the four 401s, and the batch at the boundary.
+      const rejected = events.filter((e) => e.type === 'mcp.rejected').map((e) => [e.data.session, e.data.reason]);
+      expect(rejected.filter(([, reason]) => String(reason).includes('run token'))).toHaveLength(4);
+      expect(rejected.filter(([, reason]) => String(reason).includes('batch'))).toEqual([
+        [old, 'batches are not supported'],
+      ]);
+    },
+  );
+
+  it.skipIf(!runnable)(
+    'GW-10 AUD-01 Streamable HTTP: a call refused for its MCP-Protocol-Version header, and an attempt to re-initialize, each leave an audit record',
+    async () => {
+      const s = versionScene();
+      let label = '';
+      let runId = '';
+      const run = await withRunGateway(s, async (gw) => {
+        runId = gw.runId;
+        const { session } = await openHttpSession(gw, '2024-11-05');
+        label = session.label;
+        const bad = await session.call('ver__say', { text: 'hello' }, { version: '2099-01-01' });
+        expect(bad.status).toBe(400);
+        const again = await session.post({
+          jsonrpc: '2.0',
+          id: 900,
+          method: 'initialize',
+          params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 'again', version: '1' } },
+        });
+        expect(again.status).toBe(400);
+        // A refusal warden makes itself, for comparison: recorded as mcp.rejected with the code the caller got.
+        expect((await session.post([{ jsonrpc: '2.0', id: 901, method: 'ping' }])).status).toBe(400);
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(s.upstreamCalls('ver')).toEqual([]);
+      const events = await auditEvents(mode, s.workspace, runId);
+      const trail = events
+        .filter((e) => (e.type === 'mcp.rejected' || e.type === 'mcp.call') && e.data.session === label)
+        .map((e) => [e.type, e.data.code]);
+      // Every refused request of the session, in order: the unsupported version, the re-initialize,
+      // the batch (each -32600, as the agent got it).
+      expect(trail).toEqual([
+        ['mcp.rejected', -32600],
+        ['mcp.rejected', -32600],
+        ['mcp.rejected', -32600],
+      ]);
+    },
+  );
+
+  it.skipIf(!runnable)(
+    'GW-10 Streamable HTTP: initialize requests without a usable protocolVersion are refused and do not use up the sessions',
+    async () => {
+      const s = versionScene();
+      const run = await withRunGateway(s, async (gw) => {
+        // More broken initializes than the endpoint has session slots (64 by default).
+        const broken = [{}, { protocolVersion: 20241105 }, { protocolVersion: null }];
+        const statuses = new Set<number>();
+        for (let i = 0; i < 70; i++) {
+          const params = {
+            ...broken[i % broken.length],
+            capabilities: {},
+            clientInfo: { name: 'broken', version: '1' },
+          };
+          const reply = await httpPost(
+            gw.socket,
+            JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }),
+            { authorization: `Bearer ${gw.token}` },
+          );
+          expect(reply.headers['mcp-session-id'], 'a refused initialize opens no session').toBeUndefined();
+          statuses.add(reply.status);
+        }
+        expect.soft([...statuses], 'statuses of the broken initializes').toEqual([400]);
+        // None of them holds a session slot: a well-formed initialize still opens a session.
+        const { session } = await openHttpSession(gw, LATEST);
+        expect(rpcErrorOf(await session.call('ver__secret', {}))).toMatchObject({ code: -32602 });
+      });
+      expect(run.code, run.stderr).toBe(0);
+    },
+  );
 });

@@ -54,7 +54,11 @@ export interface RunSummaryJson {
   readonly signal: string | null;
   readonly duration_ms: number;
   readonly setup_ms: number | null;
-  readonly egress: { readonly allowed: number; readonly denied: number; readonly denied_targets: readonly { host: string; port: number; reason: string; count: number }[] };
+  readonly egress: {
+    readonly allowed: number;
+    readonly denied: number;
+    readonly denied_targets: readonly { host: string; port: number; reason: string; count: number }[];
+  };
   readonly limits_hit: readonly string[];
   readonly error: string | null;
 }
@@ -79,7 +83,9 @@ export interface WardenOptions {
 
 /** The state dir a mode's warden uses in tests (kept apart from a real installation's). */
 export function testStateDir(mode: Mode): string {
-  return mode === 'root' ? '/var/lib/warden-test' : join(userIds(TEST_USER)?.home ?? '/tmp', '.local', 'state', 'warden-test');
+  return mode === 'root'
+    ? '/var/lib/warden-test'
+    : join(userIds(TEST_USER)?.home ?? '/tmp', '.local', 'state', 'warden-test');
 }
 
 /**
@@ -88,7 +94,8 @@ export function testStateDir(mode: Mode): string {
  */
 export function warden(mode: Mode, args: readonly string[], options: WardenOptions): Promise<WardenResult> {
   const user = mode === 'user' ? userIds(TEST_USER) : null;
-  if (mode === 'user' && user === null) throw new Error(`test user ${TEST_USER} missing: run scripts/setup.sh --test-user`);
+  if (mode === 'user' && user === null)
+    throw new Error(`test user ${TEST_USER} missing: run scripts/setup.sh --test-user`);
   let summaryFile: string | null = null;
   let finalArgs = [...args];
   if (args[0] === 'run') {
@@ -105,7 +112,10 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
     ...(options.env ?? {}),
   };
   const prefix = options.prefix ?? [];
-  const drop = prefix.length > 0 && user !== null ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--'] : [];
+  const drop =
+    prefix.length > 0 && user !== null
+      ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--']
+      : [];
   const argv = [...prefix, ...drop, process.execPath, wardenBin(mode), ...finalArgs];
   return new Promise((resolvePromise) => {
     const child = spawn(argv[0] ?? '', argv.slice(1), {
@@ -128,7 +138,8 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       let summary: RunSummaryJson | null = null;
-      if (summaryFile !== null && existsSync(summaryFile)) summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummaryJson;
+      if (summaryFile !== null && existsSync(summaryFile))
+        summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummaryJson;
       if (summaryFile !== null) rmSync(join(summaryFile, '..'), { recursive: true, force: true });
       resolvePromise({ code, signal, stdout, stderr, summary });
     });
@@ -136,7 +147,13 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
 }
 
 /** `warden run [opts] -- sh -c SCRIPT` in `workspace`. */
-export function runShell(mode: Mode, workspace: string, script: string, wardenArgs: readonly string[] = [], options: Partial<WardenOptions> = {}): Promise<WardenResult> {
+export function runShell(
+  mode: Mode,
+  workspace: string,
+  script: string,
+  wardenArgs: readonly string[] = [],
+  options: Partial<WardenOptions> = {},
+): Promise<WardenResult> {
   return warden(mode, ['run', ...wardenArgs, '--', '/bin/sh', '-c', script], { cwd: workspace, ...options });
 }
 
@@ -185,7 +202,12 @@ export interface AuditEvent {
 }
 
 /** `warden audit show RUN --json` as `mode` (same state dir as the run, unless `env` names another). */
-export async function auditEvents(mode: Mode, cwd: string, runId: string, env?: Readonly<Record<string, string>>): Promise<AuditEvent[]> {
+export async function auditEvents(
+  mode: Mode,
+  cwd: string,
+  runId: string,
+  env?: Readonly<Record<string, string>>,
+): Promise<AuditEvent[]> {
   const result = await warden(mode, ['audit', 'show', runId, '--json'], { cwd, ...(env === undefined ? {} : { env }) });
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout) as AuditEvent[];
@@ -206,20 +228,51 @@ export async function agentAuditEvents(mode: Mode, cwd: string, agent: string): 
 /** Whether the user a mode's sandboxes run as can read `path` (the checkout may be private). */
 export function readableBySandbox(mode: Mode, ...paths: string[]): boolean {
   const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
-  return spawnSync('runuser', ['-u', user, '--', 'test', ...paths.flatMap((p, i) => (i === 0 ? ['-r', p] : ['-a', '-r', p]))]).status === 0;
+  return (
+    spawnSync('runuser', [
+      '-u',
+      user,
+      '--',
+      'test',
+      ...paths.flatMap((p, i) => (i === 0 ? ['-r', p] : ['-a', '-r', p])),
+    ]).status === 0
+  );
 }
 
 /**
  * How an MCP client starts `warden gateway --stdio` as `mode` (root, or the test user through
  * runuser), for the SDK's StdioClientTransport. `env` adds variables to warden's own environment.
  */
-export function gatewayStdioCommand(mode: Mode, options: { readonly workspace: string; readonly config: string; readonly agent: string; readonly env?: Readonly<Record<string, string>> }): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
+export function gatewayStdioCommand(
+  mode: Mode,
+  options: {
+    readonly workspace: string;
+    readonly config: string;
+    readonly agent: string;
+    readonly env?: Readonly<Record<string, string>>;
+  },
+): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
   const user = mode === 'user' ? userIds(TEST_USER) : null;
-  const args = [wardenBin(mode), '--config', options.config, 'gateway', '--stdio', '--workspace', options.workspace, '--agent', options.agent];
+  const args = [
+    wardenBin(mode),
+    '--config',
+    options.config,
+    'gateway',
+    '--stdio',
+    '--workspace',
+    options.workspace,
+    '--agent',
+    options.agent,
+  ];
   return {
     command: user === null ? process.execPath : 'runuser',
     args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
     cwd: options.workspace,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: user?.home ?? '/root', WARDEN_STATE_DIR: testStateDir(mode), ...options.env },
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+      HOME: user?.home ?? '/root',
+      WARDEN_STATE_DIR: testStateDir(mode),
+      ...options.env,
+    },
   };
 }

@@ -9,7 +9,17 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, availableModes, makeWorkspace, removeWorkspace, runShell, testStateDir, warden, type AuditEvent, type Mode } from '../helpers/warden.js';
+import {
+  auditEvents,
+  availableModes,
+  makeWorkspace,
+  removeWorkspace,
+  runShell,
+  testStateDir,
+  warden,
+  type AuditEvent,
+  type Mode,
+} from '../helpers/warden.js';
 
 let server: Server;
 let port = 0;
@@ -24,11 +34,23 @@ describe.each(availableModes())('audit log as %s', (mode: Mode) => {
   it('records a run as an ordered decision chain', async () => {
     const workspace = makeWorkspace(mode);
     try {
-      const result = await runShell(mode, workspace, `curl -s -o /dev/null http://127.0.0.2:${port}/a; curl -s -o /dev/null https://denied.example.com/; true`, ['--allow-domain', `127.0.0.2:${port}`]);
+      const result = await runShell(
+        mode,
+        workspace,
+        `curl -s -o /dev/null http://127.0.0.2:${port}/a; curl -s -o /dev/null https://denied.example.com/; true`,
+        ['--allow-domain', `127.0.0.2:${port}`],
+      );
       expect(result.code, result.stderr).toBe(0);
       const runId = result.summary?.run_id ?? '';
       const events = await auditEvents(mode, workspace, runId);
-      expect(events.map((e) => e.type)).toEqual(['run.started', 'sandbox.created', 'egress.allowed', 'egress.denied', 'sandbox.destroyed', 'run.ended']);
+      expect(events.map((e) => e.type)).toEqual([
+        'run.started',
+        'sandbox.created',
+        'egress.allowed',
+        'egress.denied',
+        'sandbox.destroyed',
+        'run.ended',
+      ]);
       expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
       expect(events[2]?.data).toMatchObject({ host: '127.0.0.2', port, protocol: 'http' });
       expect(events[3]?.data).toMatchObject({ host: 'denied.example.com', port: 443, reason: 'not_allowed' });
@@ -51,9 +73,16 @@ describe.each(availableModes())('audit log as %s', (mode: Mode) => {
         code=$(curl -s -o /dev/null -w '%{http_code}' http://blocked-$i.example.com/); echo "denied $i $code" >> seen.log
         i=$((i + 1)); done`;
       let wardenPid = -1;
-      const running = runShell(mode, workspace, script, ['--allow-domain', `127.0.0.2:${port}`], { env: { WARDEN_STATE_DIR: stateDir }, onSpawn: (pid) => (wardenPid = pid) });
+      const running = runShell(mode, workspace, script, ['--allow-domain', `127.0.0.2:${port}`], {
+        env: { WARDEN_STATE_DIR: stateDir },
+        onSpawn: (pid) => (wardenPid = pid),
+      });
       const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline && (!existsSync(join(workspace, 'seen.log')) || readFileSync(join(workspace, 'seen.log'), 'utf8').split('\n').length < 40)) {
+      while (
+        Date.now() < deadline &&
+        (!existsSync(join(workspace, 'seen.log')) ||
+          readFileSync(join(workspace, 'seen.log'), 'utf8').split('\n').length < 40)
+      ) {
         await new Promise((r) => setTimeout(r, 50));
       }
       process.kill(wardenPid, 'SIGKILL');
@@ -61,17 +90,32 @@ describe.each(availableModes())('audit log as %s', (mode: Mode) => {
       expect(result.signal).toBe('SIGKILL');
 
       const seen = readFileSync(join(workspace, 'seen.log'), 'utf8').trim().split('\n');
-      const allowedSeen = seen.filter((l) => / 200$/.test(l) && l.startsWith('allowed')).map((l) => `/r${l.split(' ')[1] ?? ''}`);
-      const deniedSeen = seen.filter((l) => / 403$/.test(l) && l.startsWith('denied')).map((l) => `blocked-${l.split(' ')[1] ?? ''}.example.com`);
+      const allowedSeen = seen
+        .filter((l) => / 200$/.test(l) && l.startsWith('allowed'))
+        .map((l) => `/r${l.split(' ')[1] ?? ''}`);
+      const deniedSeen = seen
+        .filter((l) => / 403$/.test(l) && l.startsWith('denied'))
+        .map((l) => `blocked-${l.split(' ')[1] ?? ''}.example.com`);
       expect(allowedSeen.length).toBeGreaterThan(10);
       expect(deniedSeen.length).toBeGreaterThan(10);
 
       const db = new Database(join(stateDir, 'audit.db'), { readonly: true });
-      const rows = db.prepare("SELECT json FROM events WHERE type IN ('egress.allowed','egress.denied')").pluck().all() as string[];
+      const rows = db
+        .prepare("SELECT json FROM events WHERE type IN ('egress.allowed','egress.denied')")
+        .pluck()
+        .all() as string[];
       db.close();
-      const recordedDenied = new Set(rows.map((r) => JSON.parse(r) as AuditEvent).filter((e) => e.type === 'egress.denied').map((e) => String(e.data.host)));
-      const recordedAllowedCount = rows.map((r) => JSON.parse(r) as AuditEvent).filter((e) => e.type === 'egress.allowed').length;
-      for (const host of deniedSeen) expect(recordedDenied.has(host), `denied ${host} was answered but not recorded`).toBe(true);
+      const recordedDenied = new Set(
+        rows
+          .map((r) => JSON.parse(r) as AuditEvent)
+          .filter((e) => e.type === 'egress.denied')
+          .map((e) => String(e.data.host)),
+      );
+      const recordedAllowedCount = rows
+        .map((r) => JSON.parse(r) as AuditEvent)
+        .filter((e) => e.type === 'egress.allowed').length;
+      for (const host of deniedSeen)
+        expect(recordedDenied.has(host), `denied ${host} was answered but not recorded`).toBe(true);
       expect(recordedAllowedCount).toBeGreaterThanOrEqual(allowedSeen.length);
 
       const verify = await warden(mode, ['audit', 'verify'], { cwd: workspace, env: { WARDEN_STATE_DIR: stateDir } });
@@ -95,18 +139,29 @@ describe('audit tampering and failure (as root)', () => {
         const run = await runShell(mode, workspace, 'true', [], { env: { WARDEN_STATE_DIR: stateDir } });
         expect(run.code).toBe(0);
       }
-      expect((await warden(mode, ['audit', 'verify'], { cwd: workspace, env: { WARDEN_STATE_DIR: stateDir } })).code).toBe(0);
+      expect(
+        (await warden(mode, ['audit', 'verify'], { cwd: workspace, env: { WARDEN_STATE_DIR: stateDir } })).code,
+      ).toBe(0);
       // Edit one record as an attacker with write access to the database would.
       const db = new Database(join(stateDir, 'audit.db'));
-      for (const trigger of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[]) db.exec(`DROP TRIGGER ${trigger}`);
+      for (const trigger of db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .pluck()
+        .all() as string[])
+        db.exec(`DROP TRIGGER ${trigger}`);
       const target = db.prepare("SELECT min(seq) FROM events WHERE type = 'run.ended'").pluck().get() as number;
-      const changed = db.prepare("UPDATE events SET json = replace(json, '\"exit_code\":0', '\"exit_code\":1') WHERE seq = ?").run(target);
+      const changed = db
+        .prepare('UPDATE events SET json = replace(json, \'"exit_code":0\', \'"exit_code":1\') WHERE seq = ?')
+        .run(target);
       db.close();
       expect(changed.changes).toBe(1);
       const verify = await warden(mode, ['audit', 'verify'], { cwd: workspace, env: { WARDEN_STATE_DIR: stateDir } });
       expect(verify.code).toBe(3);
       expect(verify.stdout).toMatch(new RegExp(`FAILED verification: hash_mismatch at record #${target}\\b`));
-      const json = await warden(mode, ['audit', 'verify', '--json'], { cwd: workspace, env: { WARDEN_STATE_DIR: stateDir } });
+      const json = await warden(mode, ['audit', 'verify', '--json'], {
+        cwd: workspace,
+        env: { WARDEN_STATE_DIR: stateDir },
+      });
       expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, firstBadSeq: target, problem: 'hash_mismatch' });
     } finally {
       removeWorkspace(workspace);
@@ -118,9 +173,14 @@ describe('audit tampering and failure (as root)', () => {
     const workspace = makeWorkspace(mode);
     const stateDir = `/var/lib/warden-test-aud02t-${process.pid}`;
     try {
-      for (let i = 0; i < 2; i++) expect((await runShell(mode, workspace, 'true', [], { env: { WARDEN_STATE_DIR: stateDir } })).code).toBe(0);
+      for (let i = 0; i < 2; i++)
+        expect((await runShell(mode, workspace, 'true', [], { env: { WARDEN_STATE_DIR: stateDir } })).code).toBe(0);
       const db = new Database(join(stateDir, 'audit.db'));
-      for (const trigger of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[]) db.exec(`DROP TRIGGER ${trigger}`);
+      for (const trigger of db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .pluck()
+        .all() as string[])
+        db.exec(`DROP TRIGGER ${trigger}`);
       const last = db.prepare('SELECT max(seq) FROM events').pluck().get() as number;
       db.prepare('DELETE FROM events WHERE seq > ?').run(last - 3);
       db.close();

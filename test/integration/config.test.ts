@@ -30,23 +30,91 @@ const cases: { name: string; yaml: string; message: RegExp }[] = [
   { name: 'a missing version', yaml: 'profiles: {}\n', message: /\(top level\)|version: expected 1|version/ },
   { name: 'another version', yaml: 'version: 2\n', message: /warden\.yaml:1:\d+ version: must be 1/ },
   { name: 'an unknown top-level field', yaml: 'version: 1\nprofile: {}\n', message: /unknown field 'profile'/ },
-  { name: 'an unknown profile field', yaml: 'version: 1\nprofiles:\n  coding:\n    netwrk: {}\n', message: /warden\.yaml:4:5 profiles\.coding: unknown field 'netwrk'/ },
-  { name: 'a wrong type', yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      pids: many\n', message: /warden\.yaml:5:\d+ profiles\.coding\.limits\.pids: expected number/ },
-  { name: "'*' in the allow-list", yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['*']\n", message: /profiles\.coding\.network\.allow\[0\]: '\*': '\*' would allow every host/ },
-  { name: "'*.com' in the allow-list", yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['*.com']\n", message: /allow\[0\].*top-level domain/ },
-  { name: "'*.co.uk' in the allow-list", yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: [api.example.com, '*.co.uk']\n", message: /allow\[1\].*public suffix/ },
-  { name: 'a URL in the allow-list', yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['https://api.example.com/v1']\n", message: /write a host, not a URL/ },
-  { name: 'a bad port', yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['api.example.com:99999']\n", message: /port/ },
-  { name: 'a writable system directory', yaml: 'version: 1\nprofiles:\n  coding:\n    filesystem:\n      writable: [/usr]\n', message: /system directory cannot be writable/ },
-  { name: 'a relative path escaping the workspace', yaml: 'version: 1\nprofiles:\n  coding:\n    filesystem:\n      read_only: [../other]\n', message: /stay inside the workspace/ },
-  { name: 'a ~ path', yaml: 'version: 1\nprofiles:\n  coding:\n    filesystem:\n      read_only: [~/.aws]\n', message: /'~' is not expanded/ },
-  { name: 'a reserved env name', yaml: 'version: 1\nprofiles:\n  coding:\n    env:\n      set: { HTTPS_PROXY: http://evil }\n', message: /HTTPS_PROXY is set by warden/ },
-  { name: 'an invalid env name', yaml: "version: 1\nprofiles:\n  coding:\n    env:\n      pass: ['BAD NAME']\n", message: /not a valid environment variable name/ },
-  { name: 'a bad memory size', yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      memory: lots\n', message: /'lots' is not a size/ },
-  { name: 'a tiny memory limit', yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      memory: 1MiB\n', message: /at least 16MiB/ },
-  { name: 'a bad duration', yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      timeout: soon\n', message: /'soon' is not a duration/ },
-  { name: 'a bad profile name', yaml: 'version: 1\nprofiles:\n  Coding Agent: {}\n', message: /profile names are lower-case/ },
-  { name: 'a bad sandbox user', yaml: 'version: 1\nsandbox:\n  user: "root; rm -rf /"\n', message: /not a valid user name/ },
+  {
+    name: 'an unknown profile field',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    netwrk: {}\n',
+    message: /warden\.yaml:4:5 profiles\.coding: unknown field 'netwrk'/,
+  },
+  {
+    name: 'a wrong type',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      pids: many\n',
+    message: /warden\.yaml:5:\d+ profiles\.coding\.limits\.pids: expected number/,
+  },
+  {
+    name: "'*' in the allow-list",
+    yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['*']\n",
+    message: /profiles\.coding\.network\.allow\[0\]: '\*': '\*' would allow every host/,
+  },
+  {
+    name: "'*.com' in the allow-list",
+    yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['*.com']\n",
+    message: /allow\[0\].*top-level domain/,
+  },
+  {
+    name: "'*.co.uk' in the allow-list",
+    yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: [api.example.com, '*.co.uk']\n",
+    message: /allow\[1\].*public suffix/,
+  },
+  {
+    name: 'a URL in the allow-list',
+    yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['https://api.example.com/v1']\n",
+    message: /write a host, not a URL/,
+  },
+  {
+    name: 'a bad port',
+    yaml: "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['api.example.com:99999']\n",
+    message: /port/,
+  },
+  {
+    name: 'a writable system directory',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    filesystem:\n      writable: [/usr]\n',
+    message: /system directory cannot be writable/,
+  },
+  {
+    name: 'a relative path escaping the workspace',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    filesystem:\n      read_only: [../other]\n',
+    message: /stay inside the workspace/,
+  },
+  {
+    name: 'a ~ path',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    filesystem:\n      read_only: [~/.aws]\n',
+    message: /'~' is not expanded/,
+  },
+  {
+    name: 'a reserved env name',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    env:\n      set: { HTTPS_PROXY: http://evil }\n',
+    message: /HTTPS_PROXY is set by warden/,
+  },
+  {
+    name: 'an invalid env name',
+    yaml: "version: 1\nprofiles:\n  coding:\n    env:\n      pass: ['BAD NAME']\n",
+    message: /not a valid environment variable name/,
+  },
+  {
+    name: 'a bad memory size',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      memory: lots\n',
+    message: /'lots' is not a size/,
+  },
+  {
+    name: 'a tiny memory limit',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      memory: 1MiB\n',
+    message: /at least 16MiB/,
+  },
+  {
+    name: 'a bad duration',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      timeout: soon\n',
+    message: /'soon' is not a duration/,
+  },
+  {
+    name: 'a bad profile name',
+    yaml: 'version: 1\nprofiles:\n  Coding Agent: {}\n',
+    message: /profile names are lower-case/,
+  },
+  {
+    name: 'a bad sandbox user',
+    yaml: 'version: 1\nsandbox:\n  user: "root; rm -rf /"\n',
+    message: /not a valid user name/,
+  },
 ];
 
 describe('config errors', () => {
@@ -115,11 +183,16 @@ describe('config errors', () => {
   });
 
   it('a valid config runs and `config check` lists its profiles', async () => {
-    writeFileSync(join(workspace, 'warden.yaml'), "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['*.npmjs.org', 'api.github.com:443']\n    limits: { memory: 1GiB, pids: 256, cpu: 1, timeout: 10m }\n    env: { pass: [TERM], set: { CI: '1' } }\n");
+    writeFileSync(
+      join(workspace, 'warden.yaml'),
+      "version: 1\nprofiles:\n  coding:\n    network:\n      allow: ['*.npmjs.org', 'api.github.com:443']\n    limits: { memory: 1GiB, pids: 256, cpu: 1, timeout: 10m }\n    env: { pass: [TERM], set: { CI: '1' } }\n",
+    );
     const check = await warden('root', ['config', 'check'], { cwd: workspace });
     expect(check.code, check.stderr).toBe(0);
     expect(check.stdout).toMatch(/ok; profiles: default, coding/);
-    const run = await warden('root', ['run', '--profile', 'coding', '--', '/bin/sh', '-c', 'echo CI=$CI'], { cwd: workspace });
+    const run = await warden('root', ['run', '--profile', 'coding', '--', '/bin/sh', '-c', 'echo CI=$CI'], {
+      cwd: workspace,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe('CI=1\n');
   });

@@ -18,7 +18,10 @@ interface DemoStepReport {
 interface DemoReportJson {
   readonly ok: boolean;
   readonly steps: readonly DemoStepReport[];
-  readonly audit: { readonly verified: boolean; readonly events: readonly { readonly type: string; readonly data: Record<string, unknown> }[] };
+  readonly audit: {
+    readonly verified: boolean;
+    readonly events: readonly { readonly type: string; readonly data: Record<string, unknown> }[];
+  };
 }
 
 describe.each(availableModes())('warden demo as %s', (mode: Mode) => {
@@ -30,7 +33,10 @@ describe.each(availableModes())('warden demo as %s', (mode: Mode) => {
     const result = await warden(mode, ['demo', '--json'], { cwd, timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as DemoReportJson;
-    expect(report.steps.filter((s) => !s.ok), JSON.stringify(report.steps, null, 2)).toEqual([]);
+    expect(
+      report.steps.filter((s) => !s.ok),
+      JSON.stringify(report.steps, null, 2),
+    ).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.audit.verified).toBe(true);
 
@@ -42,7 +48,9 @@ describe.each(availableModes())('warden demo as %s', (mode: Mode) => {
     expect(step('mcp-outside')?.observed).toBe('blocked');
 
     // The gateway's own records: one allowed read, the write and the outside read refused.
-    const calls = report.audit.events.filter((e) => e.type === 'mcp.call').map((e) => ({ name: e.data['name'], decision: e.data['decision'], outcome: e.data['outcome'] }));
+    const calls = report.audit.events
+      .filter((e) => e.type === 'mcp.call')
+      .map((e) => ({ name: e.data['name'], decision: e.data['decision'], outcome: e.data['outcome'] }));
     expect(calls).toEqual([
       { name: 'files__read_text_file', decision: 'allow', outcome: 'ok' },
       { name: 'files__write_file', decision: 'deny', outcome: 'denied' },

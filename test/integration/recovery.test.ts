@@ -6,7 +6,15 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { availableModes, makeWorkspace, removeWorkspace, runShell, userIds, TEST_USER, type Mode } from '../helpers/warden.js';
+import {
+  availableModes,
+  makeWorkspace,
+  removeWorkspace,
+  runShell,
+  userIds,
+  TEST_USER,
+  type Mode,
+} from '../helpers/warden.js';
 
 function runtimeRoot(mode: Mode): string {
   return mode === 'root' ? '/run/warden' : `/tmp/warden-${userIds(TEST_USER)?.uid ?? 0}`;
@@ -18,13 +26,16 @@ function cgroupDirs(mode: Mode, runId: string): string[] {
 }
 
 describe.each(availableModes())('recovery after SIGKILL of warden, as %s', (mode: Mode) => {
-  it('SBX-13 the next start removes the dead run\'s placeholders, cgroups and runtime directory', async () => {
+  it("SBX-13 the next start removes the dead run's placeholders, cgroups and runtime directory", async () => {
     const workspace = makeWorkspace(mode);
     try {
       let wardenPid = -1;
-      const running = runShell(mode, workspace, 'echo started > started; sleep 600', [], { onSpawn: (pid) => (wardenPid = pid) });
+      const running = runShell(mode, workspace, 'echo started > started; sleep 600', [], {
+        onSpawn: (pid) => (wardenPid = pid),
+      });
       const deadline = Date.now() + 15_000;
-      while (!existsSync(join(workspace, 'started')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!existsSync(join(workspace, 'started')) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       expect(existsSync(join(workspace, 'started'))).toBe(true);
 
       // The placeholder for a missing .mcp.json exists while the run is alive.

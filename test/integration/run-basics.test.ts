@@ -2,7 +2,15 @@
  * `warden run` basics as a user sees them: exit codes, the summary, stdio, the environment.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableModes, makeWorkspace, probeValues, removeWorkspace, runShell, warden, type Mode } from '../helpers/warden.js';
+import {
+  availableModes,
+  makeWorkspace,
+  probeValues,
+  removeWorkspace,
+  runShell,
+  warden,
+  type Mode,
+} from '../helpers/warden.js';
 
 describe.each(availableModes())('warden run as %s', (mode: Mode) => {
   let workspace = '';
@@ -23,7 +31,9 @@ describe.each(availableModes())('warden run as %s', (mode: Mode) => {
     workspace = makeWorkspace(mode);
     // Two arguments: one argument may not exceed 128 KiB (MAX_ARG_STRLEN).
     const long = 'y'.repeat(100_000);
-    const result = await warden(mode, ['run', '--', '/bin/sh', '-c', 'printf %s "$0$1" | wc -c', long, long], { cwd: workspace });
+    const result = await warden(mode, ['run', '--', '/bin/sh', '-c', 'printf %s "$0$1" | wc -c', long, long], {
+      cwd: workspace,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe('200000');
   });
@@ -42,7 +52,11 @@ describe.each(availableModes())('warden run as %s', (mode: Mode) => {
 
   it('runs in the workspace with the documented environment', async () => {
     workspace = makeWorkspace(mode);
-    const result = await runShell(mode, workspace, 'echo CWD=$(pwd); echo HOME=$HOME; echo PROXY=$HTTPS_PROXY; echo RUN=$WARDEN_RUN_ID');
+    const result = await runShell(
+      mode,
+      workspace,
+      'echo CWD=$(pwd); echo HOME=$HOME; echo PROXY=$HTTPS_PROXY; echo RUN=$WARDEN_RUN_ID',
+    );
     const values = probeValues(result.stdout);
     expect(values.get('CWD')).toBe(workspace);
     expect(values.get('HOME')).toBe('/home/agent');

@@ -305,7 +305,20 @@ async function runProbe(options: { filter: boolean; caps: boolean }): Promise<Pr
     // The capability controls show what the kernel alone would allow to a process that holds
     // capabilities in its own namespaces; warden itself always drops them.
     ...(options.caps ? ['--cap-add', 'ALL'] : ['--cap-drop', 'ALL']),
-    ...['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64'],
+    ...[
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+    ],
     ...['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'],
     ...(options.filter ? ['--seccomp', '3'] : []),
     '--',
@@ -422,85 +435,99 @@ const REFUSALS: readonly (readonly [caseId: string, probe: string, expected: str
 ];
 
 /** Namespace flags the kernel refuses without capabilities: compared against the runs with namespace capabilities. */
-const NAMESPACE_FLAGS = ['CLONE_NEWNS', 'CLONE_NEWPID', 'CLONE_NEWNET', 'CLONE_NEWUTS', 'CLONE_NEWIPC', 'CLONE_NEWCGROUP'];
+const NAMESPACE_FLAGS = [
+  'CLONE_NEWNS',
+  'CLONE_NEWPID',
+  'CLONE_NEWNET',
+  'CLONE_NEWUTS',
+  'CLONE_NEWIPC',
+  'CLONE_NEWCGROUP',
+];
 
-describe.skipIf(missing.length > 0)(`seccomp filter under bwrap on the real kernel${missing.length > 0 ? ` (skipped: needs ${missing.join(', ')})` : ''}`, () => {
-  let filtered: Probe = {};
-  let unfiltered: Probe = {};
-  let filteredWithCaps: Probe = {};
-  let unfilteredWithCaps: Probe = {};
+describe.skipIf(missing.length > 0)(
+  `seccomp filter under bwrap on the real kernel${missing.length > 0 ? ` (skipped: needs ${missing.join(', ')})` : ''}`,
+  () => {
+    let filtered: Probe = {};
+    let unfiltered: Probe = {};
+    let filteredWithCaps: Probe = {};
+    let unfilteredWithCaps: Probe = {};
 
-  beforeAll(async () => {
-    [filtered, unfiltered, filteredWithCaps, unfilteredWithCaps] = await Promise.all([
-      runProbe({ filter: true, caps: false }),
-      runProbe({ filter: false, caps: false }),
-      runProbe({ filter: true, caps: true }),
-      runProbe({ filter: false, caps: true }),
-    ]);
-  });
+    beforeAll(async () => {
+      [filtered, unfiltered, filteredWithCaps, unfilteredWithCaps] = await Promise.all([
+        runProbe({ filter: true, caps: false }),
+        runProbe({ filter: false, caps: false }),
+        runProbe({ filter: true, caps: true }),
+        runProbe({ filter: false, caps: true }),
+      ]);
+    });
 
-  it('is installed: /proc/self/status shows Seccomp: 2 with one filter and no_new_privs', () => {
-    expect(filtered.self_status).toEqual({ Seccomp: '2', Seccomp_filters: '1', NoNewPrivs: '1' });
-    expect(unfiltered.self_status).toMatchObject({ Seccomp: '0' });
-  });
+    it('is installed: /proc/self/status shows Seccomp: 2 with one filter and no_new_privs', () => {
+      expect(filtered.self_status).toEqual({ Seccomp: '2', Seccomp_filters: '1', NoNewPrivs: '1' });
+      expect(unfiltered.self_status).toMatchObject({ Seccomp: '0' });
+    });
 
-  it('is installed in bwrap\'s pid-1 init too, so taking over pid 1 gains no unfiltered process', () => {
-    expect(filtered.pid1_exe).toBe(BWRAP);
-    expect(filtered.pid1_status).toEqual({ Seccomp: '2', Seccomp_filters: '1', NoNewPrivs: '1' });
-  });
+    it("is installed in bwrap's pid-1 init too, so taking over pid 1 gains no unfiltered process", () => {
+      expect(filtered.pid1_exe).toBe(BWRAP);
+      expect(filtered.pid1_status).toEqual({ Seccomp: '2', Seccomp_filters: '1', NoNewPrivs: '1' });
+    });
 
-  // The command can open /proc/1/mem (and any same-uid process's mem) read-write: it is open() and
-  // pwrite(), which a seccomp filter cannot tell from ordinary file I/O. Closing it is the sandbox
-  // backend's job (e.g. no other dumpable same-uid process in the sandbox, or bwrap --as-pid-1).
-  it.todo('SBX-10 writes to /proc/1/mem are refused (not enforceable by seccomp; owned by the sandbox backend)');
+    // The command can open /proc/1/mem (and any same-uid process's mem) read-write: it is open() and
+    // pwrite(), which a seccomp filter cannot tell from ordinary file I/O. Closing it is the sandbox
+    // backend's job (e.g. no other dumpable same-uid process in the sandbox, or bwrap --as-pid-1).
+    it.todo('SBX-10 writes to /proc/1/mem are refused (not enforceable by seccomp; owned by the sandbox backend)');
 
-  it('does not leak the filter pipe (fd 3) into the command', () => {
-    expect(filtered.fd3).toBe('closed');
-  });
+    it('does not leak the filter pipe (fd 3) into the command', () => {
+      expect(filtered.fd3).toBe('closed');
+    });
 
-  it.each(REFUSALS)('%s %s is refused with %s', (_caseId, probe, expected, proof) => {
-    expect(filtered[probe], 'with the filter').toBe(expected);
-    expect(filteredWithCaps[probe], 'with the filter, holding namespace capabilities').toBe(expected);
-    if (proof === 'control') expect(unfiltered[probe], 'the bare kernel answers differently').not.toBe(expected);
-  });
+    it.each(REFUSALS)('%s %s is refused with %s', (_caseId, probe, expected, proof) => {
+      expect(filtered[probe], 'with the filter').toBe(expected);
+      expect(filteredWithCaps[probe], 'with the filter, holding namespace capabilities').toBe(expected);
+      if (proof === 'control') expect(unfiltered[probe], 'the bare kernel answers differently').not.toBe(expected);
+    });
 
-  it.each(NAMESPACE_FLAGS)('SBX-19 clone with %s is refused even where the kernel would allow it', (flag) => {
-    const probe = `clone_${flag}`;
-    expect(filtered[probe]).toBe('EPERM');
-    expect(filteredWithCaps[probe]).toBe('EPERM');
-    expect(unfilteredWithCaps[probe], 'the bare kernel allows it to a process with namespace capabilities').toBe('ok');
-  });
+    it.each(NAMESPACE_FLAGS)('SBX-19 clone with %s is refused even where the kernel would allow it', (flag) => {
+      const probe = `clone_${flag}`;
+      expect(filtered[probe]).toBe('EPERM');
+      expect(filteredWithCaps[probe]).toBe('EPERM');
+      expect(unfilteredWithCaps[probe], 'the bare kernel allows it to a process with namespace capabilities').toBe(
+        'ok',
+      );
+    });
 
-  it('kills x32-ABI syscalls (SIGSYS)', () => {
-    expect(filtered.x32_getpid).toBe('signal:SIGSYS');
-    expect(unfiltered.x32_getpid).not.toBe('signal:SIGSYS');
-  });
+    it('kills x32-ABI syscalls (SIGSYS)', () => {
+      expect(filtered.x32_getpid).toBe('signal:SIGSYS');
+      expect(unfiltered.x32_getpid).not.toBe('signal:SIGSYS');
+    });
 
-  it('kills i386 syscalls made with int 0x80 (SIGSYS)', (ctx) => {
-    // Needs IA32 emulation in the kernel; where it is off, int 0x80 faults with or without the filter.
-    if (unfiltered.i386_int80 !== 'ok') ctx.skip(`int 0x80 does not work on this kernel even unfiltered: ${String(unfiltered.i386_int80)}`);
-    expect(filtered.i386_int80).toBe('signal:SIGSYS');
-  });
+    it('kills i386 syscalls made with int 0x80 (SIGSYS)', (ctx) => {
+      // Needs IA32 emulation in the kernel; where it is off, int 0x80 faults with or without the filter.
+      if (unfiltered.i386_int80 !== 'ok')
+        ctx.skip(`int 0x80 does not work on this kernel even unfiltered: ${String(unfiltered.i386_int80)}`);
+      expect(filtered.i386_int80).toBe('signal:SIGSYS');
+    });
 
-  it('allows the personality values Docker allows', () => {
-    for (const value of ['0x0', '0x8', '0x20000', '0x20008', '0xffffffff']) expect(filtered[`personality_${value}`], value).toBe('ok');
-  });
+    it('allows the personality values Docker allows', () => {
+      for (const value of ['0x0', '0x8', '0x20000', '0x20008', '0xffffffff'])
+        expect(filtered[`personality_${value}`], value).toBe('ok');
+    });
 
-  it.each([
-    ['socket AF_NETLINK NETLINK_ROUTE', 'socket_netlink_route', 'ok'],
-    ['socket AF_INET6', 'socket_inet6', 'ok'],
-    ['socketpair AF_UNIX', 'socketpair_unix', 'ok'],
-    ['ioctl TIOCGWINSZ', 'ioctl_TIOCGWINSZ', 'ok'],
-    ['clone without namespace flags', 'clone_plain', 'ok'],
-    ['TCP over loopback (AF_INET to 127.0.0.1)', 'work_tcp_loopback', 'ok'],
-    ['AF_UNIX socketpair round trip', 'work_unix_socketpair', 'ok'],
-    ['if_nameindex over NETLINK_ROUTE', 'work_netlink_route_if_nameindex', 'ok'],
-    ['os.fork', 'work_fork', 'ok'],
-    ['threads (glibc tries clone3, falls back to clone)', 'work_threads', 'ok'],
-    ['posix_spawn (glibc tries clone3, falls back to clone)', 'work_posix_spawn', 'ok'],
-    ["subprocess /bin/sh -c 'sleep 0 & wait; echo abc | tr a-c x-z'", 'work_subprocess_sh_pipeline', 'xyz'],
-    ["python3 -c 'import asyncio'", 'work_python_asyncio', 'ok'],
-  ])('ordinary work still succeeds: %s', (_what, probe, expected) => {
-    expect(filtered[probe]).toBe(expected);
-  });
-});
+    it.each([
+      ['socket AF_NETLINK NETLINK_ROUTE', 'socket_netlink_route', 'ok'],
+      ['socket AF_INET6', 'socket_inet6', 'ok'],
+      ['socketpair AF_UNIX', 'socketpair_unix', 'ok'],
+      ['ioctl TIOCGWINSZ', 'ioctl_TIOCGWINSZ', 'ok'],
+      ['clone without namespace flags', 'clone_plain', 'ok'],
+      ['TCP over loopback (AF_INET to 127.0.0.1)', 'work_tcp_loopback', 'ok'],
+      ['AF_UNIX socketpair round trip', 'work_unix_socketpair', 'ok'],
+      ['if_nameindex over NETLINK_ROUTE', 'work_netlink_route_if_nameindex', 'ok'],
+      ['os.fork', 'work_fork', 'ok'],
+      ['threads (glibc tries clone3, falls back to clone)', 'work_threads', 'ok'],
+      ['posix_spawn (glibc tries clone3, falls back to clone)', 'work_posix_spawn', 'ok'],
+      ["subprocess /bin/sh -c 'sleep 0 & wait; echo abc | tr a-c x-z'", 'work_subprocess_sh_pipeline', 'xyz'],
+      ["python3 -c 'import asyncio'", 'work_python_asyncio', 'ok'],
+    ])('ordinary work still succeeds: %s', (_what, probe, expected) => {
+      expect(filtered[probe]).toBe(expected);
+    });
+  },
+);

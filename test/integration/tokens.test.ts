@@ -16,7 +16,11 @@ describe('warden token revoke', () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-revoke-'));
     const stateDir = join(dir, 'state');
     const ids = Array.from({ length: 12 }, (_, i) => `token-${i}`);
-    const results = await Promise.all(ids.map((id) => warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', id, '--json'], { cwd: dir })));
+    const results = await Promise.all(
+      ids.map((id) =>
+        warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', id, '--json'], { cwd: dir }),
+      ),
+    );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const listed = readFileSync(join(stateDir, 'tokens.revoked'), 'utf8')
       .trim()
@@ -30,7 +34,10 @@ describe('warden token revoke', () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-revoke-'));
     const stateDir = join(dir, 'state');
     expect((await warden('root', ['--state-dir', stateDir, 'token', 'revoke'], { cwd: dir })).code).toBe(2);
-    expect((await warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', 'a', '--token', 'b'], { cwd: dir })).code).toBe(2);
+    expect(
+      (await warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', 'a', '--token', 'b'], { cwd: dir }))
+        .code,
+    ).toBe(2);
     const bad = await warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', 'not an id!'], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('TOKEN_INVALID');
