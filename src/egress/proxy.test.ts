@@ -735,6 +735,53 @@ describe('NET-09 proxy credential', () => {
   });
 });
 
+describe('AUD-06 requests the parser refuses', () => {
+  it('AUD-06 a CONNECT or request with control characters or bidi marks in the target gets 400 and an escaped egress.denied record', async () => {
+    const before = fx.sink.of('egress.denied').length;
+    const bidi = Buffer.from('\u202e', 'utf8'); // RIGHT-TO-LEFT OVERRIDE
+    const connect = Buffer.concat([
+      Buffer.from('CONNECT evil'),
+      bidi,
+      Buffer.from('.test:443 HTTP/1.1\r\nHost: x\r\n\r\n'),
+    ]);
+    const control = 'GET http://allowed.test/a\x01b HTTP/1.1\r\nHost: allowed.test\r\n\r\n';
+    const answers = [await rawExchange(fx.socketPath, connect), await rawExchange(fx.socketPath, control)];
+    for (const answer of answers) {
+      expect(answer.toString()).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer.toString()).toContain('X-Warden-Deny-Reason: bad_request');
+    }
+    const records = fx.sink.of('egress.denied').slice(before);
+    expect(records.map((r) => [r.data.protocol, r.data.reason])).toEqual([
+      ['connect', 'bad_request'],
+      ['http', 'bad_request'],
+    ]);
+    // The raw target is kept, escaped byte by byte: nothing in the record can act on a terminal.
+    expect(records[0]?.data.detail).toContain('CONNECT evil\\xe2\\x80\\xae.test:443 HTTP/1.1');
+    expect(records[1]?.data.detail).toContain('GET http://allowed.test/a\\x01b HTTP/1.1');
+    for (const record of records) expect(JSON.stringify(record.data)).toMatch(/^[\x20-\x7e]*$/);
+  });
+
+  it('AUD-06 parser refusals are rate-limited; the rest are counted', async () => {
+    const limited = await startProxy({ allow: ['allowed.test'], resolver, limits: { parserEventsPerSecond: 3 } });
+    try {
+      const bad = 'CONNECT a\x7fb:443 HTTP/1.1\r\n\r\n';
+      const answers = await Promise.all(Array.from({ length: 30 }, () => rawExchange(limited.socketPath, bad)));
+      expect(answers.every((a) => a.toString().startsWith('HTTP/1.1 400 '))).toBe(true);
+      const recorded = limited.sink.of('egress.denied').length;
+      expect(recorded).toBeGreaterThanOrEqual(3);
+      expect(recorded).toBeLessThanOrEqual(6);
+      expect(limited.proxy.stats().denied).toBe(30);
+      await new Promise((resolve) => setTimeout(resolve, 1_050));
+      await rawExchange(limited.socketPath, bad);
+      expect(limited.sink.of('egress.denied').at(-1)?.data.detail).toMatch(
+        /\(\d+ earlier refusals were counted but not recorded individually\)$/,
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('NET-10 relay through the proxy', () => {
   it('NET-10 CONNECT to the proxy forwarder (127.0.0.1:3128, or any loopback port) gains nothing', async () => {
     const direct = await openConnect(fx.socketPath, '127.0.0.1:3128');

@@ -74,6 +74,8 @@ export interface EgressLimits {
   readonly maxHelloBytes: number;
   /** `auth_failed` events recorded per second; further failures are counted, not recorded. */
   readonly authEventsPerSecond: number;
+  /** `egress.denied` records per second for requests the HTTP parser refuses (the rest are counted). */
+  readonly parserEventsPerSecond: number;
   /** Distinct denied targets remembered by {@link EgressProxy.stats}. */
   readonly maxDeniedTargets: number;
   /** Upstream sockets the plain-HTTP forwarder keeps (active + idle). */
@@ -96,6 +98,7 @@ export const DEFAULT_EGRESS_LIMITS: EgressLimits = Object.freeze({
   maxRequestsPerConnection: 1_000,
   maxHelloBytes: 16 * 1024 + 5,
   authEventsPerSecond: 5,
+  parserEventsPerSecond: 5,
   maxDeniedTargets: 256,
   maxUpstreamSockets: 512,
 });
@@ -249,6 +252,7 @@ export class EgressProxy {
   readonly #timeouts: EgressTimeouts;
   readonly #limits: EgressLimits;
   readonly #authLimiter: EventRateLimiter;
+  readonly #parserLimiter: EventRateLimiter;
   readonly #net: NetServer;
   readonly #http: HttpServer;
   readonly #agent: CheckedAgent;
@@ -281,6 +285,7 @@ export class EgressProxy {
     this.#timeouts = { ...DEFAULT_EGRESS_TIMEOUTS, ...options.timeouts };
     this.#limits = { ...DEFAULT_EGRESS_LIMITS, ...options.limits };
     this.#authLimiter = new EventRateLimiter(this.#limits.authEventsPerSecond);
+    this.#parserLimiter = new EventRateLimiter(this.#limits.parserEventsPerSecond);
 
     // allowHalfOpen: a tunnel client may finish sending and still read the reply.
     this.#net = createNetServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#onConnection(socket));
@@ -306,6 +311,10 @@ export class EgressProxy {
       this.#run(this.#onConnect(req, socket, head), socket),
     );
     this.#http.on('upgrade', (req: IncomingMessage, socket: Socket) => this.#run(this.#onUpgrade(req, socket), socket));
+    // A request Node's parser refuses never reaches the handlers above; it is recorded here (AUD-06).
+    this.#http.on('clientError', (error: ParserError, socket: Socket) =>
+      this.#run(this.#onParserRefusal(error, socket), socket),
+    );
 
     this.#agent = new CheckedAgent({
       keepAlive: true,
@@ -519,6 +528,42 @@ export class EgressProxy {
     const more =
       suppressed > 0 ? ` (${suppressed} earlier auth failures were counted but not recorded individually)` : '';
     await this.#recordDenied(protocol, host, port, 'auth_failed', `${what}${more}`, method);
+  }
+
+  /**
+   * A request whose head Node's HTTP parser refused (control characters or bidi marks in the
+   * target, a malformed request line, an oversized head): answered 400 (431 when too large) and
+   * recorded as `egress.denied` with the raw request line escaped byte by byte, at most
+   * `parserEventsPerSecond` records a second (the rest are counted, AUD-06). Timeouts and resets
+   * are not requests and are not recorded.
+   */
+  async #onParserRefusal(error: ParserError, socket: Socket): Promise<void> {
+    const code = typeof error.code === 'string' ? error.code : '';
+    if (!code.startsWith('HPE_') || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const line = requestLine(error.rawPacket);
+    const method = /^[A-Z]{1,16} /.exec(line)?.[0].trimEnd();
+    const target = line.split(' ')[1] ?? '';
+    const loose = method === 'CONNECT' ? looseAuthority(target) : looseTarget(target);
+    const tooLarge = code === 'HPE_HEADER_OVERFLOW';
+    const what = tooLarge ? 'the request head is too large' : `the request could not be parsed (${code})`;
+    const suppressed = this.#parserLimiter.take();
+    if (suppressed === undefined) {
+      this.#countDenied(loose.host, loose.port, 'bad_request');
+    } else {
+      const more = suppressed > 0 ? ` (${suppressed} earlier refusals were counted but not recorded individually)` : '';
+      await this.#recordDenied(
+        method === 'CONNECT' ? 'connect' : 'http',
+        loose.host,
+        loose.port,
+        'bad_request',
+        `${what}: ${line}${more}`,
+        method,
+      );
+    }
+    endWith(socket, rawRefusal(tooLarge ? 431 : 400, what, 'bad_request'));
   }
 
   // ---------------------------------------------------------------- decision
@@ -942,6 +987,42 @@ export class EgressProxy {
 function noop(): void {}
 
 /** Best-effort host and port from a request target, for reporting only (never for decisions). */
+/** What Node's parser attaches to a `clientError`: its code and the bytes it refused. */
+type ParserError = Error & { code?: unknown; rawPacket?: unknown };
+
+/** The longest request line kept in a record (after escaping). */
+const MAX_RECORDED_LINE = 512;
+
+/**
+ * The first line of a refused request, with every byte outside printable ASCII written as \xNN,
+ * so a control character or bidi mark in the target is visible in the record instead of acting
+ * on the terminal that shows it.
+ */
+function requestLine(raw: unknown): string {
+  if (!Buffer.isBuffer(raw)) return '';
+  const end = raw.indexOf(0x0a);
+  const bytes = raw.subarray(0, end < 0 ? Math.min(raw.length, MAX_RECORDED_LINE) : end);
+  let text = '';
+  for (const byte of bytes) {
+    if (text.length >= MAX_RECORDED_LINE) return `${text}…`;
+    text +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return text.replace(/\\x0d$/, '');
+}
+
+/** host and port of a CONNECT target as far as they can be read, for the summary's denied targets. */
+function looseAuthority(target: string): { host: string; port: number } {
+  const colon = target.lastIndexOf(':');
+  const port = colon < 0 ? 0 : Number(target.slice(colon + 1));
+  return {
+    host: colon < 0 ? target : target.slice(0, colon),
+    port: Number.isInteger(port) && port <= 65535 ? port : 0,
+  };
+}
+
 function looseTarget(rawUrl: string): { host: string; port: number } {
   try {
     const url = new URL(rawUrl);

@@ -1062,6 +1062,31 @@ out('direct', allowed_server=direct('127.0.0.2', P), internet=direct('1.1.1.1', 
     expect(get(run, 'direct')).toEqual({ name: 'direct', allowed_server: 'ECONNREFUSED', internet: 'ENETUNREACH' });
     expect(paths(serverA)).toEqual(['/before']);
   });
+
+  it('AUD-06 requests the proxy parser refuses (control characters, bidi marks) are answered 400 and recorded, escaped', async () => {
+    const code = `${PY_PRELUDE}
+s, status, reason, rest = connect('evil\\u202e.example:443')
+out('bidi_connect', status=status, reason=reason)
+s.close()
+s = proxy_socket(PROXY)
+s.sendall(('GET http://127.0.0.2:%d/a\\x01b HTTP/1.1\\r\\nHost: 127.0.0.2\\r\\n%s\\r\\n' % (CFG['P'], auth_line())).encode())
+head, _ = read_head(s)
+out('control_get', status=status_of(head), reason=header(head, 'x-warden-deny-reason'))
+`;
+    const run = await runPython(mode, workspace, code, { P: serverA.port }, [
+      '--allow-domain',
+      `127.0.0.2:${serverA.port}`,
+    ]);
+    expectRan(run);
+    expect(get(run, 'bidi_connect')).toMatchObject({ status: 400, reason: 'bad_request' });
+    expect(get(run, 'control_get')).toMatchObject({ status: 400, reason: 'bad_request' });
+    expect(serverA.hits).toEqual([]);
+    const refusals = denied(await auditEvents(mode, workspace, runIdOf(run))).filter((d) => d.reason === 'bad_request');
+    expect(refusals.map((d) => d.protocol)).toEqual(['connect', 'http']);
+    expect(String(refusals[0]?.detail)).toContain('CONNECT evil\\xe2\\x80\\xae.example:443 HTTP/1.1');
+    expect(String(refusals[1]?.detail)).toContain('/a\\x01b HTTP/1.1');
+    expect(run.summary?.egress.denied).toBe(2);
+  });
 });
 
 /** Sends `data` on a fresh connection to a unix socket and returns everything received until it closes (or 5 s pass). */
