@@ -10,20 +10,10 @@ import { DEFAULT_LIMITS, expandWorkspace } from '../core/config-defaults.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { parseHostPattern } from '../core/host-pattern.js';
-import { newSecret } from '../core/ids.js';
-import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import type { LaunchUpstream, UpstreamProcess } from '../gateway/index.js';
-import {
-  SANDBOX_HOME,
-  SANDBOX_LIB,
-  startSandbox,
-  type SandboxHandle,
-  type SandboxHost,
-  type SandboxUser,
-} from '../sandbox/index.js';
+import { SANDBOX_HOME, SANDBOX_LIB, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import { confine } from './confined.js';
 import { defaultCpu, resolveFsPaths } from './plan.js';
-import { createRunDir, removeRunDir } from './run-dir.js';
-import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
 
 export interface ServerLaunchContext {
   readonly servers: Readonly<Record<string, ServerConfig>>;
@@ -55,86 +45,53 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
     const workspaceMode = remote === null ? server.workspace : 'none';
     // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
     const sandboxId = `${ctx.runId}.${name}.${++launches}`;
-    const runDir = createRunDir(ctx.runtimeRoot, sandboxId, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
-    const socketPath = join(runDir.sockDir, 'egress.sock');
-    const credential = newSecret();
-    const proxy = new EgressProxy({
-      socketPath,
-      socketMode: 0o660,
-      ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
-      policy: new EgressPolicy([...(remote === null ? [] : [remote.authority]), ...server.network.allow]),
-      credential,
-      sink: ctx.sink,
-      runId: ctx.runId,
-      agent: { name: `mcp:${name}`, run_id: ctx.runId },
-    });
-    let sandbox: SandboxHandle | null = null;
-    try {
-      await proxy.start();
-      const label = `servers.${name}.filesystem`;
-      const readOnly = resolveFsPaths(server.filesystem.read_only, ctx.workspace, `${label}.read_only`, true);
-      if (workspaceMode === 'read-only') readOnly.push(ctx.workspace);
-      const env: Record<string, string> = {};
-      for (const v of server.env.pass) {
-        const value = ctx.hostEnv[v];
-        if (value !== undefined) env[v] = value;
-      }
-      Object.assign(env, server.env.set);
-      // The remote server's credentials reach only its bridge (this sandbox), which drops them
-      // from its own environment before anything else runs.
-      if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
-      sandbox = startSandbox(
-        {
-          runId: sandboxId,
-          command,
-          cwd: workspaceMode === 'none' ? SANDBOX_HOME : ctx.workspace,
-          workspace: workspaceMode === 'read-write' ? ctx.workspace : null,
-          readOnly,
-          writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
-          deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
-          neverVisible: [...ctx.neverVisible, runDir.path],
-          env: buildSandboxEnv({
-            runId: ctx.runId,
-            credential,
-            nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
-            extra: env,
-          }),
-          limits: {
-            memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
-            pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
-            cpu: server.limits.cpu ?? defaultCpu(),
-          },
-          acceptMissingLimits: false,
-          forwards: [{ port: EGRESS_PORT, socketPath }],
-          runDir: runDir.path,
-          user: ctx.sandboxUser,
-          stdio: 'pipe',
+    const label = `servers.${name}.filesystem`;
+    const readOnly = resolveFsPaths(server.filesystem.read_only, ctx.workspace, `${label}.read_only`, true);
+    if (workspaceMode === 'read-only') readOnly.push(ctx.workspace);
+    const env: Record<string, string> = {};
+    for (const v of server.env.pass) {
+      const value = ctx.hostEnv[v];
+      if (value !== undefined) env[v] = value;
+    }
+    Object.assign(env, server.env.set);
+    // The remote server's credentials reach only its bridge (this sandbox), which drops them
+    // from its own environment before anything else runs.
+    if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
+    const confinement = confine(
+      {
+        id: sandboxId,
+        agent: { name: `mcp:${name}`, run_id: ctx.runId },
+        command,
+        cwd: workspaceMode === 'none' ? SANDBOX_HOME : ctx.workspace,
+        workspace: workspaceMode === 'read-write' ? ctx.workspace : null,
+        readOnly,
+        writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
+        deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
+        env,
+        networkAllow: [...(remote === null ? [] : [remote.authority]), ...server.network.allow],
+        limits: {
+          memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
+          pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
+          cpu: server.limits.cpu ?? defaultCpu(),
         },
-        ctx.host,
-      );
-      const running = sandbox;
+        acceptMissingLimits: false,
+        stdio: 'pipe',
+      },
+      ctx,
+    );
+    try {
+      await confinement.proxyListening;
+      const running = confinement.start();
       await running.ready;
       if (running.stdin === null || running.stdout === null) throw new Error('the sandbox has no pipes');
       // The server's stderr is its log: drain it so a chatty server never blocks on a full pipe.
       running.stderr?.resume();
-      let stopped: Promise<void> | null = null;
-      const stop = () => {
-        stopped ??= (async () => {
-          await running.kill();
-          await running.cleanup().catch(() => undefined);
-          await proxy.close().catch(() => undefined);
-          removeRunDir(runDir);
-        })();
-        return stopped;
+      const stop = async (): Promise<void> => {
+        await confinement.release().catch(() => undefined);
       };
       return { stdin: running.stdin, stdout: running.stdout, exited: running.exited, stop };
     } catch (error) {
-      if (sandbox !== null) {
-        await sandbox.kill();
-        await sandbox.cleanup().catch(() => undefined);
-      }
-      await proxy.close().catch(() => undefined);
-      removeRunDir(runDir);
+      await confinement.release().catch(() => undefined);
       throw error;
     }
   };

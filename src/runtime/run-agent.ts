@@ -4,7 +4,6 @@
  * changes state records an event first and fails closed when the event cannot be recorded.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type {
   AgentIdentity,
@@ -16,14 +15,11 @@ import type {
   LimitKind,
 } from '../core/events.js';
 import { EXIT, WardenError, isWardenError } from '../core/errors.js';
-import { newRunId, newSecret } from '../core/ids.js';
+import { newRunId } from '../core/ids.js';
 import { MAX_TIMER_MS, roundMs } from '../core/units.js';
 import { mark } from '../core/timing.js';
-import { EgressPolicy, EgressProxy } from '../egress/index.js';
 import {
-  SANDBOX_LIB,
   quarantinePlantedRepositories,
-  startSandbox,
   type PlantedScan,
   type SandboxHandle,
   type SandboxHost,
@@ -32,8 +28,7 @@ import {
 import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
 import type { RunGateway } from './run-gateway.js';
-import { createRunDir, removeRunDir, type RunDir } from './run-dir.js';
-import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
+import { confine, type Confinement } from './confined.js';
 import type { DeniedTarget, RunSummary } from './summary.js';
 
 export interface RunContext {
@@ -105,8 +100,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     mark('run.started');
   };
 
-  let runDir: RunDir | null = null;
-  let proxy: EgressProxy | null = null;
+  let confinement: Confinement | null = null;
   let gateway: RunGateway | null = null;
   let sandbox: SandboxHandle | null = null;
   // Widened on purpose: timers and signal handlers change it while the run is awaited.
@@ -124,23 +118,26 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     // Queued now; committed on the event loop's next turn, i.e. after the launcher has spawned.
     startDurable = recordStart();
     startDurable.catch(() => undefined);
-    runDir = createRunDir(ctx.runtimeRoot, runId, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
-    const credential = newSecret();
-    const socketPath = join(runDir.sockDir, 'egress.sock');
-    proxy = new EgressProxy({
-      socketPath,
-      socketMode: 0o660,
-      ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
-      policy: new EgressPolicy(plan.networkAllow),
-      credential,
-      sink: ctx.sink,
-      runId,
-      agent,
-    });
-    // The proxy starts while the sandbox launcher joins its cgroups (they overlap); bwrap gets its
-    // arguments, and the command can run, only once the proxy listens.
-    const proxyStarted = proxy.start();
-    proxyStarted.catch(() => undefined);
+    // The run dir and the proxy; the proxy starts while the sandbox launcher joins its cgroups
+    // (they overlap); bwrap gets its arguments, and the command can run, only once it listens.
+    confinement = confine(
+      {
+        id: runId,
+        agent,
+        command: plan.command,
+        cwd: plan.cwd,
+        workspace: plan.workspace,
+        readOnly: plan.readOnly,
+        writable: plan.writable,
+        deny: plan.deny,
+        env: plan.env,
+        networkAllow: plan.networkAllow,
+        limits: { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu },
+        acceptMissingLimits: plan.acceptMissingLimits,
+        stdio: ctx.stdio,
+      },
+      ctx,
+    );
 
     // The gateway (when the profile grants MCP tools) is up before the agent can connect. Its
     // own events (servers started, tools listed) follow run.started, so that one comes first.
@@ -159,41 +156,18 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
           runtimeRoot: ctx.runtimeRoot,
           neverVisible: ctx.neverVisible,
         },
-        runDir,
+        confinement.runDir,
       );
     }
 
-    const env = buildSandboxEnv({
-      runId,
-      credential,
-      nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
-      extra: { ...plan.env, ...(gateway?.env ?? {}) },
+    sandbox = confinement.start({
+      ...(gateway === null ? {} : { env: gateway.env, forwards: [gateway.forward] }),
+      launchAfter: startDurable,
     });
-    sandbox = startSandbox(
-      {
-        runId,
-        command: plan.command,
-        cwd: plan.cwd,
-        workspace: plan.workspace,
-        readOnly: plan.readOnly,
-        writable: plan.writable,
-        deny: plan.deny,
-        neverVisible: [...ctx.neverVisible, runDir.path],
-        env,
-        limits: { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu },
-        acceptMissingLimits: plan.acceptMissingLimits,
-        forwards: [{ port: EGRESS_PORT, socketPath }, ...(gateway === null ? [] : [gateway.forward])],
-        runDir: runDir.path,
-        user: ctx.sandboxUser,
-        stdio: ctx.stdio,
-      },
-      ctx.host,
-      { launchAfter: Promise.all([proxyStarted, startDurable]) },
-    );
     const running = sandbox;
     mark('sandbox-spawned');
     await startDurable;
-    await proxyStarted;
+    await confinement.proxyListening;
     mark('proxy-listening');
 
     const readyOrExit = await Promise.race([
@@ -259,20 +233,21 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
 
   // Release and record the end. Recording failures here do not hide the command's result; a run
   // whose start never became durable records nothing more (its chain would start mid-run).
-  const stats = proxy?.stats();
+  const stats = confinement?.egressStats();
   let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
   let gitScan: PlantedScan | null = null;
   const endErrors: string[] = [];
   try {
-    if (sandbox !== null) cleanup = await sandbox.cleanup();
-    if (gateway !== null) await gateway.close();
-    if (proxy !== null) await proxy.close();
+    try {
+      if (gateway !== null) await gateway.close();
+    } finally {
+      if (confinement !== null) cleanup = await confinement.release();
+    }
     // Everything that could write the workspace has stopped: look for repositories it planted.
     if (sandbox !== null) gitScan = quarantinePlantedRepositories(writableRoots(plan), { since: started, runId });
   } catch (error) {
     endErrors.push((error as Error).message);
   }
-  if (runDir !== null) removeRunDir(runDir);
   mark('released');
 
   const exitCode = finalExitCode(reason, commandCode);

@@ -1,0 +1,180 @@
+/**
+ * The one recipe for a confined process: the agent of `warden run` and every MCP server the
+ * gateway starts are assembled here, so a protection added once holds for every sandbox. A
+ * confined process gets its own run directory, its own egress proxy with its own allow-list and
+ * a fresh credential, an environment built from nothing but what it was given plus the proxy
+ * wiring, and a sandbox from which warden's state, the runtime root and its own run directory
+ * are never visible. `release()` tears all of it down, in one place.
+ *
+ * The recipe has two steps so that callers can overlap work with the sandbox's start (see
+ * docs/architecture.md, "Life of a warden run"): `confine()` creates the run directory and
+ * starts the proxy (not awaited); `start()` launches the sandbox, optionally after a promise
+ * (bwrap gets its arguments, and the command can run, only once it settles).
+ */
+import { join } from 'node:path';
+import type { AgentIdentity, EventSink } from '../core/events.js';
+import { newSecret } from '../core/ids.js';
+import { EgressPolicy, EgressProxy, type EgressStats } from '../egress/index.js';
+import {
+  SANDBOX_LIB,
+  startSandbox,
+  type PortForward,
+  type ResourceLimits,
+  type SandboxHandle,
+  type SandboxHost,
+  type SandboxUser,
+} from '../sandbox/index.js';
+import { createRunDir, removeRunDir, type RunDir } from './run-dir.js';
+import { buildSandboxEnv, EGRESS_PORT } from './sandbox-env.js';
+
+/** What every confined process started by one warden process shares. */
+export interface ConfineContext {
+  readonly sink: EventSink;
+  readonly host: SandboxHost;
+  /** The sandbox user when warden is root; null when warden runs as an ordinary user. */
+  readonly sandboxUser: SandboxUser | null;
+  readonly runtimeRoot: string;
+  /** Host paths no sandbox may ever see (the state dir, the runtime root); each run dir is added. */
+  readonly neverVisible: readonly string[];
+}
+
+/** One confined process: every field resolved and checked by the caller (real, absolute paths). */
+export interface ConfinedSpec {
+  /** Names the run directory and the cgroups: the run id, or `<run>.<server>.<n>` for a server. */
+  readonly id: string;
+  /** Who the proxy records egress for, and the audit run it belongs to (WARDEN_RUN_ID inside). */
+  readonly agent: AgentIdentity;
+  readonly command: readonly string[];
+  /** Working directory inside the sandbox. */
+  readonly cwd: string;
+  /** Bound read-write at its own path; null for none. */
+  readonly workspace: string | null;
+  readonly readOnly: readonly string[];
+  readonly writable: readonly string[];
+  readonly deny: readonly string[];
+  /** Variables given to the process (the proxy wiring, PATH and HOME are warden's). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The egress allow-list of this process's own proxy. */
+  readonly networkAllow: readonly string[];
+  readonly limits: ResourceLimits;
+  /** Run without the cgroup controllers that are unavailable (see SandboxSpec). */
+  readonly acceptMissingLimits: boolean;
+  readonly stdio: 'inherit' | 'pipe';
+}
+
+/** What a caller adds when it starts the sandbox (e.g. the run's gateway, which needs the run directory first). */
+export interface ConfinedExtras {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly forwards?: readonly PortForward[];
+  /** Hand bwrap its arguments only once this settles (a rejection aborts the sandbox). */
+  readonly launchAfter?: Promise<unknown>;
+}
+
+/** A confined process being set up, running, or released. */
+export interface Confinement {
+  readonly runDir: RunDir;
+  /** Settles once the proxy listens; rejects when it cannot (the sandbox is then never launched). */
+  readonly proxyListening: Promise<void>;
+  /** The sandbox, once `start` ran. */
+  readonly sandbox: SandboxHandle | null;
+  /** Launches the sandbox (once); it is launched only after the proxy listens and `extras.launchAfter`. */
+  start(extras?: ConfinedExtras): SandboxHandle;
+  /** What the proxy saw so far (and after release: in total). */
+  egressStats(): EgressStats;
+  /**
+   * Kills what is left of the sandbox, removes its cgroups and placeholders, closes the proxy and
+   * removes the run directory. Idempotent; resolves with what the sandbox's cleanup found.
+   */
+  release(): Promise<{ readonly leftoverProcesses: number; readonly placeholdersRemoved: number }>;
+}
+
+/**
+ * Step 1 of the recipe: the run directory and the egress proxy (which starts listening in the
+ * background). Call `start()` on the result to launch the sandbox, and `release()` in every case.
+ */
+export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
+  const runDir = createRunDir(ctx.runtimeRoot, spec.id, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
+  const credential = newSecret();
+  const socketPath = join(runDir.sockDir, 'egress.sock');
+  let proxy: EgressProxy;
+  try {
+    proxy = new EgressProxy({
+      socketPath,
+      socketMode: 0o660,
+      ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
+      policy: new EgressPolicy(spec.networkAllow),
+      credential,
+      sink: ctx.sink,
+      runId: spec.agent.run_id,
+      agent: spec.agent,
+    });
+  } catch (error) {
+    removeRunDir(runDir);
+    throw error;
+  }
+  const proxyListening = proxy.start();
+  proxyListening.catch(() => undefined);
+
+  let sandbox: SandboxHandle | null = null;
+  let released: Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> | null = null;
+  return {
+    runDir,
+    proxyListening,
+    get sandbox() {
+      return sandbox;
+    },
+    start(extras = {}) {
+      if (sandbox !== null || released !== null) throw new TypeError('a confinement starts once, before release');
+      const env = buildSandboxEnv({
+        runId: spec.agent.run_id,
+        credential,
+        nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
+        extra: { ...spec.env, ...(extras.env ?? {}) },
+      });
+      const launchAfter =
+        extras.launchAfter === undefined ? proxyListening : Promise.all([proxyListening, extras.launchAfter]);
+      sandbox = startSandbox(
+        {
+          runId: spec.id,
+          command: spec.command,
+          cwd: spec.cwd,
+          workspace: spec.workspace,
+          readOnly: spec.readOnly,
+          writable: spec.writable,
+          deny: spec.deny,
+          neverVisible: [...ctx.neverVisible, runDir.path],
+          env,
+          limits: spec.limits,
+          acceptMissingLimits: spec.acceptMissingLimits,
+          forwards: [{ port: EGRESS_PORT, socketPath }, ...(extras.forwards ?? [])],
+          runDir: runDir.path,
+          user: ctx.sandboxUser,
+          stdio: spec.stdio,
+        },
+        ctx.host,
+        { launchAfter },
+      );
+      return sandbox;
+    },
+    egressStats: () => proxy.stats(),
+    release() {
+      released ??= (async () => {
+        let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
+        try {
+          if (sandbox !== null) {
+            await sandbox.kill();
+            cleanup = await sandbox.cleanup();
+          }
+        } finally {
+          try {
+            await proxy.close();
+          } finally {
+            removeRunDir(runDir);
+          }
+        }
+        return cleanup;
+      })();
+      return released;
+    },
+  };
+}
