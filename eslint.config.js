@@ -1,17 +1,24 @@
 // Lint: type-aware safety rules, plus the layering rule from design.md enforced by
 // eslint-plugin-boundaries (imports point down the layer table; `core` imports nothing internal).
+// test/lint/layers.test.ts lints fixtures with forbidden imports and expects this rule to fire.
 import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
 
-/** Layers, lowest first. A layer may import only from layers listed in `mayImport`. */
+/**
+ * Layers, lowest first. A layer may import only from layers listed in `mayImport`: the capability
+ * layers list what their code needs, the composition layers (runtime, demo, cli) what they compose.
+ * docs/architecture.md shows this table; change both together.
+ */
 const layers = [
   { type: 'core', mayImport: [] },
   { type: 'audit', mayImport: ['core'] },
   { type: 'sandbox', mayImport: ['core'] },
   { type: 'egress', mayImport: ['core'] },
   { type: 'policy', mayImport: ['core'] },
-  { type: 'identity', mayImport: ['core', 'audit'] },
-  { type: 'gateway', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy'] },
+  // The signing key comes from the caller (runtime/signing-keys.ts), not from the audit key file.
+  { type: 'identity', mayImport: ['core'] },
+  // Sandboxes, proxies and the audit log reach the gateway through core interfaces, composed by runtime.
+  { type: 'gateway', mayImport: ['core', 'policy'] },
   { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity'] },
   { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime'] },
   {
@@ -19,6 +26,25 @@ const layers = [
     mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime', 'demo'],
   },
 ];
+
+/** Node modules that do I/O, which `core` may not import. */
+const coreForbiddenModules = [
+  'fs',
+  'fs/promises',
+  'child_process',
+  'net',
+  'dgram',
+  'dns',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'readline',
+  'tty',
+  'worker_threads',
+  'cluster',
+];
+const coreNoIo = 'core does no I/O (design.md): do it in the layer that calls core, and pass core the result.';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.work/**', 'eslint.config.js'] },
@@ -31,7 +57,12 @@ export default tseslint.config(
     settings: {
       'boundaries/elements': layers.map((l) => ({ type: l.type, pattern: `src/${l.type}/**` })),
       'boundaries/include': ['src/**/*.ts'],
-      'import/resolver': { node: { extensions: ['.ts', '.js'] } },
+      // Every way one module reaches another: static imports, lazy import() (the runtime loads the
+      // gateway that way) and re-exports (each layer's index.ts). The default checks only the first.
+      'boundaries/dependency-nodes': ['import', 'dynamic-import', 'export'],
+      // The code imports `./x.js` where the file is `x.ts` (NodeNext): only a TypeScript-aware
+      // resolver maps that, and a dependency it cannot resolve is one the boundaries rule never checks.
+      'import/resolver': { typescript: { project: 'tsconfig.json' } },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -62,6 +93,33 @@ export default tseslint.config(
           default: 'disallow',
           rules: layers.map((l) => ({ from: l.type, allow: [l.type, ...l.mayImport] })),
         },
+      ],
+      // A folder missing from the table would escape the rule: every file under src/ must be in a layer,
+      // and library code may not import files outside src/ (test kits, fixtures, scripts).
+      'boundaries/no-unknown-files': 'error',
+      'boundaries/no-unknown': 'error',
+      'boundaries/no-ignored': 'error',
+    },
+  },
+  {
+    // core is pure (design.md): no file, process, network or terminal I/O. It may compute (crypto,
+    // path and URL helpers); whatever it produces is written by the layers above.
+    files: ['src/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: coreForbiddenModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: coreNoIo })),
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        ...['stdin', 'stdout', 'stderr', 'exit', 'kill', 'on', 'once', 'chdir'].map((property) => ({
+          object: 'process',
+          property,
+          message: coreNoIo,
+        })),
       ],
     },
   },
@@ -94,6 +152,7 @@ export default tseslint.config(
     files: ['test/**', 'bench/**', 'scripts/**', '**/*.test.ts', 'vitest.config.ts'],
     rules: {
       'boundaries/element-types': 'off',
+      'boundaries/no-ignored': 'off',
       '@typescript-eslint/no-restricted-imports': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -1,14 +1,15 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
-// Two projects: fast unit tests beside the code, and the privileged suites that drive the
-// real sandbox (bwrap namespaces, cgroups, the built CLI). The latter need `npm run build` first.
+// Two projects: fast unit tests beside the code (plus test/lint/, which checks the tree's layers and
+// imports), and the privileged suites that drive the real sandbox (bwrap namespaces, cgroups, the
+// built CLI). The latter need `npm run build` first.
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'test/lint/**/*.test.ts'],
           environment: 'node',
           // Projects with different worker counts must run in distinct groups: unit tests first.
           sequence: { groupOrder: 0 },
@@ -18,6 +19,7 @@ export default defineConfig({
         test: {
           name: 'system',
           include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/lint/**'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,

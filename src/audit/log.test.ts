@@ -7,7 +7,7 @@ import { HEAD_FILE } from './head.js';
 import { AuditLog, openAuditLog } from './log.js';
 import { DB_FILE } from './schema.js';
 import { SqliteAuditStore } from './sqlite-store.js';
-import { egressEvent, newRunId, tempDir } from './test-helpers.js';
+import { egressEvent, newRunId, tempDir } from '../../test/kits/audit.js';
 import { verifyAuditLog } from './verify.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_FILE } from './schema.js';
-import { bundleChild, newRunId, tempDir } from './test-helpers.js';
+import { bundleChild, newRunId, tempDir } from '../../test/kits/audit.js';
 import { openAuditLog } from './log.js';
 import { verifyAuditLog } from './verify.js';
 

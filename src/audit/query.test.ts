@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../core/events.js';
 import { openAuditLog } from './log.js';
 import { AuditQuery } from './query.js';
-import { egressEvent, newRunId, runEnded, runStarted, tempDir } from './test-helpers.js';
+import { egressEvent, newRunId, runEnded, runStarted, tempDir } from '../../test/kits/audit.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {

@@ -7,7 +7,7 @@ import { HEAD_FILE, KEY_FILE } from './head.js';
 import { DB_FILE, SCHEMA_VERSION } from './schema.js';
 import { SqliteAuditStore, type StampedEvent } from './sqlite-store.js';
 import { stampEvent } from './stamp.js';
-import { egressEvent, newRunId, tamper, tempDir } from './test-helpers.js';
+import { egressEvent, newRunId, tamper, tempDir } from '../../test/kits/audit.js';
 import { verifyAuditLog } from './verify.js';
 
 const cleanups: (() => void)[] = [];

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultStateDir, ensureStateDir } from './state-dir.js';
-import { tempDir } from './test-helpers.js';
+import { tempDir } from '../../test/kits/audit.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

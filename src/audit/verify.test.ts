@@ -6,7 +6,7 @@ import { HEAD_FILE, KEY_FILE } from './head.js';
 import { DB_FILE } from './schema.js';
 import { SqliteAuditStore } from './sqlite-store.js';
 import { stampEvent } from './stamp.js';
-import { egressEvent, newRunId, runEnded, runStarted, tamper, tempDir } from './test-helpers.js';
+import { egressEvent, newRunId, runEnded, runStarted, tamper, tempDir } from '../../test/kits/audit.js';
 import { verifyAuditLog } from './verify.js';
 
 const cleanups: (() => void)[] = [];

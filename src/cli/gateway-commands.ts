@@ -116,7 +116,7 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
             options.agent,
             ['warden', 'gateway', '--listen', options.listen],
             async (gateway, context) => {
-              const { gatewaySigningKeys } = await import('../identity/index.js');
+              const { gatewaySigningKeys } = await import('../runtime/signing-keys.js');
               const listening = await listenGateway(gateway, {
                 address,
                 profile: options.profile,
@@ -176,8 +176,9 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
         // A token for a profile that does not exist would be accepted by no gateway: say so now.
         pickProfile(config, options.profile);
         const ttlMs = parseDuration(options.ttl);
-        const { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, gatewayAudience, gatewaySigningKeys, issueToken } =
+        const { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, gatewayAudience, issueToken } =
           await import('../identity/index.js');
+        const { gatewaySigningKeys } = await import('../runtime/signing-keys.js');
         const ttlSeconds = ttlMs === undefined ? DEFAULT_TOKEN_TTL_SECONDS : Math.round(ttlMs / 1000);
         if (ttlMs === undefined || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS)
           throw new WardenError('USAGE', `--ttl '${options.ttl}' is not valid`, {
@@ -228,8 +229,8 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       const global = cmd.optsWithGlobals<Globals>();
       const { config } = await loadConfig(process.cwd(), global.config);
       const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
-      const { MAX_TOKEN_TTL_SECONDS, gatewaySigningKeys, revokeToken, tokenIdentity } =
-        await import('../identity/index.js');
+      const { MAX_TOKEN_TTL_SECONDS, revokeToken, tokenIdentity } = await import('../identity/index.js');
+      const { gatewaySigningKeys } = await import('../runtime/signing-keys.js');
       let jti = options.jti ?? '';
       // Without the token its expiry is unknown: keep the entry as long as any token can live.
       let exp = Math.floor(Date.now() / 1000) + MAX_TOKEN_TTL_SECONDS;

@@ -1,10 +1,9 @@
 /**
- * Config constants and the built-in config, kept free of zod so that a run without a config file
- * never pays for building the schema (start-up time is a product feature here). A unit test
- * checks that the built-in objects equal what the schema produces.
+ * Config constants, kept free of zod so that a run without a config file never pays for building
+ * the schema (start-up time is a product feature here). The schema (config.ts) imports these and
+ * nothing here imports the schema; the built-in config, typed by the schema, is builtin-config.ts.
  */
 import { posix } from 'node:path';
-import type { Profile, WardenConfig } from './config.js';
 
 export const CONFIG_VERSION = 1;
 export const DEFAULT_PROFILE = 'default';
@@ -82,21 +81,3 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-
-/** The built-in profile used when no config file exists or it does not define 'default'. */
-export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
-  description: 'Built-in default: workspace read-write, no network, default limits.',
-  filesystem: { read_only: [], writable: [], deny: [] },
-  network: { allow: [] },
-  limits: {},
-  env: { pass: [], set: {} },
-  mcp: { allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000, relay: {} },
-});
-
-/** The config used when no warden.yaml is found. */
-export const BUILTIN_CONFIG: WardenConfig = deepFreeze({
-  version: CONFIG_VERSION,
-  sandbox: { user: DEFAULT_SANDBOX_USER },
-  profiles: {},
-  servers: {},
-});

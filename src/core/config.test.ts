@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  BUILTIN_CONFIG,
-  BUILTIN_DEFAULT_PROFILE,
-  DEFAULT_LIMITS,
-  RESERVED_ENV,
-  deepFreeze,
-} from './config-defaults.js';
+import { BUILTIN_CONFIG, BUILTIN_DEFAULT_PROFILE } from './builtin-config.js';
+import { DEFAULT_LIMITS, RESERVED_ENV, deepFreeze } from './config-defaults.js';
 import {
   CONFIG_VERSION,
   DEFAULT_PROFILE,

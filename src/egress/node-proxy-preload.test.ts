@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREDENTIAL, startForwarder, startHttpServer, startProxy, tableResolver } from './test-kit.js';
-import type { ProxyFixture } from './test-kit.js';
+import { CREDENTIAL, startForwarder, startHttpServer, startProxy, tableResolver } from '../../test/kits/egress.js';
+import type { ProxyFixture } from '../../test/kits/egress.js';
 
 // Node's built-in fetch, as an agent would call it; prints "<status> <body>" or "ERR <message>".
 const FETCH = `fetch(process.argv[1]).then(async (r) => console.log(r.status, await r.text()), (e) => console.log('ERR', e.cause?.message ?? e.message))`;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyAddress } from './address.js';
 import { parseAuthority } from './authority.js';
 import { EgressPolicy, reportableHost } from './policy.js';
-import { tableResolver } from './test-kit.js';
+import { tableResolver } from '../../test/kits/egress.js';
 
 function decide(policy: EgressPolicy, host: string, port: number): string {
   const d = policy.decideHost(host, port);

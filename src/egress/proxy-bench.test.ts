@@ -8,8 +8,8 @@ import type { AgentOptions } from 'node:http';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, openConnect, startHttpServer, startProxy } from './test-kit.js';
-import type { ProxyFixture } from './test-kit.js';
+import { AUTH, openConnect, startHttpServer, startProxy } from '../../test/kits/egress.js';
+import type { ProxyFixture } from '../../test/kits/egress.js';
 
 let fx: ProxyFixture;
 let http: Awaited<ReturnType<typeof startHttpServer>>;

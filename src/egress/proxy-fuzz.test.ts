@@ -2,8 +2,16 @@ import fc from 'fast-check';
 import { createServer as createNetServer, connect as netConnect } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, CREDENTIAL, proxyRequest, socksLogin, startHttpServer, startProxy, tableResolver } from './test-kit.js';
-import type { ProxyFixture } from './test-kit.js';
+import {
+  AUTH,
+  CREDENTIAL,
+  proxyRequest,
+  socksLogin,
+  startHttpServer,
+  startProxy,
+  tableResolver,
+} from '../../test/kits/egress.js';
+import type { ProxyFixture } from '../../test/kits/egress.js';
 
 let fx: ProxyFixture;
 let http: Awaited<ReturnType<typeof startHttpServer>>;

@@ -9,7 +9,7 @@ import { ProxyCredential } from './credential.js';
 import { EgressPolicy } from './policy.js';
 import { EgressProxy } from './proxy.js';
 import type { EgressProxyOptions } from './proxy.js';
-import { CREDENTIAL, RecordingSink, basic } from './test-kit.js';
+import { CREDENTIAL, RecordingSink, basic } from '../../test/kits/egress.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -25,8 +25,8 @@ import {
   startHttpServer,
   startProxy,
   tableResolver,
-} from './test-kit.js';
-import type { ProxyFixture } from './test-kit.js';
+} from '../../test/kits/egress.js';
+import type { ProxyFixture } from '../../test/kits/egress.js';
 
 interface Hit {
   readonly method: string;

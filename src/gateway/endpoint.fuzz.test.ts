@@ -44,7 +44,7 @@ import {
   utf8,
   validId,
   validText,
-} from './fuzz-helpers.js';
+} from '../../test/kits/gateway-fuzz.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const PROTOCOL_VERSION = '2025-06-18';

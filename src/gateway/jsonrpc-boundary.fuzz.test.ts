@@ -32,7 +32,7 @@ import {
   validRpcId,
   validText,
   wellFormed,
-} from './fuzz-helpers.js';
+} from '../../test/kits/gateway-fuzz.js';
 
 const PARSE_ERROR = -32700;
 const INVALID_REQUEST = -32600;

@@ -7,9 +7,10 @@
  * gateway never forwards it (upstreams are reached over their own transports, with their own
  * credentials).
  *
- * The signing key is an Ed25519 key whose 32-byte seed is derived from the installation's audit
- * key (see audit/derived-key.ts), so there is no second key file to protect or lose; anyone who
- * can read the state directory can already rewrite the audit key and so both are equally secret.
+ * The signing key is an Ed25519 key made from a 32-byte seed the caller supplies; warden's comes
+ * from the installation's audit key (runtime/signing-keys.ts), so there is no second key file to
+ * protect or lose; anyone who can read the state directory can already rewrite the audit key and
+ * so both are equally secret.
  */
 import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';

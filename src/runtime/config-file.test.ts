@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUILTIN_CONFIG } from '../core/config-defaults.js';
+import { BUILTIN_CONFIG } from '../core/builtin-config.js';
 import { isWardenError, type ErrorCode, type WardenError } from '../core/errors.js';
 import { CONFIG_FILE_NAMES, MAX_CONFIG_BYTES, loadConfig, parseConfigText } from './config-file.js';
 

@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { WardenConfig } from '../core/config.js';
-import { BUILTIN_CONFIG } from '../core/config-defaults.js';
+import { BUILTIN_CONFIG } from '../core/builtin-config.js';
 import { WardenError } from '../core/errors.js';
 
 export const CONFIG_FILE_NAMES = ['warden.yaml', 'warden.yml'] as const;

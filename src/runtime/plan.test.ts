@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUILTIN_CONFIG, DEFAULT_LIMITS, RESERVED_ENV } from '../core/config-defaults.js';
+import { BUILTIN_CONFIG } from '../core/builtin-config.js';
+import { DEFAULT_LIMITS, RESERVED_ENV } from '../core/config-defaults.js';
 import { configSchema, type WardenConfig } from '../core/config.js';
 import { isWardenError, type ErrorCode, type WardenError } from '../core/errors.js';
 import { resolveRunPlan, type RunOverrides, type RunPlan } from './plan.js';

@@ -7,8 +7,8 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
 import type { Profile, WardenConfig } from '../core/config.js';
+import { BUILTIN_DEFAULT_PROFILE } from '../core/builtin-config.js';
 import {
-  BUILTIN_DEFAULT_PROFILE,
   DEFAULT_LIMITS,
   DEFAULT_PROFILE,
   NEVER_WRITABLE,

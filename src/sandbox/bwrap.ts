@@ -20,11 +20,11 @@ import { WardenError } from '../core/errors.js';
 import { mark } from '../core/timing.js';
 import { RunCgroups } from './cgroups.js';
 import type { CgroupLayout } from './host.js';
-import { mountArgs, planMounts, SANDBOX_LIB, SANDBOX_SOCK, type MountPlan } from './fs-plan.js';
+import { mountArgs, planMounts, type MountPlan } from './fs-plan.js';
 import { ensureEtcView, SANDBOX_HOSTNAME } from './etc-view.js';
 import type { LibDir } from './lib-dir.js';
 import { buildSeccompFilter } from './seccomp.js';
-import type { SandboxExit, SandboxSpec } from './spec.js';
+import { SANDBOX_LIB, SANDBOX_SOCK, type SandboxExit, type SandboxSpec } from './spec.js';
 
 /** What the host provides, probed once per warden process (see host.ts). */
 export interface SandboxHost {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SANDBOX_HOSTNAME, ensureEtcView } from './etc-view.js';
-import { SANDBOX_HOME } from './fs-plan.js';
+import { SANDBOX_HOME } from './spec.js';
 
 let base: string;
 let etc: string;

@@ -25,7 +25,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { SANDBOX_HOME } from './fs-plan.js';
+import { SANDBOX_HOME } from './spec.js';
 
 export const SANDBOX_HOSTNAME = 'warden-sandbox';
 

@@ -15,9 +15,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWardenError, type WardenError } from '../core/errors.js';
 import {
   MANDATORY_WRITE_DENY,
-  SANDBOX_HOME,
-  SANDBOX_LIB,
-  SANDBOX_SOCK,
   isInside,
   mountArgs,
   planMounts,
@@ -25,7 +22,7 @@ import {
   type MountPlan,
   type PlanContext,
 } from './fs-plan.js';
-import type { SandboxSpec } from './spec.js';
+import { SANDBOX_HOME, SANDBOX_LIB, SANDBOX_SOCK, type SandboxSpec } from './spec.js';
 
 let root: string;
 let ws: string;

@@ -15,11 +15,7 @@ import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 import type { EtcView } from './etc-view.js';
 import { gitCodePaths } from './git-protect.js';
-import type { SandboxSpec } from './spec.js';
-
-export const SANDBOX_HOME = '/home/agent';
-export const SANDBOX_LIB = '/run/warden/lib';
-export const SANDBOX_SOCK = '/run/warden/sock';
+import { SANDBOX_HOME, SANDBOX_LIB, SANDBOX_SOCK, type SandboxSpec } from './spec.js';
 
 export type MountOp =
   | { readonly op: 'ro-bind' | 'bind' | 'ro-bind-try'; readonly src: string; readonly dest: string }

@@ -1,16 +1,6 @@
 export { startSandbox, cleanupAbandonedSandbox, type SandboxHandle, type SandboxHost } from './bwrap.js';
 export { RunCgroups, missingControllers, cgroupParent, type CgroupCounters } from './cgroups.js';
-export {
-  planMounts,
-  mountArgs,
-  isInside,
-  MANDATORY_WRITE_DENY,
-  SANDBOX_HOME,
-  SANDBOX_LIB,
-  SANDBOX_SOCK,
-  type MountOp,
-  type MountPlan,
-} from './fs-plan.js';
+export { planMounts, mountArgs, isInside, MANDATORY_WRITE_DENY, type MountOp, type MountPlan } from './fs-plan.js';
 export {
   findBinary,
   lookupUser,
@@ -24,5 +14,14 @@ export {
 export { ensureLibDir, type LibDir } from './lib-dir.js';
 export { buildSeccompFilter, SECCOMP_RULES } from './seccomp.js';
 export { ensureEtcView, SANDBOX_HOSTNAME, type EtcView } from './etc-view.js';
-export type { SandboxSpec, SandboxExit, PortForward, ResourceLimits, SandboxUser } from './spec.js';
+export {
+  SANDBOX_HOME,
+  SANDBOX_LIB,
+  SANDBOX_SOCK,
+  type SandboxSpec,
+  type SandboxExit,
+  type PortForward,
+  type ResourceLimits,
+  type SandboxUser,
+} from './spec.js';
 export { quarantinePlantedRepositories, type PlantedRepository, type PlantedScan } from './planted-repos.js';

@@ -4,6 +4,11 @@
  */
 import type { LimitKind } from '../core/events.js';
 
+/** Paths inside every sandbox: the agent's $HOME (a fresh tmpfs), warden's assets, the forwarded sockets. */
+export const SANDBOX_HOME = '/home/agent';
+export const SANDBOX_LIB = '/run/warden/lib';
+export const SANDBOX_SOCK = '/run/warden/sock';
+
 /** A unix socket outside forwarded to 127.0.0.1:port inside the sandbox's network namespace. */
 export interface PortForward {
   readonly port: number;

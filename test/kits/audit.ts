@@ -1,13 +1,13 @@
-// Shared by the audit unit tests only (not exported from index.ts).
+// Shared by the audit unit tests (src/audit/*.test.ts); kept out of src/ so it never ships.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import type { AuditEventInput } from '../core/events.js';
-import { newRunId } from '../core/ids.js';
-import { DB_FILE } from './schema.js';
+import type { AuditEventInput } from '../../src/core/events.js';
+import { newRunId } from '../../src/core/ids.js';
+import { DB_FILE } from '../../src/audit/schema.js';
 
 /** A fresh private temp dir and its cleanup. */
 export function tempDir(prefix = 'warden-audit-'): { dir: string; cleanup: () => void } {
@@ -89,7 +89,7 @@ export function tamper(stateDir: string, edit: (db: Database.Database) => void):
  * a printed seq was acknowledged before the next line is produced).
  */
 const CHILD_SOURCE = `
-import { openAuditLog } from './index.js';
+import { openAuditLog } from '../../src/audit/index.js';
 const [stateDir, countArg, burstArg, runId, agent] = process.argv.slice(2);
 const count = Number(countArg);
 const burst = Number(burstArg);

@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the GW-05 fuzz tests (jsonrpc-boundary.fuzz.test.ts, endpoint.fuzz.test.ts):
  * generators of JSON-RPC text, valid and hostile, and checks that an answer is a well-formed
- * JSON-RPC error. Test support only: nothing in the product imports it.
+ * JSON-RPC error. Test support only, kept out of src/ so fast-check never ships.
  */
 import fc from 'fast-check';
 

@@ -1,5 +1,5 @@
 /**
- * Test support for the egress suites (not exported from index.ts): a recording event sink with
+ * Test support for the egress unit suites (src/egress/*.test.ts; kept out of src/ so it never ships): a recording event sink with
  * a durability flag, a proxy on a temporary unix socket, local upstream servers and small raw
  * clients for HTTP, CONNECT and SOCKS5.
  */
@@ -11,11 +11,11 @@ import { connect as netConnect, createServer as createNetServer } from 'node:net
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditEventInput, AuditRecord, EventSink } from '../core/events.js';
-import { EgressPolicy } from './policy.js';
-import type { Resolver } from './policy.js';
-import { EgressProxy } from './proxy.js';
-import type { EgressLimits, EgressTimeouts } from './proxy.js';
+import type { AuditEventInput, AuditRecord, EventSink } from '../../src/core/events.js';
+import { EgressPolicy } from '../../src/egress/policy.js';
+import type { Resolver } from '../../src/egress/policy.js';
+import { EgressProxy } from '../../src/egress/proxy.js';
+import type { EgressLimits, EgressTimeouts } from '../../src/egress/proxy.js';
 
 /** An event as the recording sink saw it. */
 export interface Recorded {
