@@ -81,7 +81,19 @@ const REFUSED_WITH_EPERM: Readonly<Record<string, number>> = {
   query_module: 178,
   fanotify_init: 300,
 };
-const NR = { ioctl: 16, socket: 41, socketpair: 53, clone: 56, personality: 135, clone3: 435 } as const;
+const NR = { ioctl: 16, socket: 41, socketpair: 53, clone: 56, personality: 135, clone3: 435, openat2: 437 } as const;
+/** Syscalls that set a file's mode, and the index of the mode argument. */
+const MODE_SETTERS: Readonly<Record<string, readonly [number, number]>> = {
+  open: [2, 2],
+  creat: [85, 1],
+  chmod: [90, 1],
+  fchmod: [91, 1],
+  mknod: [133, 1],
+  openat: [257, 3],
+  mknodat: [259, 2],
+  fchmodat: [268, 2],
+  fchmodat2: [452, 2],
+};
 const ORDINARY = {
   read: 0,
   write: 1,
@@ -90,7 +102,6 @@ const ORDINARY = {
   fork: 57,
   vfork: 58,
   prctl: 157,
-  openat: 257,
   seccomp: 317,
   pidfd_open: 434,
   connect: 42,
@@ -293,6 +304,23 @@ describe('seccomp filter verdicts', () => {
     expect(verdict({ nr: NR.clone3, args: [0n, 88n] })).toBe(ENOSYS);
   });
 
+  it('openat2 gets ENOSYS (its mode is in a struct) so callers fall back to openat', () => {
+    expect(verdict({ nr: NR.openat2, args: GARBAGE })).toBe(ENOSYS);
+  });
+
+  describe.each(Object.entries(MODE_SETTERS))('SBX-22 %s', (_name, [nr, index]) => {
+    const call = (mode: bigint, filler = 0n): number =>
+      verdict({ nr, args: [0, 1, 2, 3, 4, 5].map((i) => (i === index ? mode : filler)) });
+    it('refuses a mode with the setuid or setgid bit, whatever the high bits', () => {
+      for (const mode of [0o4755n, 0o2755n, 0o6777n, 0o104755n, (0xffffn << 48n) | 0o4000n, 0xffffffffn])
+        expect(call(mode), mode.toString(8)).toBe(EPERM);
+    });
+    it('allows every other mode, whatever the other arguments', () => {
+      for (const mode of [0n, 0o644n, 0o755n, 0o1777n, 0o100644n, 0o20666n, (0xffffn << 48n) | 0o1777n])
+        expect(call(mode, 0xffffffffffffffffn), mode.toString(8)).toBe(ALLOW);
+    });
+  });
+
   const NAMESPACE_FLAGS = {
     CLONE_NEWUSER: 0x10000000n,
     CLONE_NEWNS: 0x00020000n,
@@ -388,7 +416,11 @@ describe('seccomp filter verdicts', () => {
   });
 
   it('allows every x86_64 syscall it does not name, whatever the arguments', () => {
-    const named = new Set<number>([...Object.values(REFUSED_WITH_EPERM), ...Object.values(NR)]);
+    const named = new Set<number>([
+      ...Object.values(REFUSED_WITH_EPERM),
+      ...Object.values(NR),
+      ...Object.values(MODE_SETTERS).map(([nr]) => nr),
+    ]);
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 0x3fffffff }).filter((nr) => !named.has(nr)),
@@ -423,6 +455,8 @@ describe('SECCOMP_RULES', () => {
         .map((r) => r.what)
         .join('\n');
     expect(text('ENOSYS')).toContain('clone3');
+    expect(text('ENOSYS')).toContain('openat2');
+    expect(text('EPERM')).toMatch(/openat.*chmod.*fchmodat2.*S_ISUID or S_ISGID/s);
     expect(text('EAFNOSUPPORT')).toMatch(/AF_UNIX.*AF_INET.*AF_INET6.*NETLINK_ROUTE/s);
     expect(text('EPERM')).toMatch(/TIOCSTI/);
     expect(text('EPERM')).toMatch(/clone with any of .*CLONE_NEWUSER/);
@@ -440,7 +474,8 @@ describe.runIf(existsSync(UNISTD))('syscall numbers', () => {
     const header = readFileSync(UNISTD, 'utf8');
     const defined = new Map<string, number>();
     for (const match of header.matchAll(/^#define __NR_(\w+) (\d+)$/gm)) defined.set(match[1] ?? '', Number(match[2]));
-    for (const [name, nr] of Object.entries({ ...REFUSED_WITH_EPERM, ...NR, ...ORDINARY })) {
+    const modeSetters = Object.fromEntries(Object.entries(MODE_SETTERS).map(([name, [nr]]) => [name, nr]));
+    for (const [name, nr] of Object.entries({ ...REFUSED_WITH_EPERM, ...NR, ...ORDINARY, ...modeSetters })) {
       if (defined.has(name)) expect(defined.get(name), name).toBe(nr);
     }
     expect(defined.size).toBeGreaterThan(300);

@@ -89,6 +89,10 @@ const SOCK_TYPE_MASK = 0xf;
 /** net/socket.c silently turns (AF_INET, SOCK_PACKET) into an AF_PACKET socket. */
 const SOCK_PACKET = 10;
 
+/** Mode bits that make an executable run with its owner's or group's ids (<linux/stat.h>). */
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+
 const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541c;
 
@@ -107,7 +111,12 @@ const ALLOWED_PERSONALITIES = [
 // Only the syscalls the filter names are listed.
 
 const X86_64 = {
+  open: 2,
   ioctl: 16,
+  creat: 85,
+  chmod: 90,
+  fchmod: 91,
+  mknod: 133,
   socket: 41,
   socketpair: 53,
   clone: 56,
@@ -140,6 +149,9 @@ const X86_64 = {
   add_key: 248,
   request_key: 249,
   keyctl: 250,
+  openat: 257,
+  mknodat: 259,
+  fchmodat: 268,
   unshare: 272,
   perf_event_open: 298,
   fanotify_init: 300,
@@ -164,10 +176,12 @@ const X86_64 = {
   fsmount: 432,
   fspick: 433,
   clone3: 435,
+  openat2: 437,
   pidfd_getfd: 438,
   process_madvise: 440,
   mount_setattr: 442,
   quotactl_fd: 443,
+  fchmodat2: 452,
   open_tree_attr: 467,
 } as const satisfies Record<string, number>;
 
@@ -177,6 +191,25 @@ interface DenyGroup {
   readonly syscalls: readonly Syscall[];
   readonly why: string;
 }
+
+/**
+ * Syscalls that set a file's mode, and the index of their mode argument. The filter refuses a mode
+ * with S_ISUID or S_ISGID: where a writable root is an idmapped mount (src/sandbox/idmap.ts), what
+ * the sandbox creates belongs on disk to the directory's owner, root included, so a setuid file made
+ * there would run as that owner on the host (SBX-22). Each mode is a umode_t the kernel truncates to
+ * 16 bits, so the low word holds every bit it acts on.
+ */
+const MODE_ARGUMENT: Readonly<Partial<Record<Syscall, number>>> = {
+  openat: 3,
+  open: 2,
+  creat: 1,
+  chmod: 1,
+  fchmod: 1,
+  fchmodat: 2,
+  fchmodat2: 2,
+  mknod: 1,
+  mknodat: 2,
+};
 
 /** Syscalls refused outright with EPERM, grouped by the reason. */
 const EPERM_GROUPS: readonly DenyGroup[] = [
@@ -367,9 +400,13 @@ function assembleX86_64(): Buffer {
   a.jeq(X86_64.socketpair, 'socket');
   a.jeq(X86_64.clone, 'clone');
   a.jeq(X86_64.personality, 'personality');
+  // openat first: it is frequent, and with a mode argument to check its verdict is no longer cached.
+  for (const [name, index] of Object.entries(MODE_ARGUMENT)) a.jeq(X86_64[name as Syscall], `mode${index}`);
   // clone3 takes its flags in a struct seccomp cannot read. ENOSYS (not EPERM) makes glibc fall
-  // back to clone(2), whose flags are checked below.
+  // back to clone(2), whose flags are checked below. openat2 likewise hides its mode in a struct;
+  // callers (systemd's, Rust's std) fall back to openat on ENOSYS.
   a.jeq(X86_64.clone3, 'enosys');
+  a.jeq(X86_64.openat2, 'enosys');
   for (const group of EPERM_GROUPS) {
     for (const name of group.syscalls) a.jeq(X86_64[name], 'eperm');
   }
@@ -400,6 +437,12 @@ function assembleX86_64(): Buffer {
   a.label('personality').load(argLow(0));
   for (const value of ALLOWED_PERSONALITIES) a.jeq(value, 'allow');
   a.ret(errno(EPERM));
+
+  // The mode argument of open/openat/creat/chmod/fchmod/fchmodat(2)/mknod(at): no setuid or setgid bit.
+  for (const index of new Set(Object.values(MODE_ARGUMENT)))
+    a.label(`mode${index}`)
+      .load(argLow(index))
+      .jset(S_ISUID | S_ISGID, 'eperm', 'allow');
 
   a.label('allow').ret(SECCOMP_RET_ALLOW);
   a.label('eperm').ret(errno(EPERM));
@@ -484,9 +527,19 @@ export const SECCOMP_RULES: readonly { readonly what: string; readonly action: s
         why: "Other personas disable ASLR or make data executable (as in Docker's default profile).",
       },
       {
+        what: `${Object.keys(MODE_ARGUMENT).join(', ')} with a mode that has S_ISUID or S_ISGID (low 16 bits, as the kernel reads it)`,
+        action: 'EPERM',
+        why: "SBX-22: on an idmapped workspace a new file belongs to the directory's owner (root, say); a setuid or setgid file there would run with the owner's ids on the host.",
+      },
+      {
         what: 'clone3',
         action: 'ENOSYS',
         why: 'Its flags live in a struct seccomp cannot read; ENOSYS makes glibc fall back to clone, which is checked.',
+      },
+      {
+        what: 'openat2',
+        action: 'ENOSYS',
+        why: 'Its mode lives in a struct seccomp cannot read (see the mode rule); ENOSYS makes callers fall back to openat, which is checked.',
       },
       ...EPERM_GROUPS.map((group) => ({ what: group.syscalls.join(', '), action: 'EPERM', why: group.why })),
     ].map((rule) => Object.freeze(rule)),

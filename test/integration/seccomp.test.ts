@@ -225,6 +225,31 @@ probe('socket_netlink_route', lambda: sock(16, socket.SOCK_RAW, 0))
 probe('socket_inet6', lambda: sock(10, socket.SOCK_DGRAM))
 probe('socketpair_unix', lambda: sock(1, socket.SOCK_STREAM, 0, pair=True))
 
+# SBX-22 setuid/setgid modes: each call would succeed on the bare kernel (our own file on our own tmpfs).
+open('/tmp/plain', 'w').close()
+def fchmod_fd(mode):
+    fd = os.open('/tmp/plain', os.O_RDONLY)
+    try:
+        return sc(91, fd, mode)
+    finally:
+        os.close(fd)
+O_CREAT_W = os.O_CREAT | os.O_WRONLY
+probe('open_setuid', lambda: sc(2, buf(b'/tmp/s-open'), O_CREAT_W, 0o4755))
+probe('openat_setuid', lambda: sc(257, -100, buf(b'/tmp/s-openat'), O_CREAT_W, 0o4755))
+probe('openat_setgid_high_bits', lambda: sc(257, -100, buf(b'/tmp/s-openat2'), O_CREAT_W, (0xffff << 48) | 0o2755))
+probe('creat_setgid', lambda: sc(85, buf(b'/tmp/s-creat'), 0o2755))
+probe('chmod_setuid', lambda: sc(90, buf(b'/tmp/plain'), 0o4755))
+probe('fchmod_setuid', lambda: fchmod_fd(0o4755))
+probe('fchmodat_setgid', lambda: sc(268, -100, buf(b'/tmp/plain'), 0o2755))
+probe('fchmodat2_setuid', lambda: sc(452, -100, buf(b'/tmp/plain'), 0o4755, 0))
+probe('mknod_setuid', lambda: sc(133, buf(b'/tmp/s-mknod'), 0o104755, 0))
+probe('mknodat_setuid', lambda: sc(259, -100, buf(b'/tmp/s-mknodat'), 0o104755, 0))
+probe('openat2', lambda: sc(437, -100, buf(b'/tmp'), buf(b'\0' * 24), 24))
+probe('work_chmod_plain', lambda: sc(90, buf(b'/tmp/plain'), 0o1755))
+probe('work_fchmod_plain', lambda: fchmod_fd(0o640))
+probe('work_open_create', lambda: (os.close(os.open('/tmp/created', O_CREAT_W, 0o755)), oct(os.stat('/tmp/created').st_mode & 0o7777))[1])
+probe('suid_files', lambda: sorted(n for n in os.listdir('/tmp') if os.stat('/tmp/' + n).st_mode & 0o6000))
+
 # Terminal injection: TIOCSTI on our own controlling terminal (a fresh pty) works on the bare kernel.
 def tty(request, high=0):
     def run():
@@ -429,6 +454,17 @@ const REFUSALS: readonly (readonly [caseId: string, probe: string, expected: str
   ['SBX-12', 'socket_netlink_sock_diag', 'EAFNOSUPPORT', 'control'],
   ['SBX-12', 'socket_alg', 'EAFNOSUPPORT', 'unit'],
   ['SBX-12', 'socket_bluetooth', 'EAFNOSUPPORT', 'unit'],
+  ['SBX-22', 'open_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'openat_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'openat_setgid_high_bits', 'EPERM', 'control'],
+  ['SBX-22', 'creat_setgid', 'EPERM', 'control'],
+  ['SBX-22', 'chmod_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'fchmod_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'fchmodat_setgid', 'EPERM', 'control'],
+  ['SBX-22', 'fchmodat2_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'mknod_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'mknodat_setuid', 'EPERM', 'control'],
+  ['SBX-22', 'openat2', 'ENOSYS', 'control'],
   ['terminal', 'ioctl_TIOCSTI', 'EPERM', 'control'],
   ['terminal', 'ioctl_TIOCSTI_high_word', 'EPERM', 'control'],
   ['terminal', 'ioctl_TIOCLINUX', 'EPERM', 'control'],
@@ -476,6 +512,13 @@ describe.skipIf(missing.length > 0)(
     // backend's job (e.g. no other dumpable same-uid process in the sandbox, or bwrap --as-pid-1).
     it.todo('SBX-10 writes to /proc/1/mem are refused (not enforceable by seccomp; owned by the sandbox backend)');
 
+    it('SBX-22 leaves no setuid or setgid file behind (the bare kernel makes them all)', () => {
+      expect(filtered.suid_files).toEqual([]);
+      expect(unfiltered.suid_files).toEqual(
+        expect.arrayContaining(['s-creat', 's-mknod', 's-mknodat', 's-open', 's-openat', 's-openat2']),
+      );
+    });
+
     it('does not leak the filter pipe (fd 3) into the command', () => {
       expect(filtered.fd3).toBe('closed');
     });
@@ -517,6 +560,9 @@ describe.skipIf(missing.length > 0)(
       ['socket AF_INET6', 'socket_inet6', 'ok'],
       ['socketpair AF_UNIX', 'socketpair_unix', 'ok'],
       ['ioctl TIOCGWINSZ', 'ioctl_TIOCGWINSZ', 'ok'],
+      ['chmod to a mode without setuid/setgid', 'work_chmod_plain', 'ok'],
+      ['fchmod to a mode without setuid/setgid', 'work_fchmod_plain', 'ok'],
+      ['open(O_CREAT, 0755)', 'work_open_create', '0o755'],
       ['clone without namespace flags', 'clone_plain', 'ok'],
       ['TCP over loopback (AF_INET to 127.0.0.1)', 'work_tcp_loopback', 'ok'],
       ['AF_UNIX socketpair round trip', 'work_unix_socketpair', 'ok'],
