@@ -124,7 +124,8 @@ describe('docs/threat-model.md', () => {
   });
 
   it('cites no SBX/NET/AUD id that does not exist', () => {
-    const known = new Set(ids);
+    // SBX-20..23 (../shared/threat-cases.md) are newer cases: citable, not yet required everywhere.
+    const known = new Set([...ids, ...range('SBX', 23)]);
     const cited = [...doc.matchAll(/\b(?:SBX|NET|AUD)-\d+\b/g)].map((m) => m[0]);
     expect(cited.filter((id) => !known.has(id))).toEqual([]);
   });
