@@ -1,0 +1,227 @@
+// The defence mutations of `npm run test:mutations` (scripts/mutations.mjs): each removes or weakens
+// one defence; the tests named must then fail. `find` must occur exactly once in `file` (a mutation
+// that no longer matches the code is reported as stale: update it with the code). Prefer tests
+// that attack through the real product (test/escape, test/integration, test/gateway) over unit
+// tests of the mechanism. Keep `why` to what the mutation lets an attacker do.
+
+/** @typedef {{ file: string, find: string, replace: string }} Edit */
+/** @typedef {{ id: string, threats: string[], why: string, edits: Edit[], tests: { files: string[], names: string } }} Mutation */
+
+/** @type {Mutation[]} */
+export const MUTATIONS = [
+  // ------------------------------------------------------------------------ sandbox (SBX)
+  {
+    id: 'seccomp-allow-ptrace',
+    threats: ['SBX-10'],
+    why: 'ptrace, process_vm_* reach other processes of the sandbox',
+    edits: [
+      {
+        file: 'src/sandbox/seccomp.ts',
+        find: "syscalls: ['ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp', 'pidfd_getfd', 'process_madvise'],",
+        replace: "syscalls: ['kcmp', 'pidfd_getfd', 'process_madvise'],",
+      },
+    ],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-10' },
+  },
+  {
+    id: 'seccomp-allow-io-uring',
+    threats: ['SBX-11'],
+    why: 'io_uring works around every other syscall check',
+    edits: [
+      {
+        file: 'src/sandbox/seccomp.ts',
+        find: "syscalls: ['io_uring_setup', 'io_uring_enter', 'io_uring_register'],",
+        replace: "syscalls: ['io_uring_register'],",
+      },
+    ],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-11' },
+  },
+  {
+    id: 'seccomp-allow-keyring',
+    threats: ['SBX-19'],
+    why: 'the kernel keyring is shared across sandboxes of one uid',
+    edits: [
+      {
+        file: 'src/sandbox/seccomp.ts',
+        find: "syscalls: ['keyctl', 'add_key', 'request_key'],",
+        replace: "syscalls: ['request_key'],",
+      },
+    ],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-19' },
+  },
+  {
+    id: 'proc-sys-writable',
+    threats: ['SBX-03'],
+    why: "/proc/sys stays the kernel's own, writable where the uid may write",
+    edits: [
+      {
+        file: 'src/sandbox/fs-plan.ts',
+        find: "ops.push({ op: 'ro-bind', src: '/proc/sys', dest: '/proc/sys' });",
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-03' },
+  },
+  {
+    id: 'cap-drop-removed',
+    threats: ['SBX-02'],
+    why: 'the sandbox keeps the capabilities bwrap would otherwise give its user namespace',
+    edits: [{ file: 'src/sandbox/bwrap.ts', find: "    '--cap-drop',\n    'ALL',\n", replace: '' }],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-02' },
+  },
+  {
+    id: 'memory-limit-not-written',
+    threats: ['SBX-14'],
+    why: 'a memory bomb eats the host',
+    edits: [
+      {
+        file: 'src/sandbox/cgroups.ts',
+        find: "writeFileSync(join(dir, 'memory.limit_in_bytes'), bytes);",
+        replace: 'void bytes;',
+      },
+    ],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-14 a memory bomb' },
+  },
+  {
+    id: 'pids-limit-not-written',
+    threats: ['SBX-14'],
+    why: 'a fork bomb takes the host down',
+    edits: [
+      {
+        file: 'src/sandbox/cgroups.ts',
+        find: "writeFileSync(join(dir, 'pids.max'), String(limits.pids));",
+        replace: 'void limits.pids;',
+      },
+    ],
+    tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-14 a fork bomb' },
+  },
+
+  // ------------------------------------------------------------------------ egress (NET)
+  {
+    id: 'any-address-is-global',
+    threats: ['NET-07'],
+    why: 'an allowed name resolving to loopback or metadata addresses reaches them',
+    edits: [
+      {
+        file: 'src/egress/address.ts',
+        find: "  return range === 'unicast' ? GLOBAL : { global: false, range };",
+        replace: '  void range;\n  return GLOBAL;',
+      },
+    ],
+    tests: { files: ['test/escape/network.test.ts'], names: 'NET-07' },
+  },
+  {
+    id: 'sni-not-compared',
+    threats: ['NET-05'],
+    why: 'domain fronting: a tunnel to an allowed host carries TLS for another',
+    edits: [
+      {
+        file: 'src/egress/tunnel.ts',
+        find: 'if (!sni.ok || sni.value.host !== options.host) {',
+        replace: 'if (!sni.ok) {',
+      },
+    ],
+    tests: { files: ['test/escape/network.test.ts'], names: 'NET-05 domain fronting' },
+  },
+  {
+    id: 'proxy-credential-ignored',
+    threats: ['NET-09'],
+    why: 'any local process can use the run’s proxy',
+    edits: [
+      {
+        file: 'src/egress/credential.ts',
+        find: 'return passwordOk && user.length === USER_BYTES.length && USER_BYTES.equals(user);',
+        replace: 'void passwordOk;\n    return true;',
+      },
+    ],
+    tests: { files: ['test/escape/network.test.ts'], names: 'NET-09' },
+  },
+  {
+    id: 'parser-refusals-unrecorded',
+    threats: ['AUD-06'],
+    why: 'requests the HTTP parser refuses leave no record',
+    edits: [
+      {
+        file: 'src/egress/proxy.ts',
+        find: "this.#http.on('clientError',",
+        replace: "this.#http.on('clientError-unused',",
+      },
+    ],
+    tests: { files: ['test/escape/network.test.ts'], names: 'AUD-06' },
+  },
+
+  // ------------------------------------------------------------------------ gateway (GW)
+  {
+    id: 'input-schema-skipped',
+    threats: ['GW-04'],
+    why: 'arguments the tool never declared reach the server',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '    if (!checked.valid) {',
+        replace: '    if (false && !checked.valid) {',
+      },
+    ],
+    tests: { files: ['test/gateway/schema-validation.test.ts'], names: 'GW-04' },
+  },
+  {
+    id: 'duplicate-keys-accepted',
+    threats: ['GW-05'],
+    why: 'two JSON parsers disagree on which duplicate key wins',
+    edits: [
+      {
+        file: 'src/gateway/jsonrpc-boundary.ts',
+        find: '  if (earlier === undefined) {\n    frame.set(folded, key);\n    return null;\n  }',
+        replace:
+          '  if (earlier === undefined || earlier === key) {\n    frame.set(folded, key);\n    return null;\n  }',
+      },
+    ],
+    tests: { files: ['src/gateway/jsonrpc-boundary.test.ts'], names: 'GW-05' },
+  },
+
+  // ------------------------------------------------------------------------ audit (AUD)
+  {
+    id: 'call-answered-unrecorded',
+    threats: ['AUD-03'],
+    why: 'a tool call is answered although its record was never written',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '      // Unrecorded means unanswered, and nothing more is forwarded (AUD-03).\n      this.#auditBroken = error as Error;\n      throw rpcError(',
+        replace: '      void error;\n      return;\n      throw rpcError(',
+      },
+    ],
+    tests: { files: ['test/integration/audit-write-failure.test.ts'], names: 'AUD-03 a tool call' },
+  },
+  {
+    id: 'run-without-durable-start',
+    threats: ['AUD-03'],
+    why: 'the command runs although run.started was never written',
+    edits: [
+      {
+        file: 'src/runtime/run-agent.ts',
+        find: '{ launchAfter: Promise.all([proxyStarted, startDurable]) },',
+        replace: '{ launchAfter: proxyStarted },',
+      },
+      {
+        file: 'src/runtime/run-agent.ts',
+        find: "    mark('sandbox-spawned');\n    await startDurable;",
+        replace: "    mark('sandbox-spawned');",
+      },
+    ],
+    tests: { files: ['test/integration/audit-write-failure.test.ts'], names: 'AUD-03 warden run starts nothing' },
+  },
+  {
+    id: 'verify-ignores-prev-hash',
+    threats: ['AUD-02'],
+    why: 'a record removed or replaced in the middle of the chain goes unnoticed',
+    edits: [
+      {
+        file: 'src/audit/verify.ts',
+        find: '  if (rec.prev_hash !== prevHash) {',
+        replace: '  if (false && rec.prev_hash !== prevHash) {',
+      },
+    ],
+    tests: { files: ['test/integration/audit.test.ts', 'src/audit/verify.test.ts'], names: 'AUD-02' },
+  },
+];
