@@ -200,8 +200,8 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/runtime/run-agent.ts',
-        find: '{ launchAfter: Promise.all([proxyStarted, startDurable]) },',
-        replace: '{ launchAfter: proxyStarted },',
+        find: '      launchAfter: startDurable,\n',
+        replace: '',
       },
       {
         file: 'src/runtime/run-agent.ts',
