@@ -39,6 +39,8 @@ await build({
   // addon (src/audit/sqlite.ts passes its path), while its JavaScript is bundled. `bindings`, its
   // fallback addon finder, is never called and stays out.
   external: ['bindings', '@cedar-policy/cedar-wasm'],
+  // jsonc-parser's main build is UMD, whose require() calls esbuild cannot follow: bundle its ES build.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
 });
 // The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
 await build({

@@ -8,17 +8,15 @@ import type { AgentIdentity, EventSink } from '../core/events.js';
 import { parseDuration } from '../core/units.js';
 import { ensureStateDir, openAuditLog } from '../audit/index.js';
 import type { Gateway } from '../gateway/index.js';
-import { loadConfig, pickProfile, prepareHost } from '../runtime/index.js';
+import type { McpPolicyConfig } from '../core/config.js';
+import { describeUnmatched, unmatchedGrantNames } from '../runtime/grant-names.js';
+import { loadConfig, pickProfile, prepareHost, resolveGatewayWorkspace } from '../runtime/index.js';
+import { globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { printJson, table } from './output.js';
-
-interface Globals {
-  config?: string;
-  stateDir?: string;
-}
 
 export interface GatewayCommandDeps {
   readonly assetsDir: string;
-  readonly stateDirOf: (global: Globals, configStateDir: string | undefined) => string;
+  readonly stateDirOf: (global: GlobalOptions, configStateDir: string | undefined) => string;
 }
 
 /** What a command running a standalone gateway may need beside the gateway itself. */
@@ -26,6 +24,8 @@ interface GatewayContext {
   readonly stateDir: string;
   readonly sink: EventSink;
   readonly agent: AgentIdentity;
+  /** The profile's mcp section (its grants). */
+  readonly mcp: McpPolicyConfig;
 }
 
 async function withGateway(
@@ -36,7 +36,14 @@ async function withGateway(
   use: (gateway: Gateway, context: GatewayContext) => Promise<void>,
   deps: GatewayCommandDeps,
 ): Promise<void> {
-  const global = cmd.optsWithGlobals<Globals>();
+  const global = globalOptionsOf(cmd);
+  // Resolved once, before anything starts: every server sandbox gets the same absolute path.
+  const workspace = resolveGatewayWorkspace({
+    given: options.workspace,
+    cwd: process.cwd(),
+    env: process.env,
+    fix: `${command.join(' ')} --workspace DIR${command.includes('--stdio') ? ", or `warden client add CLIENT --workspace DIR` to write a desktop client's config" : ''}`,
+  });
   const { config, path: configPath } = await loadConfig(process.cwd(), global.config);
   const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
   const prepared = await prepareHost(config, deps.assetsDir);
@@ -49,7 +56,7 @@ async function withGateway(
         config,
         configPath,
         profileName: options.profile,
-        workspace: options.workspace ?? process.cwd(),
+        workspace,
         agentName,
         command,
         sink: audit,
@@ -60,7 +67,7 @@ async function withGateway(
         neverVisible: [stateDir, prepared.runtimeRoot],
         hostEnv: process.env,
       },
-      (gateway, agent) => use(gateway, { stateDir, sink: audit, agent }),
+      (gateway, agent) => use(gateway, { stateDir, sink: audit, agent, mcp: pickProfile(config, options.profile).mcp }),
     );
   } finally {
     await audit.close();
@@ -84,6 +91,38 @@ function untilTerminated(): Promise<void> {
   });
 }
 
+/**
+ * Warnings for grant names that match no tool of their (started) server: such a grant grants
+ * nothing, silently. Every server the profile grants is judged, with the tools it listed.
+ */
+export function grantWarnings(gateway: Gateway, profile: string, mcp: McpPolicyConfig): string[] {
+  const tools = new Map<string, string[]>();
+  for (const grant of [...mcp.allow, ...mcp.deny]) tools.set(grant.server, []);
+  for (const tool of gateway.describeTools()) tools.get(tool.server)?.push(tool.upstreamName);
+  return describeUnmatched(profile, unmatchedGrantNames(mcp, tools), tools);
+}
+
+/** Starts a profile's gateway (servers sandboxed), checks its grants' tool names, stops it. */
+export async function checkGrantsAgainstServers(
+  cmd: Command,
+  options: { profile: string; workspace?: string },
+  deps: GatewayCommandDeps,
+): Promise<string[]> {
+  let warnings: string[] = [];
+  await withGateway(
+    cmd,
+    options,
+    'warden-config-check',
+    ['warden', 'config', 'check', '--servers'],
+    (gateway, context) => {
+      warnings = grantWarnings(gateway, options.profile, context.mcp);
+      return Promise.resolve();
+    },
+    deps,
+  );
+  return warnings;
+}
+
 export function registerGatewayCommands(program: Command, deps: GatewayCommandDeps): void {
   program
     .command('gateway')
@@ -91,7 +130,10 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       "Serve the MCP gateway for a profile: every tool call decided by the profile's policy, every server in its own sandbox, every decision audited.",
     )
     .option('-p, --profile <name>', 'profile whose mcp grants apply', 'default')
-    .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
+    .option(
+      '-w, --workspace <dir>',
+      'the workspace ${workspace} stands for (default: the current directory, unless it is /, your home or a temporary directory)',
+    )
     .option('--stdio', 'serve MCP over stdin/stdout (for Claude Desktop, VS Code, Cursor)')
     .option(
       '--listen <host:port>',
@@ -171,7 +213,7 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
         options: { agent: string; profile: string; ttl: string; scope?: string[]; json?: boolean },
         cmd: Command,
       ) => {
-        const global = cmd.optsWithGlobals<Globals>();
+        const global = globalOptionsOf(cmd);
         const { config } = await loadConfig(process.cwd(), global.config);
         // A token for a profile that does not exist would be accepted by no gateway: say so now.
         pickProfile(config, options.profile);
@@ -226,7 +268,7 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
         throw new WardenError('USAGE', 'give exactly one of --jti and --token', {
           hint: 'warden token revoke --jti ID (from `warden token issue --json`), or --token TOKEN',
         });
-      const global = cmd.optsWithGlobals<Globals>();
+      const global = globalOptionsOf(cmd);
       const { config } = await loadConfig(process.cwd(), global.config);
       const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
       const { MAX_TOKEN_TTL_SECONDS, revokeToken, tokenIdentity } = await import('../identity/index.js');
@@ -258,7 +300,10 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       "Start the profile's servers (sandboxed), list every tool with whether it is granted and the policy that decided, then stop them.",
     )
     .option('-p, --profile <name>', 'profile to inspect', 'default')
-    .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
+    .option(
+      '-w, --workspace <dir>',
+      'the workspace ${workspace} stands for (default: the current directory, unless it is /, your home or a temporary directory)',
+    )
     .option('--json', 'print JSON')
     .action(async (options: { profile: string; workspace?: string; json?: boolean }, cmd: Command) => {
       await withGateway(
@@ -266,8 +311,10 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
         options,
         'warden-tools-ls',
         ['warden', 'tools', 'ls'],
-        (gateway) => {
+        (gateway, context) => {
           const grants = gateway.describeTools();
+          for (const warning of grantWarnings(gateway, options.profile, context.mcp))
+            process.stderr.write(`warden: warning: ${warning}\n`);
           if (options.json === true) printJson(grants);
           else {
             const rows = grants.map((g) => [

@@ -3,31 +3,38 @@
  * errors to exit codes (2 for usage and config errors; see docs/errors.md).
  */
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, WardenError } from '../core/errors.js';
 import { WARDEN_VERSION } from '../core/version.js';
 import { mark } from '../core/timing.js';
 import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js';
-import { formatSummary, loadConfig, prepareHost, resolveRunPlan, runAgent, runDoctor } from '../runtime/index.js';
+import {
+  formatSummary,
+  loadConfig,
+  pickProfile,
+  prepareHost,
+  resolveRunPlan,
+  runAgent,
+  runDoctor,
+} from '../runtime/index.js';
 import { runDemo } from '../demo/index.js';
 import { registerAuditCommands } from './audit-commands.js';
-import { registerGatewayCommands } from './gateway-commands.js';
+import { checkGrantsAgainstServers, registerGatewayCommands } from './gateway-commands.js';
+import { registerClientCommands } from './client-commands.js';
+import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { errorDocument, printJson, reportError } from './output.js';
 
 /** Where the bundled sandbox assets live (dist/assets next to dist/warden.mjs). */
 const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
 
-interface GlobalOptions {
-  config?: string;
-  stateDir?: string;
-}
-
 /** Resolves the state dir: --state-dir, then $WARDEN_STATE_DIR, then the config's state_dir, then the default. */
 export function resolveStateDir(global: GlobalOptions, configStateDir: string | undefined): string {
-  if (global.stateDir !== undefined) return global.stateDir;
+  // Resolved once, here: the state dir is handed to sandboxes as a path they must never see.
+  if (global.stateDir !== undefined) return resolve(global.stateDir);
   if (process.env.WARDEN_STATE_DIR !== undefined && process.env.WARDEN_STATE_DIR !== '')
-    return process.env.WARDEN_STATE_DIR;
+    return resolve(process.env.WARDEN_STATE_DIR);
   return configStateDir ?? defaultStateDir();
 }
 
@@ -83,7 +90,7 @@ export function buildProgram(): Command {
     .passThroughOptions()
     .action(async (command: string[], options: Record<string, unknown>, cmd: Command) => {
       mark('cli-parsed');
-      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const global = globalOptionsOf(cmd);
       const cwd = process.cwd();
       const { config, path: configPath } = await loadConfig(cwd, global.config);
       mark('config');
@@ -140,7 +147,7 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print the demo report as JSON')
     .action(async (options: { json?: boolean }, cmd: Command) => {
-      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const global = globalOptionsOf(cmd);
       const { config } = await loadConfig(process.cwd(), global.config);
       const stateDir = ensureStateDir(resolveStateDir(global, config.state_dir));
       const prepared = await prepareHost(config, ASSETS_DIR);
@@ -154,7 +161,7 @@ export function buildProgram(): Command {
     .description('Check that this host can run sandboxes, and say how to fix what is missing (exit 1 if anything is).')
     .option('--json', 'print the checks as JSON')
     .action(async (options: { json?: boolean }, cmd: Command) => {
-      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const global = globalOptionsOf(cmd);
       const { config } = await loadConfig(process.cwd(), global.config);
       const checks = runDoctor(config, resolveStateDir(global, config.state_dir), process.env, ASSETS_DIR);
       if (options.json === true) {
@@ -174,15 +181,50 @@ export function buildProgram(): Command {
     .command('check')
     .description('Validate the config file (exit 2 with the path, line and fix when it is wrong).')
     .option('--json', 'print the parsed config as JSON')
-    .action(async (options: { json?: boolean }, cmd: Command) => {
-      const global = cmd.optsWithGlobals<GlobalOptions>();
-      const { config, path } = await loadConfig(process.cwd(), global.config);
-      if (options.json === true) printJson({ path, config });
-      else
-        process.stdout.write(
-          `${path ?? 'built-in config (no warden.yaml found)'}: ok; profiles: ${['default', ...Object.keys(config.profiles).filter((p) => p !== 'default')].join(', ')}\n`,
+    .option(
+      '--servers',
+      "also start each profile's MCP servers (sandboxed) and warn about grants that name tools a server does not have",
+    )
+    .option('-p, --profile <name>', 'with --servers: only this profile')
+    .option('-w, --workspace <dir>', 'with --servers: the workspace ${workspace} stands for')
+    .action(
+      async (options: { json?: boolean; servers?: boolean; profile?: string; workspace?: string }, cmd: Command) => {
+        const global = globalOptionsOf(cmd);
+        const { config, path } = await loadConfig(process.cwd(), global.config);
+        const names = ['default', ...Object.keys(config.profiles).filter((p) => p !== 'default')];
+        if (options.profile !== undefined) pickProfile(config, options.profile);
+        // Which tools a server has is known only once it runs: grants are checked with --servers.
+        const granting = names.filter(
+          (p) =>
+            (options.profile === undefined || p === options.profile) && (config.profiles[p]?.mcp.allow.length ?? 0) > 0,
         );
-    });
+        const warnings: string[] = [];
+        if (options.servers === true)
+          for (const profile of granting)
+            warnings.push(
+              ...(await checkGrantsAgainstServers(
+                cmd,
+                { profile, ...(options.workspace === undefined ? {} : { workspace: options.workspace }) },
+                { assetsDir: ASSETS_DIR, stateDirOf: resolveStateDir },
+              )),
+            );
+        for (const warning of warnings) process.stderr.write(`warden: warning: ${warning}\n`);
+        if (options.json === true) printJson({ path, config, ...(options.servers === true ? { warnings } : {}) });
+        else {
+          process.stdout.write(
+            `${path ?? 'built-in config (no warden.yaml found)'}: ok; profiles: ${names.join(', ')}\n`,
+          );
+          if (options.servers === true)
+            process.stdout.write(
+              `servers checked for ${granting.join(', ') || 'no profile'}: ${warnings.length === 0 ? 'every granted tool exists' : `${warnings.length} grant name(s) match no tool (above)`}\n`,
+            );
+          else if (granting.length > 0)
+            process.stdout.write(
+              'note: tool names in mcp grants are checked against the servers by `warden config check --servers` (starts them) or `warden tools ls --profile P`\n',
+            );
+        }
+      },
+    );
   configCommand
     .command('schema')
     .description('Print the JSON Schema of warden.yaml (for editors).')
@@ -190,10 +232,13 @@ export function buildProgram(): Command {
 
   registerGatewayCommands(program, { assetsDir: ASSETS_DIR, stateDirOf: resolveStateDir });
   registerAuditCommands(program, async (cmd) => {
-    const global = cmd.optsWithGlobals<GlobalOptions>();
+    const global = globalOptionsOf(cmd);
     const { config } = await loadConfig(process.cwd(), global.config);
     return resolveStateDir(global, config.state_dir);
   });
+  registerClientCommands(program, { stateDirOf: resolveStateDir });
+  // Last: it reaches every command registered above.
+  acceptGlobalOptionsAnywhere(program);
 
   return program;
 }

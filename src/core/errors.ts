@@ -97,6 +97,11 @@ export const ERROR_CODES = {
       'warden token issue or revoke could not do what was asked (invalid agent name, scope or token id; a token of another installation; an unreadable revocation list).',
     exit: EXIT.usage,
   },
+  CLIENT_CONFIG: {
+    summary:
+      "warden client add or rm cannot change an MCP client's config file: it is not valid for that client, holds a server of that name that is not warden's, changed meanwhile, or cannot be written. The file is left untouched.",
+    exit: EXIT.usage,
+  },
   INTERNAL: {
     summary: 'An unexpected internal failure; please report it with the audit run id.',
     exit: EXIT.wardenFailed,

@@ -49,11 +49,17 @@ describe('token revocation', () => {
 
   it('expired entries are pruned when another token is revoked; ids are validated', () => {
     const dir = stateDir();
-    revokeToken(dir, 'old', 100, 50);
-    revokeToken(dir, 'new', 10_000, 200);
+    const [oldId, newId] = ['old', 'new'].map((w) => w.padEnd(22, '-'));
+    revokeToken(dir, oldId ?? '', 100, 50);
+    revokeToken(dir, newId ?? '', 10_000, 200);
     const lines = readFileSync(join(dir, REVOCATIONS_FILE), 'utf8').trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as { jti: string }).jti)).toEqual(['new']);
-    expect(() => revokeToken(dir, 'bad id!', 10_000)).toThrow(/not a token id/);
+    expect(lines.map((l) => (JSON.parse(l) as { jti: string }).jti)).toEqual([newId]);
+    // Only what warden issues: 22 base64url characters. A short id, a pasted token, a typo: refused, saying what one looks like.
+    for (const bad of ['bad id!', 'abc', 'x'.repeat(23), 'eyJhbGciOiJFZERTQSJ9.eyJ.sig', `${'a'.repeat(21)}=`])
+      expect(() => revokeToken(dir, bad, 10_000), bad).toThrow(
+        /is not a token id: warden's token ids are 22 characters/,
+      );
+    expect(readFileSync(join(dir, REVOCATIONS_FILE), 'utf8').trim().split('\n')).toHaveLength(1);
   });
 
   it('fails closed: an unreadable or garbled list refuses every token and says why; a missing one refuses none', () => {
@@ -65,7 +71,7 @@ describe('token revocation', () => {
       revoked: true,
       why: expect.stringMatching(/cannot be read \(line 2 is not JSON\)/),
     });
-    expect(() => revokeToken(dir, 'b', 10)).toThrow(/cannot be read/);
+    expect(() => revokeToken(dir, 'b'.repeat(22), 10)).toThrow(/cannot be read/);
     writeFileSync(join(dir, REVOCATIONS_FILE), '{"jti":"a","exp":1,"revoked_at":"t"}\n');
     expect(list.check('a')).toMatchObject({ revoked: true, why: 'the token has been revoked' });
     expect(list.check('b')).toEqual({ revoked: false });

@@ -10,12 +10,13 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
-import { CLOCK_TOLERANCE_SECONDS } from './tokens.js';
+import { CLOCK_TOLERANCE_SECONDS, TOKEN_ID } from './tokens.js';
 
 export const REVOCATIONS_FILE = 'tokens.revoked';
 /** Most entries the list holds (tokens live at most 24 h, so this is ~70 revocations a minute). */
 const MAX_ENTRIES = 100_000;
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
+/** What a list entry may hold (wider than TOKEN_ID: lists written before ids were checked stay readable). */
 const JTI = /^[A-Za-z0-9_-]{1,128}$/;
 
 export interface Revocation {
@@ -39,10 +40,15 @@ export function revokeToken(
   exp: number,
   now = Math.floor(Date.now() / 1000),
 ): Revocation {
-  if (!JTI.test(jti))
-    throw new WardenError('TOKEN_INVALID', `'${jti.slice(0, 40)}' is not a token id`, {
-      hint: 'give the jti that `warden token issue --json` printed, or the token itself with --token',
-    });
+  // Only ids warden issues: a typo (or a whole token pasted into --jti) would revoke nothing.
+  if (!TOKEN_ID.test(jti))
+    throw new WardenError(
+      'TOKEN_INVALID',
+      `'${printable(jti)}' is not a token id: warden's token ids are 22 characters of A-Z, a-z, 0-9, - and _`,
+      {
+        hint: 'give the jti that `warden token issue --json` printed (e.g. --jti 3q2-7wEjR0uYdS9xJmK1Fw), or the token itself with --token',
+      },
+    );
   const path = join(stateDir, REVOCATIONS_FILE);
   const release = lockList(`${path}.lock`);
   try {
@@ -186,4 +192,10 @@ function readEntries(path: string): { entries: Revocation[]; unusable: string | 
     entries.push({ jti: e.jti, exp: e.exp, revoked_at: e.revoked_at });
   }
   return { entries, unusable: null };
+}
+
+/** At most 40 characters of `text`, control characters shown as '?', for a message. */
+function printable(text: string): string {
+  const shown = text.slice(0, 40).replace(/[^\x20-\x7e]/g, '?');
+  return text.length > 40 ? `${shown}…` : shown;
 }

@@ -25,6 +25,8 @@ const MAX_TOKEN_CHARS = 4096;
 const SUBJECT = /^[A-Za-z0-9._-]{1,64}$/;
 const SCOPE = /^[a-z][a-z0-9:._-]{0,63}$/;
 export const CLOCK_TOLERANCE_SECONDS = 5;
+/** A token id (`jti`) as `issueToken` makes it: 16 random bytes, base64url, so 22 characters. */
+export const TOKEN_ID = /^[A-Za-z0-9_-]{22}$/;
 
 export interface SigningKeys {
   readonly privateKey: KeyObject;
@@ -77,7 +79,7 @@ export async function issueToken(keys: SigningKeys, request: IssueRequest): Prom
     throw new Error(`a token lives 1 s to ${MAX_TOKEN_TTL_SECONDS / 3600} h`);
   }
   const now = request.now ?? Math.floor(Date.now() / 1000);
-  const jti = randomBytes(16).toString('base64url');
+  const jti = randomBytes(16).toString('base64url'); // TOKEN_ID
   const expiresAt = now + request.ttlSeconds;
   const token = await new SignJWT({ scope: [...new Set(request.scopes)].join(' ') })
     .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.kid })

@@ -226,6 +226,39 @@ describe('loadConfig: parse errors', () => {
     await expectLoadError('CONFIG_PARSE', /alias/i, dir);
   });
 
+  it('an unquoted *.host is reported as an alias at its line, with "quote it"', async () => {
+    const path = write(
+      'warden.yaml',
+      'version: 1\nprofiles:\n  default:\n    network:\n      allow:\n        - *.npmjs.org\n',
+    );
+    const error = await expectLoadError('CONFIG_PARSE', /is read as a YAML alias/, dir);
+    expect(error.message).toContain(`${path}:6:11: *.npmjs.org`);
+    expect(error.hint).toContain('quote it: "*.npmjs.org"');
+    // In a flow list too; a real anchor and alias still work.
+    write('warden.yaml', 'version: 1\nprofiles:\n  default:\n    network: { allow: [x.com, *.y.com] }\n');
+    await expectLoadError('CONFIG_PARSE', /:4:31: \*\.y\.com is read as a YAML alias/, dir);
+    write('warden.yaml', 'version: 1\nprofiles:\n  a: &p { description: x }\n  b: *p\n');
+    expect(Object.keys((await loadConfig(dir)).config.profiles)).toEqual(['a', 'b']);
+  });
+
+  it('a key indented too little is not taken for a profile or a server', async () => {
+    // `limits: {}` meant for default would otherwise be a valid, silent profile named "limits".
+    const path = write(
+      'warden.yaml',
+      'version: 1\nprofiles:\n  default:\n    network: { allow: [a.com] }\n  limits: {}\nservers:\n  files:\n    command: node\n  args: [x]\n',
+    );
+    const error = await expectLoadError('CONFIG_INVALID', /'limits' is a field of a profile, not a profile name/, dir);
+    expect(error.message).toContain(`${path}:5:3 profiles.limits:`);
+    expect(error.message).toContain('indent it under the profile it belongs to (profiles.<name>.limits)');
+    expect(error.message).toContain(`${path}:9:3 servers.args: 'args' is a field of a server, not a server name`);
+    write('warden.yaml', 'version: 1\nprofiles:\n  default: {}\n  servers:\n    files: { command: node }\n');
+    await expectLoadError(
+      'CONFIG_INVALID',
+      /profiles\.servers: 'servers' is a top-level field.*move it to the top level/,
+      dir,
+    );
+  });
+
   it('an empty file is CONFIG_INVALID (not the built-in config)', async () => {
     write('warden.yaml', '');
     await expectLoadError('CONFIG_INVALID', /empty/, dir);

@@ -3,9 +3,9 @@
  * schema, frozen result. Errors name the file, line and column, the path inside the file and
  * the fix. Loaded lazily (see config-file.ts): the schema costs start-up time.
  */
-import { LineCounter, parseDocument, isCollection, type Document } from 'yaml';
+import { LineCounter, parseDocument, isCollection, isMap, isScalar, visit, type Document } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type WardenConfig } from '../core/config.js';
+import { configSchema, profileSchema, serverSchema, type WardenConfig } from '../core/config.js';
 import { deepFreeze } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 
@@ -24,6 +24,7 @@ export function parseConfigText(text: string, source: string): WardenConfig {
       hint: 'fix the YAML syntax at that position (duplicate keys are not allowed)',
     });
   }
+  refuseUnresolvedAliases(doc, lineCounter, source);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 50 });
@@ -37,6 +38,7 @@ export function parseConfigText(text: string, source: string): WardenConfig {
       hint: 'start with `version: 1`; see docs/config.md',
     });
   }
+  refuseMisplacedFields(doc, lineCounter, source);
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const lines = result.error.issues.slice(0, 10).map((issue) => describeIssue(issue, doc, lineCounter, source));
@@ -89,4 +91,72 @@ function humanMessage(issue: z.core.$ZodIssue, present: boolean): string {
     default:
       return issue.message;
   }
+}
+
+/**
+ * `- *.example.com` unquoted is a YAML alias (a reference to an anchor named `.example.com`), not
+ * a wildcard: say so at its line, with the fix, instead of the parser's bare "Unresolved alias".
+ */
+function refuseUnresolvedAliases(doc: Document, lineCounter: LineCounter, source: string): void {
+  let problem: { at: string; name: string } | null = null;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      const pos = node.range ? lineCounter.linePos(node.range[0]) : undefined;
+      problem = { at: pos ? `${source}:${pos.line}:${pos.col}` : source, name: node.source };
+      return visit.BREAK;
+    },
+  });
+  if (problem === null) return;
+  const { at, name } = problem as { at: string; name: string };
+  throw new WardenError(
+    'CONFIG_PARSE',
+    `${at}: *${name} is read as a YAML alias (a reference to an anchor &${name}), and there is no such anchor`,
+    { hint: `quote it: "*${name}" (in YAML an unquoted value that starts with * is an alias)` },
+  );
+}
+
+/** Field names of a profile, a server and the top level: never names of a profile or a server. */
+const FIELD_NAMES = {
+  profile: new Set(Object.keys(profileSchema.shape)),
+  server: new Set(Object.keys(serverSchema.shape)),
+  top: new Set(Object.keys(configSchema.shape)),
+};
+
+/**
+ * A key indented two spaces too little lands one level up: `limits:` meant for a profile becomes a
+ * profile named `limits` (silently, when it is empty), a server's `args:` a server named `args`.
+ * Such names are refused where they are, saying what happened.
+ */
+function refuseMisplacedFields(doc: Document, lineCounter: LineCounter, source: string): void {
+  const problems: string[] = [];
+  for (const [section, kind, what] of [
+    ['profiles', 'profile', 'a profile'],
+    ['servers', 'server', 'a server'],
+  ] as const) {
+    const map = doc.get(section, true);
+    if (!isMap(map)) continue;
+    for (const item of map.items) {
+      const key = isScalar(item.key) ? item.key : null;
+      const name = typeof key?.value === 'string' ? key.value : null;
+      if (name === null) continue;
+      const field = FIELD_NAMES[kind].has(name)
+        ? `a field of ${what}`
+        : FIELD_NAMES.top.has(name)
+          ? 'a top-level field'
+          : null;
+      if (field === null) continue;
+      const pos = key?.range ? lineCounter.linePos(key.range[0]) : undefined;
+      const where = FIELD_NAMES[kind].has(name)
+        ? `indent it under the ${kind} it belongs to (${section}.<name>.${name})`
+        : 'move it to the top level (no indentation)';
+      problems.push(
+        `${pos ? `${source}:${pos.line}:${pos.col}` : source} ${section}.${name}: '${name}' is ${field}, not ${what} name: it is indented as ${what}, directly under ${section}:; ${where}`,
+      );
+    }
+  }
+  if (problems.length > 0)
+    throw new WardenError('CONFIG_INVALID', `invalid config:\n  ${problems.join('\n  ')}`, {
+      hint: 'check the indentation (two spaces per level); profile and server names cannot be field names; see docs/config.md',
+    });
 }

@@ -5,7 +5,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { giveToSandbox, makeWorkspace, removeWorkspace, warden } from '../helpers/warden.js';
+import { giveToSandbox, makeWorkspace, removeWorkspace, REPO, warden } from '../helpers/warden.js';
 
 let workspace = '';
 beforeAll(() => {
@@ -39,6 +39,16 @@ const cases: { name: string; yaml: string; message: RegExp }[] = [
     name: 'a wrong type',
     yaml: 'version: 1\nprofiles:\n  coding:\n    limits:\n      pids: many\n',
     message: /warden\.yaml:5:\d+ profiles\.coding\.limits\.pids: expected number/,
+  },
+  {
+    name: 'an unquoted *.host (a YAML alias)',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    network:\n      allow:\n        - *.npmjs.org\n',
+    message: /warden\.yaml:6:11: \*\.npmjs\.org is read as a YAML alias[^]*quote it: "\*\.npmjs\.org"/,
+  },
+  {
+    name: 'a profile field indented as a profile',
+    yaml: 'version: 1\nprofiles:\n  coding:\n    network: { allow: [a.com] }\n  limits: {}\n',
+    message: /warden\.yaml:5:3 profiles\.limits: 'limits' is a field of a profile, not a profile name/,
   },
   {
     name: "'*' in the allow-list",
@@ -195,5 +205,41 @@ describe('config errors', () => {
     });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe('CI=1\n');
+  });
+
+  it('a grant naming a tool its server does not have is warned about by `config check --servers` and `tools ls`', async () => {
+    const modules = join(REPO, 'node_modules');
+    writeFileSync(
+      join(workspace, 'warden.yaml'),
+      `version: 1
+servers:
+  everything:
+    command: node
+    args: [${JSON.stringify(join(modules, '@modelcontextprotocol/server-everything/dist/index.js'))}, stdio]
+    filesystem: { read_only: [${JSON.stringify(modules)}] }
+profiles:
+  default:
+    mcp:
+      allow:
+        - server: everything
+          tools: [echo, ech0, 'get-*', 'nope-*']
+`,
+    );
+    const plain = await warden('root', ['config', 'check'], { cwd: workspace });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain('config check --servers');
+    for (const args of [
+      ['config', 'check', '--servers'],
+      ['tools', 'ls'],
+    ]) {
+      const r = await warden('root', args, { cwd: workspace });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(
+        "warning: profiles.default.mcp.allow[0]: 'ech0' is not a tool of server 'everything', so it grants nothing (its tools: echo,",
+      );
+      expect(r.stderr).toContain("'nope-*' matches no tool of server 'everything'");
+      expect(r.stderr).not.toContain("'echo'");
+      expect(r.stderr).not.toContain("'get-*'");
+    }
   });
 });

@@ -15,7 +15,7 @@ describe('warden token revoke', () => {
   it('GW-07 twelve concurrent revocations all end up in the list', async () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-revoke-'));
     const stateDir = join(dir, 'state');
-    const ids = Array.from({ length: 12 }, (_, i) => `token-${i}`);
+    const ids = Array.from({ length: 12 }, (_, i) => `token-${String(i).padStart(16, '0')}`);
     const results = await Promise.all(
       ids.map((id) =>
         warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', id, '--json'], { cwd: dir }),
@@ -38,8 +38,13 @@ describe('warden token revoke', () => {
       (await warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', 'a', '--token', 'b'], { cwd: dir }))
         .code,
     ).toBe(2);
-    const bad = await warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', 'not an id!'], { cwd: dir });
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('TOKEN_INVALID');
+    for (const id of ['not an id!', 'abc123']) {
+      const bad = await warden('root', ['--state-dir', stateDir, 'token', 'revoke', '--jti', id], { cwd: dir });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('TOKEN_INVALID');
+      // It says what a valid id looks like and where to find one.
+      expect(bad.stderr).toContain("warden's token ids are 22 characters of A-Z, a-z, 0-9, - and _");
+      expect(bad.stderr).toContain('warden token issue --json');
+    }
   });
 });
