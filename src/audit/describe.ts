@@ -40,10 +40,19 @@ export function describeEvent(event: AuditRecord): string {
     case 'violation':
       return `VIOLATION ${event.data.kind}: ${event.data.detail}`;
     case 'sandbox.destroyed':
-      return `sandbox gone (${event.data.leftover_processes} leftover processes killed, ${event.data.placeholders_removed} placeholders removed${gitScanText(event.data.git_scan)})`;
+      return `sandbox gone (${event.data.leftover_processes} leftover processes killed${event.data.placeholders_removed === undefined ? '' : `, ${event.data.placeholders_removed} placeholders removed`}${gitScanText(event.data.git_scan)}${postRunText(event.data.post_run)})`;
     case 'run.ended':
       return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
   }
+}
+
+function postRunText(
+  check:
+    | { readonly entries: number; readonly complete: boolean; readonly findings: number; readonly elapsed_ms: number }
+    | undefined,
+): string {
+  if (check === undefined) return '';
+  return `; post-run check: ${check.entries} entries in ${check.elapsed_ms} ms${check.complete ? '' : ' (stopped early: not all checked)'}, ${check.findings} findings`;
 }
 
 function gitScanText(

@@ -90,9 +90,20 @@ export interface EventPayloads {
   'sandbox.destroyed': {
     readonly backend: 'bwrap';
     readonly leftover_processes: number;
-    readonly placeholders_removed: number;
-    /** The post-run check for git repositories the sandbox planted in its writable roots (SBX-06). */
+    /** Records written before warden stopped creating placeholders for missing protected entries. */
+    readonly placeholders_removed?: number;
+    /** Records written before the post-run check covered more than git repositories. */
     readonly git_scan?: { readonly entries: number; readonly complete: boolean; readonly quarantined: number };
+    /**
+     * The post-run check of the sandbox's writable roots (SBX-06, SBX-20, SBX-21, SBX-22): entries
+     * walked, whether it finished, how many findings (each also a `violation`), how long it took.
+     */
+    readonly post_run?: {
+      readonly entries: number;
+      readonly complete: boolean;
+      readonly findings: number;
+      readonly elapsed_ms: number;
+    };
   };
   'egress.allowed': {
     readonly protocol: EgressProtocol;
@@ -158,7 +169,16 @@ export interface EventPayloads {
     readonly reason: string;
   };
   violation: {
-    readonly kind: 'proxy_auth' | 'domain_fronting' | 'placeholder_tampered' | 'git_planted' | 'other';
+    readonly kind:
+      | 'proxy_auth'
+      | 'domain_fronting'
+      | 'placeholder_tampered'
+      | 'git_planted'
+      | 'host_exec_planted'
+      | 'setuid'
+      | 'special_file'
+      | 'unreadable_dir'
+      | 'other';
     readonly detail: string;
   };
 }

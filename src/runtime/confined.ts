@@ -82,10 +82,12 @@ export interface Confinement {
   /** What the proxy saw so far (and after release: in total). */
   egressStats(): EgressStats;
   /**
-   * Kills what is left of the sandbox, removes its cgroups and placeholders, closes the proxy and
-   * removes the run directory. Idempotent; resolves with what the sandbox's cleanup found.
+   * Kills what is left of the sandbox, removes its cgroups, closes the proxy and removes the run
+   * directory. Idempotent; resolves with what the sandbox's cleanup found. The post-run check of
+   * what the sandbox wrote (sandbox `checkAfterRun` over `sandbox.baseline.roots`) is the
+   * caller's, once everything that could write those roots has stopped.
    */
-  release(): Promise<{ readonly leftoverProcesses: number; readonly placeholdersRemoved: number }>;
+  release(): Promise<{ readonly leftoverProcesses: number }>;
 }
 
 /**
@@ -116,7 +118,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
   proxyListening.catch(() => undefined);
 
   let sandbox: SandboxHandle | null = null;
-  let released: Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> | null = null;
+  let released: Promise<{ leftoverProcesses: number }> | null = null;
   return {
     runDir,
     proxyListening,
@@ -159,7 +161,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
     egressStats: () => proxy.stats(),
     release() {
       released ??= (async () => {
-        let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
+        let cleanup = { leftoverProcesses: 0 };
         try {
           if (sandbox !== null) {
             await sandbox.kill();

@@ -19,8 +19,8 @@ import { newRunId } from '../core/ids.js';
 import { MAX_TIMER_MS, roundMs } from '../core/units.js';
 import { mark } from '../core/timing.js';
 import {
-  quarantinePlantedRepositories,
-  type PlantedScan,
+  checkAfterRun,
+  type PostRunReport,
   type SandboxHandle,
   type SandboxHost,
   type SandboxUser,
@@ -29,6 +29,7 @@ import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
 import type { RunGateway } from './run-gateway.js';
 import { confine, type Confinement } from './confined.js';
+import { findingViolations, postRunRecord, summaryPostRun } from './post-run-report.js';
 import type { DeniedTarget, RunSummary } from './summary.js';
 
 export interface RunContext {
@@ -234,8 +235,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   // Release and record the end. Recording failures here do not hide the command's result; a run
   // whose start never became durable records nothing more (its chain would start mid-run).
   const stats = confinement?.egressStats();
-  let cleanup = { leftoverProcesses: 0, placeholdersRemoved: 0 };
-  let gitScan: PlantedScan | null = null;
+  let cleanup = { leftoverProcesses: 0 };
+  let postRun: PostRunReport | null = null;
   const endErrors: string[] = [];
   try {
     try {
@@ -243,8 +244,12 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     } finally {
       if (confinement !== null) cleanup = await confinement.release();
     }
-    // Everything that could write the workspace has stopped: look for repositories it planted.
-    if (sandbox !== null) gitScan = quarantinePlantedRepositories(writableRoots(plan), { since: started, runId });
+    // Everything that could write the workspace has stopped (the agent and its gateway's
+    // servers): check what it left (SBX-06, SBX-20..22).
+    if (sandbox !== null) {
+      const { baseline } = sandbox;
+      postRun = checkAfterRun(baseline.roots, { runId, since: Math.min(started, baseline.since), baseline });
+    }
   } catch (error) {
     endErrors.push((error as Error).message);
   }
@@ -267,28 +272,13 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     // Appended together, so they are committed as one transaction (one fsync), in this order.
     const endEvents: Promise<unknown>[] = [];
     for (const limit of limitsHit) endEvents.push(record('limit.hit', { limit, detail: limitDetail(limit, plan) }));
-    for (const repo of gitScan?.quarantined ?? []) {
-      const where =
-        repo.movedTo === null
-          ? `could not be moved (${repo.error ?? 'unknown error'}): do not run git there before checking it`
-          : `moved to ${repo.movedTo}`;
-      endEvents.push(record('violation', { kind: 'git_planted', detail: `${repo.gitDir}: ${repo.reason}; ${where}` }));
-    }
+    for (const violation of findingViolations(postRun)) endEvents.push(record('violation', violation));
     if (sandbox !== null) {
       endEvents.push(
         record('sandbox.destroyed', {
           backend: 'bwrap',
           leftover_processes: cleanup.leftoverProcesses,
-          placeholders_removed: cleanup.placeholdersRemoved,
-          ...(gitScan === null
-            ? {}
-            : {
-                git_scan: {
-                  entries: gitScan.entriesSeen,
-                  complete: gitScan.complete,
-                  quarantined: gitScan.quarantined.length,
-                },
-              }),
+          ...(postRun === null ? {} : { post_run: postRunRecord(postRun) }),
         }),
       );
     }
@@ -327,12 +317,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     setup_ms: setupMs === null ? null : roundMs(setupMs),
     egress,
     limits_hit: [...limitsHit],
-    quarantined: (gitScan?.quarantined ?? []).map((repo) => ({
-      git_dir: repo.gitDir,
-      reason: repo.reason,
-      moved_to: repo.movedTo,
-    })),
-    git_scan_complete: gitScan?.complete ?? true,
+    post_run: summaryPostRun(postRun),
     error:
       [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
   };
@@ -368,11 +353,6 @@ export function commandForAudit(command: readonly string[]): {
     command: head,
     command_digest: { bytes, args: command.length, sha256: createHash('sha256').update(json).digest('hex') },
   };
-}
-
-/** The host directories the sandbox could write (where it could plant a repository). */
-function writableRoots(plan: RunPlan): string[] {
-  return [...(plan.workspace === null ? [] : [plan.workspace]), ...plan.writable];
 }
 
 /** Whether the profile grants any MCP server (then the gateway, and its code, is needed). */

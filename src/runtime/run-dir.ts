@@ -1,6 +1,7 @@
 /**
  * Where a run keeps its sockets and generated files, and recovery of runs whose warden died
- * (kill -9): their placeholders, cgroups and directories are removed by the next warden start.
+ * (kill -9): the next warden start removes their cgroups and directories and runs the post-run
+ * check their warden could not (sandbox/post-run.ts).
  *
  * Root:      /run/warden/<run>/      (0755 root; sock/ is 0750 root:<sandbox group>)
  * Otherwise: $XDG_RUNTIME_DIR/warden/<run>/ or /tmp/warden-<uid>/<run>/ (0700, owned by the user)
@@ -9,6 +10,7 @@ import { chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, wri
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import { cleanupAbandonedSandbox } from '../sandbox/index.js';
+import { formatPostRun, summaryPostRun } from './post-run-report.js';
 
 export interface RunDir {
   readonly path: string;
@@ -75,10 +77,14 @@ export function removeRunDir(dir: RunDir): void {
 }
 
 /**
- * Cleans up after runs whose warden process is gone: removes their placeholders from the
- * workspace, their cgroups and their directory. Returns how many were recovered.
+ * Cleans up after runs whose warden process is gone: removes their cgroups and directory, and
+ * runs their post-run check, telling `warn` what it found (the run's own summary never came).
+ * Returns how many were recovered.
  */
-export async function recoverAbandonedRuns(root: string): Promise<number> {
+export async function recoverAbandonedRuns(
+  root: string,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<number> {
   let names: string[];
   try {
     names = readdirSync(root);
@@ -96,7 +102,11 @@ export async function recoverAbandonedRuns(root: string): Promise<number> {
       continue; // being created right now, or not ours
     }
     if (typeof owner.pid === 'number' && processStartTime(owner.pid) === owner.start && owner.start !== null) continue; // still running
-    await cleanupAbandonedSandbox(path);
+    const { postRun, runId } = await cleanupAbandonedSandbox(path);
+    if (postRun !== null && (postRun.findings.length > 0 || !postRun.complete)) {
+      warn(`warden: ${runId ?? name} ended without its warden (killed?); its post-run check found:`);
+      for (const line of formatPostRun(summaryPostRun(postRun))) warn(line);
+    }
     rmSync(path, { recursive: true, force: true });
     recovered++;
   }

@@ -3,6 +3,7 @@
  */
 import type { EndReason, EgressDenyReason, LimitKind } from '../core/events.js';
 import { formatDuration } from '../core/units.js';
+import { formatPostRun, type SummaryPostRun } from './post-run-report.js';
 
 export interface DeniedTarget {
   readonly host: string;
@@ -30,14 +31,11 @@ export interface RunSummary {
     readonly denied_targets: readonly DeniedTarget[];
   };
   readonly limits_hit: readonly LimitKind[];
-  /** Git repositories the sandbox planted and warden moved out of git's reach (SBX-06). */
-  readonly quarantined: readonly {
-    readonly git_dir: string;
-    readonly reason: string;
-    readonly moved_to: string | null;
-  }[];
-  /** False when the post-run check stopped early (a very large tree): not every repository was checked. */
-  readonly git_scan_complete: boolean;
+  /**
+   * What the post-run check found in the writable roots and did about it (SBX-06, SBX-20..22):
+   * repositories and host-run files quarantined, setuid bits stripped, FIFOs removed.
+   */
+  readonly post_run: SummaryPostRun;
   readonly error: string | null;
 }
 
@@ -64,17 +62,7 @@ export function formatSummary(summary: RunSummary): string {
     `  egress: ${summary.egress.allowed} allowed, ${summary.egress.denied} denied${denied.length > 0 ? `: ${denied.slice(0, 8).join(', ')}${denied.length > 8 ? ', …' : ''}` : ''}`,
   );
   lines.push(`  limits hit: ${summary.limits_hit.length === 0 ? 'none' : summary.limits_hit.join(', ')}`);
-  for (const repo of summary.quarantined) {
-    const where =
-      repo.moved_to === null
-        ? 'COULD NOT be moved: do not run git there before checking it'
-        : `moved to ${repo.moved_to}; check it before renaming it back`;
-    lines.push(`  QUARANTINED git repository ${repo.git_dir}: ${repo.reason}; ${where}`);
-  }
-  if (!summary.git_scan_complete)
-    lines.push(
-      '  warning: the workspace is too large to check completely for git repositories the agent planted; check new .git directories before running git in them',
-    );
+  lines.push(...formatPostRun(summary.post_run));
   if (summary.error !== null) lines.push(`  error: ${summary.error}`);
   lines.push(`  audit: warden audit show ${summary.run_id}`);
   return lines.join('\n');

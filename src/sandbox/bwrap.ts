@@ -12,7 +12,7 @@
  * closes 5 and moves 6 to 2, and closes any other descriptor warden's own caller left open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
@@ -22,7 +22,9 @@ import { RunCgroups } from './cgroups.js';
 import type { CgroupLayout } from './host.js';
 import { mountArgs, planMounts, type MountPlan } from './fs-plan.js';
 import { ensureEtcView, SANDBOX_HOSTNAME } from './etc-view.js';
+import type { AbsentEntry, HostExecBaseline, NewEntryPolicy } from './host-exec.js';
 import type { LibDir } from './lib-dir.js';
+import { checkAfterRun, type PostRunReport } from './post-run.js';
 import { buildSeccompFilter } from './seccomp.js';
 import { SANDBOX_LIB, SANDBOX_SOCK, type SandboxExit, type SandboxSpec } from './spec.js';
 
@@ -50,12 +52,17 @@ export interface SandboxHandle {
   readonly stderr: Readable | null;
   /** Controllers in force for this run. */
   readonly cgroupControllers: readonly string[];
+  /**
+   * The protected entries as planned: what the post-run check (post-run.ts `checkAfterRun`, over
+   * `baseline.roots`) needs once the sandbox has stopped.
+   */
+  readonly baseline: HostExecBaseline;
   /** Sends a signal to the command (not to warden's helpers). */
   signal(signal: NodeJS.Signals): void;
   /** Kills every process of the sandbox at once. */
   kill(): Promise<void>;
-  /** After exit: removes cgroups and placeholders. Idempotent. */
-  cleanup(): Promise<{ readonly leftoverProcesses: number; readonly placeholdersRemoved: number }>;
+  /** After exit: kills what is left in the cgroups and removes them. Idempotent. */
+  cleanup(): Promise<{ readonly leftoverProcesses: number }>;
 }
 
 export interface StartOptions {
@@ -85,8 +92,6 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     etc,
     emptyFile: host.lib.emptyFile,
     emptyDir: host.lib.emptyDir,
-    placeholderFile: host.lib.placeholderFile,
-    placeholderDir: host.lib.placeholderDir,
     tmpfsBytes: spec.limits.memoryBytes,
     hostHome: process.env['HOME'] ?? null,
   });
@@ -125,7 +130,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   });
 
   mark('cgroups-made');
-  const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
+  const writableRoots = plan.writableRoots;
   const launcherArgs = [
     host.lib.launcher,
     String(cgroups.enrolFiles.length),
@@ -179,13 +184,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   mark('launcher-spawned');
 
   try {
-    // Recorded before bwrap touches the workspace, so a warden killed mid-run can be cleaned up
-    // by the next one (see cleanupAbandonedSandbox).
-    writeFileSync(
-      join(spec.runDir, RECOVERY_FILE),
-      JSON.stringify({ placeholders: plan.placeholders, cgroups: cgroups.directories }),
-      { mode: 0o600 },
-    );
+    // Recorded before bwrap starts, so a warden killed mid-run has its cgroups removed and its
+    // post-run check done by the next one (see cleanupAbandonedSandbox).
+    const record: RecoveryRecord = { cgroups: cgroups.directories, runId: spec.runId, baseline: plan.baseline };
+    writeFileSync(join(spec.runDir, RECOVERY_FILE), JSON.stringify(record), { mode: 0o600 });
     seccompPipe.end(seccompProgram);
   } catch (error) {
     child.kill('SIGKILL');
@@ -262,7 +264,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     });
   });
 
-  let cleanedUp: Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> | null = null;
+  let cleanedUp: Promise<{ leftoverProcesses: number }> | null = null;
   return {
     pid: child.pid ?? -1,
     ready,
@@ -271,6 +273,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     stdout,
     stderr: stderrPipe,
     cgroupControllers: cgroups.controllers,
+    baseline: plan.baseline,
     signal(signal) {
       if (hasExited) return;
       const target = commandPid ?? (sandboxInitPid === null ? null : firstChild(sandboxInitPid));
@@ -295,7 +298,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       await cgroups.killAll(1000);
     },
     cleanup() {
-      cleanedUp ??= releaseSandboxResources(cgroups, plan.placeholders);
+      cleanedUp ??= cgroups.destroy().then(({ leftover }) => ({ leftoverProcesses: leftover }));
       return cleanedUp;
     },
   };
@@ -315,40 +318,65 @@ function initCommand(spec: SandboxSpec, lib: LibDir, forceShell: boolean): strin
 
 const RECOVERY_FILE = 'sandbox.json';
 
-async function releaseSandboxResources(
-  cgroups: RunCgroups,
-  placeholders: readonly string[],
-): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
-  const { leftover } = await cgroups.destroy();
-  let removed = 0;
-  // Deepest first, so a placeholder inside another placeholder's parent goes before it.
-  for (const path of [...placeholders].reverse()) if (removePlaceholder(path)) removed++;
-  return { leftoverProcesses: leftover, placeholdersRemoved: removed };
+interface RecoveryRecord {
+  readonly cgroups: Record<string, string>;
+  readonly runId: string;
+  readonly baseline: HostExecBaseline;
 }
 
 /**
  * Releases what a sandbox of a dead warden left behind (its processes died with their pid
- * namespace): empty cgroups and the read-only placeholders bwrap created in the workspace.
+ * namespace): its cgroups, and — the check that warden would have run after it — whatever it left
+ * in its writable roots that would make the host run code (post-run.ts).
  */
 export async function cleanupAbandonedSandbox(
   runDir: string,
-): Promise<{ leftoverProcesses: number; placeholdersRemoved: number }> {
-  let record: { placeholders?: unknown; cgroups?: unknown };
+): Promise<{ leftoverProcesses: number; postRun: PostRunReport | null; runId: string | null }> {
+  let record: { cgroups?: unknown; runId?: unknown; baseline?: unknown };
   try {
     record = JSON.parse(readFileSync(join(runDir, RECOVERY_FILE), 'utf8')) as typeof record;
   } catch {
-    return { leftoverProcesses: 0, placeholdersRemoved: 0 };
+    return { leftoverProcesses: 0, postRun: null, runId: null };
   }
-  const placeholders = Array.isArray(record.placeholders)
-    ? record.placeholders.filter((p): p is string => typeof p === 'string' && p.startsWith('/'))
-    : [];
   const dirs =
     typeof record.cgroups === 'object' && record.cgroups !== null ? (record.cgroups as Record<string, string>) : {};
   // Only directories inside a cgroup hierarchy are accepted from the file.
   const safeDirs = Object.fromEntries(
     Object.entries(dirs).filter(([, d]) => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/')),
   );
-  return releaseSandboxResources(RunCgroups.fromDirectories(safeDirs), placeholders);
+  const { leftover } = await RunCgroups.fromDirectories(safeDirs).destroy();
+  const runId = typeof record.runId === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(record.runId) ? record.runId : null;
+  const baseline = parseBaseline(record.baseline);
+  const postRun =
+    runId === null || baseline === null
+      ? null
+      : checkAfterRun(baseline.roots, { runId, since: baseline.since, baseline });
+  return { leftoverProcesses: leftover, postRun, runId };
+}
+
+const POLICIES: readonly NewEntryPolicy[] = ['code', 'git', 'mcp-servers', 'agent-settings'];
+
+/** The baseline from a recovery record, or null when any part is not what warden writes. */
+function parseBaseline(value: unknown): HostExecBaseline | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Record<string, unknown>;
+  const paths = (list: unknown): string[] | null =>
+    Array.isArray(list) && list.every((p) => typeof p === 'string' && p.startsWith('/')) ? (list as string[]) : null;
+  const roots = paths(v['roots']);
+  const existing = paths(v['existing']);
+  const gitDirs = paths(v['gitDirs']);
+  const absentList = Array.isArray(v['absent']) ? (v['absent'] as unknown[]) : null;
+  if (roots === null || existing === null || gitDirs === null || absentList === null) return null;
+  if (typeof v['since'] !== 'number' || !Number.isFinite(v['since'])) return null;
+  const absent: AbsentEntry[] = [];
+  for (const item of absentList) {
+    const entry = item as { path?: unknown; policy?: unknown };
+    if (typeof entry.path !== 'string' || !entry.path.startsWith('/')) return null;
+    const policy = POLICIES.find((p) => p === entry.policy);
+    if (policy === undefined) return null;
+    absent.push({ path: entry.path, policy });
+  }
+  return { since: v['since'], roots, existing, gitDirs, absent };
 }
 
 function relativeSocket(spec: SandboxSpec, socketPath: string): string {
@@ -394,22 +422,4 @@ function setupFailureError(launcherError: string, setupText: string, spec: Sandb
     text === '' ? 'the sandbox exited before the command started' : `sandbox setup failed: ${text}`,
     { hint: 'run `warden doctor`' },
   );
-}
-
-/** Removes a placeholder bwrap created, but only if it is still an empty file or directory. */
-function removePlaceholder(path: string): boolean {
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) {
-      rmdirSync(path);
-      return true;
-    }
-    if (st.isFile() && st.size === 0) {
-      rmSync(path);
-      return true;
-    }
-  } catch {
-    // gone already, or not empty: leave it
-  }
-  return false;
 }

@@ -3,6 +3,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readlinkSync,
   realpathSync,
   rmSync,
@@ -38,8 +39,6 @@ beforeEach(() => {
     etc: { dir: join(root, 'runtime', 'etc-0123456789abcdef'), directoryBinds: ['/etc/ssl', '/etc/alternatives'] },
     emptyFile: join(lib, 'empty-file'),
     emptyDir: join(lib, 'empty-dir'),
-    placeholderFile: join(lib, 'placeholder-file'),
-    placeholderDir: join(lib, 'placeholder-dir'),
     tmpfsBytes: 256 * 1024 * 1024,
   };
 });
@@ -329,7 +328,7 @@ describe('planMounts: workspace and profile paths', () => {
   });
 });
 
-describe('planMounts: mandatory write-deny list (SBX-06)', () => {
+describe('planMounts: mandatory write-deny list (SBX-06, SBX-20)', () => {
   it('SBX-06 lists the git, shell, editor and agent start-up files', () => {
     for (const entry of [
       '.git/hooks/',
@@ -346,6 +345,24 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     }
   });
 
+  it('SBX-20 lists hook managers and the IDE and devcontainer configs that run commands on open', () => {
+    for (const entry of [
+      '.husky/',
+      '.pre-commit-config.yaml',
+      'lefthook.yml',
+      '.lefthook.yml',
+      '.lefthook/',
+      '.devcontainer/',
+      '.devcontainer.json',
+      '.idea/',
+      '.zed/',
+      '.helix/',
+      '.cursor/',
+    ]) {
+      expect(MANDATORY_WRITE_DENY).toContain(entry);
+    }
+  });
+
   it('SBX-06 existing entries are read-only, bound after the workspace', () => {
     touch(join(ws, '.git/config'));
     mkdirSync(join(ws, '.git/hooks'));
@@ -354,7 +371,7 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     touch(join(ws, '.mcp.json'));
     touch(join(ws, '.vscode/tasks.json'));
     touch(join(ws, '.claude/settings.json'));
-    const { ops, placeholders } = plan();
+    const { ops, baseline } = plan();
     const wsBind = indexOfOp(ops, (op) => op.op === 'bind' && op.dest === ws);
     for (const path of [
       '.git/config',
@@ -369,7 +386,7 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
       expect(visibleAt(ops, path), path).toBe(path);
       expect(writableAt(ops, path), path).toBe(false);
     }
-    expect(placeholders).not.toContain(join(ws, '.git/config'));
+    expect(baseline.existing).toEqual(expect.arrayContaining([join(ws, '.git/config'), join(ws, '.bashrc')]));
     // The rest of .git stays usable.
     expect(writableAt(ops, join(ws, '.git/objects/ab/cdef'))).toBe(true);
   });
@@ -382,112 +399,196 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     expect(ops).toContainEqual({ op: 'ro-bind', src: join(ws, '.git/hooks'), dest: join(ws, '.git/hooks') });
   });
 
-  it("SBX-06 entries that don't exist yet get read-only placeholders at their first missing component", () => {
-    const { ops, placeholders } = plan();
-    expect(visibleAt(ops, join(ws, '.git'))).toBe(ctx.placeholderDir);
-    expect(visibleAt(ops, join(ws, '.bashrc'))).toBe(ctx.placeholderFile);
-    expect(visibleAt(ops, join(ws, '.vscode'))).toBe(ctx.placeholderDir);
-    expect(visibleAt(ops, join(ws, '.claude'))).toBe(ctx.placeholderDir);
-    expect(visibleAt(ops, join(ws, '.mcp.json'))).toBe(ctx.placeholderFile);
+  it("SBX-06 entries that don't exist are not mounted (no placeholder on the host); the baseline records them", () => {
+    const { ops, baseline } = plan();
     for (const entry of MANDATORY_WRITE_DENY) {
       const path = join(ws, entry.replace(/\/$/, ''));
-      expect(writableAt(ops, path), entry).toBe(false);
-      expect(writableAt(ops, join(path, 'x')), `${entry}x`).toBe(false);
+      expect(
+        ops.some((op) => 'dest' in op && isInside(op.dest, path)),
+        entry,
+      ).toBe(false);
+      expect(writableAt(ops, path), entry).toBe(true);
+      expect(
+        baseline.absent.map((a) => a.path),
+        entry,
+      ).toContain(path);
     }
-    expect(new Set(placeholders).size).toBe(placeholders.length);
-    expect(placeholders).toContain(join(ws, '.git'));
-    expect(placeholders).toContain(join(ws, '.bashrc'));
-    expect(placeholders).toContain(join(ws, '.claude'));
-    expect(placeholders).not.toContain(join(ws, '.git/hooks'));
-    for (const p of placeholders) expect(existsSync(p), 'planning creates nothing').toBe(false);
+    expect(baseline.absent.find((a) => a.path === join(ws, '.bashrc'))?.policy).toBe('code');
+    expect(baseline.absent.find((a) => a.path === join(ws, '.mcp.json'))?.policy).toBe('mcp-servers');
+    expect(baseline.absent.find((a) => a.path === join(ws, '.claude/settings.json'))?.policy).toBe('agent-settings');
+    expect(baseline.absent.find((a) => a.path === join(ws, '.git/config'))?.policy).toBe('git');
+    expect(baseline.existing).toEqual([]);
+    expect(baseline.roots).toEqual([ws]);
+    expect(readdirSync(ws), 'planning creates nothing').toEqual([]);
   });
 
-  it('SBX-06 a missing entry inside an existing directory gets its own placeholder', () => {
+  it('SBX-06 a missing entry inside an existing directory leaves the directory usable and pinned', () => {
     mkdirSync(join(ws, '.git'));
     mkdirSync(join(ws, '.claude'));
-    const { ops, placeholders } = plan();
-    expect(visibleAt(ops, join(ws, '.git/hooks'))).toBe(ctx.placeholderDir);
-    expect(visibleAt(ops, join(ws, '.git/config'))).toBe(ctx.placeholderFile);
-    expect(visibleAt(ops, join(ws, '.claude/settings.json'))).toBe(ctx.placeholderFile);
-    expect(visibleAt(ops, join(ws, '.claude/settings.local.json'))).toBe(ctx.placeholderFile);
-    expect(writableAt(ops, join(ws, '.claude/other.json'))).toBe(true);
-    expect(placeholders).toEqual(
-      expect.arrayContaining([join(ws, '.git/hooks'), join(ws, '.git/config'), join(ws, '.claude/settings.json')]),
+    touch(join(ws, '.claude/settings.json'));
+    const { ops, baseline } = plan();
+    expect(writableAt(ops, join(ws, '.git/config'))).toBe(true);
+    expect(writableAt(ops, join(ws, '.claude/commands/x.md'))).toBe(true);
+    expect(writableAt(ops, join(ws, '.claude/settings.json'))).toBe(false);
+    expect(ops).toContainEqual({ op: 'bind', src: join(ws, '.claude'), dest: join(ws, '.claude') });
+    expect(baseline.absent.map((a) => a.path)).toEqual(
+      expect.arrayContaining([
+        join(ws, '.git/hooks'),
+        join(ws, '.git/commondir'),
+        join(ws, '.claude/settings.local.json'),
+      ]),
     );
+    expect(baseline.gitDirs).toEqual([join(ws, '.git')]);
   });
 
-  it('SBX-06 .git as a file (worktree pointer) is kept read-only', () => {
+  it('SBX-06 .git as a file that is not a worktree of a repository is kept read-only, nothing else bound', () => {
     touch(join(ws, '.git'), 'gitdir: /elsewhere\n');
-    const { ops } = plan();
+    const { ops, writableRoots } = plan();
     expect(visibleAt(ops, join(ws, '.git'))).toBe(join(ws, '.git'));
     expect(writableAt(ops, join(ws, '.git'))).toBe(false);
+    expect(writableRoots).toEqual([ws]);
   });
 
   it('SBX-06 applies to every writable root, not only the workspace', () => {
     const extra = join(root, 'other-repo');
     mkdirSync(extra);
     touch(join(extra, '.git/config'));
-    const { ops, placeholders } = plan({ writable: [extra] });
+    touch(join(extra, '.bashrc'));
+    const { ops, baseline } = plan({ writable: [extra] });
     expect(writableAt(ops, join(extra, '.git/config'))).toBe(false);
-    expect(writableAt(ops, join(extra, '.git/hooks/post-checkout'))).toBe(false);
-    expect(placeholders).toContain(join(extra, '.bashrc'));
+    expect(writableAt(ops, join(extra, '.bashrc'))).toBe(false);
+    expect(baseline.absent.map((a) => a.path)).toContain(join(extra, '.zshrc'));
+    expect(baseline.roots).toEqual([ws, extra]);
   });
 
-  it('read-only roots need no placeholders (they are read-only already)', () => {
+  it('read-only roots are not protected entry by entry (they are read-only already)', () => {
     const extra = join(root, 'ro-repo');
     mkdirSync(extra);
-    const { placeholders } = plan({ workspace: null, readOnly: [extra] });
-    expect(placeholders).toEqual([]);
+    const { baseline } = plan({ workspace: null, readOnly: [extra] });
+    expect(baseline.absent).toEqual([]);
+    expect(baseline.roots).toEqual([]);
   });
 
   it('SBX-06 git submodule hooks and config under .git/modules are protected too, nested ones included', () => {
     touch(join(ws, '.git/config'));
     touch(join(ws, '.git/modules/lib/config'));
     mkdirSync(join(ws, '.git/modules/lib/hooks'));
+    touch(join(ws, '.git/modules/lib/hooks/pre-commit'));
     touch(join(ws, '.git/modules/lib/modules/inner/config'));
-    const { ops } = plan();
+    const { ops, baseline } = plan();
     for (const path of [
       '.git/modules/lib/config',
       '.git/modules/lib/hooks/pre-commit',
       '.git/modules/lib/modules/inner/config',
-      '.git/modules/lib/modules/inner/hooks/post-merge',
     ]) {
       expect(writableAt(ops, join(ws, path)), path).toBe(false);
     }
+    expect(baseline.absent.map((a) => a.path)).toContain(join(ws, '.git/modules/lib/modules/inner/hooks'));
     expect(writableAt(ops, join(ws, '.git/modules/lib/objects/x'))).toBe(true);
   });
 
-  it('SBX-06 .git/commondir, config.worktree and worktrees/ are write-protected, existing or not', () => {
+  it("SBX-06 each linked worktree's commondir, gitdir and config.worktree are read-only; the worktree's own files stay writable", () => {
     touch(join(ws, '.git/config'));
-    mkdirSync(join(ws, '.git/worktrees/wt'), { recursive: true });
-    const { ops, placeholders } = plan();
-    for (const path of [
-      '.git/commondir',
-      '.git/config.worktree',
-      '.git/worktrees/wt/commondir',
-      '.git/worktrees/new/config.worktree',
-    ]) {
-      expect(writableAt(ops, join(ws, path)), path).toBe(false);
-    }
-    expect(placeholders).toEqual(
-      expect.arrayContaining([join(ws, '.git/commondir'), join(ws, '.git/config.worktree')]),
+    touch(join(ws, '.git/worktrees/wt/commondir'), '../..\n');
+    touch(join(ws, '.git/worktrees/wt/gitdir'), '/elsewhere/wt/.git\n');
+    const { ops, baseline } = plan();
+    expect(writableAt(ops, join(ws, '.git/worktrees/wt/commondir'))).toBe(false);
+    expect(writableAt(ops, join(ws, '.git/worktrees/wt/gitdir'))).toBe(false);
+    expect(writableAt(ops, join(ws, '.git/worktrees/wt/HEAD'))).toBe(true);
+    // git worktree add inside the sandbox can create a new one; the post-run check judges it.
+    expect(writableAt(ops, join(ws, '.git/worktrees/new/commondir'))).toBe(true);
+    expect(baseline.absent.map((a) => a.path)).toEqual(
+      expect.arrayContaining([
+        join(ws, '.git/commondir'),
+        join(ws, '.git/config.worktree'),
+        join(ws, '.git/worktrees/wt/config.worktree'),
+      ]),
     );
   });
 
   it("SBX-06 the repository's core.hooksPath, includes and scripts its config runs are write-protected", () => {
     touch(
       join(ws, '.git/config'),
-      '[core]\n\thooksPath = .husky\n\tfsmonitor = tools/fsmonitor.sh\n[include]\n\tpath = ../shared.gitconfig\n',
+      '[core]\n\thooksPath = .githooks\n\tfsmonitor = tools/fsmonitor.sh\n[include]\n\tpath = ../shared.gitconfig\n',
     );
-    touch(join(ws, '.husky/pre-commit'));
+    touch(join(ws, '.githooks/pre-commit'));
     touch(join(ws, 'tools/fsmonitor.sh'));
     touch(join(ws, 'tools/other.sh'));
     touch(join(ws, 'shared.gitconfig'), '[core]\n\tbare = false\n');
     const { ops } = plan();
-    for (const path of ['.husky/pre-commit', '.husky/post-commit', 'tools/fsmonitor.sh', 'shared.gitconfig']) {
+    for (const path of ['.githooks/pre-commit', '.githooks/post-commit', 'tools/fsmonitor.sh', 'shared.gitconfig']) {
       expect(writableAt(ops, join(ws, path)), path).toBe(false);
     }
     expect(writableAt(ops, join(ws, 'tools/other.sh'))).toBe(true);
+  });
+
+  it('SBX-20 husky 9 (core.hooksPath=.husky/_): the scripts the hooks run, .husky/<hook>, are read-only', () => {
+    touch(join(ws, '.git/config'), '[core]\n\thooksPath = .husky/_\n');
+    touch(join(ws, '.husky/_/pre-commit'), '#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n');
+    touch(join(ws, '.husky/pre-commit'), 'npm test\n');
+    const { ops } = plan();
+    expect(writableAt(ops, join(ws, '.husky/pre-commit'))).toBe(false);
+    expect(writableAt(ops, join(ws, '.husky/post-merge'))).toBe(false);
+    expect(writableAt(ops, join(ws, '.husky/_/h'))).toBe(false);
+  });
+
+  it('SBX-20 scripts named by hooks, agent settings, MCP configs and hook managers are read-only; what they only read is not', () => {
+    touch(join(ws, '.git/config'));
+    touch(join(ws, '.git/hooks/pre-commit'), '#!/bin/sh\n./scripts/verify.sh && prettier --check src/app.ts\n');
+    touch(join(ws, 'scripts/verify.sh'));
+    touch(join(ws, 'src/app.ts'));
+    touch(
+      join(ws, '.claude/settings.json'),
+      JSON.stringify({
+        hooks: {
+          PostToolUse: [
+            { matcher: 'Edit', hooks: [{ type: 'command', command: '"$CLAUDE_PROJECT_DIR"/.claude/hooks/fmt.sh' }] },
+          ],
+        },
+        statusLine: { type: 'command', command: 'bash tools/status.sh' },
+      }),
+    );
+    touch(join(ws, '.claude/hooks/fmt.sh'));
+    touch(join(ws, 'tools/status.sh'));
+    touch(
+      join(ws, '.mcp.json'),
+      JSON.stringify({ mcpServers: { local: { command: 'node', args: ['tools/mcp/server.js', '--port', '1'] } } }),
+    );
+    touch(join(ws, 'tools/mcp/server.js'));
+    touch(
+      join(ws, '.pre-commit-config.yaml'),
+      'repos:\n  - repo: local\n    hooks:\n      - id: lint\n        entry: ./tools/lint.py\n        language: script\n',
+    );
+    touch(join(ws, 'tools/lint.py'));
+    touch(
+      join(ws, 'lefthook.yml'),
+      'pre-commit:\n  commands:\n    check:\n      run: sh tools/check.sh {staged_files}\n',
+    );
+    touch(join(ws, 'tools/check.sh'));
+    const { ops, baseline } = plan();
+    for (const path of [
+      'scripts/verify.sh',
+      '.claude/hooks/fmt.sh',
+      'tools/status.sh',
+      'tools/mcp/server.js',
+      'tools/lint.py',
+      'tools/check.sh',
+    ]) {
+      expect(writableAt(ops, join(ws, path)), path).toBe(false);
+    }
+    expect(writableAt(ops, join(ws, 'src/app.ts')), 'an argument a command only reads').toBe(true);
+    expect(writableAt(ops, join(ws, 'tools/other.js'))).toBe(true);
+    expect(baseline.existing).toContain(join(ws, 'tools/lint.py'));
+  });
+
+  it('SBX-20 a script a protected config names that does not exist yet is judged after the run', () => {
+    touch(
+      join(ws, '.claude/settings.json'),
+      JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: '.claude/hooks/stop.sh' }] }] } }),
+    );
+    const { ops, baseline } = plan();
+    expect(writableAt(ops, join(ws, '.claude/hooks/stop.sh'))).toBe(true);
+    expect(baseline.absent).toContainEqual({ path: join(ws, '.claude/hooks/stop.sh'), policy: 'code' });
   });
 
   it('SBX-06 an unreadable repository config refuses the run (warden cannot tell what to protect)', () => {
@@ -497,7 +598,6 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
 
   it.each([
     ['.git/hooks', (w: string) => (mkdirSync(join(w, '.git')), symlinkSync('/tmp', join(w, '.git/hooks')))],
-    ['.git', (w: string) => symlinkSync(join(w, 'real-git'), join(w, '.git'))],
     ['.bashrc', (w: string) => symlinkSync('/etc/bash.bashrc', join(w, '.bashrc'))],
     ['.envrc (dangling)', (w: string) => symlinkSync(join(w, 'missing'), join(w, '.envrc'))],
     ['.vscode', (w: string) => (mkdirSync(join(w, 'vs')), symlinkSync(join(w, 'vs'), join(w, '.vscode')))],
@@ -508,6 +608,62 @@ describe('planMounts: mandatory write-deny list (SBX-06)', () => {
     expect(error.message).toMatch(/is a symlink/);
     expect(error.hint).toMatch(/replace the symlink/);
     expect(what).toBeTruthy();
+  });
+});
+
+describe('planMounts: git checkouts whose .git is a file (linked worktrees, submodules)', () => {
+  /** A main repository at `main` with a linked worktree at `wt`, laid out as `git worktree add` does. */
+  function worktree(main: string, wt: string): void {
+    touch(join(main, '.git/HEAD'), 'ref: refs/heads/main\n');
+    mkdirSync(join(main, '.git/objects'), { recursive: true });
+    mkdirSync(join(main, '.git/refs/heads'), { recursive: true });
+    touch(join(main, '.git/config'), '[core]\n\tbare = false\n');
+    mkdirSync(join(main, '.git/hooks'));
+    touch(join(main, '.git/worktrees/wt/HEAD'), 'ref: refs/heads/feature\n');
+    touch(join(main, '.git/worktrees/wt/commondir'), '../..\n');
+    touch(join(main, '.git/worktrees/wt/gitdir'), `${join(wt, '.git')}\n`);
+    touch(join(wt, '.git'), `gitdir: ${join(main, '.git/worktrees/wt')}\n`);
+  }
+
+  it('binds the common dir writable (objects, refs, its worktree dir) and keeps config, hooks and redirections read-only', () => {
+    const main = join(root, 'main');
+    worktree(main, ws);
+    touch(join(main, 'README.md'));
+    const { ops, writableRoots, baseline } = plan();
+    const common = join(main, '.git');
+    expect(writableRoots).toEqual([ws, common]);
+    expect(baseline.roots).toEqual([ws, common]);
+    expect(baseline.gitDirs).toEqual([common]);
+    for (const path of ['objects/ab/cd', 'refs/heads/x', 'worktrees/wt/HEAD', 'worktrees/wt/index', 'packed-refs'])
+      expect(writableAt(ops, join(common, path)), path).toBe(true);
+    for (const path of ['config', 'hooks/pre-commit', 'worktrees/wt/commondir', 'worktrees/wt/gitdir'])
+      expect(writableAt(ops, join(common, path)), path).toBe(false);
+    expect(writableAt(ops, join(ws, '.git'))).toBe(false);
+    // The main checkout's own files are not part of it.
+    expect(visibleAt(ops, join(main, 'README.md'))).not.toBe(join(main, 'README.md'));
+  });
+
+  it('does not follow a gitfile whose worktree does not point back at this checkout', () => {
+    const main = join(root, 'main');
+    worktree(main, join(root, 'other'));
+    touch(join(ws, '.git'), `gitdir: ${join(main, '.git/worktrees/wt')}\n`);
+    const { writableRoots } = plan();
+    expect(writableRoots).toEqual([ws]);
+  });
+
+  it("binds a submodule's git dir when its core.worktree is this checkout", () => {
+    const sup = join(root, 'super');
+    const gitDir = join(sup, '.git/modules/lib');
+    touch(join(gitDir, 'HEAD'), 'ref: refs/heads/main\n');
+    mkdirSync(join(gitDir, 'objects'), { recursive: true });
+    mkdirSync(join(gitDir, 'refs'), { recursive: true });
+    touch(join(gitDir, 'config'), `[core]\n\tworktree = ${relative(gitDir, ws)}\n`);
+    touch(join(ws, '.git'), `gitdir: ${relative(ws, gitDir)}\n`);
+    const { ops, writableRoots } = plan();
+    expect(writableRoots).toEqual([ws, gitDir]);
+    expect(writableAt(ops, join(gitDir, 'objects/x'))).toBe(true);
+    expect(writableAt(ops, join(gitDir, 'config'))).toBe(false);
+    expect(writableAt(ops, join(gitDir, 'hooks/post-checkout'))).toBe(true);
   });
 });
 

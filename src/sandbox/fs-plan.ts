@@ -14,8 +14,20 @@ import { dirname, join, relative, sep } from 'node:path';
 import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
 import type { EtcView } from './etc-view.js';
-import { gitCodePaths } from './git-protect.js';
+import { gitLayout, type GitLayout } from './git-layout.js';
+import { gitCodePaths, type RepoConfig } from './git-protect.js';
+import {
+  GIT_DIR_ENTRIES,
+  PROTECTED_ENTRIES,
+  WORKTREE_ENTRIES,
+  type AbsentEntry,
+  type HostExecBaseline,
+  type NewEntryPolicy,
+} from './host-exec.js';
+import { namedScripts } from './named-scripts.js';
 import { SANDBOX_HOME, SANDBOX_LIB, SANDBOX_SOCK, type SandboxSpec } from './spec.js';
+
+export { MANDATORY_WRITE_DENY } from './host-exec.js';
 
 export type MountOp =
   | { readonly op: 'ro-bind' | 'bind' | 'ro-bind-try'; readonly src: string; readonly dest: string }
@@ -26,14 +38,16 @@ export type MountOp =
 export interface MountPlan {
   readonly ops: readonly MountOp[];
   /**
-   * Host paths that do not exist yet and will be created by bwrap as read-only mount points
-   * (mandatory write-deny entries). The caller removes them after the run.
+   * Every host directory the sandbox can write: the workspace, `writable`, and the git
+   * directories a checkout there needs (a linked worktree's or submodule's, see git-layout.ts).
    */
-  readonly placeholders: readonly string[];
+  readonly writableRoots: readonly string[];
+  /** The protected entries, for the post-run check (nothing is created on the host for them). */
+  readonly baseline: HostExecBaseline;
 }
 
 export interface PlanContext {
-  /** Host directory bound read-only at /run/warden/lib (init script, preload, empty placeholders). */
+  /** Host directory bound read-only at /run/warden/lib (init script, preload, empty deny files). */
   readonly libDir: string;
   /** The prepared /etc (see etc-view.ts). */
   readonly etc: EtcView;
@@ -41,10 +55,6 @@ export interface PlanContext {
   readonly emptyFile: string;
   /** An empty directory with mode 0000: bound over directories that must be unreadable. */
   readonly emptyDir: string;
-  /** An empty regular file with mode 0444: the read-only placeholder for missing deny entries. */
-  readonly placeholderFile: string;
-  /** An empty directory with mode 0555: the read-only placeholder for missing deny directories. */
-  readonly placeholderDir: string;
   /** Size of /tmp and $HOME tmpfs (they are charged to the memory limit anyway). */
   readonly tmpfsBytes: number | null;
   /** The host user's home, for git's global config and `~/` in git paths (see git-protect.ts); null to skip. */
@@ -61,42 +71,10 @@ const ROOT_ENTRIES = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
  */
 const PROC_MASKED_FILES = ['timer_list', 'sched_debug'];
 
-/**
- * Entries under every writable root that a sandboxed process must never create or modify: they
- * make the host run code later (git hooks and config, shell start-up files, editor and agent
- * settings that launch commands or MCP servers). Paths relative to the writable root; a trailing
- * '/' marks a directory.
- */
-export const MANDATORY_WRITE_DENY = [
-  // commondir and config.worktree redirect or extend the config; worktrees/ holds the commondir,
-  // config and hooks lookups of linked worktrees the host uses outside the sandbox.
-  '.git/hooks/',
-  '.git/config',
-  '.git/commondir',
-  '.git/config.worktree',
-  '.git/worktrees/',
-  '.bashrc',
-  '.bash_profile',
-  '.bash_login',
-  '.bash_logout',
-  '.profile',
-  '.zshrc',
-  '.zshenv',
-  '.zprofile',
-  '.zlogin',
-  '.zlogout',
-  '.envrc',
-  '.mcp.json',
-  '.vscode/',
-  '.cursor/',
-  '.claude/settings.json',
-  '.claude/settings.local.json',
-] as const;
-
 /** Builds the ordered mount plan for `spec`. Throws WardenError when a path cannot be protected. */
 export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   const ops: MountOp[] = [];
-  const placeholders: string[] = [];
+  const since = Date.now();
 
   // 1. Minimal read-only root.
   ops.push({ op: 'ro-bind', src: '/usr', dest: '/usr' });
@@ -126,13 +104,25 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   ops.push({ op: 'ro-bind', src: ctx.libDir, dest: SANDBOX_LIB });
   ops.push({ op: 'ro-bind', src: join(spec.runDir, 'sock'), dest: SANDBOX_SOCK });
 
-  // 5. The workspace and the profile's paths.
-  const writableRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
+  // 5. The workspace and the profile's paths, and the git directories their checkouts need.
+  const givenRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
+  const layouts = new Map(givenRoots.map((root) => [root, gitLayout(root)] as const));
+  const writableRoots = [...givenRoots];
+  for (const layout of layouts.values()) {
+    // A linked worktree's objects and refs live in the common dir, outside the checkout.
+    if (layout.kind === 'linked' && !writableRoots.some((root) => isInside(layout.commonDir, root)))
+      writableRoots.push(layout.commonDir);
+  }
   // Defence in depth for every sandbox (agents and MCP servers): callers resolve and check their
   // writable lists, but a system directory bound read-write would be the host's own (SBX-05).
   for (const path of writableRoots) {
     if (isNeverWritable(path)) {
-      const what = path === spec.workspace ? 'the workspace' : 'filesystem.writable';
+      const what =
+        path === spec.workspace
+          ? 'the workspace'
+          : spec.writable.includes(path)
+            ? 'filesystem.writable'
+            : "the git directory of a checkout (a linked worktree's common dir)";
       throw new WardenError('PATH_POLICY', `${path} is a system directory and cannot be writable (${what})`, {
         hint: 'use a project directory, or name a narrower directory',
       });
@@ -140,26 +130,46 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   }
   for (const op of orderedBinds(spec.readOnly, writableRoots)) ops.push(op);
 
-  // 6. Mandatory write-deny entries under every writable root (SBX-06), after the binds so they
-  // override them. Entries inside a profile deny are left to the deny (step 7): it hides them
-  // entirely, and a protective self-bind there would show the host content again.
+  // 6. Mandatory write-deny entries under every writable root (SBX-06, SBX-20), after the binds so
+  // they override them. Only entries that exist are mounted (read-only, parents pinned); the rest
+  // are recorded for the post-run check, which judges any the sandbox creates. Entries inside a
+  // profile deny are left to the deny (step 7): it hides them entirely, and a protective self-bind
+  // there would show the host content again.
   const denied = spec.deny.filter((path) => {
     const kind = kindOf(path);
     // A missing path is not mounted (nothing to hide). A symlink is not treated as covered: the
     // mount lands on its target, and the link itself could be replaced, so step 6 still refuses it.
     return kind !== 'missing' && kind !== 'symlink';
   });
-  const gitPaths = gitCodePaths(writableRoots, { home: ctx.hostHome ?? null });
-  for (const root of writableRoots) {
-    for (const op of protectWritableRoot(
-      root,
-      [...MANDATORY_WRITE_DENY, ...gitModuleEntries(root), ...entriesUnder(root, gitPaths)],
-      ctx,
-      placeholders,
-      denied,
-    ))
-      ops.push(op);
+  const protection = new Protection(ctx, denied);
+  const repos: RepoConfig[] = [];
+  const gitDirs: string[] = [];
+  for (const [root, layout] of layouts) {
+    const git = gitEntries(root, layout);
+    repos.push(...git.repos);
+    gitDirs.push(...git.gitDirs);
+    for (const [dir, entries] of git.byRoot) protection.protect(dir, entries);
   }
+  const gitPaths = gitCodePaths(repos, { home: ctx.hostHome ?? null });
+  for (const root of writableRoots) {
+    const hookDirs = [
+      ...gitPaths.filter((path) => path.endsWith('/')).map((path) => path.replace(/\/+$/, '')),
+      ...gitDirs.filter((dir) => isInside(dir, root)).map((dir) => join(dir, 'hooks')),
+      join(root, '.husky'),
+    ].filter((dir) => isInside(dir, root));
+    const entries: PlannedEntry[] = [];
+    if (givenRoots.includes(root)) {
+      for (const { entry, policy } of PROTECTED_ENTRIES) {
+        if (entry.startsWith('.git/')) continue; // per layout, above
+        entries.push({ entry, policy, strict: true });
+      }
+    }
+    for (const entry of entriesUnder(root, gitPaths)) entries.push({ entry, policy: 'code', strict: true });
+    for (const path of namedScripts(root, hookDirs))
+      entries.push({ entry: relative(root, path), policy: 'code', strict: false });
+    protection.protect(root, entries);
+  }
+  for (const op of protection.ops) ops.push(op);
 
   // 7. Profile deny list: hidden, whatever was bound above. After step 6, because a self-bind of
   // .git or a read-only bind of .bashrc there would otherwise re-bind the host path over the
@@ -196,33 +206,62 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
 
   // 9. Freeze the root itself: only the tmpfs and the writable binds above stay writable (SBX-05).
   ops.push({ op: 'remount-ro', dest: '/' });
-  return { ops, placeholders };
+  return {
+    ops,
+    writableRoots,
+    baseline: { since, roots: writableRoots, existing: protection.existing, absent: protection.absent, gitDirs },
+  };
+}
+
+/** A protected entry under a root: relative path ('/' marks a directory) and its post-run policy. */
+interface PlannedEntry {
+  readonly entry: string;
+  readonly policy: NewEntryPolicy;
+  /**
+   * Refuse to run when the entry or a parent is a symlink (a mount cannot pin a link). Scripts
+   * found by reading commands are not strict: a path warden guessed must not stop a run.
+   */
+  readonly strict: boolean;
 }
 
 /**
- * Mount operations that make the mandatory deny entries under `root` read-only and unrenamable.
- * Nothing is planned at or below a path in `denied`: the profile deny mounted there later hides
- * it entirely (and is itself a mount point, so it cannot be renamed either).
+ * The mounts that make protected entries read-only and unrenamable, and the record of which
+ * existed. Nothing is planned at or below a path in `denied`: the profile deny mounted there later
+ * hides it entirely (and is itself a mount point, so it cannot be renamed either).
  */
-function protectWritableRoot(
-  root: string,
-  entries: readonly string[],
-  ctx: PlanContext,
-  placeholders: string[],
-  denied: readonly string[],
-): MountOp[] {
-  const ops: MountOp[] = [];
-  const pinned = new Set<string>();
-  for (const entry of entries) {
+class Protection {
+  readonly ops: MountOp[] = [];
+  readonly existing: string[] = [];
+  readonly absent: AbsentEntry[] = [];
+  /** Directories pinned with a writable self-bind, and paths already bound read-only. */
+  private readonly pinned = new Set<string>();
+  private readonly readOnly: string[] = [];
+  private readonly seenAbsent = new Set<string>();
+
+  constructor(
+    private readonly ctx: PlanContext,
+    private readonly denied: readonly string[],
+  ) {}
+
+  /** Protects `entries` under `root`, shallow ones first so a read-only directory is never re-pinned writable below. */
+  protect(root: string, entries: readonly PlannedEntry[]): void {
+    const depth = (e: PlannedEntry): number => e.entry.replace(/\/$/, '').split('/').length;
+    for (const planned of [...entries].sort((a, b) => depth(a) - depth(b))) this.protectOne(root, planned);
+  }
+
+  private protectOne(root: string, { entry, policy, strict }: PlannedEntry): void {
     const isDir = entry.endsWith('/');
     const parts = entry.replace(/\/$/, '').split('/');
+    const full = join(root, ...parts);
     let current = root;
     for (let i = 0; i < parts.length; i++) {
       current = join(current, parts[i] ?? '');
-      if (denied.some((path) => isInside(current, path))) break;
+      if (this.denied.some((path) => isInside(current, path))) return;
+      if (this.readOnly.some((path) => isInside(current, path))) return; // already read-only whole
       const last = i === parts.length - 1;
       const kind = kindOf(current);
       if (kind === 'symlink') {
+        if (!strict) return;
         // A mount cannot be placed on a symlink itself, so the agent could replace the link with a
         // real file and the host would run it later. Refuse rather than pretend to protect it.
         throw new WardenError(
@@ -234,31 +273,88 @@ function protectWritableRoot(
         );
       }
       if (kind === 'missing') {
-        // The first missing component becomes a read-only placeholder, so nothing can be created under it.
-        if (!pinned.has(current)) {
-          const asDir = !last || isDir;
-          ops.push({ op: 'ro-bind', src: asDir ? ctx.placeholderDir : ctx.placeholderFile, dest: current });
-          placeholders.push(current);
-          pinned.add(current);
+        // Nothing is created on the host: the sandbox may create it, and the post-run check judges it.
+        if (!this.seenAbsent.has(full)) {
+          this.seenAbsent.add(full);
+          this.absent.push({ path: full, policy });
         }
-        break;
+        return;
       }
-      if (pinned.has(current)) continue;
-      pinned.add(current);
-      if (last) {
-        ops.push({ op: 'ro-bind', src: current, dest: current });
-      } else if (kind === 'dir') {
-        // Pin the parent (e.g. .git) with a self-bind: a mount point cannot be renamed or removed,
-        // so the agent cannot move .git aside and create a fresh one with its own hooks.
-        ops.push({ op: 'bind', src: current, dest: current });
-      } else {
-        // A file where a directory is expected (e.g. .git as a worktree pointer): keep it read-only.
-        ops.push({ op: 'ro-bind', src: current, dest: current });
-        break;
+      if (last || kind !== 'dir') {
+        // The entry itself, or a file where a directory is expected (e.g. .git as a gitfile).
+        this.ops.push({ op: 'ro-bind', src: current, dest: current });
+        this.readOnly.push(current);
+        this.existing.push(current);
+        return;
       }
+      if (this.pinned.has(current)) continue;
+      // Pin the parent (e.g. .git) with a self-bind: a mount point cannot be renamed or removed,
+      // so the agent cannot move .git aside and create a fresh one with its own hooks.
+      this.ops.push({ op: 'bind', src: current, dest: current });
+      this.pinned.add(current);
     }
   }
-  return ops;
+}
+
+/**
+ * The protected git entries of a root's checkout, by the directory they sit under (the root for
+ * `.git/…`, a linked worktree's common dir for its own), and what git-protect.ts reads.
+ */
+function gitEntries(
+  root: string,
+  layout: GitLayout,
+): { byRoot: Map<string, PlannedEntry[]>; repos: RepoConfig[]; gitDirs: string[] } {
+  const byRoot = new Map<string, PlannedEntry[]>();
+  const add = (dir: string, prefix: string, entries: readonly string[], policy: NewEntryPolicy): void => {
+    const list = byRoot.get(dir) ?? [];
+    for (const entry of entries) list.push({ entry: `${prefix}${entry}`, policy, strict: true });
+    byRoot.set(dir, list);
+  };
+  switch (layout.kind) {
+    case 'none':
+      // A repository the sandbox creates here is judged whole by the repository check.
+      add(root, '.git/', GIT_DIR_ENTRIES, 'git');
+      return { byRoot, repos: [], gitDirs: [] };
+    case 'unusable':
+      add(root, '', ['.git'], 'git');
+      return { byRoot, repos: [], gitDirs: [] };
+    case 'dir':
+      add(root, '.git/', gitDirOwnEntries(layout.gitDir), 'git');
+      return {
+        byRoot,
+        repos: [
+          { worktree: root, configFiles: [join(layout.gitDir, 'config'), join(layout.gitDir, 'config.worktree')] },
+        ],
+        gitDirs: [layout.gitDir],
+      };
+    case 'linked': {
+      // The gitfile stays as it is; the common dir's config, hooks and every worktree's
+      // redirections are protected like .git's own.
+      add(root, '', ['.git'], 'git');
+      add(layout.commonDir, '', gitDirOwnEntries(layout.commonDir), 'git');
+      return {
+        byRoot,
+        repos: [
+          {
+            worktree: root,
+            configFiles: [join(layout.commonDir, 'config'), join(layout.gitDir, 'config.worktree')],
+          },
+        ],
+        gitDirs: [layout.commonDir],
+      };
+    }
+  }
+}
+
+/** Entries of a git directory, relative to it: its own, each linked worktree's, each submodule's. */
+function gitDirOwnEntries(gitDir: string): string[] {
+  const entries = [...GIT_DIR_ENTRIES];
+  for (const name of listDir(join(gitDir, 'worktrees')).slice(0, 256)) {
+    if (kindOf(join(gitDir, 'worktrees', name)) !== 'dir') continue;
+    for (const file of WORKTREE_ENTRIES) entries.push(`worktrees/${name}/${file}`);
+  }
+  entries.push(...gitModuleEntries(gitDir));
+  return entries;
 }
 
 /**
@@ -289,27 +385,30 @@ function entriesUnder(root: string, paths: readonly string[]): string[] {
   return entries;
 }
 
-/** Hook and config paths of git submodules under .git/modules (bounded walk). */
-function gitModuleEntries(root: string): string[] {
+/** Hook and config paths of git submodules under `<gitDir>/modules`, relative to gitDir (bounded walk). */
+function gitModuleEntries(gitDir: string): string[] {
   const entries: string[] = [];
   const walk = (dir: string, depth: number): void => {
     if (depth > 4 || entries.length > 256) return;
-    let names: string[];
-    try {
-      names = readdirSync(join(root, dir));
-    } catch {
-      return;
-    }
-    for (const name of names) {
+    for (const name of listDir(join(gitDir, dir))) {
       const child = `${dir}/${name}`;
-      if (kindOf(join(root, child)) !== 'dir') continue;
-      if (existsSync(join(root, child, 'config'))) entries.push(`${child}/hooks/`, `${child}/config`);
-      const nested = join(root, child, 'modules');
+      if (kindOf(join(gitDir, child)) !== 'dir') continue;
+      if (existsSync(join(gitDir, child, 'config')))
+        entries.push(`${child}/hooks/`, `${child}/config`, `${child}/commondir`, `${child}/config.worktree`);
+      const nested = join(gitDir, child, 'modules');
       if (kindOf(nested) === 'dir') walk(`${child}/modules`, depth + 1);
     }
   };
-  if (kindOf(join(root, '.git', 'modules')) === 'dir') walk('.git/modules', 0);
+  if (kindOf(join(gitDir, 'modules')) === 'dir') walk('modules', 0);
   return entries;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function tmpfs(dest: string, sizeBytes: number | null): MountOp {

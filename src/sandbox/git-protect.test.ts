@@ -16,7 +16,11 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const config = (text: string): void => writeFileSync(join(ws, '.git', 'config'), text);
-const paths = (home: string | null = null): string[] => gitCodePaths([ws], { home, extraConfigFiles: [] }).sort();
+const repo = (): { worktree: string; configFiles: string[] } => ({
+  worktree: ws,
+  configFiles: [join(ws, '.git', 'config'), join(ws, '.git', 'config.worktree')],
+});
+const paths = (home: string | null = null): string[] => gitCodePaths([repo()], { home, extraConfigFiles: [] }).sort();
 
 describe('gitCodePaths (SBX-06)', () => {
   it('finds a relative core.hooksPath against the worktree, as a directory', () => {
@@ -61,11 +65,28 @@ describe('gitCodePaths (SBX-06)', () => {
   it('takes hooksPath from the global config files it is given', () => {
     const global = join(dir, 'global.gitconfig');
     writeFileSync(global, '[core]\n\thooksPath = ~/hooks\n');
-    expect(gitCodePaths([ws], { home: ws, extraConfigFiles: [global] })).toEqual([`${ws}/hooks/`]);
+    expect(gitCodePaths([repo()], { home: ws, extraConfigFiles: [global] })).toEqual([`${ws}/hooks/`]);
   });
 
   it('gives nothing for a workspace that is not a repository', () => {
     rmSync(join(ws, '.git'), { recursive: true });
     expect(paths()).toEqual([]);
+  });
+
+  it("SBX-20 husky 9's core.hooksPath=.husky/_ protects .husky/ too: its hooks run .husky/<hook>", () => {
+    config('[core]\n\thooksPath = .husky/_\n');
+    expect(paths()).toEqual([`${ws}/.husky/`, `${ws}/.husky/_/`]);
+  });
+
+  it('takes the script an interpreter runs (sh tools/x.sh), not only a program given by path', () => {
+    config('[core]\n\tfsmonitor = sh tools/watch.sh\n[alias]\n\tfmt = !node scripts/fmt.js --write\n');
+    expect(paths()).toEqual([`${ws}/scripts/fmt.js`, `${ws}/tools/watch.sh`]);
+  });
+
+  it('follows includes as deep as git does (10 levels), not fewer', () => {
+    for (let i = 1; i <= 9; i++) writeFileSync(join(ws, `inc${i}`), `[include]\n\tpath = inc${i + 1}\n`);
+    writeFileSync(join(ws, 'inc10'), '[core]\n\thooksPath = deep-hooks\n');
+    config('[include]\n\tpath = ../inc1\n');
+    expect(paths()).toContain(`${ws}/deep-hooks/`);
   });
 });

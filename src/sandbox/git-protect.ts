@@ -1,14 +1,16 @@
 /**
  * Paths outside the fixed write-deny list that the host's git will run code from, found in the
- * repositories' own config (SBX-06): a core.hooksPath inside the workspace (e.g. `.husky/`),
- * files pulled in by include.path / includeIf.*.path, and scripts that command-valued keys name
- * by path (e.g. `filter.lfs.process = ./tools/filter`). A sandbox that could write any of them
- * would have the user's next `git commit` or `git status` run the agent's code on the host.
+ * repositories' own config (SBX-06, SBX-20): a core.hooksPath inside the workspace (e.g. `.husky/`;
+ * husky 9's `.husky/_` hooks run `.husky/<hook>`, so its parent too), files pulled in by
+ * include.path / includeIf.*.path, and scripts that command-valued keys name by path (e.g.
+ * `filter.lfs.process = ./tools/filter`). A sandbox that could write any of them would have the
+ * user's next `git commit` or `git status` run the agent's code on the host.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import { keyPattern, MAX_GIT_CONFIG_BYTES, parseGitConfig, type GitConfigEntry } from './git-config.js';
+import { commandWords } from './named-scripts.js';
 
 /** Keys whose value git runs as a command, as keyPattern() writes them. */
 const COMMAND_KEYS = new Set([
@@ -41,8 +43,8 @@ const COMMAND_KEYS = new Set([
   'remote.*.receivepack',
 ]);
 
-/** How many include levels are followed (git itself stops at 10). */
-const MAX_INCLUDE_DEPTH = 4;
+/** How many include levels are followed: git's own limit (config.c MAX_INCLUDE_DEPTH), after which git refuses the config. */
+const MAX_INCLUDE_DEPTH = 10;
 
 export interface GitProtectOptions {
   /** The host user's home, for `~/` in paths and the global config; null to skip both. */
@@ -51,12 +53,20 @@ export interface GitProtectOptions {
   readonly extraConfigFiles?: readonly string[];
 }
 
+/** A repository whose config warden reads: where its checkout is and which config files git reads for it. */
+export interface RepoConfig {
+  /** The top of the checkout: hooks run there, and relative hooksPath and commands resolve against it. */
+  readonly worktree: string;
+  /** The repository's config files in git's order (the common config, then config.worktree). */
+  readonly configFiles: readonly string[];
+}
+
 /**
- * Absolute paths the host's git runs code from, for every repository at the top of `roots`.
- * A trailing '/' marks a directory. Throws WORKSPACE_INVALID when a repository's config cannot
- * be read exactly: warden cannot tell what it would have to protect.
+ * Absolute paths the host's git runs code from, for every repository in `repos`. A trailing '/'
+ * marks a directory. Throws WORKSPACE_INVALID when a repository's config cannot be read exactly:
+ * warden cannot tell what it would have to protect.
  */
-export function gitCodePaths(roots: readonly string[], options: GitProtectOptions): string[] {
+export function gitCodePaths(repos: readonly RepoConfig[], options: GitProtectOptions): string[] {
   const found = new Set<string>();
   const globalEntries: GitConfigEntry[] = [];
   for (const file of options.extraConfigFiles ?? defaultGlobalConfigFiles(options.home)) {
@@ -68,12 +78,9 @@ export function gitCodePaths(roots: readonly string[], options: GitProtectOption
       continue;
     }
   }
-  for (const root of roots) {
-    const gitDir = join(root, '.git');
-    if (!isDirectory(gitDir)) continue;
+  for (const repo of repos) {
     const entries = [...globalEntries];
-    for (const name of ['config', 'config.worktree']) {
-      const file = join(gitDir, name);
+    for (const file of repo.configFiles) {
       if (!existsSync(file)) continue;
       try {
         entries.push(...readWithIncludes(file, options.home, 0, found));
@@ -83,7 +90,7 @@ export function gitCodePaths(roots: readonly string[], options: GitProtectOption
         });
       }
     }
-    for (const path of codePathsFrom(entries, root, options.home)) found.add(path);
+    for (const path of codePathsFrom(entries, repo.worktree, options.home)) found.add(path);
   }
   return [...found];
 }
@@ -112,24 +119,24 @@ function codePathsFrom(entries: readonly GitConfigEntry[], worktree: string, hom
     if (entry.section === 'core' && entry.subsection === null && entry.name === 'hookspath') {
       // A relative hooksPath is relative to where hooks run: the top of the worktree.
       const dir = expandPath(entry.value, worktree, home);
-      if (dir !== null) paths.push(`${dir.replace(/\/+$/, '')}/`);
+      if (dir === null) continue;
+      const bare = dir.replace(/\/+$/, '');
+      paths.push(`${bare}/`);
+      // husky 9: core.hooksPath=.husky/_, whose generated hooks run ../<hook> (.husky/pre-commit).
+      if (basename(bare) === '_') paths.push(`${dirname(bare)}/`);
       continue;
     }
     const isCommand = COMMAND_KEYS.has(keyPattern(entry));
     const isAlias = entry.section === 'alias' || (entry.section === 'pager' && entry.subsection === null);
     if (!isCommand && !isAlias) continue;
-    const program = firstWord(entry.value.replace(/^!/, ''));
-    // A bare word is looked up on PATH; only a word with a slash names a file warden can protect.
-    if (program === null || !program.includes('/')) continue;
-    const file = expandPath(program, worktree, home);
-    if (file !== null) paths.push(file);
+    // A bare program is looked up on PATH; a path, or a script given to an interpreter, names a
+    // file warden can protect (commandWords takes only those).
+    for (const word of commandWords(entry.value.replace(/^!/, ''), worktree)) {
+      const file = expandPath(word, worktree, home);
+      if (file !== null) paths.push(file);
+    }
   }
   return paths;
-}
-
-function firstWord(command: string): string | null {
-  const match = /^\s*(?:"([^"]+)"|'([^']+)'|(\S+))/.exec(command);
-  return match === null ? null : (match[1] ?? match[2] ?? match[3] ?? null);
 }
 
 /** `~/x` against home, relative against `base`; null when `~` cannot be expanded. */
@@ -146,12 +153,4 @@ function defaultGlobalConfigFiles(home: string | null): string[] {
     files.push(join(process.env['XDG_CONFIG_HOME'] ?? join(home, '.config'), 'git', 'config'));
   }
   return files.filter((file) => existsSync(file));
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }

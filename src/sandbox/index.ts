@@ -24,4 +24,12 @@ export {
   type ResourceLimits,
   type SandboxUser,
 } from './spec.js';
-export { quarantinePlantedRepositories, type PlantedRepository, type PlantedScan } from './planted-repos.js';
+export {
+  checkAfterRun,
+  DEFAULT_MAX_SCAN_ENTRIES,
+  DEFAULT_MAX_SCAN_MS,
+  type PostRunFinding,
+  type PostRunOptions,
+  type PostRunReport,
+} from './post-run.js';
+export { PROTECTED_ENTRIES, type HostExecBaseline, type ProtectedEntry } from './host-exec.js';

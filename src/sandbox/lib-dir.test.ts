@@ -153,17 +153,13 @@ describe('ensureLibDir: layout and modes', () => {
     expect(mode(lib.path) & 0o555).toBe(0o555);
   });
 
-  it('SBX-06 the deny empties are mode 0000; the placeholders are read-only and empty', () => {
+  it('SBX-06 the deny empties are mode 0000', () => {
     const lib = ensureLibDir(runtime, assets);
     expect(statSync(lib.emptyFile).isFile()).toBe(true);
     expect(statSync(lib.emptyFile).size).toBe(0);
     expect(mode(lib.emptyFile)).toBe(0o000);
     expect(statSync(lib.emptyDir).isDirectory()).toBe(true);
     expect(mode(lib.emptyDir)).toBe(0o000);
-    expect(statSync(lib.placeholderFile).size).toBe(0);
-    expect(mode(lib.placeholderFile)).toBe(0o444);
-    expect(mode(lib.placeholderDir)).toBe(0o555);
-    expect(readdirSync(lib.placeholderDir)).toEqual([]);
   });
 
   it('a missing required asset is INTERNAL, naming it', () => {

