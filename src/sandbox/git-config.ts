@@ -4,11 +4,13 @@
  * (core.hooksPath, included files, scripts named by command-valued keys), and whether a
  * repository the agent made or changed holds anything that runs code.
  *
- * It follows git-config(1)'s syntax: `[section]`, `[section "subsection"]`, the legacy
+ * It follows git's own reader (config.c): `[section]`, `[section "subsection"]`, the legacy
  * `[section.subsection]`, `name = value`, a bare `name` (boolean true), quotes, the escapes
- * \n \t \b \" \\, a backslash before a newline continuing the value, and # or ; comments.
- * Anything else is a GitConfigSyntaxError: callers treat an unreadable config as unsafe
- * rather than guess what git would make of it.
+ * \n \t \b \" \\, a backslash before a newline continuing the value, # or ; comments, and
+ * unquoted blanks inside a value read as one space each. Anything else is a GitConfigSyntaxError:
+ * callers treat an unreadable config as unsafe rather than guess what git would make of it.
+ * git-config.property.test.ts checks it against real git on random files: whatever it accepts,
+ * git reads the same way, and whatever git refuses, it refuses.
  */
 
 export interface GitConfigEntry {
@@ -35,6 +37,9 @@ export class GitConfigSyntaxError extends Error {
 export const MAX_GIT_CONFIG_BYTES = 1024 * 1024;
 
 const SECTION_CHAR = /[A-Za-z0-9.-]/;
+const ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', b: '\b', '"': '"', '\\': '\\' };
+/** git's own isspace (sane_ctype): space, tab, newline and carriage return; not \v or \f. */
+const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
 const NAME_START = /[A-Za-z]/;
 const NAME_CHAR = /[A-Za-z0-9-]/;
 
@@ -84,7 +89,6 @@ export function parseGitConfig(text: string): GitConfigEntry[] {
         subsection = dot === -1 ? null : name.slice(dot + 1).toLowerCase();
         continue;
       }
-      if (name.includes('.')) fail('a quoted subsection cannot follow a dotted section name');
       skipBlanks();
       if (peek() !== '"') fail('expected "]" or a quoted subsection in the section header');
       pos++;
@@ -111,60 +115,68 @@ export function parseGitConfig(text: string): GitConfigEntry[] {
     if (section === null) fail('a variable appears before any section header');
     let name = '';
     while (peek() !== undefined && NAME_CHAR.test(peek() ?? '')) name += text[pos++];
-    skipBlanks();
+    // Git skips only spaces and tabs here; then the line must end or go on with '='.
+    while (peek() === ' ' || peek() === '\t') pos++;
     const after = peek();
-    if (after === undefined || after === '\n' || after === '#' || after === ';') {
+    if (after === undefined || after === '\n' || (after === '\r' && text[pos + 1] === '\n')) {
       entries.push({ section: section ?? '', subsection, name: name.toLowerCase(), value: null });
       continue;
     }
     if (after !== '=') fail(`expected "=" after ${name}`);
     pos++;
-    skipBlanks();
+    entries.push({ section: section ?? '', subsection, name: name.toLowerCase(), value: readValue(name) });
+  }
+  return entries;
+
+  /**
+   * A value as git's parse_value reads it: unquoted whitespace is dropped at the start and the
+   * end and otherwise becomes one space per character; quotes toggle; escapes \n \t \b \" \\
+   * and a backslash before the newline (a continuation; also at the end of the file); an unquoted
+   * # or ; starts a comment.
+   */
+  function readValue(name: string): string {
     let value = '';
-    // Length of `value` up to its last character that trailing-blank trimming must keep.
-    let keep = 0;
+    let spaces = 0;
     let quoted = false;
     for (;;) {
-      const v = text[pos];
-      if (v === undefined) break;
-      if (v === '\n') {
+      let v = text[pos];
+      if (v === '\r' && text[pos + 1] === '\n') v = text[++pos];
+      if (v === undefined || v === '\n') {
         if (quoted) fail('a quoted value runs past the end of the line');
-        break;
+        return value;
       }
       pos++;
-      if (!quoted && (v === '#' || v === ';')) {
-        skipComment();
-        break;
-      }
-      if (v === '"') {
-        quoted = !quoted;
-        keep = value.length;
+      if (!quoted && isSpace(v)) {
+        if (value.length > 0) spaces++;
         continue;
       }
+      if (!quoted && (v === '#' || v === ';')) {
+        skipComment();
+        return value;
+      }
+      value += ' '.repeat(spaces);
+      spaces = 0;
       if (v === '\\') {
-        const escaped = text[pos++];
+        let escaped = text[pos];
+        if (escaped === '\r' && text[pos + 1] === '\n') escaped = text[++pos];
+        if (escaped === undefined) continue; // git reads the end of the file as a newline
+        pos++;
         if (escaped === '\n') {
           line++;
           continue;
         }
-        if (escaped === '\r' && text[pos] === '\n') {
-          pos++;
-          line++;
-          continue;
-        }
-        const map: Record<string, string> = { n: '\n', t: '\t', b: '\b', '"': '"', '\\': '\\' };
-        const replaced = escaped === undefined ? undefined : map[escaped];
-        if (replaced === undefined) fail(`unknown escape \\${escaped ?? ''} in the value of ${name}`);
+        const replaced = ESCAPES[escaped];
+        if (replaced === undefined) fail(`unknown escape \\${escaped} in the value of ${name}`);
         value += replaced;
-        keep = value.length;
+        continue;
+      }
+      if (v === '"') {
+        quoted = !quoted;
         continue;
       }
       value += v;
-      if (quoted || (v !== ' ' && v !== '\t' && v !== '\r')) keep = value.length;
     }
-    entries.push({ section: section ?? '', subsection, name: name.toLowerCase(), value: value.slice(0, keep) });
   }
-  return entries;
 }
 
 /** `section.name` or `section.<subsection>.name`, lower-cased except for the subsection. */
