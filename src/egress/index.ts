@@ -9,7 +9,14 @@ export type { Authority } from './authority.js';
 export { EventRateLimiter, PROXY_USER, ProxyCredential } from './credential.js';
 export type { CredentialCheck } from './credential.js';
 export { EgressPolicy, MAX_CANDIDATES, hostPort, reportableHost, systemResolver } from './policy.js';
-export type { AddressDecision, EgressDenial, HostDecision, ResolvedAddress, Resolver } from './policy.js';
+export type {
+  AddressDecision,
+  BlockedAddress,
+  EgressDenial,
+  HostDecision,
+  ResolvedAddress,
+  Resolver,
+} from './policy.js';
 export { DEFAULT_EGRESS_LIMITS, DEFAULT_EGRESS_TIMEOUTS, EgressProxy } from './proxy.js';
 export type {
   EgressDeniedTarget,

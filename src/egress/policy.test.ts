@@ -191,6 +191,35 @@ describe('EgressPolicy.resolveTarget', () => {
     expect(await resolve('mapped.test')).toMatch(/^blocked_address: .*10\.1\.2\.3 \(private\)/);
   });
 
+  it('NET-07 a blocked_address refusal carries the address and the entry that would admit exactly it', async () => {
+    const refusal = async (host: string, port: number) => {
+      const d = policy.decideHost(host, port);
+      if (!d.allow) throw new Error(d.detail);
+      const r = await policy.resolveTarget(d.target, port, resolver);
+      return r.allow ? null : r;
+    };
+    expect((await refusal('loop.test', 443))?.blocked).toEqual({
+      address: '127.0.0.1',
+      range: 'loopback',
+      allowEntry: '127.0.0.1',
+    });
+    expect((await refusal('ula.test', 443))?.blocked).toEqual({
+      address: 'fd00::1',
+      range: 'uniqueLocal',
+      allowEntry: '[fd00::1]',
+    });
+    const exact = await refusal('exact.test', 80);
+    expect(exact?.blocked).toEqual({ address: '10.0.0.5', range: 'private', allowEntry: '10.0.0.5' });
+    // The suggested entry is the one the detail names, and it admits the address.
+    expect(exact?.detail).toContain("add '10.0.0.5' to network.allow");
+    const admitted = new EgressPolicy(['exact.test:80', '10.0.0.5']);
+    const d = admitted.decideHost('exact.test', 80);
+    if (!d.allow) throw new Error(d.detail);
+    expect(await admitted.resolveTarget(d.target, 80, resolver)).toEqual({ allow: true, addresses: ['10.0.0.5'] });
+    // A resolve failure or a public address carries none.
+    expect((await refusal('nx.test', 443))?.blocked).toBeUndefined();
+  });
+
   it('NET-07 the exact address allowed (with its port) lets that address through', async () => {
     expect(await resolve('exact.test', 443)).toBe('10.0.0.5');
     expect(await resolve('exact.test', 80)).toMatch(/^blocked_address/);

@@ -34,6 +34,17 @@ export interface EgressDenial {
   readonly detail: string;
   /** The host to report: normalised when it could be, otherwise the raw text made safe to log. */
   readonly host: string;
+  /** For `blocked_address`: the first refused address, and what would admit it (for the run summary). */
+  readonly blocked?: BlockedAddress;
+}
+
+/** A name that resolved only to addresses NET-07 refuses: the first of them and the entry that would admit it. */
+export interface BlockedAddress {
+  readonly address: string;
+  /** Why it is not publicly routable, e.g. 'private', 'loopback', 'reserved'. */
+  readonly range: string;
+  /** The `network.allow` entry that would admit exactly this address on this port. */
+  readonly allowEntry: string;
 }
 
 /** Outcome of {@link EgressPolicy.decideHost}. */
@@ -63,14 +74,16 @@ export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The allow-list entry someone would add to permit exactly this target. */
-function suggestion(host: string, port: number): string {
+/** The allow-list entry someone would add to permit exactly this target (bare for ports 80/443). */
+export function allowEntryFor(host: string, port: number): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return port === 80 || port === 443 ? h : `${h}:${port}`;
 }
 
-function deny(reason: EgressDenyReason, host: string, detail: string): EgressDenial {
-  return { allow: false, reason, host, detail };
+function deny(reason: EgressDenyReason, host: string, detail: string, blocked?: BlockedAddress): EgressDenial {
+  return blocked === undefined
+    ? { allow: false, reason, host, detail }
+    : { allow: false, reason, host, detail, blocked };
 }
 
 function push(map: Map<string, HostPattern[]>, key: string, pattern: HostPattern): void {
@@ -160,13 +173,13 @@ export class EgressPolicy {
       return deny(
         'port_not_allowed',
         host,
-        `egress to ${hostPort(host, port)} is not allowed by the profile (${host} is, on other ports); add '${suggestion(host, port)}' to network.allow`,
+        `egress to ${hostPort(host, port)} is not allowed by the profile (${host} is, on other ports); add '${allowEntryFor(host, port)}' to network.allow`,
       );
     }
     return deny(
       'not_allowed',
       host,
-      `egress to ${hostPort(host, port)} is not allowed by the profile; add '${suggestion(host, port)}' to network.allow`,
+      `egress to ${hostPort(host, port)} is not allowed by the profile; add '${allowEntryFor(host, port)}' to network.allow`,
     );
   }
 
@@ -221,7 +234,7 @@ export class EgressPolicy {
     }
 
     const accepted: string[] = [];
-    const refused: string[] = [];
+    const refused: { address: string; range: string }[] = [];
     for (const answer of answers) {
       const address = canonicalAddress(answer.address);
       if (address === undefined) continue;
@@ -229,16 +242,18 @@ export class EgressPolicy {
       if (check.ok) {
         if (!accepted.includes(address) && accepted.length < MAX_CANDIDATES) accepted.push(address);
       } else if (refused.length < 3) {
-        refused.push(`${address} (${check.range})`);
+        refused.push({ address, range: check.range });
       }
     }
     if (accepted.length > 0) return { allow: true, addresses: accepted };
-    if (refused.length === 0) return deny('resolve_failed', host, `${host} resolved to no usable address`);
-    const first = refused[0]?.split(' ')[0] ?? '';
+    const first = refused[0];
+    if (first === undefined) return deny('resolve_failed', host, `${host} resolved to no usable address`);
+    const allowEntry = allowEntryFor(first.address, port);
     return deny(
       'blocked_address',
       host,
-      `${host} resolved to ${refused.join(', ')}, which is not publicly routable; add '${suggestion(first, port)}' to network.allow only if the task needs it`,
+      `${host} resolved to ${refused.map((r) => `${r.address} (${r.range})`).join(', ')}, which is not publicly routable; add '${allowEntry}' to network.allow only if the task needs it`,
+      { address: first.address, range: first.range, allowEntry },
     );
   }
 }

@@ -25,7 +25,7 @@ import { parseAuthority } from './authority.js';
 import { EventRateLimiter, ProxyCredential } from './credential.js';
 import type { CredentialCheck } from './credential.js';
 import { hostPort, reportableHost, systemResolver } from './policy.js';
-import type { EgressDenial, EgressPolicy, Resolver } from './policy.js';
+import type { BlockedAddress, EgressDenial, EgressPolicy, Resolver } from './policy.js';
 import { AUTH_DETAIL, PROXY_AUTHENTICATE, rawRefusal, refusalBody, statusFor } from './refusal.js';
 import {
   AUTH_FAILED,
@@ -131,6 +131,8 @@ export interface EgressDeniedTarget {
   readonly port: number;
   readonly reason: EgressDenyReason;
   readonly count: number;
+  /** For `blocked_address`: the address the name resolved to and the entry that would admit it (first refusal's). */
+  readonly blocked?: BlockedAddress;
 }
 
 /** Counters since start. */
@@ -263,7 +265,10 @@ export class EgressProxy {
 
   #allowed = 0;
   #denied = 0;
-  readonly #deniedTargets = new Map<string, { host: string; port: number; reason: EgressDenyReason; count: number }>();
+  readonly #deniedTargets = new Map<
+    string,
+    { host: string; port: number; reason: EgressDenyReason; count: number; blocked?: BlockedAddress }
+  >();
   #bytesIn = 0;
   #bytesOut = 0;
   #rejected = 0;
@@ -451,13 +456,19 @@ export class EgressProxy {
     }
   }
 
-  #countDenied(host: string, port: number, reason: EgressDenyReason): void {
+  #countDenied(host: string, port: number, reason: EgressDenyReason, blocked?: BlockedAddress): void {
     this.#denied++;
     const key = `${reason} ${port} ${host}`;
     const entry = this.#deniedTargets.get(key);
     if (entry) entry.count++;
     else if (this.#deniedTargets.size < this.#limits.maxDeniedTargets)
-      this.#deniedTargets.set(key, { host: this.#scrub(host), port, reason, count: 1 });
+      this.#deniedTargets.set(key, {
+        host: this.#scrub(host),
+        port,
+        reason,
+        count: 1,
+        ...(blocked === undefined ? {} : { blocked }),
+      });
   }
 
   /** Records a refusal durably (or tries to); the caller sends the refusal afterwards either way. */
@@ -468,8 +479,9 @@ export class EgressProxy {
     reason: EgressDenyReason,
     detail: string,
     method?: string,
+    blocked?: BlockedAddress,
   ): Promise<boolean> {
-    this.#countDenied(host, port, reason);
+    this.#countDenied(host, port, reason, blocked);
     return this.#append({
       type: 'egress.denied',
       run_id: this.#options.runId,
@@ -605,8 +617,14 @@ export class EgressProxy {
       return;
     }
 
-    const denyHere = async (host: string, port: number, reason: EgressDenyReason, detail: string): Promise<void> => {
-      await this.#recordDenied('http', host, port, reason, detail, method);
+    const denyHere = async (
+      host: string,
+      port: number,
+      reason: EgressDenyReason,
+      detail: string,
+      blocked?: BlockedAddress,
+    ): Promise<void> => {
+      await this.#recordDenied('http', host, port, reason, detail, method, blocked);
       this.#refuse(res, reason, detail);
     };
 
@@ -685,7 +703,7 @@ export class EgressProxy {
 
     const resolved = await this.#policy.resolveTarget(decision.target, port, this.#resolver, this.#timeouts.resolveMs);
     if (!resolved.allow) {
-      await denyHere(resolved.host, port, resolved.reason, resolved.detail);
+      await denyHere(resolved.host, port, resolved.reason, resolved.detail, resolved.blocked);
       return;
     }
     const target: Allowed = { allow: true, host, port, rule: decision.rule, addresses: resolved.addresses };
@@ -805,7 +823,15 @@ export class EgressProxy {
     }
     const decision = await this.#decide(authority.host, authority.port);
     if (!decision.allow) {
-      await this.#recordDenied('connect', decision.host, authority.port, decision.reason, decision.detail);
+      await this.#recordDenied(
+        'connect',
+        decision.host,
+        authority.port,
+        decision.reason,
+        decision.detail,
+        undefined,
+        decision.blocked,
+      );
       endWith(socket, rawRefusal(statusFor(decision.reason), this.#scrub(decision.detail), decision.reason));
       return;
     }
@@ -966,7 +992,15 @@ export class EgressProxy {
     }
     const decision = await this.#decide(rawHost, request.port);
     if (!decision.allow) {
-      await this.#recordDenied('socks5', decision.host, request.port, decision.reason, decision.detail);
+      await this.#recordDenied(
+        'socks5',
+        decision.host,
+        request.port,
+        decision.reason,
+        decision.detail,
+        undefined,
+        decision.blocked,
+      );
       endWith(socket, socksReply(socksReplyFor(decision.reason)));
       return;
     }

@@ -264,6 +264,11 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       port: t.port,
       reason: t.reason,
       count: t.count,
+      ...(t.blocked === undefined
+        ? {}
+        : {
+            blocked: { address: t.blocked.address, range: t.blocked.range, allow_entry: t.blocked.allowEntry },
+          }),
     })),
   };
   const durationMs = Date.now() - started;

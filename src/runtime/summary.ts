@@ -10,7 +10,15 @@ export interface DeniedTarget {
   readonly port: number;
   readonly reason: EgressDenyReason;
   readonly count: number;
+  /**
+   * For `blocked_address` (a mirror or split-horizon name that resolved to a private or reserved
+   * address, NET-07): that address, why it was refused, and the `network.allow` entry that would admit it.
+   */
+  readonly blocked?: { readonly address: string; readonly range: string; readonly allow_entry: string };
 }
+
+/** At most this many blocked_address lines: each names an entry to add, and the rest are in `audit show`. */
+const MAX_BLOCKED_LINES = 3;
 
 export interface RunSummary {
   readonly run_id: string;
@@ -61,6 +69,20 @@ export function formatSummary(summary: RunSummary): string {
   lines.push(
     `  egress: ${summary.egress.allowed} allowed, ${summary.egress.denied} denied${denied.length > 0 ? `: ${denied.slice(0, 8).join(', ')}${denied.length > 8 ? ', …' : ''}` : ''}`,
   );
+  // A name that resolved to a private or reserved address is refused even though it is allowed
+  // (NET-07); the fix is not obvious from the name alone, so say which address and which entry.
+  const blocked = summary.egress.denied_targets.filter((t) => t.blocked !== undefined);
+  for (const t of blocked.slice(0, MAX_BLOCKED_LINES)) {
+    const b = t.blocked;
+    if (b === undefined) continue;
+    lines.push(
+      `  blocked: ${t.host}:${t.port} resolved to ${b.address} (${b.range}); to allow it add '${b.allow_entry}' to network.allow (or --allow-domain ${b.allow_entry}), only if you trust that address`,
+    );
+  }
+  if (blocked.length > MAX_BLOCKED_LINES)
+    lines.push(
+      `  blocked: ${blocked.length - MAX_BLOCKED_LINES} more names resolved to non-public addresses (audit show)`,
+    );
   lines.push(`  limits hit: ${summary.limits_hit.length === 0 ? 'none' : summary.limits_hit.join(', ')}`);
   lines.push(...formatPostRun(summary.post_run));
   if (summary.error !== null) lines.push(`  error: ${summary.error}`);

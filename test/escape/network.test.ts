@@ -702,6 +702,49 @@ connect_get('metadata_literal', '169.254.169.254:80')
     );
   });
 
+  it('NET-07 the run summary names the address a blocked name resolved to and the entry that admits it; that entry does', async () => {
+    const P = serverA.port;
+    const hosts = ['127.0.0.2 mirror.warden.test'];
+    const code = `${PY_PRELUDE}
+connect_get('mirror', 'mirror.warden.test:%d' % CFG['P'], path='/mirror')
+`;
+    const argsWith = (extra: readonly string[]) => [
+      'run',
+      '--allow-domain',
+      `mirror.warden.test:${P}`,
+      ...extra,
+      '--',
+      '/usr/bin/python3',
+      '-c',
+      code,
+      JSON.stringify({ P }),
+    ];
+    const refused = await wardenWithHosts(mode, hosts, argsWith([]), { cwd: workspace });
+    expectRan(refused);
+    expect(get(refused, 'mirror')).toMatchObject({ status: 403, reason: 'blocked_address' });
+    const entry = `127.0.0.2:${P}`;
+    expect(refused.summary?.egress.denied_targets).toEqual([
+      {
+        host: 'mirror.warden.test',
+        port: P,
+        reason: 'blocked_address',
+        count: 1,
+        blocked: { address: '127.0.0.2', range: 'loopback', allow_entry: entry },
+      },
+    ]);
+    // The human summary says it too, not only `audit show`.
+    expect(refused.stderr).toContain(
+      `blocked: mirror.warden.test:${P} resolved to 127.0.0.2 (loopback); to allow it add '${entry}' to network.allow (or --allow-domain ${entry}), only if you trust that address`,
+    );
+    expect(serverA.hits).toEqual([]);
+
+    // The entry the summary names is the one that admits exactly that address.
+    const admitted = await wardenWithHosts(mode, hosts, argsWith(['--allow-domain', entry]), { cwd: workspace });
+    expectRan(admitted);
+    expect(get(admitted, 'mirror')).toMatchObject({ status: 200, inner: 200, body: 'A /mirror\n' });
+    expect(admitted.stderr).not.toContain('blocked:');
+  });
+
   it('NET-08 *.example.com matches subdomains only, not look-alikes', async () => {
     const P = serverA.port;
     const hosts = [

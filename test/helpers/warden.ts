@@ -57,7 +57,13 @@ export interface RunSummaryJson {
   readonly egress: {
     readonly allowed: number;
     readonly denied: number;
-    readonly denied_targets: readonly { host: string; port: number; reason: string; count: number }[];
+    readonly denied_targets: readonly {
+      host: string;
+      port: number;
+      reason: string;
+      count: number;
+      blocked?: { address: string; range: string; allow_entry: string };
+    }[];
   };
   readonly limits_hit: readonly string[];
   readonly error: string | null;
