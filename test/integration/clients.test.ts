@@ -427,7 +427,7 @@ describe.each(availableModes())('warden client (warden as %s)', (mode: Mode) => 
     }
   });
 
-  it('the workspace is absolute and never the home, / or a temporary directory taken silently; -c works after the subcommand', async () => {
+  it('SBX-04 the workspace is absolute and never the home, / or a temporary directory taken silently; -c works after the subcommand', async () => {
     world = makeWorld(mode);
     // From the home directory, with no --workspace: refused with the fix.
     const fromHome = await client(mode, world, ['add', 'claude-desktop', '-c', world.config], world.home);

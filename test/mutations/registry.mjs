@@ -224,4 +224,18 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/integration/audit.test.ts', 'src/audit/verify.test.ts'], names: 'AUD-02' },
   },
+  // ------------------------------------------------------------------ clients (warden client, gateway --stdio)
+  {
+    id: 'stdio-gateway-takes-home-as-workspace',
+    threats: ['SBX-04'],
+    why: 'a desktop client starting the gateway in $HOME hands a read-write server the whole home directory',
+    edits: [
+      {
+        file: 'src/runtime/gateway-workspace.ts',
+        find: "    if (dir === home) return 'your home directory';",
+        replace: "    if (dir === '') return 'your home directory';",
+      },
+    ],
+    tests: { files: ['test/integration/clients.test.ts'], names: 'SBX-04 the workspace is absolute' },
+  },
 ];
