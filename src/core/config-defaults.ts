@@ -12,6 +12,9 @@ export const DEFAULT_SANDBOX_USER = 'warden-sandbox';
 /** Stands for the run's workspace in server args and in `under` conditions. */
 export const WORKSPACE_TOKEN = '${workspace}';
 
+/** The `when` key that stands for every path argument of a tool, whatever its name (GW-12). */
+export const EVERY_PATH_ARGUMENT = '*';
+
 /** `text` with every WORKSPACE_TOKEN replaced by `workspace` (config values only, never agent input). */
 export function expandWorkspace(text: string, workspace: string): string {
   return text.split(WORKSPACE_TOKEN).join(workspace);

@@ -12,6 +12,7 @@ export { CONFIG_VERSION, DEFAULT_PROFILE, DEFAULT_SANDBOX_USER, RESERVED_ENV } f
 import {
   CONFIG_VERSION,
   DEFAULT_SANDBOX_USER,
+  EVERY_PATH_ARGUMENT,
   NEVER_WRITABLE,
   RESERVED_ENV,
   isNeverWritable,
@@ -25,6 +26,13 @@ export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const GRANT_NAME = /^[A-Za-z0-9_.*/-]{1,128}$/;
 /** An argument name in a condition (top-level key of the tool's arguments). */
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+/**
+ * A path argument in a condition or in `path_arguments`: a top-level name, or names joined by '.'
+ * for a property of a nested object (array levels are implicit: `files.path` is the `path` of
+ * every element of `files`).
+ */
+const ARG_KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}(\.[A-Za-z_][A-Za-z0-9_-]{0,63}){0,7}$/;
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 const pathEntry = z
@@ -216,7 +224,7 @@ export const argumentConditionSchema = z
       .max(64)
       .optional()
       .describe(
-        "The argument is a path that must stay under one of these directories after normalisation ('..' resolved; relative paths are taken from the workspace). '${workspace}' stands for the run's workspace. The normalised path is what the server receives.",
+        "The argument is a path that must stay under one of these directories (real paths; '${workspace}' stands for the run's workspace). Warden resolves the argument as the server would open it (relative to the workspace, symlinks followed one component at a time, Unicode compared in NFC) and forwards the resolved path; a path that leaves these directories at any step, or goes through a dangling or looping symlink, is refused. See docs/config.md for what this guarantees and what it cannot.",
       ),
     host_in: z
       .array(hostPatternEntry)
@@ -256,14 +264,44 @@ export const mcpGrantSchema = z
       .default([])
       .describe("Resources of that server, by URI; '*' matches any characters (e.g. 'file:///docs/*')."),
     when: z
-      .record(z.string().regex(ARG_NAME, 'not an argument name'), argumentConditionSchema)
+      .record(
+        z.string().refine((k) => k === EVERY_PATH_ARGUMENT || ARG_KEY.test(k), {
+          message:
+            "not an argument name ('name', 'outer.inner' for a nested path argument, or '*' for every path argument)",
+        }),
+        argumentConditionSchema,
+      )
       .default({})
       .describe(
-        'Conditions on the arguments of the granted tools; all must hold. A call whose argument does not satisfy them is refused.',
+        "Conditions on the arguments of the granted tools; all must hold. A call whose argument does not satisfy them is refused. A path condition (`under`) may name a nested argument ('files.path') or '*' (every path argument of the tool); a grant with a path condition must cover every path argument of every tool it grants, or the gateway does not start.",
+      ),
+    path_arguments: z
+      .array(z.string().regex(ARG_KEY, 'not an argument name'))
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        "The arguments of the granted tools that hold paths, instead of those warden finds in each tool's inputSchema (for when warden mistakes an argument for a path, or misses one). Only with an `under` condition.",
       ),
   })
   .refine((g) => g.tools.length + g.prompts.length + g.resources.length > 0, {
     message: 'name at least one of tools, prompts, resources',
+  })
+  .superRefine((g, ctx) => {
+    for (const [key, condition] of Object.entries(g.when)) {
+      if (condition.under === undefined && (key === EVERY_PATH_ARGUMENT || key.includes('.')))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['when', key],
+          message: `'${key}' names path arguments: only an 'under' condition can use it (host_in and one_of take a top-level argument name)`,
+        });
+    }
+    if (g.path_arguments !== undefined && !Object.values(g.when).some((c) => c.under !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['path_arguments'],
+        message: "path_arguments only matters with an 'under' condition in the same grant; remove it or add one",
+      });
   });
 
 export const mcpSchema = z

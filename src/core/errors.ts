@@ -87,6 +87,11 @@ export const ERROR_CODES = {
     summary: 'A Cedar policy file named in mcp.policies cannot be read, is larger than 1 MiB, or reuses a policy id.',
     exit: EXIT.usage,
   },
+  POLICY_UNCHECKABLE: {
+    summary:
+      "A grant's argument conditions cannot be checked on a tool it grants (a path argument they do not cover, an argument the tool does not have, an inputSchema warden cannot read) or a condition directory is not a real path; the gateway does not start.",
+    exit: EXIT.usage,
+  },
   GATEWAY_START_FAILED: {
     summary:
       'The MCP gateway could not start: an upstream server did not start or answer initialize, listed colliding tool names (GW-03), or the endpoint could not listen.',

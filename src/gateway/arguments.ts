@@ -1,43 +1,41 @@
 /**
- * Tool arguments, before anything is forwarded (GW-04): checked against the tool's inputSchema,
- * then the arguments that policy conditions talk about are normalised (paths resolved, URLs
- * parsed) and put into the Cedar context. The normalised values are what the upstream receives,
- * so the policy decides on exactly what is forwarded.
+ * Tool arguments, before anything is forwarded (GW-04, GW-12): checked against the tool's
+ * inputSchema, then the arguments that policy conditions talk about are prepared (paths resolved
+ * as the server would open them, URLs parsed) and put into the Cedar context. The prepared values
+ * are what the upstream receives, so the policy decides on exactly what is forwarded.
+ *
+ * A call may hold several paths (an array, several path arguments, symlinks on the way): the
+ * policy then decides once per combination of values, one value per argument (see
+ * decisionContexts), and the call goes ahead only if every one is allowed.
  */
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
+import { EVERY_PATH_ARGUMENT } from '../core/config-defaults.js';
 import { normaliseHost } from '../core/host-pattern.js';
-import { normalisePath, type ArgumentRule, type CallContext } from '../policy/index.js';
+import type { CallContext } from '../policy/index.js';
+import type { CallPathResolver } from './resolve-path.js';
+import type { ToolPlan } from './tool-plan.js';
 
 export type PreparedArguments =
-  | { readonly ok: true; readonly forwarded: Record<string, unknown>; readonly context: CallContext }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      readonly ok: true;
+      readonly forwarded: Record<string, unknown>;
+      /** One context per combination of path values (one, when the call holds at most one path per argument). */
+      readonly contexts: readonly CallContext[];
+    }
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      /** A path led outside the workspace where it failed: refused like a policy denial (see resolve-path.ts). */
+      readonly outside?: boolean;
+    };
 
 const MAX_SCHEMA_BYTES = 256 * 1024;
 const MAX_TEXT_ARGUMENT = 8192;
-
-/** Compiled config globs: they come from warden.yaml, so the set is small and fixed per run. */
-const globCache = new Map<string, RegExp>();
-
-function globMatches(glob: string, name: string): boolean {
-  if (!glob.includes('*')) return glob === name;
-  let re = globCache.get(glob);
-  if (re === undefined) {
-    re = new RegExp(
-      `^${glob
-        .split('*')
-        .map((p) => p.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&'))
-        .join('.*')}$`,
-    );
-    globCache.set(glob, re);
-  }
-  return re.test(name);
-}
-
-/** The rules of `rules` that apply to `tool` of `server`. */
-export function rulesFor(rules: readonly ArgumentRule[], server: string, tool: string): ArgumentRule[] {
-  return rules.filter((r) => r.server === server && r.tools.some((g) => globMatches(g, tool)));
-}
+/** Paths in one call (every path argument, array elements included). */
+export const MAX_PATHS_PER_CALL = 256;
+/** Combinations of path values decided for one call. */
+export const MAX_DECISIONS_PER_CALL = 1024;
 
 /** Compiles and caches validators for upstream inputSchemas; a schema that does not compile is refused. */
 export class SchemaValidators {
@@ -68,52 +66,167 @@ export class SchemaValidators {
 }
 
 /**
- * Normalises the arguments named by `rules` and builds the policy context. A rule's argument
- * that is present but of the wrong kind refuses the call (it cannot be checked, so it is not
- * forwarded).
+ * Prepares a call's arguments by the tool's plan: undeclared arguments refused (when a path
+ * condition applies), every path argument resolved by `resolver` and replaced by its real path,
+ * URLs normalised; and the contexts to decide. A value that cannot be checked refuses the call
+ * with a reason naming the argument.
  */
 export function prepareArguments(
   args: Record<string, unknown>,
-  rules: readonly ArgumentRule[],
-  workspace: string,
+  plan: ToolPlan,
+  resolver: () => CallPathResolver,
 ): PreparedArguments {
-  const forwarded: Record<string, unknown> = { ...args };
-  const context = {
+  if (plan.paths.length === 0 && plan.urls.length === 0 && plan.values.length === 0)
+    return { ok: true, forwarded: args, contexts: [{ args: {}, hosts: {}, ports: {} }] };
+  if (plan.declared !== null) {
+    for (const key of Object.keys(args))
+      if (!plan.declared.has(key))
+        return {
+          ok: false,
+          reason: `argument '${key.slice(0, 64)}' is not in the tool's inputSchema (under a path condition, only declared arguments are forwarded)`,
+        };
+  }
+  let forwarded: Record<string, unknown> = args;
+  const base = {
     args: {} as Record<string, string>,
     hosts: {} as Record<string, string>,
     ports: {} as Record<string, number>,
   };
-  const kinds = new Map<string, ArgumentRule['kind']>();
-  for (const rule of rules) {
-    const seen = kinds.get(rule.arg);
-    if (seen !== undefined && seen !== rule.kind && seen !== 'value' && rule.kind !== 'value') {
-      return { ok: false, reason: `argument '${rule.arg}' is both a path and a URL in the policy; fix warden.yaml` };
-    }
-    if (seen === undefined || seen === 'value') kinds.set(rule.arg, rule.kind);
-  }
-  for (const [arg, kind] of kinds) {
+
+  for (const arg of plan.urls) {
     if (!Object.hasOwn(args, arg)) continue;
     const value = args[arg];
-    if (kind === 'path') {
-      if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT_ARGUMENT || value.includes('\0'))
-        return { ok: false, reason: `argument '${arg}' must be a path` };
-      const path = normalisePath(value, workspace);
-      forwarded[arg] = path;
-      context.args[arg] = path;
-    } else if (kind === 'url') {
-      if (typeof value !== 'string' || value.length > MAX_TEXT_ARGUMENT)
-        return { ok: false, reason: `argument '${arg}' must be an http(s) URL` };
-      const url = normaliseUrl(value);
-      if (typeof url === 'string') return { ok: false, reason: `argument '${arg}': ${url}` };
-      forwarded[arg] = url.href;
-      context.args[arg] = url.href;
-      context.hosts[arg] = url.host;
-      context.ports[arg] = url.port;
-    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      context.args[arg] = String(value);
-    }
+    if (typeof value !== 'string' || value.length > MAX_TEXT_ARGUMENT)
+      return { ok: false, reason: `argument '${arg}' must be an http(s) URL` };
+    const url = normaliseUrl(value);
+    if (typeof url === 'string') return { ok: false, reason: `argument '${arg}': ${url}` };
+    forwarded = { ...forwarded, [arg]: url.href };
+    base.args[arg] = url.href;
+    base.hosts[arg] = url.host;
+    base.ports[arg] = url.port;
   }
-  return { ok: true, forwarded, context };
+  for (const arg of plan.values) {
+    const value = args[arg];
+    if (
+      Object.hasOwn(args, arg) &&
+      (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    )
+      base.args[arg] = String(value);
+  }
+  if (plan.paths.length === 0) return { ok: true, forwarded, contexts: [base] };
+
+  // Every path argument: resolved, decided on, forwarded resolved.
+  const calls = resolver();
+  const seenByArgument = new Map<string, Set<string>>();
+  const everyPath = new Set<string>();
+  let count = 0;
+  for (const key of plan.paths) {
+    const seen = new Set<string>();
+    let problem: string | null = null;
+    let outside = false;
+    forwarded = replaceAt(
+      forwarded,
+      key.split('.'),
+      (value) => {
+        if (problem !== null) return value;
+        if (typeof value !== 'string' || value.length > MAX_TEXT_ARGUMENT) {
+          problem = `argument '${key}' must be a path`;
+          return value;
+        }
+        if (++count > MAX_PATHS_PER_CALL) {
+          problem = `more than ${MAX_PATHS_PER_CALL} paths in one call`;
+          return value;
+        }
+        const resolved = calls.resolve(value);
+        if (!resolved.ok) {
+          problem = `argument '${key}': ${resolved.reason}`;
+          outside = resolved.outside;
+          return value;
+        }
+        for (const place of resolved.value.seen) {
+          seen.add(place);
+          everyPath.add(place);
+        }
+        return resolved.value.path;
+      },
+      (reason) => {
+        problem ??= reason;
+      },
+    );
+    if (problem !== null) return { ok: false, reason: problem, outside };
+    seenByArgument.set(key, seen);
+  }
+  const choices: [string, string[]][] = [];
+  for (const key of plan.pathConditions) {
+    const values = key === EVERY_PATH_ARGUMENT ? everyPath : seenByArgument.get(key);
+    if (values !== undefined && values.size > 0) choices.push([key, [...values]]);
+  }
+  const contexts = decisionContexts(base, choices);
+  if (contexts === null)
+    return {
+      ok: false,
+      reason: `the paths of this call make more than ${MAX_DECISIONS_PER_CALL} combinations to decide`,
+    };
+  return { ok: true, forwarded, contexts };
+}
+
+/**
+ * One context per combination of one value per argument (the cartesian product), each on top of
+ * `base`; null when there would be more than MAX_DECISIONS_PER_CALL.
+ */
+export function decisionContexts(
+  base: CallContext,
+  choices: readonly (readonly [string, readonly string[]])[],
+): CallContext[] | null {
+  let total = 1;
+  for (const [, values] of choices) {
+    total *= values.length;
+    if (total > MAX_DECISIONS_PER_CALL) return null;
+  }
+  let partial: Record<string, string>[] = [{ ...base.args }];
+  for (const [key, values] of choices)
+    partial = partial.flatMap((args) => values.map((value) => ({ ...args, [key]: value })));
+  return partial.map((args) => ({ args, hosts: base.hosts, ports: base.ports }));
+}
+
+/**
+ * A copy of `value` with every leaf at `segments` replaced by `replace` (array levels are
+ * crossed on the way and at the end: `files.path` reaches the `path` of every element of
+ * `files`). What cannot be followed goes to `onProblem`: a property missing from an object on the
+ * way (null counts as missing: the server would use a default warden cannot check), something
+ * other than an object where the key goes on, arrays nested deeper than 16 levels.
+ */
+function replaceAt(
+  value: Record<string, unknown>,
+  segments: readonly string[],
+  replace: (leaf: unknown) => unknown,
+  onProblem: (reason: string) => void,
+): Record<string, unknown> {
+  const visit = (node: unknown, at: number, depth: number): unknown => {
+    const key = segments.slice(0, at).join('.');
+    if (Array.isArray(node)) {
+      if (depth >= 16) {
+        onProblem(`argument '${key}' nests arrays deeper than 16 levels`);
+        return node;
+      }
+      return node.map((item) => visit(item, at, depth + 1));
+    }
+    if (at === segments.length) return replace(node);
+    const name = segments[at] ?? '';
+    if (typeof node !== 'object' || node === null) {
+      onProblem(`argument '${key}' must be an object (it holds the path '${segments.join('.')}')`);
+      return node;
+    }
+    const record = node as Record<string, unknown>;
+    if (!Object.hasOwn(record, name) || record[name] === null || record[name] === undefined) {
+      onProblem(
+        `argument '${segments.slice(0, at + 1).join('.')}' is missing (under a path condition every path argument must be given: warden cannot check the path the server would use instead)`,
+      );
+      return node;
+    }
+    return { ...record, [name]: visit(record[name], at + 1, depth) };
+  };
+  return visit(value, 0, 0) as Record<string, unknown>;
 }
 
 /** Parses an http(s) URL the way the host matcher sees it, or says why it is refused. */

@@ -107,7 +107,7 @@ async function startGateway(): Promise<Fixture> {
     },
   };
   const policy = { decide: () => ({ allow: true, policyIds: ['fuzz'], reason: 'fuzz' }) } as unknown as PolicyEngine;
-  const compiled = { policies: {}, shape: {}, argumentRules: [], servers: ['fake'] } as unknown as CompiledProfile;
+  const compiled = { policies: {}, shape: {}, conditionalGrants: [], servers: ['fake'] } as unknown as CompiledProfile;
   const gateway = await Gateway.start({
     profileName: 'fuzz',
     agent: { name: 'fuzz-agent', run_id: 'run-fuzz' },

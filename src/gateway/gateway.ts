@@ -24,11 +24,22 @@ import {
   McpError,
   ReadResourceResultSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { realpathSync } from 'node:fs';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { roundMs } from '../core/units.js';
-import type { CompiledProfile, Decision, PolicyEngine, PolicyResource } from '../policy/index.js';
-import { prepareArguments, rulesFor, SchemaValidators } from './arguments.js';
+import {
+  comparablePath,
+  type CallContext,
+  type CompiledProfile,
+  type Decision,
+  type PolicyEngine,
+  type PolicyResource,
+} from '../policy/index.js';
+import { prepareArguments, SchemaValidators } from './arguments.js';
+import { conditionDirProblems, serverViewWarnings } from './condition-checks.js';
+import { CallPathResolver } from './resolve-path.js';
+import { planTool, type PlanResult } from './tool-plan.js';
 import { buildCatalog, type Catalog, type CatalogEntry } from './catalog.js';
 import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
 import { OVERSIZED_RESULT_CODE } from './line-transport.js';
@@ -51,6 +62,13 @@ export interface GatewayOptions {
   readonly startTimeoutMs?: number;
   /** Server → requests it may send the agent (profiles.<name>.mcp.relay); default none. */
   readonly relay?: Readonly<Record<string, readonly RelayFeature[]>>;
+  /**
+   * Server → the host paths its sandbox can see (workspace, extra read-only and writable paths):
+   * a server that sees more than its path conditions allow is warned about at start.
+   */
+  readonly serverViews?: Readonly<Record<string, readonly string[]>>;
+  /** Where start-up warnings go (the CLI prints them); default: nowhere. */
+  readonly warn?: (message: string) => void;
 }
 
 /** What `warden tools ls` shows for one tool. */
@@ -80,6 +98,10 @@ export class Gateway {
   readonly #listeners = new Set<() => void>();
   #catalog: Catalog = buildCatalog([]);
   #auditBroken: Error | null = null;
+  /** Per tool (server NUL upstream name): how its arguments are prepared, or why they cannot be checked. */
+  readonly #plans = new Map<string, PlanResult>();
+  /** The workspace's real path, when it is the workspace as given (path walks start there). */
+  #trustedRoot: string | null = null;
 
   readonly #relay: ServerRequestRelay;
   /** Resources sessions subscribed to, by subscriptionKey(server, uri). */
@@ -125,6 +147,8 @@ export class Gateway {
   static async start(options: GatewayOptions): Promise<Gateway> {
     const gateway = new Gateway(options);
     try {
+      gateway.#trustedRoot = trustedRoot(options.workspace);
+      gateway.#checkConditionDirs();
       await Promise.all(options.compiled.servers.map((name) => gateway.#startUpstream(name)));
       gateway.#rebuild();
       const { collisions } = gateway.#catalog;
@@ -133,6 +157,9 @@ export class Gateway {
           hint: 'ask the server to rename them, or do not grant that server',
         });
       }
+      gateway.#checkGrantedTools();
+      for (const warning of serverViewWarnings(options.compiled.conditionalGrants, options.serverViews ?? {}))
+        options.warn?.(warning);
     } catch (error) {
       await gateway.close();
       throw error;
@@ -159,7 +186,7 @@ export class Gateway {
   describeTools(): ToolGrant[] {
     const out: ToolGrant[] = [];
     for (const entry of this.#catalog.tools.values()) {
-      const decision = this.#decide('list_tool', entry, 'tool');
+      const decision = this.#listDecision(entry);
       out.push({
         name: entry.exposed,
         server: entry.server,
@@ -190,7 +217,7 @@ export class Gateway {
       reason: r.reason,
     }));
     for (const entry of this.#catalog.tools.values()) {
-      const decision = this.#decide('list_tool', entry, 'tool');
+      const decision = this.#listDecision(entry);
       if (decision.allow) shown.push({ ...entry.item, name: entry.exposed });
       else hidden.push({ name: entry.exposed, reason: decision.reason });
     }
@@ -214,12 +241,15 @@ export class Gateway {
       upstream_name: entry?.upstreamName ?? null,
     };
     this.#refuseIfAuditBroken();
-    if (entry === undefined || !this.#decide('list_tool', entry, 'tool').allow) {
+    const listed = entry === undefined ? null : this.#listDecision(entry);
+    if (entry === undefined || listed === null || !listed.allow) {
       // Hidden and unknown look the same to the agent (GW-01); the log says which it was.
       const decision =
         entry === undefined
           ? { allow: false, policyIds: [], reason: 'no such tool' }
-          : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
+          : listed !== null && listed.reason.startsWith(NOT_CHECKABLE)
+            ? listed
+            : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
       await this.#finish({
         ...base,
         arguments: this.#options.redactor.redact(args),
@@ -249,23 +279,28 @@ export class Gateway {
       });
       throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${checked.errorMessage.slice(0, 300)}`);
     }
+    const plan = this.#planFor(entry);
+    // #listDecision hid every tool whose plan failed, so this holds; checked again all the same.
+    if (!plan.ok) throw rpcError(RPC.invalidParams, `Unknown tool: ${name.slice(0, 80)}`);
     const prepared = prepareArguments(
       args,
-      rulesFor(this.#options.compiled.argumentRules, entry.server, entry.upstreamName),
-      this.#options.workspace,
+      plan.plan,
+      () => new CallPathResolver(this.#options.workspace, this.#trustedRoot),
     );
     if (!prepared.ok) {
+      const outside = prepared.outside === true;
       await this.#finish({
         ...base,
         arguments: this.#options.redactor.redact(args),
         decision: 'deny',
         policy_ids: [],
         reason: prepared.reason,
-        outcome: 'invalid',
+        outcome: outside ? 'denied' : 'invalid',
       });
+      if (outside) throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${LEADS_OUTSIDE}`);
       throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${prepared.reason}`);
     }
-    const decision = this.#decide('call_tool', entry, 'tool', prepared.context);
+    const { decision, outside } = this.#decideCall(entry, prepared.contexts, plan.plan.pathConditions);
     const recorded = this.#options.redactor.redact(prepared.forwarded);
     if (!decision.allow) {
       await this.#finish({
@@ -276,7 +311,10 @@ export class Gateway {
         reason: decision.reason,
         outcome: 'denied',
       });
-      throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${decision.reason}`);
+      throw rpcError(
+        RPC.denied,
+        `Warden policy refused this call to ${name}: ${outside ? LEADS_OUTSIDE : decision.reason}`,
+      );
     }
     const upstream = this.#upstreams.get(entry.server);
     const started = performance.now();
@@ -606,6 +644,102 @@ export class Gateway {
     return server === undefined ? undefined : { exposed: uri, server, upstreamName: uri, item: null };
   }
 
+  /**
+   * Whether a tool is listed: the policy's list_tool, and arguments the grants that name it can be
+   * checked on (GW-12); a tool they cannot be checked on is hidden with the reason.
+   */
+  #listDecision(entry: CatalogEntry<Tool>): Decision {
+    const decision = this.#decide('list_tool', entry, 'tool');
+    if (!decision.allow) return decision;
+    const plan = this.#planFor(entry);
+    if (plan.ok) return decision;
+    return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}` };
+  }
+
+  #planFor(entry: CatalogEntry<Tool>): PlanResult {
+    const key = `${entry.server}\u0000${entry.upstreamName}`;
+    let plan = this.#plans.get(key);
+    if (plan === undefined) {
+      plan = planTool(
+        this.#options.compiled.conditionalGrants,
+        entry.server,
+        entry.upstreamName,
+        entry.item.inputSchema,
+      );
+      this.#plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  /**
+   * A call with several paths is decided once per combination (see arguments.ts): allowed only
+   * when every one is, with every permit that allowed one; else the first refusal, naming the
+   * paths it was about. `outside`: a refused path lies outside the workspace, which the agent is
+   * not told more about (see resolve-path.ts).
+   */
+  #decideCall(
+    entry: CatalogEntry<Tool>,
+    contexts: readonly CallContext[],
+    pathKeys: readonly string[],
+  ): { decision: Decision; outside: boolean } {
+    const permits = new Set<string>();
+    for (const context of contexts) {
+      const decision = this.#decide('call_tool', entry, 'tool', context);
+      if (!decision.allow) {
+        const paths = pathKeys.filter((key) => Object.hasOwn(context.args, key));
+        const about = paths.map((key) => `${key} = ${context.args[key]}`).join(', ');
+        const outside = paths.some((key) => !this.#inWorkspace(context.args[key] ?? ''));
+        return {
+          decision: about === '' ? decision : { ...decision, reason: `${decision.reason} (${about.slice(0, 500)})` },
+          outside,
+        };
+      }
+      for (const id of decision.policyIds) permits.add(id);
+    }
+    return { decision: { allow: true, policyIds: [...permits].sort(), reason: 'granted' }, outside: false };
+  }
+
+  /** Whether a comparable (NFC) resolved path lies in the workspace. */
+  #inWorkspace(path: string): boolean {
+    const workspace = comparablePath(this.#options.workspace);
+    return path === workspace || path.startsWith(`${workspace}/`);
+  }
+
+  /** Condition directories must be real paths (conditions compare real paths): refused at start otherwise. */
+  #checkConditionDirs(): void {
+    const problems = conditionDirProblems(
+      this.#options.compiled.conditionalGrants,
+      new CallPathResolver(this.#options.workspace, this.#trustedRoot),
+    );
+    if (problems.length > 0)
+      throw new WardenError(
+        'POLICY_UNCHECKABLE',
+        `path conditions that cannot be checked:\n  ${problems.slice(0, 10).join('\n  ')}`,
+        {
+          hint: 'write each condition directory as its real path (symlinks resolved), or remove the symlink (docs/config.md, "Path conditions")',
+        },
+      );
+  }
+
+  /** Every granted tool must be checkable by the grants that name it (GW-12); the start is refused otherwise. */
+  #checkGrantedTools(): void {
+    const problems: string[] = [];
+    const fixes = new Set<string>();
+    for (const entry of this.#catalog.tools.values()) {
+      if (!this.#decide('list_tool', entry, 'tool').allow) continue;
+      const plan = this.#planFor(entry);
+      if (plan.ok) continue;
+      problems.push(`${plan.grant} (server '${entry.server}'): ${plan.reason}`);
+      fixes.add(plan.fix);
+    }
+    if (problems.length > 0)
+      throw new WardenError(
+        'POLICY_UNCHECKABLE',
+        `argument conditions that cannot be checked on a granted tool (GW-12):\n  ${problems.slice(0, 10).join('\n  ')}${problems.length > 10 ? `\n  … and ${problems.length - 10} more` : ''}`,
+        { hint: [...fixes].slice(0, 3).join('; or ') },
+      );
+  }
+
   #decide(
     action: Parameters<PolicyEngine['decide']>[0],
     entry: CatalogEntry<unknown>,
@@ -756,6 +890,7 @@ export class Gateway {
   }
 
   #rebuild(): void {
+    this.#plans.clear();
     const offers = [...this.#upstreams.values()].map((u) => ({
       server: u.name,
       tools: u.tools,
@@ -764,6 +899,25 @@ export class Gateway {
       resourceTemplates: u.resourceTemplates,
     }));
     this.#catalog = buildCatalog(offers);
+  }
+}
+
+/**
+ * What the agent is told when a path of its call leads outside the workspace and the call is
+ * refused, whatever the reason (not there, a dangling link, the policy): warden looks at host
+ * files with its own rights and must not become a way to learn what exists there.
+ */
+const LEADS_OUTSIDE = 'a path in this call leads outside the workspace, to a place no grant allows';
+
+/** How a hidden tool's reason starts when its grants cannot be checked on it. */
+const NOT_CHECKABLE = 'argument conditions cannot be checked';
+
+/** The workspace's real path when it is the workspace as given (else walks start from '/'). */
+function trustedRoot(workspace: string): string | null {
+  try {
+    return realpathSync(workspace) === workspace ? workspace : null;
+  } catch {
+    return null;
   }
 }
 

@@ -4,24 +4,39 @@
  * action), with a readable id, so a decision names exactly the lines of warden.yaml behind it.
  *
  * Argument conditions become `when` clauses over the request context, which the gateway fills
- * with normalised values (see gateway/arguments.ts): `under` compares normalised paths, `host_in`
- * the URL's normalised host and port, `one_of` the argument as text.
+ * with normalised values (see gateway/arguments.ts): `under` compares resolved paths (in NFC),
+ * `host_in` the URL's normalised host and port, `one_of` the argument as text. A call with several
+ * paths (an array, several path arguments) is decided once per combination of its values, so a
+ * clause always sees one path per argument; `'*'` (every path argument) sees each path in turn.
  */
 import { isAbsolute, posix } from 'node:path';
 import type { ArgumentCondition, McpGrant, McpPolicyConfig } from '../core/config.js';
-import { expandWorkspace } from '../core/config-defaults.js';
+import { EVERY_PATH_ARGUMENT, expandWorkspace } from '../core/config-defaults.js';
 import { parseHostPattern, WEB_PORTS, type HostPattern } from '../core/host-pattern.js';
 import { cedarEntity, cedarLikePattern, cedarLikePrefix, cedarString } from './cedar-text.js';
 import { hostIn, nameIs, nameLike, oneOf, pathUnder, type NativePolicy, type NativeTest } from './native.js';
 import { ENTITY, type ContextShape, type PolicyAction } from './schema.js';
 
-/** How the gateway must treat one argument of the tools a grant names before deciding. */
-export interface ArgumentRule {
+export type ArgumentKind = 'path' | 'url' | 'value';
+
+/**
+ * A grant with argument conditions, as the gateway needs it: which arguments of which tools it
+ * talks about and how to prepare them, and which tools it can be checked on (see
+ * gateway/tool-plan.ts).
+ */
+export interface ConditionalGrant {
+  /** Where it is in warden.yaml, e.g. `coding.allow[0]` (error messages name it). */
+  readonly id: string;
+  readonly effect: 'permit' | 'forbid';
   readonly server: string;
   /** Tool names or globs (as in the grant). */
   readonly tools: readonly string[];
-  readonly arg: string;
-  readonly kind: 'path' | 'url' | 'value';
+  /** Argument key (`path`, `files.path`, `*`) → how its value is prepared. */
+  readonly conditions: Readonly<Record<string, ArgumentKind>>;
+  /** The directories of its `under` conditions, normalised as the context compares them. */
+  readonly dirs: readonly string[];
+  /** The grant's `path_arguments`, when given (instead of the ones found in the inputSchema). */
+  readonly pathArguments: readonly string[] | null;
 }
 
 export interface CompiledProfile {
@@ -30,7 +45,8 @@ export interface CompiledProfile {
   /** Policy id → the same policy's `when` as TypeScript predicates (see native.ts). */
   readonly native: Readonly<Record<string, NativePolicy>>;
   readonly shape: ContextShape;
-  readonly argumentRules: readonly ArgumentRule[];
+  /** Every grant (allow and deny) with a `when`, in config order. */
+  readonly conditionalGrants: readonly ConditionalGrant[];
   /** Servers the profile grants anything of (the gateway starts only these). */
   readonly servers: readonly string[];
 }
@@ -42,18 +58,26 @@ export interface CompileOptions {
 }
 
 /**
- * Absolute, '..'-free, no trailing slash; relative paths are taken from the workspace. Condition
- * paths and the agent's path arguments go through this same function, so both sides of an
- * `under` comparison are spelled alike.
+ * Absolute, '..'-free, no trailing slash; relative paths are taken from the workspace. Lexical
+ * only: the gateway resolves symlinks in arguments itself (gateway/resolve-path.ts).
  */
 export function normalisePath(value: string, workspace: string): string {
   const normal = posix.normalize(isAbsolute(value) ? value : posix.join(workspace, value));
   return normal.length > 1 ? normal.replace(/\/+$/, '') : normal;
 }
 
-/** A condition path from the config: `${workspace}` expanded, then normalised. */
+/**
+ * A path as conditions compare it: Unicode NFC, so that two spellings a filesystem may treat as
+ * one name (precomposed 'é' and 'e' + combining accent) compare equal. Condition directories and
+ * the gateway's resolved arguments both go through it.
+ */
+export function comparablePath(path: string): string {
+  return path.normalize('NFC');
+}
+
+/** A condition path from the config: `${workspace}` expanded, normalised, in NFC. */
 export function conditionPath(raw: string, workspace: string): string {
-  return normalisePath(expandWorkspace(raw, workspace), workspace);
+  return comparablePath(normalisePath(expandWorkspace(raw, workspace), workspace));
 }
 
 /** A piece of a `when` clause: Cedar text and the same test in TypeScript. */
@@ -88,7 +112,12 @@ function hostCondition(arg: string, pattern: HostPattern): string {
   return portTest === null ? `(${hostTest})` : `(${hostTest} && ${portTest})`;
 }
 
-function conditionClause(arg: string, condition: ArgumentCondition, workspace: string): Clause {
+function conditionClause(
+  arg: string,
+  condition: ArgumentCondition,
+  workspace: string,
+  effect: 'permit' | 'forbid',
+): Clause {
   const key = cedarString(arg);
   if (condition.under !== undefined) {
     const value = `context.args[${key}]`;
@@ -98,7 +127,14 @@ function conditionClause(arg: string, condition: ArgumentCondition, workspace: s
         ? `${value} like "/*"`
         : `${value} == ${cedarString(dir)} || ${value} like ${cedarLikePrefix(`${dir}/`)}`,
     );
-    return { text: `(context.args has ${key} && (${alternatives.join(' || ')}))`, test: pathUnder(arg, dirs) };
+    // '*' is absent only from a call that holds no path at all: it opens nothing, so an allow
+    // holds and a deny does not apply. A named argument that is absent fails (the gateway refuses
+    // such a call before deciding anyway).
+    const absentPasses = arg === EVERY_PATH_ARGUMENT && effect === 'permit';
+    const text = absentPasses
+      ? `(!(context.args has ${key}) || (context.args has ${key} && (${alternatives.join(' || ')})))`
+      : `(context.args has ${key} && (${alternatives.join(' || ')}))`;
+    return { text, test: pathUnder(arg, dirs, absentPasses) };
   }
   if (condition.host_in !== undefined) {
     const patterns = condition.host_in.map((entry) => {
@@ -119,7 +155,7 @@ function conditionClause(arg: string, condition: ArgumentCondition, workspace: s
   };
 }
 
-function argumentKind(condition: ArgumentCondition): ArgumentRule['kind'] {
+function argumentKind(condition: ArgumentCondition): ArgumentKind {
   return condition.under !== undefined ? 'path' : condition.host_in !== undefined ? 'url' : 'value';
 }
 
@@ -127,7 +163,7 @@ function argumentKind(condition: ArgumentCondition): ArgumentRule['kind'] {
 export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): CompiledProfile {
   const policies: Record<string, string> = {};
   const native: Record<string, NativePolicy> = {};
-  const argumentRules: ArgumentRule[] = [];
+  const conditionalGrants: ConditionalGrant[] = [];
   const args = new Set<string>();
   const urls = new Set<string>();
   const servers = new Set<string>();
@@ -152,13 +188,26 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
     const effect = list === 'allow' ? 'permit' : 'forbid';
     const base = `${options.profileName}.${list}[${index}]`;
     if (list === 'allow') servers.add(grant.server);
+    const kinds: Record<string, ArgumentKind> = {};
+    const dirs: string[] = [];
     const conditions = Object.entries(grant.when).map(([arg, condition]) => {
       const kind = argumentKind(condition);
       args.add(arg);
       if (kind === 'url') urls.add(arg);
-      argumentRules.push({ server: grant.server, tools: grant.tools, arg, kind });
-      return conditionClause(arg, condition, options.workspace);
+      kinds[arg] = kind;
+      for (const raw of condition.under ?? []) dirs.push(conditionPath(raw, options.workspace));
+      return conditionClause(arg, condition, options.workspace, effect);
     });
+    if (conditions.length > 0)
+      conditionalGrants.push({
+        id: base,
+        effect,
+        server: grant.server,
+        tools: grant.tools,
+        conditions: kinds,
+        dirs: [...new Set(dirs)],
+        pathArguments: grant.path_arguments ?? null,
+      });
     for (const name of grant.tools) {
       const { scope, when } = nameScope(grant.server, 'tool', name);
       const nameWhen = when === null ? [] : [when];
@@ -188,5 +237,11 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
 
   mcp.allow.forEach((grant, i) => compileEntry('allow', i, grant));
   mcp.deny.forEach((grant, i) => compileEntry('deny', i, grant));
-  return { policies, native, shape: { args: [...args], urls: [...urls] }, argumentRules, servers: [...servers] };
+  return {
+    policies,
+    native,
+    shape: { args: [...args], urls: [...urls] },
+    conditionalGrants,
+    servers: [...servers],
+  };
 }

@@ -18,6 +18,9 @@ const MCP = {
     { server: 'files', tools: ['read_file', 'list_*'] },
     { server: 'files', tools: ['write_*', 'edit_file'], when: { path: { under: ['${workspace}', '/data/shared'] } } },
     { server: 'files', tools: ['copy'], when: { from: { under: ['${workspace}/src'] }, to: { under: ['/'] } } },
+    // GW-12: '*' (every path argument; absent only when the call holds no path) and nested keys.
+    { server: 'files', tools: ['bulk*'], when: { '*': { under: ['${workspace}'] } } },
+    { server: 'files', tools: ['nested'], when: { 'files.path': { under: ['${workspace}/café'] } } },
     {
       server: 'web',
       tools: ['fetch'],
@@ -29,6 +32,7 @@ const MCP = {
   ],
   deny: [
     { server: 'files', tools: ['write_*'], when: { path: { under: ['${workspace}/.git', '/data/shared/secret'] } } },
+    { server: 'files', tools: ['bulk_*'], when: { '*': { under: ['${workspace}/secrets'] } } },
     { server: 'web', tools: ['fetch'], when: { url: { host_in: ['*.docs.example.org:443'] } } },
     { server: 'other', tools: ['drop*'] },
     { server: 'web', resources: ['file:///docs/private*'] },
@@ -76,6 +80,9 @@ const names = fc.constantFrom(
   'zzz',
   'x*y',
   'list*',
+  'bulk',
+  'bulk_read',
+  'nested',
 );
 const uris = fc.constantFrom(
   'file:///docs/a.md',
@@ -110,6 +117,10 @@ const paths = fc.oneof(
     `${WS}/src`,
     `${WS}/src/a`,
     `${WS}/srcx`,
+    `${WS}/secrets`,
+    `${WS}/secrets/k`,
+    `${WS}/café/a`,
+    `${WS}/cafe\u0301/a`,
     '*',
     `${WS}/*`,
   ),
@@ -133,6 +144,8 @@ const modes = fc.constantFrom('read', 'write', '3', 'true', 'READ', 'delete', ''
 const context: fc.Arbitrary<CallContext> = fc
   .record({
     path: fc.option(paths, { nil: undefined }),
+    every: fc.option(paths, { nil: undefined }),
+    nested: fc.option(paths, { nil: undefined }),
     from: fc.option(paths, { nil: undefined }),
     to: fc.option(paths, { nil: undefined }),
     mode: fc.option(modes, { nil: undefined }),
@@ -144,6 +157,8 @@ const context: fc.Arbitrary<CallContext> = fc
     const h: Record<string, string> = {};
     const p: Record<string, number> = {};
     for (const key of ['path', 'from', 'to', 'mode'] as const) if (r[key] !== undefined) args[key] = r[key];
+    if (r.every !== undefined) args['*'] = r.every;
+    if (r.nested !== undefined) args['files.path'] = r.nested;
     if (r.url !== undefined) {
       args['url'] = `https://${r.url[0]}:${r.url[1]}/`;
       h['url'] = r.url[0];
@@ -169,6 +184,9 @@ const conditionalCall = fc
       ['files', 'write_'],
       ['files', 'edit_file'],
       ['files', 'copy'],
+      ['files', 'bulk'],
+      ['files', 'bulk_read'],
+      ['files', 'nested'],
       ['web', 'mode'],
       ['web', 'mode_x'],
       ['other', 'drop_table'],

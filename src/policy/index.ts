@@ -1,10 +1,12 @@
 // Cedar policy engine: profiles compiled to Cedar, decisions with the ids of the deciding policies.
 // Adding an export here is an API decision (design.md, convention 2).
 export {
+  comparablePath,
   compileProfile,
   conditionPath,
   normalisePath,
-  type ArgumentRule,
+  type ArgumentKind,
+  type ConditionalGrant,
   type CompiledProfile,
   type CompileOptions,
 } from './compile.js';

@@ -56,10 +56,13 @@ export function nameIs(value: string): NativeTest {
   return (r) => r.name === value;
 }
 
-/** `under`: the normalised path argument is one of the directories or inside one. */
-export function pathUnder(arg: string, dirs: readonly string[]): NativeTest {
+/**
+ * `under`: the resolved path argument is one of the directories or inside one. `absentPasses`:
+ * the argument missing from the context makes the test hold (an allow on `'*'`, see compile.ts).
+ */
+export function pathUnder(arg: string, dirs: readonly string[], absentPasses = false): NativeTest {
   return (r) => {
-    if (!Object.hasOwn(r.args, arg)) return false;
+    if (!Object.hasOwn(r.args, arg)) return absentPasses;
     const value = r.args[arg] ?? '';
     return dirs.some((dir) => (dir === '/' ? value.startsWith('/') : value === dir || value.startsWith(`${dir}/`)));
   };

@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { chownSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { WardenConfig } from '../core/config.js';
 import { WardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
@@ -79,7 +79,27 @@ export async function startGateway(setup: GatewaySetup): Promise<Gateway | null>
     callTimeoutMs: profile.mcp.call_timeout,
     relay: profile.mcp.relay,
     maxResultBytes: MAX_RESULT_BYTES,
+    serverViews: serverViews(setup.config, compiled.servers, setup.workspace),
+    warn: (message) => process.stderr.write(`warden: warning: ${message}\n`),
   });
+}
+
+/** The host paths each granted stdio server's sandbox is given (the gateway warns when its grants allow less, GW-12). */
+function serverViews(
+  config: WardenConfig,
+  servers: readonly string[],
+  workspace: string,
+): Record<string, readonly string[]> {
+  const views: Record<string, readonly string[]> = {};
+  for (const name of servers) {
+    const server = config.servers[name];
+    if (server === undefined || server.url !== undefined) continue;
+    views[name] = [
+      ...(server.workspace === 'none' ? [] : [workspace]),
+      ...[...server.filesystem.read_only, ...server.filesystem.writable].map((p) => resolve(workspace, p)),
+    ];
+  }
+  return views;
 }
 
 /** The port inside the sandbox where the agent finds the gateway. */
