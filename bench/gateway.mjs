@@ -7,9 +7,10 @@
 //   warden:       client ─stdio─ `warden gateway --stdio` ─stdio─ server in its own sandbox (the
 //                 real CLI from this repo's dist/, as a desktop client starts it). Every call is
 //                 checked against the inputSchema, decided by the Cedar policy and recorded
-//                 durably in the audit log before the answer goes back. Two rows: the tool granted
-//                 plainly (a cached decision) and one granted with an argument condition (Cedar
-//                 evaluates it on every call);
+//                 durably in the audit log before the answer goes back. Three rows: the tool granted
+//                 plainly (a cached decision), one granted with a value condition (decided on
+//                 every call) and one with a path condition (its path resolved on the host and
+//                 decided on every call, GW-12);
 //   ref rows, where warden's time goes: the same gateway code built from src/ with esbuild and
 //                 run by bench/lib/gateway-host.mjs, with the server as a plain child process (no
 //                 sandbox), with and without the audit log. warden CLI − "no sandbox" ≈ what the
@@ -120,9 +121,12 @@ const stateDir = join(dir, 'state');
 const workspace = join(dir, 'ws');
 mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 mkdirSync(workspace, { recursive: true, mode: 0o755 });
+writeFileSync(join(workspace, 'notes.txt'), 'the path the path-conditioned row names\n', { mode: 0o644 });
 const configPath = join(dir, 'warden.yaml');
 // The server sees node_modules (the SDK) and bench/lib (itself) read-only, nothing of the
-// workspace. `echo` is granted outright; `echo_checked` only when its message is the bench's.
+// workspace. `echo` is granted outright; `echo_checked` only when its message is the bench's;
+// `echo_path` only when its path is in the workspace (warden resolves it on the host: one lstat
+// per component inside the workspace, here notes.txt, which exists).
 writeFileSync(
   configPath,
   `version: 1
@@ -140,6 +144,9 @@ profiles:
         - server: echo
           tools: [echo_checked]
           when: { message: { one_of: [${JSON.stringify(MESSAGE)}] } }
+        - server: echo
+          tools: [echo_path]
+          when: { path: { under: ["\${workspace}"] } }
 `,
   { mode: 0o644 },
 );
@@ -224,10 +231,11 @@ const warden = await stdioClient(
   workspace,
 );
 const wardenTools = (await warden.client.listTools()).tools.map((t) => t.name).sort();
-if (wardenTools.join(',') !== 'echo__echo,echo__echo_checked')
+if (wardenTools.join(',') !== 'echo__echo,echo__echo_checked,echo__echo_path')
   throw new Error(`warden lists ${wardenTools.join(', ')}`);
 const directTools = (await direct.client.listTools()).tools.map((t) => t.name).sort();
-if (directTools.join(',') !== 'echo,echo_checked') throw new Error(`the server lists ${directTools.join(', ')}`);
+if (directTools.join(',') !== 'echo,echo_checked,echo_path')
+  throw new Error(`the server lists ${directTools.join(', ')}`);
 
 const peerList = [
   { key: 'direct', label: 'direct (stdio, no sandbox)', client: direct.client, tool: 'echo' },
@@ -237,6 +245,13 @@ const peerList = [
     label: 'warden gateway, grant with condition',
     client: warden.client,
     tool: 'echo__echo_checked',
+  },
+  {
+    key: 'wardenPath',
+    label: 'warden gateway, grant with path condition',
+    client: warden.client,
+    tool: 'echo__echo_path',
+    args: { message: MESSAGE, path: 'notes.txt' },
   },
 ];
 const hosts = [];
@@ -365,7 +380,7 @@ async function block(peer, calls, concurrency) {
   const worker = async () => {
     for (let i = next++; i < calls; i = next++) {
       const start = performance.now();
-      const result = await peer.client.callTool({ name: peer.tool, arguments: { message: MESSAGE } });
+      const result = await peer.client.callTool({ name: peer.tool, arguments: peer.args ?? { message: MESSAGE } });
       latencies[i] = performance.now() - start;
       if (result.isError || result.content?.[0]?.text !== MESSAGE)
         throw new Error(`${peer.label}: unexpected result ${JSON.stringify(result).slice(0, 300)}`);
@@ -413,8 +428,8 @@ for (const peer of [direct, warden, ...hosts, ...proxies]) await peer.client.clo
 for (const p of proxies) p.child.kill('SIGTERM');
 // Closing the client ends the gateway's stdin: it stops its server, flushes the audit log and
 // exits. Then every call it answered must be in the log, one mcp.call record each.
-// Two warden rows (plain and conditional grant), each with its warm-up and measured blocks.
-const wardenCalls = 2 * (WARMUP + Math.max(WARMUP, CN) + CONCURRENCIES.reduce((n, c) => n + ROUNDS * callsAt(c), 0));
+// Three warden rows (plain, value-conditioned and path-conditioned grant), each with its warm-up and measured blocks.
+const wardenCalls = 3 * (WARMUP + Math.max(WARMUP, CN) + CONCURRENCIES.reduce((n, c) => n + ROUNDS * callsAt(c), 0));
 const runWarden = (args) =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WARDEN, '--state-dir', stateDir, ...args], {
@@ -512,7 +527,7 @@ out.push(
   `targets (warden's added latency over direct: p50 ≤ ${TARGET_ADDED_P50_MS} ms, p99 ≤ ${TARGET_ADDED_P99_MS} ms, at c=1 and c=${CN}):`,
 );
 const verdicts = [];
-for (const key of ['warden', 'wardenCond']) {
+for (const key of ['warden', 'wardenCond', 'wardenPath']) {
   for (const c of CONCURRENCIES) {
     const added50 = s[key][c].p50 - s.direct[c].p50;
     const added99 = s[key][c].p99 - s.direct[c].p99;

@@ -1,7 +1,7 @@
-// The upstream MCP server of bench/gateway.mjs: two identical tools, `echo` and `echo_checked`,
-// answering at once with their `message` argument (so result size and server work are the same for
-// every call). Two names only so that warden's profile can grant one plainly and the other with an
-// argument condition (decided by Cedar on every call).
+// The upstream MCP server of bench/gateway.mjs: three identical tools, `echo`, `echo_checked` and
+// `echo_path`, answering at once with their `message` argument (so result size and server work are
+// the same for every call). Three names only so that warden's profile can grant one plainly, one
+// with a value condition and one with a path condition (whose path warden resolves on every call).
 // Stdio, written with the MCP SDK's low-level Server (the SDK does the protocol, as in most real
 // servers; no zod schema of our own). It does nothing on its own: no timers, no notifications, no
 // logging, so it adds no noise between calls. Run directly by the bench (the "direct" peer) and
@@ -19,6 +19,16 @@ const inputSchema = {
 const TOOLS = [
   { name: 'echo', description: 'Returns its message.', inputSchema },
   { name: 'echo_checked', description: 'Returns its message (same as echo).', inputSchema },
+  {
+    name: 'echo_path',
+    description: 'Returns its message (same as echo; the path is not opened).',
+    inputSchema: {
+      type: 'object',
+      properties: { message: { type: 'string' }, path: { type: 'string' } },
+      required: ['message', 'path'],
+      additionalProperties: false,
+    },
+  },
 ];
 const NAMES = new Set(TOOLS.map((t) => t.name));
 
