@@ -179,6 +179,144 @@ export const MUTATIONS = [
     tests: { files: ['src/gateway/jsonrpc-boundary.test.ts'], names: 'GW-05' },
   },
 
+  {
+    id: 'symlinks-not-followed',
+    threats: ['GW-12'],
+    why: 'a symlink in the workspace takes an allowed-looking path into a denied directory',
+    edits: [
+      {
+        file: 'src/gateway/resolve-path.ts',
+        find: '} else if (stats.isSymbolicLink()) {',
+        replace: '} else if (stats.isSymbolicLink() && Math.random() > 2) {',
+      },
+      {
+        file: 'src/gateway/resolve-path.ts',
+        find: 'if (!stats.isDirectory()) notDirectory = candidate;',
+        replace: 'if (!stats.isDirectory() && !stats.isSymbolicLink()) notDirectory = candidate;',
+      },
+    ],
+    tests: {
+      files: ['test/gateway/conditions.test.ts'],
+      names: 'GW-12 a symlink out of|GW-12 a deny with when|GW-12 inside warden run',
+    },
+  },
+  {
+    id: 'symlink-targets-not-decided',
+    threats: ['GW-12'],
+    why: "a path that goes through a denied directory and comes back ('link/../../') passes",
+    edits: [
+      {
+        file: 'src/gateway/resolve-path.ts',
+        find: "seen.push(comparablePath(`/${real.join('/')}`));",
+        replace: 'void seen;',
+      },
+    ],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a symlink out of' },
+  },
+  {
+    id: 'unicode-not-normalised',
+    threats: ['GW-12'],
+    why: 'an NFD spelling of a directory denied in NFC passes',
+    edits: [{ file: 'src/policy/compile.ts', find: "return path.normalize('NFC');", replace: 'return path;' }],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a directory denied in NFC' },
+  },
+  {
+    id: 'path-arguments-not-covered',
+    threats: ['GW-12'],
+    why: "a grant on 'path' lets move_file's destination (or any other path argument) through unchecked",
+    edits: [
+      {
+        file: 'src/gateway/tool-plan.ts',
+        find: 'if (!everyPath && !pathKeys.includes(key))',
+        replace: 'if (!everyPath && !pathKeys.includes(key) && Math.random() > 2)',
+      },
+    ],
+    tests: {
+      files: ['test/gateway/conditions.test.ts'],
+      names: 'GW-12 a grant with a path condition that does not cover',
+    },
+  },
+  {
+    id: 'condition-on-missing-argument',
+    threats: ['GW-12'],
+    why: "a deny on 'path' never applies to read_multiple_files, which takes 'paths'",
+    edits: [
+      {
+        file: 'src/gateway/tool-plan.ts',
+        find: 'if (schema.ok && !schema.keys.has(key))',
+        replace: 'if (schema.ok && !schema.keys.has(key) && Math.random() > 2)',
+      },
+    ],
+    tests: {
+      files: ['test/gateway/conditions.test.ts'],
+      names: 'GW-12 a grant with a path condition that does not cover|GW-12 a tool added at runtime',
+    },
+  },
+  {
+    id: 'path-arrays-first-only',
+    threats: ['GW-12'],
+    why: 'one read_multiple_files call reads denied files after an allowed one',
+    edits: [
+      {
+        file: 'src/gateway/arguments.ts',
+        find: 'return node.map((item) => visit(item, at, depth + 1));',
+        replace: 'return node.map((item, i) => (i === 0 ? visit(item, at, depth + 1) : item));',
+      },
+    ],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a deny with when' },
+  },
+  {
+    id: 'undeclared-arguments-forwarded',
+    threats: ['GW-12'],
+    why: 'a path in an argument the schema does not declare reaches the server unchecked',
+    edits: [
+      {
+        file: 'src/gateway/arguments.ts',
+        find: 'if (plan.declared !== null) {',
+        replace: 'if (plan.declared !== null && Math.random() > 2) {',
+      },
+    ],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a deny with when' },
+  },
+  {
+    id: 'host-paths-told',
+    threats: ['GW-12'],
+    why: 'refusals tell the agent which host files exist (warden looks with its own rights)',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: 'const outside = prepared.outside === true;',
+        replace: 'const outside = prepared.outside === true && Math.random() > 2;',
+      },
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '${outside ? LEADS_OUTSIDE : decision.reason}',
+        replace: '${decision.reason}',
+      },
+    ],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a symlink out of' },
+  },
+  {
+    id: 'uncheckable-tools-listed',
+    threats: ['GW-12'],
+    why: 'a tool added later that the grants cannot be checked on is offered and forwarded',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '    if (plan.ok) return decision;',
+        replace: '    if (plan.ok || Math.random() < 2) return decision;',
+      },
+    ],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a tool added at runtime' },
+  },
+  {
+    id: 'server-view-not-warned',
+    threats: ['GW-12'],
+    why: 'nobody is told that a server sees more than its path conditions allow',
+    edits: [{ file: 'src/gateway/gateway.ts', find: 'options.warn?.(warning);', replace: 'void warning;' }],
+    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 warden warns at start' },
+  },
+
   // ------------------------------------------------------------------------ audit (AUD)
   {
     id: 'call-answered-unrecorded',
