@@ -18,6 +18,7 @@ import {
   resolveRunPlan,
   runAgent,
   runDoctor,
+  RunTerminal,
 } from '../runtime/index.js';
 import { runDemo } from '../demo/index.js';
 import { registerAuditCommands } from './audit-commands.js';
@@ -118,17 +119,26 @@ export function buildProgram(): Command {
       mark('host');
       // Opened on the first record, which runAgent makes while the sandbox launcher starts.
       const audit = openAuditLog({ stateDir, deferOpen: true });
+      // A pty of the sandbox's own when stdin and stdout are terminals; nothing of the host's the
+      // command could reopen through /proc/self/fd (SBX-23). Restored before anything is printed.
+      const terminal = RunTerminal.open({ ptySupported: prepared.host.lib.wardenInit !== null, env: process.env });
       try {
-        const summary = await runAgent(plan, {
-          sink: audit,
-          host: prepared.host,
-          sandboxUser: prepared.sandboxUser,
-          runtimeRoot: prepared.runtimeRoot,
-          neverVisible: [stateDir, prepared.runtimeRoot],
-          stdio: 'inherit',
-          forwardSignals: true,
-          mcp: { config, configPath, stateDir, hostEnv: process.env },
-        });
+        let summary;
+        try {
+          summary = await runAgent(plan, {
+            sink: audit,
+            host: prepared.host,
+            sandboxUser: prepared.sandboxUser,
+            runtimeRoot: prepared.runtimeRoot,
+            neverVisible: [stateDir, prepared.runtimeRoot],
+            stdio: terminal.stdio,
+            forwardSignals: true,
+            onStarted: (run) => terminal.attach(run),
+            mcp: { config, configPath, stateDir, hostEnv: process.env },
+          });
+        } finally {
+          terminal.close();
+        }
         if (options.json === true) process.stderr.write(`${JSON.stringify(summary)}\n`);
         else if (typeof options.json === 'string')
           writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644 });

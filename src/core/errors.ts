@@ -22,6 +22,8 @@ export const EXIT = {
   notExecutable: 126,
   /** The command was not found inside the sandbox. */
   notFound: 127,
+  /** You stopped the run at the terminal: Ctrl-C twice, and the command had not exited after the grace. */
+  interrupted: 130,
 } as const;
 
 interface ErrorSpec {

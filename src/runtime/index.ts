@@ -1,6 +1,7 @@
 export { loadConfig, parseConfigText, CONFIG_FILE_NAMES, MAX_CONFIG_BYTES, type LoadedConfig } from './config-file.js';
 export { pickProfile, resolveRunPlan, type RunOverrides, type RunPlan } from './plan.js';
 export { runAgent, type RunContext } from './run-agent.js';
+export { RunTerminal } from './terminal.js';
 export { prepareHost, type PreparedHost } from './prepare-host.js';
 export { runDoctor, type DoctorCheck } from './doctor.js';
 export { formatSummary, type RunSummary, type DeniedTarget } from './summary.js';

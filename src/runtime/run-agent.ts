@@ -24,6 +24,8 @@ import {
   type SandboxHandle,
   type SandboxHost,
   type SandboxUser,
+  type StdioSpec,
+  type TerminalSize,
 } from '../sandbox/index.js';
 import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
@@ -40,15 +42,23 @@ export interface RunContext {
   readonly runtimeRoot: string;
   /** Paths that must never be visible inside (the state dir, the runtime root). */
   readonly neverVisible: readonly string[];
-  readonly stdio: 'inherit' | 'pipe';
-  /** Forward SIGINT/SIGTERM/SIGHUP/SIGWINCH from warden to the command (the CLI sets this). */
+  /** The command's stdio (runtime/terminal.ts chooses it for the CLI). */
+  readonly stdio: 'pipe' | StdioSpec;
+  /**
+   * Forward SIGINT/SIGTERM/SIGHUP from warden to the command, and SIGWINCH when it has no pty of
+   * its own (the CLI sets this).
+   */
   readonly forwardSignals: boolean;
-  /** Called once the sandbox runs, with its streams (stdio 'pipe'). */
-  readonly onStarted?: (streams: {
+  /** Called once the sandbox runs, with its streams (where stdio asked for pipes) and controls. */
+  readonly onStarted?: (run: {
     readonly runId: string;
     readonly stdin: Writable | null;
     readonly stdout: Readable | null;
     readonly stderr: Readable | null;
+    /** Resizes the command's pty. */
+    readonly resize: (size: TerminalSize) => void;
+    /** Stops the run because the user asked for it at the terminal (reason interrupted, exit 130). */
+    readonly interrupt: () => void;
   }) => void;
   /** Grace period between a forwarded SIGTERM and SIGKILL of everything. */
   readonly killGraceMs?: number;
@@ -106,6 +116,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   let sandbox: SandboxHandle | null = null;
   // Widened on purpose: timers and signal handlers change it while the run is awaited.
   let reason = 'exited' as EndReason;
+  let stoppedAtTerminal = false;
   let commandCode: number | null = null;
   let signal: string | null = null;
   let setupMs: number | null = null;
@@ -185,7 +196,21 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     setupMs = readyOrExit.setupMs;
     const launchWaitMs = readyOrExit.launchWaitMs;
     mark('ready');
-    ctx.onStarted?.({ runId, stdin: running.stdin, stdout: running.stdout, stderr: running.stderr });
+    let commandExited = false;
+    void running.exited.then(() => (commandExited = true));
+    ctx.onStarted?.({
+      runId,
+      stdin: running.stdin,
+      stdout: running.stdout,
+      stderr: running.stderr,
+      resize: (size) => running.resize(size),
+      interrupt: () => {
+        if (commandExited) return;
+        reason = 'interrupted';
+        stoppedAtTerminal = true;
+        void running.kill();
+      },
+    });
 
     try {
       await record('sandbox.created', {
@@ -212,7 +237,11 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       stopWatching.push(() => clearTimeout(timer));
     }
     if (ctx.forwardSignals)
-      stopWatching.push(forwardSignals(running, ctx.killGraceMs ?? 10_000, () => (reason = 'interrupted')));
+      stopWatching.push(
+        forwardSignals(running, ctx.killGraceMs ?? 10_000, ctx.stdio !== 'pipe' && ctx.stdio.pty !== null, () => {
+          reason = 'interrupted';
+        }),
+      );
 
     const exit = await running.exited;
     mark('exited');
@@ -255,7 +284,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   }
   mark('released');
 
-  const exitCode = finalExitCode(reason, commandCode);
+  const exitCode =
+    stoppedAtTerminal && reason === 'interrupted' ? EXIT.interrupted : finalExitCode(reason, commandCode);
   const egress = {
     allowed: stats?.allowed ?? 0,
     denied: stats?.denied ?? 0,
@@ -395,11 +425,12 @@ function limitDetail(limit: LimitKind, plan: RunPlan): string {
 }
 
 /**
- * Forwards terminal signals to the command (it runs in its own session, so the terminal's
- * Ctrl-C does not reach it directly). A second SIGINT/SIGTERM, or the grace period after the
- * first, kills the whole sandbox.
+ * Forwards signals sent to warden to the command (it runs in a session of its own, so a Ctrl-C
+ * at warden's terminal reaches it only this way when it has no pty). A second SIGINT/SIGTERM/
+ * SIGHUP, or the grace period after the first, kills the whole sandbox. With a pty, the window
+ * size travels over the pty instead of SIGWINCH (runtime/terminal.ts).
  */
-function forwardSignals(sandbox: SandboxHandle, graceMs: number, onInterrupt: () => void): () => void {
+function forwardSignals(sandbox: SandboxHandle, graceMs: number, hasPty: boolean, onInterrupt: () => void): () => void {
   let interrupts = 0;
   let graceTimer: NodeJS.Timeout | null = null;
   const onTerminate = (sig: NodeJS.Signals): void => {
@@ -415,10 +446,10 @@ function forwardSignals(sandbox: SandboxHandle, graceMs: number, onInterrupt: ()
   const onWinch = (): void => sandbox.signal('SIGWINCH');
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const sig of signals) process.on(sig, onTerminate);
-  process.on('SIGWINCH', onWinch);
+  if (!hasPty) process.on('SIGWINCH', onWinch);
   return () => {
     for (const sig of signals) process.off(sig, onTerminate);
-    process.off('SIGWINCH', onWinch);
+    if (!hasPty) process.off('SIGWINCH', onWinch);
     if (graceTimer !== null) clearTimeout(graceTimer);
   };
 }

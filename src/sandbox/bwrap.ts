@@ -5,11 +5,14 @@
  *                ─exec→ bwrap --args 7 (namespaces, mounts, seccomp) ─→ [pid 1: bwrap init]
  *                ─→ [pid 2: warden-init (forwarders, ready signal)] ─exec→ COMMAND
  *
- * File descriptors given to the chain: 2 = bwrap's and the launcher's own messages (captured),
- * 3 = the seccomp program (read by bwrap), 4 = bwrap's JSON status (child pid, exit code),
- * 5 = ready/error pipe (launcher errors, init's ready byte), 6 = the command's real stderr,
- * 7 = bwrap's arguments. None of 3-7 reaches the command: bwrap consumes 3, 4 and 7, the init
- * closes 5 and moves 6 to 2, and closes any other descriptor warden's own caller left open.
+ * File descriptors given to the chain: 0, 1 = the command's stdin and stdout (pipes, or warden's
+ * own when they are pipes or /dev/null; with a pty, the pipes to and from the pty's master),
+ * 2 = bwrap's and the launcher's own messages (captured), 3 = the seccomp program (read by bwrap),
+ * 4 = bwrap's JSON status (child pid, exit code), 5 = ready/error pipe (launcher errors, init's
+ * ready byte), 6 = the command's real stderr, 7 = bwrap's arguments, 8 = the pty's control
+ * channel (window sizes; only with a pty). None of 3-8 reaches the command: bwrap consumes 3, 4
+ * and 7, the init closes 5, moves 6 to 2, keeps 8 to itself, and closes any other descriptor
+ * warden's own caller left open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +29,14 @@ import type { AbsentEntry, HostExecBaseline, NewEntryPolicy } from './host-exec.
 import type { LibDir } from './lib-dir.js';
 import { checkAfterRun, type PostRunReport } from './post-run.js';
 import { buildSeccompFilter } from './seccomp.js';
-import { SANDBOX_LIB, SANDBOX_SOCK, type SandboxExit, type SandboxSpec } from './spec.js';
+import {
+  SANDBOX_LIB,
+  SANDBOX_SOCK,
+  type SandboxExit,
+  type SandboxSpec,
+  type StdioSpec,
+  type TerminalSize,
+} from './spec.js';
 
 /** What the host provides, probed once per warden process (see host.ts). */
 export interface SandboxHost {
@@ -47,9 +57,12 @@ export interface SandboxHandle {
   readonly ready: Promise<{ readonly setupMs: number; readonly launchWaitMs: number }>;
   /** Resolves when the sandbox has exited (always resolves; setup failures are in the value). */
   readonly exited: Promise<SandboxExit>;
+  /** The command's streams where the spec asked for 'pipe' (with a pty: the master's input and output). */
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** Resizes the sandbox's pty (its foreground process group gets SIGWINCH); a no-op without one. */
+  resize(size: TerminalSize): void;
   /** Controllers in force for this run. */
   readonly cgroupControllers: readonly string[];
   /**
@@ -84,6 +97,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       hint: 'configure sandbox.user (created by scripts/setup.sh)',
     });
   }
+  const stdio = stdioOf(spec, host.lib, options.forceShellInit === true);
   // 1. Plan what bwrap will do (the /etc view, the mounts, the seccomp program). Nothing is
   // created yet: the sandbox's setup time is measured from the creation below.
   const etc = ensureEtcView(dirname(host.lib.path), identity.uid, identity.gid);
@@ -143,23 +157,25 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     '--args',
     '7',
     '--',
-    ...initCommand(spec, host.lib, options.forceShellInit === true),
+    ...initCommand(spec, stdio, host.lib, options.forceShellInit === true),
     ...spec.command,
   ];
   let child: ChildProcess;
   try {
     child = spawn('/bin/sh', launcherArgs, {
-      env: { ...spec.env },
+      // A terminal needs TERM to be drawn on; the caller's value wins when it passed one.
+      env: stdio.pty === null || 'TERM' in spec.env ? { ...spec.env } : { ...spec.env, TERM: stdio.pty.term },
       cwd: '/',
       stdio: [
-        spec.stdio === 'inherit' ? 'inherit' : 'pipe',
-        spec.stdio === 'inherit' ? 'inherit' : 'pipe',
+        stdio.stdin,
+        stdio.stdout,
         'pipe',
         'pipe',
         'pipe',
         'pipe',
-        spec.stdio === 'inherit' ? 2 : 'pipe',
+        stdio.stderr === 'inherit' ? 2 : 'pipe',
         'pipe',
+        ...(stdio.pty === null ? [] : ['pipe' as const]),
       ],
       ...(spec.user === null ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
     });
@@ -169,7 +185,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       cause: error,
     });
   }
-  const stdio = child.stdio as unknown as [
+  const pipes = child.stdio as unknown as [
     Writable | null,
     Readable | null,
     Readable,
@@ -178,9 +194,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     Readable,
     Readable | null,
     Writable,
+    Writable | undefined,
   ];
-  const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe] = stdio;
-  for (const pipe of [seccompPipe, argsPipe]) pipe.on('error', () => undefined);
+  const [stdin, stdout, setupLog, seccompPipe, statusPipe, readyPipe, stderrPipe, argsPipe, controlPipe] = pipes;
+  for (const pipe of [seccompPipe, argsPipe, controlPipe]) pipe?.on('error', () => undefined);
   mark('launcher-spawned');
 
   try {
@@ -272,6 +289,12 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     stdin,
     stdout,
     stderr: stderrPipe,
+    resize(size) {
+      if (controlPipe === undefined || hasExited || controlPipe.destroyed) return;
+      const rows = clampDimension(size.rows);
+      const cols = clampDimension(size.cols);
+      if (rows !== null && cols !== null) controlPipe.write(`W ${rows} ${cols}\n`);
+    },
     cgroupControllers: cgroups.controllers,
     baseline: plan.baseline,
     signal(signal) {
@@ -304,16 +327,44 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   };
 }
 
+const ALL_PIPES: StdioSpec = { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', pty: null };
+
+/** The spec's stdio, stream by stream; a pty is refused where it cannot work (a caller's bug). */
+function stdioOf(spec: SandboxSpec, lib: LibDir, forceShell: boolean): StdioSpec {
+  const stdio = spec.stdio === 'pipe' ? ALL_PIPES : spec.stdio;
+  if (stdio.pty !== null) {
+    if (lib.wardenInit === null || forceShell) throw new TypeError('a pty needs warden-init (the shell init has none)');
+    if (stdio.stdin !== 'pipe' || stdio.stdout !== 'pipe')
+      throw new TypeError("a pty needs stdin and stdout as 'pipe' (they carry its master's bytes)");
+    if (clampDimension(stdio.pty.rows) === null || clampDimension(stdio.pty.cols) === null)
+      throw new TypeError(`bad pty size ${stdio.pty.rows}x${stdio.pty.cols}`);
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(stdio.pty.term)) throw new TypeError('bad TERM for the pty');
+  }
+  return stdio;
+}
+
+/** A terminal dimension as the kernel stores it (1..65535), or null. */
+function clampDimension(value: number): number | null {
+  return Number.isInteger(value) && value >= 1 && value <= 65_535 ? value : null;
+}
+
 /** The in-sandbox init: warden-init (static C) when built, else the shell init with socat. */
-function initCommand(spec: SandboxSpec, lib: LibDir, forceShell: boolean): string[] {
+function initCommand(spec: SandboxSpec, stdio: StdioSpec, lib: LibDir, forceShell: boolean): string[] {
   const sockets = spec.forwards.map((f) => ({
     port: String(f.port),
     path: join(SANDBOX_SOCK, relativeSocket(spec, f.socketPath)),
   }));
+  const stderrFlag = stdio.stderr === 'stdout' ? ['--stderr-to-stdout'] : [];
   if (lib.wardenInit !== null && !forceShell) {
-    return [join(SANDBOX_LIB, 'warden-init'), ...sockets.flatMap((s) => ['--forward', s.port, s.path]), '--'];
+    return [
+      join(SANDBOX_LIB, 'warden-init'),
+      ...sockets.flatMap((s) => ['--forward', s.port, s.path]),
+      ...(stdio.pty === null ? [] : ['--pty', String(stdio.pty.rows), String(stdio.pty.cols)]),
+      ...stderrFlag,
+      '--',
+    ];
   }
-  return ['/bin/sh', join(SANDBOX_LIB, 'init.sh'), ...sockets.flatMap((s) => [s.port, s.path]), '--'];
+  return ['/bin/sh', join(SANDBOX_LIB, 'init.sh'), ...stderrFlag, ...sockets.flatMap((s) => [s.port, s.path]), '--'];
 }
 
 const RECOVERY_FILE = 'sandbox.json';

@@ -23,6 +23,9 @@ export {
   type PortForward,
   type ResourceLimits,
   type SandboxUser,
+  type StdioSpec,
+  type StreamMode,
+  type TerminalSize,
 } from './spec.js';
 export {
   checkAfterRun,

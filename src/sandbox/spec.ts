@@ -30,6 +30,34 @@ export interface SandboxUser {
   readonly gid: number;
 }
 
+/**
+ * Where one of the command's standard streams goes. 'inherit': warden's own descriptor, as is
+ * (only for a pipe or /dev/null: anything else could be reopened through /proc/self/fd, SBX-23);
+ * 'pipe': a pipe whose other end is a stream on the sandbox handle (warden relays it).
+ */
+export type StreamMode = 'inherit' | 'pipe';
+
+/** The size of a terminal, in character cells. */
+export interface TerminalSize {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** The command's standard streams, one by one (see runtime/terminal.ts for who chooses what). */
+export interface StdioSpec {
+  readonly stdin: StreamMode;
+  readonly stdout: StreamMode;
+  /** 'stdout': the command's stderr is its stdout (one pipe, or the pty), which keeps their order. */
+  readonly stderr: StreamMode | 'stdout';
+  /**
+   * A terminal of the sandbox's own: the init opens a pty inside and makes its slave the
+   * command's stdin, stdout (and stderr when 'stdout') and controlling terminal; stdin and stdout
+   * must be 'pipe' (they carry the bytes to and from the master). `term` is the TERM value the
+   * command gets unless the environment already names one. Needs warden-init.
+   */
+  readonly pty: (TerminalSize & { readonly term: string }) | null;
+}
+
 export interface SandboxSpec {
   readonly runId: string;
   /** argv of the command; argv[0] is looked up on the sandbox PATH unless it contains a '/'. */
@@ -56,8 +84,8 @@ export interface SandboxSpec {
   readonly runDir: string;
   /** Sandbox user when warden runs as root; null when warden runs as an ordinary user. */
   readonly user: SandboxUser | null;
-  /** 'inherit' gives the command warden's terminal; 'pipe' exposes streams (tests, demo). */
-  readonly stdio: 'inherit' | 'pipe';
+  /** 'pipe': every stream a pipe on the handle (servers, tests, the demo); or stream by stream. */
+  readonly stdio: 'pipe' | StdioSpec;
 }
 
 export interface SandboxExit {

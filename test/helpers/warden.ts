@@ -3,7 +3,7 @@
  * user (`warden-tester`, created by `scripts/setup.sh --test-user`), and gives each test a fresh
  * workspace the sandbox may write to.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
@@ -85,6 +85,11 @@ export interface WardenOptions {
    * privileges are dropped to the test user after the prefix, with setpriv.
    */
   readonly prefix?: readonly string[];
+  /**
+   * warden's own descriptors 0-2: an open file descriptor to hand over as is (e.g. a file opened
+   * for appending, as `>> host.log` does), or 'pipe' (the default: captured, `input` written).
+   */
+  readonly stdio?: readonly [number | 'pipe', number | 'pipe', number | 'pipe'];
 }
 
 /** The state dir a mode's warden uses in tests (kept apart from a real installation's). */
@@ -124,22 +129,22 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
       : [];
   const argv = [...prefix, ...drop, process.execPath, wardenBin(mode), ...finalArgs];
   return new Promise((resolvePromise) => {
-    const child = spawn(argv[0] ?? '', argv.slice(1), {
+    const child: ChildProcess = spawn(argv[0] ?? '', argv.slice(1), {
       cwd: options.cwd,
       env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [...(options.stdio ?? ['pipe', 'pipe', 'pipe'])],
       // Without a prefix the child itself runs as the test user; a prefix needs root and drops later.
       ...(user === null || prefix.length > 0 ? {} : { uid: user.uid, gid: user.gid }),
     });
     options.onSpawn?.(child.pid ?? -1);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       options.onStderr?.(d);
     });
-    child.stdin.end(options.input ?? '');
+    child.stdin?.end(options.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

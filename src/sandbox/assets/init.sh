@@ -5,8 +5,16 @@
 # network namespace, waits until each listens, tells warden it is ready on fd 5, restores the
 # command's stderr from fd 6 (fd 2 until now is warden's capture of setup messages), then execs.
 #
-# usage: init.sh [PORT SOCKET]... -- COMMAND [ARGS...]
+# With --stderr-to-stdout the command's stderr is its stdout (warden relays both through one pipe
+# when they go to the same place). The shell init cannot open a pty: warden never asks it for one.
+#
+# usage: init.sh [--stderr-to-stdout] [PORT SOCKET]... -- COMMAND [ARGS...]
 set -u
+stderr_to=6
+if [ "${1:-}" = "--stderr-to-stdout" ]; then
+  stderr_to=1
+  shift
+fi
 # Descriptors warden's caller left open (without close-on-exec) came through the launcher and
 # bwrap: close all but ours, so neither socat nor the command inherits them. A POSIX shell can
 # only name descriptors 0-9 in a redirection; warden-init (the normal init) closes every one.
@@ -45,7 +53,11 @@ if [ "$#" -eq 0 ]; then
   exit 125
 fi
 printf R >&5
-exec 5>&- 2>&6 6>&-
+if [ "$stderr_to" = 1 ]; then
+  exec 5>&- 2>&1 6>&-
+else
+  exec 5>&- 2>&6 6>&-
+fi
 case "$1" in
   */*) ;;
   *)

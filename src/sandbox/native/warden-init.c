@@ -13,10 +13,23 @@
  *    left open without close-on-exec came through the launcher and bwrap, and must reach neither
  *    the command nor the relay (whose descriptors the command could open through /proc).
  *
+ * 4. With --pty ROWS COLS it gives the command a terminal of the sandbox's own instead of exec'ing
+ *    it directly: it opens a pty from the sandbox's devpts (bwrap's --dev), forks the command as
+ *    the leader of a new session whose controlling terminal is the pty's slave, and stays behind
+ *    as the relay between the master and its own fds 0/1 (pipes to and from warden, which puts the
+ *    user's terminal in raw mode). So the host terminal never enters the sandbox (SBX-23), Ctrl-C
+ *    is the byte 0x03 that this pty's line discipline turns into SIGINT for the command's
+ *    foreground process group, and job control, isatty() and TIOCGWINSZ work inside. Window size
+ *    changes arrive on fd 8 as lines "W ROWS COLS" and are applied with TIOCSWINSZ (the kernel
+ *    then sends SIGWINCH). Signals warden sends to this init (SIGTERM, SIGHUP, ...) are passed on
+ *    to the command; its exit status becomes this init's (128 + signal when it was killed).
+ * 5. With --stderr-to-stdout the command's fd 2 is its fd 1 (or the pty) rather than fd 6: warden
+ *    relays both through one pipe when they go to the same place, which keeps their order.
+ *
  * It replaces a shell init plus socat, which spent ~15 ms starting socat and polling for its
  * listener on every run. Built by scripts/build.mjs with the system C compiler, statically.
  *
- * usage: warden-init [--forward PORT SOCKET]... -- COMMAND [ARGS...]
+ * usage: warden-init [--forward PORT SOCKET]... [--pty ROWS COLS] [--stderr-to-stdout] -- COMMAND [ARGS...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,13 +40,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define MAX_FORWARDS 8
@@ -41,6 +59,8 @@
 #define BUFFER_SIZE 65536
 #define READY_FD 5
 #define STDERR_FD 6
+#define CONTROL_FD 8
+#define PTY_BUFFER_SIZE 65536
 
 struct forward {
     int listener;
@@ -261,26 +281,275 @@ static void listen_forward(int f, const char *port_text, const char *socket_path
     forwards[f].listener = fd;
 }
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* Execs the command; returns the exit code to use when that fails (127 not found, else 126). */
+static int exec_command(char **command) {
+    execvp(command[0], command);
+    int code = errno == ENOENT ? 127 : 126;
+    if (errno == ENOENT && strchr(command[0], '/') == NULL) {
+        fprintf(stderr, "warden: %s: command not found in the sandbox; bind its directory with filesystem.read_only or give its full path\n", command[0]);
+    } else {
+        fprintf(stderr, "warden: cannot execute %s: %s\n", command[0], strerror(errno));
+    }
+    return code;
+}
+
+/* Tells warden that every listener is bound, so the command's first connection already works. */
+static void signal_ready(void) {
+    if (fcntl(READY_FD, F_GETFD) >= 0) {
+        ssize_t ignored = write(READY_FD, "R", 1);
+        (void)ignored;
+        close(READY_FD);
+    }
+}
+
+/* Makes fd 6 (the command's real stderr) fd 2; until now fd 2 was warden's capture of setup messages. */
+static void restore_stderr(void) {
+    if (fcntl(STDERR_FD, F_GETFD) >= 0) {
+        dup2(STDERR_FD, 2);
+        close(STDERR_FD);
+    }
+}
+
+/* ---- The sandbox's own terminal (--pty) ---- */
+
+/* Bytes on their way from one descriptor to another. */
+struct byte_queue {
+    char data[PTY_BUFFER_SIZE];
+    size_t start, end;
+};
+
+static int queued(const struct byte_queue *q) { return q->end > q->start; }
+
+/* Reads what fits; 0 at end of stream (or EIO: no slave left), -1 on another error, else 1. */
+static int fill(int fd, struct byte_queue *q) {
+    if (q->end == sizeof q->data && q->start > 0) {
+        memmove(q->data, q->data + q->start, q->end - q->start);
+        q->end -= q->start;
+        q->start = 0;
+    }
+    if (q->end == sizeof q->data) return 1;
+    ssize_t n = read(fd, q->data + q->end, sizeof q->data - q->end);
+    if (n > 0) {
+        q->end += (size_t)n;
+        return 1;
+    }
+    if (n == 0 || errno == EIO) return 0;
+    return errno == EAGAIN || errno == EINTR ? 1 : -1;
+}
+
+/* Writes what is queued, as far as the descriptor takes it; -1 when its reader is gone. */
+static int drain(int fd, struct byte_queue *q) {
+    while (queued(q)) {
+        ssize_t n = write(fd, q->data + q->start, q->end - q->start);
+        if (n > 0) q->start += (size_t)n;
+        else if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        else return -1;
+    }
+    if (q->start == q->end) q->start = q->end = 0;
+    return 0;
+}
+
+static void set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+}
+
+/* Parses "ROWS" or "COLS" (1..65535); 0 when it is not one. */
+static unsigned short parse_dimension(const char *text) {
+    char *end;
+    long value = strtol(text, &end, 10);
+    return *end != '\0' || end == text || value < 1 || value > 65535 ? 0 : (unsigned short)value;
+}
+
+/*
+ * Window-size messages from warden on fd 8: lines "W ROWS COLS". Anything else, or a line longer
+ * than the buffer, is ignored: warden is the only writer, but the channel is still bounded.
+ */
+static char control_line[64];
+static size_t control_length;
+static int control_overlong;
+
+static void apply_control_line(int master) {
+    char *rows_text = control_line + 2, *cols_text;
+    if (control_length < 5 || control_line[0] != 'W' || control_line[1] != ' ') return;
+    cols_text = strchr(rows_text, ' ');
+    if (cols_text == NULL) return;
+    *cols_text++ = '\0';
+    unsigned short rows = parse_dimension(rows_text), cols = parse_dimension(cols_text);
+    if (rows == 0 || cols == 0) return;
+    struct winsize size = {.ws_row = rows, .ws_col = cols};
+    ioctl(master, TIOCSWINSZ, &size); /* the kernel sends SIGWINCH to the foreground process group */
+}
+
+/* Reads control messages; returns 0 once the channel is closed. */
+static int read_control(int master) {
+    char chunk[256];
+    ssize_t n = read(CONTROL_FD, chunk, sizeof chunk);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
+    if (n <= 0) return 0;
+    for (ssize_t k = 0; k < n; k++) {
+        if (chunk[k] == '\n') {
+            control_line[control_length] = '\0';
+            if (!control_overlong) apply_control_line(master);
+            control_length = 0;
+            control_overlong = 0;
+        } else if (control_length + 1 < sizeof control_line) {
+            control_line[control_length++] = chunk[k];
+        } else {
+            control_overlong = 1;
+        }
+    }
+    return 1;
+}
+
+/* Opens a pty from the sandbox's own devpts, sized and in UTF-8 mode. */
+static void open_pty(int *master_out, int *slave_out, unsigned short rows, unsigned short cols) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) die("open /dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) die("unlock the pty");
+    /* The slave straight from the master (Linux >= 4.13): no path to look up or race. */
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        unsigned int number;
+        char path[32];
+        if (ioctl(master, TIOCGPTN, &number) < 0) die("find the pty");
+        snprintf(path, sizeof path, "/dev/pts/%u", number);
+        slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0) die("open the pty");
+    }
+    struct winsize size = {.ws_row = rows, .ws_col = cols};
+    if (ioctl(master, TIOCSWINSZ, &size) < 0) die("set the window size");
+    struct termios modes;
+    /* Line editing by characters, not bytes, as on a UTF-8 terminal (the sandbox's LANG is UTF-8). */
+    if (tcgetattr(slave, &modes) == 0) {
+        modes.c_iflag |= IUTF8;
+        tcsetattr(slave, TCSANOW, &modes);
+    }
+    *master_out = master;
+    *slave_out = slave;
+}
+
+/*
+ * Runs the command on the pty and relays until it exits: fd 0 (from warden) → master, master →
+ * fd 1 (to warden), window sizes from fd 8. Signals sent to this init are passed on to the
+ * command. Returns the command's exit status as a shell reports it.
+ */
+static int run_on_pty(char **command, int master, int slave, int stderr_on_pty) {
+    static const int passed_on[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    sigset_t watched, previous;
+    sigemptyset(&watched);
+    sigaddset(&watched, SIGCHLD);
+    for (size_t k = 0; k < sizeof passed_on / sizeof passed_on[0]; k++) sigaddset(&watched, passed_on[k]);
+    /* Blocked before the fork, so no signal is lost between it and the signalfd. */
+    if (sigprocmask(SIG_BLOCK, &watched, &previous) < 0) die("sigprocmask");
+    int signals = signalfd(-1, &watched, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signals < 0) die("signalfd");
+    pid_t child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &previous, NULL);
+        /* A session of its own whose controlling terminal is the slave: Ctrl-C, Ctrl-Z and job control work. */
+        if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
+            fprintf(stderr, "warden-init: cannot make the pty the controlling terminal: %s\n", strerror(errno));
+            _exit(125);
+        }
+        dup2(slave, 0);
+        dup2(slave, 1);
+        if (stderr_on_pty) dup2(slave, 2);
+        close(slave);
+        close(CONTROL_FD);
+        _exit(exec_command(command));
+    }
+    close(slave);
+    signal(SIGPIPE, SIG_IGN);
+    set_nonblocking(0, 1);
+    set_nonblocking(1, 1);
+    set_nonblocking(master, 1);
+    int control_open = fcntl(CONTROL_FD, F_GETFD) >= 0;
+    if (control_open) set_nonblocking(CONTROL_FD, 1);
+    struct byte_queue *in = calloc(1, sizeof *in), *out = calloc(1, sizeof *out);
+    if (in == NULL || out == NULL) die("calloc");
+    int in_open = 1, master_open = 1, out_open = 1, status = 0, exited = 0;
+    while (!exited) {
+        /* An fd of -1 is skipped: a hung-up descriptor we no longer read must not wake poll. */
+        struct pollfd fds[5] = {
+            {.fd = in_open && in->end < sizeof in->data ? 0 : -1, .events = POLLIN},
+            {.fd = master_open ? master : -1,
+             .events = (short)((out->end < sizeof out->data ? POLLIN : 0) | (queued(in) ? POLLOUT : 0))},
+            {.fd = out_open && queued(out) ? 1 : -1, .events = POLLOUT},
+            {.fd = control_open ? CONTROL_FD : -1, .events = POLLIN},
+            {.fd = signals, .events = POLLIN},
+        };
+        if (poll(fds, 5, -1) < 0) {
+            if (errno == EINTR) continue;
+            die("poll");
+        }
+        if (fds[0].revents != 0 && fill(0, in) <= 0) in_open = 0;
+        if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && fill(master, out) <= 0) master_open = 0;
+        if (master_open && queued(in) && drain(master, in) < 0) master_open = 0;
+        if (!master_open) in->start = in->end = 0;
+        if (out_open && queued(out) && drain(1, out) < 0) out_open = 0;
+        if (!out_open) out->start = out->end = 0; /* warden is gone: discard, never block the command */
+        if (fds[3].revents != 0) control_open = read_control(master);
+        if (fds[4].revents != 0) {
+            struct signalfd_siginfo info;
+            while (read(signals, &info, sizeof info) == (ssize_t)sizeof info) {
+                if (info.ssi_signo != SIGCHLD) kill(child, (int)info.ssi_signo);
+                else if (waitpid(child, &status, WNOHANG) == child) exited = 1;
+            }
+        }
+    }
+    /* The command is gone: pass on what it wrote last. Once no process holds the slave, reads
+       return the rest and then EIO; a background process still holding it gets 50 ms of quiet. */
+    set_nonblocking(1, 0);
+    while (master_open) {
+        struct pollfd last = {.fd = master, .events = POLLIN};
+        if (poll(&last, 1, 50) <= 0) break;
+        if (fill(master, out) <= 0) master_open = 0;
+        if (out_open && drain(1, out) < 0) out_open = 0;
+        if (!out_open) out->start = out->end = 0;
+    }
+    if (out_open) drain(1, out);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv) {
-    int i = 1;
+    int i = 1, pty = 0, stderr_to_stdout = 0;
+    unsigned short pty_rows = 0, pty_cols = 0;
     while (i < argc && strcmp(argv[i], "--") != 0) {
-        if (strcmp(argv[i], "--forward") != 0 || i + 2 >= argc || forward_count == MAX_FORWARDS) {
-            fprintf(stderr, "usage: warden-init [--forward PORT SOCKET]... -- COMMAND [ARGS...]\n");
+        if (strcmp(argv[i], "--forward") == 0 && i + 2 < argc && forward_count < MAX_FORWARDS) {
+            listen_forward(forward_count++, argv[i + 1], argv[i + 2]);
+            i += 3;
+        } else if (strcmp(argv[i], "--pty") == 0 && i + 2 < argc && !pty) {
+            pty = 1;
+            pty_rows = parse_dimension(argv[i + 1]);
+            pty_cols = parse_dimension(argv[i + 2]);
+            if (pty_rows == 0 || pty_cols == 0) { errno = EINVAL; die("bad --pty size"); }
+            i += 3;
+        } else if (strcmp(argv[i], "--stderr-to-stdout") == 0) {
+            stderr_to_stdout = 1;
+            i += 1;
+        } else {
+            fprintf(stderr, "usage: warden-init [--forward PORT SOCKET]... [--pty ROWS COLS] [--stderr-to-stdout] -- COMMAND [ARGS...]\n");
             return 125;
         }
-        listen_forward(forward_count++, argv[i + 1], argv[i + 2]);
-        i += 3;
     }
     if (i + 1 >= argc) {
         fprintf(stderr, "warden-init: no command given\n");
         return 125;
     }
     {
-        /* Keep only what this init uses: its ready and stderr pipes, the listeners. */
-        int keep[MAX_FORWARDS + 2];
+        /* Keep only what this init uses: its ready and stderr pipes, the pty's control channel, the listeners. */
+        int keep[MAX_FORWARDS + 3];
         int n = 0;
         keep[n++] = READY_FD;
         keep[n++] = STDERR_FD;
+        if (pty) keep[n++] = CONTROL_FD;
         for (int f = 0; f < forward_count; f++) keep[n++] = forwards[f].listener;
         for (int a = 1; a < n; a++)
             for (int b = a; b > 0 && keep[b - 1] > keep[b]; b--) { int t = keep[b]; keep[b] = keep[b - 1]; keep[b - 1] = t; }
@@ -303,6 +572,7 @@ int main(int argc, char **argv) {
             }
             close(READY_FD);
             close(STDERR_FD);
+            close(CONTROL_FD);
             signal(SIGPIPE, SIG_IGN);
             epoll_fd = epoll_create1(EPOLL_CLOEXEC);
             if (epoll_fd < 0) die("epoll_create1");
@@ -317,22 +587,19 @@ int main(int argc, char **argv) {
         for (int f = 0; f < forward_count; f++) close(forwards[f].listener);
     }
 
-    /* Ready: every listener is bound, so the command's first connection already works. */
-    if (fcntl(READY_FD, F_GETFD) >= 0) {
-        ssize_t ignored = write(READY_FD, "R", 1);
-        (void)ignored;
-        close(READY_FD);
+    if (pty) {
+        int master, slave;
+        open_pty(&master, &slave, pty_rows, pty_cols);
+        signal_ready();
+        restore_stderr();
+        return run_on_pty(command, master, slave, stderr_to_stdout);
     }
-    if (fcntl(STDERR_FD, F_GETFD) >= 0) {
-        dup2(STDERR_FD, 2);
+    signal_ready();
+    if (stderr_to_stdout) {
+        dup2(1, 2);
         close(STDERR_FD);
-    }
-    execvp(command[0], command);
-    int code = errno == ENOENT ? 127 : 126;
-    if (errno == ENOENT && strchr(command[0], '/') == NULL) {
-        fprintf(stderr, "warden: %s: command not found in the sandbox; bind its directory with filesystem.read_only or give its full path\n", command[0]);
     } else {
-        fprintf(stderr, "warden: cannot execute %s: %s\n", command[0], strerror(errno));
+        restore_stderr();
     }
-    return code;
+    return exec_command(command);
 }
