@@ -6,7 +6,12 @@
 // spread over all peers alike. Also reports warden's in-process `setup_ms` (JSON
 // summary). Targets are reported, not asserted.
 //
-// usage: node bench/startup.mjs [--runs N] [--warmup N] [--seed N] [--json FILE]
+// The pty path (warden's stdin and stdout a terminal: the command gets a pty of the sandbox's own)
+// is timed on a fresh pty per run by bench/lib/pty-run.py, against bare /bin/true on a pty.
+// --baseline BIN adds `warden run` of another build (e.g. main's bin/warden.cjs) to the same
+// rounds, for a before/after comparison under the same load.
+//
+// usage: node bench/startup.mjs [--runs N] [--warmup N] [--seed N] [--json FILE] [--baseline BIN]
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -49,8 +54,10 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     json: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
+const PTY_RUN = new URL('./lib/pty-run.py', import.meta.url).pathname;
 const RUNS = Number(opts.runs);
 const WARMUP = Number(opts.warmup);
 const SEED = Number(opts.seed);
@@ -230,6 +237,9 @@ function freshCgroups() {
  * runs untimed before each run and returns { args, cleanup }.
  */
 const rootSummary = join(dir, 'summary-root.json');
+const rootPtySummary = join(dir, 'summary-root-pty.json');
+const baselineSummary = join(dir, 'summary-baseline.json');
+const userPtySummary = join(outUser, 'summary-pty.json');
 const rootNoWsSummary = join(dir, 'summary-root-nows.json');
 const userSummary = join(outUser, 'summary.json');
 const peerList = [
@@ -293,6 +303,41 @@ const peerList = [
         },
       ]
     : []),
+  ...(isRoot && opts.baseline
+    ? [
+        {
+          key: 'baselineRoot',
+          label: 'ref: warden run (root), baseline build',
+          cmd: opts.baseline,
+          args: ['run', '-q', '--workspace', wsRoot, '--json', baselineSummary, '--', '/bin/true'],
+          spawn: { ...asUser(me), cwd: wsRoot },
+          summary: baselineSummary,
+        },
+      ]
+    : []),
+  { key: 'barePty', label: 'ref: bare /bin/true on a pty', cmd: '/bin/true', args: [], spawn: asUser(me), pty: true },
+  ...(isRoot
+    ? [
+        {
+          key: 'wardenRootPty',
+          label: 'warden run on a pty (root)',
+          cmd: warden,
+          args: ['run', '-q', '--workspace', wsRoot, '--json', rootPtySummary, '--', '/bin/true'],
+          spawn: { ...asUser(me, { TERM: 'xterm-256color' }), cwd: wsRoot },
+          summary: rootPtySummary,
+          pty: true,
+        },
+      ]
+    : []),
+  {
+    key: 'wardenUserPty',
+    label: `warden run on a pty (${tester.name})`,
+    cmd: warden,
+    args: ['run', '-q', '--workspace', wsUser, '--json', userPtySummary, '--', '/bin/true'],
+    spawn: { ...asUser(tester, { TERM: 'xterm-256color' }), cwd: wsUser },
+    summary: userPtySummary,
+    pty: true,
+  },
   {
     key: 'wardenUser',
     label: `warden run (${tester.name})`,
@@ -310,6 +355,29 @@ const peerList = [
   },
 ];
 
+/** One run on a fresh pty (bench/lib/pty-run.py times it from fork to exit, without Python's start-up). */
+function runOnPty(peer, args) {
+  const spec = {
+    argv: [peer.cmd, ...args],
+    env: peer.spawn.env,
+    cwd: peer.spawn.cwd ?? process.cwd(),
+    uid: peer.spawn.uid ?? null,
+    gid: peer.spawn.gid ?? null,
+    rows: 30,
+    cols: 100,
+  };
+  const r = spawnSync('/usr/bin/python3', [PTY_RUN, JSON.stringify(spec)], { encoding: 'utf8', timeout: 30_000 });
+  let result = null;
+  try {
+    result = JSON.parse(r.stdout);
+  } catch {
+    // reported below
+  }
+  if (r.status !== 0 || result === null || result.status !== 0)
+    throw new Error(`${peer.label} failed: ${String(r.stderr).trim().slice(0, 400)} ${result?.tail ?? ''}`);
+  return result.ms;
+}
+
 function runOnce(peer) {
   // Extra descriptors are opened afresh for every run (bwrap reads them to the end).
   const stdio = ['ignore', 'ignore', 'pipe'];
@@ -321,6 +389,12 @@ function runOnce(peer) {
     stdio[Number(fd)] = handle;
   }
   const prepared = peer.prepare?.() ?? { args: peer.args, cleanup: () => undefined };
+  if (peer.pty) {
+    for (const handle of opened) closeSync(handle);
+    const ms = runOnPty(peer, prepared.args);
+    prepared.cleanup();
+    return { ms, setupMs: peer.summary ? summarySetupMs(peer) : null };
+  }
   const t0 = process.hrtime.bigint();
   const r = spawnSync(peer.cmd, prepared.args, { ...peer.spawn, stdio, encoding: 'utf8', timeout: 30_000 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -331,14 +405,14 @@ function runOnce(peer) {
       `${peer.label} failed (status ${r.status}, ${r.error?.message ?? ''}): ${String(r.stderr).trim().slice(0, 400)}`,
     );
   }
-  let setupMs = null;
-  if (peer.summary) {
-    const summary = JSON.parse(readFileSync(peer.summary, 'utf8'));
-    if (summary.exit_code !== 0)
-      throw new Error(`${peer.label}: run summary says ${summary.reason} (${summary.error})`);
-    setupMs = summary.setup_ms;
-  }
-  return { ms, setupMs };
+  return { ms, setupMs: peer.summary ? summarySetupMs(peer) : null };
+}
+
+/** setup_ms from a warden run's --json summary (which must say the run succeeded). */
+function summarySetupMs(peer) {
+  const summary = JSON.parse(readFileSync(peer.summary, 'utf8'));
+  if (summary.exit_code !== 0) throw new Error(`${peer.label}: run summary says ${summary.reason} (${summary.error})`);
+  return summary.setup_ms;
 }
 
 const loadBefore = loadLine();
@@ -396,7 +470,7 @@ out.push(table(['peer', 'p50 ms', 'p90 ms', 'min ms', 'added p50', 'added / srt 
 out.push('');
 const ratioLines = [];
 const setupLines = [];
-for (const key of ['wardenRoot', 'wardenRootNoWs', 'wardenUser']) {
+for (const key of ['wardenRoot', 'wardenRootNoWs', 'wardenUser', 'baselineRoot']) {
   if (!samples[key]) continue;
   const label = peerList.find((p) => p.key === key).label;
   const added = stat(key).p50 - bare.p50;
@@ -433,6 +507,32 @@ if (samples.cgJoin)
 out.push(
   `  raw bwrap with warden's flags added ${fmt(stat('bwrap').p50 - bare.p50)} ms (minimal mounts ${fmt(stat('bwrapMinimal').p50 - bare.p50)} ms); node20 -e 0 ${fmt(stat('node20').p50)} ms, node22 -e 0 ${fmt(stat('node22').p50)} ms (the floor of any Node launcher)`,
 );
+// The pty path against its own floor (a bare program on a pty, timed the same way).
+const barePty = stat('barePty');
+const ptyLines = [];
+for (const [ptyKey, pipeKey] of [
+  ['wardenRootPty', 'wardenRoot'],
+  ['wardenUserPty', 'wardenUser'],
+]) {
+  if (!samples[ptyKey]) continue;
+  const ptyAdded = stat(ptyKey).p50 - barePty.p50;
+  const pipeAdded = stat(pipeKey).p50 - bare.p50;
+  const setup = sortNum(samples[ptyKey].setup);
+  ptyLines.push(
+    `${peerList.find((p) => p.key === ptyKey).label}: added ${fmt(ptyAdded)} ms over bare /bin/true on a pty (p50 ${fmt(barePty.p50)} ms) vs the pipe path's ${fmt(pipeAdded)} ms → pty costs ${fmt(ptyAdded - pipeAdded)} ms more; ${fmt(ptyAdded / srtAdded, 2)}× srt's added; setup_ms p50 ${fmt(pct(setup, 0.5), 2)}`,
+  );
+}
+if (ptyLines.length > 0) {
+  out.push('pty path (stdin and stdout a terminal: a pty inside the sandbox, raw mode, relay):');
+  for (const l of ptyLines) out.push(`  ${l}`);
+}
+if (samples.baselineRoot) {
+  const before = stat('baselineRoot').p50 - bare.p50;
+  const after = stat('wardenRoot').p50 - bare.p50;
+  out.push(
+    `baseline build (${opts.baseline}): warden run (root) added ${fmt(before)} ms; this build ${fmt(after)} ms (${after - before >= 0 ? '+' : ''}${fmt(after - before)} ms)`,
+  );
+}
 out.push('in-process latency, warden JSON summary setup_ms ("create sandbox" → "child running"):');
 for (const l of setupLines) out.push(`  ${l}`);
 out.push('commands (one run each per round):');
@@ -442,7 +542,9 @@ for (const p of peerList) {
         .map(([fd, path]) => `fd ${fd} < ${path}`)
         .join(', ')})`
     : '';
-  out.push(`  ${p.key}: ${[p.cmd, ...p.args].join(' ')}${fds}`);
+  out.push(
+    `  ${p.key}: ${[p.cmd, ...p.args].join(' ')}${fds}${p.pty ? ' (on a fresh pty, bench/lib/pty-run.py)' : ''}`,
+  );
 }
 process.stdout.write(`${out.join('\n')}\n`);
 
