@@ -22,6 +22,7 @@ import {
   type ResourceLimits,
   type SandboxHandle,
   type SandboxHost,
+  type SandboxSpec,
   type SandboxUser,
 } from '../sandbox/index.js';
 import { createRunDir, removeRunDir, type RunDir } from './run-dir.js';
@@ -59,7 +60,8 @@ export interface ConfinedSpec {
   readonly limits: ResourceLimits;
   /** Run without the cgroup controllers that are unavailable (see SandboxSpec). */
   readonly acceptMissingLimits: boolean;
-  readonly stdio: 'inherit' | 'pipe';
+  /** The process's stdio (see SandboxSpec.stdio; runtime/terminal.ts chooses it for `warden run`). */
+  readonly stdio: SandboxSpec['stdio'];
 }
 
 /** What a caller adds when it starts the sandbox (e.g. the run's gateway, which needs the run directory first). */
