@@ -95,6 +95,37 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-14 a fork bomb' },
   },
+  {
+    id: 'stdio-files-handed-over',
+    threats: ['SBX-23'],
+    why: "the agent reopens warden's stdout/stderr/stdin file through /proc/self/fd: reads the host's log, writes over it",
+    edits: [
+      {
+        file: 'src/runtime/terminal.ts',
+        find: "return stream.kind === 'pipe' || stream.kind === 'null';",
+        replace: "return stream.kind !== 'tty';",
+      },
+    ],
+    tests: { files: ['test/escape/descriptors.test.ts'], names: 'SBX-23' },
+  },
+  {
+    id: 'host-terminal-handed-over',
+    threats: ['SBX-23'],
+    why: "the user's terminal is inside the sandbox: the agent reads keystrokes from it and changes its settings",
+    edits: [
+      {
+        file: 'src/runtime/terminal.ts',
+        find: "const pty = choice.ptySupported && stdin.kind === 'tty' && stdout.kind === 'tty';",
+        replace: 'const pty = false;',
+      },
+      {
+        file: 'src/runtime/terminal.ts',
+        find: "return stream.kind === 'pipe' || stream.kind === 'null';",
+        replace: "return stream.kind === 'pipe' || stream.kind === 'null' || stream.kind === 'tty';",
+      },
+    ],
+    tests: { files: ['test/escape/descriptors.test.ts'], names: 'SBX-23' },
+  },
 
   // ------------------------------------------------------------------------ egress (NET)
   {
