@@ -8,21 +8,25 @@
 #
 # Options:
 #   --delegate-user USER   also delegate a cgroup v1 subtree to USER, so that USER's own
-#                          `warden run` gets memory/pids/cpu limits (redo after a reboot)
-#   --test-user            create the ordinary test user (warden-tester) with delegated cgroups;
-#                          the test suite runs the escape battery as that user too
+#                          `warden run` gets memory/pids/cpu limits (redo after a reboot). On a
+#                          cgroup v2 host there is nothing to make: it says how USER gets limits
+#                          from systemd instead (see docs/config.md, "Resource limits")
+#   --test-user            create the ordinary test users: warden-tester with delegated cgroups
+#                          (the test suite runs the escape battery as that user too) and
+#                          warden-nocg without (the suite's no-cgroup, rlimit-only user)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 SANDBOX_USER=warden-sandbox
 TEST_USER=warden-tester
+NOCG_USER=warden-nocg
 delegate_users=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --delegate-user) delegate_users+=("$2"); shift 2 ;;
     --test-user) delegate_users+=("$TEST_USER"); create_test_user=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "setup: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,18 +64,33 @@ if ! id "$SANDBOX_USER" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$SANDBOX_USER"
 fi
 
-if [ "${create_test_user:-0}" = 1 ] && ! id "$TEST_USER" >/dev/null 2>&1; then
-  say "creating the ordinary test user $TEST_USER"
-  useradd --create-home --shell /bin/bash "$TEST_USER"
+if [ "${create_test_user:-0}" = 1 ]; then
+  for user in "$TEST_USER" "$NOCG_USER"; do
+    if ! id "$user" >/dev/null 2>&1; then
+      say "creating the ordinary test user $user"
+      useradd --create-home --shell /bin/bash "$user"
+    fi
+  done
 fi
 
 # --- cgroup delegation for ordinary users (cgroup v1) ----------------------------------------
+# On cgroup v2 a subtree made here would not help: the kernel lets a user move processes only
+# below a cgroup that user owns, and a login session's cgroup belongs to root. systemd gives
+# users their own: `systemd-run --user --scope -p Delegate=yes -- warden ...`.
 for user in "${delegate_users[@]}"; do
   uid=$(id -u "$user")
+  if ! awk '$3 == "cgroup" { found = 1 } END { exit !found }' /proc/mounts; then
+    echo "setup: this host has no cgroup v1 hierarchies (cgroup v2 only): nothing to delegate here." >&2
+    echo "setup: $user gets cgroup limits by starting warden under systemd:" >&2
+    echo "         systemd-run --user --scope -p Delegate=yes --quiet -- warden run ..." >&2
+    echo "       (systemd < 252 delegates no cpu controller to users: add a drop-in with Delegate=pids memory cpu" >&2
+    echo "        to user@.service); without it $user's runs use rlimits and say which limits hold." >&2
+    continue
+  fi
   for controller in memory pids cpu; do
     mount=$(awk -v c="$controller" '$3 == "cgroup" && $4 ~ "(^|,)" c "(,|$)" { print $2; exit }' /proc/mounts)
     if [ -z "$mount" ]; then
-      echo "setup: cgroup v1 controller $controller is not mounted; $user's runs will need --accept-missing-limits" >&2
+      echo "setup: cgroup v1 controller $controller is not mounted; $user's runs go without that limit (best-effort) or are refused (sandbox.limits: required)" >&2
       continue
     fi
     dir="$mount/warden/user-$uid"

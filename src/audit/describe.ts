@@ -2,12 +2,13 @@
  * One line per audit event, in words: what `warden audit show` and the demo print.
  */
 import type { AuditRecord } from '../core/events.js';
+import { describeLimits } from '../core/limits.js';
 
 /** One line per event, in words. */
 export function describeEvent(event: AuditRecord): string {
   switch (event.type) {
     case 'run.started':
-      return `${event.data.command.join(' ')}${event.data.command_digest === undefined ? '' : ` … (shortened: ${event.data.command_digest.args} args, ${event.data.command_digest.bytes} bytes, sha256 ${event.data.command_digest.sha256.slice(0, 16)}…)`}  [profile ${event.data.profile}, workspace ${event.data.workspace ?? 'none'}, allow ${event.data.network_allow.length === 0 ? 'nothing' : event.data.network_allow.join(' ')}]`;
+      return `${event.data.command.join(' ')}${event.data.command_digest === undefined ? '' : ` … (shortened: ${event.data.command_digest.args} args, ${event.data.command_digest.bytes} bytes, sha256 ${event.data.command_digest.sha256.slice(0, 16)}…)`}  [profile ${event.data.profile}, workspace ${event.data.workspace ?? 'none'}, allow ${event.data.network_allow.length === 0 ? 'nothing' : event.data.network_allow.join(' ')}${event.data.limits.enforcement === undefined ? '' : `; ${describeLimits(event.data.limits.enforcement).join('; ')}`}]`;
     case 'sandbox.created':
       return `bwrap pid ${event.data.pid} as uid ${event.data.sandbox_uid}, ready in ${event.data.setup_ms} ms, seccomp ${event.data.seccomp ? 'on' : 'off'}, cgroups ${event.data.cgroups.join(',') || 'none'}`;
     case 'egress.allowed':

@@ -2,6 +2,7 @@
 // Not process.exit(): that would cut off output still queued for a pipe (e.g. a large --json).
 import { enableTiming, formatMarks, mark } from '../core/timing.js';
 import { main } from './main.js';
+import { reportUncaught } from './output.js';
 
 // WARDEN_TIMING: the start-up marks (core/timing.ts) as one line on stderr at exit.
 const timing = process.env['WARDEN_TIMING'];
@@ -14,6 +15,11 @@ if (timing !== undefined && timing !== '') {
   });
 }
 mark('cli-loaded');
+// The last resort, for a bug: an error nothing handled is reported in one short line as
+// INTERNAL (exit 125), never as Node's stack trace with a line of the minified bundle.
+// Expected failures never get here: they are WardenErrors, reported by main().
+process.on('uncaughtException', (error) => reportUncaught(error));
+process.on('unhandledRejection', (reason) => reportUncaught(reason));
 void main(process.argv).then((code) => {
   process.exitCode = code;
 });

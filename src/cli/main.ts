@@ -85,7 +85,10 @@ export function buildProgram(): Command {
       collect,
     )
     .option('--agent <name>', 'agent name recorded in the audit log (default: the command name)')
-    .option('--accept-missing-limits', 'run even when cgroup controllers are unavailable (no memory/pids/cpu limits)')
+    .option(
+      '--accept-missing-limits',
+      'run even when a limit cannot be held for the whole sandbox (no cgroup for it): with per-process rlimits, or without it; the summary says which limits hold (the default for an ordinary user)',
+    )
     .addOption(new Option('--json [file]', 'print the run summary as JSON on stderr, or write it to FILE'))
     .option('-q, --quiet', 'print no summary')
     .passThroughOptions()
@@ -115,7 +118,10 @@ export function buildProgram(): Command {
       );
       mark('plan');
       const stateDir = ensureStateDir(resolveStateDir(global, config.state_dir));
-      const prepared = await prepareHost(config, ASSETS_DIR);
+      // The flag covers the run's MCP servers too: they follow the host's limits policy.
+      const prepared = await prepareHost(config, ASSETS_DIR, process.env, {
+        acceptMissingLimits: options.acceptMissingLimits === true,
+      });
       mark('host');
       // Opened on the first record, which runAgent makes while the sandbox launcher starts.
       const audit = openAuditLog({ stateDir, deferOpen: true });
@@ -180,7 +186,8 @@ export function buildProgram(): Command {
         for (const check of checks) {
           const mark = !check.ok ? 'FAIL' : check.warning === true ? 'WARN' : ' ok ';
           process.stdout.write(`[${mark}] ${check.name}: ${check.detail}\n`);
-          if (!check.ok && check.fix !== undefined) process.stdout.write(`       fix: ${check.fix}\n`);
+          if ((!check.ok || check.warning === true) && check.fix !== undefined)
+            process.stdout.write(`       fix: ${check.fix}\n`);
         }
       }
       process.exitCode = checks.every((c) => c.ok) ? EXIT.ok : 1;

@@ -439,6 +439,12 @@ export const sandboxSchema = z
       .describe(
         'The unprivileged user sandboxes run as when warden is started as root (created by scripts/setup.sh). Ignored when warden runs as an ordinary user.',
       ),
+    limits: z
+      .enum(['required', 'best-effort'])
+      .optional()
+      .describe(
+        "What to do when a resource limit cannot be held for the whole sandbox (no cgroup controller for it): 'required' refuses to run (LIMITS_UNAVAILABLE); 'best-effort' runs with what the host allows (per-process rlimits, or nothing) and says which limits hold. Applies to the agent's and the MCP servers' sandboxes alike. Default: required when warden runs as root, best-effort as an ordinary user.",
+      ),
   })
   .describe('How sandboxes are created.');
 

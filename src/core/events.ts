@@ -3,6 +3,7 @@
  * ad-hoc files, they emit events through an {@link EventSink}. The audit store assigns `seq`
  * (a global, gap-free, monotonic sequence) and chains each event to the previous one by hash.
  */
+import type { LimitEnforcement } from './limits.js';
 
 /** Who acted. Later issues add the token id and the delegation chain (`parents`). */
 export interface AgentIdentity {
@@ -64,6 +65,11 @@ export interface EventPayloads {
       readonly pids: number | null;
       readonly cpu: number | null;
       readonly timeout_ms: number | null;
+      /**
+       * How each of memory, pids and cpu is held for this sandbox: by a cgroup (v1/v2), an rlimit,
+       * or not at all (with why). Absent in records of wardens that predate it.
+       */
+      readonly enforcement?: readonly LimitEnforcement[];
     };
     readonly warden_uid: number;
   };

@@ -209,20 +209,21 @@ describe('formatBytes', () => {
     [0, '0 B'],
     [1, '1 B'],
     [1023, '1023 B'],
-    [1024, '1.0 KiB'],
+    [1024, '1 KiB'],
     [1536, '1.5 KiB'],
-    [MiB, '1.0 MiB'],
-    [512 * MiB, '512.0 MiB'],
-    [2 * GiB, '2.0 GiB'],
-    [4 * GiB, '4.0 GiB'],
-    [TiB, '1.0 TiB'],
-    [2048 * TiB, '2048.0 TiB'],
+    [MiB, '1 MiB'],
+    [512 * MiB, '512 MiB'],
+    [2 * GiB, '2 GiB'],
+    [4 * GiB, '4 GiB'],
+    [4.25 * GiB, '4.3 GiB'],
+    [TiB, '1 TiB'],
+    [2048 * TiB, '2048 TiB'],
   ])('%i is %s', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
   });
 
   it('round-trips with parseByteSize for whole binary units', () => {
-    for (const text of ['1.0 KiB', '3.0 MiB', '4.0 GiB', '2.0 TiB']) {
+    for (const text of ['1 KiB', '3 MiB', '4 GiB', '2 TiB', '1.5 GiB']) {
       expect(formatBytes(parseByteSize(text.replace(' ', '')) ?? -1)).toBe(text);
     }
   });

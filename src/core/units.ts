@@ -63,7 +63,7 @@ function safeMs(ms: number): number | undefined {
   return Number.isSafeInteger(rounded) ? rounded : undefined;
 }
 
-/** Formats bytes for people: `2.0 GiB`. */
+/** Formats bytes for people: `2 GiB`, `1.5 GiB`, `512 MiB` (one decimal, a whole number without it). */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
@@ -72,7 +72,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     i++;
   }
-  return i === 0 ? `${value} B` : `${value.toFixed(1)} ${units[i] ?? ''}`;
+  return i === 0 ? `${value} B` : `${value.toFixed(1).replace(/\.0$/, '')} ${units[i] ?? ''}`;
 }
 
 /** Formats milliseconds for people: `850 ms`, `12.3 s`, `4m 05s`. */

@@ -251,9 +251,16 @@ function judge(
         ? `no mcp.call event for ${tool}`
         : `mcp.call ${call.data.decision} [${call.data.policy_ids.join(', ') || 'no policy'}: ${call.data.reason}]`;
   } else if (step.id === 'fork-bomb') {
-    // The agent only knows its loop ended; the kernel's pids counter says why.
-    corroborated = summary.limits_hit.includes('pids');
-    evidence = corroborated ? 'the pids cgroup refused forks' : 'the pids limit was not hit';
+    // The agent only knows its loop ended; the kernel's pids counter says why. Without a pids
+    // cgroup (an ordinary user without delegation) RLIMIT_NPROC holds the limit, and the kernel
+    // keeps no count of its refusals: the run's record of what held the limit is the evidence.
+    const byRlimit = summary.limits.some((l) => l.limit === 'pids' && l.by === 'rlimit');
+    corroborated = summary.limits_hit.includes('pids') || byRlimit;
+    evidence = summary.limits_hit.includes('pids')
+      ? 'the pids cgroup refused forks'
+      : byRlimit
+        ? 'RLIMIT_NPROC held the process limit (no cgroup here; the kernel keeps no count of its refusals)'
+        : 'the pids limit was not hit';
   }
   return {
     ...step,

@@ -26,7 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { realpathSync } from 'node:fs';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
-import { WardenError } from '../core/errors.js';
+import { isWardenError, WardenError } from '../core/errors.js';
 import { roundMs } from '../core/units.js';
 import {
   comparablePath,
@@ -883,7 +883,12 @@ export class Gateway {
         detail: `did not start: ${detail}`.slice(0, 1000),
       }).catch(() => undefined);
       throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${detail}`, {
-        hint: `check servers.${name} in warden.yaml: for a stdio server its command, args and what its sandbox can see; for a url server the URL, and that the server is up`,
+        // A host problem (no sandbox, limits that cannot be held) carries its own fix; the
+        // server's config is not to blame for it.
+        hint:
+          isWardenError(error) && error.hint !== undefined
+            ? error.hint
+            : `check servers.${name} in warden.yaml: for a stdio server its command, args and what its sandbox can see; for a url server the URL, and that the server is up`,
         cause: error,
       });
     }

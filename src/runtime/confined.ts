@@ -137,6 +137,9 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
       });
       const launchAfter =
         extras.launchAfter === undefined ? proxyListening : Promise.all([proxyListening, extras.launchAfter]);
+      // Handled here: should startSandbox throw before it takes this promise on (e.g. the run's
+      // cgroups cannot be made), a failed proxy start must not become an unhandled rejection.
+      launchAfter.catch(() => undefined);
       sandbox = startSandbox(
         {
           runId: spec.id,
@@ -171,6 +174,10 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
           }
         } finally {
           try {
+            // Only once its start has settled: a start still pending would listen on a socket in
+            // the directory removed below (libuv reports that as EACCES). That race, after a
+            // sandbox that failed to start, crashed warden for an ordinary user without cgroups.
+            await proxyListening.catch(() => undefined);
             await proxy.close();
           } finally {
             removeRunDir(runDir);

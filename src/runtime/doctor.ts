@@ -17,16 +17,21 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WardenConfig } from '../core/config.js';
+import { DEFAULT_LIMITS } from '../core/config-defaults.js';
+import { describeLimits } from '../core/limits.js';
 import {
   buildSeccompFilter,
-  cgroupLayout,
-  cgroupParent,
   findBinary,
+  LimitsHost,
+  limitsFix,
   lookupUser,
   parseBwrapVersion,
   userNamespacesEnabled,
   CGROUP_CONTROLLERS,
+  type LimitsProbe,
 } from '../sandbox/index.js';
+import { defaultCpu, pickProfile } from './plan.js';
+import { limitsPolicy } from './prepare-host.js';
 
 export interface DoctorCheck {
   readonly name: string;
@@ -121,40 +126,83 @@ export function runDoctor(
     });
   }
 
-  const layout = cgroupLayout();
-  for (const controller of CGROUP_CONTROLLERS) {
-    const mount = layout.mounts[controller];
-    if (mount === undefined) {
-      add({
-        name: `cgroup ${controller}`,
-        ok: false,
-        detail:
-          layout.version === 'v2'
-            ? 'only cgroup v2 is mounted; this warden drives cgroup v1 controllers'
-            : 'controller not mounted',
-        fix: 'boot with cgroup v1 controllers, or run with --accept-missing-limits (no memory/pids/cpu limits)',
-      });
-      continue;
-    }
-    const parent = cgroupParent(mount, uid);
-    const usable = uid === 0 ? isWritable(mount) : existsSync(parent) && statSync(parent).uid === uid;
-    add({
-      name: `cgroup ${controller}`,
-      ok: usable,
-      detail: usable
-        ? `${uid === 0 ? mount : parent} (v1)`
-        : uid === 0
-          ? `${mount} is not writable`
-          : `no subtree delegated to uid ${uid} at ${parent}`,
-      fix: uid === 0 ? 'mount the cgroup v1 hierarchy read-write' : `sudo scripts/setup.sh --delegate-user $(id -un)`,
-    });
-  }
+  checks.push(...limitsChecks(config, uid));
 
   // A real sandbox: user namespace, no network, the seccomp filter in force.
   if (bwrap !== null && userns.enabled && (uid !== 0 || probeUser !== null)) add(probeSandbox(bwrap, probeUser));
 
   add(stateDirCheck(stateDir));
   return checks;
+}
+
+/**
+ * What holds a run's limits here (the default profile's values), which backend each would use,
+ * and whether a run would go ahead: a limit no cgroup holds for the whole sandbox fails the check
+ * under the `required` policy (runs are refused) and warns under `best-effort`.
+ */
+function limitsChecks(config: WardenConfig, uid: number): DoctorCheck[] {
+  const policy = limitsPolicy(config, uid);
+  const host = LimitsHost.probe(uid, policy, {}, true);
+  const profile = pickProfile(config, 'default');
+  const plan = host.plan(
+    {
+      memoryBytes: profile.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
+      pids: profile.limits.pids ?? DEFAULT_LIMITS.pids,
+      cpu: profile.limits.cpu ?? defaultCpu(),
+    },
+    'best-effort',
+  );
+  const partial = plan.enforcement.filter((e) => e.scope !== 'sandbox');
+  const refused = policy === 'required' && partial.length > 0;
+  const [held = '', missing = ''] = describeLimits(plan.enforcement);
+  const verdict = refused
+    ? 'runs are refused (LIMITS_UNAVAILABLE) under the policy required'
+    : partial.length > 0
+      ? 'runs go ahead under the policy best-effort, and their summary says which limits hold'
+      : `policy ${policy}`;
+  return [
+    { name: 'cgroups', ok: true, detail: describeCgroups(host.probe) },
+    {
+      name: 'limits',
+      ok: !refused,
+      ...(partial.length > 0 && !refused ? { warning: true } : {}),
+      detail: [held.replace(/^limits: /, ''), missing, verdict].filter((t) => t !== '').join('; '),
+      ...(partial.length > 0 ? { fix: limitsFix(host.probe, refused) } : {}),
+    },
+  ];
+}
+
+/** The cgroup hierarchies and what this user may do in them, in one line. */
+function describeCgroups(probe: LimitsProbe): string {
+  const parts: string[] = [];
+  if (probe.layout.version === 'v1') {
+    const usable = CGROUP_CONTROLLERS.filter((c) => 'parent' in probe.v1[c]);
+    if (usable.length > 0)
+      parts.push(
+        `v1 ${usable.join(', ')} usable (run groups in <controller>/${usable.map((c) => relativeParent(probe, c))[0] ?? ''})`,
+      );
+    const byReason = new Map<string, string[]>();
+    for (const c of CGROUP_CONTROLLERS) {
+      const place = probe.v1[c];
+      if ('reason' in place) byReason.set(place.reason, [...(byReason.get(place.reason) ?? []), c]);
+    }
+    for (const [reason, controllers] of byReason) parts.push(`v1 ${controllers.join(', ')}: ${reason}`);
+  } else {
+    parts.push('v1 not mounted');
+  }
+  parts.push(
+    probe.v2.usable
+      ? `v2: run groups in ${probe.v2.parent} (${probe.v2.kind === 'root' ? 'made by root' : "warden's own delegated cgroup"}), offering ${probe.v2.controllers.join(', ') || 'none of memory, pids, cpu'}`
+      : `v2: ${probe.v2.reason}`,
+  );
+  return parts.join('; ');
+}
+
+/** Where v1 run groups of `controller` go, relative to its mount. */
+function relativeParent(probe: LimitsProbe, controller: (typeof CGROUP_CONTROLLERS)[number]): string {
+  const place = probe.v1[controller];
+  const mount = probe.layout.mounts[controller] ?? '';
+  return 'parent' in place ? place.parent.slice(mount.length + 1) : '';
 }
 
 function probeSandbox(bwrap: string, user: { uid: number; gid: number } | null): DoctorCheck {

@@ -74,7 +74,8 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
           pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
           cpu: server.limits.cpu ?? defaultCpu(),
         },
-        acceptMissingLimits: false,
+        // The same rule as the agent's sandbox: the host's limits policy (config, uid, the run's flag).
+        acceptMissingLimits: ctx.host.limits.policy === 'best-effort',
         stdio: 'pipe',
       },
       ctx,

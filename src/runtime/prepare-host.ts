@@ -6,8 +6,9 @@
 import { realpathSync } from 'node:fs';
 import type { WardenConfig } from '../core/config.js';
 import { WardenError } from '../core/errors.js';
+import type { LimitsPolicy } from '../core/limits.js';
 import {
-  cgroupLayout,
+  LimitsHost,
   ensureLibDir,
   findBinary,
   lookupUser,
@@ -25,11 +26,23 @@ export interface PreparedHost {
 
 const SETUP_HINT = 'run scripts/setup.sh (as root) or `warden doctor` to see what is missing';
 
+/**
+ * Whether sandboxes may run without a limit the host cannot hold for the whole sandbox: the
+ * config's `sandbox.limits`, else `required` as root (the sandbox is another user, on a host
+ * warden administers) and `best-effort` as an ordinary user (the sandbox runs as that user, who
+ * could run the agent unlimited anyway, and usually has no cgroup of their own). `--accept-missing-limits` makes it best-effort.
+ */
+export function limitsPolicy(config: WardenConfig, uid: number, acceptMissingLimits = false): LimitsPolicy {
+  if (acceptMissingLimits) return 'best-effort';
+  return config.sandbox.limits ?? (uid === 0 ? 'required' : 'best-effort');
+}
+
 /** Checks the host and prepares the runtime directory; throws SANDBOX_UNAVAILABLE when it cannot isolate. */
 export async function prepareHost(
   config: WardenConfig,
   assetsDir: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: { readonly acceptMissingLimits?: boolean } = {},
 ): Promise<PreparedHost> {
   const uid = process.getuid?.() ?? -1;
   if (uid < 0) throw new WardenError('SANDBOX_UNAVAILABLE', 'warden needs Linux', { hint: 'run warden on Linux' });
@@ -84,7 +97,12 @@ export async function prepareHost(
     );
   }
   return {
-    host: { bwrapPath: realpathSync(bwrapPath), wardenUid: uid, cgroups: cgroupLayout(), lib },
+    host: {
+      bwrapPath: realpathSync(bwrapPath),
+      wardenUid: uid,
+      limits: LimitsHost.probe(uid, limitsPolicy(config, uid, options.acceptMissingLimits)),
+      lib,
+    },
     sandboxUser,
     runtimeRoot: root,
   };

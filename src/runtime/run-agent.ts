@@ -16,7 +16,7 @@ import type {
 } from '../core/events.js';
 import { EXIT, WardenError, isWardenError } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
-import { MAX_TIMER_MS, roundMs } from '../core/units.js';
+import { formatBytes, MAX_TIMER_MS, roundMs } from '../core/units.js';
 import { mark } from '../core/timing.js';
 import {
   checkAfterRun,
@@ -82,6 +82,11 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       `the run's timeout of ${String(timeoutMs)} ms cannot be set as a timer (1 to ${MAX_TIMER_MS} ms)`,
     );
   }
+  // Which limits hold, decided before anything starts: a limit the host cannot hold for the
+  // whole sandbox refuses the run here (LIMITS_UNAVAILABLE) unless missing limits are accepted.
+  const sandboxLimits = { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu };
+  const acceptMissingLimits = plan.acceptMissingLimits || ctx.host.limits.policy === 'best-effort';
+  const limitsPlan = ctx.host.limits.plan(sandboxLimits, acceptMissingLimits ? 'best-effort' : 'required');
   const runId = newRunId();
   const agent: AgentIdentity = { name: plan.agentName, run_id: runId };
   const started = Date.now();
@@ -104,6 +109,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         pids: plan.limits.pids,
         cpu: plan.limits.cpu,
         timeout_ms: plan.limits.timeoutMs,
+        enforcement: limitsPlan.enforcement,
       },
       warden_uid: ctx.host.wardenUid,
     });
@@ -144,8 +150,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         deny: plan.deny,
         env: plan.env,
         networkAllow: plan.networkAllow,
-        limits: { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu },
-        acceptMissingLimits: plan.acceptMissingLimits,
+        limits: sandboxLimits,
+        acceptMissingLimits,
         stdio: ctx.stdio,
       },
       ctx,
@@ -351,6 +357,8 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     duration_ms: durationMs,
     setup_ms: setupMs === null ? null : roundMs(setupMs),
     egress,
+    limits: limitsPlan.enforcement,
+    timeout_ms: plan.limits.timeoutMs,
     limits_hit: [...limitsHit],
     post_run: summaryPostRun(postRun),
     error:
@@ -414,7 +422,7 @@ function finalExitCode(reason: EndReason, commandCode: number | null): number {
 function limitDetail(limit: LimitKind, plan: RunPlan): string {
   switch (limit) {
     case 'memory':
-      return `memory limit of ${plan.limits.memoryBytes} bytes reached; the kernel killed a process`;
+      return `memory limit of ${formatBytes(plan.limits.memoryBytes)} reached; the kernel killed a process`;
     case 'pids':
       return `process limit of ${plan.limits.pids} reached; fork() failed inside the sandbox`;
     case 'cpu':

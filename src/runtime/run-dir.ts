@@ -6,7 +6,7 @@
  * Root:      /run/warden/<run>/      (0755 root; sock/ is 0750 root:<sandbox group>)
  * Otherwise: $XDG_RUNTIME_DIR/warden/<run>/ or /tmp/warden-<uid>/<run>/ (0700, owned by the user)
  */
-import { chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import { cleanupAbandonedSandbox } from '../sandbox/index.js';
@@ -102,15 +102,30 @@ export async function recoverAbandonedRuns(
       continue; // being created right now, or not ours
     }
     if (typeof owner.pid === 'number' && processStartTime(owner.pid) === owner.start && owner.start !== null) continue; // still running
-    const { postRun, runId } = await cleanupAbandonedSandbox(path);
+    const { postRun, runId, cgroupsLeft } = await cleanupAbandonedSandbox(path);
     if (postRun !== null && (postRun.findings.length > 0 || !postRun.complete)) {
       warn(`warden: ${runId ?? name} ended without its warden (killed?); its post-run check found:`);
       for (const line of formatPostRun(summaryPostRun(postRun))) warn(line);
     }
+    // Groups still busy (their processes exiting on a loaded host): keep the record, so the next
+    // start removes them, for a while; an hour on, whatever keeps them is not warden's to wait for.
+    if (cgroupsLeft > 0 && Date.now() - ageBase(path) < RETRY_RECOVERY_MS) continue;
     rmSync(path, { recursive: true, force: true });
     recovered++;
   }
   return recovered;
+}
+
+/** How long the next starts retry removing a dead run's busy cgroups. */
+const RETRY_RECOVERY_MS = 60 * 60 * 1000;
+
+/** When a run directory was made (its owner.json), in ms since the epoch; 0 when unknown. */
+function ageBase(path: string): number {
+  try {
+    return statSync(join(path, 'owner.json')).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** The kernel's start time of a process (field 22 of /proc/PID/stat), to tell a live owner from a reused pid. */

@@ -2,6 +2,7 @@
  * The run summary: what the user reads when `warden run` ends, and its JSON form for scripts.
  */
 import type { EndReason, EgressDenyReason, LimitKind } from '../core/events.js';
+import { describeLimits, type LimitEnforcement } from '../core/limits.js';
 import { formatDuration } from '../core/units.js';
 import { formatPostRun, type SummaryPostRun } from './post-run-report.js';
 
@@ -38,6 +39,10 @@ export interface RunSummary {
     readonly denied: number;
     readonly denied_targets: readonly DeniedTarget[];
   };
+  /** How memory, pids and cpu were held for the sandbox (cgroup v1/v2, rlimit, or not at all). */
+  readonly limits: readonly LimitEnforcement[];
+  /** The wall-clock timeout, which warden itself enforces (null: none). */
+  readonly timeout_ms: number | null;
   readonly limits_hit: readonly LimitKind[];
   /**
    * What the post-run check found in the writable roots and did about it (SBX-06, SBX-20..22):
@@ -83,7 +88,10 @@ export function formatSummary(summary: RunSummary): string {
     lines.push(
       `  blocked: ${blocked.length - MAX_BLOCKED_LINES} more names resolved to non-public addresses (audit show)`,
     );
-  lines.push(`  limits hit: ${summary.limits_hit.length === 0 ? 'none' : summary.limits_hit.join(', ')}`);
+  // Which limits held, and plainly which did not, then which the kernel (or the timeout) enforced.
+  const [held = '', ...missing] = describeLimits(summary.limits, summary.timeout_ms);
+  lines.push(`  ${held}; hit: ${summary.limits_hit.length === 0 ? 'none' : summary.limits_hit.join(', ')}`);
+  for (const line of missing) lines.push(`  ${line}`);
   lines.push(...formatPostRun(summary.post_run));
   if (summary.error !== null) lines.push(`  error: ${summary.error}`);
   lines.push(`  audit: warden audit show ${summary.run_id}`);

@@ -21,8 +21,8 @@ import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { WardenError } from '../core/errors.js';
 import { mark } from '../core/timing.js';
-import { RunCgroups } from './cgroups.js';
-import type { CgroupLayout } from './host.js';
+import type { LimitEnforcement } from '../core/limits.js';
+import { RunLimits, type LimitsHost } from './limits/index.js';
 import { mountArgs, planMounts, type MountPlan } from './fs-plan.js';
 import { ensureEtcView, SANDBOX_HOSTNAME } from './etc-view.js';
 import type { AbsentEntry, HostExecBaseline, NewEntryPolicy } from './host-exec.js';
@@ -42,7 +42,8 @@ import {
 export interface SandboxHost {
   readonly bwrapPath: string;
   readonly wardenUid: number;
-  readonly cgroups: CgroupLayout;
+  /** The limit backends this host offers (cgroup v1/v2, rlimits) and the policy for missing ones. */
+  readonly limits: LimitsHost;
   readonly lib: LibDir;
 }
 
@@ -63,8 +64,10 @@ export interface SandboxHandle {
   readonly stderr: Readable | null;
   /** Resizes the sandbox's pty (its foreground process group gets SIGWINCH); a no-op without one. */
   resize(size: TerminalSize): void;
-  /** Controllers in force for this run. */
+  /** Controllers a cgroup holds for this run. */
   readonly cgroupControllers: readonly string[];
+  /** How each requested limit is held (cgroup v1/v2, rlimit, or not at all). */
+  readonly limits: readonly LimitEnforcement[];
   /**
    * The protected entries as planned: what the post-run check (post-run.ts `checkAfterRun`, over
    * `baseline.roots`) needs once the sandbox has stopped.
@@ -75,7 +78,7 @@ export interface SandboxHandle {
   /** Kills every process of the sandbox at once. */
   kill(): Promise<void>;
   /** After exit: kills what is left in the cgroups and removes them. Idempotent. */
-  cleanup(): Promise<{ readonly leftoverProcesses: number }>;
+  cleanup(): Promise<{ readonly leftoverProcesses: number; readonly cgroupsLeft: number }>;
 }
 
 export interface StartOptions {
@@ -130,11 +133,11 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   const seccompProgram = buildSeccompFilter().bytes;
   mark('planned');
 
-  // 2. Create: the run's cgroups, then the launcher, which joins them and starts bwrap; bwrap
-  // waits for its arguments on fd 7 until the caller's launchAfter settles.
+  // 2. Create: the run's limits (cgroups), then the launcher, which joins the v1 groups and starts
+  // bwrap; bwrap waits for its arguments on fd 7 until the caller's launchAfter settles and
+  // warden has moved it into its v2 group, if it has one.
   const started = performance.now();
-  const cgroups = RunCgroups.create({
-    layout: host.cgroups,
+  const cgroups = RunLimits.create(host.limits, {
     runId: spec.runId,
     limits: spec.limits,
     wardenUid: host.wardenUid,
@@ -147,8 +150,8 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   const writableRoots = plan.writableRoots;
   const launcherArgs = [
     host.lib.launcher,
-    String(cgroups.enrolFiles.length),
-    ...cgroups.enrolFiles,
+    String(cgroups.launcherEnrolFiles.length),
+    ...cgroups.launcherEnrolFiles,
     String(writableRoots.length),
     ...writableRoots,
     // bwrap accepts only options through --args; the command must be on its own command line.
@@ -157,7 +160,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     '--args',
     '7',
     '--',
-    ...initCommand(spec, stdio, host.lib, options.forceShellInit === true),
+    ...initCommand(spec, stdio, host.lib, cgroups.initArgs, options.forceShellInit === true),
     ...spec.command,
   ];
   let child: ChildProcess;
@@ -215,7 +218,14 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   let launchWaitMs = 0;
 
   // 3. Launch: bwrap reads its arguments (NUL-separated) to EOF, then builds the sandbox.
-  const launchAfter = options.launchAfter ?? Promise.resolve();
+  // A v2 group is joined by warden moving the launcher (bwrap, by then, waiting for its
+  // arguments: nothing of the sandbox has started). Asynchronous: it overlaps the caller's work.
+  let enrolError: WardenError | null = null;
+  const enrolled = child.pid === undefined ? Promise.resolve() : cgroups.enrol(child.pid);
+  enrolled.catch((error: unknown) => {
+    enrolError = error as WardenError;
+  });
+  const launchAfter = Promise.all([options.launchAfter ?? Promise.resolve(), enrolled]);
   launchAfter.then(
     () => {
       launchWaitMs = performance.now() - argsReadyAt;
@@ -246,6 +256,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   let isReady = false;
   let hasExited = false;
   let launcherError = '';
+  // What the launcher or bwrap said comes first (a launcher that failed early also fails its
+  // enrolment); otherwise a failed move into the v2 group is the reason the sandbox never ran.
+  const setupError = (): WardenError =>
+    launcherError === '' && enrolError !== null ? enrolError : setupFailureError(launcherError, setupText, spec);
   const ready = new Promise<{ setupMs: number; launchWaitMs: number }>((resolve, reject) => {
     readyPipe.setEncoding('utf8');
     readyPipe.on('data', (chunk: string) => {
@@ -257,7 +271,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       if (chunk.startsWith('E ') || launcherError !== '') launcherError += chunk;
     });
     child.once('exit', () => {
-      if (!isReady) reject(setupFailureError(launcherError, setupText, spec));
+      if (!isReady) reject(setupError());
     });
     child.once('error', (error) =>
       reject(new WardenError('SANDBOX_START_FAILED', `sandbox launcher failed: ${error.message}`, { cause: error })),
@@ -276,12 +290,12 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
         limitsHit: hit,
         oomKilled: hit.includes('memory'),
         setupFailed: !isReady,
-        setupError: isReady ? null : setupFailureError(launcherError, setupText, spec).message,
+        setupError: isReady ? null : setupError().message,
       });
     });
   });
 
-  let cleanedUp: Promise<{ leftoverProcesses: number }> | null = null;
+  let cleanedUp: Promise<{ leftoverProcesses: number; cgroupsLeft: number }> | null = null;
   return {
     pid: child.pid ?? -1,
     ready,
@@ -295,7 +309,8 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       const cols = clampDimension(size.cols);
       if (rows !== null && cols !== null) controlPipe.write(`W ${rows} ${cols}\n`);
     },
-    cgroupControllers: cgroups.controllers,
+    cgroupControllers: cgroups.cgroupControllers,
+    limits: cgroups.enforcement,
     baseline: plan.baseline,
     signal(signal) {
       if (hasExited) return;
@@ -321,7 +336,9 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       await cgroups.killAll(1000);
     },
     cleanup() {
-      cleanedUp ??= cgroups.destroy().then(({ leftover }) => ({ leftoverProcesses: leftover }));
+      cleanedUp ??= cgroups
+        .destroy()
+        .then(({ leftover, remaining }) => ({ leftoverProcesses: leftover, cgroupsLeft: remaining }));
       return cleanedUp;
     },
   };
@@ -349,7 +366,13 @@ function clampDimension(value: number): number | null {
 }
 
 /** The in-sandbox init: warden-init (static C) when built, else the shell init with socat. */
-function initCommand(spec: SandboxSpec, stdio: StdioSpec, lib: LibDir, forceShell: boolean): string[] {
+function initCommand(
+  spec: SandboxSpec,
+  stdio: StdioSpec,
+  lib: LibDir,
+  limitArgs: readonly string[],
+  forceShell: boolean,
+): string[] {
   const sockets = spec.forwards.map((f) => ({
     port: String(f.port),
     path: join(SANDBOX_SOCK, relativeSocket(spec, f.socketPath)),
@@ -361,16 +384,26 @@ function initCommand(spec: SandboxSpec, stdio: StdioSpec, lib: LibDir, forceShel
       ...sockets.flatMap((s) => ['--forward', s.port, s.path]),
       ...(stdio.pty === null ? [] : ['--pty', String(stdio.pty.rows), String(stdio.pty.cols)]),
       ...stderrFlag,
+      // The rlimit fallback (`--rlimit NAME VALUE`), set in the sandbox before the command starts.
+      ...limitArgs,
       '--',
     ];
   }
-  return ['/bin/sh', join(SANDBOX_LIB, 'init.sh'), ...stderrFlag, ...sockets.flatMap((s) => [s.port, s.path]), '--'];
+  return [
+    '/bin/sh',
+    join(SANDBOX_LIB, 'init.sh'),
+    ...stderrFlag,
+    ...limitArgs,
+    ...sockets.flatMap((s) => [s.port, s.path]),
+    '--',
+  ];
 }
 
 const RECOVERY_FILE = 'sandbox.json';
 
 interface RecoveryRecord {
-  readonly cgroups: Record<string, string>;
+  /** The run's cgroup directories (an older warden wrote an object keyed by controller). */
+  readonly cgroups: readonly string[];
   readonly runId: string;
   readonly baseline: HostExecBaseline;
 }
@@ -382,27 +415,33 @@ interface RecoveryRecord {
  */
 export async function cleanupAbandonedSandbox(
   runDir: string,
-): Promise<{ leftoverProcesses: number; postRun: PostRunReport | null; runId: string | null }> {
+): Promise<{ leftoverProcesses: number; postRun: PostRunReport | null; runId: string | null; cgroupsLeft: number }> {
   let record: { cgroups?: unknown; runId?: unknown; baseline?: unknown };
   try {
     record = JSON.parse(readFileSync(join(runDir, RECOVERY_FILE), 'utf8')) as typeof record;
   } catch {
-    return { leftoverProcesses: 0, postRun: null, runId: null };
+    return { leftoverProcesses: 0, postRun: null, runId: null, cgroupsLeft: 0 };
   }
-  const dirs =
-    typeof record.cgroups === 'object' && record.cgroups !== null ? (record.cgroups as Record<string, string>) : {};
+  const dirs: unknown[] =
+    typeof record.cgroups === 'object' && record.cgroups !== null ? Object.values(record.cgroups) : [];
   // Only directories inside a cgroup hierarchy are accepted from the file.
-  const safeDirs = Object.fromEntries(
-    Object.entries(dirs).filter(([, d]) => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/')),
+  const safeDirs = dirs.filter(
+    (d): d is string => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && !d.split('/').includes('..'),
   );
-  const { leftover } = await RunCgroups.fromDirectories(safeDirs).destroy();
+  const limits = RunLimits.fromDirectories(safeDirs);
+  const { leftover, remaining } = await limits.destroy();
+  // Groups still busy (their processes exiting on a loaded host): a later start removes them; the
+  // record keeps only those, so the post-run check below is not repeated.
+  if (remaining > 0) {
+    writeFileSync(join(runDir, RECOVERY_FILE), JSON.stringify({ cgroups: limits.directories }), { mode: 0o600 });
+  }
   const runId = typeof record.runId === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(record.runId) ? record.runId : null;
   const baseline = parseBaseline(record.baseline);
   const postRun =
     runId === null || baseline === null
       ? null
       : checkAfterRun(baseline.roots, { runId, since: baseline.since, baseline });
-  return { leftoverProcesses: leftover, postRun, runId };
+  return { leftoverProcesses: leftover, postRun, runId, cgroupsLeft: remaining };
 }
 
 const POLICIES: readonly NewEntryPolicy[] = ['code', 'git', 'mcp-servers', 'agent-settings'];

@@ -138,20 +138,21 @@ describe('cgroupLayout', () => {
   ].join('\n');
 
   it('a unified hierarchy only is v2', () => {
-    expect(cgroupLayout(file('mountinfo', V2))).toEqual({ version: 'v2', mounts: {} });
+    expect(cgroupLayout(file('mountinfo', V2))).toEqual({ version: 'v2', mounts: {}, unified: '/sys/fs/cgroup' });
   });
 
   it('legacy hierarchies are v1 with each controller mount point', () => {
     expect(cgroupLayout(file('mountinfo', V1))).toEqual({
       version: 'v1',
       mounts: { memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids', cpu: '/sys/fs/cgroup/cpu,cpuacct' },
+      unified: '/sys/fs/cgroup/unified',
     });
   });
 
   it('controller names are matched exactly (cpuacct or cpuset alone is not cpu)', () => {
     const text =
       '40 30 0:32 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n41 30 0:33 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n';
-    expect(cgroupLayout(file('mountinfo', text))).toEqual({ version: 'none', mounts: {} });
+    expect(cgroupLayout(file('mountinfo', text))).toEqual({ version: 'none', mounts: {}, unified: null });
   });
 
   it('the first mount of a controller wins', () => {
@@ -160,12 +161,15 @@ describe('cgroupLayout', () => {
   });
 
   it('no cgroup mounts, an unreadable file, or garbage gives none', () => {
-    expect(cgroupLayout(file('mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n'))).toEqual({
-      version: 'none',
-      mounts: {},
-    });
-    expect(cgroupLayout(join(dir, 'missing'))).toEqual({ version: 'none', mounts: {} });
-    expect(cgroupLayout(file('mountinfo', 'garbage\n - \n\0\0\n'))).toEqual({ version: 'none', mounts: {} });
+    const none = { version: 'none', mounts: {}, unified: null };
+    expect(cgroupLayout(file('mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n'))).toEqual(none);
+    expect(cgroupLayout(join(dir, 'missing'))).toEqual(none);
+    expect(cgroupLayout(file('mountinfo', 'garbage\n - \n\0\0\n'))).toEqual(none);
+  });
+
+  it('a mount point with an escaped blank is ignored', () => {
+    const text = '35 24 0:30 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n';
+    expect(cgroupLayout(file('mountinfo', text)).unified).toBeNull();
   });
 
   it('knows the three controllers warden limits', () => {

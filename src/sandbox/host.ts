@@ -65,10 +65,15 @@ export type CgroupController = 'memory' | 'pids' | 'cpu';
 export const CGROUP_CONTROLLERS: readonly CgroupController[] = ['memory', 'pids', 'cpu'];
 
 export interface CgroupLayout {
-  /** 'v1' when the legacy hierarchies are mounted; 'v2' when only the unified one is. */
+  /** 'v1' when a legacy controller hierarchy is mounted; 'v2' when only the unified one is. */
   readonly version: 'v1' | 'v2' | 'none';
   /** Mount point of each v1 controller hierarchy. */
   readonly mounts: Readonly<Partial<Record<CgroupController, string>>>;
+  /**
+   * Mount point of the cgroup2 (unified) hierarchy, when one is mounted: on a v2 host the only
+   * one; on a hybrid host (like systemd's "hybrid" mode) it usually holds no limiting controller.
+   */
+  readonly unified: string | null;
 }
 
 /** Reads the cgroup mounts from /proc/self/mountinfo. */
@@ -77,26 +82,27 @@ export function cgroupLayout(mountinfo = '/proc/self/mountinfo'): CgroupLayout {
   try {
     text = readFileSync(mountinfo, 'utf8');
   } catch {
-    return { version: 'none', mounts: {} };
+    return { version: 'none', mounts: {}, unified: null };
   }
   const mounts: Partial<Record<CgroupController, string>> = {};
-  let unified = false;
+  let unified: string | null = null;
   for (const line of text.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const pre = line.slice(0, sep).split(' ');
     const post = line.slice(sep + 3).split(' ');
     const mountPoint = pre[4];
-    if (mountPoint === undefined) continue;
-    if (post[0] === 'cgroup2') unified = true;
+    // mountinfo escapes blanks in paths as octal (\040); such a path is never a cgroup mount warden uses.
+    if (mountPoint === undefined || !mountPoint.startsWith('/') || mountPoint.includes('\\')) continue;
+    if (post[0] === 'cgroup2' && unified === null) unified = mountPoint;
     if (post[0] !== 'cgroup') continue;
     const options = (post[2] ?? '').split(',');
     for (const controller of CGROUP_CONTROLLERS) {
       if (options.includes(controller) && mounts[controller] === undefined) mounts[controller] = mountPoint;
     }
   }
-  if (Object.keys(mounts).length > 0) return { version: 'v1', mounts };
-  return { version: unified ? 'v2' : 'none', mounts };
+  if (Object.keys(mounts).length > 0) return { version: 'v1', mounts, unified };
+  return { version: unified !== null ? 'v2' : 'none', mounts, unified };
 }
 
 /** Whether the kernel lets unprivileged users create user namespaces (bwrap needs it). */

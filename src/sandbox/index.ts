@@ -1,5 +1,15 @@
 export { startSandbox, cleanupAbandonedSandbox, type SandboxHandle, type SandboxHost } from './bwrap.js';
-export { RunCgroups, missingControllers, cgroupParent, type CgroupCounters } from './cgroups.js';
+export {
+  LimitsHost,
+  RunLimits,
+  planLimits,
+  limitsFix,
+  probeLimits,
+  cgroupV1Parent,
+  SUPERVISOR_LEAF,
+  type LimitsPlan,
+  type LimitsProbe,
+} from './limits/index.js';
 export { planMounts, mountArgs, isInside, MANDATORY_WRITE_DENY, type MountOp, type MountPlan } from './fs-plan.js';
 export {
   findBinary,

@@ -20,7 +20,7 @@ import { expect } from 'vitest';
 export { auditEvents, type AuditEvent } from '../helpers/warden.js';
 import {
   SANDBOX_USER,
-  TEST_USER,
+  modeUser,
   userIds,
   warden,
   type Mode,
@@ -52,22 +52,23 @@ export async function waitFor(check: () => boolean, timeoutMs: number, intervalM
 
 /** uid/gid the sandboxed command runs as on the host in `mode`. */
 export function sandboxIds(mode: Mode): { uid: number; gid: number } {
-  const ids = userIds(mode === 'root' ? SANDBOX_USER : TEST_USER);
+  const ids = userIds(modeUser(mode) ?? SANDBOX_USER);
   if (ids === null) throw new Error(`user for mode ${mode} missing: run scripts/setup.sh --test-user`);
   return { uid: ids.uid, gid: ids.gid };
 }
 
 /** uid/gid warden itself runs as in `mode`. */
 export function wardenIds(mode: Mode): { uid: number; gid: number } {
-  if (mode === 'root') return { uid: 0, gid: 0 };
-  const ids = userIds(TEST_USER);
-  if (ids === null) throw new Error(`${TEST_USER} missing`);
+  const name = modeUser(mode);
+  if (name === null) return { uid: 0, gid: 0 };
+  const ids = userIds(name);
+  if (ids === null) throw new Error(`${name} missing`);
   return { uid: ids.uid, gid: ids.gid };
 }
 
 /** Where a mode's warden keeps its per-run directories (see src/runtime/run-dir.ts; the harness sets no XDG_RUNTIME_DIR). */
 export function runtimeRoot(mode: Mode): string {
-  return mode === 'root' ? '/run/warden' : `/tmp/warden-${wardenIds('user').uid}`;
+  return mode === 'root' ? '/run/warden' : `/tmp/warden-${wardenIds(mode).uid}`;
 }
 
 /** The egress proxy's unix socket of a live run. */

@@ -8,11 +8,23 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 
-export type Mode = 'root' | 'user';
+/**
+ * Who runs warden: root, the ordinary user `warden-tester` (cgroups delegated to it), or the
+ * ordinary user `warden-nocg` (no cgroup delegation: limits fall back to rlimits). The suites run
+ * in `availableModes()`; tests of the no-delegation path name 'nocg' explicitly.
+ */
+export type Mode = 'root' | 'user' | 'nocg';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const TEST_USER = 'warden-tester';
+/** An ordinary user without cgroup delegation (scripts/setup.sh --test-user creates it). */
+export const NOCG_USER = 'warden-nocg';
 export const SANDBOX_USER = 'warden-sandbox';
+
+/** The ordinary user a mode runs warden as (null: root). */
+export function modeUser(mode: Mode): string | null {
+  return mode === 'root' ? null : mode === 'user' ? TEST_USER : NOCG_USER;
+}
 
 /** uid/gid of a local user, or null. */
 export function userIds(name: string): { uid: number; gid: number; home: string } | null {
@@ -30,7 +42,7 @@ export function availableModes(): Mode[] {
 
 /** Where the CLI entry lives for a mode (the test user may not be able to read the checkout). */
 export function wardenBin(mode: Mode): string {
-  if (mode === 'user') {
+  if (mode !== 'root') {
     const copy = process.env.WARDEN_TEST_INSTALL;
     if (copy !== undefined && copy !== '') return join(copy, 'bin', 'warden.cjs');
   }
@@ -94,9 +106,8 @@ export interface WardenOptions {
 
 /** The state dir a mode's warden uses in tests (kept apart from a real installation's). */
 export function testStateDir(mode: Mode): string {
-  return mode === 'root'
-    ? '/var/lib/warden-test'
-    : join(userIds(TEST_USER)?.home ?? '/tmp', '.local', 'state', 'warden-test');
+  const name = modeUser(mode);
+  return name === null ? '/var/lib/warden-test' : join(userIds(name)?.home ?? '/tmp', '.local', 'state', 'warden-test');
 }
 
 /**
@@ -104,9 +115,9 @@ export function testStateDir(mode: Mode): string {
  * Resolves when warden exits (never rejects on a non-zero exit).
  */
 export function warden(mode: Mode, args: readonly string[], options: WardenOptions): Promise<WardenResult> {
-  const user = mode === 'user' ? userIds(TEST_USER) : null;
-  if (mode === 'user' && user === null)
-    throw new Error(`test user ${TEST_USER} missing: run scripts/setup.sh --test-user`);
+  const name = modeUser(mode);
+  const user = name === null ? null : userIds(name);
+  if (name !== null && user === null) throw new Error(`test user ${name} missing: run scripts/setup.sh --test-user`);
   let summaryFile: string | null = null;
   let finalArgs = [...args];
   if (args[0] === 'run') {
@@ -177,7 +188,7 @@ export function makeWorkspace(mode: Mode, name = 'ws'): string {
   chmodSync(parent, 0o755);
   const workspace = join(parent, name);
   mkdirSync(workspace);
-  const owner = userIds(mode === 'root' ? SANDBOX_USER : TEST_USER);
+  const owner = userIds(modeUser(mode) ?? SANDBOX_USER);
   if (owner === null) throw new Error(`user for mode ${mode} missing: run scripts/setup.sh --test-user`);
   chownSync(workspace, owner.uid, owner.gid);
   return workspace;
@@ -185,7 +196,7 @@ export function makeWorkspace(mode: Mode, name = 'ws'): string {
 
 /** Chowns a path created by the (root) test to the workspace owner of `mode`. */
 export function giveToSandbox(mode: Mode, path: string): void {
-  const owner = userIds(mode === 'root' ? SANDBOX_USER : TEST_USER);
+  const owner = userIds(modeUser(mode) ?? SANDBOX_USER);
   if (owner !== null) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, path]);
 }
 
@@ -238,7 +249,7 @@ export async function agentAuditEvents(mode: Mode, cwd: string, agent: string): 
 
 /** Whether the user a mode's sandboxes run as can read `path` (the checkout may be private). */
 export function readableBySandbox(mode: Mode, ...paths: string[]): boolean {
-  const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
+  const user = modeUser(mode) ?? SANDBOX_USER;
   return (
     spawnSync('runuser', [
       '-u',
@@ -263,7 +274,8 @@ export function gatewayStdioCommand(
     readonly env?: Readonly<Record<string, string>>;
   },
 ): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
-  const user = mode === 'user' ? userIds(TEST_USER) : null;
+  const name = modeUser(mode);
+  const user = name === null ? null : userIds(name);
   const args = [
     wardenBin(mode),
     '--config',
@@ -277,7 +289,7 @@ export function gatewayStdioCommand(
   ];
   return {
     command: user === null ? process.execPath : 'runuser',
-    args: user === null ? args : ['-u', TEST_USER, '--', process.execPath, ...args],
+    args: name === null ? args : ['-u', name, '--', process.execPath, ...args],
     cwd: options.workspace,
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',

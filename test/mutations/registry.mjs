@@ -75,7 +75,7 @@ export const MUTATIONS = [
     why: 'a memory bomb eats the host',
     edits: [
       {
-        file: 'src/sandbox/cgroups.ts',
+        file: 'src/sandbox/limits/cgroup-v1.ts',
         find: "writeFileSync(join(dir, 'memory.limit_in_bytes'), bytes);",
         replace: 'void bytes;',
       },
@@ -88,7 +88,7 @@ export const MUTATIONS = [
     why: 'a fork bomb takes the host down',
     edits: [
       {
-        file: 'src/sandbox/cgroups.ts',
+        file: 'src/sandbox/limits/cgroup-v1.ts',
         find: "writeFileSync(join(dir, 'pids.max'), String(limits.pids));",
         replace: 'void limits.pids;',
       },
@@ -125,6 +125,50 @@ export const MUTATIONS = [
       },
     ],
     tests: { files: ['test/escape/descriptors.test.ts'], names: 'SBX-23' },
+  },
+  {
+    id: 'rlimit-data-not-set',
+    threats: ['SBX-14'],
+    why: 'without a cgroup, a memory bomb eats the host',
+    edits: [
+      {
+        file: 'src/sandbox/limits/run-limits.ts',
+        find: "if (this.rlimits.dataBytes !== null) args.push('--rlimit', 'data', String(this.rlimits.dataBytes));",
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/integration/limits.test.ts'], names: 'SBX-14 a memory bomb stops at the memory limit' },
+  },
+  {
+    id: 'rlimit-nproc-not-set',
+    threats: ['SBX-14'],
+    why: 'without a cgroup, a fork bomb takes the host down',
+    edits: [
+      {
+        file: 'src/sandbox/limits/run-limits.ts',
+        find: "if (this.rlimits.nproc !== null) args.push('--rlimit', 'nproc', String(this.rlimits.nproc));",
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/integration/limits.test.ts'], names: 'SBX-14 a fork bomb stops at the process limit' },
+  },
+  {
+    id: 'proxy-start-unsettled',
+    threats: ['SBX-18'],
+    why: 'a sandbox that fails to start crashes warden (unhandled rejection, minified source) instead of saying why',
+    edits: [
+      {
+        file: 'src/runtime/confined.ts',
+        find: 'launchAfter.catch(() => undefined);',
+        replace: '',
+      },
+      {
+        file: 'src/runtime/confined.ts',
+        find: 'await proxyListening.catch(() => undefined);',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/integration/limits.test.ts'], names: 'SBX-18 a cgroup that cannot be made' },
   },
 
   // ------------------------------------------------------------------------ egress (NET)

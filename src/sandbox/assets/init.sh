@@ -8,7 +8,10 @@
 # With --stderr-to-stdout the command's stderr is its stdout (warden relays both through one pipe
 # when they go to the same place). The shell init cannot open a pty: warden never asks it for one.
 #
-# usage: init.sh [--stderr-to-stdout] [PORT SOCKET]... -- COMMAND [ARGS...]
+# Each --rlimit NAME VALUE (data: bytes, nproc: a count) is set, soft and hard, just before the
+# exec, inside the sandbox's user namespace (see warden-init.c for why there).
+#
+# usage: init.sh [--stderr-to-stdout] [--rlimit data|nproc VALUE]... [PORT SOCKET]... -- COMMAND [ARGS...]
 set -u
 stderr_to=6
 if [ "${1:-}" = "--stderr-to-stdout" ]; then
@@ -20,6 +23,16 @@ fi
 # only name descriptors 0-9 in a redirection; warden-init (the normal init) closes every one.
 for n in 3 4 7 8 9; do
   [ -e "/proc/$$/fd/$n" ] && eval "exec $n>&-"
+done
+limits=""
+while [ "$#" -ge 3 ] && [ "$1" = "--rlimit" ]; do
+  case "$2" in
+    # dash's ulimit -d takes KiB; -p is RLIMIT_NPROC (its "process" limit).
+    data) limits="$limits -d $(($3 / 1024))" ;;
+    nproc) limits="$limits -p $3" ;;
+    *) echo "warden: bad --rlimit $2" >&2; exit 125 ;;
+  esac
+  shift 3
 done
 hexports=""
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
@@ -51,6 +64,21 @@ done
 if [ "$#" -eq 0 ]; then
   echo "warden: no command given" >&2
   exit 125
+fi
+if [ -n "$limits" ]; then
+  # Pairs "-d N" / "-p N"; each ulimit sets the soft and the hard limit (no -S/-H given).
+  set -f
+  # shellcheck disable=SC2086
+  set -- $limits -- "$@"
+  while [ "$1" != "--" ]; do
+    if ! ulimit "$1" "$2"; then
+      echo "warden: cannot set the resource limit ulimit $1 $2" >&2
+      exit 125
+    fi
+    shift 2
+  done
+  shift
+  set +f
 fi
 printf R >&5
 if [ "$stderr_to" = 1 ]; then

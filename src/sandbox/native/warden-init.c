@@ -25,11 +25,17 @@
  *    to the command; its exit status becomes this init's (128 + signal when it was killed).
  * 5. With --stderr-to-stdout the command's fd 2 is its fd 1 (or the pty) rather than fd 6: warden
  *    relays both through one pipe when they go to the same place, which keeps their order.
+ * 6. Each --rlimit NAME VALUE (warden's fallback when no cgroup holds a limit, see
+ *    src/sandbox/limits/) sets that resource limit, soft and hard, before the command starts.
+ *    It is set here, inside the sandbox, for RLIMIT_NPROC's sake: the kernel counts processes per
+ *    user *and user namespace*, so a limit set in the sandbox's own namespace counts the sandbox's
+ *    processes only, not every process of the user on the host.
  *
  * It replaces a shell init plus socat, which spent ~15 ms starting socat and polling for its
  * listener on every run. Built by scripts/build.mjs with the system C compiler, statically.
  *
- * usage: warden-init [--forward PORT SOCKET]... [--pty ROWS COLS] [--stderr-to-stdout] -- COMMAND [ARGS...]
+ * usage: warden-init [--forward PORT SOCKET]... [--pty ROWS COLS] [--stderr-to-stdout]
+ *                    [--rlimit data|nproc VALUE]... -- COMMAND [ARGS...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,6 +61,7 @@
 #include <unistd.h>
 
 #define MAX_FORWARDS 8
+#define MAX_RLIMITS 4
 #define MAX_CONNECTIONS 1024
 #define BUFFER_SIZE 65536
 #define READY_FD 5
@@ -279,6 +286,38 @@ static void listen_forward(int f, const char *port_text, const char *socket_path
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind 127.0.0.1");
     if (listen(fd, 511) < 0) die("listen");
     forwards[f].listener = fd;
+}
+
+static struct {
+    int resource;
+    rlim_t value;
+} rlimits[MAX_RLIMITS];
+static int rlimit_count;
+
+/* Records --rlimit NAME VALUE; applied before the command starts (see apply_rlimits). */
+static void add_rlimit(const char *name, const char *value_text) {
+    int resource;
+    if (strcmp(name, "data") == 0) resource = RLIMIT_DATA;
+    else if (strcmp(name, "nproc") == 0) resource = RLIMIT_NPROC;
+    else { errno = EINVAL; die("bad --rlimit name (data or nproc)"); }
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(value_text, &end, 10);
+    if (errno != 0 || *end != '\0' || end == value_text || value_text[0] == '-' || value == 0) {
+        errno = EINVAL;
+        die("bad --rlimit value");
+    }
+    rlimits[rlimit_count].resource = resource;
+    rlimits[rlimit_count].value = (rlim_t)value;
+    rlimit_count++;
+}
+
+/* Soft and hard alike: the command cannot raise either (that needs CAP_SYS_RESOURCE on the host). */
+static void apply_rlimits(void) {
+    for (int r = 0; r < rlimit_count; r++) {
+        struct rlimit limit = {.rlim_cur = rlimits[r].value, .rlim_max = rlimits[r].value};
+        if (setrlimit(rlimits[r].resource, &limit) < 0) die("setrlimit");
+    }
 }
 
 #ifndef TIOCGPTPEER
@@ -534,8 +573,11 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "--stderr-to-stdout") == 0) {
             stderr_to_stdout = 1;
             i += 1;
+        } else if (strcmp(argv[i], "--rlimit") == 0 && i + 2 < argc && rlimit_count < MAX_RLIMITS) {
+            add_rlimit(argv[i + 1], argv[i + 2]);
+            i += 3;
         } else {
-            fprintf(stderr, "usage: warden-init [--forward PORT SOCKET]... [--pty ROWS COLS] [--stderr-to-stdout] -- COMMAND [ARGS...]\n");
+            fprintf(stderr, "usage: warden-init [--forward PORT SOCKET]... [--pty ROWS COLS] [--stderr-to-stdout] [--rlimit data|nproc VALUE]... -- COMMAND [ARGS...]\n");
             return 125;
         }
     }
@@ -586,6 +628,11 @@ int main(int argc, char **argv) {
         }
         for (int f = 0; f < forward_count; f++) close(forwards[f].listener);
     }
+
+    /* After the relay's fork (the relay is warden's; the limits are the command's), before "ready":
+       a limit that cannot be set fails the sandbox's setup, not the command. With a pty, this init
+       stays as the terminal's relay under the same limits; it forks once, for the command. */
+    apply_rlimits();
 
     if (pty) {
         int master, slave;

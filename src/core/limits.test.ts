@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { describeLimits, unenforcedLimits, type LimitEnforcement } from './limits.js';
+
+const GiB = 1024 ** 3;
+
+describe('describeLimits', () => {
+  it('says which backend holds each limit, with memory in binary units', () => {
+    const v1: LimitEnforcement[] = [
+      { limit: 'memory', value: 4 * GiB, by: 'cgroup-v1', scope: 'sandbox' },
+      { limit: 'pids', value: 1024, by: 'cgroup-v1', scope: 'sandbox' },
+      { limit: 'cpu', value: 1.8, by: 'cgroup-v1', scope: 'sandbox' },
+    ];
+    expect(describeLimits(v1)).toEqual([
+      'limits: memory 4 GiB (cgroup v1), processes 1024 (cgroup v1), cpu 1.8 cores (cgroup v1)',
+    ]);
+  });
+
+  it('says plainly what is not enforced and why, and that an rlimit covers each process on its own', () => {
+    const fallback: LimitEnforcement[] = [
+      { limit: 'memory', value: 1.5 * GiB, by: 'rlimit', scope: 'process', note: 'RLIMIT_DATA …' },
+      { limit: 'pids', value: 64, by: 'rlimit', scope: 'sandbox', note: 'RLIMIT_NPROC …' },
+      { limit: 'cpu', value: 1, by: 'none', scope: 'none', note: 'no cgroup cpu controller: not delegated' },
+    ];
+    expect(describeLimits(fallback, 30 * 60_000)).toEqual([
+      'limits: memory 1.5 GiB per process (rlimit), processes 64 (rlimit), timeout 30m (warden)',
+      'limits NOT enforced: cpu (no cgroup cpu controller: not delegated)',
+    ]);
+    expect(unenforcedLimits(fallback)).toEqual(['cpu']);
+  });
+
+  it('nothing held says so', () => {
+    const none: LimitEnforcement[] = [{ limit: 'cpu', value: 2, by: 'none', scope: 'none' }];
+    expect(describeLimits(none)).toEqual(['limits: none enforced', 'limits NOT enforced: cpu']);
+  });
+});
