@@ -57,6 +57,8 @@ export interface RunContext {
     readonly stderr: Readable | null;
     /** Resizes the command's pty. */
     readonly resize: (size: TerminalSize) => void;
+    /** Asks the command to redraw its pty (after warden was suspended). */
+    readonly redraw: () => void;
     /** Stops the run because the user asked for it at the terminal (reason interrupted, exit 130). */
     readonly interrupt: () => void;
   }) => void;
@@ -210,6 +212,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       stdout: running.stdout,
       stderr: running.stderr,
       resize: (size) => running.resize(size),
+      redraw: () => running.redraw(),
       interrupt: () => {
         if (commandExited) return;
         reason = 'interrupted';

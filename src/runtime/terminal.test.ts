@@ -160,6 +160,14 @@ describe('TerminalModes', () => {
     expect(restoreAfter('\x1b', '[?25l')).toContain('\x1b[?25h');
   });
 
+  it('switches back on, after a suspend, exactly what it switched off', () => {
+    const modes = new TerminalModes();
+    modes.feed(Buffer.from('\x1b[?1049h\x1b[?25l\x1b[>1u\x1b[>5u\x1b[<u\x1b[>4;2m', 'latin1'));
+    expect(modes.reapplySequence()).toBe('\x1b[?1049h\x1b[?25l\x1b[>1u\x1b[>4;2m');
+    expect(modes.restoreSequence()).toBe('\x1b[0m\x1b[?1049l\x1b[?25h\x1b[<1u\x1b[>4m');
+    expect(new TerminalModes().reapplySequence()).toBe('');
+  });
+
   it('ignores modes it does not know and private sequences that are not mode switches', () => {
     expect(restoreAfter('\x1b[?12345h\x1b[?1049$p\x1b[>0q')).toBe('');
   });

@@ -14,7 +14,8 @@
  * CTRL_C_REPEAT_MS of the one before, warden stops the sandbox (reason `interrupted`, exit 130).
  * The terminal is restored (cooked mode, and whatever modes the command switched on and did not
  * switch off: alternate screen, hidden cursor, mouse reporting, bracketed paste, keyboard
- * protocols) on every exit path: close(), and the process's 'exit' as a last resort.
+ * protocols) on every exit path: close(), and the process's 'exit' as a last resort; also while
+ * warden is suspended (SIGTSTP), and taken back when it continues (SIGCONT).
  */
 import { spawnSync } from 'node:child_process';
 import { fstatSync, readFileSync, writeSync } from 'node:fs';
@@ -179,8 +180,10 @@ const MODE_DEFAULTS: ReadonlyMap<number, boolean> = new Map([
  */
 export class TerminalModes {
   readonly #modes = new Map<number, boolean>();
-  #kittyDepth = 0;
-  #modifyOtherKeys = false;
+  /** Flags of each kitty keyboard level pushed and not popped. */
+  readonly #kitty: number[] = [];
+  /** modifyOtherKeys level (0: off). */
+  #modifyOtherKeys = 0;
   #carry = '';
 
   /** Feeds a chunk of the command's output. */
@@ -196,11 +199,14 @@ export class TerminalModes {
       if (lead === '?' && (final === 'h' || final === 'l')) {
         for (const n of numbers) if (MODE_DEFAULTS.has(n)) this.#modes.set(n, final === 'h');
       } else if (final === 'u' && lead === '>') {
-        this.#kittyDepth++;
+        // A bounded stack: a program that only pushes cannot grow it without end.
+        if (this.#kitty.length < 64) this.#kitty.push(Number.isNaN(numbers[0]) ? 0 : (numbers[0] ?? 0));
       } else if (final === 'u' && lead === '<') {
-        this.#kittyDepth = Math.max(0, this.#kittyDepth - (Number.isNaN(numbers[0]) ? 1 : (numbers[0] ?? 1)));
+        const pops = Number.isNaN(numbers[0]) ? 1 : (numbers[0] ?? 1);
+        this.#kitty.splice(Math.max(0, this.#kitty.length - pops));
       } else if (final === 'm' && lead === '>' && numbers[0] === 4) {
-        this.#modifyOtherKeys = numbers.length > 1 && (numbers[1] ?? 0) > 0;
+        const level = numbers[1];
+        this.#modifyOtherKeys = level === undefined || Number.isNaN(level) ? 0 : level;
       }
     }
     // An escape sequence cut at the chunk's end is completed by the next chunk.
@@ -220,9 +226,21 @@ export class TerminalModes {
       if (on === MODE_DEFAULTS.get(mode)) continue;
       out += `\x1b[?${mode}${on ? 'l' : 'h'}`;
     }
-    if (this.#kittyDepth > 0) out += `\x1b[<${this.#kittyDepth}u`;
-    if (this.#modifyOtherKeys) out += '\x1b[>4m';
+    if (this.#kitty.length > 0) out += `\x1b[<${this.#kitty.length}u`;
+    if (this.#modifyOtherKeys > 0) out += '\x1b[>4m';
     return out === '' ? '' : `\x1b[0m${out}`;
+  }
+
+  /** The bytes that switch back on what restoreSequence() switched off (after a suspend). */
+  reapplySequence(): string {
+    let out = '';
+    for (const [mode, on] of this.#modes) {
+      if (on === MODE_DEFAULTS.get(mode)) continue;
+      out += `\x1b[?${mode}${on ? 'h' : 'l'}`;
+    }
+    for (const flags of this.#kitty) out += `\x1b[>${flags}u`;
+    if (this.#modifyOtherKeys > 0) out += `\x1b[>4;${this.#modifyOtherKeys}m`;
+    return out;
   }
 }
 
@@ -233,7 +251,7 @@ export class TerminalModes {
  * leaving raw mode (setRawMode(false)) restores the settings from before, OPOST included.
  */
 function rawOutput(): void {
-  spawnSync('stty', ['-opost'], { stdio: [0, 'ignore', 'ignore'], timeout: 5000 });
+  spawnSync('/bin/stty', ['-opost'], { stdio: [0, 'ignore', 'ignore'], timeout: 5000 });
 }
 
 /** Whether this process is in its terminal's foreground process group (from /proc/self/stat). */
@@ -254,6 +272,8 @@ export interface AttachedRun {
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
   resize(size: TerminalSize): void;
+  /** Asks the command to redraw its screen (SIGWINCH at the same size). */
+  redraw(): void;
   /** Stops the run because the user asked for it from the terminal. */
   interrupt(): void;
 }
@@ -313,7 +333,7 @@ export class RunTerminal {
   /** Starts relaying; with a pty, the user's terminal goes into raw mode until close(). */
   attach(run: AttachedRun): void {
     if (this.#closed) return;
-    const { stdin, stdout, stderr } = this.#streams;
+    const { stdout, stderr } = this.#streams;
     if (run.stdout !== null) this.#relayOutput(run.stdout, stdout);
     if (run.stderr !== null) this.#relayOutput(run.stderr, stderr);
     if (this.stdio.pty !== null) {
@@ -322,15 +342,38 @@ export class RunTerminal {
       run.stdout?.on('data', (chunk: Buffer) => modes.feed(chunk));
       process.once('exit', this.#onExit);
       this.#undo.push(() => process.off('exit', this.#onExit));
-      stdin.setRawMode(true);
-      this.#raw = true;
-      rawOutput();
+      this.#enterRaw();
       this.#watch = new InterruptWatch(() => run.interrupt());
       const onResize = (): void => run.resize({ rows: stdout.rows || 24, cols: stdout.columns || 80 });
       stdout.on('resize', onResize);
       this.#undo.push(() => stdout.off('resize', onResize));
       // A resize between choosing the size and now would otherwise go unnoticed.
       onResize();
+      // Suspended (`kill -TSTP`; Ctrl-Z itself goes to the command): give the user's shell its
+      // terminal back as it was, then stop. Continued (`fg`, or SIGCONT after any stop, when the
+      // shell may have reset the terminal): raw again, the command's modes back, a redraw.
+      const onSuspend = (): void => {
+        this.#restore();
+        process.kill(process.pid, 'SIGSTOP');
+      };
+      const onContinue = (): void => {
+        if (this.#closed) return;
+        this.#enterRaw();
+        const sequence = modes.reapplySequence();
+        try {
+          if (sequence !== '') writeSync(1, sequence);
+        } catch {
+          // the terminal is gone
+        }
+        onResize();
+        run.redraw();
+      };
+      process.on('SIGTSTP', onSuspend);
+      process.on('SIGCONT', onContinue);
+      this.#undo.push(() => {
+        process.off('SIGTSTP', onSuspend);
+        process.off('SIGCONT', onContinue);
+      });
     }
     if (run.stdin !== null) this.#relayInput(run.stdin);
   }
@@ -342,6 +385,15 @@ export class RunTerminal {
     this.#watch?.dispose();
     for (const undo of this.#undo.splice(0).reverse()) undo();
     this.#restore();
+  }
+
+  /** Raw mode on warden's terminal (again: after a stop the shell may have changed it behind Node's back). */
+  #enterRaw(): void {
+    const stdin = this.#streams.stdin;
+    if (this.#raw) stdin.setRawMode(false);
+    stdin.setRawMode(true);
+    this.#raw = true;
+    rawOutput();
   }
 
   #restore(): void {

@@ -10,7 +10,7 @@
  * 2 = bwrap's and the launcher's own messages (captured), 3 = the seccomp program (read by bwrap),
  * 4 = bwrap's JSON status (child pid, exit code), 5 = ready/error pipe (launcher errors, init's
  * ready byte), 6 = the command's real stderr, 7 = bwrap's arguments, 8 = the pty's control
- * channel (window sizes; only with a pty). None of 3-8 reaches the command: bwrap consumes 3, 4
+ * channel (window sizes, redraw; only with a pty). None of 3-8 reaches the command: bwrap consumes 3, 4
  * and 7, the init closes 5, moves 6 to 2, keeps 8 to itself, and closes any other descriptor
  * warden's own caller left open.
  */
@@ -64,6 +64,8 @@ export interface SandboxHandle {
   readonly stderr: Readable | null;
   /** Resizes the sandbox's pty (its foreground process group gets SIGWINCH); a no-op without one. */
   resize(size: TerminalSize): void;
+  /** Asks the pty's foreground process group to redraw (SIGWINCH at the same size); a no-op without one. */
+  redraw(): void;
   /** Controllers a cgroup holds for this run. */
   readonly cgroupControllers: readonly string[];
   /** How each requested limit is held (cgroup v1/v2, rlimit, or not at all). */
@@ -308,6 +310,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
       const rows = clampDimension(size.rows);
       const cols = clampDimension(size.cols);
       if (rows !== null && cols !== null) controlPipe.write(`W ${rows} ${cols}\n`);
+    },
+    redraw() {
+      if (controlPipe === undefined || hasExited || controlPipe.destroyed) return;
+      controlPipe.write('R\n');
     },
     cgroupControllers: cgroups.cgroupControllers,
     limits: cgroups.enforcement,

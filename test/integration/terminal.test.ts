@@ -161,6 +161,33 @@ sys.exit(0)
     expect(summary).toMatchObject({ reason: 'exited', exit_code: 0 });
   });
 
+  it('warden suspended (SIGTSTP) gives the terminal back as it was; continued, it takes it again and the command redraws', async () => {
+    const code = `
+import os, signal, sys
+signal.signal(signal.SIGWINCH, lambda *_: os.write(1, b'REDRAW\\r\\n'))
+os.write(1, b'${TUI_ON}READY\\r\\n')
+print('LINE', sys.stdin.readline().strip(), flush=True)
+`;
+    const run = start(['--', PY, '-c', code]);
+    await run.session.waitFor('READY');
+    expect((await run.session.termios()).icanon).toBe(false);
+    const before = run.session.output.length;
+    run.session.kill(20); // SIGTSTP
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await expectCooked(run);
+    expect(run.session.output.slice(before)).toContain('\x1b[?1049l');
+    const stopped = run.session.output.length;
+    run.session.kill(18); // SIGCONT
+    await run.session.waitFor('REDRAW', 10_000, stopped);
+    expect(await run.session.termios()).toMatchObject({ icanon: false, echo: false, isig: false, opost: false });
+    expect(run.session.output.slice(stopped)).toContain('\x1b[?1049h');
+    run.session.write('bye\r');
+    const { exit } = await run.done;
+    expect(run.session.text).toContain('LINE bye');
+    expect(exit.code).toBe(0);
+    await expectCooked(run);
+  });
+
   it('the terminal is restored when the command is killed', async () => {
     const code = `
 import os, time

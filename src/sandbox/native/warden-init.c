@@ -21,7 +21,7 @@
  *    is the byte 0x03 that this pty's line discipline turns into SIGINT for the command's
  *    foreground process group, and job control, isatty() and TIOCGWINSZ work inside. Window size
  *    changes arrive on fd 8 as lines "W ROWS COLS" and are applied with TIOCSWINSZ (the kernel
- *    then sends SIGWINCH). Signals warden sends to this init (SIGTERM, SIGHUP, ...) are passed on
+ *    then sends SIGWINCH); "R" asks for a redraw after warden was suspended. Signals warden sends to this init (SIGTERM, SIGHUP, ...) are passed on
  *    to the command; its exit status becomes this init's (128 + signal when it was killed).
  * 5. With --stderr-to-stdout the command's fd 2 is its fd 1 (or the pty) rather than fd 6: warden
  *    relays both through one pipe when they go to the same place, which keeps their order.
@@ -405,8 +405,9 @@ static unsigned short parse_dimension(const char *text) {
 }
 
 /*
- * Window-size messages from warden on fd 8: lines "W ROWS COLS". Anything else, or a line longer
- * than the buffer, is ignored: warden is the only writer, but the channel is still bounded.
+ * Messages from warden on fd 8: lines "W ROWS COLS" (a window size) and "R" (redraw: SIGWINCH to
+ * the pty's foreground process group). Anything else, or a line longer than the buffer, is
+ * ignored: warden is the only writer, but the channel is still bounded.
  */
 static char control_line[64];
 static size_t control_length;
@@ -414,6 +415,12 @@ static int control_overlong;
 
 static void apply_control_line(int master) {
     char *rows_text = control_line + 2, *cols_text;
+    if (control_length == 1 && control_line[0] == 'R') {
+        /* Redraw: warden's terminal was someone else's for a while (warden was suspended). */
+        pid_t group = tcgetpgrp(master);
+        if (group > 0) kill(-group, SIGWINCH);
+        return;
+    }
     if (control_length < 5 || control_line[0] != 'W' || control_line[1] != ' ') return;
     cols_text = strchr(rows_text, ' ');
     if (cols_text == NULL) return;
