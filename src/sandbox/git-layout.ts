@@ -124,7 +124,7 @@ function resolvePath(base: string, path: string): string {
 
 function realOrNull(path: string): string | null {
   try {
-    return realpathSync(path);
+    return realpathSync.native(path);
   } catch {
     return null;
   }

@@ -12,8 +12,9 @@
  * compute (`$(git rev-parse --show-toplevel)/x`) is missed: docs/threat-model.md says so.
  */
 import { lstatSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 
 /** Config files read for commands, relative to a writable root, with the reader for each. */
 const CONFIG_READERS: readonly { readonly file: string; readonly read: (text: string) => string[] }[] = [
@@ -162,7 +163,7 @@ function resolveInside(root: string, path: string): string | null {
   if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return null;
   try {
     if (lstatSync(path).isSymbolicLink()) {
-      const real = realpathSync(path);
+      const real = realpathSync.native(path);
       const realRel = relative(root, real);
       return realRel.startsWith('..') || isAbsolute(realRel) ? null : real;
     }
@@ -210,7 +211,7 @@ function mcpServerCommands(text: string): string[] {
 /** `entry` of every hook (a local hook's entry is a command in the workspace). */
 function preCommitEntries(text: string): string[] {
   const found: string[] = [];
-  walkJson(parseYaml(text, { maxAliasCount: 100 }) as unknown, (key, value) => {
+  walkJson(parseYaml(text) as unknown, (key, value) => {
     if (key === 'entry' && typeof value === 'string') found.push(value);
   });
   return found;
@@ -219,10 +220,20 @@ function preCommitEntries(text: string): string[] {
 /** `run` of every command and job. */
 function lefthookRuns(text: string): string[] {
   const found: string[] = [];
-  walkJson(parseYaml(text, { maxAliasCount: 100 }) as unknown, (key, value) => {
+  walkJson(parseYaml(text) as unknown, (key, value) => {
     if (key === 'run' && typeof value === 'string') found.push(value);
   });
   return found;
+}
+
+let yaml: typeof Yaml | null = null;
+/**
+ * yaml's parser, loaded on first use: few workspaces have a YAML hook config, and loading the
+ * library on every `warden run` would cost start-up time (the config reader loads it lazily too).
+ */
+function parseYaml(text: string): unknown {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yaml.parse(text, { maxAliasCount: 100 });
 }
 
 /** Calls `visit` for every key/value pair in a parsed document (bounded depth). */

@@ -514,7 +514,7 @@ function lstatOrNull(path: string): Stats | null {
 
 function realOrNull(path: string): string | null {
   try {
-    return realpathSync(path);
+    return realpathSync.native(path);
   } catch {
     return null;
   }
