@@ -171,6 +171,89 @@ export const MUTATIONS = [
     tests: { files: ['test/integration/limits.test.ts'], names: 'SBX-18 a cgroup that cannot be made' },
   },
 
+  // ------------------------------------------------------- host-run files (SBX-06, SBX-20, SBX-21, SBX-22)
+  {
+    id: 'protected-entries-writable',
+    threats: ['SBX-06', 'SBX-20'],
+    why: 'an existing .git/config, .bashrc, .mcp.json, .vscode/ … can be rewritten to run code on the host',
+    edits: [
+      {
+        file: 'src/sandbox/fs-plan.ts',
+        find: "this.ops.push({ op: 'ro-bind', src: current, dest: current });",
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-06 SBX-20 every protected entry .* that exists' },
+  },
+  {
+    id: 'new-protected-entries-not-judged',
+    threats: ['SBX-06', 'SBX-20'],
+    why: 'a .bashrc, .mcp.json or .claude/settings.json the agent creates stays for the host to run',
+    edits: [{ file: 'src/sandbox/post-run.ts', find: '  check.newProtectedEntries();\n', replace: '' }],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'the agent creates is quarantined after the run' },
+  },
+  {
+    id: 'planted-repositories-not-judged',
+    threats: ['SBX-06', 'SBX-21'],
+    why: "a repository the agent plants runs its core.fsmonitor on the host's next git status",
+    edits: [
+      {
+        file: 'src/sandbox/post-run.ts',
+        find: "if (entries.some((entry) => entry.name === 'HEAD')) here = this.judgeGitDir(dir) ?? dir;",
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-06 a nested repository|SBX-21' },
+  },
+  {
+    id: 'walk-skips-git-data-dirs',
+    threats: ['SBX-21'],
+    why: "a repository hidden in another repository's objects/ is never looked at",
+    edits: [
+      {
+        file: 'src/sandbox/post-run.ts',
+        find: '          stack.push(path);',
+        replace:
+          "          if (!(entries.some((e) => e.name === 'HEAD') && ['objects', 'refs', 'logs'].includes(entry.name))) stack.push(path);",
+      },
+    ],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-21 a repository planted inside' },
+  },
+  {
+    id: 'unreadable-dirs-skipped',
+    threats: ['SBX-21'],
+    why: 'a repository under a directory made unreadable is never looked at (ordinary-user mode)',
+    edits: [
+      {
+        file: 'src/sandbox/post-run.ts',
+        find: "if (code !== 'EACCES' && code !== 'EPERM') return null; // gone: nothing git could use either",
+        replace: 'return null;',
+      },
+    ],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-21 a repository under a directory' },
+  },
+  {
+    id: 'named-scripts-writable',
+    threats: ['SBX-20'],
+    why: 'the script a protected hook, agent setting or MCP config runs can be rewritten',
+    edits: [
+      {
+        file: 'src/sandbox/fs-plan.ts',
+        find: 'for (const path of namedScripts(root, hookDirs))',
+        replace: 'for (const path of [] as string[])',
+      },
+    ],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-20 scripts' },
+  },
+  {
+    id: 'special-files-kept',
+    threats: ['SBX-22'],
+    why: 'FIFOs and sockets the agent leaves stay in the workspace',
+    edits: [
+      { file: 'src/sandbox/post-run.ts', find: '          this.specialFile(path);', replace: '          void path;' },
+    ],
+    tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-22' },
+  },
   // ------------------------------------------------------------------------ egress (NET)
   {
     id: 'any-address-is-global',
