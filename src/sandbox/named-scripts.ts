@@ -211,7 +211,7 @@ function mcpServerCommands(text: string): string[] {
 /** `entry` of every hook (a local hook's entry is a command in the workspace). */
 function preCommitEntries(text: string): string[] {
   const found: string[] = [];
-  walkJson(parseYaml(text) as unknown, (key, value) => {
+  walkJson(parseYaml(text), (key, value) => {
     if (key === 'entry' && typeof value === 'string') found.push(value);
   });
   return found;
@@ -220,7 +220,7 @@ function preCommitEntries(text: string): string[] {
 /** `run` of every command and job. */
 function lefthookRuns(text: string): string[] {
   const found: string[] = [];
-  walkJson(parseYaml(text) as unknown, (key, value) => {
+  walkJson(parseYaml(text), (key, value) => {
     if (key === 'run' && typeof value === 'string') found.push(value);
   });
   return found;
