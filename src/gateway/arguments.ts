@@ -22,6 +22,8 @@ export type PreparedArguments =
       readonly forwarded: Record<string, unknown>;
       /** One context per combination of path values (one, when the call holds at most one path per argument). */
       readonly contexts: readonly CallContext[];
+      /** Each path of the call as given and as resolved, in argument order (refusals quote them). */
+      readonly paths: readonly PathOrigin[];
     }
   | {
       readonly ok: false;
@@ -30,6 +32,18 @@ export type PreparedArguments =
       readonly outside?: boolean;
     };
 
+/** A path argument's value as the agent gave it and what warden resolved it to. */
+export interface PathOrigin {
+  /** The argument key as the plan names it (`path`, `files.path`). */
+  readonly argument: string;
+  readonly given: string;
+  /** The real path forwarded to the server. */
+  readonly path: string;
+  /** The places decided on (see ResolvedPath.seen). */
+  readonly seen: readonly string[];
+}
+
+const NO_PATHS: readonly PathOrigin[] = [];
 const MAX_SCHEMA_BYTES = 256 * 1024;
 const MAX_TEXT_ARGUMENT = 8192;
 /** Paths in one call (every path argument, array elements included). */
@@ -77,7 +91,7 @@ export function prepareArguments(
   resolver: () => CallPathResolver,
 ): PreparedArguments {
   if (plan.paths.length === 0 && plan.urls.length === 0 && plan.values.length === 0)
-    return { ok: true, forwarded: args, contexts: [{ args: {}, hosts: {}, ports: {} }] };
+    return { ok: true, forwarded: args, contexts: [{ args: {}, hosts: {}, ports: {} }], paths: NO_PATHS };
   if (plan.declared !== null) {
     for (const key of Object.keys(args))
       if (!plan.declared.has(key))
@@ -113,12 +127,13 @@ export function prepareArguments(
     )
       base.args[arg] = String(value);
   }
-  if (plan.paths.length === 0) return { ok: true, forwarded, contexts: [base] };
+  if (plan.paths.length === 0) return { ok: true, forwarded, contexts: [base], paths: NO_PATHS };
 
   // Every path argument: resolved, decided on, forwarded resolved.
   const calls = resolver();
   const seenByArgument = new Map<string, Set<string>>();
   const everyPath = new Set<string>();
+  const origins: PathOrigin[] = [];
   let count = 0;
   for (const key of plan.paths) {
     const seen = new Set<string>();
@@ -147,6 +162,7 @@ export function prepareArguments(
           seen.add(place);
           everyPath.add(place);
         }
+        origins.push({ argument: key, given: value, path: resolved.value.path, seen: resolved.value.seen });
         return resolved.value.path;
       },
       (reason) => {
@@ -167,7 +183,7 @@ export function prepareArguments(
       ok: false,
       reason: `the paths of this call make more than ${MAX_DECISIONS_PER_CALL} combinations to decide`,
     };
-  return { ok: true, forwarded, contexts };
+  return { ok: true, forwarded, contexts, paths: origins };
 }
 
 /**

@@ -30,14 +30,16 @@ import { isWardenError, WardenError } from '../core/errors.js';
 import { roundMs } from '../core/units.js';
 import {
   comparablePath,
+  explainCallDenial,
   type CallContext,
   type CompiledProfile,
   type Decision,
   type PolicyEngine,
   type PolicyResource,
 } from '../policy/index.js';
-import { prepareArguments, SchemaValidators } from './arguments.js';
+import { prepareArguments, SchemaValidators, type PathOrigin } from './arguments.js';
 import { conditionDirProblems, serverViewWarnings } from './condition-checks.js';
+import { describeRefusal } from './refusal.js';
 import { CallPathResolver } from './resolve-path.js';
 import { planTool, type PlanResult } from './tool-plan.js';
 import { buildCatalog, type Catalog, type CatalogEntry } from './catalog.js';
@@ -300,21 +302,19 @@ export class Gateway {
       if (outside) throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${LEADS_OUTSIDE}`);
       throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${prepared.reason}`);
     }
-    const { decision, outside } = this.#decideCall(entry, prepared.contexts, plan.plan.pathConditions);
+    const { decision, denied } = this.#decideCall(entry, prepared.contexts);
     const recorded = this.#options.redactor.redact(prepared.forwarded);
     if (!decision.allow) {
+      const refusal = this.#refusal(entry, decision, denied, plan.plan.pathConditions, prepared.paths);
       await this.#finish({
         ...base,
         arguments: recorded,
         decision: 'deny',
         policy_ids: decision.policyIds,
-        reason: decision.reason,
+        reason: refusal.audit,
         outcome: 'denied',
       });
-      throw rpcError(
-        RPC.denied,
-        `Warden policy refused this call to ${name}: ${outside ? LEADS_OUTSIDE : decision.reason}`,
-      );
+      throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${refusal.agent}`);
     }
     const upstream = this.#upstreams.get(entry.server);
     const started = performance.now();
@@ -673,30 +673,60 @@ export class Gateway {
 
   /**
    * A call with several paths is decided once per combination (see arguments.ts): allowed only
-   * when every one is, with every permit that allowed one; else the first refusal, naming the
-   * paths it was about. `outside`: a refused path lies outside the workspace, which the agent is
-   * not told more about (see resolve-path.ts).
+   * when every one is, with every permit that allowed one; else the first refusal and the context
+   * it refused.
    */
   #decideCall(
     entry: CatalogEntry<Tool>,
     contexts: readonly CallContext[],
-    pathKeys: readonly string[],
-  ): { decision: Decision; outside: boolean } {
+  ): { decision: Decision; denied: CallContext | null } {
     const permits = new Set<string>();
     for (const context of contexts) {
       const decision = this.#decide('call_tool', entry, 'tool', context);
-      if (!decision.allow) {
-        const paths = pathKeys.filter((key) => Object.hasOwn(context.args, key));
-        const about = paths.map((key) => `${key} = ${context.args[key]}`).join(', ');
-        const outside = paths.some((key) => !this.#inWorkspace(context.args[key] ?? ''));
-        return {
-          decision: about === '' ? decision : { ...decision, reason: `${decision.reason} (${about.slice(0, 500)})` },
-          outside,
-        };
-      }
+      if (!decision.allow) return { decision, denied: context };
       for (const id of decision.policyIds) permits.add(id);
     }
-    return { decision: { allow: true, policyIds: [...permits].sort(), reason: 'granted' }, outside: false };
+    return { decision: { allow: true, policyIds: [...permits].sort(), reason: 'granted' }, denied: null };
+  }
+
+  /**
+   * What a refused call's audit record and the agent are told: the argument, value, condition and
+   * warden.yaml entry that refused it (refusal.ts), worked out only now that it is refused. When a
+   * path decided on lies outside the workspace the agent is told no more than LEADS_OUTSIDE
+   * (see resolve-path.ts); the audit record says everything.
+   */
+  #refusal(
+    entry: CatalogEntry<Tool>,
+    decision: Decision,
+    denied: CallContext | null,
+    pathKeys: readonly string[],
+    paths: readonly PathOrigin[],
+  ): { audit: string; agent: string } {
+    const context = denied ?? { args: {}, hosts: {}, ports: {} };
+    const decided = pathKeys.filter((key) => Object.hasOwn(context.args, key));
+    const outside = decided.some((key) => !this.#inWorkspace(context.args[key] ?? ''));
+    const explanation = explainCallDenial(
+      this.#options.compiled.toolGrants,
+      entry.server,
+      entry.upstreamName,
+      context,
+      decision,
+    );
+    const options = {
+      tool: entry.upstreamName,
+      paths,
+      workspace: this.#options.workspace,
+      sensitive: (argument: string) => this.#options.redactor.isSensitive(argument),
+    };
+    const about = decided.map((key) => `${key} = ${context.args[key]}`).join(', ');
+    const fallback = about === '' ? decision.reason : `${decision.reason} (${about.slice(0, 500)})`;
+    const audit = describeRefusal(explanation, { ...options, shows: () => true }) ?? fallback;
+    if (outside) return { audit, agent: LEADS_OUTSIDE };
+    const agent = describeRefusal(explanation, {
+      ...options,
+      shows: (path) => this.#inWorkspace(comparablePath(path)),
+    });
+    return { audit, agent: agent ?? fallback };
   }
 
   /** Whether a comparable (NFC) resolved path lies in the workspace. */

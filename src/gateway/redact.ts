@@ -53,6 +53,11 @@ export class ArgumentRedactor {
       .digest('hex')}`;
   }
 
+  /** Whether an argument key (`token`, or `auth.token` for a nested one) names a sensitive value at any level. */
+  isSensitive(key: string): boolean {
+    return key.split('.').some((segment) => this.#sensitive.has(fold(segment)));
+  }
+
   /** A bounded copy of `args` safe to store. */
   redact(args: Readonly<Record<string, unknown>>): Record<string, unknown> {
     return this.#object(args, 0);

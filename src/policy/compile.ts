@@ -39,6 +39,36 @@ export interface ConditionalGrant {
   readonly pathArguments: readonly string[] | null;
 }
 
+/** One argument condition of a grant, as refusals describe it (see explain.ts). */
+export interface ExplainableCondition {
+  /** The argument key as written in `when` (`path`, `files.path`, `*`). */
+  readonly argument: string;
+  readonly kind: ArgumentKind;
+  /** Where it is in warden.yaml, e.g. `profiles.coding.mcp.allow[0].when.path.under`. */
+  readonly config: string;
+  /** What it admits, as shown: directories normalised (as compared), host patterns and values as written. */
+  readonly expected: readonly string[];
+  /** The same test as the policy's clause (native.ts). */
+  readonly test: NativeTest;
+}
+
+/**
+ * A grant or deny entry that names tools, kept so that a refused call can say which entry and
+ * which condition refused it. Built from the same config values as the policies; it explains
+ * decisions and never makes one.
+ */
+export interface ExplainableGrant {
+  /** Where it is in warden.yaml, e.g. `profiles.coding.mcp.deny[1]`. */
+  readonly config: string;
+  readonly effect: 'permit' | 'forbid';
+  readonly server: string;
+  /** Tool names or globs (as in the grant). */
+  readonly tools: readonly string[];
+  readonly conditions: readonly ExplainableCondition[];
+  /** Ids of its call_tool policies. */
+  readonly callPolicies: readonly string[];
+}
+
 export interface CompiledProfile {
   /** Policy id → Cedar text. */
   readonly policies: Readonly<Record<string, string>>;
@@ -47,6 +77,8 @@ export interface CompiledProfile {
   readonly shape: ContextShape;
   /** Every grant (allow and deny) with a `when`, in config order. */
   readonly conditionalGrants: readonly ConditionalGrant[];
+  /** Every allow and deny entry that names tools, in config order (allow first): refusals name them. */
+  readonly toolGrants: readonly ExplainableGrant[];
   /** Servers the profile grants anything of (the gateway starts only these). */
   readonly servers: readonly string[];
 }
@@ -86,6 +118,16 @@ interface Clause {
   readonly test: NativeTest;
 }
 
+/** An argument condition's clause and what it admits, as refusals show it. */
+interface ConditionClause extends Clause {
+  readonly expected: readonly string[];
+}
+
+/** `key` as a step of a config path: `.path`, or `['files.path']` / `['*']` when it is not a plain name. */
+export function configKey(key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `.${key}` : `['${key.replace(/['\\]/g, '\\$&')}']`;
+}
+
 function nameScope(server: string, kind: 'tool' | 'prompt', name: string): { scope: string; when: Clause | null } {
   const type = kind === 'tool' ? ENTITY.tool : ENTITY.prompt;
   if (!name.includes('*')) return { scope: `resource == ${cedarEntity(type, `${server}/${name}`)}`, when: null };
@@ -117,7 +159,7 @@ function conditionClause(
   condition: ArgumentCondition,
   workspace: string,
   effect: 'permit' | 'forbid',
-): Clause {
+): ConditionClause {
   const key = cedarString(arg);
   if (condition.under !== undefined) {
     const value = `context.args[${key}]`;
@@ -134,7 +176,7 @@ function conditionClause(
     const text = absentPasses
       ? `(!(context.args has ${key}) || (context.args has ${key} && (${alternatives.join(' || ')})))`
       : `(context.args has ${key} && (${alternatives.join(' || ')}))`;
-    return { text, test: pathUnder(arg, dirs, absentPasses) };
+    return { text, test: pathUnder(arg, dirs, absentPasses), expected: dirs };
   }
   if (condition.host_in !== undefined) {
     const patterns = condition.host_in.map((entry) => {
@@ -146,12 +188,14 @@ function conditionClause(
     return {
       text: `(context.hosts has ${key} && context.ports has ${key} && (${patterns.map((p) => hostCondition(arg, p)).join(' || ')}))`,
       test: hostIn(arg, patterns),
+      expected: condition.host_in,
     };
   }
   const values = (condition.one_of ?? []).map((v) => String(v));
   return {
     text: `(context.args has ${key} && (${values.map((v) => `context.args[${key}] == ${cedarString(v)}`).join(' || ')}))`,
     test: oneOf(arg, values),
+    expected: values,
   };
 }
 
@@ -168,8 +212,10 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
   const urls = new Set<string>();
   const servers = new Set<string>();
 
+  const toolGrants: ExplainableGrant[] = [];
   const emit = (
     id: string,
+    config: string,
     effect: 'permit' | 'forbid',
     actions: readonly PolicyAction[],
     scope: string,
@@ -180,24 +226,37 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
         ? `action == ${cedarEntity(ENTITY.action, actions[0] ?? '')}`
         : `action in [${actions.map((a) => cedarEntity(ENTITY.action, a)).join(', ')}]`;
     const clause = when.length === 0 ? '' : ` when { ${when.map((w) => w.text).join(' && ')} }`;
-    policies[id] = `${effect} (principal, ${action}, ${scope})${clause};`;
+    // The annotation names the entry of warden.yaml for whoever reads the Cedar text.
+    policies[id] = `@config(${cedarString(config)})\n${effect} (principal, ${action}, ${scope})${clause};`;
     native[id] = { effect, tests: when.map((w) => w.test) };
   };
 
   const compileEntry = (list: 'allow' | 'deny', index: number, grant: McpGrant) => {
     const effect = list === 'allow' ? 'permit' : 'forbid';
     const base = `${options.profileName}.${list}[${index}]`;
+    const config = `profiles${configKey(options.profileName)}.mcp.${list}[${index}]`;
     if (list === 'allow') servers.add(grant.server);
     const kinds: Record<string, ArgumentKind> = {};
     const dirs: string[] = [];
+    const explained: ExplainableCondition[] = [];
     const conditions = Object.entries(grant.when).map(([arg, condition]) => {
       const kind = argumentKind(condition);
       args.add(arg);
       if (kind === 'url') urls.add(arg);
       kinds[arg] = kind;
       for (const raw of condition.under ?? []) dirs.push(conditionPath(raw, options.workspace));
-      return conditionClause(arg, condition, options.workspace, effect);
+      const clause = conditionClause(arg, condition, options.workspace, effect);
+      const field = kind === 'path' ? 'under' : kind === 'url' ? 'host_in' : 'one_of';
+      explained.push({
+        argument: arg,
+        kind,
+        config: `${config}.when${configKey(arg)}.${field}`,
+        expected: clause.expected,
+        test: clause.test,
+      });
+      return clause;
     });
+    const callPolicies: string[] = [];
     if (conditions.length > 0)
       conditionalGrants.push({
         id: base,
@@ -214,12 +273,22 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
       // An allowed tool is listed whatever its arguments; a conditional deny refuses only the
       // matching calls, so it hides nothing.
       if (list === 'allow' || conditions.length === 0)
-        emit(`${base}.tool.${name}.list`, effect, ['list_tool'], scope, nameWhen);
-      emit(`${base}.tool.${name}.call`, effect, ['call_tool'], scope, [...nameWhen, ...conditions]);
+        emit(`${base}.tool.${name}.list`, config, effect, ['list_tool'], scope, nameWhen);
+      emit(`${base}.tool.${name}.call`, config, effect, ['call_tool'], scope, [...nameWhen, ...conditions]);
+      callPolicies.push(`${base}.tool.${name}.call`);
     }
+    if (grant.tools.length > 0)
+      toolGrants.push({
+        config,
+        effect,
+        server: grant.server,
+        tools: grant.tools,
+        conditions: explained,
+        callPolicies,
+      });
     for (const name of grant.prompts) {
       const { scope, when } = nameScope(grant.server, 'prompt', name);
-      emit(`${base}.prompt.${name}`, effect, ['list_prompt', 'get_prompt'], scope, when === null ? [] : [when]);
+      emit(`${base}.prompt.${name}`, config, effect, ['list_prompt', 'get_prompt'], scope, when === null ? [] : [when]);
     }
     grant.resources.forEach((uri, i) => {
       const scope = `resource is ${ENTITY.resource} in ${cedarEntity(ENTITY.server, grant.server)}`;
@@ -231,7 +300,7 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
                 ? { text: `resource.uri like ${cedarLikePattern(uri)}`, test: nameLike(uri) }
                 : { text: `resource.uri == ${cedarString(uri)}`, test: nameIs(uri) },
             ];
-      emit(`${base}.resource[${i}]`, effect, ['list_resource', 'read_resource'], scope, when);
+      emit(`${base}.resource[${i}]`, config, effect, ['list_resource', 'read_resource'], scope, when);
     });
   };
 
@@ -242,6 +311,7 @@ export function compileProfile(mcp: McpPolicyConfig, options: CompileOptions): C
     native,
     shape: { args: [...args], urls: [...urls] },
     conditionalGrants,
+    toolGrants,
     servers: [...servers],
   };
 }

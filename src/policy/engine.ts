@@ -72,6 +72,10 @@ const RESOURCE_TYPE: Record<ResourceKind, string> = {
   resource: ENTITY.resource,
 };
 const MAX_CACHED_DECISIONS = 65_536;
+/** The reason of a denial by a forbid (its ids are the decision's policyIds). */
+export const FORBIDDEN = 'forbidden';
+/** How the reason of a denial starts when no permit applied (and no forbid). */
+export const NOT_GRANTED = 'no policy grants';
 let engineCounter = 0;
 
 function uid(json: EntityUidJson): { type: string; id: string } {
@@ -160,7 +164,7 @@ export class PolicyEngine {
     const sliceKey = `${action}\u0000${type}\u0000${resourceId}`;
     const slice = this.#slice(sliceKey, action, type, resourceId, resource.server);
     if (slice.cedarId === null)
-      return { allow: false, policyIds: [], reason: `no policy grants ${action} on ${resource.kind} ${resourceId}` };
+      return { allow: false, policyIds: [], reason: `${NOT_GRANTED} ${action} on ${resource.kind} ${resourceId}` };
     if (!slice.usesContext) {
       const cached = this.#decisions.get(sliceKey);
       if (cached !== undefined) return cached;
@@ -225,11 +229,11 @@ export class PolicyEngine {
     }
     if (decision === 'allow') return { allow: true, policyIds: [...diagnostics.reason].sort(), reason: 'granted' };
     if (diagnostics.reason.length > 0)
-      return { allow: false, policyIds: [...diagnostics.reason].sort(), reason: 'forbidden' };
+      return { allow: false, policyIds: [...diagnostics.reason].sort(), reason: FORBIDDEN };
     return {
       allow: false,
       policyIds: [],
-      reason: `no policy grants ${action} on ${resource.kind} ${resourceUid.id}${context === undefined ? '' : ' with these arguments'}`,
+      reason: `${NOT_GRANTED} ${action} on ${resource.kind} ${resourceUid.id}${context === undefined ? '' : ' with these arguments'}`,
     };
   }
 
@@ -289,12 +293,12 @@ function decideNatively(
     if (!policy.tests.every((test) => test(seen))) continue;
     (policy.effect === 'forbid' ? forbids : permits).push(id);
   }
-  if (forbids.length > 0) return { allow: false, policyIds: forbids.sort(), reason: 'forbidden' };
+  if (forbids.length > 0) return { allow: false, policyIds: forbids.sort(), reason: FORBIDDEN };
   if (permits.length > 0) return { allow: true, policyIds: permits.sort(), reason: 'granted' };
   return {
     allow: false,
     policyIds: [],
-    reason: `no policy grants ${action} on ${resource.kind} ${resourceId}${context === undefined ? '' : ' with these arguments'}`,
+    reason: `${NOT_GRANTED} ${action} on ${resource.kind} ${resourceId}${context === undefined ? '' : ' with these arguments'}`,
   };
 }
 

@@ -9,7 +9,10 @@ export {
   type ConditionalGrant,
   type CompiledProfile,
   type CompileOptions,
+  type ExplainableCondition,
+  type ExplainableGrant,
 } from './compile.js';
+export { explainCallDenial, type CallDenialExplanation, type ConditionVerdict, type GrantVerdict } from './explain.js';
 export {
   PolicyEngine,
   type CallContext,

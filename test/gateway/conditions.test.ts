@@ -176,13 +176,66 @@ describe.each(availableModes())('GW-12 argument conditions on what the server op
       expect(recorded[0]).toMatchObject({ decision: 'allow', arguments: { path: `${workspace}/public/readme.txt` } });
       expect(recorded.slice(1, 5).map((c) => [c.decision, c.outcome])).toEqual(Array(4).fill(['deny', 'denied']));
       expect(recorded[1]).toMatchObject({ arguments: { path: `${workspace}/secrets/key.txt` } });
-      expect(recorded[4]).toMatchObject({ reason: expect.stringContaining(`path = ${workspace}/secrets/sub`) });
+      expect(recorded[4]).toMatchObject({
+        reason: `argument 'path' ('public/hop/../../public/readme.txt') goes through '${workspace}/secrets/sub', which is not under ${workspace}/public (profiles.default.mcp.allow[0].when.path.under)`,
+      });
       // The log keeps what the agent was not told.
       expect(recorded[5]).toMatchObject({ decision: 'deny', arguments: { path: '/etc/passwd' } });
       expect(recorded[6]).toMatchObject({
         decision: 'deny',
         reason: expect.stringMatching(/gw12-not-there.*does not exist/),
       });
+    },
+  );
+
+  it.skipIf(!runnable)(
+    'GW-04 GW-12 a refusal names the argument, its value, the condition and the warden.yaml entry; through a symlink it says where the path resolves, outside the workspace nothing more',
+    async () => {
+      const client = await start({
+        allow: [
+          { server: 'files', tools: ['read_text_file'], when: { path: { under: ['${workspace}/public'] } } },
+          { server: 'files', tools: ['read_text_file'], when: { path: { under: [`\${workspace}/${NFC}`] } } },
+        ],
+        deny: [{ server: 'files', tools: ['*'], when: { '*': { under: ['${workspace}/secrets'] } } }],
+      });
+      const read = (path: string) => client.callTool({ name: 'files__read_text_file', arguments: { path } });
+      const refused = async (path: string) => {
+        const r = await refusal(read(path));
+        expect(r.code, path).toBe(-32003);
+        expect(r.message).not.toContain(CANARY);
+        return r.message.replace(/^MCP error -32003: Warden policy refused this call to files__read_text_file: /, '');
+      };
+      const secrets = `${workspace}/secrets`;
+      const deny = "(profiles.default.mcp.deny[0].when['*'].under)";
+      const told = {
+        direct: await refused('secrets/key.txt'),
+        link: await refused('public/link/key.txt'),
+        neither: await refused('notes/todo.txt'),
+      };
+      symlinkSync('/etc/passwd', join(workspace, 'public', 'probe-yes'));
+      const outside = { plain: await refused('/etc/passwd'), link: await refused('public/probe-yes') };
+      await client.close();
+
+      expect(told.direct).toBe(`argument 'path' ('secrets/key.txt') is under ${secrets} ${deny}`);
+      expect(told.link).toBe(
+        `argument 'path' ('public/link/key.txt' resolves to '${secrets}/key.txt') is under ${secrets} ${deny}`,
+      );
+      // Two grants of the tool: why each did not admit the call.
+      const neither = `no grant admits it: argument 'path' ('notes/todo.txt') is not under ${workspace}/public (profiles.default.mcp.allow[0].when.path.under); argument 'path' ('notes/todo.txt') is not under ${workspace}/${NFC} (profiles.default.mcp.allow[1].when.path.under)`;
+      expect(told.neither).toBe(neither);
+      // Outside the workspace the agent is told nothing about the host; the audit record says where.
+      expect(outside.plain).toBe('a path in this call leads outside the workspace, to a place no grant allows');
+      expect(outside.link).toBe(outside.plain);
+
+      const recorded = calls(await agentAuditEvents(mode, workspace, agentOf(workspace)));
+      expect(recorded.map((c) => [c.decision, c.outcome])).toEqual(Array(5).fill(['deny', 'denied']));
+      expect(recorded.slice(0, 3).map((c) => c.reason)).toEqual([told.direct, told.link, neither]);
+      expect(recorded[3]?.reason).toBe(
+        `no grant admits it: argument 'path' ('/etc/passwd') is not under ${workspace}/public (profiles.default.mcp.allow[0].when.path.under); argument 'path' ('/etc/passwd') is not under ${workspace}/${NFC} (profiles.default.mcp.allow[1].when.path.under)`,
+      );
+      expect(recorded[4]?.reason).toContain(
+        `argument 'path' ('public/probe-yes' resolves to '/etc/passwd') is not under ${workspace}/public (profiles.default.mcp.allow[0].when.path.under)`,
+      );
     },
   );
 

@@ -448,11 +448,27 @@ export const MUTATIONS = [
       },
       {
         file: 'src/gateway/gateway.ts',
-        find: '${outside ? LEADS_OUTSIDE : decision.reason}',
-        replace: '${decision.reason}',
+        find: 'if (outside) return { audit, agent: LEADS_OUTSIDE };',
+        replace: 'if (outside && Math.random() > 2) return { audit, agent: LEADS_OUTSIDE };',
       },
     ],
-    tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a symlink out of' },
+    tests: {
+      files: ['test/gateway/conditions.test.ts'],
+      names: 'GW-12 a symlink out of|GW-04 GW-12 a refusal names the argument',
+    },
+  },
+  {
+    id: 'refusal-shows-host-paths',
+    threats: ['GW-12'],
+    why: "a refusal's words tell the agent where a path resolves on the host outside the workspace",
+    edits: [
+      {
+        file: 'src/gateway/refusal.ts',
+        find: 'normalisePath(origin.given, options.workspace) !== origin.path && options.shows(origin.path)',
+        replace: 'normalisePath(origin.given, options.workspace) !== origin.path',
+      },
+    ],
+    tests: { files: ['src/gateway/refusal.test.ts'], names: 'GW-12 where a path resolves outside the workspace' },
   },
   {
     id: 'uncheckable-tools-listed',
