@@ -4,7 +4,7 @@
  * follows the engine's decision, never the other way round.
  */
 import { describe, expect, it } from 'vitest';
-import { configSchema, type McpPolicyConfig } from '../core/config.js';
+import { configSchema } from '../core/config.js';
 import { compileProfile, configKey } from './compile.js';
 import { PolicyEngine, type CallContext } from './engine.js';
 import { explainCallDenial } from './explain.js';
@@ -19,7 +19,7 @@ function compiled(mcp: unknown) {
   });
   const profile = config.profiles.p;
   if (profile === undefined) throw new Error('no profile');
-  const result = compileProfile(profile.mcp as McpPolicyConfig, { profileName: 'p', workspace: WS });
+  const result = compileProfile(profile.mcp, { profileName: 'p', workspace: WS });
   const engine = PolicyEngine.create({
     policies: result.policies,
     native: result.native,
