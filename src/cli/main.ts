@@ -24,6 +24,7 @@ import { runDemo } from '../demo/index.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { checkGrantsAgainstServers, registerGatewayCommands } from './gateway-commands.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerHomeCommands } from './home-commands.js';
 import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { errorDocument, printJson, reportError } from './output.js';
 
@@ -67,6 +68,11 @@ export function buildProgram(): Command {
     .option('-p, --profile <name>', 'profile from the config', 'default')
     .option('-w, --workspace <dir>', 'directory bound read-write at the same path (default: the current directory)')
     .option('--no-workspace', 'bind no workspace (the command works only in its tmpfs)')
+    .option(
+      '--ro <path>',
+      'also bind this file or directory read-only at its own path, for this run (repeatable; relative to the current directory)',
+      collect,
+    )
     .option(
       '--allow-domain <pattern>',
       'also allow this host through the egress proxy (repeatable), e.g. api.github.com, *.npmjs.org, host:8443',
@@ -112,6 +118,7 @@ export function buildProgram(): Command {
           env: options.env as string[] | undefined,
           agent: options.agent as string | undefined,
           acceptMissingLimits: options.acceptMissingLimits === true,
+          readOnly: options.ro as string[] | undefined,
         },
         cwd,
         process.env,
@@ -137,6 +144,7 @@ export function buildProgram(): Command {
             sandboxUser: prepared.sandboxUser,
             runtimeRoot: prepared.runtimeRoot,
             neverVisible: [stateDir, prepared.runtimeRoot],
+            stateDir,
             stdio: terminal.stdio,
             forwardSignals: true,
             onStarted: (run) => terminal.attach(run),
@@ -254,6 +262,7 @@ export function buildProgram(): Command {
     return resolveStateDir(global, config.state_dir);
   });
   registerClientCommands(program, { stateDirOf: resolveStateDir });
+  registerHomeCommands(program, { stateDirOf: resolveStateDir });
   // Last: it reaches every command registered above.
   acceptGlobalOptionsAnywhere(program);
 

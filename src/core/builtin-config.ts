@@ -13,6 +13,7 @@ export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
   network: { allow: [] },
   limits: {},
   env: { pass: [], set: {} },
+  home: 'ephemeral',
   mcp: { allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000, relay: {} },
 });
 

@@ -9,6 +9,16 @@ export const CONFIG_VERSION = 1;
 export const DEFAULT_PROFILE = 'default';
 export const DEFAULT_SANDBOX_USER = 'warden-sandbox';
 
+/**
+ * Profile names. A name becomes a path (a persistent home is `<state>/homes/<name>`), so this rule
+ * also keeps it one plain path component: no '/', no '.' or '..', nothing hidden.
+ */
+export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** `profiles.<name>.home`: a fresh tmpfs per run, or the profile's own directory under the state dir. */
+export const HOME_MODES = ['ephemeral', 'persistent'] as const;
+export type HomeMode = (typeof HOME_MODES)[number];
+
 /** Stands for the run's workspace in server args and in `under` conditions. */
 export const WORKSPACE_TOKEN = '${workspace}';
 

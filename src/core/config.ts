@@ -13,13 +13,14 @@ import {
   CONFIG_VERSION,
   DEFAULT_SANDBOX_USER,
   EVERY_PATH_ARGUMENT,
+  HOME_MODES,
   NEVER_WRITABLE,
+  PROFILE_NAME,
   RESERVED_ENV,
   isNeverWritable,
 } from './config-defaults.js';
 import { wildcardBreadthProblem } from './wildcard-breadth.js';
 
-const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Server names: no '_' so that the exposed `server__tool` names split unambiguously (GW-03). */
 export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** A tool or prompt name in a grant: an upstream name, or a glob with '*' (e.g. 'read_*', '*'). */
@@ -419,6 +420,12 @@ export const profileSchema = z
     network: networkSchema.default({ allow: [] }),
     limits: limitsSchema.default({}),
     env: envSchema.default({ pass: [], set: {} }),
+    home: z
+      .enum(HOME_MODES)
+      .default('ephemeral')
+      .describe(
+        "The agent's $HOME (/home/agent). 'ephemeral': a fresh, empty tmpfs every run. 'persistent': the profile's own directory under the state dir (<state>/homes/<profile>), kept between runs so logins and caches survive; never shared with another profile; concurrent runs of this profile share it. Default: ephemeral.",
+      ),
     mcp: mcpSchema.default({
       allow: [],
       deny: [],

@@ -65,8 +65,14 @@ export const ERROR_CODES = {
     exit: EXIT.usage,
   },
   PATH_POLICY: {
-    summary: 'A filesystem path in the profile is unsafe to expose (e.g. the state dir, or / as writable).',
+    summary:
+      'A filesystem path in the profile or given with --ro is unsafe to expose (e.g. the state dir, or / as writable).',
     exit: EXIT.usage,
+  },
+  HOME_UNUSABLE: {
+    summary:
+      "A profile's persistent home (<state>/homes/<profile>) cannot be used: it is a symlink or not a directory, belongs to another uid than the sandbox's, or cannot be created; the message names the fix (usually `warden home rm PROFILE`).",
+    exit: EXIT.wardenFailed,
   },
   EGRESS_START_FAILED: { summary: 'The egress proxy could not listen on its socket.', exit: EXIT.wardenFailed },
   AUDIT_UNAVAILABLE: {

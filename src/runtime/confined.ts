@@ -53,6 +53,8 @@ export interface ConfinedSpec {
   readonly readOnly: readonly string[];
   readonly writable: readonly string[];
   readonly deny: readonly string[];
+  /** A persistent home bound at /home/agent (the agent of a `home: persistent` profile); null: a fresh tmpfs. */
+  readonly home: string | null;
   /** Variables given to the process (the proxy wiring, PATH and HOME are warden's). */
   readonly env: Readonly<Record<string, string>>;
   /** The egress allow-list of this process's own proxy. */
@@ -132,7 +134,6 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
       const env = buildSandboxEnv({
         runId: spec.agent.run_id,
         credential,
-        ca: ctx.host.ca.env,
         nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
         extra: { ...spec.env, ...(extras.env ?? {}) },
       });
@@ -151,6 +152,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
           writable: spec.writable,
           deny: spec.deny,
           neverVisible: [...ctx.neverVisible, runDir.path],
+          home: spec.home,
           env,
           limits: spec.limits,
           acceptMissingLimits: spec.acceptMissingLimits,

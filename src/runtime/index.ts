@@ -11,3 +11,4 @@ export { resolveGatewayWorkspace, notAProject, type WorkspaceChoice } from './ga
 // The gateway (MCP SDK, Cedar) loads on demand: import('./run-gateway.js') — never from here, so a
 // run without MCP tools does not pay for it at start-up.
 export type { GatewaySetup, RunGateway } from './run-gateway.js';
+export { listProfileHomes, removeProfileHome, profileHomePath, type HomeInfo } from './home.js';

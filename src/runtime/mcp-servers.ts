@@ -67,6 +67,7 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
         readOnly,
         writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
         deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
+        home: null,
         env,
         networkAllow: [...(remote === null ? [] : [remote.authority]), ...server.network.allow],
         limits: {

@@ -238,6 +238,32 @@ describe('resolveRunPlan: workspace and paths', () => {
   });
 });
 
+describe('resolveRunPlan: --ro and home', () => {
+  it('--ro paths resolve against the cwd once, to real paths, after the profile read_only list, without duplicates', async () => {
+    mkdirSync(join(root, 'shared'));
+    writeFileSync(join(root, 'notes.txt'), 'x');
+    symlinkSync(join(root, 'shared'), join(ws, 'shared-link'));
+    mkdirSync(join(ws, 'docs'));
+    const cfg = config({ default: { filesystem: { read_only: ['docs'] } } });
+    const p = await plan({ readOnly: ['../shared', 'shared-link', join(root, 'notes.txt')] }, cfg);
+    expect(p.readOnly).toEqual([join(ws, 'docs'), join(root, 'shared'), join(root, 'notes.txt')]);
+  });
+
+  it('a missing, empty or NUL-bearing --ro value, or too many, is USAGE naming the flag', async () => {
+    await expectPlanError(plan({ readOnly: ['nope'] }), 'USAGE', /--ro .*nope does not exist/);
+    await expectPlanError(plan({ readOnly: [''] }), 'USAGE', /--ro '' is not a path/);
+    await expectPlanError(plan({ readOnly: ['a\0b'] }), 'USAGE', /is not a path/);
+    await expectPlanError(plan({ readOnly: Array.from({ length: 257 }, () => '.') }), 'USAGE', /too many --ro/);
+  });
+
+  it("the home is the profile's: ephemeral unless it says persistent", async () => {
+    expect((await plan()).home).toBe('ephemeral');
+    const cfg = config({ keep: { home: 'persistent' }, other: {} });
+    expect((await plan({ profile: 'keep' }, cfg)).home).toBe('persistent');
+    expect((await plan({ profile: 'other' }, cfg)).home).toBe('ephemeral');
+  });
+});
+
 describe('resolveRunPlan: network', () => {
   it('NET-08 --allow-domain adds to the profile list, after it', async () => {
     const p = await plan(

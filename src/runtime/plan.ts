@@ -12,6 +12,7 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_PROFILE,
   NEVER_WRITABLE,
+  type HomeMode,
   RESERVED_ENV,
   deepFreeze,
   isNeverWritable,
@@ -35,6 +36,8 @@ export interface RunOverrides {
   readonly env?: readonly string[] | undefined;
   readonly agent?: string | undefined;
   readonly acceptMissingLimits?: boolean | undefined;
+  /** `--ro PATH` (repeatable): bound read-only at its own path for this run; relative to the cwd. */
+  readonly readOnly?: readonly string[] | undefined;
 }
 
 export interface RunPlan {
@@ -43,9 +46,12 @@ export interface RunPlan {
   readonly command: readonly string[];
   readonly cwd: string;
   readonly workspace: string | null;
+  /** Real paths bound read-only: the profile's filesystem.read_only, then --ro. */
   readonly readOnly: readonly string[];
   readonly writable: readonly string[];
   readonly deny: readonly string[];
+  /** The agent's $HOME: a fresh tmpfs, or the profile's persistent home (runtime/home.ts). */
+  readonly home: HomeMode;
   readonly networkAllow: readonly string[];
   readonly limits: {
     readonly memoryBytes: number;
@@ -59,6 +65,8 @@ export interface RunPlan {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** At most this many --ro paths (the schema's bound for filesystem.read_only). */
+const MAX_RO_PATHS = 256;
 const MAX_COMMAND_ARGS = 4096;
 const MAX_COMMAND_BYTES = 1024 * 1024;
 
@@ -112,6 +120,7 @@ export async function resolveRunPlan(
     true,
   );
   refuseSystemDirectories(writable, `profile '${profileName}' filesystem.writable`);
+  readOnly.push(...resolveReadOnlyFlags(overrides.readOnly ?? [], cwd));
   const deny = resolveFsPaths(profile.filesystem.deny, base, `profile '${profileName}' filesystem.deny`, false);
 
   const allow = [...profile.network.allow];
@@ -202,11 +211,38 @@ export async function resolveRunPlan(
     readOnly,
     writable,
     deny,
+    home: profile.home,
     networkAllow: allow,
     limits,
     env,
     acceptMissingLimits: overrides.acceptMissingLimits ?? false,
   });
+}
+
+/**
+ * The real paths of `--ro` values, relative ones resolved against the cwd once. A value must name
+ * something that exists; whether it may be shown (never warden's state) is checked against the
+ * never-visible paths when the run starts (run-agent.ts), which know the state dir.
+ */
+function resolveReadOnlyFlags(values: readonly string[], cwd: string): string[] {
+  if (values.length > MAX_RO_PATHS) throw usage(`too many --ro paths (${values.length})`, `at most ${MAX_RO_PATHS}`);
+  const resolved: string[] = [];
+  for (const value of values) {
+    if (value === '' || value.length > 4096 || value.includes('\0'))
+      throw usage(`--ro '${value.slice(0, 64)}' is not a path`, 'e.g. --ro ~/.gitconfig or --ro ../shared-docs');
+    const abs = resolve(cwd, value);
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      throw usage(
+        `--ro ${abs} does not exist`,
+        'name an existing file or directory (it is bound read-only at its own path)',
+      );
+    }
+    if (!resolved.includes(real)) resolved.push(real);
+  }
+  return resolved;
 }
 
 export function pickProfile(config: WardenConfig, name: string): Profile {

@@ -4,6 +4,7 @@
  * changes state records an event first and fails closed when the event cannot be recorded.
  */
 import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type {
   AgentIdentity,
@@ -20,6 +21,7 @@ import { formatBytes, MAX_TIMER_MS, roundMs } from '../core/units.js';
 import { mark } from '../core/timing.js';
 import {
   checkAfterRun,
+  isInside,
   type PostRunReport,
   type SandboxHandle,
   type SandboxHost,
@@ -31,6 +33,7 @@ import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
 import type { RunGateway } from './run-gateway.js';
 import { confine, type Confinement } from './confined.js';
+import { openProfileHome } from './home.js';
 import { findingViolations, postRunRecord, summaryPostRun } from './post-run-report.js';
 import type { DeniedTarget, RunSummary } from './summary.js';
 
@@ -42,6 +45,8 @@ export interface RunContext {
   readonly runtimeRoot: string;
   /** Paths that must never be visible inside (the state dir, the runtime root). */
   readonly neverVisible: readonly string[];
+  /** The state directory: where a `home: persistent` profile keeps its home (`<state>/homes/<profile>`). */
+  readonly stateDir: string;
   /** The command's stdio (runtime/terminal.ts chooses it for the CLI). */
   readonly stdio: 'pipe' | StdioSpec;
   /**
@@ -89,6 +94,18 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
   const sandboxLimits = { memoryBytes: plan.limits.memoryBytes, pids: plan.limits.pids, cpu: plan.limits.cpu };
   const acceptMissingLimits = plan.acceptMissingLimits || ctx.host.limits.policy === 'best-effort';
   const limitsPlan = ctx.host.limits.plan(sandboxLimits, acceptMissingLimits ? 'best-effort' : 'required');
+
+  refuseHiddenReadOnly(plan.readOnly, ctx.neverVisible);
+  // Made or checked before anything starts: a wrong home (a symlink, another owner) stops the run.
+  const home =
+    plan.home === 'persistent'
+      ? openProfileHome(
+          ctx.stateDir,
+          plan.profileName,
+          ctx.sandboxUser ?? { uid: ctx.host.wardenUid, gid: process.getgid?.() ?? ctx.host.wardenUid },
+          ctx.host.wardenUid,
+        )
+      : null;
   const runId = newRunId();
   const agent: AgentIdentity = { name: plan.agentName, run_id: runId };
   const started = Date.now();
@@ -150,6 +167,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         readOnly: plan.readOnly,
         writable: plan.writable,
         deny: plan.deny,
+        home,
         env: plan.env,
         networkAllow: plan.networkAllow,
         limits: sandboxLimits,
@@ -367,6 +385,32 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
     error:
       [errorText, ...endErrors.map((e) => `audit: ${e}`)].filter((e): e is string => e !== null).join('; ') || null,
   };
+}
+
+/**
+ * Refuses a read-only path (filesystem.read_only or --ro) that is warden's state, the runtime root
+ * or inside one: shown inside, it would hand the agent the audit key or another run's sockets
+ * (SBX-04). The mount plan refuses one strictly inside too; this also catches the path itself
+ * (which the plan would silently show empty) and says which option to change.
+ */
+function refuseHiddenReadOnly(readOnly: readonly string[], neverVisible: readonly string[]): void {
+  for (const given of neverVisible) {
+    const hidden = realPathOrSelf(given);
+    const exposed = readOnly.find((path) => isInside(path, hidden));
+    if (exposed === undefined) continue;
+    const what = exposed === hidden ? "is warden's own" : `lies inside warden's own ${hidden}`;
+    throw new WardenError('PATH_POLICY', `${exposed} ${what} (state or runtime files); a sandbox must never see it`, {
+      hint: 'remove it from --ro or filesystem.read_only; to keep files between runs use `home: persistent` (docs/config.md)',
+    });
+  }
+}
+
+function realPathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** An audit record holds at most 64 KiB; a command may be up to ARG_MAX (2 MiB) long. */

@@ -57,6 +57,7 @@ function spec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     writable: [],
     deny: [],
     neverVisible: [],
+    home: null,
     env: {},
     limits: { memoryBytes: null, pids: null, cpu: null },
     acceptMissingLimits: false,
@@ -711,6 +712,41 @@ describe('planMounts: never-visible paths (SBX-04)', () => {
       return;
     }
     expect(isInside(visibleAt(ops, join(keys, 'audit-head.key')), state)).toBe(false);
+  });
+});
+
+describe('planMounts: a persistent home (SBX-04)', () => {
+  it('the home is bound read-write at /home/agent instead of the tmpfs, and not at its own path', () => {
+    const state = join(root, 'state');
+    const home = join(state, 'homes', 'coding');
+    touch(join(home, '.claude.json'), '{}');
+    touch(join(state, 'audit.key'), 'secret');
+    const { ops, writableRoots } = plan({ home, neverVisible: [state] });
+    expect(visibleAt(ops, join(SANDBOX_HOME, '.claude.json'))).toBe(join(home, '.claude.json'));
+    expect(writableAt(ops, join(SANDBOX_HOME, 'x'))).toBe(true);
+    expect(ops.some((op) => op.op === 'tmpfs' && op.dest === SANDBOX_HOME)).toBe(false);
+    // Nothing shows the state dir, the home's own path or a sibling at their host paths.
+    expect(ops.some((op) => 'dest' in op && isInside(op.dest, state))).toBe(false);
+    expect(isInside(visibleAt(ops, join(state, 'audit.key')), state)).toBe(false);
+    // The home is not a writable root: the post-run check does not walk it.
+    expect(writableRoots).toEqual([ws]);
+  });
+
+  it('SBX-04 a home that contains a never-visible path is refused (it would be shown under /home/agent)', () => {
+    const state = join(root, 'state');
+    mkdirSync(join(state, 'homes', 'coding'), { recursive: true });
+    for (const home of [state, root]) {
+      const error = planError({ home, neverVisible: [state] });
+      expect(error.code).toBe('PATH_POLICY');
+      expect(error.message).toMatch(/contains .*must never see/);
+    }
+    const runDir = join(root, 'home-with-run', 'run_X');
+    mkdirSync(runDir, { recursive: true });
+    expect(planError({ home: join(root, 'home-with-run'), neverVisible: [runDir] }).code).toBe('PATH_POLICY');
+  });
+
+  it('without a home, $HOME is a fresh tmpfs (SBX-17)', () => {
+    expect(visibleAt(plan().ops, join(SANDBOX_HOME, 'x'))).toBe('tmpfs');
   });
 });
 

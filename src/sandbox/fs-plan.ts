@@ -13,7 +13,6 @@ import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from '
 import { dirname, join, relative, sep } from 'node:path';
 import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
-import type { SandboxFile } from './ca-bundle.js';
 import type { EtcView } from './etc-view.js';
 import { gitLayout, type GitLayout } from './git-layout.js';
 import { gitCodePaths, type RepoConfig } from './git-protect.js';
@@ -60,8 +59,6 @@ export interface PlanContext {
   readonly tmpfsBytes: number | null;
   /** The host user's home, for git's global config and `~/` in git paths (see git-protect.ts); null to skip. */
   readonly hostHome?: string | null;
-  /** Host files bound read-only at sandbox paths under /run/warden (copied CA bundles, see ca-bundle.ts). */
-  readonly files?: readonly SandboxFile[];
 }
 
 /** Top-level entries that are symlinks into /usr on merged-/usr systems (Debian 12). */
@@ -98,17 +95,15 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
     if (existsSync(join('/proc', name))) ops.push({ op: 'ro-bind', src: ctx.emptyFile, dest: join('/proc', name) });
   ops.push({ op: 'dev', dest: '/dev' });
 
-  // 3. Disposable scratch space (SBX-17).
+  // 3. Disposable scratch space (SBX-17); $HOME too, unless the profile keeps a persistent one.
   ops.push(tmpfs('/tmp', ctx.tmpfsBytes));
   ops.push(tmpfs('/var/tmp', ctx.tmpfsBytes));
-  ops.push(tmpfs(SANDBOX_HOME, ctx.tmpfsBytes));
+  if (spec.home === null) ops.push(tmpfs(SANDBOX_HOME, ctx.tmpfsBytes));
+  else ops.push({ op: 'bind', src: persistentHome(spec), dest: SANDBOX_HOME });
 
   // 4. Warden's own plumbing, read-only.
   ops.push({ op: 'ro-bind', src: ctx.libDir, dest: SANDBOX_LIB });
   ops.push({ op: 'ro-bind', src: join(spec.runDir, 'sock'), dest: SANDBOX_SOCK });
-  // Bound at warden's own paths, never at their host paths: their sources live in the runtime
-  // root, which stays hidden (step 8 judges only what is bound at its own path).
-  for (const file of ctx.files ?? []) ops.push({ op: 'ro-bind', src: file.src, dest: file.dest });
 
   // 5. The workspace and the profile's paths, and the git directories their checkouts need.
   const givenRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
@@ -217,6 +212,27 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
     writableRoots,
     baseline: { since, roots: writableRoots, existing: protection.existing, absent: protection.absent, gitDirs },
   };
+}
+
+/**
+ * The persistent home's host path, checked against the never-visible paths. It is the one thing
+ * of warden's state a sandbox may see, and only as itself: bound at SANDBOX_HOME, never at its own
+ * path (so the state dir's path shows nothing inside), and only when no never-visible path lies
+ * within it (the state dir itself, a parent of another profile's home, a run directory) — anything
+ * inside the home is shown at /home/agent/… and no later hiding step covers that (SBX-04).
+ */
+function persistentHome(spec: SandboxSpec): string {
+  const home = spec.home ?? '';
+  for (const given of spec.neverVisible) {
+    const path = realPathOrSelf(given);
+    if (!isInside(path, home)) continue;
+    throw new WardenError(
+      'PATH_POLICY',
+      `the home ${home} contains ${path}, which a sandbox must never see (warden's state or another run's files)`,
+      { hint: 'a persistent home must be its own directory, e.g. <state dir>/homes/<profile>' },
+    );
+  }
+  return home;
 }
 
 /** A protected entry under a root: relative path ('/' marks a directory) and its post-run policy. */

@@ -4,7 +4,10 @@
  */
 import type { LimitKind } from '../core/events.js';
 
-/** Paths inside every sandbox: the agent's $HOME (a fresh tmpfs), warden's assets, the forwarded sockets. */
+/**
+ * Paths inside every sandbox: the agent's $HOME (a fresh tmpfs, or the profile's persistent home
+ * bound there), warden's assets, the forwarded sockets.
+ */
 export const SANDBOX_HOME = '/home/agent';
 export const SANDBOX_LIB = '/run/warden/lib';
 export const SANDBOX_SOCK = '/run/warden/sock';
@@ -74,6 +77,12 @@ export interface SandboxSpec {
   readonly deny: readonly string[];
   /** Host paths that must never be visible (warden's state dir, other runs' sockets). */
   readonly neverVisible: readonly string[];
+  /**
+   * A persistent home: the real path of a host directory bound read-write at SANDBOX_HOME (not at
+   * its own path) instead of the fresh tmpfs; null for the tmpfs. It may lie inside a
+   * never-visible path (a profile's home lives in the state dir) but must contain none.
+   */
+  readonly home: string | null;
   /** The complete environment of the command. Nothing else enters. */
   readonly env: Readonly<Record<string, string>>;
   readonly limits: ResourceLimits;

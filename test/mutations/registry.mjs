@@ -170,22 +170,6 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/integration/limits.test.ts'], names: 'SBX-18 a cgroup that cannot be made' },
   },
-  {
-    id: 'ca-file-copied-whole',
-    threats: ['SBX-04'],
-    why: "a CA file named in warden's environment enters whole: a private key or anything else in it becomes readable inside",
-    edits: [
-      {
-        file: 'src/sandbox/ca-bundle.ts',
-        find: "const content = `${certificates.map((c) => c.replace(/\\r\\n/g, '\\n')).join('\\n')}\\n`;",
-        replace: 'const content = text;',
-      },
-    ],
-    tests: {
-      files: ['test/integration/ca-bundle.test.ts', 'src/sandbox/ca-bundle.test.ts'],
-      names: 'SBX-04',
-    },
-  },
 
   // ------------------------------------------------------- host-run files (SBX-06, SBX-20, SBX-21, SBX-22)
   {
@@ -269,6 +253,89 @@ export const MUTATIONS = [
       { file: 'src/sandbox/post-run.ts', find: '          this.specialFile(path);', replace: '          void path;' },
     ],
     tests: { files: ['test/escape/host-exec.test.ts'], names: 'SBX-22' },
+  },
+  // Persistent homes and --ro: the one exception to "the state dir is never visible" (SBX-04).
+  {
+    id: 'home-bound-at-its-own-path',
+    threats: ['SBX-04'],
+    why: "the persistent home shows at its host path too, inside the state dir (its path, and a way to find the others')",
+    edits: [
+      {
+        file: 'src/sandbox/fs-plan.ts',
+        find: "  else ops.push({ op: 'bind', src: persistentHome(spec), dest: SANDBOX_HOME });",
+        replace:
+          "  else ops.push({ op: 'bind', src: persistentHome(spec), dest: SANDBOX_HOME }, { op: 'bind', src: spec.home, dest: spec.home });",
+      },
+    ],
+    tests: { files: ['test/integration/home.test.ts'], names: 'SBX-04 a persistent home shows nothing else' },
+  },
+  {
+    id: 'home-may-contain-hidden-paths',
+    threats: ['SBX-04'],
+    why: 'a home that contains the state dir (or a run directory) shows all of it under /home/agent',
+    edits: [
+      { file: 'src/sandbox/fs-plan.ts', find: '    if (!isInside(path, home)) continue;', replace: '    continue;' },
+    ],
+    tests: { files: ['src/sandbox/fs-plan.test.ts'], names: 'SBX-04 a home that contains a never-visible path' },
+  },
+  {
+    id: 'home-shared-by-profiles',
+    threats: ['SBX-04', 'SBX-17'],
+    why: "every profile gets the same home: one profile's login and planted files reach another's runs",
+    edits: [
+      {
+        file: 'src/runtime/home.ts',
+        find: '  return join(stateDir, HOMES_DIR, profile);',
+        replace: '  return join(stateDir, HOMES_DIR);',
+      },
+    ],
+    tests: { files: ['test/integration/home.test.ts'], names: 'SBX-17 a persistent home keeps' },
+  },
+  {
+    id: 'home-symlink-followed',
+    threats: ['SBX-04'],
+    why: 'a symlink planted at <state>/homes/<profile> binds whatever it points at into the sandbox',
+    edits: [
+      {
+        file: 'src/runtime/home.ts',
+        find: 'fd = openSync(home, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);',
+        replace: 'fd = openSync(home, constants.O_RDONLY | constants.O_DIRECTORY);',
+      },
+    ],
+    tests: { files: ['test/integration/home.test.ts'], names: 'SBX-04 a symlink planted where a home should be' },
+  },
+  {
+    id: 'home-owner-unchecked',
+    threats: ['SBX-04'],
+    why: "a directory of another uid is bound as the agent's home",
+    edits: [{ file: 'src/runtime/home.ts', find: '    if (st.uid !== owner.uid)', replace: '    if (false)' }],
+    tests: { files: ['test/integration/home.test.ts'], names: "SBX-04 a home of another uid than the sandbox's" },
+  },
+  {
+    id: 'state-dir-searchable-by-all',
+    threats: ['SBX-04'],
+    why: "as root every local user may pass through the state dir to the homes, not only the sandbox user's group",
+    edits: [
+      {
+        file: 'src/runtime/home.ts',
+        find: '  const mode = (st.mode & 0o700) | 0o010;',
+        replace: '  const mode = (st.mode & 0o700) | 0o011;',
+      },
+    ],
+    tests: { files: ['test/integration/home.test.ts'], names: 'SBX-17 a persistent home keeps' },
+  },
+  {
+    id: 'ro-of-state-dir-allowed',
+    threats: ['SBX-04'],
+    why: '--ro (or read_only) naming the state dir is not refused; the sandbox gets a silently emptied view instead of an error, and a path inside it is left to the mount plan alone',
+    edits: [
+      {
+        file: 'src/runtime/run-agent.ts',
+        find: '  refuseHiddenReadOnly(plan.readOnly, ctx.neverVisible);',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/integration/home.test.ts'], names: 'SBX-04 --ro of the state dir' },
   },
   // ------------------------------------------------------------------------ egress (NET)
   {
