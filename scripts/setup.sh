@@ -40,7 +40,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # git: the escape battery checks that the host's git never runs code the agent planted (SBX-06).
-packages=(bubblewrap socat curl ca-certificates build-essential python3 dnsutils iproute2 procps util-linux passwd git)
+packages=(bubblewrap socat curl ca-certificates openssl build-essential python3 dnsutils iproute2 procps util-linux passwd git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -129,6 +129,34 @@ describe('explainCallDenial (GW-04)', () => {
     expect(explainCallDenial(result.toolGrants, 'files', 'other', context, none)).toEqual({ kind: 'unexplained' });
   });
 
+  it('GW-04 the explanation is the same whether the decision came from Cedar or from the compiled predicates', () => {
+    const mcp = {
+      allow: [
+        { server: 'files', tools: ['*'], when: { '*': { under: ['${workspace}'] } } },
+        { server: 'files', tools: ['read_file'], when: { path: { under: ['${workspace}/public'] } } },
+      ],
+      deny: [{ server: 'files', tools: ['read_*'], when: { path: { under: ['${workspace}/secrets'] } } }],
+    };
+    const { result } = compiled(mcp);
+    const cedarOnly = PolicyEngine.create({
+      policies: result.policies,
+      native: result.native,
+      shape: result.shape,
+      principal: { name: 'agent', profile: 'p' },
+      evaluation: 'cedar',
+    });
+    const { engine } = compiled(mcp);
+    for (const path of [`${WS}/secrets/k`, '/etc/passwd']) {
+      const context = ctx({ path, '*': path });
+      const request = { kind: 'tool' as const, server: 'files', name: 'read_file' };
+      const [a, b] = [cedarOnly, engine].map((e) =>
+        explainCallDenial(result.toolGrants, 'files', 'read_file', context, e.decide('call_tool', request, context)),
+      );
+      expect(a?.kind).not.toBe('unexplained');
+      expect(a).toEqual(b);
+    }
+  });
+
   it('each compiled policy carries the config path of its entry as an annotation', () => {
     const { result } = compiled({
       allow: [{ server: 'files', tools: ['read_file'], when: { 'files.path': { under: ['${workspace}'] } } }],

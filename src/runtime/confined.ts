@@ -134,6 +134,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
       const env = buildSandboxEnv({
         runId: spec.agent.run_id,
         credential,
+        ca: ctx.host.ca.env,
         nodePreload: ctx.host.lib.nodePreload === null ? null : join(SANDBOX_LIB, 'node-proxy-preload.mjs'),
         extra: { ...spec.env, ...(extras.env ?? {}) },
       });

@@ -146,6 +146,17 @@ describe('buildSandboxEnv: defaults and what enters (SBX-16)', () => {
     expect(Object.keys(e)).toHaveLength(Object.keys(env()).length + 2);
   });
 
+  it('names the CA bundle it is given; the profile and --env may point a variable elsewhere', () => {
+    const ca = {
+      NODE_EXTRA_CA_CERTS: '/run/warden/ca/node-extra.pem',
+      SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt',
+    };
+    expect(env({ ca })).toMatchObject(ca);
+    const e = env({ ca, extra: { SSL_CERT_FILE: '/work/my.pem' } });
+    expect(e.SSL_CERT_FILE).toBe('/work/my.pem');
+    expect(e.NODE_EXTRA_CA_CERTS).toBe('/run/warden/ca/node-extra.pem');
+  });
+
   it('returns a fresh object and leaves extra untouched', () => {
     const extra = Object.freeze({ NODE_OPTIONS: '--x' });
     const a = env({ extra, nodePreload: PRELOAD });

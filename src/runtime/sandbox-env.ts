@@ -1,7 +1,8 @@
 /**
  * The complete environment of a sandboxed command. Nothing from the host enters except what the
  * profile's env.pass and --env name explicitly (SBX-16). Warden adds the proxy wiring: every
- * common variable spelling points at the in-sandbox forwarder with this run's credential.
+ * common variable spelling points at the in-sandbox forwarder with this run's credential; and the
+ * variables that name the CA bundle (paths inside the sandbox, see sandbox/ca-bundle.ts).
  */
 import { SANDBOX_HOME } from '../sandbox/index.js';
 
@@ -13,6 +14,8 @@ export interface SandboxEnvOptions {
   readonly credential: string;
   /** Path inside the sandbox of the Node preload that routes fetch() through the proxy (Node 20). */
   readonly nodePreload: string | null;
+  /** Variables naming the CA bundle inside (see sandbox/ca-bundle.ts); the profile and --env may override them. */
+  readonly ca?: Readonly<Record<string, string>>;
   /** Variables resolved from the profile and --env. */
   readonly extra: Readonly<Record<string, string>>;
 }
@@ -30,6 +33,7 @@ export function buildSandboxEnv(options: SandboxEnvOptions): Record<string, stri
     SHELL: '/bin/sh',
     LANG: 'C.UTF-8',
     TMPDIR: '/tmp',
+    ...options.ca,
     ...options.extra,
   };
   // Proxy wiring last: a profile cannot redirect or drop it (the schema refuses these names too).

@@ -26,6 +26,7 @@ import { RunLimits, type LimitsHost } from './limits/index.js';
 import { mountArgs, planMounts, type MountPlan } from './fs-plan.js';
 import { ensureEtcView, SANDBOX_HOSTNAME } from './etc-view.js';
 import type { AbsentEntry, HostExecBaseline, NewEntryPolicy } from './host-exec.js';
+import type { CaBundle } from './ca-bundle.js';
 import type { LibDir } from './lib-dir.js';
 import { checkAfterRun, type PostRunReport } from './post-run.js';
 import { buildSeccompFilter } from './seccomp.js';
@@ -45,6 +46,8 @@ export interface SandboxHost {
   /** The limit backends this host offers (cgroup v1/v2, rlimits) and the policy for missing ones. */
   readonly limits: LimitsHost;
   readonly lib: LibDir;
+  /** The CA bundle every sandbox gets (variables and the copies they name), see ca-bundle.ts. */
+  readonly ca: CaBundle;
 }
 
 export interface SandboxHandle {
@@ -113,6 +116,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     emptyDir: host.lib.emptyDir,
     tmpfsBytes: spec.limits.memoryBytes,
     hostHome: process.env['HOME'] ?? null,
+    files: host.ca.files,
   });
   const bwrapArgs = [
     '--unshare-all',

@@ -68,6 +68,23 @@ const ETC_ENTRIES = [
 /** /etc entry name prefixes that runtimes use for their own config (e.g. java-17-openjdk). */
 const ETC_PREFIXES = ['java-', 'python3.'];
 
+/**
+ * Whether a real host path under /etc is shown inside the sandbox at the same path: it lies in one
+ * of the host directories the view binds whole (e.g. /etc/ssl, /etc/pki). Files the view copies
+ * (or generates) are not counted: the copy is a snapshot, not the host file.
+ */
+export function etcViewShows(realPath: string, hostEtc = '/etc'): boolean {
+  if (!realPath.startsWith(`${hostEtc}/`)) return false;
+  const name = realPath.slice(hostEtc.length + 1).split('/')[0] ?? '';
+  if (name === '' || realPath === join(hostEtc, name)) return false;
+  if (!(ETC_ENTRIES.includes(name) || ETC_PREFIXES.some((p) => name.startsWith(p)))) return false;
+  try {
+    return lstatSync(join(hostEtc, name)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export interface EtcView {
   /** Host directory bound read-only at /etc. */
   readonly dir: string;

@@ -13,6 +13,7 @@ import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from '
 import { dirname, join, relative, sep } from 'node:path';
 import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
+import type { SandboxFile } from './ca-bundle.js';
 import type { EtcView } from './etc-view.js';
 import { gitLayout, type GitLayout } from './git-layout.js';
 import { gitCodePaths, type RepoConfig } from './git-protect.js';
@@ -59,6 +60,8 @@ export interface PlanContext {
   readonly tmpfsBytes: number | null;
   /** The host user's home, for git's global config and `~/` in git paths (see git-protect.ts); null to skip. */
   readonly hostHome?: string | null;
+  /** Host files bound read-only at sandbox paths under /run/warden (copied CA bundles, see ca-bundle.ts). */
+  readonly files?: readonly SandboxFile[];
 }
 
 /** Top-level entries that are symlinks into /usr on merged-/usr systems (Debian 12). */
@@ -104,6 +107,9 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   // 4. Warden's own plumbing, read-only.
   ops.push({ op: 'ro-bind', src: ctx.libDir, dest: SANDBOX_LIB });
   ops.push({ op: 'ro-bind', src: join(spec.runDir, 'sock'), dest: SANDBOX_SOCK });
+  // Bound at warden's own paths, never at their host paths: their sources live in the runtime
+  // root, which stays hidden (step 8 judges only what is bound at its own path).
+  for (const file of ctx.files ?? []) ops.push({ op: 'ro-bind', src: file.src, dest: file.dest });
 
   // 5. The workspace and the profile's paths, and the git directories their checkouts need.
   const givenRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];

@@ -24,6 +24,7 @@ export {
 export { ensureLibDir, type LibDir } from './lib-dir.js';
 export { buildSeccompFilter, SECCOMP_RULES } from './seccomp.js';
 export { ensureEtcView, SANDBOX_HOSTNAME, type EtcView } from './etc-view.js';
+export { hostCaBundle, SANDBOX_CA_DIR, type CaBundle, type SandboxFile } from './ca-bundle.js';
 export {
   SANDBOX_HOME,
   SANDBOX_LIB,

@@ -1024,6 +1024,12 @@ out('warden', pid=wpid, environ=errname(lambda: open('/proc/%d/environ' % wpid, 
       'no_proxy',
       'PASSED_BY_NAME',
       'SET_INLINE',
+      // The CA bundle's path inside (sandbox/ca-bundle.ts): warden's own value, never a host variable's.
+      'SSL_CERT_FILE',
+      'REQUESTS_CA_BUNDLE',
+      'CURL_CA_BUNDLE',
+      'GIT_SSL_CAINFO',
+      'NODE_EXTRA_CA_CERTS',
     ];
     const names = get('env').names as string[];
     expect(

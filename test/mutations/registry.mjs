@@ -170,6 +170,22 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/integration/limits.test.ts'], names: 'SBX-18 a cgroup that cannot be made' },
   },
+  {
+    id: 'ca-file-copied-whole',
+    threats: ['SBX-04'],
+    why: "a CA file named in warden's environment enters whole: a private key or anything else in it becomes readable inside",
+    edits: [
+      {
+        file: 'src/sandbox/ca-bundle.ts',
+        find: "const content = `${certificates.map((c) => c.replace(/\\r\\n/g, '\\n')).join('\\n')}\\n`;",
+        replace: 'const content = text;',
+      },
+    ],
+    tests: {
+      files: ['test/integration/ca-bundle.test.ts', 'src/sandbox/ca-bundle.test.ts'],
+      names: 'SBX-04',
+    },
+  },
 
   // ------------------------------------------------------- host-run files (SBX-06, SBX-20, SBX-21, SBX-22)
   {
