@@ -88,6 +88,8 @@ const mkdirFor = (path, user) => {
   return path;
 };
 const wsRoot = mkdirFor(join(dir, 'ws-sandbox'), sandboxUser); // warden as root: the sandbox user writes here
+// warden as root in a root-owned workspace: launched through warden-idmap (src/sandbox/idmap.ts)
+const wsRootOwned = mkdirFor(join(dir, 'ws-root-owned'), { uid: 0, gid: 0 });
 const wsBwrap = mkdirFor(join(dir, 'ws-bwrap'), sandboxUser); // the raw-bwrap replay's own copy of that workspace
 const wsUser = mkdirFor(join(dir, 'ws-user'), tester);
 const outUser = mkdirFor(join(dir, 'out-user'), tester);
@@ -241,6 +243,7 @@ const rootPtySummary = join(dir, 'summary-root-pty.json');
 const baselineSummary = join(dir, 'summary-baseline.json');
 const userPtySummary = join(outUser, 'summary-pty.json');
 const rootNoWsSummary = join(dir, 'summary-root-nows.json');
+const rootOwnedSummary = join(dir, 'summary-root-owned.json');
 const userSummary = join(outUser, 'summary.json');
 const peerList = [
   { key: 'bare', label: 'bare /bin/true', cmd: '/bin/true', args: [], spawn: asUser(me) },
@@ -292,6 +295,14 @@ const peerList = [
           args: ['run', '-q', '--workspace', wsRoot, '--json', rootSummary, '--', '/bin/true'],
           spawn: { ...asUser(me), cwd: wsRoot },
           summary: rootSummary,
+        },
+        {
+          key: 'wardenRootOwned',
+          label: 'warden run (root, root-owned workspace: idmapped)',
+          cmd: warden,
+          args: ['run', '-q', '--workspace', wsRootOwned, '--json', rootOwnedSummary, '--', '/bin/true'],
+          spawn: { ...asUser(me), cwd: wsRootOwned },
+          summary: rootOwnedSummary,
         },
         {
           key: 'wardenRootNoWs',
@@ -470,7 +481,7 @@ out.push(table(['peer', 'p50 ms', 'p90 ms', 'min ms', 'added p50', 'added / srt 
 out.push('');
 const ratioLines = [];
 const setupLines = [];
-for (const key of ['wardenRoot', 'wardenRootNoWs', 'wardenUser', 'baselineRoot']) {
+for (const key of ['wardenRoot', 'wardenRootOwned', 'wardenRootNoWs', 'wardenUser', 'baselineRoot']) {
   if (!samples[key]) continue;
   const label = peerList.find((p) => p.key === key).label;
   const added = stat(key).p50 - bare.p50;
@@ -500,6 +511,13 @@ out.push(
 out.push(
   `  where warden's time goes (p50s): node starts ${fmt(stat('node20').p50)} ms; loading the CLI (warden --version) ${fmt(stat('wardenVersion').p50)} ms; setup_ms of warden run (root) ${fmt(isRoot ? pct(sortNum(samples.wardenRoot.setup), 0.5) : NaN)} ms; the rest of ${fmt(stat(mainKey).p50)} ms is audit, proxy, teardown and exit`,
 );
+if (samples.wardenRootOwned) {
+  // The cost of the idmapped launch (warden-idmap before the launcher): same run, root-owned workspace.
+  const setupP50 = (key) => pct(sortNum(samples[key].setup), 0.5);
+  out.push(
+    `  idmapped workspace (root-owned) vs the sandbox user's own: wall p50 ${fmt(stat('wardenRootOwned').p50 - stat('wardenRoot').p50)} ms, setup_ms p50 ${fmt(setupP50('wardenRootOwned') - setupP50('wardenRoot'), 2)} ms`,
+  );
+}
 if (samples.cgJoin)
   out.push(
     `  a shell joining 3 fresh v1 cgroups (warden's launcher's first step) added ${fmt(stat('cgJoin').p50 - bare.p50)} ms`,

@@ -67,30 +67,34 @@ await build({
   outfile: join(assets, 'mcp-remote-bridge.mjs'),
 });
 
-// warden-init: the static C init and in-sandbox forwarder (see its header). Static, so it needs
-// nothing from the sandbox's /usr; stripped, so it loads fast.
+// The native programs (see their headers): warden-init, the static C init and in-sandbox
+// forwarder; warden-idmap, the root-run helper that idmaps writable roots before the launcher.
+// Static, so they need nothing from the sandbox's /usr and start without a dynamic loader;
+// stripped, so they load fast.
 const cc = process.env.CC ?? 'cc';
-try {
-  execFileSync(
-    cc,
-    [
-      '-O2',
-      '-Wall',
-      '-Wextra',
-      '-Werror',
-      '-static',
-      '-s',
-      '-o',
-      join(assets, 'warden-init'),
-      join(root, 'src/sandbox/native/warden-init.c'),
-    ],
-    { stdio: 'inherit' },
-  );
-} catch (error) {
-  process.stderr.write(
-    `build: cannot compile warden-init with ${cc} (${error.message}); install a C compiler and the C library headers (apt-get install build-essential)\n`,
-  );
-  process.exit(1);
+for (const name of ['warden-init', 'warden-idmap']) {
+  try {
+    execFileSync(
+      cc,
+      [
+        '-O2',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-static',
+        '-s',
+        '-o',
+        join(assets, name),
+        join(root, `src/sandbox/native/${name}.c`),
+      ],
+      { stdio: 'inherit' },
+    );
+  } catch (error) {
+    process.stderr.write(
+      `build: cannot compile ${name} with ${cc} (${error.message}); install a C compiler and the C library headers (apt-get install build-essential)\n`,
+    );
+    process.exit(1);
+  }
 }
 
 for (const name of readdirSync(join(root, 'src/sandbox/assets'))) {

@@ -24,11 +24,15 @@ import {
   findBinary,
   LimitsHost,
   limitsFix,
+  isTrustedBinary,
   lookupUser,
+  probeIdmapEndToEnd,
+  probeIdmapFilesystem,
   parseBwrapVersion,
   userNamespacesEnabled,
   CGROUP_CONTROLLERS,
   type LimitsProbe,
+  type SandboxUser,
 } from '../sandbox/index.js';
 import { defaultCpu, pickProfile } from './plan.js';
 import { limitsPolicy } from './prepare-host.js';
@@ -105,7 +109,7 @@ export function runDoctor(
     fix: 'sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on Debian kernels that have it)',
   });
 
-  let probeUser: { uid: number; gid: number } | null = null;
+  let probeUser: SandboxUser | null = null;
   if (uid === 0) {
     const user = lookupUser(config.sandbox.user);
     add({
@@ -130,6 +134,7 @@ export function runDoctor(
 
   // A real sandbox: user namespace, no network, the seccomp filter in force.
   if (bwrap !== null && userns.enabled && (uid !== 0 || probeUser !== null)) add(probeSandbox(bwrap, probeUser));
+  add(idmapCheck(uid, probeUser, assetsDir));
 
   add(stateDirCheck(stateDir));
   return checks;
@@ -278,6 +283,58 @@ function probeSandbox(bwrap: string, user: { uid: number; gid: number } | null):
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * As root: whether workspaces owned by someone else work (the helper idmaps them; see
+ * src/sandbox/idmap.ts). A real probe through the helper in a root-owned temp directory, then the
+ * current directory's filesystem when it is another one. Missing support is a warning: runs in
+ * directories the sandbox user owns still work.
+ */
+function idmapCheck(uid: number, user: SandboxUser | null, assetsDir: string | null): DoctorCheck {
+  const name = 'idmapped mounts';
+  if (uid !== 0) return { name, ok: true, detail: `not used: warden runs as uid ${uid}, and its sandboxes run as you` };
+  if (user === null) return { name, ok: true, warning: true, detail: 'not probed: no sandbox user' };
+  const fallback = `where they are missing, give the sandbox user the workspace (\`chown -R ${user.name} DIR\`) or run warden as its owner`;
+  const helper = assetsDir === null ? null : join(assetsDir, 'warden-idmap');
+  if (helper === null || !existsSync(helper))
+    return {
+      name,
+      ok: true,
+      warning: true,
+      detail: 'warden-idmap was not built: workspaces owned by anyone but the sandbox user are refused',
+      fix: `rebuild warden with a C compiler (npm run build); ${fallback}`,
+    };
+  const st = statSync(helper);
+  if (!isTrustedBinary(st.uid, st.mode, uid))
+    return {
+      name,
+      ok: false,
+      detail: `${helper} is not root's or is writable by others; warden will not run it as root`,
+      fix: `chown root ${helper} && chmod go-w ${helper}`,
+    };
+  const probe = probeIdmapEndToEnd(helper, user);
+  if (!probe.ok)
+    return {
+      name,
+      ok: true,
+      warning: true,
+      detail: `not available here (${probe.detail}): workspaces owned by anyone but ${user.name} are refused`,
+      fix: `Linux 5.12 or newer with a filesystem that supports them (ext4, xfs, btrfs; tmpfs from 6.3); ${fallback}`,
+    };
+  const cwd = process.cwd();
+  if (statSync(cwd).dev !== statSync(tmpdir()).dev) {
+    const here = probeIdmapFilesystem(helper, cwd);
+    if (!here.ok)
+      return {
+        name,
+        ok: true,
+        warning: true,
+        detail: `${probe.detail}; but the filesystem of ${cwd} refuses them (${here.detail})`,
+        fix: fallback,
+      };
+  }
+  return { name, ok: true, detail: probe.detail };
 }
 
 function stateDirCheck(stateDir: string): DoctorCheck {

@@ -199,15 +199,40 @@ describe('resolveRunPlan: workspace and paths', () => {
     mkdirSync(join(ws, 'build'));
     writeFileSync(join(ws, '.env'), 'SECRET=1');
     mkdirSync(join(root, 'tools'));
-    symlinkSync(join(root, 'tools'), join(ws, 'tools-link'));
+    symlinkSync(join(root, 'tools'), join(root, 'tools-link'));
+    symlinkSync(join(ws, 'build'), join(ws, 'build-link'));
     const cfg = config({
-      default: { filesystem: { read_only: ['docs', 'tools-link', root], writable: ['build'], deny: ['.env'] } },
+      default: {
+        filesystem: {
+          read_only: ['docs', join(root, 'tools-link'), root],
+          writable: ['build-link'],
+          deny: ['.env'],
+        },
+      },
     });
     const p = await plan({}, cfg);
     expect(p.readOnly).toEqual([join(ws, 'docs'), join(root, 'tools'), root]);
     expect(p.writable).toEqual([join(ws, 'build')]);
     expect(p.deny).toEqual([join(ws, '.env')]);
   });
+
+  it.each(['read_only', 'writable'] as const)(
+    'SBX-07 a %s path leaving the workspace through a symlink inside it is refused (the agent can change the link)',
+    async (list) => {
+      mkdirSync(join(root, 'elsewhere'));
+      mkdirSync(join(ws, 'sub'));
+      symlinkSync(join(root, 'elsewhere'), join(ws, 'sub', 'cache'));
+      for (const entry of ['sub/cache', join(ws, 'sub', 'cache'), 'sub/cache/.']) {
+        const error = await planError(plan({}, config({ default: { filesystem: { [list]: [entry] } } })));
+        expect(error.code, entry).toBe('PATH_POLICY');
+        expect(error.message).toContain(`the symlink ${join(ws, 'sub', 'cache')} inside ${ws}`);
+        expect(error.hint).toContain(join(root, 'elsewhere'));
+      }
+      // The same target named by its real path is the user's choice, not the agent's.
+      const p = await plan({}, config({ default: { filesystem: { [list]: [join(root, 'elsewhere')] } } }));
+      expect(list === 'writable' ? p.writable : p.readOnly).toEqual([join(root, 'elsewhere')]);
+    },
+  );
 
   it('missing read_only / writable paths are CONFIG_INVALID; missing deny paths are dropped', async () => {
     await expectPlanError(

@@ -3,9 +3,9 @@
  * command-line overrides. Everything is validated here, before anything starts; a bad value is a
  * USAGE or CONFIG error naming the option and the fix.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Profile, WardenConfig } from '../core/config.js';
 import { BUILTIN_DEFAULT_PROFILE } from '../core/builtin-config.js';
 import {
@@ -72,7 +72,8 @@ const MAX_COMMAND_BYTES = 1024 * 1024;
 
 /**
  * Real paths of a filesystem list (absolute, or relative to `base`). A missing path is a config
- * error when `mustExist` (read_only, writable), else skipped (deny: nothing to hide).
+ * error when `mustExist` (read_only, writable), else skipped (deny: nothing to hide). A path that
+ * leaves `base` through a symlink inside it is refused when `mustExist` (see refuseRedirect).
  */
 export function resolveFsPaths(list: readonly string[], base: string, label: string, mustExist: boolean): string[] {
   return list.flatMap((p) => {
@@ -84,8 +85,40 @@ export function resolveFsPaths(list: readonly string[], base: string, label: str
         });
       return [];
     }
-    return [realpathSync(abs)];
+    const real = realpathSync(abs);
+    if (mustExist) refuseRedirect(abs, real, base, label);
+    return [real];
   });
+}
+
+/**
+ * Refuses a path that leaves `base` through a symlink lying inside it. The sandbox can write `base`
+ * (the workspace), so an agent could plant such a link in one run and have the next run bind what it
+ * points at — read-write, with the rights of that directory's owner once it is idmapped (warden as
+ * root), or your home when warden runs as you (SBX-07). A link that stays inside `base` gives nothing
+ * the sandbox does not already have.
+ */
+function refuseRedirect(abs: string, real: string, base: string, label: string): void {
+  const baseReal = realPathOrSelf(base);
+  if (abs === real || isInside(real, baseReal)) return;
+  let current = '/';
+  for (const part of abs.split('/').filter((p) => p !== '')) {
+    const next = join(current, part);
+    let isLink: boolean;
+    try {
+      isLink = lstatSync(next).isSymbolicLink();
+    } catch {
+      return; // changed under us: realpath above already resolved it; nothing more to learn
+    }
+    if (isLink && isInside(next, baseReal)) {
+      throw new WardenError(
+        'PATH_POLICY',
+        `${label}: ${abs} leads through the symlink ${next} inside ${baseReal} to ${real}, outside it; whatever runs in the sandbox can change that link`,
+        { hint: `write the real path (${real}) in the config, or replace the symlink with a directory` },
+      );
+    }
+    current = isLink ? realpathSync(next) : next;
+  }
 }
 
 /** Builds the frozen plan for one run. `hostEnv` is where `env.pass` and `--env NAME` read from. */

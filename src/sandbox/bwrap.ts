@@ -2,6 +2,9 @@
  * The bubblewrap backend: turns a SandboxSpec into a running, isolated process tree.
  *
  * Launch chain:  warden ─spawn(uid=sandbox user)→ sh launcher.sh (joins cgroups, checks access)
+ *                (as root with a writable root someone else owns: warden ─spawn(root)→ warden-idmap
+ *                (private mount namespace, idmapped clones of the writable roots, drops to the
+ *                sandbox user) ─exec→ sh launcher.sh; see idmap.ts)
  *                ─exec→ bwrap --args 7 (namespaces, mounts, seccomp) ─→ [pid 1: bwrap init]
  *                ─→ [pid 2: warden-init (forwarders, ready signal)] ─exec→ COMMAND
  *
@@ -28,6 +31,7 @@ import { ensureEtcView, SANDBOX_HOSTNAME } from './etc-view.js';
 import type { AbsentEntry, HostExecBaseline, NewEntryPolicy } from './host-exec.js';
 import type { CaBundle } from './ca-bundle.js';
 import type { LibDir } from './lib-dir.js';
+import { explainNotWritable, idmapHelperError, planIdmap, stageMountOps, type IdmapLaunch } from './idmap.js';
 import { checkAfterRun, type PostRunReport } from './post-run.js';
 import { buildSeccompFilter } from './seccomp.js';
 import {
@@ -118,6 +122,10 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     hostHome: process.env['HOME'] ?? null,
     files: host.ca.files,
   });
+  // As root, writable roots the sandbox user does not own are idmapped by the helper and bound
+  // from their staged clones (idmap.ts); null when nothing needs it (one stat per root).
+  const writableRoots = plan.writableRoots;
+  const idmap = planIdmap(writableRoots, spec.user, host.lib.idmapHelper, spec.runDir);
   const bwrapArgs = [
     '--unshare-all',
     '--unshare-user',
@@ -132,7 +140,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
     '3',
     '--json-status-fd',
     '4',
-    ...mountArgs(plan.ops),
+    ...mountArgs(idmap === null ? plan.ops : stageMountOps(plan.ops, idmap)),
     '--chdir',
     spec.cwd,
   ];
@@ -153,13 +161,13 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   });
 
   mark('cgroups-made');
-  const writableRoots = plan.writableRoots;
   const launcherArgs = [
     host.lib.launcher,
     String(cgroups.launcherEnrolFiles.length),
     ...cgroups.launcherEnrolFiles,
     String(writableRoots.length),
-    ...writableRoots,
+    // What bwrap will bind: through the staged clones when idmapped.
+    ...writableRoots.map((root) => idmap?.source(root) ?? root),
     // bwrap accepts only options through --args; the command must be on its own command line.
     '--',
     host.bwrapPath,
@@ -171,7 +179,9 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   ];
   let child: ChildProcess;
   try {
-    child = spawn('/bin/sh', launcherArgs, {
+    // The helper starts as root and drops to the sandbox user itself before it execs the launcher.
+    const [program, ...args] = idmap === null ? ['/bin/sh', ...launcherArgs] : idmap.argv(['/bin/sh', ...launcherArgs]);
+    child = spawn(program ?? '/bin/sh', args, {
       // A terminal needs TERM to be drawn on; the caller's value wins when it passed one.
       env: stdio.pty === null || 'TERM' in spec.env ? { ...spec.env } : { ...spec.env, TERM: stdio.pty.term },
       cwd: '/',
@@ -186,7 +196,7 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
         'pipe',
         ...(stdio.pty === null ? [] : ['pipe' as const]),
       ],
-      ...(spec.user === null ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
+      ...(spec.user === null || idmap !== null ? {} : { uid: spec.user.uid, gid: spec.user.gid }),
     });
   } catch (error) {
     void cgroups.destroy();
@@ -265,16 +275,19 @@ export function startSandbox(spec: SandboxSpec, host: SandboxHost, options: Star
   // What the launcher or bwrap said comes first (a launcher that failed early also fails its
   // enrolment); otherwise a failed move into the v2 group is the reason the sandbox never ran.
   const setupError = (): WardenError =>
-    launcherError === '' && enrolError !== null ? enrolError : setupFailureError(launcherError, setupText, spec);
+    launcherError === '' && enrolError !== null ? enrolError : setupFailureError(launcherError, setupText, spec, idmap);
   const ready = new Promise<{ setupMs: number; launchWaitMs: number }>((resolve, reject) => {
     readyPipe.setEncoding('utf8');
     readyPipe.on('data', (chunk: string) => {
-      if (chunk.includes('R') && !isReady) {
+      if (isReady) return;
+      // fd 5 carries whole "E …" lines (launcher, idmap helper), then the init's lone 'R': an R
+      // inside an error line (a run id in a path) is not the ready signal.
+      if (launcherError.length < 16_384) launcherError += chunk;
+      if (launcherError.split('\n').some((segment) => segment.startsWith('R'))) {
         isReady = true;
         commandPid = sandboxInitPid === null ? null : firstChild(sandboxInitPid);
         resolve({ setupMs: performance.now() - started - launchWaitMs, launchWaitMs });
       }
-      if (chunk.startsWith('E ') || launcherError !== '') launcherError += chunk;
     });
     child.once('exit', () => {
       if (!isReady) reject(setupError());
@@ -497,18 +510,16 @@ function firstChild(pid: number): number | null {
 }
 
 /** Turns what the launcher and bwrap said into an error that names the cause and the fix. */
-function setupFailureError(launcherError: string, setupText: string, spec: SandboxSpec): WardenError {
+function setupFailureError(
+  launcherError: string,
+  setupText: string,
+  spec: SandboxSpec,
+  idmap: IdmapLaunch | null,
+): WardenError {
   const line = launcherError.split('\n').find((l) => l.startsWith('E '));
-  if (line?.startsWith('E not-writable ')) {
-    const path = line.slice('E not-writable '.length);
-    const who = spec.user === null ? 'you' : `the sandbox user ${spec.user.name} (uid ${spec.user.uid})`;
-    return new WardenError('WORKSPACE_INVALID', `${path} is not a directory ${who} can write to`, {
-      hint:
-        spec.user === null
-          ? 'check the path and its permissions'
-          : `give that user access, e.g. \`setfacl -R -m u:${spec.user.name}:rwX -m d:u:${spec.user.name}:rwX ${path}\` or \`chown -R ${spec.user.name} ${path}\`, or run warden as the directory's owner`,
-    });
-  }
+  if (line?.startsWith('E not-writable '))
+    return explainNotWritable(line.slice('E not-writable '.length), spec.user, idmap, setupText);
+  if (line?.startsWith('E idmap-')) return idmapHelperError(line);
   if (line !== undefined)
     return new WardenError('SANDBOX_START_FAILED', line.slice(2), { hint: 'run `warden doctor`' });
   const text = setupText.trim().split('\n').slice(-3).join('; ');

@@ -13,6 +13,7 @@ export {
 export { planMounts, mountArgs, isInside, MANDATORY_WRITE_DENY, type MountOp, type MountPlan } from './fs-plan.js';
 export {
   findBinary,
+  isTrustedBinary,
   lookupUser,
   cgroupLayout,
   userNamespacesEnabled,
@@ -22,6 +23,7 @@ export {
   type CgroupLayout,
 } from './host.js';
 export { ensureLibDir, type LibDir } from './lib-dir.js';
+export { probeIdmapEndToEnd, probeIdmapFilesystem, type IdmapProbe } from './idmap-probe.js';
 export { buildSeccompFilter, SECCOMP_RULES } from './seccomp.js';
 export { ensureEtcView, SANDBOX_HOSTNAME, type EtcView } from './etc-view.js';
 export { hostCaBundle, SANDBOX_CA_DIR, type CaBundle, type SandboxFile } from './ca-bundle.js';

@@ -27,6 +27,8 @@ export interface LibDir {
   readonly launcher: string;
   /** The static C init with the in-sandbox forwarder; null when it was not built (shell init + socat then). */
   readonly wardenInit: string | null;
+  /** The root-run helper that idmaps writable roots (see idmap.ts); null when it was not built. */
+  readonly idmapHelper: string | null;
   /** Present when the build produced it (dist/assets); absent when running from source. */
   readonly nodePreload: string | null;
   /** The bundled MCP filesystem server `warden demo` uses (dist/assets); null when not built. */
@@ -41,11 +43,12 @@ const ASSET_FILES = [
   'init.sh',
   'launcher.sh',
   'warden-init',
+  'warden-idmap',
   'node-proxy-preload.mjs',
   'mcp-filesystem-server.mjs',
   'mcp-remote-bridge.mjs',
 ] as const;
-const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init']);
+const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init', 'warden-idmap']);
 
 /**
  * Ensures `<runtimeRoot>/lib-<key>` holds the assets from `assetsDir`; returns its layout. The key
@@ -118,6 +121,7 @@ function describe(path: string, present: ReadonlyMap<string, string>): LibDir {
     initScript: join(path, 'init.sh'),
     launcher: join(path, 'launcher.sh'),
     wardenInit: present.has('warden-init') ? join(path, 'warden-init') : null,
+    idmapHelper: present.has('warden-idmap') ? join(path, 'warden-idmap') : null,
     nodePreload: present.has('node-proxy-preload.mjs') ? join(path, 'node-proxy-preload.mjs') : null,
     filesystemServer: present.has('mcp-filesystem-server.mjs') ? join(path, 'mcp-filesystem-server.mjs') : null,
     remoteBridge: present.has('mcp-remote-bridge.mjs') ? join(path, 'mcp-remote-bridge.mjs') : null,

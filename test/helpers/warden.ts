@@ -180,24 +180,45 @@ export function runShell(
 }
 
 /**
+ * Who owns the workspaces `makeWorkspace` makes: 'sandbox' (the default) = the sandbox user as root,
+ * the test user as a user; 'root' = root in root mode, so the whole battery can be run through
+ * idmapped workspaces with WARDEN_TEST_WORKSPACE_OWNER=root (see src/sandbox/idmap.ts).
+ */
+function defaultOwner(mode: Mode): { uid: number; gid: number } {
+  const name =
+    mode === 'root' && process.env.WARDEN_TEST_WORKSPACE_OWNER === 'root' ? 'root' : (modeUser(mode) ?? SANDBOX_USER);
+  const owner = userIds(name);
+  if (owner === null) throw new Error(`user ${name} missing: run scripts/setup.sh --test-user`);
+  return owner;
+}
+
+/**
  * A fresh workspace the mode's sandbox can write to: owned by the sandbox user (root mode) or
  * the test user (user mode), under a 0755 temp dir. Remove it with `removeWorkspace`.
  */
 export function makeWorkspace(mode: Mode, name = 'ws'): string {
-  const parent = mkdtempSync('/tmp/warden-test-');
+  const owner = defaultOwner(mode);
+  return makeOwnedWorkspace(owner, name);
+}
+
+/**
+ * A fresh workspace owned by `owner` (e.g. root, or a third user), in a new 0755 directory under
+ * `under` (default /tmp; /root gives one the sandbox user could not even reach without warden's
+ * idmapped mount). Remove it with `removeWorkspace`.
+ */
+export function makeOwnedWorkspace(owner: { uid: number; gid: number }, name = 'ws', under = '/tmp'): string {
+  const parent = mkdtempSync(join(under, 'warden-test-'));
   chmodSync(parent, 0o755);
   const workspace = join(parent, name);
   mkdirSync(workspace);
-  const owner = userIds(modeUser(mode) ?? SANDBOX_USER);
-  if (owner === null) throw new Error(`user for mode ${mode} missing: run scripts/setup.sh --test-user`);
   chownSync(workspace, owner.uid, owner.gid);
   return workspace;
 }
 
 /** Chowns a path created by the (root) test to the workspace owner of `mode`. */
 export function giveToSandbox(mode: Mode, path: string): void {
-  const owner = userIds(modeUser(mode) ?? SANDBOX_USER);
-  if (owner !== null) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, path]);
+  const owner = defaultOwner(mode);
+  spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, path]);
 }
 
 export function removeWorkspace(workspace: string): void {

@@ -108,6 +108,9 @@ struct userns {
 static struct root roots[MAX_ROOTS];
 static struct userns namespaces[MAX_ROOTS];
 static int namespace_count;
+/* The children that held each user namespace while its maps were written; reaped before the exec. */
+static pid_t holders[MAX_ROOTS];
+static int holder_count;
 static int status_fd = -1;
 
 /* One line to warden: on the status pipe when it is open (warden's protocol), else stderr. */
@@ -151,13 +154,27 @@ static int valid_path(const char *path) {
     return 1;
 }
 
-/* Opens PATH as an O_PATH directory without following any symlink on the way. */
+/*
+ * Opens PATH as an O_PATH directory without following any symlink on the way, the last component
+ * included (ELOOP). Not O_NOFOLLOW: with O_PATH it would open a trailing symlink itself.
+ */
 static int open_dir(const char *path) {
     struct warden_open_how how = {
-        .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
         .resolve = WARDEN_RESOLVE_NO_SYMLINKS | WARDEN_RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+}
+
+/* Opens a writable root (see open_dir) and reads its owner; a symlink on its path is refused. */
+static int open_root(const char *path, struct stat *st) {
+    int fd = open_dir(path);
+    if (fd < 0) {
+        if (errno == ELOOP) fail("symlink", path, "a component is a symlink (it was not when the run was planned)");
+        fail_errno("open", path);
+    }
+    if (fstat(fd, st) != 0) fail_errno("open", path);
+    return fd;
 }
 
 static int write_file(const char *path, const char *text) {
@@ -174,57 +191,72 @@ static int write_file(const char *path, const char *text) {
  * A user namespace whose only ids are: OWNER_UID inside = SANDBOX_UID outside, and the same for
  * gids. As an idmapped mount's namespace it shows on-disk OWNER as the sandbox user and stores the
  * sandbox user's new files as OWNER (the gid must map too, or creating a file fails: EOVERFLOW).
- * The kernel needs a process to own the namespace while its maps are written: a child that
- * unshares, waits until the descriptor is open, and exits.
+ * The kernel needs a process to own the namespace while its maps are written: a child born in it
+ * (clone with CLONE_NEWUSER, so nothing waits for the child to run) that blocks until its pipe
+ * closes and exits. It is reaped later (reap_holders), after the mount work.
  */
 static int make_userns(uid_t owner_uid, gid_t owner_gid, uid_t uid, gid_t gid) {
     for (int i = 0; i < namespace_count; i++)
         if (namespaces[i].uid == owner_uid && namespaces[i].gid == owner_gid) return namespaces[i].fd;
-    int ready[2], hold[2];
-    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(hold, O_CLOEXEC) != 0) return -1;
-    pid_t child = fork();
-    if (child < 0) return -1;
-    if (child == 0) {
-        close(ready[0]);
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) != 0) return -1;
+    /* Raw clone without CLONE_VM is a fork; the child makes only raw syscalls (read, _exit). */
+    pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+    if (child < 0) {
+        int saved = errno;
+        close(hold[0]);
         close(hold[1]);
-        char byte = unshare(CLONE_NEWUSER) == 0 ? 'R' : 'E';
-        if (write(ready[1], &byte, 1) != 1) _exit(1);
-        /* Blocks until the parent closes its end: the namespace must live until it is opened. */
-        while (read(hold[0], &byte, 1) < 0 && errno == EINTR) {
-        }
-        _exit(0);
+        errno = saved;
+        return -1;
     }
-    close(ready[1]);
+    if (child == 0) {
+        char byte;
+        syscall(SYS_close, hold[1]); /* or its own copy would keep the pipe open forever */
+        while (syscall(SYS_read, hold[0], &byte, 1) < 0 && errno == EINTR) {
+        }
+        syscall(SYS_exit_group, 0);
+    }
     close(hold[0]);
-    char byte = 0;
-    ssize_t got;
-    while ((got = read(ready[0], &byte, 1)) < 0 && errno == EINTR) {
-    }
-    close(ready[0]);
-    int fd = -1, saved = EPERM;
-    if (got == 1 && byte == 'R') {
-        char path[64], map[64];
-        snprintf(map, sizeof map, "%u %u 1\n", (unsigned)owner_uid, (unsigned)uid);
-        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
+    holders[holder_count++] = child;
+    char path[64], map[64];
+    int fd = -1;
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)owner_uid, (unsigned)uid);
+    snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
+    if (write_file(path, map) == 0) {
+        snprintf(map, sizeof map, "%u %u 1\n", (unsigned)owner_gid, (unsigned)gid);
+        snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
         if (write_file(path, map) == 0) {
-            snprintf(map, sizeof map, "%u %u 1\n", (unsigned)owner_gid, (unsigned)gid);
-            snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
-            if (write_file(path, map) == 0) {
-                snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-            }
+            snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
         }
-        saved = errno;
     }
-    close(hold[1]);
-    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
-    }
+    int saved = errno;
+    close(hold[1]); /* the holder may go: the descriptor keeps the namespace */
     if (fd < 0) {
         errno = saved;
         return -1;
     }
     namespaces[namespace_count++] = (struct userns){owner_uid, owner_gid, fd};
     return fd;
+}
+
+/* The errno names warden's error message shows for the refusals below. */
+static const char *errno_name(int err) {
+    switch (err) {
+    case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
+    case ENOSYS: return "ENOSYS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: return "error";
+    }
+}
+
+/* Reaps the namespace holders: no zombie child may reach the launcher (and bwrap after it). */
+static void reap_holders(void) {
+    for (int i = 0; i < holder_count; i++)
+        while (waitpid(holders[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    holder_count = 0;
 }
 
 /* Errors that mean "this kernel or filesystem has no idmapped mounts", as opposed to a bad path. */
@@ -245,7 +277,7 @@ static int clone_root(struct root *r, uid_t uid, gid_t gid) {
     /* The sandbox never gains from a setuid bit or a device node here (bwrap's binds are nosuid,nodev too). */
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
     if (r->st.st_uid != uid) {
-        int ns = make_userns(r->st.st_uid, r->st.st_gid, uid, gid);
+        int ns = make_userns(r->st.st_uid, r->st.st_gid, uid, gid); /* made before the unshare: found */
         if (ns < 0) fail_errno("userns", r->path);
         attr.attr_set |= MOUNT_ATTR_IDMAP;
         attr.userns_fd = (uint64_t)ns;
@@ -254,8 +286,9 @@ static int clone_root(struct root *r, uid_t uid, gid_t gid) {
     if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
         if (!unsupported(errno)) fail_errno("setattr", r->path);
         /* Fallback: unmapped. The launcher's check then says whether the sandbox user can write it anyway. */
-        fprintf(stderr, "warden-idmap: the kernel refused an idmapped mount of %s (owner uid %u): %s\n", r->path,
-                (unsigned)r->st.st_uid, strerror(errno));
+        int err = errno;
+        fprintf(stderr, "warden-idmap: the kernel refused an idmapped mount of %s (owner uid %u): %s %s\n", r->path,
+                (unsigned)r->st.st_uid, errno_name(err), strerror(err));
         attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         attr.userns_fd = 0;
         if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0 && !unsupported(errno))
@@ -320,8 +353,11 @@ static int probe(const char *dir) {
         return 1;
     }
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
-    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
-        printf("unsupported mount_setattr %s\n", strerror(errno));
+    int set = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+    int err = errno;
+    reap_holders();
+    if (set != 0) {
+        printf("unsupported mount_setattr %s\n", strerror(err));
         return 1;
     }
     printf("ok\n");
@@ -354,17 +390,28 @@ int main(int argc, char **argv) {
     if (count == 0 || i + 1 >= argc || argv[i + 1][0] != '/') usage();
     char **program = argv + i + 1;
 
+    /*
+     * Each root's owner first, in the host's mount namespace, and its user namespace: the holder
+     * child then runs (and exits) while the mounts below are made, instead of before them.
+     */
+    for (int r = 0; r < count; r++) {
+        int fd = open_root(roots[r].path, &roots[r].st);
+        close(fd);
+        if (roots[r].st.st_uid != uid && make_userns(roots[r].st.st_uid, roots[r].st.st_gid, uid, gid) < 0)
+            fail_errno("userns", roots[r].path);
+    }
+
     /* A private copy of the mount table, slave to the host's: host unmounts still reach it, our mounts never leave it. */
     if (unshare(CLONE_NEWNS) != 0) fail_errno("unshare", "mount namespace");
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) fail_errno("unshare", "make / a slave");
 
+    /* Open again, in this namespace (a clone's source must be one of its mounts); it must be the same directory, same owner. */
     for (int r = 0; r < count; r++) {
-        roots[r].src = open_dir(roots[r].path);
-        if (roots[r].src < 0) {
-            if (errno == ELOOP) fail("symlink", roots[r].path, "a component is a symlink (it was not when the run was planned)");
-            fail_errno("open", roots[r].path);
-        }
-        if (fstat(roots[r].src, &roots[r].st) != 0) fail_errno("open", roots[r].path);
+        struct stat again;
+        roots[r].src = open_root(roots[r].path, &again);
+        if (again.st_dev != roots[r].st.st_dev || again.st_ino != roots[r].st.st_ino ||
+            again.st_uid != roots[r].st.st_uid || again.st_gid != roots[r].st.st_gid)
+            fail("changed", roots[r].path, "it changed while warden started");
     }
     for (int r = 0; r < count; r++) {
         int tree = clone_root(&roots[r], uid, gid);
@@ -377,6 +424,7 @@ int main(int argc, char **argv) {
         close(roots[r].src);
     }
     for (int n = 0; n < namespace_count; n++) close(namespaces[n].fd);
+    reap_holders();
 
     drop_to(uid, gid);
     execv(program[0], program);
