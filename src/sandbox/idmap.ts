@@ -127,7 +127,7 @@ export function explainNotWritable(
   if (refused !== undefined) {
     const cause = refused.slice(refused.lastIndexOf(': ') + 2);
     return invalid(
-      `${path} belongs to uid ${st.uid}; the sandbox user ${user.name} (uid ${user.uid}) cannot write to it, and the kernel refused to map its owner onto that user with an idmapped mount (${cause}: an old kernel, or a filesystem without idmapped mounts)`,
+      `${path} belongs to uid ${st.uid}; the sandbox user ${user.name} (uid ${user.uid}) cannot write to it, and the kernel refused to map its owner onto that user with an idmapped mount (${cause}: ${refusalReason(cause)})`,
       `${chown}${asOwner}, or move it to a filesystem that supports idmapped mounts (Linux 5.12 or newer: ext4, xfs, btrfs; tmpfs from 6.3); \`warden doctor\` probes them`,
     );
   }
@@ -161,6 +161,14 @@ export function idmapHelperError(line: string): WardenError {
   return new WardenError('SANDBOX_START_FAILED', `cannot prepare the idmapped workspace (${what}): ${rest}`, {
     hint: 'run `warden doctor`',
   });
+}
+
+/** What a refused mount_setattr(MOUNT_ATTR_IDMAP) most likely means, by its errno. */
+function refusalReason(cause: string): string {
+  if (cause.startsWith('EPERM'))
+    return 'not allowed here: warden runs in a user namespace (a rootless container?), where only the host may idmap, or a security policy forbids it';
+  if (cause.startsWith('ENOSYS')) return 'this kernel has no idmapped mounts (Linux 5.12 or newer has)';
+  return 'this filesystem does not support idmapped mounts (network filesystems, ramfs, older kernels)';
 }
 
 function invalid(message: string, hint: string): WardenError {

@@ -22,10 +22,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   availableModes,
+  gatewayStdioCommand,
   makeOwnedWorkspace,
+  readableBySandbox,
+  REPO,
   probeValues,
   removeWorkspace,
   runShell,
@@ -52,6 +57,8 @@ const ROOT = { uid: 0, gid: 0 };
 /** The kernel's overflow uid: how a file of an unmapped owner shows inside. */
 const NOBODY = 65534;
 const HAVE_GIT = existsSync('/usr/bin/git');
+const MODULES = join(REPO, 'node_modules');
+const SERVER_FILESYSTEM = join(MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
 
 describe.each(availableModes())('workspaces owned by others, warden as %s', (mode: Mode) => {
   /** The owner whose workspace this mode exercises: root (idmapped) as root, yourself as a user. */
@@ -339,6 +346,59 @@ out('chmod_plain', result=errname(lambda: os.chmod('tool', 0o750)))
     expect(readdirSync(join(ws, '.git', 'hooks'))).toEqual([]);
     expect(existsSync(join(ws, '.bashrc'))).toBe(false); // the placeholder is gone after the run
   });
+
+  it.skipIf(!readableBySandbox(mode, SERVER_FILESYSTEM))(
+    "a read-write MCP server in the workspace acts as its owner too: it reads the owner's private file, and what it writes is the owner's",
+    async () => {
+      const ws = ownedWorkspace();
+      put(join(ws, 'private.txt'), 'owner only\n', owner, 0o600);
+      const config = join(dirname(ws), 'warden.yaml');
+      writeFileSync(
+        config,
+        `version: 1
+servers:
+  files:
+    command: node
+    args: [${JSON.stringify(SERVER_FILESYSTEM)}, "\${workspace}"]
+    workspace: read-write
+    filesystem: { read_only: [${JSON.stringify(MODULES)}] }
+profiles:
+  default:
+    mcp:
+      allow:
+        - server: files
+          tools: [read_text_file, write_file]
+          when: { path: { under: ["\${workspace}"] } }
+`,
+        { mode: 0o644 },
+      );
+      const client = new Client({ name: 'idmap-test', version: '1.0.0' });
+      await client.connect(
+        new StdioClientTransport({
+          ...gatewayStdioCommand(mode, { workspace: ws, config, agent: `idmap-${nonce()}` }),
+          stderr: 'pipe',
+        }),
+      );
+      try {
+        const read = await client.callTool({
+          name: 'files__read_text_file',
+          arguments: { path: join(ws, 'private.txt') },
+        });
+        expect(read.isError ?? false, JSON.stringify(read.content)).toBe(false);
+        expect(JSON.stringify(read.content)).toContain('owner only');
+        const written = await client.callTool({
+          name: 'files__write_file',
+          arguments: { path: join(ws, 'from-server.txt'), content: 'server\n' },
+        });
+        expect(written.isError ?? false, JSON.stringify(written.content)).toBe(false);
+      } finally {
+        await client.close();
+      }
+      const st = statSync(join(ws, 'from-server.txt'));
+      expect([st.uid, st.gid]).toEqual([owner.uid, owner.gid]);
+      expect(readFileSync(join(ws, 'from-server.txt'), 'utf8')).toBe('server\n');
+    },
+  );
 
   it.runIf(HAVE_GIT)(
     'git on the host works after a run in a root-owned repository (no "dubious ownership")',
