@@ -340,11 +340,12 @@ out('chmod_plain', result=errname(lambda: os.chmod('tool', 0o750)))
     const run = await runShell(mode, ws, script);
     expectRan(run);
     const v = probeValues(run.stdout);
-    for (const key of ['CONFIG', 'HOOK', 'BASHRC', 'MOVE']) expect(v.get(key), key).not.toBe('0');
+    for (const key of ['CONFIG', 'HOOK', 'MOVE']) expect(v.get(key), key).not.toBe('0');
     expect(v.get('ALLOWED')).toBe('0');
     expect(readFileSync(join(ws, '.git', 'config'), 'utf8')).toBe('[core]\n');
     expect(readdirSync(join(ws, '.git', 'hooks'))).toEqual([]);
-    expect(existsSync(join(ws, '.bashrc'))).toBe(false); // the placeholder is gone after the run
+    // A .bashrc that did not exist may be written (no placeholders): the post-run check takes it out.
+    expect(existsSync(join(ws, '.bashrc'))).toBe(false);
   });
 
   it.skipIf(!readableBySandbox(mode, SERVER_FILESYSTEM))(
