@@ -30,7 +30,7 @@ interface GatewayContext {
 
 async function withGateway(
   cmd: Command,
-  options: { profile: string; workspace?: string },
+  options: { profile: string; workspace?: string; acceptMissingLimits?: boolean },
   agentName: string,
   command: readonly string[],
   use: (gateway: Gateway, context: GatewayContext) => Promise<void>,
@@ -66,6 +66,7 @@ async function withGateway(
         runtimeRoot: prepared.runtimeRoot,
         neverVisible: [stateDir, prepared.runtimeRoot],
         hostEnv: process.env,
+        acceptMissingLimits: options.acceptMissingLimits === true,
       },
       (gateway, agent) => use(gateway, { stateDir, sink: audit, agent, mcp: pickProfile(config, options.profile).mcp }),
     );
@@ -73,6 +74,10 @@ async function withGateway(
     await audit.close();
   }
 }
+
+/** The same rule as `warden run --accept-missing-limits`, for the servers' sandboxes. */
+const ACCEPT_MISSING_LIMITS =
+  "start the servers even when cgroup controllers are unavailable (no memory/pids/cpu limits on the servers' sandboxes)";
 
 function collectScopes(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -140,9 +145,17 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       'serve Streamable HTTP on a loopback port; callers need a token from `warden token issue --profile P` (port 0 picks a free one)',
     )
     .option('--agent <name>', 'agent name recorded in the audit log', 'mcp-client')
+    .option('--accept-missing-limits', ACCEPT_MISSING_LIMITS)
     .action(
       async (
-        options: { profile: string; workspace?: string; stdio?: boolean; listen?: string; agent: string },
+        options: {
+          profile: string;
+          workspace?: string;
+          stdio?: boolean;
+          listen?: string;
+          agent: string;
+          acceptMissingLimits?: boolean;
+        },
         cmd: Command,
       ) => {
         if (options.stdio === true && options.listen !== undefined)
@@ -305,29 +318,35 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
       'the workspace ${workspace} stands for (default: the current directory, unless it is /, your home or a temporary directory)',
     )
     .option('--json', 'print JSON')
-    .action(async (options: { profile: string; workspace?: string; json?: boolean }, cmd: Command) => {
-      await withGateway(
-        cmd,
-        options,
-        'warden-tools-ls',
-        ['warden', 'tools', 'ls'],
-        (gateway, context) => {
-          const grants = gateway.describeTools();
-          for (const warning of grantWarnings(gateway, options.profile, context.mcp))
-            process.stderr.write(`warden: warning: ${warning}\n`);
-          if (options.json === true) printJson(grants);
-          else {
-            const rows = grants.map((g) => [
-              g.granted ? 'granted' : 'hidden',
-              g.name,
-              g.policyIds.join(',') || '-',
-              g.granted ? '' : g.reason,
-            ]);
-            process.stdout.write(`${table([['', 'tool', 'policy', 'why not'], ...rows])}\n`);
-          }
-          return Promise.resolve();
-        },
-        deps,
-      );
-    });
+    .option('--accept-missing-limits', ACCEPT_MISSING_LIMITS)
+    .action(
+      async (
+        options: { profile: string; workspace?: string; json?: boolean; acceptMissingLimits?: boolean },
+        cmd: Command,
+      ) => {
+        await withGateway(
+          cmd,
+          options,
+          'warden-tools-ls',
+          ['warden', 'tools', 'ls'],
+          (gateway, context) => {
+            const grants = gateway.describeTools();
+            for (const warning of grantWarnings(gateway, options.profile, context.mcp))
+              process.stderr.write(`warden: warning: ${warning}\n`);
+            if (options.json === true) printJson(grants);
+            else {
+              const rows = grants.map((g) => [
+                g.granted ? 'granted' : 'hidden',
+                g.name,
+                g.policyIds.join(',') || '-',
+                g.granted ? '' : g.reason,
+              ]);
+              process.stdout.write(`${table([['', 'tool', 'policy', 'why not'], ...rows])}\n`);
+            }
+            return Promise.resolve();
+          },
+          deps,
+        );
+      },
+    );
 }

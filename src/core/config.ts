@@ -353,7 +353,9 @@ export const serverSchema = z
       .min(1)
       .max(4096)
       .optional()
-      .describe('A stdio server: the program to start (in its own sandbox). Its PATH is /usr/local/bin:/usr/bin:/bin.'),
+      .describe(
+        'A stdio server: the program to start (in its own sandbox), a name found on its PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin) or an absolute path; never one the agent can write.',
+      ),
     args: z
       .array(
         z

@@ -66,7 +66,7 @@ export const ERROR_CODES = {
   },
   PATH_POLICY: {
     summary:
-      'A filesystem path in the profile or given with --ro is unsafe to expose (e.g. the state dir, or / as writable).',
+      'A path in the config or given with --ro is unsafe: a system directory as writable, a path that would show what must stay hidden (a profile deny, the state dir), or an MCP server program the agent can write.',
     exit: EXIT.usage,
   },
   HOME_UNUSABLE: {

@@ -6,16 +6,23 @@
  * wiring, and a sandbox from which warden's state, the runtime root and its own run directory
  * are never visible. `release()` tears all of it down, in one place.
  *
+ * What the profile hides from the agent (its filesystem.deny) is hidden from every confined
+ * process the same way (GW-11), and a process whose own paths would show a hidden path is refused
+ * before anything is created.
+ *
  * The recipe has two steps so that callers can overlap work with the sandbox's start (see
  * docs/architecture.md, "Life of a warden run"): `confine()` creates the run directory and
  * starts the proxy (not awaited); `start()` launches the sandbox, optionally after a promise
  * (bwrap gets its arguments, and the command can run, only once it settles).
  */
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { WardenError } from '../core/errors.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { newSecret } from '../core/ids.js';
 import { EgressPolicy, EgressProxy, type EgressStats } from '../egress/index.js';
 import {
+  isInside,
   SANDBOX_LIB,
   startSandbox,
   type PortForward,
@@ -37,6 +44,18 @@ export interface ConfineContext {
   readonly runtimeRoot: string;
   /** Host paths no sandbox may ever see (the state dir, the runtime root); each run dir is added. */
   readonly neverVisible: readonly string[];
+  /**
+   * What the profile hides from the agent (its filesystem.deny, real paths), hidden from every
+   * confined process of this run or gateway, and the config field it comes from (for errors).
+   */
+  readonly profileDeny: { readonly paths: readonly string[]; readonly field: string };
+}
+
+/** The config fields a confined process's paths come from, named in errors. */
+export interface ConfinedFields {
+  readonly workspace: string;
+  readonly readOnly: string;
+  readonly writable: string;
 }
 
 /** One confined process: every field resolved and checked by the caller (real, absolute paths). */
@@ -64,6 +83,10 @@ export interface ConfinedSpec {
   readonly acceptMissingLimits: boolean;
   /** The process's stdio (see SandboxSpec.stdio; runtime/terminal.ts chooses it for `warden run`). */
   readonly stdio: SandboxSpec['stdio'];
+  /** Where the workspace and the read-only and writable paths come from; `readOnlyFields` names single entries. */
+  readonly fields: ConfinedFields;
+  /** Fields of individual read-only paths that do not come from `fields.readOnly` (e.g. a server's read-only workspace). */
+  readonly readOnlyFields?: ReadonlyMap<string, string>;
 }
 
 /** What a caller adds when it starts the sandbox (e.g. the run's gateway, which needs the run directory first). */
@@ -99,6 +122,8 @@ export interface Confinement {
  * background). Call `start()` on the result to launch the sandbox, and `release()` in every case.
  */
 export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
+  refuseExposedPaths(spec, ctx);
+  const deny = [...new Set([...spec.deny, ...ctx.profileDeny.paths])];
   const runDir = createRunDir(ctx.runtimeRoot, spec.id, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
   const credential = newSecret();
   const socketPath = join(runDir.sockDir, 'egress.sock');
@@ -151,7 +176,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
           workspace: spec.workspace,
           readOnly: spec.readOnly,
           writable: spec.writable,
-          deny: spec.deny,
+          deny,
           neverVisible: [...ctx.neverVisible, runDir.path],
           home: spec.home,
           env,
@@ -192,4 +217,43 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
       return released;
     },
   };
+}
+
+/**
+ * Refuses a confined process whose own paths would show what must stay hidden (GW-11, SBX-04): a
+ * workspace, read-only or writable path that is, or lies inside, a path the profile denies, or
+ * warden's state or runtime directory. A path that merely contains a hidden one is fine: the
+ * hiding mount covers it there. Both sides are real paths, so another spelling or a symlink to
+ * the same place is caught too.
+ */
+export function refuseExposedPaths(spec: ConfinedSpec, ctx: ConfineContext): void {
+  const hidden = [
+    ...ctx.profileDeny.paths.map((path) => ({ path, what: `denied by ${ctx.profileDeny.field}` })),
+    ...ctx.neverVisible.map((path) => ({
+      path: realPathOrSelf(path),
+      what: "warden's own state, which no sandbox may see",
+    })),
+  ];
+  const roots = [
+    ...(spec.workspace === null ? [] : [{ path: spec.workspace, field: spec.fields.workspace }]),
+    ...spec.readOnly.map((path) => ({ path, field: spec.readOnlyFields?.get(path) ?? spec.fields.readOnly })),
+    ...spec.writable.map((path) => ({ path, field: spec.fields.writable })),
+  ];
+  for (const root of roots) {
+    const covering = hidden.find((h) => isInside(root.path, h.path));
+    if (covering === undefined) continue;
+    const where = root.path === covering.path ? 'is' : `lies inside ${covering.path}, which is`;
+    throw new WardenError('PATH_POLICY', `${root.field}: ${root.path} ${where} ${covering.what}`, {
+      hint: `remove ${root.path} from ${root.field}, or stop hiding it`,
+    });
+  }
+}
+
+/** The real path of `path`, or `path` itself when it cannot be resolved. */
+function realPathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }

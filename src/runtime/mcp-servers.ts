@@ -1,86 +1,83 @@
 /**
- * Starts MCP tool servers for the gateway, each in its OWN sandbox (design.md, step 4): its own
- * run directory, its own egress proxy with its own allow-list and credential, only its declared
- * environment, files and workspace access, and its own resource limits. The gateway talks to it
- * over the sandbox's stdin/stdout.
+ * Starts MCP tool servers for the gateway, each in its OWN sandbox (design.md, step 4), made by
+ * the same recipe as the agent's (confined.ts): its own run directory, its own egress proxy with
+ * its own allow-list and credential, only its declared environment, files and workspace access,
+ * its own resource limits, and whatever the profile hides from the agent hidden from it too
+ * (GW-11). It starts in a private empty directory (its own tmpfs home), never in the workspace,
+ * and its program is resolved on the host to a file the agent cannot change (GW-13, see
+ * server-guard.ts). The gateway talks to it over the sandbox's stdin/stdout.
+ *
+ * Every granted server is planned, and checked, before the first one starts: a config that
+ * would expose a hidden path or run agent-written code stops the gateway at start.
  */
 import { join } from 'node:path';
 import type { ServerConfig } from '../core/config.js';
 import { DEFAULT_LIMITS, expandWorkspace } from '../core/config-defaults.js';
-import type { AgentIdentity, EventSink } from '../core/events.js';
+import type { AgentIdentity } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { parseHostPattern } from '../core/host-pattern.js';
 import type { LaunchUpstream, UpstreamProcess } from '../gateway/index.js';
-import { SANDBOX_HOME, SANDBOX_LIB, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
-import { confine } from './confined.js';
+import { SANDBOX_HOME, SANDBOX_LIB, type SandboxHost } from '../sandbox/index.js';
+import { confine, refuseExposedPaths, type ConfineContext, type ConfinedSpec } from './confined.js';
 import { defaultCpu, resolveFsPaths } from './plan.js';
+import { SANDBOX_PATH } from './sandbox-env.js';
+import { checkServerProgram } from './server-guard.js';
 
-export interface ServerLaunchContext {
+export interface ServerLaunchContext extends ConfineContext {
   readonly servers: Readonly<Record<string, ServerConfig>>;
+  /** The servers the profile grants something of: the only ones planned and started. */
+  readonly granted: readonly string[];
   readonly runId: string;
   readonly agent: AgentIdentity;
   readonly workspace: string;
-  readonly host: SandboxHost;
-  readonly sandboxUser: SandboxUser | null;
-  readonly runtimeRoot: string;
-  readonly neverVisible: readonly string[];
-  readonly sink: EventSink;
   readonly hostEnv: NodeJS.ProcessEnv;
+  /** Real paths the agent can write itself (the workspace, the profile's writable paths). */
+  readonly agentWritable: readonly string[];
+  /** The run's rule for missing cgroup controllers (`--accept-missing-limits`): servers follow the agent's. */
+  readonly acceptMissingLimits: boolean;
 }
 
-/** A LaunchUpstream that starts each stdio server in a fresh sandbox. */
-export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstream {
-  let launches = 0;
-  return async (name: string): Promise<UpstreamProcess> => {
-    const server = ctx.servers[name];
+/** The granted servers' sandboxes, planned and checked, and how to start them. */
+export interface ServerSandboxes {
+  /** Starts a server in a fresh sandbox (each start and restart its own). */
+  readonly launch: LaunchUpstream;
+  /** Every host directory a granted server can write: the agent writes there through it. */
+  readonly writableRoots: readonly string[];
+}
+
+/** A server's sandbox as planned once; each start adds its own id. */
+type ServerPlan = Omit<ConfinedSpec, 'id'>;
+
+/**
+ * Plans the sandbox of every granted server and checks it (GW-11, GW-13); throws the first
+ * problem as a WardenError naming the config field. Nothing is started here.
+ */
+export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
+  const plans = new Map<string, ServerPlan>();
+  const programs = new Map<string, { plan: ServerPlan; check: (reach: readonly string[]) => string }>();
+  const writableRoots: string[] = [];
+  for (const name of ctx.granted) {
+    const server = Object.hasOwn(ctx.servers, name) ? ctx.servers[name] : undefined;
     if (server === undefined) throw new WardenError('GATEWAY_START_FAILED', `no server '${name}' in the config`);
-    // A remote server is reached through the bridge (src/gateway/remote-bridge.ts), run in a
-    // sandbox like a local server; its egress proxy allows the server's own host:port.
-    const remote = server.url === undefined ? null : remoteBridge(name, server.url, ctx.host);
-    const remoteHeaders = remote === null ? {} : headerValues(name, server.headers, ctx.hostEnv);
-    const command = remote?.command ?? [
-      server.command ?? '',
-      ...server.args.map((a) => expandWorkspace(a, ctx.workspace)),
-    ];
-    const workspaceMode = remote === null ? server.workspace : 'none';
+    const planned = planServer(name, server, ctx);
+    refuseExposedPaths({ ...planned.plan, id: ctx.runId }, ctx);
+    writableRoots.push(...(planned.plan.workspace === null ? [] : [planned.plan.workspace]), ...planned.plan.writable);
+    if (planned.check === null) plans.set(name, planned.plan);
+    else programs.set(name, { plan: planned.plan, check: planned.check });
+  }
+  // What the agent can reach: its own writable paths and every read-write server's (GW-13).
+  const reach = [...new Set([...ctx.agentWritable, ...writableRoots])];
+  for (const [name, { plan, check }] of programs) {
+    const program = check(reach);
+    plans.set(name, { ...plan, command: [program, ...plan.command.slice(1)] });
+  }
+
+  let launches = 0;
+  const launch = async (name: string): Promise<UpstreamProcess> => {
+    const plan = plans.get(name);
+    if (plan === undefined) throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is not granted`);
     // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
-    const sandboxId = `${ctx.runId}.${name}.${++launches}`;
-    const label = `servers.${name}.filesystem`;
-    const readOnly = resolveFsPaths(server.filesystem.read_only, ctx.workspace, `${label}.read_only`, true);
-    if (workspaceMode === 'read-only') readOnly.push(ctx.workspace);
-    const env: Record<string, string> = {};
-    for (const v of server.env.pass) {
-      const value = ctx.hostEnv[v];
-      if (value !== undefined) env[v] = value;
-    }
-    Object.assign(env, server.env.set);
-    // The remote server's credentials reach only its bridge (this sandbox), which drops them
-    // from its own environment before anything else runs.
-    if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
-    const confinement = confine(
-      {
-        id: sandboxId,
-        agent: { name: `mcp:${name}`, run_id: ctx.runId },
-        command,
-        cwd: workspaceMode === 'none' ? SANDBOX_HOME : ctx.workspace,
-        workspace: workspaceMode === 'read-write' ? ctx.workspace : null,
-        readOnly,
-        writable: resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true),
-        deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
-        home: null,
-        env,
-        networkAllow: [...(remote === null ? [] : [remote.authority]), ...server.network.allow],
-        limits: {
-          memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
-          pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
-          cpu: server.limits.cpu ?? defaultCpu(),
-        },
-        // The same rule as the agent's sandbox: the host's limits policy (config, uid, the run's flag).
-        acceptMissingLimits: ctx.host.limits.policy === 'best-effort',
-        stdio: 'pipe',
-      },
-      ctx,
-    );
+    const confinement = confine({ ...plan, id: `${ctx.runId}.${name}.${++launches}` }, ctx);
     try {
       await confinement.proxyListening;
       const running = confinement.start();
@@ -96,6 +93,91 @@ export function sandboxedServerLauncher(ctx: ServerLaunchContext): LaunchUpstrea
       await confinement.release().catch(() => undefined);
       throw error;
     }
+  };
+  return { launch, writableRoots: [...new Set(writableRoots)] };
+}
+
+/** One server's sandbox, and for a stdio server the check of its program (which needs every server's writable paths). */
+function planServer(
+  name: string,
+  server: ServerConfig,
+  ctx: ServerLaunchContext,
+): { plan: ServerPlan; check: ((reach: readonly string[]) => string) | null } {
+  // A remote server is reached through the bridge (src/gateway/remote-bridge.ts), run in a
+  // sandbox like a local server; its egress proxy allows the server's own host:port.
+  const remote = server.url === undefined ? null : remoteBridge(name, server.url, ctx.host);
+  const remoteHeaders = remote === null ? {} : headerValues(name, server.headers, ctx.hostEnv);
+  const args = server.args.map((a) => expandWorkspace(a, ctx.workspace));
+  const command = remote?.command ?? [server.command ?? '', ...args];
+  const workspaceMode = remote === null ? server.workspace : 'none';
+  const label = `servers.${name}.filesystem`;
+  const readOnly = resolveFsPaths(server.filesystem.read_only, ctx.workspace, `${label}.read_only`, true);
+  const readOnlyFields = new Map<string, string>();
+  if (workspaceMode === 'read-only') {
+    readOnly.push(ctx.workspace);
+    readOnlyFields.set(ctx.workspace, `servers.${name}.workspace`);
+  }
+  const writable = resolveFsPaths(server.filesystem.writable, ctx.workspace, `${label}.writable`, true);
+  const env: Record<string, string> = {};
+  const envFields = new Map<string, { value: string; field: string }>();
+  for (const v of server.env.pass) {
+    const value = ctx.hostEnv[v];
+    if (value === undefined) continue;
+    env[v] = value;
+    envFields.set(v, { value, field: `servers.${name}.env.pass` });
+  }
+  for (const [v, value] of Object.entries(server.env.set)) {
+    env[v] = value;
+    envFields.set(v, { value, field: `servers.${name}.env.set.${v}` });
+  }
+  // The remote server's credentials reach only its bridge (this sandbox), which drops them
+  // from its own environment before anything else runs.
+  if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
+  const plan: ServerPlan = {
+    agent: { name: `mcp:${name}`, run_id: ctx.runId },
+    command,
+    // A private empty directory (the sandbox's own tmpfs home), never the workspace: launchers
+    // such as npx, python -m and uvx take code from their working directory first (GW-13).
+    cwd: SANDBOX_HOME,
+    workspace: workspaceMode === 'read-write' ? ctx.workspace : null,
+    readOnly,
+    writable,
+    deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
+    env,
+    networkAllow: [...(remote === null ? [] : [remote.authority]), ...server.network.allow],
+    limits: {
+      memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
+      pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
+      cpu: server.limits.cpu ?? defaultCpu(),
+    },
+    // The same rule as the agent's sandbox: the run's flag, else the host's limits policy (config, uid).
+    acceptMissingLimits: ctx.acceptMissingLimits || ctx.host.limits.policy === 'best-effort',
+    home: null,
+    stdio: 'pipe',
+    fields: {
+      workspace: `servers.${name}.workspace`,
+      readOnly: `${label}.read_only`,
+      writable: `${label}.writable`,
+    },
+    readOnlyFields,
+  };
+  if (remote !== null) return { plan, check: null };
+  const visible = [...(plan.workspace === null ? [] : [plan.workspace]), ...readOnly, ...writable];
+  return {
+    plan,
+    check: (reach) =>
+      checkServerProgram(
+        {
+          name,
+          command: server.command ?? '',
+          args,
+          env: envFields,
+          path: env['PATH'] ?? SANDBOX_PATH,
+          visible,
+          workspace: ctx.workspace,
+        },
+        reach,
+      ),
   };
 }
 

@@ -173,8 +173,13 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         limits: sandboxLimits,
         acceptMissingLimits,
         stdio: ctx.stdio,
+        fields: {
+          workspace: 'the workspace',
+          readOnly: `profiles.${plan.profileName}.filesystem.read_only`,
+          writable: `profiles.${plan.profileName}.filesystem.writable`,
+        },
       },
-      ctx,
+      { ...ctx, profileDeny: { paths: plan.deny, field: `profiles.${plan.profileName}.filesystem.deny` } },
     );
 
     // The gateway (when the profile grants MCP tools) is up before the agent can connect. Its
@@ -193,6 +198,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
           sandboxUser: ctx.sandboxUser,
           runtimeRoot: ctx.runtimeRoot,
           neverVisible: ctx.neverVisible,
+          acceptMissingLimits: plan.acceptMissingLimits,
         },
         confinement.runDir,
       );

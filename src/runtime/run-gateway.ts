@@ -14,8 +14,8 @@ import { derivedKey } from '../audit/index.js';
 import { ArgumentRedactor, createSessionServer, Gateway, HttpEndpoint, type AuthResult } from '../gateway/index.js';
 import { compileProfile, loadPolicyFiles, PolicyEngine } from '../policy/index.js';
 import { SANDBOX_SOCK, type PortForward, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
-import { sandboxedServerLauncher } from './mcp-servers.js';
-import { pickProfile } from './plan.js';
+import { planServerSandboxes } from './mcp-servers.js';
+import { pickProfile, resolveFsPaths } from './plan.js';
 import type { RunDir } from './run-dir.js';
 
 export interface GatewaySetup {
@@ -31,6 +31,14 @@ export interface GatewaySetup {
   readonly runtimeRoot: string;
   readonly neverVisible: readonly string[];
   readonly hostEnv: NodeJS.ProcessEnv;
+  /** The rule for missing cgroup controllers; the servers follow the run's (`--accept-missing-limits`). */
+  readonly acceptMissingLimits: boolean;
+}
+
+/** A started gateway and the directories its servers can write (checked for planted repositories when it stops). */
+export interface StartedGateway {
+  readonly gateway: Gateway;
+  readonly writableRoots: readonly string[];
 }
 
 /** Largest message an upstream may send (so the largest result an agent can get). */
@@ -52,28 +60,46 @@ export function buildPolicy(
   return { profile, compiled, engine };
 }
 
-/** Starts the gateway for a profile, or returns null when the profile grants no MCP server. */
-export async function startGateway(setup: GatewaySetup): Promise<Gateway | null> {
+/**
+ * Starts the gateway for a profile, or returns null when the profile grants no MCP server. Every
+ * granted server is planned and checked first (GW-11, GW-13): a config that would show a server
+ * what the profile hides, or run code the agent can write, starts nothing.
+ */
+export async function startGateway(setup: GatewaySetup): Promise<StartedGateway | null> {
   const { profile, compiled, engine } = buildPolicy(setup);
   if (compiled.servers.length === 0) return null;
-  return Gateway.start({
+  // The profile's paths, resolved as a run resolves them (against the workspace): what it hides
+  // from the agent is hidden from its servers, and what the agent may write is the agent's reach.
+  const label = `profiles.${setup.profileName}.filesystem`;
+  const servers = planServerSandboxes({
+    servers: setup.config.servers,
+    granted: compiled.servers,
+    runId: setup.agent.run_id,
+    agent: setup.agent,
+    workspace: setup.workspace,
+    host: setup.host,
+    sandboxUser: setup.sandboxUser,
+    runtimeRoot: setup.runtimeRoot,
+    neverVisible: setup.neverVisible,
+    profileDeny: {
+      paths: resolveFsPaths(profile.filesystem.deny, setup.workspace, `${label}.deny`, false),
+      field: `${label}.deny`,
+    },
+    agentWritable: [
+      setup.workspace,
+      ...resolveFsPaths(profile.filesystem.writable, setup.workspace, `${label}.writable`, true),
+    ],
+    acceptMissingLimits: setup.acceptMissingLimits,
+    sink: setup.sink,
+    hostEnv: setup.hostEnv,
+  });
+  const gateway = await Gateway.start({
     profileName: setup.profileName,
     agent: setup.agent,
     workspace: setup.workspace,
     policy: engine,
     compiled,
-    launch: sandboxedServerLauncher({
-      servers: setup.config.servers,
-      runId: setup.agent.run_id,
-      agent: setup.agent,
-      workspace: setup.workspace,
-      host: setup.host,
-      sandboxUser: setup.sandboxUser,
-      runtimeRoot: setup.runtimeRoot,
-      neverVisible: setup.neverVisible,
-      sink: setup.sink,
-      hostEnv: setup.hostEnv,
-    }),
+    launch: servers.launch,
     sink: setup.sink,
     redactor: new ArgumentRedactor(derivedKey(setup.stateDir, 'mcp argument digests'), profile.mcp.sensitive_arguments),
     callTimeoutMs: profile.mcp.call_timeout,
@@ -82,6 +108,7 @@ export async function startGateway(setup: GatewaySetup): Promise<Gateway | null>
     serverViews: serverViews(setup.config, compiled.servers, setup.workspace),
     warn: (message) => process.stderr.write(`warden: warning: ${message}\n`),
   });
+  return { gateway, writableRoots: servers.writableRoots };
 }
 
 /** The host paths each granted stdio server's sandbox is given (the gateway warns when its grants allow less, GW-12). */
@@ -109,6 +136,8 @@ export const GATEWAY_PORT = 3129;
 export interface RunGateway {
   readonly env: Readonly<Record<string, string>>;
   readonly forward: PortForward;
+  /** Every host directory its servers can write (the run's post-run check covers them too). */
+  readonly writableRoots: readonly string[];
   close(): Promise<void>;
 }
 
@@ -122,8 +151,9 @@ export async function startRunGateway(
   setup: Omit<GatewaySetup, 'sandboxUser'> & { readonly sandboxUser: SandboxUser | null },
   runDir: RunDir,
 ): Promise<RunGateway | null> {
-  const gateway = await startGateway(setup);
-  if (gateway === null) return null;
+  const started = await startGateway(setup);
+  if (started === null) return null;
+  const { gateway } = started;
   const secret = newSecret();
   const expected = Buffer.from(`Bearer ${secret}`);
   const authenticate = (header: string | undefined): AuthResult => {
@@ -161,6 +191,7 @@ export async function startRunGateway(
     return {
       env: { WARDEN_MCP_URL: url, WARDEN_MCP_TOKEN: secret, WARDEN_MCP_CONFIG: `${SANDBOX_SOCK}/mcp.json` },
       forward: { port: GATEWAY_PORT, socketPath },
+      writableRoots: started.writableRoots,
       close: async () => {
         await endpoint.close();
         await gateway.close();
@@ -218,16 +249,16 @@ export async function withStandaloneGateway(
   let reason: 'exited' | 'warden_error' = 'exited';
   let error: string | undefined;
   try {
-    const gateway = await startGateway({ ...setup, agent });
-    if (gateway === null) {
+    const started = await startGateway({ ...setup, agent });
+    if (started === null) {
       throw new WardenError('USAGE', `profile '${setup.profileName}' grants no MCP server`, {
         hint: 'add servers to warden.yaml and grant them under profiles.<name>.mcp.allow (see docs/config.md)',
       });
     }
     try {
-      await use(gateway, agent);
+      await use(started.gateway, agent);
     } finally {
-      await gateway.close();
+      await started.gateway.close();
     }
   } catch (thrown) {
     reason = 'warden_error';
