@@ -24,7 +24,7 @@ export function describeEvent(event: AuditRecord): string {
     case 'limit.hit':
       return `LIMIT ${event.data.limit}: ${event.data.detail}`;
     case 'mcp.server':
-      return `MCP server ${event.data.server} ${event.data.state}${event.data.tools === undefined ? '' : ` (${event.data.tools} tools)`}: ${event.data.detail}`;
+      return `MCP server ${event.data.server} ${event.data.state}${event.data.tools === undefined ? '' : ` (${event.data.tools} tools)`}: ${event.data.detail}${event.data.hint === undefined ? '' : ` (fix: ${event.data.hint})`}${event.data.stderr === undefined ? '' : ` [stderr recorded: warden logs ${event.data.server} --run ${event.run_id}]`}`;
     case 'mcp.listed':
       return `MCP ${event.data.subject}s listed: ${event.data.shown} shown, ${event.data.hidden_total} hidden${
         event.data.hidden.length > 0

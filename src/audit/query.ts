@@ -161,6 +161,37 @@ export class AuditQuery {
     return records;
   }
 
+  /**
+   * The `mcp.server` events of one MCP server, in order, from the run `runId` or else from the
+   * newest run that started that server: what `warden logs SERVER` shows (their `stderr`, `detail`,
+   * `hint`). Null when the log has no event of that server (in that run).
+   */
+  serverEvents(server: string, runId?: string): { readonly run_id: string; readonly events: AuditRecord[] } | null {
+    if (typeof server !== 'string' || !/^[a-z0-9][a-z0-9-]{0,31}$/.test(server))
+      throw usage('Not a server name: lower-case letters, digits and - (at most 32).');
+    const db = this.#database();
+    if (db === null) return null;
+    let id = runId === undefined ? null : checkRunId(runId);
+    if (id === null) {
+      const newest = db
+        .prepare<[string], { run_id: string }>(
+          `SELECT run_id FROM events WHERE type = 'mcp.server' AND json_extract(json, '$.data.server') = ?
+            ORDER BY seq DESC LIMIT 1`,
+        )
+        .get(server);
+      if (newest === undefined) return null;
+      id = newest.run_id;
+    }
+    const events = db
+      .prepare<[string, string], { hash: string; json: string }>(
+        `SELECT hash, json FROM events WHERE run_id = ? AND type = 'mcp.server'
+            AND json_extract(json, '$.data.server') = ? ORDER BY seq`,
+      )
+      .all(id, server)
+      .map((row) => ({ ...(JSON.parse(row.json) as Omit<AuditRecord, 'hash'>), hash: row.hash }) as AuditRecord);
+    return events.length === 0 ? null : { run_id: id, events };
+  }
+
   #database(): Database.Database | null {
     if (!this.#opened) throw new WardenError('AUDIT_UNAVAILABLE', 'The audit query is not open.');
     return this.#db;

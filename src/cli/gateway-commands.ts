@@ -12,7 +12,7 @@ import type { McpPolicyConfig } from '../core/config.js';
 import { describeUnmatched, unmatchedGrantNames } from '../runtime/grant-names.js';
 import { loadConfig, pickProfile, prepareHost, resolveGatewayWorkspace } from '../runtime/index.js';
 import { globalOptionsOf, type GlobalOptions } from './global-options.js';
-import { printJson, table } from './output.js';
+import { printJson, table, warnOnStderr } from './output.js';
 
 export interface GatewayCommandDeps {
   readonly assetsDir: string;
@@ -67,6 +67,7 @@ async function withGateway(
         neverVisible: [stateDir, prepared.runtimeRoot],
         hostEnv: process.env,
         acceptMissingLimits: options.acceptMissingLimits === true,
+        warn: warnOnStderr,
       },
       (gateway, agent) => use(gateway, { stateDir, sink: audit, agent, mcp: pickProfile(config, options.profile).mcp }),
     );
@@ -102,7 +103,9 @@ function untilTerminated(): Promise<void> {
  */
 export function grantWarnings(gateway: Gateway, profile: string, mcp: McpPolicyConfig): string[] {
   const tools = new Map<string, string[]>();
-  for (const grant of [...mcp.allow, ...mcp.deny]) tools.set(grant.server, []);
+  // A server that did not start lists nothing; its own warning says so, not one per grant.
+  const unavailable = new Set(gateway.unavailable.map((u) => u.server));
+  for (const grant of [...mcp.allow, ...mcp.deny]) if (!unavailable.has(grant.server)) tools.set(grant.server, []);
   for (const tool of gateway.describeTools()) tools.get(tool.server)?.push(tool.upstreamName);
   return describeUnmatched(profile, unmatchedGrantNames(mcp, tools), tools);
 }
@@ -200,7 +203,16 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
           options,
           options.agent,
           ['warden', 'gateway', '--stdio'],
-          (gateway) => serveStdio(gateway, { input: process.stdin, output: process.stdout }),
+          // Until the client closes stdin, or stops warden with SIGTERM/SIGINT (desktop clients do
+          // on quit): either way the servers are stopped and the run is ended on record.
+          async (gateway) => {
+            await Promise.race([
+              serveStdio(gateway, { input: process.stdin, output: process.stdout }),
+              untilTerminated(),
+            ]);
+            // Stopped by a signal, stdin is still open; it must not keep warden alive after the teardown.
+            process.stdin.destroy();
+          },
           deps,
         );
       },

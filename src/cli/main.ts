@@ -26,7 +26,8 @@ import { checkGrantsAgainstServers, registerGatewayCommands } from './gateway-co
 import { registerClientCommands } from './client-commands.js';
 import { registerHomeCommands } from './home-commands.js';
 import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
-import { errorDocument, printJson, reportError } from './output.js';
+import { registerLogsCommand } from './logs-command.js';
+import { errorDocument, printJson, reportError, warnOnStderr } from './output.js';
 
 /** Where the bundled sandbox assets live (dist/assets next to dist/warden.mjs). */
 const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -148,7 +149,7 @@ export function buildProgram(): Command {
             stdio: terminal.stdio,
             forwardSignals: true,
             onStarted: (run) => terminal.attach(run),
-            mcp: { config, configPath, stateDir, hostEnv: process.env },
+            mcp: { config, configPath, stateDir, hostEnv: process.env, warn: warnOnStderr },
           });
         } finally {
           terminal.close();
@@ -256,11 +257,13 @@ export function buildProgram(): Command {
     .action(async () => printJson((await import('../core/config.js')).configJsonSchema()));
 
   registerGatewayCommands(program, { assetsDir: ASSETS_DIR, stateDirOf: resolveStateDir });
-  registerAuditCommands(program, async (cmd) => {
+  const stateDirOf = async (cmd: Command): Promise<string> => {
     const global = globalOptionsOf(cmd);
     const { config } = await loadConfig(process.cwd(), global.config);
     return resolveStateDir(global, config.state_dir);
-  });
+  };
+  registerAuditCommands(program, stateDirOf);
+  registerLogsCommand(program, stateDirOf);
   registerClientCommands(program, { stateDirOf: resolveStateDir });
   registerHomeCommands(program, { stateDirOf: resolveStateDir });
   // Last: it reaches every command registered above.

@@ -77,3 +77,8 @@ export function table(rows: readonly (readonly string[])[]): string {
     .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
     .join('\n');
 }
+
+/** Prints a warning on stderr, where it does not mix with a command's output (e.g. MCP over stdout). */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(`warden: warning: ${message}\n`);
+}

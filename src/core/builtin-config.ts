@@ -14,7 +14,15 @@ export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
   limits: {},
   env: { pass: [], set: {} },
   home: 'ephemeral',
-  mcp: { allow: [], deny: [], policies: [], sensitive_arguments: [], call_timeout: 60_000, relay: {} },
+  mcp: {
+    allow: [],
+    deny: [],
+    policies: [],
+    sensitive_arguments: [],
+    call_timeout: 60_000,
+    relay: {},
+    required: [],
+  },
 });
 
 /** The config used when no warden.yaml is found. */

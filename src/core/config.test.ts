@@ -490,7 +490,11 @@ describe('configSchema: servers and mcp grants', () => {
       allow: [{ server: 'fs', tools: ['read_*'], prompts: [], resources: [], when: {} }],
       call_timeout: 30_000,
       relay: {},
+      required: [],
     });
+    expect(
+      parse(withGrant({ allow: [{ server: 'fs', tools: ['x'] }], required: ['fs'] })).profiles.p?.mcp.required,
+    ).toEqual(['fs']);
     expect(
       parse(withGrant({ allow: [{ server: 'fs', tools: ['x'] }], relay: { fs: ['sampling', 'roots'] } })).profiles.p
         ?.mcp.relay,
@@ -552,6 +556,12 @@ describe('configSchema: servers and mcp grants', () => {
       withGrant({ relay: { fs: ['telepathy'] } }),
       'profiles.p.mcp.relay.fs[0]',
       undefined,
+    ],
+    [
+      'a required server the profile does not grant',
+      withGrant({ allow: [{ server: 'fs', tools: ['x'] }], required: ['web'] }),
+      'profiles.p.mcp.required[0]',
+      /'web' is not granted by this profile's mcp.allow/,
     ],
     ['an unknown mcp key', withGrant({ alow: [] }), 'profiles.p.mcp', undefined],
     ['a server name with _', { version: 1, servers: { my_srv: { command: 'x' } } }, 'servers.my_srv', undefined],

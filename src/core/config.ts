@@ -342,6 +342,13 @@ export const mcpSchema = z
       .describe(
         "Requests a server may send to the agent, relayed by the gateway: 'sampling' (the agent's model answers a prompt the server wrote), 'elicitation' (the server asks the user for input), 'roots' (the server learns the agent's roots). Default: none; the gateway then does not offer them to the server.",
       ),
+    required: z
+      .array(serverName)
+      .max(256)
+      .default([])
+      .describe(
+        'Granted servers the gateway cannot do without: if one does not start, the gateway (and warden run) does not start either. Any other server that does not start is left out, its tools absent, with a warning and an mcp.server failed event.',
+      ),
   })
   .describe('MCP tools, prompts and resources this profile grants through the gateway.');
 
@@ -435,6 +442,7 @@ export const profileSchema = z
       sensitive_arguments: [],
       call_timeout: 60_000,
       relay: {},
+      required: [],
     }),
   })
   .describe('A named set of permissions for one kind of task.');
@@ -499,6 +507,15 @@ export const configSchema = z
           }
         });
       }
+      profile.mcp.required.forEach((server, index) => {
+        if (!profile.mcp.allow.some((grant) => grant.server === server)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['profiles', profileName, 'mcp', 'required', index],
+            message: `'${server}' is not granted by this profile's mcp.allow, so it is never started`,
+          });
+        }
+      });
       for (const server of Object.keys(profile.mcp.relay)) {
         if (!Object.hasOwn(config.servers, server)) {
           ctx.addIssue({

@@ -102,7 +102,7 @@ export const ERROR_CODES = {
   },
   GATEWAY_START_FAILED: {
     summary:
-      'The MCP gateway could not start: an upstream server did not start or answer initialize, listed colliding tool names (GW-03), or the endpoint could not listen.',
+      'The MCP gateway could not start: a required upstream server did not start or answer initialize, servers listed colliding tool names (GW-03), or the endpoint could not listen.',
     exit: EXIT.wardenFailed,
   },
   TOKEN_INVALID: {

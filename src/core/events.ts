@@ -137,6 +137,12 @@ export interface EventPayloads {
     readonly detail: string;
     readonly tools?: number;
     readonly rejected_tools?: readonly { readonly name: string; readonly reason: string }[];
+    /** The newest part of the ended process's stderr (at most 16 Ki characters, secrets redacted, controls removed). */
+    readonly stderr?: string;
+    /** For a server that did not start: the config change or command that would fix it. */
+    readonly hint?: string;
+    /** For a server that did not start: whether the profile requires it (then the gateway did not start either). */
+    readonly required?: boolean;
   };
   'mcp.listed': {
     readonly subject: McpSubject;

@@ -8,7 +8,14 @@ export { parseAuthority, MAX_AUTHORITY_LENGTH } from './authority.js';
 export type { Authority } from './authority.js';
 export { EventRateLimiter, PROXY_USER, ProxyCredential } from './credential.js';
 export type { CredentialCheck } from './credential.js';
-export { EgressPolicy, MAX_CANDIDATES, hostPort, reportableHost, systemResolver } from './policy.js';
+export {
+  EgressPolicy,
+  MAX_CANDIDATES,
+  hostPort,
+  reportableHost,
+  systemResolver,
+  type EgressPolicyOwner,
+} from './policy.js';
 export type {
   AddressDecision,
   BlockedAddress,

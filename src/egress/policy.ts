@@ -92,6 +92,16 @@ function push(map: Map<string, HostPattern[]>, key: string, pattern: HostPattern
   else map.set(key, [pattern]);
 }
 
+/** Whose allow-list a policy is, for the refusal messages that say how to allow a target. */
+export interface EgressPolicyOwner {
+  /** Who the list belongs to, e.g. "the profile" or "server 'files'". */
+  readonly owner: string;
+  /** The config field that holds it, e.g. "network.allow" or "servers.files.network.allow". */
+  readonly field: string;
+}
+
+const PROFILE_OWNER: EgressPolicyOwner = { owner: 'the profile', field: 'network.allow' };
+
 /** The egress allow-list, parsed once. Immutable after construction. */
 export class EgressPolicy {
   /** The entries, parsed and normalised, in the order given. */
@@ -99,13 +109,16 @@ export class EgressPolicy {
   readonly #exact = new Map<string, HostPattern[]>();
   readonly #wildcard = new Map<string, HostPattern[]>();
   readonly #address = new Map<string, HostPattern[]>();
+  readonly #owner: EgressPolicyOwner;
 
   /**
    * @param entries allow-list entries as written in the profile (see `src/core/host-pattern.ts`),
    *   or patterns already parsed by the config layer
+   * @param owner whose list it is, named in refusals (default: the profile's `network.allow`)
    * @throws TypeError when an entry is invalid (the config schema should have caught it first)
    */
-  constructor(entries: readonly (string | HostPattern)[]) {
+  constructor(entries: readonly (string | HostPattern)[], owner: EgressPolicyOwner = PROFILE_OWNER) {
+    this.#owner = owner;
     const parsed: HostPattern[] = [];
     for (const entry of entries) {
       let pattern: HostPattern;
@@ -173,13 +186,13 @@ export class EgressPolicy {
       return deny(
         'port_not_allowed',
         host,
-        `egress to ${hostPort(host, port)} is not allowed by the profile (${host} is, on other ports); add '${allowEntryFor(host, port)}' to network.allow`,
+        `egress to ${hostPort(host, port)} is not allowed by ${this.#owner.owner} (${host} is, on other ports); add '${allowEntryFor(host, port)}' to ${this.#owner.field}`,
       );
     }
     return deny(
       'not_allowed',
       host,
-      `egress to ${hostPort(host, port)} is not allowed by the profile; add '${allowEntryFor(host, port)}' to network.allow`,
+      `egress to ${hostPort(host, port)} is not allowed by ${this.#owner.owner}; add '${allowEntryFor(host, port)}' to ${this.#owner.field}`,
     );
   }
 
@@ -252,7 +265,7 @@ export class EgressPolicy {
     return deny(
       'blocked_address',
       host,
-      `${host} resolved to ${refused.map((r) => `${r.address} (${r.range})`).join(', ')}, which is not publicly routable; add '${allowEntry}' to network.allow only if the task needs it`,
+      `${host} resolved to ${refused.map((r) => `${r.address} (${r.range})`).join(', ')}, which is not publicly routable; add '${allowEntry}' to ${this.#owner.field} only if the task needs it`,
       { address: first.address, range: first.range, allowEntry },
     );
   }

@@ -47,7 +47,13 @@ import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
 import { OVERSIZED_RESULT_CODE } from './line-transport.js';
 import type { ArgumentRedactor } from './redact.js';
 import { ServerRequestRelay, type AgentPeer } from './relay.js';
-import { Upstream, UpstreamUnavailableError, type LaunchUpstream, type RelayFeature } from './upstream.js';
+import {
+  Upstream,
+  UpstreamStartError,
+  UpstreamUnavailableError,
+  type LaunchUpstream,
+  type RelayFeature,
+} from './upstream.js';
 
 export interface GatewayOptions {
   readonly profileName: string;
@@ -71,6 +77,22 @@ export interface GatewayOptions {
   readonly serverViews?: Readonly<Record<string, readonly string[]>>;
   /** Where start-up warnings go (the CLI prints them); default: nowhere. */
   readonly warn?: (message: string) => void;
+  /**
+   * Servers without which the gateway does not start (profiles.<name>.mcp.required). Any other
+   * server that fails to start is left out: its tools are absent, and `unavailable` says why.
+   */
+  readonly required?: ReadonlySet<string>;
+}
+
+/** A server left out because it did not start (see GatewayOptions.required). */
+export interface UnavailableServer {
+  readonly server: string;
+  /** Why, in words a user can act on (its exit, its last stderr line, refused egress). */
+  readonly reason: string;
+  /** The config change or command that would fix it. */
+  readonly hint: string;
+  /** Whether its stderr was recorded (the process ran; `warden logs SERVER` shows it). */
+  readonly logged: boolean;
 }
 
 /** What `warden tools ls` shows for one tool. */
@@ -104,6 +126,7 @@ export class Gateway {
   readonly #plans = new Map<string, PlanResult>();
   /** The workspace's real path, when it is the workspace as given (path walks start there). */
   #trustedRoot: string | null = null;
+  readonly #unavailable: UnavailableServer[] = [];
 
   readonly #relay: ServerRequestRelay;
   /** Resources sessions subscribed to, by subscriptionKey(server, uri). */
@@ -144,7 +167,8 @@ export class Gateway {
 
   /**
    * Starts every server the profile grants something of, in parallel, and builds the catalogue.
-   * Fails (GATEWAY_START_FAILED) when a server cannot start or its names collide (GW-03).
+   * Fails (GATEWAY_START_FAILED) when a required server cannot start or names collide (GW-03); a
+   * server that is not required and cannot start is left out (see `unavailable`).
    */
   static async start(options: GatewayOptions): Promise<Gateway> {
     const gateway = new Gateway(options);
@@ -175,11 +199,23 @@ export class Gateway {
     return () => this.#listeners.delete(listener);
   }
 
+  /** The servers left out because they did not start, and why. */
+  get unavailable(): readonly UnavailableServer[] {
+    return this.#unavailable;
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.#upstreams.values()].map((u) => u.stop()));
+    const stopped = await Promise.all(
+      [...this.#upstreams.values()].map(async (u) => ({ server: u.name, stderr: await u.stop() })),
+    );
     await Promise.all(
-      [...this.#upstreams.keys()].map((server) =>
-        this.#record('mcp.server', { server, state: 'stopped', detail: 'gateway closed' }).catch(() => undefined),
+      stopped.map(({ server, stderr }) =>
+        this.#record('mcp.server', {
+          server,
+          state: 'stopped',
+          detail: 'gateway closed',
+          ...(stderr === '' ? {} : { stderr }),
+        }).catch(() => undefined),
       ),
     );
   }
@@ -877,12 +913,13 @@ export class Gateway {
       name,
       this.#options.launch,
       {
-        onState: (state, detail) => {
+        onState: (state, detail, extra) => {
           void this.#record('mcp.server', {
             server: name,
             state,
             detail: detail.slice(0, 1000),
             ...(state === 'started' ? { tools: upstream.tools.length } : {}),
+            ...(extra?.stderr === undefined ? {} : { stderr: extra.stderr }),
           }).catch(() => undefined);
         },
         onListsChanged: () => {
@@ -907,20 +944,26 @@ export class Gateway {
       await upstream.start();
     } catch (error) {
       const detail = (error as Error).message;
+      const required = this.#options.required?.has(name) === true;
+      const hint = startHint(name, error);
+      const stderr = error instanceof UpstreamStartError ? (error.diagnosis?.stderr ?? '') : '';
       await this.#record('mcp.server', {
         server: name,
         state: 'failed',
         detail: `did not start: ${detail}`.slice(0, 1000),
+        hint: hint.slice(0, 1000),
+        required,
+        ...(stderr === '' ? {} : { stderr }),
       }).catch(() => undefined);
-      throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${detail}`, {
-        // A host problem (no sandbox, limits that cannot be held) carries its own fix; the
-        // server's config is not to blame for it.
-        hint:
-          isWardenError(error) && error.hint !== undefined
-            ? error.hint
-            : `check servers.${name} in warden.yaml: for a stdio server its command, args and what its sandbox can see; for a url server the URL, and that the server is up`,
-        cause: error,
-      });
+      if (required) {
+        throw new WardenError('GATEWAY_START_FAILED', `MCP server '${name}' did not start: ${detail}`, {
+          hint,
+          cause: error,
+        });
+      }
+      // Not required: the gateway goes on without it (its tools are absent; the caller warns).
+      this.#upstreams.delete(name);
+      this.#unavailable.push({ server: name, reason: detail, hint, logged: stderr !== '' });
     }
   }
 
@@ -968,4 +1011,16 @@ function templateMatches(template: string, uri: string): boolean {
 
 function subscriptionKey(server: string, uri: string): string {
   return `${server}\u0000${uri}`;
+}
+
+/**
+ * The fix for a server that did not start: what the process's diagnosis names (e.g. the server's
+ * own network.allow for refused egress), else the hint of warden's own error (e.g. missing
+ * limits), else where to look.
+ */
+function startHint(name: string, error: unknown): string {
+  const problems = error instanceof UpstreamStartError ? (error.diagnosis?.problems ?? []) : [];
+  if (problems.length > 0) return [...new Set(problems.map((p) => p.hint))].join('; ');
+  if (error instanceof WardenError && error.hint !== undefined) return error.hint;
+  return `see its stderr with \`warden logs ${name}\`; check servers.${name} in warden.yaml (command, args, env, network.allow, and what its sandbox can see; for a url server the URL)`;
 }

@@ -37,7 +37,35 @@ export interface UpstreamProcess {
   readonly exited: Promise<unknown>;
   /** Kills the process (and its sandbox) and releases everything; idempotent. */
   stop(): Promise<void>;
+  /**
+   * What the process left that explains a failure: the newest part of its stderr (bounded, safe
+   * to record), how it ended (null while it runs), and problems the runtime saw (e.g. egress its
+   * proxy refused), each with the config change that would fix it.
+   */
+  diagnose?(): UpstreamDiagnosis;
 }
+
+/** See {@link UpstreamProcess.diagnose}. */
+export interface UpstreamDiagnosis {
+  readonly stderr: string;
+  readonly exit: string | null;
+  readonly problems: readonly { readonly message: string; readonly hint: string }[];
+}
+
+/** The first start of a server failed; the message says why, in words a user can act on. */
+export class UpstreamStartError extends Error {
+  override readonly name = 'UpstreamStartError';
+  constructor(
+    message: string,
+    readonly diagnosis: UpstreamDiagnosis | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** How long a failed start waits for the process to end, so that its last words are in. */
+const EXIT_WAIT_MS = 1_000;
 
 /** Starts a server's process (in its own sandbox); provided by the runtime. */
 export type LaunchUpstream = (server: string) => Promise<UpstreamProcess>;
@@ -45,8 +73,12 @@ export type LaunchUpstream = (server: string) => Promise<UpstreamProcess>;
 export type UpstreamState = 'starting' | 'ready' | 'restarting' | 'stopped';
 
 export interface UpstreamEvents {
-  /** State changes and protocol trouble, for the audit log. */
-  onState(state: 'started' | 'exited' | 'restarting' | 'failed' | 'stopped', detail: string): void;
+  /** State changes and protocol trouble, for the audit log (`stderr`: the ended process's newest stderr). */
+  onState(
+    state: 'started' | 'exited' | 'restarting' | 'failed' | 'stopped',
+    detail: string,
+    extra?: { readonly stderr?: string },
+  ): void;
   /** The upstream's lists changed (after a notification or a restart). */
   onListsChanged(): void;
   /**
@@ -158,14 +190,17 @@ export class Upstream {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops the server; resolves with its newest stderr (empty when it was not running). */
+  async stop(): Promise<string> {
     this.#state = 'stopped';
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     const client = this.#client;
     this.#client = null;
     await client?.close().catch(() => undefined);
-    await this.#process?.stop();
+    const process = this.#process;
     this.#process = null;
+    await process?.stop();
+    return process?.diagnose?.().stderr ?? '';
   }
 
   async #connect(): Promise<void> {
@@ -208,10 +243,20 @@ export class Upstream {
       await this.#refreshLists(client, deadline);
     } catch (error) {
       await client.close().catch(() => undefined);
+      // Let the process finish dying, so its last stderr and its exit status are in.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        process.exited,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, EXIT_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       await process.stop();
       this.#process = null;
       this.#client = null;
-      throw error;
+      const diagnosis = process.diagnose?.() ?? null;
+      throw new UpstreamStartError(startFailure(error, diagnosis, deadline), diagnosis, { cause: error });
     }
     client.onclose = () => this.#lost(client);
     const refresh = () => {
@@ -281,15 +326,31 @@ export class Upstream {
     this.#client = null;
     const process = this.#process;
     this.#process = null;
-    void process?.stop();
-    this.#scheduleRestart('connection lost');
+    this.#state = 'restarting';
+    // Its stderr is recorded once the process has ended (and its last words are in).
+    void (async () => {
+      if (process !== null) {
+        await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, EXIT_WAIT_MS).unref())]);
+        await process.stop();
+      }
+      if (this.#state === 'stopped') return;
+      const diagnosis = process?.diagnose?.() ?? null;
+      this.#scheduleRestart(
+        `connection lost${diagnosis?.exit == null ? '' : ` (the server ${diagnosis.exit})`}`,
+        diagnosis?.stderr,
+      );
+    })();
   }
 
-  #scheduleRestart(why: string): void {
+  #scheduleRestart(why: string, stderr?: string): void {
     this.#state = 'restarting';
     const delay = BACKOFF_MS[Math.min(this.#restarts, BACKOFF_MS.length - 1)] ?? 30_000;
     this.#restarts++;
-    this.#events.onState('restarting', `${why}; restarting in ${delay} ms (attempt ${this.#restarts})`);
+    this.#events.onState(
+      'restarting',
+      `${why}; restarting in ${delay} ms (attempt ${this.#restarts})`,
+      stderr === undefined || stderr === '' ? {} : { stderr },
+    );
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = null;
       if (this.#state === 'stopped') return;
@@ -303,10 +364,50 @@ export class Upstream {
           }, 60_000).unref();
         },
         (error: unknown) => {
-          if (this.#state !== 'stopped') this.#scheduleRestart(`restart failed: ${(error as Error).message}`);
+          if (this.#state !== 'stopped')
+            this.#scheduleRestart(
+              `restart failed: ${(error as Error).message}`,
+              error instanceof UpstreamStartError ? error.diagnosis?.stderr : undefined,
+            );
         },
       );
     }, delay);
     this.#restartTimer.unref();
   }
+}
+
+/**
+ * Why a first start failed, in words a user can act on: the SDK says "Connection closed" when the
+ * process exits before answering; the process's own account (its exit, its last stderr line, the
+ * egress its proxy refused) says why.
+ */
+function startFailure(error: unknown, diagnosis: UpstreamDiagnosis | null, deadlineMs: number): string {
+  const raw = error instanceof Error ? error.message : String(error);
+  const timedOut = /timed? ?out/i.test(raw);
+  const parts: string[] = [];
+  if (diagnosis?.exit != null) parts.push(`the server ${diagnosis.exit} before it answered initialize`);
+  else if (timedOut) parts.push(`the server did not answer initialize within ${Math.round(deadlineMs / 1000)} s`);
+  else parts.push(raw);
+  for (const problem of diagnosis?.problems ?? []) parts.push(problem.message);
+  const last = diagnosis === null ? null : lastStderrLine(diagnosis.stderr);
+  if (last !== null) parts.push(`its stderr says: ${last}`);
+  return parts.join('; ');
+}
+
+/**
+ * The line of a server's stderr that most likely says what went wrong: the first that reads like
+ * an error (Node and npm print it first and a stack after; Python prints one at the end of a
+ * traceback), else the last line; at most 300 characters.
+ */
+function lastStderrLine(text: string): string | null {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('[… earlier') && !/complete log of this run/i.test(l));
+  const line =
+    lines.find((l) =>
+      /\b(error|fatal|exception|panic|cannot|can't|failed|denied|refused|forbidden|not found)\b/i.test(l),
+    ) ?? lines[lines.length - 1];
+  if (line === undefined) return null;
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

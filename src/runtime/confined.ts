@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { newSecret } from '../core/ids.js';
-import { EgressPolicy, EgressProxy, type EgressStats } from '../egress/index.js';
+import { EgressPolicy, EgressProxy, type EgressPolicyOwner, type EgressStats } from '../egress/index.js';
 import {
   isInside,
   SANDBOX_LIB,
@@ -78,6 +78,8 @@ export interface ConfinedSpec {
   readonly env: Readonly<Record<string, string>>;
   /** The egress allow-list of this process's own proxy. */
   readonly networkAllow: readonly string[];
+  /** Whose list that is, named in the proxy's refusals (default: the profile's network.allow). */
+  readonly networkOwner?: EgressPolicyOwner;
   readonly limits: ResourceLimits;
   /** Run without the cgroup controllers that are unavailable (see SandboxSpec). */
   readonly acceptMissingLimits: boolean;
@@ -100,6 +102,8 @@ export interface ConfinedExtras {
 /** A confined process being set up, running, or released. */
 export interface Confinement {
   readonly runDir: RunDir;
+  /** The proxy credential given to the process (so that text it writes can be redacted before it is stored). */
+  readonly credential: string;
   /** Settles once the proxy listens; rejects when it cannot (the sandbox is then never launched). */
   readonly proxyListening: Promise<void>;
   /** The sandbox, once `start` ran. */
@@ -133,7 +137,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
       socketPath,
       socketMode: 0o660,
       ...(ctx.sandboxUser === null ? {} : { socketOwner: { uid: 0, gid: ctx.sandboxUser.gid } }),
-      policy: new EgressPolicy(spec.networkAllow),
+      policy: new EgressPolicy(spec.networkAllow, spec.networkOwner),
       credential,
       sink: ctx.sink,
       runId: spec.agent.run_id,
@@ -150,6 +154,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
   let released: Promise<{ leftoverProcesses: number }> | null = null;
   return {
     runDir,
+    credential,
     proxyListening,
     get sandbox() {
       return sandbox;

@@ -16,12 +16,19 @@ import { DEFAULT_LIMITS, expandWorkspace } from '../core/config-defaults.js';
 import type { AgentIdentity } from '../core/events.js';
 import { WardenError } from '../core/errors.js';
 import { parseHostPattern } from '../core/host-pattern.js';
-import type { LaunchUpstream, UpstreamProcess } from '../gateway/index.js';
-import { SANDBOX_HOME, SANDBOX_LIB, type SandboxHost } from '../sandbox/index.js';
-import { confine, refuseExposedPaths, type ConfineContext, type ConfinedSpec } from './confined.js';
+import type { LaunchUpstream, UpstreamDiagnosis, UpstreamProcess } from '../gateway/index.js';
+import {
+  SANDBOX_HOME,
+  SANDBOX_LIB,
+  type HostExecBaseline,
+  type SandboxExit,
+  type SandboxHost,
+} from '../sandbox/index.js';
+import { confine, refuseExposedPaths, type ConfineContext, type ConfinedSpec, type Confinement } from './confined.js';
 import { defaultCpu, resolveFsPaths } from './plan.js';
 import { SANDBOX_PATH } from './sandbox-env.js';
 import { checkServerProgram } from './server-guard.js';
+import { StderrRing } from './server-log.js';
 
 export interface ServerLaunchContext extends ConfineContext {
   readonly servers: Readonly<Record<string, ServerConfig>>;
@@ -43,10 +50,12 @@ export interface ServerSandboxes {
   readonly launch: LaunchUpstream;
   /** Every host directory a granted server can write: the agent writes there through it. */
   readonly writableRoots: readonly string[];
+  /** The baselines of every sandbox launched so far (each start and restart), for the post-run check. */
+  readonly baselines: () => readonly HostExecBaseline[];
 }
 
-/** A server's sandbox as planned once; each start adds its own id. */
-type ServerPlan = Omit<ConfinedSpec, 'id'>;
+/** A server's sandbox as planned once (each start adds its own id), and the values to redact from its stderr. */
+type ServerPlan = Omit<ConfinedSpec, 'id'> & { readonly secrets: readonly string[] };
 
 /**
  * Plans the sandbox of every granted server and checks it (GW-11, GW-13); throws the first
@@ -73,6 +82,7 @@ export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
   }
 
   let launches = 0;
+  const baselines: HostExecBaseline[] = [];
   const launch = async (name: string): Promise<UpstreamProcess> => {
     const plan = plans.get(name);
     if (plan === undefined) throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is not granted`);
@@ -81,20 +91,31 @@ export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
     try {
       await confinement.proxyListening;
       const running = confinement.start();
+      // Recorded at once: a server that fails may have written before it died.
+      baselines.push(running.baseline);
       await running.ready;
       if (running.stdin === null || running.stdout === null) throw new Error('the sandbox has no pipes');
-      // The server's stderr is its log: drain it so a chatty server never blocks on a full pipe.
-      running.stderr?.resume();
+      // The server's stderr is its log: keep its newest part (bounded), and drain it so a chatty
+      // server never blocks on a full pipe.
+      const ring = new StderrRing();
+      running.stderr?.on('data', (chunk: Buffer) => ring.push(chunk));
+      let exit: SandboxExit | null = null;
+      void running.exited.then((e) => (exit = e));
       const stop = async (): Promise<void> => {
         await confinement.release().catch(() => undefined);
       };
-      return { stdin: running.stdin, stdout: running.stdout, exited: running.exited, stop };
+      const diagnose = (): UpstreamDiagnosis => ({
+        stderr: ring.text([...plan.secrets, confinement.credential]),
+        exit: exit === null ? null : describeExit(exit),
+        problems: egressProblems(name, confinement),
+      });
+      return { stdin: running.stdin, stdout: running.stdout, exited: running.exited, stop, diagnose };
     } catch (error) {
       await confinement.release().catch(() => undefined);
       throw error;
     }
   };
-  return { launch, writableRoots: [...new Set(writableRoots)] };
+  return { launch, writableRoots: [...new Set(writableRoots)], baselines: () => baselines };
 }
 
 /** One server's sandbox, and for a stdio server the check of its program (which needs every server's writable paths). */
@@ -134,6 +155,7 @@ function planServer(
   // from its own environment before anything else runs.
   if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
   const plan: ServerPlan = {
+    secrets: [...Object.values(env), ...Object.values(remoteHeaders)],
     agent: { name: `mcp:${name}`, run_id: ctx.runId },
     command,
     // A private empty directory (the sandbox's own tmpfs home), never the workspace: launchers
@@ -145,6 +167,7 @@ function planServer(
     deny: resolveFsPaths(server.filesystem.deny, ctx.workspace, `${label}.deny`, false),
     env,
     networkAllow: [...(remote === null ? [] : [remote.authority]), ...server.network.allow],
+    networkOwner: { owner: `server '${name}'`, field: `servers.${name}.network.allow` },
     limits: {
       memoryBytes: server.limits.memory ?? DEFAULT_LIMITS.memoryBytes,
       pids: server.limits.pids ?? DEFAULT_LIMITS.pids,
@@ -179,6 +202,38 @@ function planServer(
         reach,
       ),
   };
+}
+
+/** How a server process ended, in words ("exited with code 1", "was killed by SIGKILL"). */
+function describeExit(exit: SandboxExit): string {
+  if (exit.setupFailed) return `could not be started (${exit.setupError ?? 'sandbox setup failed'})`;
+  if (exit.oomKilled) return 'was killed for using more than its memory limit (servers.<name>.limits.memory)';
+  if (exit.signal !== null) return `was killed by ${exit.signal}`;
+  if (exit.code === 127) return 'exited with code 127 (command not found inside its sandbox)';
+  return `exited with code ${exit.code}`;
+}
+
+/**
+ * Egress the server's proxy refused: the usual reason a server that fetches its package (npx,
+ * uvx) or calls an API does not start. Names the server's own allow-list, not the profile's.
+ */
+function egressProblems(name: string, confinement: Confinement): { message: string; hint: string }[] {
+  const field = `servers.${name}.network.allow`;
+  return confinement
+    .egressStats()
+    .deniedTargets.slice(0, 5)
+    .map((t) => {
+      const target = t.port === 443 || t.port === 80 ? t.host : `${t.host}:${t.port}`;
+      return {
+        message: `its egress proxy refused ${t.host}:${t.port} (${t.reason})`,
+        hint:
+          t.reason === 'not_allowed' || t.reason === 'port_not_allowed'
+            ? `add '${target}' to ${field}`
+            : t.reason === 'blocked_address'
+              ? `${t.host} resolves to an address that is not publicly routable: allow that exact address in ${field} only if the server needs it (the address is in \`warden audit show\`)`
+              : `see the egress.denied events of agent mcp:${name} in \`warden audit show\``,
+      };
+    });
 }
 
 /**

@@ -32,6 +32,7 @@ import {
 import type { WardenConfig } from '../core/config.js';
 import type { RunPlan } from './plan.js';
 import type { RunGateway } from './run-gateway.js';
+import { mergeBaselines } from './baselines.js';
 import { confine, type Confinement } from './confined.js';
 import { openProfileHome } from './home.js';
 import { findingViolations, postRunRecord, summaryPostRun } from './post-run-report.js';
@@ -75,6 +76,8 @@ export interface RunContext {
     readonly configPath: string | null;
     readonly stateDir: string;
     readonly hostEnv: NodeJS.ProcessEnv;
+    /** Where the gateway's warnings go (a server left out because it did not start). */
+    readonly warn?: (message: string) => void;
   };
 }
 
@@ -307,9 +310,9 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
       if (confinement !== null) cleanup = await confinement.release();
     }
     // Everything that could write the workspace has stopped (the agent and its gateway's
-    // servers): check what it left (SBX-06, SBX-20..22).
+    // servers): check what any of them left (SBX-06, SBX-20..22); a read-write server writes for the agent.
     if (sandbox !== null) {
-      const { baseline } = sandbox;
+      const baseline = mergeBaselines([sandbox.baseline, ...(gateway?.baselines() ?? [])]) ?? sandbox.baseline;
       postRun = checkAfterRun(baseline.roots, { runId, since: Math.min(started, baseline.since), baseline });
     }
   } catch (error) {

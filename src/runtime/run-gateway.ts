@@ -13,8 +13,17 @@ import type { AgentIdentity, EventSink } from '../core/events.js';
 import { derivedKey } from '../audit/index.js';
 import { ArgumentRedactor, createSessionServer, Gateway, HttpEndpoint, type AuthResult } from '../gateway/index.js';
 import { compileProfile, loadPolicyFiles, PolicyEngine } from '../policy/index.js';
-import { SANDBOX_SOCK, type PortForward, type SandboxHost, type SandboxUser } from '../sandbox/index.js';
+import {
+  checkAfterRun,
+  SANDBOX_SOCK,
+  type HostExecBaseline,
+  type PortForward,
+  type SandboxHost,
+  type SandboxUser,
+} from '../sandbox/index.js';
+import { mergeBaselines } from './baselines.js';
 import { planServerSandboxes } from './mcp-servers.js';
+import { findingViolations, formatPostRun, summaryPostRun } from './post-run-report.js';
 import { pickProfile, resolveFsPaths } from './plan.js';
 import type { RunDir } from './run-dir.js';
 
@@ -33,12 +42,15 @@ export interface GatewaySetup {
   readonly hostEnv: NodeJS.ProcessEnv;
   /** The rule for missing cgroup controllers; the servers follow the run's (`--accept-missing-limits`). */
   readonly acceptMissingLimits: boolean;
+  /** Where warnings for the user go (a server left out because it did not start); the CLI prints them. */
+  readonly warn?: (message: string) => void;
 }
 
-/** A started gateway and the directories its servers can write (checked for planted repositories when it stops). */
+/** A started gateway, and what the post-run check needs of its servers' sandboxes once they stop. */
 export interface StartedGateway {
   readonly gateway: Gateway;
-  readonly writableRoots: readonly string[];
+  /** The baselines of every server sandbox it launched (a read-write server writes for the agent). */
+  readonly baselines: () => readonly HostExecBaseline[];
 }
 
 /** Largest message an upstream may send (so the largest result an agent can get). */
@@ -104,11 +116,18 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
     redactor: new ArgumentRedactor(derivedKey(setup.stateDir, 'mcp argument digests'), profile.mcp.sensitive_arguments),
     callTimeoutMs: profile.mcp.call_timeout,
     relay: profile.mcp.relay,
+    required: new Set(profile.mcp.required),
     maxResultBytes: MAX_RESULT_BYTES,
     serverViews: serverViews(setup.config, compiled.servers, setup.workspace),
     warn: (message) => process.stderr.write(`warden: warning: ${message}\n`),
   });
-  return { gateway, writableRoots: servers.writableRoots };
+  // A server that did not start is left out unless required: say so where the user looks.
+  for (const missing of gateway.unavailable) {
+    setup.warn?.(
+      `MCP server '${missing.server}' did not start; continuing without its tools (mark it in profiles.${setup.profileName}.mcp.required to stop instead)\n  why: ${missing.reason}\n  fix: ${missing.hint}${!missing.logged || missing.hint.includes('warden logs') ? '' : `\n  its stderr: warden logs ${missing.server}`}`,
+    );
+  }
+  return { gateway, baselines: servers.baselines };
 }
 
 /** The host paths each granted stdio server's sandbox is given (the gateway warns when its grants allow less, GW-12). */
@@ -136,8 +155,8 @@ export const GATEWAY_PORT = 3129;
 export interface RunGateway {
   readonly env: Readonly<Record<string, string>>;
   readonly forward: PortForward;
-  /** Every host directory its servers can write (the run's post-run check covers them too). */
-  readonly writableRoots: readonly string[];
+  /** Its server sandboxes' baselines: the run's post-run check covers what they could write too. */
+  readonly baselines: () => readonly HostExecBaseline[];
   close(): Promise<void>;
 }
 
@@ -191,7 +210,7 @@ export async function startRunGateway(
     return {
       env: { WARDEN_MCP_URL: url, WARDEN_MCP_TOKEN: secret, WARDEN_MCP_CONFIG: `${SANDBOX_SOCK}/mcp.json` },
       forward: { port: GATEWAY_PORT, socketPath },
-      writableRoots: started.writableRoots,
+      baselines: started.baselines,
       close: async () => {
         await endpoint.close();
         await gateway.close();
@@ -202,6 +221,28 @@ export async function startRunGateway(
     await gateway.close();
     throw error;
   }
+}
+
+/**
+ * The post-run check (SBX-06, SBX-20..22) over what a standalone gateway's servers could write,
+ * once they have stopped: each finding is a `violation` event and a warning.
+ */
+async function checkServersAfterStop(
+  baselines: readonly HostExecBaseline[],
+  options: { readonly agent: AgentIdentity; readonly setup: Pick<GatewaySetup, 'sink' | 'warn'> },
+): Promise<void> {
+  const merged = mergeBaselines(baselines);
+  if (merged === null) return;
+  const { agent, setup } = options;
+  const report = checkAfterRun(merged.roots, { runId: agent.run_id, since: merged.since, baseline: merged });
+  await Promise.all(
+    findingViolations(report).map((violation) =>
+      setup.sink.append({ type: 'violation', run_id: agent.run_id, agent, data: violation }).catch(() => undefined),
+    ),
+  );
+  const lines = formatPostRun(summaryPostRun(report));
+  if (lines.length > 0)
+    setup.warn?.(`what the servers' sandboxes left in the directories they could write:\n${lines.join('\n')}`);
 }
 
 /** Records a request an endpoint refused before any session handled it (best effort: the caller already got its error). */
@@ -231,7 +272,7 @@ export async function withStandaloneGateway(
 ): Promise<void> {
   const runId = newRunId();
   const agent: AgentIdentity = { name: setup.agentName, run_id: runId };
-  const started = Date.now();
+  const startedAt = Date.now();
   await setup.sink.append({
     type: 'run.started',
     run_id: runId,
@@ -259,6 +300,8 @@ export async function withStandaloneGateway(
       await use(started.gateway, agent);
     } finally {
       await started.gateway.close();
+      // A read-write server writes for the agent: check what it wrote as after a run (SBX-21).
+      await checkServersAfterStop(started.baselines(), { agent, setup });
     }
   } catch (thrown) {
     reason = 'warden_error';
@@ -274,7 +317,7 @@ export async function withStandaloneGateway(
           reason,
           exit_code: reason === 'exited' ? 0 : 125,
           signal: null,
-          duration_ms: Date.now() - started,
+          duration_ms: Date.now() - startedAt,
           egress: { allowed: 0, denied: 0 },
           limits_hit: [],
           ...(error === undefined ? {} : { error: error.slice(0, 1000) }),

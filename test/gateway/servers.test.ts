@@ -9,7 +9,7 @@
  *         directory (so `npx` does not pick up a planted node_modules/.bin or package.json), and a
  *         program, script or search path in the agent's reach is refused at start.
  */
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -34,6 +34,8 @@ const readable = (mode: Mode): boolean => readableBySandbox(mode, SERVER_FILESYS
 
 /** Writes warden.yaml (JSON is YAML) next to the workspace. */
 function writeConfig(workspace: string, config: Record<string, unknown>): string {
+  // A test that timed out has its workspace removed while it still runs: never write elsewhere.
+  if (!workspace.startsWith('/tmp/')) throw new Error(`not a test workspace: '${workspace}'`);
   const path = join(dirname(workspace), 'warden.yaml');
   writeFileSync(path, `${JSON.stringify({ version: 1, ...config }, null, 2)}\n`, { mode: 0o644 });
   return path;
@@ -177,6 +179,7 @@ describe.each(availableModes())('MCP server sandboxes (warden as %s)', (mode: Mo
         await client.close();
       }
     },
+    120_000,
   );
 
   it.skipIf(!readable(mode))(
@@ -202,6 +205,7 @@ describe.each(availableModes())('MCP server sandboxes (warden as %s)', (mode: Mo
       expectHidden(results.slice(0, 6));
       expectHidden(results.slice(6));
     },
+    120_000,
   );
 
   it('GW-11 a server whose own paths would show a hidden path is refused at start, naming both fields (also through a symlink, and for the state dir)', async () => {
@@ -246,7 +250,7 @@ describe.each(availableModes())('MCP server sandboxes (warden as %s)', (mode: Mo
       expect(result.stderr).toContain(why);
       expect(result.stderr).toContain('PATH_POLICY');
     }
-  });
+  }, 120_000);
 
   it.skipIf(!readable(mode))(
     'GW-13 a server started by npx does not run the node_modules/.bin and package.json the agent planted in the workspace',
@@ -292,39 +296,118 @@ describe.each(availableModes())('MCP server sandboxes (warden as %s)', (mode: Mo
       }
       expect(existsSync(marker)).toBe(false);
     },
+    120_000,
   );
 
-  it('GW-13 a server whose program or script is a file the agent can write is refused at start, naming the field (relative and absolute, command and script, search paths)', async () => {
+  it.skipIf(!readable(mode))(
+    'SBX-21 a git repository a read-write server planted in the workspace is quarantined when warden gateway stops',
+    async () => {
+      workspace = makeWorkspace(mode);
+      const config = writeConfig(workspace, {
+        servers: {
+          rw: {
+            command: 'node',
+            args: [SERVER_FILESYSTEM, '${workspace}'],
+            workspace: 'read-write',
+            filesystem: { read_only: [MODULES] },
+          },
+        },
+        profiles: { default: { mcp: { allow: [{ server: 'rw', tools: ['create_directory', 'write_file'] }] } } },
+      });
+      const { client, stderr } = await connect(mode, workspace, config);
+      const gitDir = join(workspace, 'vendor', 'lib', '.git');
+      try {
+        const outcomes = await callAll(client, [
+          { name: 'rw__create_directory', arguments: { path: gitDir } },
+          { name: 'rw__write_file', arguments: { path: join(gitDir, 'HEAD'), content: 'ref: refs/heads/main\n' } },
+          {
+            name: 'rw__write_file',
+            arguments: {
+              path: join(gitDir, 'config'),
+              content: '[core]\n\tfsmonitor = touch /tmp/planted-by-server\n',
+            },
+          },
+        ]);
+        expect(
+          outcomes.every((o) => o.isError === false),
+          JSON.stringify(outcomes),
+        ).toBe(true);
+        expect(existsSync(join(gitDir, 'config'))).toBe(true);
+      } finally {
+        await client.close();
+      }
+      // The gateway checks once its servers have stopped; wait for it to finish.
+      const warning = `QUARANTINED git ${gitDir}`;
+      for (let i = 0; i < 100 && !stderr().includes(warning); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(gitDir)).toBe(false);
+      const moved = readdirSync(dirname(gitDir)).find((name) => name.startsWith('.git.warden-quarantine-'));
+      expect(moved).toBeDefined();
+      expect(stderr()).toContain(warning);
+    },
+    120_000,
+  );
+
+  it.skipIf(!readable(mode))(
+    'SBX-21 inside warden run, a repository a read-write server planted in its own writable directory (outside the workspace) is quarantined after the run',
+    async () => {
+      workspace = makeWorkspace(mode);
+      const data = join(dirname(workspace), 'server-data');
+      mkdirSync(data);
+      giveToSandbox(mode, data);
+      const config = writeConfig(workspace, {
+        servers: {
+          rw: {
+            command: 'node',
+            args: [SERVER_FILESYSTEM, '${workspace}', data],
+            workspace: 'read-write',
+            filesystem: { read_only: [MODULES], writable: [data] },
+          },
+        },
+        profiles: {
+          default: {
+            filesystem: { read_only: [MODULES, FIXTURES] },
+            mcp: { allow: [{ server: 'rw', tools: ['create_directory', 'write_file'] }] },
+          },
+        },
+      });
+      const gitDir = join(data, 'cache', '.git');
+      const calls = [
+        { name: 'rw__create_directory', arguments: { path: gitDir } },
+        { name: 'rw__write_file', arguments: { path: join(gitDir, 'HEAD'), content: 'ref: refs/heads/main\n' } },
+        {
+          name: 'rw__write_file',
+          arguments: { path: join(gitDir, 'config'), content: '[core]\n\tfsmonitor = touch /tmp/planted-by-server\n' },
+        },
+      ];
+      const run = await warden(mode, ['--config', config, 'run', '--', 'node', AGENT_CALLS, JSON.stringify(calls)], {
+        cwd: workspace,
+        timeoutMs: 120_000,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      const { results } = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as { results: CallOutcome[] };
+      expect(
+        results.every((r) => r.isError === false),
+        JSON.stringify(results),
+      ).toBe(true);
+      expect(existsSync(gitDir)).toBe(false);
+      expect(run.stderr).toContain(`QUARANTINED git ${gitDir}`);
+    },
+    120_000,
+  );
+
+  /** Plants scripts in a fresh workspace and expects each server config to be refused at start, naming its field. */
+  async function expectRefused(cases: (ws: string) => readonly [Record<string, unknown>, string][]): Promise<void> {
     workspace = makeWorkspace(mode);
     const marker = join(workspace, 'PLANTED-RAN');
-    const planted = `#!/bin/sh\necho ran > ${marker}\n`;
     mkdirSync(join(workspace, 'tools'));
-    writeFileSync(join(workspace, 'tools', 'server.sh'), planted, { mode: 0o755 });
+    writeFileSync(join(workspace, 'tools', 'server.sh'), `#!/bin/sh\necho ran > ${marker}\n`, { mode: 0o755 });
     writeFileSync(
       join(workspace, 'server.mjs'),
       `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\n`,
     );
     symlinkSync('/bin/sh', join(workspace, 'tools', 'shell'));
     giveToSandbox(mode, workspace);
-    const cases: [Record<string, unknown>, string][] = [
-      [{ command: './tools/server.sh' }, 'servers.bad.command: ./tools/server.sh is a relative path'],
-      [{ command: join(workspace, 'tools', 'server.sh') }, 'servers.bad.command'],
-      // A symlink in the workspace to a system program: the agent could repoint it.
-      [{ command: join(workspace, 'tools', 'shell'), args: ['-c', 'true'] }, 'servers.bad.command'],
-      [{ command: 'node', args: ['${workspace}/server.mjs'] }, 'servers.bad.args[0]'],
-      [{ command: 'node', args: ['server.mjs'] }, 'servers.bad.args[0]: server.mjs is relative'],
-      [{ command: 'sh', args: ['tools/server.sh'] }, 'servers.bad.args[0]: tools/server.sh is relative'],
-      [{ command: 'node', args: ['--require', '${workspace}/server.mjs', SPEC_SERVER] }, 'servers.bad.args[1]'],
-      [
-        { command: 'node', args: [SPEC_SERVER], env: { set: { NODE_OPTIONS: `--require ${workspace}/server.mjs` } } },
-        'servers.bad.env.set.NODE_OPTIONS',
-      ],
-      [
-        { command: 'server.sh', env: { set: { PATH: `${workspace}/tools:/usr/bin:/bin` } } },
-        'servers.bad.env.set.PATH',
-      ],
-    ];
-    for (const [server, field] of cases) {
+    for (const [server, field] of cases(workspace)) {
       const config = writeConfig(workspace, {
         servers: { bad: { workspace: 'read-only', ...server } },
         profiles: { default: { mcp: { allow: [{ server: 'bad', tools: ['*'] }] } } },
@@ -337,5 +420,28 @@ describe.each(availableModes())('MCP server sandboxes (warden as %s)', (mode: Mo
       expect(result.stderr).toContain('GW-13');
       expect(existsSync(marker)).toBe(false);
     }
-  });
+  }
+
+  it('GW-13 a server whose program is a file the agent can write is refused at start, naming the field (relative, absolute, through a symlink, on its PATH)', async () => {
+    await expectRefused((ws) => [
+      [{ command: './tools/server.sh' }, 'servers.bad.command: ./tools/server.sh is a relative path'],
+      [{ command: join(ws, 'tools', 'server.sh') }, 'servers.bad.command'],
+      // A symlink in the workspace to a system program: the agent could repoint it.
+      [{ command: join(ws, 'tools', 'shell'), args: ['-c', 'true'] }, 'servers.bad.command'],
+      [{ command: 'server.sh', env: { set: { PATH: `${ws}/tools:/usr/bin:/bin` } } }, 'servers.bad.env.set.PATH'],
+    ]);
+  }, 180_000);
+
+  it('GW-13 a server whose interpreter would run a script the agent can write is refused at start, naming the argument or variable', async () => {
+    await expectRefused((ws) => [
+      [{ command: 'node', args: ['${workspace}/server.mjs'] }, 'servers.bad.args[0]'],
+      [{ command: 'node', args: ['server.mjs'] }, 'servers.bad.args[0]: server.mjs is relative'],
+      [{ command: 'sh', args: ['tools/server.sh'] }, 'servers.bad.args[0]: tools/server.sh is relative'],
+      [{ command: 'node', args: ['--require', '${workspace}/server.mjs', SPEC_SERVER] }, 'servers.bad.args[1]'],
+      [
+        { command: 'node', args: [SPEC_SERVER], env: { set: { NODE_OPTIONS: `--require ${ws}/server.mjs` } } },
+        'servers.bad.env.set.NODE_OPTIONS',
+      ],
+    ]);
+  }, 180_000);
 });
