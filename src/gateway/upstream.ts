@@ -336,7 +336,7 @@ export class Upstream {
       if (this.#state === 'stopped') return;
       const diagnosis = process?.diagnose?.() ?? null;
       this.#scheduleRestart(
-        `connection lost${diagnosis?.exit == null ? '' : ` (the server ${diagnosis.exit})`}`,
+        `connection lost${diagnosis === null || diagnosis.exit === null ? '' : ` (the server ${diagnosis.exit})`}`,
         diagnosis?.stderr,
       );
     })();
@@ -384,10 +384,15 @@ export class Upstream {
 function startFailure(error: unknown, diagnosis: UpstreamDiagnosis | null, deadlineMs: number): string {
   const raw = error instanceof Error ? error.message : String(error);
   const timedOut = /timed? ?out/i.test(raw);
+  // The SDK's own words ("Connection closed", "Request timed out") say nothing a user can act on;
+  // anything else (e.g. the server's JSON-RPC error to initialize) is the server's account: kept.
+  const generic = timedOut || /connection closed/i.test(raw);
+  const exit = diagnosis?.exit ?? null;
   const parts: string[] = [];
-  if (diagnosis?.exit != null) parts.push(`the server ${diagnosis.exit} before it answered initialize`);
+  if (!generic) parts.push(raw);
+  if (exit !== null) parts.push(generic ? `the server ${exit} before it answered initialize` : `the server ${exit}`);
   else if (timedOut) parts.push(`the server did not answer initialize within ${Math.round(deadlineMs / 1000)} s`);
-  else parts.push(raw);
+  else if (generic) parts.push(raw);
   for (const problem of diagnosis?.problems ?? []) parts.push(problem.message);
   const last = diagnosis === null ? null : lastStderrLine(diagnosis.stderr);
   if (last !== null) parts.push(`its stderr says: ${last}`);

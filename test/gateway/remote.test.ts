@@ -63,7 +63,7 @@ afterAll(() => {
   server?.kill('SIGKILL');
 });
 
-function writeConfig(dir: string, url: string): string {
+function writeConfig(dir: string, url: string, required = false): string {
   const path = join(dir, 'warden.yaml');
   writeFileSync(
     path,
@@ -78,7 +78,7 @@ profiles:
         - server: remote
           tools: [echo]
           prompts: [simple-prompt]
-`,
+${required ? '      required: [remote]\n' : ''}`,
     { mode: 0o644 },
   );
   return path;
@@ -154,11 +154,30 @@ describe.each(availableModes())('remote MCP servers (warden as %s)', (mode: Mode
   );
 
   it.skipIf(!nodeOnSandboxPath)(
-    'GW-06 a remote server that cannot be reached stops the gateway start with a clear error (GATEWAY_START_FAILED), on record',
+    'GW-06 a required remote server that cannot be reached stops the gateway start with a clear error (GATEWAY_START_FAILED), on record; one not required is left out with a warning',
     async () => {
       workspace = makeWorkspace(mode);
       const closedPort = await freePort();
-      const config = writeConfig(join(workspace, '..'), `http://${REMOTE_HOST}:${closedPort}/mcp`);
+      const url = `http://${REMOTE_HOST}:${closedPort}/mcp`;
+      const optional = writeConfig(join(workspace, '..'), url);
+      const left = await warden(
+        mode,
+        [
+          '--config',
+          optional,
+          'gateway',
+          '--stdio',
+          '--workspace',
+          workspace,
+          '--agent',
+          `remote-optional-${basename(dirname(workspace))}`,
+        ],
+        { cwd: workspace, input: '', timeoutMs: 45_000 },
+      );
+      expect(left.code, left.stderr).toBe(0);
+      expect(left.stderr).toContain("warning: MCP server 'remote' did not start; continuing without its tools");
+      expect(left.stderr).toContain('the remote MCP server could not be reached');
+      const config = writeConfig(join(workspace, '..'), url, true);
       const agent = `remote-down-${basename(dirname(workspace))}`;
       const result = await warden(
         mode,

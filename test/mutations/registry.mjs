@@ -649,4 +649,112 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/integration/clients.test.ts'], names: 'SBX-04 the workspace is absolute' },
   },
+  // ------------------------------------------------------------------ MCP server sandboxes (GW)
+  {
+    id: 'server-sees-profile-deny',
+    threats: ['GW-11'],
+    why: 'a server that sees the workspace reads the .env and secrets/ the profile hides from the agent, and hands them over in a tool call',
+    edits: [
+      {
+        file: 'src/runtime/confined.ts',
+        find: '  const deny = [...new Set([...spec.deny, ...ctx.profileDeny.paths])];',
+        replace: '  const deny = spec.deny;',
+      },
+    ],
+    tests: {
+      files: ['test/gateway/servers.test.ts'],
+      names: 'GW-11 a read-only and a read-write server|GW-11 inside warden run',
+    },
+  },
+  {
+    id: 'server-config-exposes-denied-path',
+    threats: ['GW-11'],
+    why: "a server whose read_only names a denied path (or the state dir) starts instead of being refused, and the config's contradiction goes unnoticed",
+    edits: [
+      {
+        file: 'src/runtime/mcp-servers.ts',
+        find: '    refuseExposedPaths({ ...planned.plan, id: ctx.runId }, ctx);',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/gateway/servers.test.ts'], names: 'GW-11 a server whose own paths' },
+  },
+  {
+    id: 'server-cwd-in-workspace',
+    threats: ['GW-13'],
+    why: "npx (python -m, uvx) run the node_modules/.bin or package.json the agent planted in the workspace, with the server's secrets and network",
+    edits: [
+      {
+        file: 'src/runtime/mcp-servers.ts',
+        find: '    cwd: SANDBOX_HOME,',
+        replace: "    cwd: workspaceMode === 'none' ? SANDBOX_HOME : ctx.workspace,",
+      },
+    ],
+    tests: { files: ['test/gateway/servers.test.ts'], names: 'GW-13 a server started by npx' },
+  },
+  {
+    id: 'server-program-unchecked',
+    threats: ['GW-13'],
+    why: "a server whose program, script or search path the agent can write runs the agent's code",
+    edits: [
+      {
+        file: 'src/runtime/mcp-servers.ts',
+        find: '    const program = check(reach);\n    plans.set(name, { ...plan, command: [program, ...plan.command.slice(1)] });',
+        replace: '    void check;\n    void reach;\n    plans.set(name, plan);',
+      },
+    ],
+    tests: { files: ['test/gateway/servers.test.ts'], names: 'GW-13 a server whose' },
+  },
+  {
+    id: 'post-run-skips-server-roots',
+    threats: ['SBX-21'],
+    why: "a repository a read-write server planted in its own writable directory survives the run, and the host's git runs its fsmonitor",
+    edits: [
+      {
+        file: 'src/runtime/run-agent.ts',
+        find: '      const baseline = mergeBaselines([sandbox.baseline, ...(gateway?.baselines() ?? [])]) ?? sandbox.baseline;',
+        replace: '      const baseline = sandbox.baseline;',
+      },
+    ],
+    tests: { files: ['test/gateway/servers.test.ts'], names: 'SBX-21 inside warden run' },
+  },
+  {
+    id: 'gateway-stop-skips-post-run',
+    threats: ['SBX-21'],
+    why: 'a repository a read-write server planted through warden gateway survives it',
+    edits: [
+      {
+        file: 'src/runtime/run-gateway.ts',
+        find: '      await checkServersAfterStop(started.baselines(), { agent, setup });',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/gateway/servers.test.ts'], names: 'SBX-21 a git repository a read-write server' },
+  },
+  {
+    id: 'server-stderr-unredacted',
+    threats: ['SEC-01'],
+    why: "a server's secrets (env.pass, env.set, its proxy credential) printed on its stderr land in the audit log and warden logs",
+    edits: [
+      {
+        file: 'src/runtime/mcp-servers.ts',
+        find: '        stderr: ring.text([...plan.secrets, confinement.credential]),',
+        replace: '        stderr: ring.text([]),',
+      },
+    ],
+    tests: { files: ['test/gateway/failures.test.ts'], names: 'SEC-01 the gateway goes on' },
+  },
+  {
+    id: 'server-limits-hardcoded',
+    threats: ['SBX-18'],
+    why: "servers ignore the run's limits rule: on a host without cgroups none starts, whatever the user chose",
+    edits: [
+      {
+        file: 'src/runtime/mcp-servers.ts',
+        find: "    acceptMissingLimits: ctx.acceptMissingLimits || ctx.host.limits.policy === 'best-effort',",
+        replace: '    acceptMissingLimits: false,',
+      },
+    ],
+    tests: { files: ['test/gateway/failures.test.ts'], names: 'SBX-18 on a host without cgroups' },
+  },
 ];
