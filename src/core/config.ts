@@ -413,6 +413,12 @@ export const serverSchema = z
     network: networkSchema.default({ allow: [] }),
     limits: limitsSchema.default({}),
     env: envSchema.default({ pass: [], set: {} }),
+    start_timeout: duration
+      .default(60_000)
+      .refine((ms) => ms <= 600_000, 'start_timeout is at most 10m')
+      .describe(
+        'Longest the server may take to start and answer initialize and its first lists, e.g. 3m for an npx or uvx server that fetches its package on a slow network. Default: 60s.',
+      ),
   })
   .refine((s) => (s.command === undefined) !== (s.url === undefined), {
     message: 'give either command (a stdio server) or url (a remote server), not both',

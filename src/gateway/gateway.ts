@@ -68,6 +68,8 @@ export interface GatewayOptions {
   /** Largest upstream message (and so result) accepted, in bytes. */
   readonly maxResultBytes: number;
   readonly startTimeoutMs?: number;
+  /** Per server, instead of `startTimeoutMs` (servers.<name>.start_timeout). */
+  readonly startTimeouts?: Readonly<Record<string, number>>;
   /** Server → requests it may send the agent (profiles.<name>.mcp.relay); default none. */
   readonly relay?: Readonly<Record<string, readonly RelayFeature[]>>;
   /**
@@ -935,7 +937,10 @@ export class Gateway {
       },
       {
         maxMessageBytes: this.#options.maxResultBytes,
-        startTimeoutMs: this.#options.startTimeoutMs ?? 30_000,
+        startTimeoutMs:
+          (Object.hasOwn(this.#options.startTimeouts ?? {}, name) ? this.#options.startTimeouts?.[name] : undefined) ??
+          this.#options.startTimeoutMs ??
+          30_000,
         relay: this.#relay.featuresFor(name),
       },
     );

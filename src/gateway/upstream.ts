@@ -256,7 +256,7 @@ export class Upstream {
       this.#process = null;
       this.#client = null;
       const diagnosis = process.diagnose?.() ?? null;
-      throw new UpstreamStartError(startFailure(error, diagnosis, deadline), diagnosis, { cause: error });
+      throw new UpstreamStartError(startFailure(error, diagnosis, deadline, this.name), diagnosis, { cause: error });
     }
     client.onclose = () => this.#lost(client);
     const refresh = () => {
@@ -381,7 +381,7 @@ export class Upstream {
  * process exits before answering; the process's own account (its exit, its last stderr line, the
  * egress its proxy refused) says why.
  */
-function startFailure(error: unknown, diagnosis: UpstreamDiagnosis | null, deadlineMs: number): string {
+function startFailure(error: unknown, diagnosis: UpstreamDiagnosis | null, deadlineMs: number, server: string): string {
   const raw = error instanceof Error ? error.message : String(error);
   const timedOut = /timed? ?out/i.test(raw);
   // The SDK's own words ("Connection closed", "Request timed out") say nothing a user can act on;
@@ -390,8 +390,13 @@ function startFailure(error: unknown, diagnosis: UpstreamDiagnosis | null, deadl
   const exit = diagnosis?.exit ?? null;
   const parts: string[] = [];
   if (!generic) parts.push(raw);
-  if (exit !== null) parts.push(generic ? `the server ${exit} before it answered initialize` : `the server ${exit}`);
-  else if (timedOut) parts.push(`the server did not answer initialize within ${Math.round(deadlineMs / 1000)} s`);
+  // A server that timed out was stopped by the gateway: its exit then says nothing of its own.
+  if (timedOut)
+    parts.push(
+      `the server did not answer initialize and list what it offers within ${Math.round(deadlineMs / 1000)} s (raise servers.${server}.start_timeout if it needs longer)`,
+    );
+  else if (exit !== null)
+    parts.push(generic ? `the server ${exit} before it answered initialize` : `the server ${exit}`);
   else if (generic) parts.push(raw);
   for (const problem of diagnosis?.problems ?? []) parts.push(problem.message);
   const last = diagnosis === null ? null : lastStderrLine(diagnosis.stderr);

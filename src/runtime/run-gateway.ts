@@ -117,6 +117,9 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
     callTimeoutMs: profile.mcp.call_timeout,
     relay: profile.mcp.relay,
     required: new Set(profile.mcp.required),
+    startTimeouts: Object.fromEntries(
+      compiled.servers.map((name) => [name, setup.config.servers[name]?.start_timeout ?? 60_000]),
+    ),
     maxResultBytes: MAX_RESULT_BYTES,
     serverViews: serverViews(setup.config, compiled.servers, setup.workspace),
     warn: (message) => process.stderr.write(`warden: warning: ${message}\n`),

@@ -218,4 +218,35 @@ describe.each(availableModes())('MCP servers that do not start (warden as %s)', 
     },
     240_000,
   );
+
+  it('a server that does not answer within its start_timeout is stopped then, and the error names that field', async () => {
+    workspace = makeWorkspace(mode);
+    const config = join(dirname(workspace), 'warden.yaml');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        version: 1,
+        servers: { slow: { command: 'sh', args: ['-c', 'sleep 100'], start_timeout: '2s' } },
+        profiles: { default: { mcp: { allow: [{ server: 'slow', tools: ['*'] }], required: ['slow'] } } },
+      }),
+      { mode: 0o644 },
+    );
+    const started = Date.now();
+    const tools = await warden(mode, ['--config', config, 'tools', 'ls', '--workspace', workspace], {
+      cwd: workspace,
+      timeoutMs: 60_000,
+    });
+    expect(tools.code, tools.stderr).toBe(125);
+    expect(tools.stderr).toContain('did not answer initialize and list what it offers within 2 s');
+    expect(tools.stderr).toContain('raise servers.slow.start_timeout');
+    // Stopped at its own deadline, not the default one (60 s).
+    expect(Date.now() - started).toBeLessThan(40_000);
+
+    writeFileSync(config, JSON.stringify({ version: 1, servers: { slow: { command: 'sh', start_timeout: '11m' } } }), {
+      mode: 0o644,
+    });
+    const refused = await warden(mode, ['--config', config, 'config', 'check'], { cwd: workspace });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('start_timeout is at most 10m');
+  }, 90_000);
 });
