@@ -26,7 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { realpathSync } from 'node:fs';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
-import { isWardenError, WardenError } from '../core/errors.js';
+import { WardenError } from '../core/errors.js';
 import { roundMs } from '../core/units.js';
 import {
   comparablePath,
