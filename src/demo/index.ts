@@ -178,8 +178,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const allowed = steps.filter((s) => s.observed === 'allowed').length;
     const blocked = steps.filter((s) => s.observed === 'blocked').length;
     const calls = events.filter((e): e is Extract<AuditRecord, { type: 'mcp.call' }> => e.type === 'mcp.call');
+    // Granted tools first, then the count refused: a list after "refused" read as the refused tools.
+    const granted = DEMO_GRANTED_TOOLS.map((t) => `files__${t}`).join(', ');
+    const allowedCalls = calls.filter((c) => c.data.decision === 'allow').length;
+    const refusedCalls = calls.filter((c) => c.data.decision === 'deny').length;
     print(
-      `MCP tool calls: ${calls.filter((c) => c.data.decision === 'allow').length} allowed, ${calls.filter((c) => c.data.decision === 'deny').length} refused by the task's grants (${DEMO_GRANTED_TOOLS.map((t) => `files__${t}`).join(', ')} under the workspace).`,
+      `MCP tool calls: the task grants ${granted} (under the workspace); ${allowedCalls} ${allowedCalls === 1 ? 'call' : 'calls'} allowed, ${refusedCalls} refused.`,
     );
     if (failed.length === 0 && verification.ok) {
       print(`Everything behaved as expected: ${allowed} actions allowed, ${blocked} blocked, all on record.`);

@@ -60,4 +60,14 @@ describe.each(availableModes())('warden demo as %s', (mode: Mode) => {
     expect(listed?.data['shown']).toBe(2);
     expect((listed?.data['hidden'] as { name: string }[]).map((h) => h.name)).toContain('files__write_file');
   }, 150_000);
+
+  it('the human report says which tools the task grants, apart from the calls refused', async () => {
+    cwd = makeWorkspace(mode);
+    const result = await warden(mode, ['demo'], { cwd, timeoutMs: 120_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(
+      'MCP tool calls: the task grants files__list_directory, files__read_text_file (under the workspace); 1 call allowed, 2 refused.',
+    );
+    expect(result.stdout).toMatch(/Everything behaved as expected: \d+ actions allowed, \d+ blocked, all on record\./);
+  }, 150_000);
 });
