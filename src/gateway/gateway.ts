@@ -26,7 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { realpathSync } from 'node:fs';
 import type { AgentIdentity, EventPayloads, EventSink, McpOutcome, McpSubject } from '../core/events.js';
-import { WardenError } from '../core/errors.js';
+import { isWardenError, WardenError } from '../core/errors.js';
 import { roundMs } from '../core/units.js';
 import {
   comparablePath,
@@ -1026,6 +1026,6 @@ function subscriptionKey(server: string, uri: string): string {
 function startHint(name: string, error: unknown): string {
   const problems = error instanceof UpstreamStartError ? (error.diagnosis?.problems ?? []) : [];
   if (problems.length > 0) return [...new Set(problems.map((p) => p.hint))].join('; ');
-  if (error instanceof WardenError && error.hint !== undefined) return error.hint;
+  if (isWardenError(error) && error.hint !== undefined) return error.hint;
   return `see its stderr with \`warden logs ${name}\`; check servers.${name} in warden.yaml (command, args, env, network.allow, and what its sandbox can see; for a url server the URL)`;
 }

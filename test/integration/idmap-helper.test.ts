@@ -47,13 +47,21 @@ describe.skipIf(missing.length > 0)(
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    const run = (args: readonly string[], as: { uid: number; gid: number } | null = null): SpawnSyncReturns<string> =>
-      spawnSync(HELPER, args, {
-        encoding: 'utf8',
-        timeout: 10_000,
-        env: { PATH: '/usr/bin:/bin' },
-        ...(as === null ? {} : { uid: as.uid, gid: as.gid }),
-      });
+    const run = (
+      args: readonly string[],
+      as: { uid: number; gid: number } | null = null,
+      groups: readonly number[] = [],
+    ): SpawnSyncReturns<string> =>
+      spawnSync(
+        groups.length === 0 ? HELPER : 'setpriv',
+        groups.length === 0 ? args : ['--groups', groups.join(','), '--', HELPER, ...args],
+        {
+          encoding: 'utf8',
+          timeout: 10_000,
+          env: { PATH: '/usr/bin:/bin' },
+          ...(as === null ? {} : { uid: as.uid, gid: as.gid }),
+        },
+      );
     const sh = (script: string, ...extra: string[]): string[] => ['--', '/bin/sh', '-c', script, 'sh', ...extra];
     const expectRefused = (result: SpawnSyncReturns<string>, pattern: RegExp): void => {
       expect(result.status, `${result.stdout}${result.stderr}`).toBe(125);
@@ -61,15 +69,21 @@ describe.skipIf(missing.length > 0)(
     };
 
     it('SBX-02 hands over the sandbox user with no capability, no supplementary group and no way back to root', () => {
-      const result = run([
-        uid,
-        gid,
-        stage,
-        root,
-        ...sh(
-          'grep -E "^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):" /proc/self/status; ls /proc/$$/fd | tr "\\n" " "; echo; python3 -c "import os; os.setuid(0)" 2>/dev/null; echo SETUID=$?',
-        ),
-      ]);
+      // Started with supplementary groups (root's here has none; `sudo` from a user in adm or disk
+      // gives some): the helper must drop them, not only switch uid and gid.
+      const result = run(
+        [
+          uid,
+          gid,
+          stage,
+          root,
+          ...sh(
+            'grep -E "^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):" /proc/self/status; ls /proc/$$/fd | tr "\\n" " "; echo; python3 -c "import os; os.setuid(0)" 2>/dev/null; echo SETUID=$?',
+          ),
+        ],
+        null,
+        [0, 4, 27],
+      );
       expect(result.status, result.stderr).toBe(0);
       const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(result.stdout)?.[1] ?? '?';
       expect(field('Uid').split(/\s+/)).toEqual([uid, uid, uid, uid]);

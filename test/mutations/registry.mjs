@@ -757,4 +757,34 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/gateway/failures.test.ts'], names: 'SBX-18 on a host without cgroups' },
   },
+  // ------------------------------------------------------------------ idmapped workspaces (warden-idmap)
+  {
+    id: 'idmap-keeps-root-groups',
+    threats: ['SBX-02'],
+    why: "the launcher keeps root's supplementary groups: the sandbox can read and write what group root (or disk, adm) may",
+    edits: [
+      {
+        file: 'src/sandbox/native/warden-idmap.c',
+        find: '    if (setgroups(0, NULL) != 0) fail_errno("drop", "setgroups");',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/integration/idmap-helper.test.ts'], names: 'SBX-02 hands over the sandbox user' },
+  },
+  {
+    id: 'idmap-follows-symlinks',
+    threats: ['SBX-07'],
+    why: 'a root reached through a symlink the agent planted is idmapped and bound: the sandbox writes wherever the link points, as its owner',
+    edits: [
+      {
+        file: 'src/sandbox/native/warden-idmap.c',
+        find: '        .resolve = WARDEN_RESOLVE_NO_SYMLINKS | WARDEN_RESOLVE_NO_MAGICLINKS,',
+        replace: '        .resolve = WARDEN_RESOLVE_NO_MAGICLINKS,',
+      },
+    ],
+    tests: {
+      files: ['test/integration/idmap-helper.test.ts'],
+      names: 'SBX-07 refuses a root reached through a symlink',
+    },
+  },
 ];
