@@ -275,9 +275,12 @@ while True:
           const tools = await client.listTools();
           expect(tools.tools.map((t) => t.name)).toEqual(['files__read_file']);
           // The server's sandbox holds the same rlimits as an agent's would.
-          // The server itself (the launcher and the init carry its command line too).
+          // The server itself (the launcher and the init carry its command line too); its program
+          // is resolved on the host before it starts (GW-13), so argv[0] is node's absolute path.
           const server = hostPidsWith(scene.specPath('files')).find(
-            (pid) => ownerOf(pid) === nocg?.uid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('node\0'),
+            (pid) =>
+              ownerOf(pid) === nocg?.uid &&
+              /(^|\/)node$/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? ''),
           );
           expect(server, 'the server runs').toBeDefined();
           const limits = readFileSync(`/proc/${server ?? -1}/limits`, 'utf8');
@@ -286,14 +289,15 @@ while True:
         } finally {
           await client.close();
         }
-        // Required limits refuse the server with the limits' own fix, not "check servers.files".
-        writeFileSync(
-          scene.config,
-          readFileSync(scene.config, 'utf8').replace(
-            '"version": 1,',
-            '"version": 1,\n  "sandbox": { "limits": "required" },',
-          ),
-        );
+        // Required limits refuse the server with the limits' own fix, not "check servers.files";
+        // a server the profile requires (mcp.required) then stops the gateway.
+        const required = JSON.parse(readFileSync(scene.config, 'utf8')) as {
+          sandbox?: { limits: string };
+          profiles: Record<string, { mcp: { required?: string[] } }>;
+        };
+        required.sandbox = { limits: 'required' };
+        for (const profile of Object.values(required.profiles)) profile.mcp.required = ['files'];
+        writeFileSync(scene.config, JSON.stringify(required, null, 2));
         const gateway = gatewayStdioCommand('nocg', {
           workspace: scene.workspace,
           config: scene.config,
