@@ -65,8 +65,17 @@ export const MUTATIONS = [
   {
     id: 'cap-drop-removed',
     threats: ['SBX-02'],
-    why: 'the sandbox keeps the capabilities bwrap would otherwise give its user namespace',
-    edits: [{ file: 'src/sandbox/bwrap.ts', find: "    '--cap-drop',\n    'ALL',\n", replace: '' }],
+    // Deleting `--cap-drop ALL` alone changes nothing: bwrap drops every capability itself when
+    // the sandbox's uid is not 0 (checked: that mutation survives with CapBnd 0). The flag is kept
+    // as a statement of intent; the mutation that matters asks bwrap to keep them all.
+    why: 'the sandbox keeps every capability of its user namespace (mount, remount /, raw sockets)',
+    edits: [
+      {
+        file: 'src/sandbox/bwrap.ts',
+        find: "    '--cap-drop',\n    'ALL',\n",
+        replace: "    '--cap-add',\n    'ALL',\n",
+      },
+    ],
     tests: { files: ['test/escape/sandbox.test.ts'], names: 'SBX-02' },
   },
   {
