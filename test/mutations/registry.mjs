@@ -353,10 +353,18 @@ export const MUTATIONS = [
     id: 'ro-of-state-dir-allowed',
     threats: ['SBX-04'],
     why: '--ro (or read_only) naming the state dir is not refused; the sandbox gets a silently emptied view instead of an error, and a path inside it is left to the mount plan alone',
+    // Two layers refuse it: run-agent's early check (before the home is made, with the --ro hint)
+    // and confine()'s check of every confined process's paths (GW-11); removing one alone is
+    // caught by the other (the full run showed it surviving), so the mutation removes both.
     edits: [
       {
         file: 'src/runtime/run-agent.ts',
         find: '  refuseHiddenReadOnly(plan.readOnly, ctx.neverVisible);',
+        replace: '',
+      },
+      {
+        file: 'src/runtime/confined.ts',
+        find: '  refuseExposedPaths(spec, ctx);',
         replace: '',
       },
     ],
