@@ -15,7 +15,6 @@
  * starts the proxy (not awaited); `start()` launches the sandbox, optionally after a promise
  * (bwrap gets its arguments, and the command can run, only once it settles).
  */
-import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
@@ -23,6 +22,7 @@ import { newSecret } from '../core/ids.js';
 import { EgressPolicy, EgressProxy, type EgressPolicyOwner, type EgressStats } from '../egress/index.js';
 import {
   isInside,
+  realPathOrSelf,
   SANDBOX_LIB,
   startSandbox,
   type PortForward,
@@ -251,14 +251,5 @@ export function refuseExposedPaths(spec: ConfinedSpec, ctx: ConfineContext): voi
     throw new WardenError('PATH_POLICY', `${root.field}: ${root.path} ${where} ${covering.what}`, {
       hint: `remove ${root.path} from ${root.field}, or stop hiding it`,
     });
-  }
-}
-
-/** The real path of `path`, or `path` itself when it cannot be resolved. */
-function realPathOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
   }
 }

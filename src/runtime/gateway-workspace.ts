@@ -8,11 +8,12 @@
  * one of those silently would hand a read-write server the whole home directory (or nothing the
  * user meant). Those are refused with the command that fixes it.
  */
-import { realpathSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { isNeverWritable } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
+import { realPathOrSelf } from '../sandbox/index.js';
+import { existingWorkspaceDirectory } from './plan.js';
 
 /** Directories that are never a project when warden finds itself started in them. */
 const TEMP_ROOTS = ['/tmp', '/var/tmp', '/dev/shm'];
@@ -29,19 +30,7 @@ export interface WorkspaceChoice {
 /** Resolves the workspace of a standalone gateway; throws WORKSPACE_INVALID with the fix. */
 export function resolveGatewayWorkspace(choice: WorkspaceChoice): string {
   const explicit = choice.given !== undefined;
-  const path = resolve(choice.cwd, choice.given ?? '.');
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch {
-    throw new WardenError('WORKSPACE_INVALID', `workspace ${path} does not exist`, {
-      hint: 'create it or pass another --workspace',
-    });
-  }
-  if (!statSync(real).isDirectory())
-    throw new WardenError('WORKSPACE_INVALID', `workspace ${path} is not a directory`, {
-      hint: 'pass a directory to --workspace',
-    });
+  const real = existingWorkspaceDirectory(resolve(choice.cwd, choice.given ?? '.'));
   const why = isNeverWritable(real)
     ? real === '/'
       ? 'the root directory'
@@ -66,8 +55,8 @@ export function notAProject(dir: string, env: NodeJS.ProcessEnv): string | null 
     if (dir === home) return 'your home directory';
     if (home.startsWith(dir === '/' ? '/' : `${dir}${sep}`)) return 'a parent of your home directory';
   }
-  const temps = new Set(TEMP_ROOTS.map(realOrSelf));
-  temps.add(realOrSelf(tmpdir()));
+  const temps = new Set(TEMP_ROOTS.map(realPathOrSelf));
+  temps.add(realPathOrSelf(tmpdir()));
   if (temps.has(dir)) return 'a temporary directory';
   return null;
 }
@@ -75,21 +64,13 @@ export function notAProject(dir: string, env: NodeJS.ProcessEnv): string | null 
 /** $HOME and the home directory of the user in /etc/passwd (a client may not pass HOME). */
 function homes(env: NodeJS.ProcessEnv): string[] {
   const found: string[] = [];
-  if (env.HOME !== undefined && env.HOME.startsWith('/')) found.push(realOrSelf(env.HOME));
+  if (env.HOME !== undefined && env.HOME.startsWith('/')) found.push(realPathOrSelf(env.HOME));
   try {
     const home = userInfo().homedir;
-    if (home.startsWith('/')) found.push(realOrSelf(home));
+    if (home.startsWith('/')) found.push(realPathOrSelf(home));
   } catch {
     // no passwd entry for this uid: $HOME is all there is
   }
   // '/' as a home (some service users) is already refused as a system directory.
   return found.filter((h) => h !== '/');
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }

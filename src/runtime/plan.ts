@@ -20,7 +20,7 @@ import {
 import { WardenError } from '../core/errors.js';
 import { parseHostPattern } from '../core/host-pattern.js';
 import { MAX_TIMER_MS, parseByteSize, parseDuration } from '../core/units.js';
-import { isInside } from '../sandbox/index.js';
+import { isInside, realPathOrSelf } from '../sandbox/index.js';
 
 /** Command-line overrides of `warden run`, as parsed strings (validated here). */
 export interface RunOverrides {
@@ -308,9 +308,11 @@ function refuseSystemDirectories(realPaths: readonly string[], label: string): v
   }
 }
 
-function resolveWorkspace(option: string | null | undefined, cwd: string): string | null {
-  if (option === null) return null;
-  const path = resolve(cwd, option ?? '.');
+/**
+ * The real path of a workspace given as `path` (absolute); WORKSPACE_INVALID when it does not
+ * exist or is not a directory. Shared by `warden run` and the standalone gateway.
+ */
+export function existingWorkspaceDirectory(path: string): string {
   let real: string;
   try {
     real = realpathSync(path);
@@ -323,6 +325,12 @@ function resolveWorkspace(option: string | null | undefined, cwd: string): strin
     throw new WardenError('WORKSPACE_INVALID', `workspace ${path} is not a directory`, {
       hint: 'pass a directory to --workspace',
     });
+  return real;
+}
+
+function resolveWorkspace(option: string | null | undefined, cwd: string): string | null {
+  if (option === null) return null;
+  const real = existingWorkspaceDirectory(resolve(cwd, option ?? '.'));
   if (real === '/')
     throw new WardenError('WORKSPACE_INVALID', 'the workspace cannot be /', {
       hint: 'run warden from a project directory or pass --workspace DIR',
@@ -333,15 +341,6 @@ function resolveWorkspace(option: string | null | undefined, cwd: string): strin
       hint: 'run warden from a project directory or pass --workspace DIR',
     });
   return real;
-}
-
-/** The real path of `path`, or `path` itself when it cannot be resolved. */
-function realPathOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 function parseOption<T>(flag: string, value: string, parse: (v: string) => T | undefined, example: string): T {

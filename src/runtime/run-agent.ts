@@ -4,7 +4,6 @@
  * changes state records an event first and fails closed when the event cannot be recorded.
  */
 import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type {
   AgentIdentity,
@@ -22,6 +21,7 @@ import { mark } from '../core/timing.js';
 import {
   checkAfterRun,
   isInside,
+  realPathOrSelf,
   type PostRunReport,
   type SandboxHandle,
   type SandboxHost,
@@ -411,14 +411,6 @@ function refuseHiddenReadOnly(readOnly: readonly string[], neverVisible: readonl
     throw new WardenError('PATH_POLICY', `${exposed} ${what} (state or runtime files); a sandbox must never see it`, {
       hint: 'remove it from --ro or filesystem.read_only; to keep files between runs use `home: persistent` (docs/config.md)',
     });
-  }
-}
-
-function realPathOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
   }
 }
 

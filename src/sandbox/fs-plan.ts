@@ -473,7 +473,7 @@ export function isInside(path: string, root: string): boolean {
 }
 
 /** The real path of `path`, or `path` itself when it cannot be resolved (e.g. it does not exist). */
-function realPathOrSelf(path: string): string {
+export function realPathOrSelf(path: string): string {
   try {
     return realpathSync(path);
   } catch {

@@ -10,7 +10,15 @@ export {
   type LimitsPlan,
   type LimitsProbe,
 } from './limits/index.js';
-export { planMounts, mountArgs, isInside, MANDATORY_WRITE_DENY, type MountOp, type MountPlan } from './fs-plan.js';
+export {
+  planMounts,
+  mountArgs,
+  isInside,
+  realPathOrSelf,
+  MANDATORY_WRITE_DENY,
+  type MountOp,
+  type MountPlan,
+} from './fs-plan.js';
 export {
   findBinary,
   isTrustedBinary,
