@@ -12,6 +12,7 @@ import { PROTECTED_ENTRIES } from '../../src/sandbox/host-exec.js';
 import { HAVE_GIT, hostGit, hostGitOk, makeRepo } from '../helpers/git.js';
 import {
   availableModes,
+  expectRan,
   giveToSandbox,
   makeWorkspace,
   probeValues,
@@ -21,10 +22,6 @@ import {
   type WardenResult,
 } from '../helpers/warden.js';
 import { auditEvents, runIdOf } from './escape-kit.js';
-
-function expectRan(run: WardenResult, code = 0): void {
-  expect(run.code, `exit ${String(run.code)}; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(code);
-}
 
 /** The summary's post-run findings (--json). */
 function findings(run: WardenResult): { path: string; kind: string; action: string; moved_to: string | null }[] {

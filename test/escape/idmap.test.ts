@@ -27,25 +27,21 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   availableModes,
+  expectRan,
   gatewayStdioCommand,
   makeOwnedWorkspace,
-  readableBySandbox,
-  REPO,
   probeValues,
+  readableBySandbox,
   removeWorkspace,
+  REPO,
   runShell,
-  userIds,
-  warden,
   SANDBOX_USER,
   TEST_USER,
+  userIds,
+  warden,
   type Mode,
-  type WardenResult,
 } from '../helpers/warden.js';
 import { nonce, probeResults, PY_PRELUDE, result, runPython, sandboxIds, wardenIds } from './escape-kit.js';
-
-function expectRan(run: WardenResult, code = 0): void {
-  expect(run.code, `exit ${String(run.code)}; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(code);
-}
 
 function ids(name: string): { uid: number; gid: number } {
   const user = userIds(name);

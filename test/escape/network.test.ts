@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   availableModes,
+  expectRan,
   giveToSandbox,
   makeWorkspace,
   probeValues,
@@ -107,10 +108,6 @@ const denied = (events: readonly AuditEvent[]): Record<string, unknown>[] =>
 const allowed = (events: readonly AuditEvent[]): Record<string, unknown>[] =>
   events.filter((e) => e.type === 'egress.allowed').map((e) => e.data);
 const paths = (server: RecordingServer): string[] => server.hits.map((h) => h.url);
-
-function expectRan(run: WardenResult): void {
-  expect(run.code, `exit ${String(run.code)}; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
-}
 
 describe.each(availableModes())('egress escapes, warden as %s', (mode: Mode) => {
   let workspace = '';

@@ -27,17 +27,17 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   availableModes,
+  expectRan,
   giveToSandbox,
   makeWorkspace,
   probeValues,
   removeWorkspace,
   runShell,
+  TEST_USER,
   testStateDir,
   userIds,
   warden,
-  TEST_USER,
   type Mode,
-  type WardenResult,
 } from '../helpers/warden.js';
 import {
   auditEvents,
@@ -64,10 +64,6 @@ const sha256 = (path: string): string => createHash('sha256').update(readFileSyn
 const cgroupBase = (mode: Mode): string => (mode === 'root' ? 'warden' : `warden/user-${wardenIds('user').uid}`);
 
 /** Fails with everything warden said when the sandboxed command did not run to completion. */
-function expectRan(run: WardenResult, code = 0): void {
-  expect(run.code, `exit ${String(run.code)}; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(code);
-}
-
 describe.each(availableModes())('sandbox escapes, warden as %s', (mode: Mode) => {
   let workspace = '';
   const cleanups: (() => void)[] = [];

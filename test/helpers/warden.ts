@@ -168,6 +168,11 @@ export function warden(mode: Mode, args: readonly string[], options: WardenOptio
   });
 }
 
+/** Expects warden (and so the command) to have exited with `code`; shows both streams when not. */
+export function expectRan(run: WardenResult, code = 0): void {
+  expect(run.code, `exit ${String(run.code)}; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(code);
+}
+
 /** `warden run [opts] -- sh -c SCRIPT` in `workspace`. */
 export function runShell(
   mode: Mode,

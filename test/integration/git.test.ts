@@ -10,18 +10,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HAVE_GIT, hostGitOk, makeRepo } from '../helpers/git.js';
 import {
   availableModes,
+  expectRan,
   giveToSandbox,
   makeWorkspace,
   probeValues,
   removeWorkspace,
   runShell,
   type Mode,
-  type WardenResult,
 } from '../helpers/warden.js';
-
-function expectRan(run: WardenResult): void {
-  expect(run.code, `exit ${String(run.code)}; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
-}
 
 /**
  * The everyday commands, each echoing NAME=ok or failing the script: status, add, commit, log,
