@@ -15,15 +15,20 @@ const layers = [
   { type: 'sandbox', mayImport: ['core'] },
   { type: 'egress', mayImport: ['core'] },
   { type: 'policy', mayImport: ['core'] },
+  // The scanners are pure functions over values (no I/O, like core), so any layer can run them.
+  { type: 'scan', mayImport: ['core'] },
   // The signing key comes from the caller (runtime/signing-keys.ts), not from the audit key file.
   { type: 'identity', mayImport: ['core'] },
   // Sandboxes, proxies and the audit log reach the gateway through core interfaces, composed by runtime.
-  { type: 'gateway', mayImport: ['core', 'policy'] },
-  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity'] },
-  { type: 'demo', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime'] },
+  { type: 'gateway', mayImport: ['core', 'policy', 'scan'] },
+  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity'] },
+  {
+    type: 'demo',
+    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'runtime'],
+  },
   {
     type: 'cli',
-    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'gateway', 'identity', 'runtime', 'demo'],
+    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'runtime', 'demo'],
   },
 ];
 
@@ -44,7 +49,8 @@ const coreForbiddenModules = [
   'worker_threads',
   'cluster',
 ];
-const coreNoIo = 'core does no I/O (design.md): do it in the layer that calls core, and pass core the result.';
+const coreNoIo =
+  'core does no I/O (design.md), nor does scan: do it in the layer that calls them, and pass them the result.';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.work/**', 'eslint.config.js'] },
@@ -104,7 +110,8 @@ export default tseslint.config(
   {
     // core is pure (design.md): no file, process, network or terminal I/O. It may compute (crypto,
     // path and URL helpers); whatever it produces is written by the layers above.
-    files: ['src/core/**/*.ts'],
+    // scan likewise: the gateway runs it on every listing and result.
+    files: ['src/core/**/*.ts', 'src/scan/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
