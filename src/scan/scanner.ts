@@ -11,13 +11,7 @@ import { findEncodedText } from './decode.js';
 import { scanResponseManipulation, scanTaskHijack } from './output-rules.js';
 import { OUTPUT_RULES, PHRASE_RULES, type FieldRole, type PhraseRule } from './rules.js';
 import { foldText, spanOf } from './text.js';
-import {
-  highestSeverity,
-  type Detector,
-  type Finding,
-  type ScanReport,
-  type TextKind,
-} from './types.js';
+import { highestSeverity, type Detector, type Finding, type ScanReport, type TextKind } from './types.js';
 import { decodeTagCharacters, scanCharacters, scanScripts, type RawFinding } from './unicode.js';
 import { walkDefinition, walkOutput, type TextEntry, type Walked } from './walk.js';
 
