@@ -25,6 +25,7 @@ import { registerAuditCommands } from './audit-commands.js';
 import { checkGrantsAgainstServers, registerGatewayCommands } from './gateway-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerHomeCommands } from './home-commands.js';
+import { registerScanCommands } from './scan-commands.js';
 import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { registerLogsCommand } from './logs-command.js';
 import { errorDocument, printJson, reportError, warnOnStderr } from './output.js';
@@ -266,6 +267,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program, stateDirOf);
   registerClientCommands(program, { stateDirOf: resolveStateDir });
   registerHomeCommands(program, { stateDirOf: resolveStateDir });
+  registerScanCommands(program);
   // Last: it reaches every command registered above.
   acceptGlobalOptionsAnywhere(program);
 

@@ -115,6 +115,11 @@ export const ERROR_CODES = {
       "warden client add or rm cannot change an MCP client's config file: it is not valid for that client, holds a server of that name that is not warden's, changed meanwhile, or cannot be written. The file is left untouched.",
     exit: EXIT.usage,
   },
+  SCAN_INPUT: {
+    summary:
+      'warden scan tools|text cannot read its input: the file is missing, larger than 64 MiB, not UTF-8, or a line or item is not a tool definition / text record; the message names the line or item.',
+    exit: EXIT.usage,
+  },
   INTERNAL: {
     summary: 'An unexpected internal failure; please report it with the audit run id.',
     exit: EXIT.wardenFailed,

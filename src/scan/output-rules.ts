@@ -4,7 +4,6 @@
  * requests addressed to an assistant standing on a line of their own in third-party content
  * (task hijacking). Input is folded text (text.ts); one pass over its sentences and lines.
  */
-import { spanOf } from './text.js';
 import type { RawFinding } from './unicode.js';
 
 /** How a sentence may open before its verb: politeness, connectives, and softened orders. */
@@ -50,7 +49,7 @@ function sentences(text: string): string[] {
   return out;
 }
 
-/** Orders about the model's own reply, in content that should hold none. */
+/** Orders about the model's own reply, in content that should hold none (span: the raw folded sentence). */
 export function scanResponseManipulation(folded: string): RawFinding | null {
   for (const sentence of sentences(folded)) {
     const aimed =
@@ -61,7 +60,7 @@ export function scanResponseManipulation(folded: string): RawFinding | null {
       return {
         rule: 'response-manipulation',
         severity: 'high',
-        span: spanOf(sentence),
+        span: sentence,
         explanation:
           'Third-party content gives orders about how the model must write its reply (add, encode, translate, mention …): injected instructions.',
       };
@@ -71,7 +70,8 @@ export function scanResponseManipulation(folded: string): RawFinding | null {
 
 /**
  * A request to an assistant standing alone on a line of third-party content (an email, a page):
- * "Explain how …", "What is the capital of …?". Lines of the content itself rarely read so.
+ * "Explain how …", "What is the capital of …?". Lines of the content itself rarely read so. The span
+ * is the raw folded line (the caller escapes it).
  */
 export function scanTaskHijack(folded: string): RawFinding | null {
   let lines = 0;
@@ -91,7 +91,7 @@ export function scanTaskHijack(folded: string): RawFinding | null {
       return {
         rule: 'task-hijack',
         severity: 'medium',
-        span: spanOf(line),
+        span: line,
         explanation:
           'A request addressed to an assistant stands on its own line in third-party content: it may hijack the task the user gave.',
       };

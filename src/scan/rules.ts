@@ -54,7 +54,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
         String.raw`\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:you\s+(?:were|have\s+been)\s+told|what\s+you\s+were\s+told|(?:the|your)\s+(?:instructions|rules|guidelines|system\s+prompt|programming|training))`,
       ),
       re(
-        String.raw`\b(?:ignore|disregard|forget)\s+(?:the|this|that|all\s+the)\s+(?:above|webpage|web\s+page|page|function|code|resume|document|data|actual\s+data|email|text|content|article|table|paper|input|question|task|file|message|site|post|comment|output|result|results|request)\b\s*(?:and\b|[,:;.-])`,
+        String.raw`\b(?:ignore|disregard|forget)\s+(?:the|this|that|all\s+the)\s+(?:above|webpage|web\s+page|page|function|code|resume|document|data|actual\s+data|email|text|content|article|table|paper|input|question|task|file|message|site|post|comment|output|result|results|request)(?:\s+(?:above|below|content|text|itself))?\b\s*(?:and\b|[,:;.-])`,
       ),
       re(
         String.raw`\b(?:your|the)\s+(?:new|real|actual|true|updated|only)\s+(?:task|instructions?|goal|objective|mission|job|orders)\s+(?:is|are|will\s+be)\b`,
@@ -96,7 +96,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
         String.raw`\b(?:an?\s+)?(?:important|urgent|critical|special|private|secret)\s+(?:message|note|notice|instruction|request|update)\s+(?:from|by)\s+(?:the\s+|your\s+)?(?:user|admin|administrator|developer|system|operator|owner|creator)`,
       ),
       re(
-        String.raw`\b(?:message|note|instructions?)\s+(?:from\s+(?:the\s+|your\s+)?(?:user|developer|admin|system|operator)\s+)?(?:to|for)\s+(?:you|the\s+(?:ai|assistant|model|llm|agent))\b\s*[.:!]`,
+        String.raw`\b(?:message|note)\s+(?:from\s+(?:the\s+|your\s+)?(?:user|developer|admin|system|operator)\s+)?(?:to|for)\s+(?:you|the\s+(?:ai|assistant|model|llm|agent))\b\s*[.:!]`,
       ),
       re(String.raw`\bsigned\s*,?\s*(?:the\s+|your\s+)?(?:user|admin|administrator|developer|system|operator)\b`),
       re(
@@ -235,7 +235,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       'Tells the model how or when to use another tool, or to change what another tool returns: a definition that shadows other tools.',
     patterns: [
       re(
-        String.raw`\b(?:before|after|when(?:ever)?|instead\s+of|prior\s+to|rather\s+than)\s+(?:using|calling|executing|running|invoking|you\s+(?:use|call|run|invoke))\s+(?:the\s+|any\s+|another\s+|other\s+)?(?!this\b|it\b|these\b)[\x60'"]?[a-z][\w.-]{0,60}[\x60'"]?\s+(?:tool|function|operation|command|server|api)s?\b`,
+        String.raw`\b(?:before|after|when(?:ever)?|instead\s+of|prior\s+to|rather\s+than)\s+(?:using|calling|executing|running|invoking|you\s+(?:use|call|run|invoke))\s+(?:the\s+|any\s+|another\s+|other\s+)?(?!this\b|it\b|these\b)[\x60'"]?[a-z][\w.-]{0,60}[\x60'"]?\s+(?:tool|function|operation|command|server|api)\b`,
       ),
       re(
         String.raw`\b(?:use|call|invoke|run|execute|trigger)\s+(?:the\s+)?(?!this\b|it\b|that\b|these\b|a\b|an\b|any\b)[\x60'"]?[a-z][\w.-]{0,60}[\x60'"]?\s+(?:tool|function)\b`,

@@ -289,7 +289,12 @@ function phraseFindings(text: string, kind: TextKind, role: FieldRole, folded = 
     for (const pattern of rule.patterns) {
       const match = pattern.exec(folded);
       if (match !== null) {
-        found.push({ rule: rule.id, severity, span: spanOf(match[0].trim()), explanation: rule.explanation });
+        found.push({
+          rule: rule.id,
+          severity,
+          span: spanOf(original(text, match[0].trim())),
+          explanation: rule.explanation,
+        });
         return;
       }
     }
@@ -297,12 +302,21 @@ function phraseFindings(text: string, kind: TextKind, role: FieldRole, folded = 
   for (const rule of PHRASE_RULES) apply(rule);
   if (kind === 'output') {
     for (const rule of OUTPUT_RULES) apply(rule);
-    const manipulation = scanResponseManipulation(folded);
-    if (manipulation !== null) found.push(manipulation);
-    const hijack = scanTaskHijack(folded);
-    if (hijack !== null) found.push(hijack);
+    for (const raw of [scanResponseManipulation(folded), scanTaskHijack(folded)])
+      if (raw !== null) found.push({ ...raw, span: spanOf(original(text, raw.span)) });
   }
   return found;
+}
+
+/**
+ * The span as the text wrote it, when folding changed nothing but case (the usual case); else the
+ * folded form the rule matched.
+ */
+function original(text: string, matched: string): string {
+  const at = text.toLowerCase().indexOf(matched);
+  if (at < 0) return matched;
+  const slice = text.slice(at, at + matched.length);
+  return slice.toLowerCase() === matched ? slice : matched;
 }
 
 function ruleList(findings: readonly RawFinding[]): string {
