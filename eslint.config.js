@@ -21,14 +21,31 @@ const layers = [
   { type: 'identity', mayImport: ['core'] },
   // Sandboxes, proxies and the audit log reach the gateway through core interfaces, composed by runtime.
   { type: 'gateway', mayImport: ['core', 'policy', 'scan'] },
-  { type: 'runtime', mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity'] },
+  // The catalog, the package store and the typosquat check: files and npm, nothing of the others.
+  { type: 'registry', mayImport: ['core'] },
+  {
+    type: 'runtime',
+    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'registry'],
+  },
   {
     type: 'demo',
-    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'runtime'],
+    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'registry', 'runtime'],
   },
   {
     type: 'cli',
-    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'runtime', 'demo'],
+    mayImport: [
+      'core',
+      'audit',
+      'sandbox',
+      'egress',
+      'policy',
+      'scan',
+      'gateway',
+      'identity',
+      'registry',
+      'runtime',
+      'demo',
+    ],
   },
 ];
 

@@ -26,6 +26,7 @@ import { checkGrantsAgainstServers, registerGatewayCommands } from './gateway-co
 import { registerClientCommands } from './client-commands.js';
 import { registerHomeCommands } from './home-commands.js';
 import { registerScanCommands } from './scan-commands.js';
+import { registerCatalogCommands } from './catalog-commands.js';
 import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { registerLogsCommand } from './logs-command.js';
 import { errorDocument, printJson, reportError, warnOnStderr } from './output.js';
@@ -268,6 +269,7 @@ export function buildProgram(): Command {
   registerClientCommands(program, { stateDirOf: resolveStateDir });
   registerHomeCommands(program, { stateDirOf: resolveStateDir });
   registerScanCommands(program);
+  registerCatalogCommands(program, { stateDirOf: resolveStateDir });
   // Last: it reaches every command registered above.
   acceptGlobalOptionsAnywhere(program);
 

@@ -30,5 +30,6 @@ export const BUILTIN_CONFIG: WardenConfig = deepFreeze({
   version: CONFIG_VERSION,
   sandbox: { user: DEFAULT_SANDBOX_USER },
   profiles: {},
+  catalog: { file: 'warden.catalog.yaml', unpinned: [] },
   servers: {},
 });

@@ -569,13 +569,13 @@ describe('configSchema: servers and mcp grants', () => {
       'a server with both command and url',
       { version: 1, servers: { a: { command: 'x', url: 'https://x.test/mcp' } } },
       'servers.a',
-      /either command .* or url/,
+      /one of command .* url .* or catalog/,
     ],
     [
       'a server with neither command nor url',
       { version: 1, servers: { a: {} } },
       'servers.a',
-      /either command .* or url/,
+      /one of command .* url .* or catalog/,
     ],
     [
       'a non-http server url',

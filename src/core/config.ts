@@ -352,6 +352,32 @@ export const mcpSchema = z
   })
   .describe('MCP tools, prompts and resources this profile grants through the gateway.');
 
+/** A catalog entry name (the catalog's own schema is in src/registry/catalog-schema.ts). */
+const CATALOG_ENTRY = /^[a-z0-9][a-z0-9-]{0,63}$/;
+/** The catalog file's default name, beside warden.yaml. */
+export const CATALOG_FILE = 'warden.catalog.yaml';
+
+export const catalogSchema = z
+  .strictObject({
+    file: z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine((p) => !p.includes('\0'), 'path contains a NUL byte')
+      .default(CATALOG_FILE)
+      .describe(
+        'The catalog of pinned servers, relative to this file (default: warden.catalog.yaml beside it). While it exists, a server it does not pin is refused unless catalog.unpinned lists it.',
+      ),
+    unpinned: z
+      .array(serverName)
+      .max(256)
+      .default([])
+      .describe(
+        'Servers allowed to start without a catalog pin while a catalog exists (e.g. one under development); a package name that looks like a typosquat is then a warning instead of a refusal. Default: none.',
+      ),
+  })
+  .describe('Provenance of MCP servers (SCAN-06): the catalog of pinned servers, and which may run unpinned.');
+
 export const serverSchema = z
   .strictObject({
     description: z.string().max(500).optional().describe('What this server is for, for people reading the file.'),
@@ -373,6 +399,13 @@ export const serverSchema = z
       .max(256)
       .default([])
       .describe("Arguments of the command; '${workspace}' is replaced by the run's workspace."),
+    catalog: z
+      .string()
+      .regex(CATALOG_ENTRY, 'catalog entry names are lower-case letters, digits and - (max 64)')
+      .optional()
+      .describe(
+        "Start the catalog's pinned entry of this name (warden.catalog.yaml, see catalog.file): an npm package from warden's store, a local program whose sha256 is checked, or a remote URL. A pin that does not verify keeps the server from starting.",
+      ),
     url: z
       .url({ protocol: /^https?$/, error: 'url must be an http(s) URL' })
       .max(2048)
@@ -420,8 +453,9 @@ export const serverSchema = z
         'Longest the server may take to start and answer initialize and its first lists, e.g. 3m for an npx or uvx server that fetches its package on a slow network. Default: 60s.',
       ),
   })
-  .refine((s) => (s.command === undefined) !== (s.url === undefined), {
-    message: 'give either command (a stdio server) or url (a remote server), not both',
+  .refine((s) => [s.command, s.url, s.catalog].filter((v) => v !== undefined).length === 1, {
+    message:
+      'give one of command (a stdio server), url (a remote server) or catalog (a pinned catalog entry), and only one',
   })
   .refine((s) => s.url !== undefined || Object.keys(s.headers).length === 0, {
     message: 'headers apply to a remote (url) server only',
@@ -494,12 +528,21 @@ export const configSchema = z
       .describe(
         "Named profiles; 'default' is used when --profile is not given (a built-in one applies if the file does not define it).",
       ),
+    catalog: catalogSchema.default({ file: CATALOG_FILE, unpinned: [] }),
     servers: z
       .record(serverName, serverSchema)
       .default({})
       .describe('MCP tool servers. A server is started only for runs whose profile grants something of it.'),
   })
   .superRefine((config, ctx) => {
+    config.catalog.unpinned.forEach((server, index) => {
+      if (!Object.hasOwn(config.servers, server))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['catalog', 'unpinned', index],
+          message: `no server '${server}' in servers (known: ${Object.keys(config.servers).join(', ') || 'none'})`,
+        });
+    });
     // A grant naming a server that does not exist is a typo that would silently grant nothing.
     for (const [profileName, profile] of Object.entries(config.profiles)) {
       for (const list of ['allow', 'deny'] as const) {

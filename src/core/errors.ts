@@ -105,6 +105,26 @@ export const ERROR_CODES = {
       'The MCP gateway could not start: a required upstream server did not start or answer initialize, servers listed colliding tool names (GW-03), or the endpoint could not listen.',
     exit: EXIT.wardenFailed,
   },
+  CATALOG_INVALID: {
+    summary:
+      'The catalog file (warden.catalog.yaml) cannot be read or does not match its schema; the message names the file, line and field.',
+    exit: EXIT.usage,
+  },
+  CATALOG_ADD_FAILED: {
+    summary:
+      'warden catalog add could not pin what was asked: the package or version is not on the registry, the downloaded tarball does not match the integrity the registry states, npm failed, or the local program is not a readable file.',
+    exit: EXIT.wardenFailed,
+  },
+  PROVENANCE_MISMATCH: {
+    summary:
+      "An MCP server's pin does not verify (SCAN-06): the store's package, version, integrity or files, or a local program's sha256, differ from the catalog. The message names what differed (expected vs found); the server is not started.",
+    exit: EXIT.integrity,
+  },
+  PROVENANCE_REFUSED: {
+    summary:
+      'An MCP server is refused for its provenance (SCAN-06): a catalog exists and the server is not pinned in it (and not listed in catalog.unpinned), or its package name looks like a typosquat of a trusted name.',
+    exit: EXIT.usage,
+  },
   TOKEN_INVALID: {
     summary:
       'warden token issue or revoke could not do what was asked (invalid agent name, scope or token id; a token of another installation; an unreadable revocation list).',

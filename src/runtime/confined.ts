@@ -74,6 +74,8 @@ export interface ConfinedSpec {
   readonly deny: readonly string[];
   /** A persistent home bound at /home/agent (the agent of a `home: persistent` profile); null: a fresh tmpfs. */
   readonly home: string | null;
+  /** A package from warden's store bound read-only at /run/warden/pkg (a catalog-pinned server). */
+  readonly package?: string;
   /** Variables given to the process (the proxy wiring, PATH and HOME are warden's). */
   readonly env: Readonly<Record<string, string>>;
   /** The egress allow-list of this process's own proxy. */
@@ -184,6 +186,7 @@ export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
           deny,
           neverVisible: [...ctx.neverVisible, runDir.path],
           home: spec.home,
+          ...(spec.package === undefined ? {} : { package: spec.package }),
           env,
           limits: spec.limits,
           acceptMissingLimits: spec.acceptMissingLimits,

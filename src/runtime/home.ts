@@ -219,7 +219,7 @@ function openUp(dir: string): void {
  * for the sandbox user's group (its bwrap must resolve the home's path as that user); nothing for
  * others.
  */
-function grantSearch(dir: string, gid: number): void {
+export function grantSearch(dir: string, gid: number): void {
   const st = lstatOrThrow(dir);
   const mode = (st.mode & 0o700) | 0o010;
   try {

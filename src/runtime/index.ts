@@ -12,3 +12,4 @@ export { resolveGatewayWorkspace, notAProject, type WorkspaceChoice } from './ga
 // run without MCP tools does not pay for it at start-up.
 export type { GatewaySetup, RunGateway } from './run-gateway.js';
 export { listProfileHomes, removeProfileHome, profileHomePath, type HomeInfo } from './home.js';
+export { catalogPath } from './catalog-path.js';

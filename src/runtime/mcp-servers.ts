@@ -10,7 +10,8 @@
  * Every granted server is planned, and checked, before the first one starts: a config that
  * would expose a hidden path or run agent-written code stops the gateway at start.
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { ServerConfig } from '../core/config.js';
 import { DEFAULT_LIMITS, expandWorkspace } from '../core/config-defaults.js';
 import type { AgentIdentity } from '../core/events.js';
@@ -20,6 +21,7 @@ import type { LaunchUpstream, UpstreamDiagnosis, UpstreamProcess } from '../gate
 import {
   SANDBOX_HOME,
   SANDBOX_LIB,
+  SANDBOX_PKG,
   type HostExecBaseline,
   type SandboxExit,
   type SandboxHost,
@@ -27,8 +29,11 @@ import {
 import { confine, refuseExposedPaths, type ConfineContext, type ConfinedSpec, type Confinement } from './confined.js';
 import { defaultCpu, resolveFsPaths } from './plan.js';
 import { SANDBOX_PATH } from './sandbox-env.js';
-import { checkServerProgram } from './server-guard.js';
+import { classifyServer, verifyOrigin, type ProvenanceContext, type ServerOrigin } from '../registry/index.js';
+import { agentReachable, checkServerProgram } from './server-guard.js';
 import { StderrRing } from './server-log.js';
+import { grantSearch } from './home.js';
+import { storeDir } from '../registry/index.js';
 
 export interface ServerLaunchContext extends ConfineContext {
   readonly servers: Readonly<Record<string, ServerConfig>>;
@@ -42,6 +47,10 @@ export interface ServerLaunchContext extends ConfineContext {
   readonly agentWritable: readonly string[];
   /** The run's rule for missing cgroup controllers (`--accept-missing-limits`): servers follow the agent's. */
   readonly acceptMissingLimits: boolean;
+  /** The catalog and what may run unpinned (SCAN-06): each server's pin is checked before each start. */
+  readonly provenance: ProvenanceContext;
+  /** Where warnings go (a likely typosquat allowed by catalog.unpinned). */
+  readonly warn?: (message: string) => void;
 }
 
 /** The granted servers' sandboxes, planned and checked, and how to start them. */
@@ -63,29 +72,78 @@ type ServerPlan = Omit<ConfinedSpec, 'id'> & { readonly secrets: readonly string
  */
 export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
   const plans = new Map<string, ServerPlan>();
-  const programs = new Map<string, { plan: ServerPlan; check: (reach: readonly string[]) => string }>();
+  const programs = new Map<
+    string,
+    { plan: ServerPlan; check: (reach: readonly string[]) => string; server: ServerConfig }
+  >();
+  // Each server's provenance (SCAN-06): decided here, verified before each start.
+  const origins = new Map<string, ServerOrigin>();
   const writableRoots: string[] = [];
   for (const name of ctx.granted) {
-    const server = Object.hasOwn(ctx.servers, name) ? ctx.servers[name] : undefined;
-    if (server === undefined) throw new WardenError('GATEWAY_START_FAILED', `no server '${name}' in the config`);
+    const configured = Object.hasOwn(ctx.servers, name) ? ctx.servers[name] : undefined;
+    if (configured === undefined) throw new WardenError('GATEWAY_START_FAILED', `no server '${name}' in the config`);
+    // A catalog server runs what its entry pins: its program, its URL, or the store's package.
+    const origin = configured.catalog === undefined ? null : classifyServer(name, configured, null, ctx.provenance);
+    if (origin !== null) origins.set(name, origin);
+    const server = origin === null ? configured : asConfigured(configured, origin);
     const planned = planServer(name, server, ctx);
     refuseExposedPaths({ ...planned.plan, id: ctx.runId }, ctx);
     writableRoots.push(...(planned.plan.workspace === null ? [] : [planned.plan.workspace]), ...planned.plan.writable);
     if (planned.check === null) plans.set(name, planned.plan);
-    else programs.set(name, { plan: planned.plan, check: planned.check });
+    else programs.set(name, { plan: planned.plan, check: planned.check, server });
+    if (origin === null && server.url !== undefined)
+      origins.set(name, classifyServer(name, server, null, ctx.provenance));
   }
   // What the agent can reach: its own writable paths and every read-write server's (GW-13).
   const reach = [...new Set([...ctx.agentWritable, ...writableRoots])];
-  for (const [name, { plan, check }] of programs) {
+  for (const [name, { plan, check, server }] of programs) {
     const program = check(reach);
     plans.set(name, { ...plan, command: [program, ...plan.command.slice(1)] });
+    if (!origins.has(name)) origins.set(name, classifyServer(name, server, program, ctx.provenance));
+  }
+  for (const [name, origin] of origins) {
+    if (origin.kind === 'unpinned') for (const warning of origin.warnings) ctx.warn?.(warning);
+    if (origin.kind !== 'store') continue;
+    // Started from warden's store: the store must be out of the agent's reach too (GW-13), and
+    // the server's own arguments follow the package's program (an npx line loses npx and the spec).
+    const plan = plans.get(name);
+    if (plan === undefined) continue;
+    const store = storeDir(ctx.provenance.stateDir);
+    const hop = agentReachable(store, reach);
+    if (hop !== null)
+      throw new WardenError(
+        'PATH_POLICY',
+        `warden's package store ${store} is reached through ${hop}, which the agent can write (GW-13)`,
+        { hint: 'keep the state dir outside the workspace and every writable path' },
+      );
+    // node itself: the one the guard resolved for a catalog server, else the host's under /usr
+    // (a system directory, never writable by a sandbox), not whatever npx would have found.
+    const node = basename(plan.command[0] ?? '') === 'node' ? (plan.command[0] ?? 'node') : systemNode();
+    plans.set(name, {
+      ...plan,
+      command: [node, STORE_PROGRAM, ...origin.args.map((a) => expandWorkspace(a, ctx.workspace))],
+    });
   }
 
   let launches = 0;
   const baselines: HostExecBaseline[] = [];
   const launch = async (name: string): Promise<UpstreamProcess> => {
-    const plan = plans.get(name);
-    if (plan === undefined) throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is not granted`);
+    const planned = plans.get(name);
+    if (planned === undefined) throw new WardenError('GATEWAY_START_FAILED', `server '${name}' is not granted`);
+    // The pin, checked before every start (SCAN-06): a server whose pin does not verify is not started.
+    const origin = origins.get(name);
+    const stored = origin === undefined ? null : verifyOrigin(origin, ctx.provenance.stateDir);
+    // As root, the sandbox user's bwrap resolves the package's path: it may pass through the
+    // state dir (search only, as for persistent homes); the store itself is world-readable.
+    if (stored !== null && ctx.sandboxUser !== null) grantSearch(ctx.provenance.stateDir, ctx.sandboxUser.gid);
+    const plan: ServerPlan =
+      stored === null
+        ? planned
+        : {
+            ...planned,
+            command: planned.command.map((a) => (a === STORE_PROGRAM ? join(SANDBOX_PKG, stored.bin) : a)),
+            package: stored.root,
+          };
     // Each start (and restart) gets its own sandbox id: server sandboxes are disposable too.
     const confinement = confine({ ...plan, id: `${ctx.runId}.${name}.${++launches}` }, ctx);
     try {
@@ -202,6 +260,32 @@ function planServer(
         reach,
       ),
   };
+}
+
+/** The host's node under /usr (visible in every sandbox), for a package runner's line started from the store. */
+function systemNode(): string {
+  for (const candidate of ['/usr/local/bin/node', '/usr/bin/node']) if (existsSync(candidate)) return candidate;
+  throw new WardenError('CONFIG_INVALID', 'node is not installed under /usr (/usr/local/bin or /usr/bin)', {
+    hint: "install Node.js under /usr: a pinned npm server runs with the host's node",
+  });
+}
+
+/** Stands for the store package's program in a planned command until the store is verified at start. */
+const STORE_PROGRAM = `${SANDBOX_PKG}/<program>`;
+
+/** The server as its catalog entry makes it: the entry's program, URL, or node running the store's package. */
+function asConfigured(server: ServerConfig, origin: ServerOrigin): ServerConfig {
+  switch (origin.kind) {
+    case 'file':
+      return { ...server, catalog: undefined, command: origin.path };
+    case 'url':
+      return { ...server, catalog: undefined, url: origin.url };
+    case 'store':
+    case 'refused':
+    case 'unpinned':
+      // A refused server never starts (its check throws first); it is planned like a package.
+      return { ...server, catalog: undefined, command: 'node', args: [STORE_PROGRAM] };
+  }
 }
 
 /** How a server process ended, in words ("exited with code 1", "was killed by SIGKILL"). */

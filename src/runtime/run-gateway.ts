@@ -22,6 +22,8 @@ import {
   type SandboxUser,
 } from '../sandbox/index.js';
 import { mergeBaselines } from './baselines.js';
+import { readCatalog } from '../registry/index.js';
+import { catalogPath } from './catalog-path.js';
 import { planServerSandboxes } from './mcp-servers.js';
 import { findingViolations, formatPostRun, summaryPostRun } from './post-run-report.js';
 import { pickProfile, resolveFsPaths } from './plan.js';
@@ -104,6 +106,12 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
     acceptMissingLimits: setup.acceptMissingLimits,
     sink: setup.sink,
     hostEnv: setup.hostEnv,
+    provenance: {
+      catalog: readCatalog(catalogPath(setup.config, setup.configPath, setup.workspace)),
+      unpinned: new Set(setup.config.catalog.unpinned),
+      stateDir: setup.stateDir,
+    },
+    ...(setup.warn === undefined ? {} : { warn: setup.warn }),
   });
   const gateway = await Gateway.start({
     profileName: setup.profileName,

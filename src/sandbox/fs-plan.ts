@@ -26,7 +26,7 @@ import {
   type NewEntryPolicy,
 } from './host-exec.js';
 import { namedScripts } from './named-scripts.js';
-import { SANDBOX_HOME, SANDBOX_LIB, SANDBOX_SOCK, type SandboxSpec } from './spec.js';
+import { SANDBOX_HOME, SANDBOX_LIB, SANDBOX_PKG, SANDBOX_SOCK, type SandboxSpec } from './spec.js';
 
 export { MANDATORY_WRITE_DENY } from './host-exec.js';
 
@@ -110,6 +110,7 @@ export function planMounts(spec: SandboxSpec, ctx: PlanContext): MountPlan {
   // Bound at warden's own paths, never at their host paths: their sources live in the runtime
   // root, which stays hidden (step 8 judges only what is bound at its own path).
   for (const file of ctx.files ?? []) ops.push({ op: 'ro-bind', src: file.src, dest: file.dest });
+  if (spec.package !== undefined) ops.push({ op: 'ro-bind', src: storePackage(spec, spec.package), dest: SANDBOX_PKG });
 
   // 5. The workspace and the profile's paths, and the git directories their checkouts need.
   const givenRoots = [...(spec.workspace === null ? [] : [spec.workspace]), ...spec.writable];
@@ -239,6 +240,23 @@ function persistentHome(spec: SandboxSpec): string {
     );
   }
   return home;
+}
+
+/**
+ * A store package's host path, checked like a persistent home: it lives in the state dir and is
+ * shown only at SANDBOX_PKG, so nothing never-visible may lie inside it.
+ */
+function storePackage(spec: SandboxSpec, root: string): string {
+  for (const given of spec.neverVisible) {
+    const path = realPathOrSelf(given);
+    if (!isInside(path, root)) continue;
+    throw new WardenError(
+      'PATH_POLICY',
+      `the package ${root} contains ${path}, which a sandbox must never see (warden's state or another run's files)`,
+      { hint: 'a store package is its own directory under <state dir>/store' },
+    );
+  }
+  return root;
 }
 
 /** A protected entry under a root: relative path ('/' marks a directory) and its post-run policy. */

@@ -38,6 +38,7 @@ export { hostCaBundle, SANDBOX_CA_DIR, type CaBundle, type SandboxFile } from '.
 export {
   SANDBOX_HOME,
   SANDBOX_LIB,
+  SANDBOX_PKG,
   SANDBOX_SOCK,
   type SandboxSpec,
   type SandboxExit,

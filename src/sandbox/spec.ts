@@ -11,6 +11,8 @@ import type { LimitKind } from '../core/events.js';
 export const SANDBOX_HOME = '/home/agent';
 export const SANDBOX_LIB = '/run/warden/lib';
 export const SANDBOX_SOCK = '/run/warden/sock';
+/** Where a server's package from warden's store is bound read-only (see SandboxSpec.package). */
+export const SANDBOX_PKG = '/run/warden/pkg';
 
 /** A unix socket outside forwarded to 127.0.0.1:port inside the sandbox's network namespace. */
 export interface PortForward {
@@ -83,6 +85,12 @@ export interface SandboxSpec {
    * never-visible path (a profile's home lives in the state dir) but must contain none.
    */
   readonly home: string | null;
+  /**
+   * A package from warden's store (an MCP server pinned in the catalog): the real path of its
+   * install root, bound read-only at SANDBOX_PKG (never at its own path: it lives in the state
+   * dir, which stays hidden). It must contain no never-visible path.
+   */
+  readonly package?: string;
   /** The complete environment of the command. Nothing else enters. */
   readonly env: Readonly<Record<string, string>>;
   readonly limits: ResourceLimits;

@@ -804,4 +804,100 @@ export const MUTATIONS = [
       names: 'SBX-07 refuses a root reached through a symlink',
     },
   },
+  // ------------------------------------------------------------------------ provenance (SCAN-06)
+  {
+    id: 'store-files-unchecked',
+    threats: ['SCAN-06'],
+    why: "a file of a pinned package changed in warden's store after the install starts as the server",
+    edits: [{ file: 'src/registry/store.ts', find: '  if (changed.length > 0)', replace: '  if (changed.length < 0)' }],
+    tests: {
+      files: ['test/gateway/catalog.test.ts'],
+      names: 'SCAN-06 a tampered store file|SCAN-06 warden catalog add pins a package',
+    },
+  },
+  {
+    id: 'store-integrity-unchecked',
+    threats: ['SCAN-06'],
+    why: 'a store installed from another tarball than the catalog pins (another integrity) starts as the server',
+    edits: [
+      {
+        file: 'src/registry/store.ts',
+        find: "  if (manifest.integrity !== pin.integrity) throw differ('integrity', pin.integrity, String(manifest.integrity));",
+        replace: '',
+      },
+      {
+        file: 'src/registry/store.ts',
+        find: "  if (tarball !== pin.integrity) throw differ('tarball integrity', pin.integrity, tarball);",
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/gateway/catalog.test.ts'], names: 'SCAN-06 a catalog whose integrity differs' },
+  },
+  {
+    id: 'file-pin-unchecked',
+    threats: ['SCAN-06'],
+    why: 'a local program changed after it was pinned starts as the server',
+    edits: [
+      { file: 'src/registry/provenance.ts', find: '      if (found !== origin.sha256)', replace: '      if (false)' },
+    ],
+    tests: { files: ['test/gateway/catalog.test.ts'], names: 'SCAN-06 a changed local program' },
+  },
+  {
+    id: 'npx-version-unchecked',
+    threats: ['SCAN-06'],
+    why: 'an npx line asking for another version than the catalog pins is started (as the pinned package) instead of refused',
+    edits: [
+      {
+        file: 'src/registry/provenance.ts',
+        find: '      if (pkg.spec !== pinned.pin.version)',
+        replace: '      if (false)',
+      },
+    ],
+    tests: {
+      files: ['test/gateway/catalog.test.ts', 'src/registry/provenance.test.ts'],
+      names: 'SCAN-06 npx with another version|SCAN-06 npx at the pinned version',
+    },
+  },
+  {
+    id: 'unpinned-servers-allowed',
+    threats: ['SCAN-06'],
+    why: 'while a catalog exists, a server added to warden.yaml without a pin starts anyway',
+    edits: [
+      {
+        file: 'src/registry/provenance.ts',
+        find: "    if (catalog === null || allowed) return { kind: 'unpinned', warnings };",
+        replace: "    return { kind: 'unpinned', warnings };",
+      },
+    ],
+    tests: {
+      files: ['test/gateway/catalog.test.ts', 'src/registry/provenance.test.ts'],
+      names: 'SCAN-06 while a catalog exists|SCAN-06 unpinned servers are refused',
+    },
+  },
+  {
+    id: 'typosquat-started',
+    threats: ['SCAN-06'],
+    why: 'an npx line running a look-alike of a trusted package name is not refused for it',
+    edits: [{ file: 'src/registry/provenance.ts', find: '      if (!allowed)\n', replace: '      if (false)\n' }],
+    tests: {
+      files: ['test/gateway/catalog.test.ts', 'src/registry/provenance.test.ts'],
+      names: 'SCAN-06 while a catalog exists|SCAN-06 a typosquat is refused',
+    },
+  },
+  {
+    id: 'typosquat-skeleton-unfolded',
+    threats: ['SCAN-06'],
+    why: 'look-alike letters and digits for letters (@modelcontextprotoco1/…) are not folded: such names pass as new',
+    edits: [
+      {
+        file: 'src/registry/typosquat.ts',
+        find: ".map((c) => FOLD[c] ?? c).join('');\n  return folded",
+        replace: ".join('');\n  return folded",
+      },
+    ],
+    tests: {
+      files: ['src/registry/typosquat.test.ts'],
+      names: 'SCAN-06 flags a digit for a letter|SCAN-06 flags homoglyphs',
+    },
+  },
 ];
