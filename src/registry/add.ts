@@ -136,7 +136,7 @@ export function verifyCatalog(catalog: Catalog, stateDir: string): EntryCheck[] 
     const what = pin.kind === 'npm' ? `${pin.name}@${pin.version}` : pin.kind === 'file' ? pin.path : pin.url;
     try {
       if (pin.kind === 'npm') {
-        const stored = verifyPackage(stateDir, pin);
+        const stored = verifyPackage(stateDir, pin, { full: true });
         return { entry, kind: pin.kind, what, ok: true, detail: `integrity and ${stored.files} files verified` };
       }
       if (pin.kind === 'file') {

@@ -55,6 +55,12 @@ interface Manifest {
   readonly bin: string;
   /** Every entry under root/: 'f<x?>:<sha256>' for a file ('fx' executable), 'l:<target>' for a symlink. */
   readonly files: Readonly<Record<string, string>>;
+  /**
+   * Each file's inode, size, ctime, mtime and mode when it was hashed. A file whose stat still
+   * matches is not re-hashed at a server's start: any write to it moves its ctime to the present,
+   * which only someone who can set the clock (root) could undo. `warden catalog verify` re-hashes all.
+   */
+  readonly stats?: Readonly<Record<string, string>>;
 }
 
 const MANIFEST = 'warden-store.json';
@@ -85,9 +91,14 @@ export async function installPackage(
   options: { readonly tarball?: string } = {},
 ): Promise<StoredPackage> {
   const final = packageDir(stateDir, pin.name, pin.version);
+  // A store copy whose own tarball still has the pinned integrity is reinstalled from that file
+  // (offline): the tarball is what the pin is about, whatever happened to the files beside it.
+  const kept = join(final, TARBALL);
+  let source = options.tarball;
+  if (source === undefined && existsSync(kept) && fileIntegrity(kept) === pin.integrity) source = kept;
   if (existsSync(join(final, MANIFEST))) {
     try {
-      return verifyPackage(stateDir, pin);
+      return verifyPackage(stateDir, pin, { full: true });
     } catch {
       // A copy that does not verify (another integrity, tampered): replaced below.
     }
@@ -97,7 +108,7 @@ export async function installPackage(
   mkdirSync(temp, { mode: 0o755 });
   try {
     const tarball = join(temp, TARBALL);
-    if (options.tarball !== undefined) copyFileSync(options.tarball, tarball);
+    if (source !== undefined) copyFileSync(source, tarball);
     else {
       const out = await runNpm(['pack', `${pin.name}@${pin.version}`, '--json', '--pack-destination', temp], {
         cwd: temp,
@@ -137,16 +148,19 @@ export async function installPackage(
       { cwd: root, what: `installing ${pin.name}@${pin.version}` },
     );
     const bin = binOf(root, pin);
+    // Readable first: chmod moves the files' ctime, which the manifest records.
+    makeReadable(temp);
+    const tree = hashTree(root);
     const manifest: Manifest = {
       format: 1,
       name: pin.name,
       version: pin.version,
       integrity: pin.integrity,
       bin,
-      files: hashTree(root),
+      files: tree.files,
+      stats: tree.stats,
     };
     writeFileSync(join(temp, MANIFEST), `${JSON.stringify(manifest)}\n`, { mode: 0o644 });
-    makeReadable(temp);
     makeDirs(join(final, '..'), stateDir);
     if (existsSync(final)) {
       const old = `${temp}-old`;
@@ -166,7 +180,7 @@ export async function installPackage(
  * the tarball still has that integrity, and every installed file is as installed (none changed,
  * added or removed). Throws PROVENANCE_MISMATCH naming what differed (expected vs found).
  */
-export function verifyPackage(stateDir: string, pin: NpmPin): StoredPackage {
+export function verifyPackage(stateDir: string, pin: NpmPin, options: { readonly full?: boolean } = {}): StoredPackage {
   const dir = packageDir(stateDir, pin.name, pin.version);
   const what = `${pin.name}@${pin.version}`;
   let manifest: Manifest;
@@ -196,7 +210,7 @@ export function verifyPackage(stateDir: string, pin: NpmPin): StoredPackage {
   }
   if (tarball !== pin.integrity) throw differ('tarball integrity', pin.integrity, tarball);
   const root = join(dir, 'root');
-  const now = hashTree(root);
+  const now = hashTree(root, options.full === true ? undefined : manifest).files;
   const changed: string[] = [];
   for (const [path, expected] of Object.entries(manifest.files)) {
     const found = Object.hasOwn(now, path) ? now[path] : undefined;
@@ -262,30 +276,41 @@ function binOf(root: string, pin: NpmPin): string {
   return path;
 }
 
-/** Every file and symlink under `root`, by relative path, with its content hash or link target. */
-function hashTree(root: string): Record<string, string> {
+/**
+ * Every file and symlink under `root`, by relative path, with its content hash or link target, and
+ * each file's stat. A file whose stat equals `known`'s keeps `known`'s hash unread.
+ */
+function hashTree(
+  root: string,
+  known?: Pick<Manifest, 'files' | 'stats'>,
+): { files: Record<string, string>; stats: Record<string, string> } {
   const out: Record<string, string> = {};
+  const stats: Record<string, string> = {};
   let count = 0;
   let bytes = 0;
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
-      const st = lstatSync(path);
+      const st = lstatSync(path, { bigint: true });
       if (++count > MAX_FILES)
         throw new WardenError('PROVENANCE_MISMATCH', `${root} holds more than ${MAX_FILES} files`);
       const key = relative(root, path);
       if (st.isDirectory()) walk(path);
       else if (st.isSymbolicLink()) out[key] = `l:${readlinkSync(path)}`;
       else if (st.isFile()) {
-        bytes += st.size;
+        bytes += Number(st.size);
         if (bytes > MAX_BYTES) throw new WardenError('PROVENANCE_MISMATCH', `${root} holds more than 2 GiB`);
+        const stat = `${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}:${st.mode}`;
+        stats[key] = stat;
+        const same = known?.stats?.[key] === stat ? known.files[key] : undefined;
         out[key] =
-          `f${(st.mode & 0o111) !== 0 ? 'x' : ''}:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+          same ??
+          `f${(st.mode & 0o111n) !== 0n ? 'x' : ''}:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
       } else out[key] = 'other';
     }
   };
   walk(root);
-  return out;
+  return { files: out, stats };
 }
 
 function describe(entry: string): string {

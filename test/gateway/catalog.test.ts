@@ -205,6 +205,10 @@ describe.each(availableModes())('SCAN-06 catalog and provenance (warden as %s)',
     const broken = await p.warden(['catalog', 'verify']);
     expect(broken.code).toBe(3);
     expect(broken.stdout).toContain(`node_modules/${MEMORY}/dist/index.js changed`);
+    // `catalog install` repairs it from the store's own tarball (its sha512 still the pin's), offline.
+    const repaired = await p.warden(['catalog', 'install']);
+    expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);
+    expect((await p.warden(['catalog', 'verify'])).code).toBe(0);
   }, 120_000);
 
   it('SCAN-06 a catalog-pinned npm server starts from the store and its tools work through the gateway', async () => {

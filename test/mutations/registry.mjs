@@ -900,4 +900,17 @@ export const MUTATIONS = [
       names: 'SCAN-06 flags a digit for a letter|SCAN-06 flags homoglyphs',
     },
   },
+  {
+    id: 'store-stat-shortcut-trusted',
+    threats: ['SCAN-06'],
+    why: "a store file rewritten after the install is taken as unchanged at a server's start without re-hashing it",
+    edits: [
+      {
+        file: 'src/registry/store.ts',
+        find: 'const same = known?.stats?.[key] === stat ? known.files[key] : undefined;',
+        replace: 'const same = known?.stats?.[key] !== undefined ? known.files[key] : undefined;',
+      },
+    ],
+    tests: { files: ['test/gateway/catalog.test.ts'], names: 'SCAN-06 a tampered store file' },
+  },
 ];
