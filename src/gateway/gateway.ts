@@ -837,7 +837,7 @@ export class Gateway {
             `the result from server ${server} is larger than ${this.#options.maxResultBytes} bytes`,
           ),
         };
-      if (code === -32000)
+      if (code === RPC.connectionClosed)
         return {
           outcome: 'unavailable',
           detail: error.message,

@@ -16,6 +16,7 @@
  *
  * Outcomes are values (design.md convention 5): `parseJsonRpc` never throws.
  */
+import { RPC } from './errors.js';
 
 /** Size and nesting bounds applied to every incoming message. */
 export interface BoundaryLimits {
@@ -60,10 +61,9 @@ export type BoundaryResult =
 
 type Refusal = Extract<BoundaryResult, { ok: false }>;
 
-/** JSON-RPC 2.0 error codes used here. */
-const PARSE_ERROR = -32700;
-const INVALID_REQUEST = -32600;
-const INTERNAL_ERROR = -32603;
+const PARSE_ERROR = RPC.parseError;
+const INVALID_REQUEST = RPC.invalidRequest;
+const INTERNAL_ERROR = RPC.internal;
 
 const MAX_ID_LENGTH = 256;
 const MAX_METHOD_LENGTH = 256;

@@ -16,6 +16,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONRPCErrorResponse, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { RPC } from './errors.js';
 
 /** What kind of upstream output was rejected: unparsable, parsable but not JSON-RPC, or too long. */
 export type LineProblemKind = 'not_json' | 'not_jsonrpc' | 'oversized';
@@ -45,10 +46,9 @@ export interface LineTransportOptions {
 
 /**
  * JSON-RPC error code of the response synthesised when an upstream response line is longer than
- * `maxLineBytes`. In the implementation-defined server-error range (-32000 to -32099), clear of
- * the SDK's own -32000/-32001.
+ * `maxLineBytes` (the registry's `tooLarge`).
  */
-export const OVERSIZED_RESULT_CODE = -32013;
+export const OVERSIZED_RESULT_CODE = RPC.tooLarge;
 
 /** Bytes kept from each end of an oversized line: enough for `"jsonrpc":"2.0","id":…` either side. */
 const EDGE_BYTES = 512;

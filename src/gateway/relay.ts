@@ -12,9 +12,10 @@
  * carry an injection); the record keeps its size and digest, and an elicitation's message.
  */
 import { createHash } from 'node:crypto';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { EventPayloads } from '../core/events.js';
 import { roundMs } from '../core/units.js';
+import { RPC } from './errors.js';
 import type { RelayFeature } from './upstream.js';
 
 /** How the gateway reaches one agent session (its SDK server). */
@@ -115,7 +116,7 @@ export class ServerRequestRelay {
         reason,
         outcome: 'denied',
       });
-      throw new McpError(ErrorCode.InvalidRequest, reason);
+      throw new McpError(RPC.invalidRequest, reason);
     }
     const target = this.#sessionFor(server);
     if (target.session === null) {
@@ -127,7 +128,7 @@ export class ServerRequestRelay {
         reason: target.reason,
         outcome: 'denied',
       });
-      throw new McpError(ErrorCode.InvalidRequest, target.reason);
+      throw new McpError(RPC.invalidRequest, target.reason);
     }
     const peer = this.#peers.get(target.session)?.peer;
     // Nothing reaches the agent (or its user) while decisions cannot be recorded (AUD-03).
@@ -135,7 +136,7 @@ export class ServerRequestRelay {
     const started = performance.now();
     let result: Record<string, unknown>;
     try {
-      if (peer === undefined) throw new McpError(ErrorCode.ConnectionClosed, 'the agent session closed');
+      if (peer === undefined) throw new McpError(RPC.connectionClosed, 'the agent session closed');
       const related = this.#latestCall(server, target.session);
       result = await peer.request(request.method, request.params, {
         signal,
@@ -143,7 +144,7 @@ export class ServerRequestRelay {
         ...(related === null ? {} : { relatedRequestId: related }),
       });
     } catch (error) {
-      const timedOut = error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number);
+      const timedOut = error instanceof McpError && error.code === RPC.timeout;
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
       await this.#options.record({
         ...base,
@@ -157,7 +158,7 @@ export class ServerRequestRelay {
       });
       // The agent's JSON-RPC error code goes back as it is; anything else as an internal error.
       const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
-      throw new McpError(error instanceof McpError ? error.code : ErrorCode.InternalError, reason);
+      throw new McpError(error instanceof McpError ? error.code : RPC.internal, reason);
     }
     // The agent answered; the server gets the answer only once it is on record.
     await this.#options.record({

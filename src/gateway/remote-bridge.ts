@@ -12,11 +12,12 @@
 import { createInterface } from 'node:readline';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { RPC } from './errors.js';
 
 /** Lines the gateway sends are bounded by the gateway; this caps what the bridge will hold. */
 const MAX_LINE_CHARS = 8 * 1024 * 1024;
-/** JSON-RPC "internal error": what a request gets when the server cannot be reached. */
-const UNREACHABLE = -32603;
+/** What a request gets when the server cannot be reached. */
+const UNREACHABLE = RPC.internal;
 
 function fail(text: string): never {
   process.stderr.write(`mcp-remote-bridge: ${text}\n`);

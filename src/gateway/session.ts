@@ -9,7 +9,6 @@ import {
   CompleteRequestSchema,
   CreateMessageResultSchema,
   ElicitResultSchema,
-  ErrorCode,
   GetPromptRequestSchema,
   ListRootsResultSchema,
   ListPromptsRequestSchema,
@@ -23,6 +22,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { WARDEN_VERSION } from '../core/version.js';
+import { RPC } from './errors.js';
 import type { Gateway } from './gateway.js';
 
 const INSTRUCTIONS =
@@ -117,11 +117,11 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
     request: (method, params, options) => {
       const relayed = RELAYED[method];
       if (relayed === undefined)
-        return Promise.reject(new McpError(ErrorCode.MethodNotFound, `warden does not relay ${method.slice(0, 80)}`));
+        return Promise.reject(new McpError(RPC.methodNotFound, `warden does not relay ${method.slice(0, 80)}`));
       if (server.getClientCapabilities()?.[relayed.capability] === undefined) {
         return Promise.reject(
           new McpError(
-            ErrorCode.MethodNotFound,
+            RPC.methodNotFound,
             `the agent's MCP client does not support ${relayed.capability} (it did not declare the capability)`,
           ),
         );
