@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { AuditRecord } from '../core/events.js';
+
+export { canonicalJson };
 
 /** `prev_hash` of the first record: 64 zeros. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -19,29 +21,6 @@ export interface ChainedRecord {
   readonly record: AuditRecord;
   /** RFC 8785 JSON of the record without `hash`; `record.hash` is its SHA-256. */
   readonly canonical: string;
-}
-
-// The package is CommonJS whose typings declare an ES default export. Under NodeNext the type
-// checker therefore sees `{ default: fn }`, while Node, esbuild and vitest all hand us the
-// function itself; accept either shape rather than trust one tool's interop.
-const canonicalizeImpl = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
-  input: unknown,
-) => string | undefined;
-
-/**
- * RFC 8785 (JCS) canonical JSON of `value`. Throws `TypeError` for values JSON cannot represent
- * exactly (NaN, Infinity, BigInt, cycles), so nothing is stored that would hash differently
- * after a round trip.
- */
-export function canonicalJson(value: unknown): string {
-  let out: string | undefined;
-  try {
-    out = canonicalizeImpl(value);
-  } catch (err) {
-    throw new TypeError('audit event is not representable as JSON (NaN, Infinity, BigInt or a cycle)', { cause: err });
-  }
-  if (out === undefined) throw new TypeError('audit event is not representable as JSON');
-  return out;
 }
 
 /** Hex SHA-256 of a UTF-8 string. */

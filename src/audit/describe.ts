@@ -35,7 +35,9 @@ export function describeEvent(event: AuditRecord): string {
           : ''
       }`;
     case 'mcp.call':
-      return `${event.data.decision === 'allow' ? 'ALLOW' : 'DENY '} ${event.data.subject} ${event.data.name} -> ${event.data.outcome}${event.data.tool_error ? ' (tool error)' : ''}${event.data.upstream_ms === null ? '' : ` in ${event.data.upstream_ms} ms`}${event.data.result_bytes === null ? '' : `, ${event.data.result_bytes} B`} [${event.data.policy_ids.join(', ') || 'no policy'}: ${event.data.reason}]${event.data.error === undefined ? '' : ` ${event.data.error}`}`;
+      return `${event.data.decision === 'allow' ? 'ALLOW' : 'DENY '} ${event.data.subject} ${event.data.name} -> ${event.data.outcome}${event.data.tool_error ? ' (tool error)' : ''}${event.data.upstream_ms === null ? '' : ` in ${event.data.upstream_ms} ms`}${event.data.result_bytes === null ? '' : `, ${event.data.result_bytes} B`} [${event.data.policy_ids.join(', ') || 'no policy'}: ${event.data.reason}]${event.data.error === undefined ? '' : ` ${event.data.error}`}${event.data.scan === undefined ? '' : ` scan: ${event.data.scan.action} (${findingsText(event.data.scan.findings)})`}`;
+    case 'mcp.definition':
+      return `MCP ${event.data.kind} ${event.data.server}/${event.data.name} ${event.data.state}${event.data.findings.length === 0 ? '' : `: ${findingsText(event.data.findings)}`}${event.data.pinned_hash === undefined ? '' : ` (pinned ${event.data.pinned_hash.slice(0, 19)}, now ${event.data.hash.slice(0, 19)}; see warden tools diff)`}`;
     case 'mcp.rejected':
       return `MCP request rejected (${event.data.code}): ${event.data.reason}`;
     case 'violation':
@@ -45,6 +47,13 @@ export function describeEvent(event: AuditRecord): string {
     case 'run.ended':
       return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
   }
+}
+
+function findingsText(
+  findings: readonly { readonly rule: string; readonly severity: string; readonly path: string }[],
+): string {
+  const shown = findings.slice(0, 3).map((f) => `${f.severity} ${f.rule} at ${f.path}`);
+  return `${shown.join('; ')}${findings.length > 3 ? `; … ${findings.length - 3} more` : ''}`;
 }
 
 function postRunText(

@@ -13,6 +13,7 @@ import { describeUnmatched, unmatchedGrantNames } from '../runtime/grant-names.j
 import { loadConfig, pickProfile, prepareHost, resolveGatewayWorkspace } from '../runtime/index.js';
 import { globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { printJson, table, warnOnStderr } from './output.js';
+import { registerToolReviewCommands } from './tools-review-commands.js';
 
 export interface GatewayCommandDeps {
   readonly assetsDir: string;
@@ -28,7 +29,7 @@ interface GatewayContext {
   readonly mcp: McpPolicyConfig;
 }
 
-async function withGateway(
+export async function withGateway(
   cmd: Command,
   options: { profile: string; workspace?: string; acceptMissingLimits?: boolean },
   agentName: string,
@@ -318,7 +319,15 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
         );
     });
 
-  const tools = program.command('tools').description('Inspect the MCP tools a profile grants.');
+  const tools = program
+    .command('tools')
+    .description('Inspect the MCP tools a profile grants, and review and approve changed or flagged ones.');
+  registerToolReviewCommands(
+    tools,
+    (cmd, options, agentName, command, use) =>
+      withGateway(cmd, options, agentName, command, (gateway) => use(gateway), deps),
+    ACCEPT_MISSING_LIMITS,
+  );
   tools
     .command('ls')
     .description(
@@ -351,9 +360,10 @@ export function registerGatewayCommands(program: Command, deps: GatewayCommandDe
                 g.granted ? 'granted' : 'hidden',
                 g.name,
                 g.policyIds.join(',') || '-',
+                g.state,
                 g.granted ? '' : g.reason,
               ]);
-              process.stdout.write(`${table([['', 'tool', 'policy', 'why not'], ...rows])}\n`);
+              process.stdout.write(`${table([['', 'tool', 'policy', 'scan/pin', 'why not'], ...rows])}\n`);
             }
             return Promise.resolve();
           },

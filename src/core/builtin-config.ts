@@ -4,7 +4,7 @@
  * them); a unit test checks that they equal what the schema produces.
  */
 import type { Profile, WardenConfig } from './config.js';
-import { CONFIG_VERSION, DEFAULT_SANDBOX_USER, deepFreeze } from './config-defaults.js';
+import { CONFIG_VERSION, DEFAULT_MCP_SCAN, DEFAULT_SANDBOX_USER, deepFreeze } from './config-defaults.js';
 
 /** The built-in profile used when no config file exists or it does not define 'default'. */
 export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
@@ -22,6 +22,7 @@ export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
     call_timeout: 60_000,
     relay: {},
     required: [],
+    scan: structuredClone(DEFAULT_MCP_SCAN),
   },
 });
 

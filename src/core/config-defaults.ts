@@ -13,6 +13,8 @@ export const DEFAULT_SANDBOX_USER = 'warden-sandbox';
  * Profile names. A name becomes a path (a persistent home is `<state>/homes/<name>`), so this rule
  * also keeps it one plain path component: no '/', no '.' or '..', nothing hidden.
  */
+/** A server's name in warden.yaml (servers.<name>); also a file name under the state dir (pins). */
+export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** `profiles.<name>.home`: a fresh tmpfs per run, or the profile's own directory under the state dir. */
@@ -94,3 +96,10 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** profiles.<name>.mcp.scan when the file does not say (docs/scanning.md). */
+export const DEFAULT_MCP_SCAN = {
+  definitions: { high: 'quarantine', medium: 'warn', low: 'allow' },
+  outputs: { high: 'wrap', medium: 'annotate', low: 'allow' },
+  pin: 'first-sight',
+} as const;

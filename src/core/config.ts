@@ -11,18 +11,20 @@ export { CONFIG_VERSION, DEFAULT_PROFILE, DEFAULT_SANDBOX_USER, RESERVED_ENV } f
 
 import {
   CONFIG_VERSION,
+  DEFAULT_MCP_SCAN,
   DEFAULT_SANDBOX_USER,
   EVERY_PATH_ARGUMENT,
   HOME_MODES,
   NEVER_WRITABLE,
   PROFILE_NAME,
   RESERVED_ENV,
+  SERVER_NAME,
   isNeverWritable,
 } from './config-defaults.js';
 import { wildcardBreadthProblem } from './wildcard-breadth.js';
 
 /** Server names: no '_' so that the exposed `server__tool` names split unambiguously (GW-03). */
-export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+export { SERVER_NAME };
 /** A tool or prompt name in a grant: an upstream name, or a glob with '*' (e.g. 'read_*', '*'). */
 const GRANT_NAME = /^[A-Za-z0-9_.*/-]{1,128}$/;
 /** An argument name in a condition (top-level key of the tool's arguments). */
@@ -305,6 +307,44 @@ export const mcpGrantSchema = z
       });
   });
 
+const severityActions = <T extends string>(values: readonly [T, ...T[]], high: T, medium: T, low: T, what: string) =>
+  z
+    .strictObject({
+      high: z.enum(values).default(high).describe(`What a high-severity finding in ${what} does. Default: ${high}.`),
+      medium: z.enum(values).default(medium).describe(`What a medium-severity finding in ${what} does. Default: ${medium}.`),
+      low: z.enum(values).default(low).describe(`What a low-severity finding in ${what} does. Default: ${low}.`),
+    })
+    .default({ high, medium, low });
+
+export const scanSchema = z
+  .strictObject({
+    definitions: severityActions(
+      ['quarantine', 'warn', 'allow'],
+      'quarantine',
+      'warn',
+      'allow',
+      "a server's definitions (tools, prompts, resources, instructions)",
+    ).describe(
+      "By the highest severity the scanner finds in a definition: 'quarantine' hides it and refuses calls to it (a tool can then be approved after review with `warden tools approve`), 'warn' shows it and records the findings, 'allow' records nothing. See docs/scanning.md.",
+    ),
+    outputs: severityActions(
+      ['block', 'wrap', 'annotate', 'allow'],
+      'wrap',
+      'annotate',
+      'allow',
+      'a tool result or resource contents',
+    ).describe(
+      "By the highest severity the scanner finds in an answer (SCAN-07): 'block' withholds it (the agent gets an error result saying why), 'wrap' quotes every text as untrusted data between random markers, 'annotate' adds a warning before it, 'allow' passes it. Every finding is recorded.",
+    ),
+    pin: z
+      .enum(['first-sight', 'approve', 'off'])
+      .default('first-sight')
+      .describe(
+        "When tool definitions are pinned (SCAN-05): 'first-sight' pins a server's tools the first time they are seen, 'approve' shows a tool only after `warden tools approve`, 'off' pins nothing. A pinned tool whose definition changes, and a tool that appears later, are hidden until approved. Default: first-sight.",
+      ),
+  })
+  .describe("What the scanner's findings and the tool pins do for this profile (docs/scanning.md).");
+
 export const mcpSchema = z
   .strictObject({
     allow: z
@@ -349,6 +389,7 @@ export const mcpSchema = z
       .describe(
         'Granted servers the gateway cannot do without: if one does not start, the gateway (and warden run) does not start either. Any other server that does not start is left out, its tools absent, with a warning and an mcp.server failed event.',
       ),
+    scan: scanSchema.default(structuredClone(DEFAULT_MCP_SCAN)),
   })
   .describe('MCP tools, prompts and resources this profile grants through the gateway.');
 
@@ -483,6 +524,7 @@ export const profileSchema = z
       call_timeout: 60_000,
       relay: {},
       required: [],
+      scan: structuredClone(DEFAULT_MCP_SCAN),
     }),
   })
   .describe('A named set of permissions for one kind of task.');

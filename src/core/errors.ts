@@ -140,6 +140,11 @@ export const ERROR_CODES = {
       'warden scan tools|text cannot read its input: the file is missing, larger than 64 MiB, not UTF-8, or a line or item is not a tool definition / text record; the message names the line or item.',
     exit: EXIT.usage,
   },
+  PINS_UNUSABLE: {
+    summary:
+      "A server's tool pins (the approved definitions in <state>/pins, SCAN-05) cannot be read, parsed or written; the gateway does not start rather than show unpinned tools.",
+    exit: EXIT.wardenFailed,
+  },
   INTERNAL: {
     summary: 'An unexpected internal failure; please report it with the audit run id.',
     exit: EXIT.wardenFailed,

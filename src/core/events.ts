@@ -47,8 +47,30 @@ export type McpOutcome =
   | 'too_large' // the upstream's result exceeded the size cap
   | 'upstream_error' // the upstream answered with a JSON-RPC error or broke the protocol
   | 'cancelled' // the agent cancelled it or went away
+  | 'withheld' // the server answered, but its answer carried instructions aimed at the model and was withheld (SCAN-07)
   | 'agent_error' // a request relayed to the agent (sampling, elicitation, roots): the agent answered with an error or could not answer
   | 'audit_failed'; // never forwarded: the decision could not be recorded
+
+/** One scanner finding as the audit log keeps it (the explanation is in docs/scanning.md by rule). */
+export interface ScanFindingRecord {
+  readonly rule: string;
+  readonly severity: 'low' | 'medium' | 'high';
+  /** Where in the definition or answer: 'description', 'content[0].text', … */
+  readonly path: string;
+  /** The offending text, bounded, invisible characters escaped. */
+  readonly span: string;
+}
+
+/** What warden did with an answer the output scanner found something in (policy: mcp.scan.outputs). */
+export type OutputAction = 'passed' | 'annotated' | 'wrapped' | 'withheld';
+
+/**
+ * A definition's state when listed: `pinned` (seen for the first time and pinned), `approved`
+ * (pinned by `warden tools approve`), `warned` (shown, with findings), `quarantined` (hidden:
+ * findings the policy does not allow), `changed` (hidden: differs from its pin, SCAN-05), `new`
+ * (hidden: appeared after the server's tools were pinned, or the policy wants every tool approved).
+ */
+export type DefinitionState = 'pinned' | 'approved' | 'warned' | 'quarantined' | 'changed' | 'new';
 
 export interface EventPayloads {
   'run.started': {
@@ -173,6 +195,28 @@ export interface EventPayloads {
     readonly upstream_ms: number | null;
     readonly result_bytes: number | null;
     readonly error?: string;
+    /** What the output scanner found in the answer and what warden did with it (SCAN-07); absent when clean. */
+    readonly scan?: {
+      readonly action: OutputAction;
+      readonly findings: readonly ScanFindingRecord[];
+    };
+  };
+  /**
+   * What a server's definitions (tools, prompts, resources, instructions) were found to be when
+   * the gateway listed them: scanned and pinned (SCAN-01…05, 08). One record per definition whose
+   * state is not plain `shown`, and per definition pinned for the first time.
+   */
+  'mcp.definition': {
+    readonly server: string;
+    readonly kind: 'tool' | 'prompt' | 'resource' | 'instructions';
+    /** The server's own name for it (the tool name, the resource URI). */
+    readonly name: string;
+    readonly state: DefinitionState;
+    /** The canonical hash of the whole definition (sha256 of its RFC 8785 JSON). */
+    readonly hash: string;
+    /** The hash approved before, when it changed (SCAN-05). */
+    readonly pinned_hash?: string;
+    readonly findings: readonly ScanFindingRecord[];
   };
   'mcp.rejected': {
     readonly session: string;
@@ -208,6 +252,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'mcp.server',
   'mcp.listed',
   'mcp.call',
+  'mcp.definition',
   'mcp.rejected',
   'violation',
 ];

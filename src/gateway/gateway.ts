@@ -42,11 +42,24 @@ import { conditionDirProblems, serverViewWarnings } from './condition-checks.js'
 import { describeRefusal } from './refusal.js';
 import { CallPathResolver } from './resolve-path.js';
 import { planTool, type PlanResult } from './tool-plan.js';
-import { buildCatalog, type Catalog, type CatalogEntry } from './catalog.js';
+import { buildCatalog, NAME_SEPARATOR, type Catalog, type CatalogEntry } from './catalog.js';
 import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
 import { OVERSIZED_RESULT_CODE } from './line-transport.js';
 import type { ArgumentRedactor } from './redact.js';
 import { ServerRequestRelay, type AgentPeer } from './relay.js';
+import { DefinitionScreen, type Verdict } from './definitions.js';
+import { definitionHash, type PinStore } from './pins.js';
+import { DEFAULT_SCAN_POLICY, findingRecords, type GatewayScanner, type ScanPolicy } from './scanning.js';
+import { screenAnswer, withheldText } from './screen-output.js';
+import {
+  newCall,
+  runPipeline,
+  toolErrorResult,
+  type PipelineCall,
+  type Stage,
+  type Stop,
+  type StopRecord,
+} from './pipeline.js';
 import {
   Upstream,
   UpstreamStartError,
@@ -84,6 +97,12 @@ export interface GatewayOptions {
    * server that fails to start is left out: its tools are absent, and `unavailable` says why.
    */
   readonly required?: ReadonlySet<string>;
+  /** Scans definitions and answers (src/scan's Scanner); absent: nothing is scanned. */
+  readonly scanner?: GatewayScanner;
+  /** Where tool definitions are pinned (SCAN-05); absent: nothing is pinned. */
+  readonly pins?: PinStore;
+  /** What findings and pins do (profiles.<name>.mcp.scan); default DEFAULT_SCAN_POLICY. */
+  readonly scanPolicy?: ScanPolicy;
 }
 
 /** A server left out because it did not start (see GatewayOptions.required). */
@@ -97,6 +116,14 @@ export interface UnavailableServer {
   readonly logged: boolean;
 }
 
+/** One offered tool, for review: its definition now and what the gateway made of it. */
+export interface ToolReview {
+  readonly server: string;
+  readonly tool: Tool;
+  /** Null when the server offered it after the last judgement (not yet judged). */
+  readonly verdict: Verdict | null;
+}
+
 /** What `warden tools ls` shows for one tool. */
 export interface ToolGrant {
   readonly name: string;
@@ -106,6 +133,8 @@ export interface ToolGrant {
   readonly policyIds: readonly string[];
   readonly reason: string;
   readonly description: string;
+  /** What scanning and pinning made of it (shown, warned, quarantined, changed, new, pinned). */
+  readonly state: string;
 }
 
 export interface CallOptions {
@@ -116,6 +145,14 @@ export interface CallOptions {
 }
 
 const MAX_HIDDEN_RECORDED = 256;
+/** Shortest time between two re-reads of a server's lists on an agent's tools/list. */
+const RELIST_INTERVAL_MS = 1000;
+
+/** Warden's own line in a session's instructions. */
+const INSTRUCTIONS =
+  'Warden MCP gateway: tools, prompts and resources granted to this task by its profile. Tool names are server__tool. Every call is decided by policy and audited.';
+/** Characters of one server's instructions passed on. */
+const MAX_SERVER_INSTRUCTIONS = 8192;
 
 export class Gateway {
   readonly #options: GatewayOptions;
@@ -131,6 +168,9 @@ export class Gateway {
   readonly #unavailable: UnavailableServer[] = [];
 
   readonly #relay: ServerRequestRelay;
+  readonly #definitions: DefinitionScreen;
+  /** Set while start() runs: a server whose pins are unusable then stops the start (fail closed). */
+  #starting = true;
   /** Resources sessions subscribed to, by subscriptionKey(server, uri). */
   readonly #subscriptions = new Map<
     string,
@@ -145,6 +185,12 @@ export class Gateway {
       timeoutMs: options.callTimeoutMs,
       record: (data) => this.#finish(data),
       refuseIfAuditBroken: () => this.#refuseIfAuditBroken(),
+    });
+    this.#definitions = new DefinitionScreen({
+      ...(options.scanner === undefined ? {} : { scanner: options.scanner }),
+      ...(options.pins === undefined ? {} : { pins: options.pins }),
+      policy: options.scanPolicy ?? DEFAULT_SCAN_POLICY,
+      record: (data) => void this.#record('mcp.definition', data).catch(() => undefined),
     });
   }
 
@@ -188,6 +234,7 @@ export class Gateway {
       gateway.#checkGrantedTools();
       for (const warning of serverViewWarnings(options.compiled.conditionalGrants, options.serverViews ?? {}))
         options.warn?.(warning);
+      gateway.#starting = false;
     } catch (error) {
       await gateway.close();
       throw error;
@@ -222,6 +269,69 @@ export class Gateway {
     );
   }
 
+  /**
+   * The `instructions` a session's initialize answer carries: warden's own line, then each started
+   * server's instructions that scanned clean (SCAN-02: instructions with findings are left out, on
+   * record as an mcp.definition event), each under its server's name, bounded.
+   */
+  instructions(): string {
+    const parts = [INSTRUCTIONS];
+    for (const upstream of this.#upstreams.values()) {
+      const text = this.#definitions.instructions(upstream.name);
+      if (text !== null)
+        parts.push(
+          `Instructions from MCP server '${upstream.name}' (its tools are named ${upstream.name}${NAME_SEPARATOR}<tool>):\n${text.slice(0, MAX_SERVER_INSTRUCTIONS)}`,
+        );
+    }
+    return parts.join('\n\n');
+  }
+
+  /**
+   * Every started server's tools as offered now, with their verdicts and pins (for `warden tools
+   * diff` and `warden tools approve`), whether or not the profile grants them.
+   */
+  reviewTools(): ToolReview[] {
+    const out: ToolReview[] = [];
+    for (const upstream of this.#upstreams.values())
+      for (const tool of upstream.tools) {
+        const verdict = this.#definitions.toolVerdict(upstream.name, tool.name);
+        out.push({ server: upstream.name, tool, verdict: verdict ?? null });
+      }
+    return out;
+  }
+
+  /** The names of a server's pinned tools. */
+  pinnedToolNames(server: string): string[] {
+    return Object.keys(this.#options.pins?.read(server)?.tools ?? {});
+  }
+
+  /**
+   * Pins the given tools of a server as reviewed by `by` (SCAN-05): each is shown again (the
+   * scanner's findings no longer hide it) until its definition changes. Recorded.
+   */
+  async approveTools(server: string, tools: readonly Tool[], by: string, drop: readonly string[]): Promise<void> {
+    const pins = this.#options.pins;
+    if (pins === undefined) throw new TypeError('approveTools without a pin store');
+    pins.approve(
+      server,
+      tools.map((tool) => ({ name: tool.name, hash: definitionHash(tool), definition: tool })),
+      by,
+      drop,
+    );
+    for (const tool of tools) {
+      const verdict = this.#definitions.toolVerdict(server, tool.name);
+      await this.#record('mcp.definition', {
+        server,
+        kind: 'tool',
+        name: tool.name.slice(0, 2048),
+        state: 'approved',
+        hash: definitionHash(tool),
+        ...(verdict?.pinnedHash === null || verdict?.pinnedHash === undefined ? {} : { pinned_hash: verdict.pinnedHash }),
+        findings: findingRecords(verdict?.findings ?? []),
+      });
+    }
+  }
+
   /** Every tool of every started server, with whether the profile grants it and why. */
   describeTools(): ToolGrant[] {
     const out: ToolGrant[] = [];
@@ -235,6 +345,7 @@ export class Gateway {
         policyIds: decision.policyIds,
         reason: decision.reason,
         description: entry.item.description ?? '',
+        state: this.#definitions.toolVerdict(entry.server, entry.upstreamName)?.state ?? 'shown',
       });
     }
     for (const r of this.#catalog.rejected)
@@ -246,11 +357,13 @@ export class Gateway {
         policyIds: [],
         reason: r.reason,
         description: '',
+        state: 'rejected',
       });
     return out;
   }
 
   async listTools(session: string): Promise<Tool[]> {
+    await this.#relist();
     const shown: Tool[] = [];
     const hidden: { name: string; reason: string }[] = this.#catalog.rejected.map((r) => ({
       name: `${r.server}/${r.name}`,
@@ -265,104 +378,24 @@ export class Gateway {
     return shown;
   }
 
+  /** `tools/call`, through the pipeline: resolve → schema → normalise → decide → forward → screen. */
   async callTool(
     session: string,
     name: string,
     rawArgs: Record<string, unknown> | undefined,
     options: CallOptions = {},
   ): Promise<CallToolResult> {
-    const args = rawArgs ?? {};
-    const entry = this.#catalog.tools.get(name);
-    const base = {
-      subject: 'tool' as const,
+    const call: PipelineCall = newCall({
+      subject: 'tool',
+      method: undefined,
       session,
       name,
-      server: entry?.server ?? null,
-      upstream_name: entry?.upstreamName ?? null,
-    };
-    this.#refuseIfAuditBroken();
-    const listed = entry === undefined ? null : this.#listDecision(entry);
-    if (entry === undefined || listed === null || !listed.allow) {
-      // Hidden and unknown look the same to the agent (GW-01); the log says which it was.
-      const decision =
-        entry === undefined
-          ? { allow: false, policyIds: [], reason: 'no such tool' }
-          : listed !== null && listed.reason.startsWith(NOT_CHECKABLE)
-            ? listed
-            : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
-      await this.#finish({
-        ...base,
-        arguments: this.#options.redactor.redact(args),
-        decision: 'deny',
-        policy_ids: decision.policyIds,
-        reason: decision.reason,
-        outcome: entry === undefined ? 'unknown' : 'denied',
-      });
-      throw rpcError(RPC.invalidParams, `Unknown tool: ${name.slice(0, 80)}`);
-    }
-    // GW-04: the upstream's inputSchema first, then the policy on normalised arguments.
-    const validator = this.#validators.validatorFor(
-      `${entry.server}\u0000${entry.upstreamName}`,
-      entry.item.inputSchema,
-    );
-    const checked =
-      typeof validator === 'string' ? { valid: false as const, errorMessage: validator } : validator(args);
-    if (!checked.valid) {
-      await this.#finish({
-        ...base,
-        arguments: this.#options.redactor.redact(args),
-        decision: 'deny',
-        policy_ids: [],
-        reason: 'arguments do not match the inputSchema',
-        outcome: 'invalid',
-        error: checked.errorMessage.slice(0, 500),
-      });
-      throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${checked.errorMessage.slice(0, 300)}`);
-    }
-    const plan = this.#planFor(entry);
-    // #listDecision hid every tool whose plan failed, so this holds; checked again all the same.
-    if (!plan.ok) throw rpcError(RPC.invalidParams, `Unknown tool: ${name.slice(0, 80)}`);
-    const prepared = prepareArguments(
-      args,
-      plan.plan,
-      () => new CallPathResolver(this.#options.workspace, this.#trustedRoot),
-    );
-    if (!prepared.ok) {
-      const outside = prepared.outside === true;
-      await this.#finish({
-        ...base,
-        arguments: this.#options.redactor.redact(args),
-        decision: 'deny',
-        policy_ids: [],
-        reason: prepared.reason,
-        outcome: outside ? 'denied' : 'invalid',
-      });
-      if (outside) throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${LEADS_OUTSIDE}`);
-      throw rpcError(RPC.invalidParams, `Invalid arguments for tool ${name}: ${prepared.reason}`);
-    }
-    const { decision, denied } = this.#decideCall(entry, prepared.contexts);
-    const recorded = this.#options.redactor.redact(prepared.forwarded);
-    if (!decision.allow) {
-      const refusal = this.#refusal(entry, decision, denied, plan.plan.pathConditions, prepared.paths);
-      await this.#finish({
-        ...base,
-        arguments: recorded,
-        decision: 'deny',
-        policy_ids: decision.policyIds,
-        reason: refusal.audit,
-        outcome: 'denied',
-      });
-      throw rpcError(RPC.denied, `Warden policy refused this call to ${name}: ${refusal.agent}`);
-    }
-    const upstream = this.#upstreams.get(entry.server);
-    const started = performance.now();
-    let result: CallToolResult;
-    try {
-      if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
-      result = await this.#relay.track(entry.server, session, options.requestId ?? null, () =>
+      requestId: options.requestId ?? null,
+      args: rawArgs ?? {},
+      send: (upstream) =>
         upstream.request(
           'tools/call',
-          { name: entry.upstreamName, arguments: prepared.forwarded },
+          { name: call.entry?.upstreamName ?? name, arguments: call.args },
           CallToolResultSchema,
           {
             timeoutMs: this.#options.callTimeoutMs,
@@ -370,42 +403,15 @@ export class Gateway {
             ...(options.onProgress === undefined ? {} : { onprogress: options.onProgress }),
           },
         ),
-      );
-    } catch (error) {
-      const failure = this.#classify(error, entry.server);
-      await this.#finish({
-        ...base,
-        arguments: recorded,
-        decision: 'allow',
-        policy_ids: decision.policyIds,
-        reason: decision.reason,
-        outcome: failure.outcome,
-        upstream_ms: roundMs(performance.now() - started),
-        error: failure.detail,
-      });
-      throw failure.error;
-    }
-    const upstreamMs = roundMs(performance.now() - started);
-    const bytes = Buffer.byteLength(JSON.stringify(result));
-    await this.#finish({
-      ...base,
-      arguments: recorded,
-      decision: 'allow',
-      policy_ids: decision.policyIds,
-      reason: decision.reason,
-      outcome: 'ok',
-      tool_error: result.isError === true,
-      upstream_ms: upstreamMs,
-      result_bytes: bytes,
     });
-    return result;
+    return (await this.#request(call, this.#toolStages)) as CallToolResult;
   }
 
   async listPrompts(session: string): Promise<Prompt[]> {
     const shown: Prompt[] = [];
     const hidden: { name: string; reason: string }[] = [];
     for (const entry of this.#catalog.prompts.values()) {
-      const decision = this.#decide('list_prompt', entry, 'prompt');
+      const decision = this.#screened(this.#decide('list_prompt', entry, 'prompt'), entry);
       if (decision.allow) shown.push({ ...entry.item, name: entry.exposed });
       else hidden.push({ name: entry.exposed, reason: decision.reason });
     }
@@ -419,30 +425,29 @@ export class Gateway {
     args: Record<string, string> | undefined,
     options: CallOptions = {},
   ): Promise<GetPromptResult> {
-    const entry = this.#catalog.prompts.get(name);
-    return this.#forwardSimple(
+    const call: PipelineCall = newCall({
+      subject: 'prompt',
+      method: undefined,
       session,
-      options.requestId ?? null,
-      'prompt',
       name,
-      entry,
-      'get_prompt',
-      args ?? {},
-      (upstream) =>
+      requestId: options.requestId ?? null,
+      args: args ?? {},
+      send: (upstream) =>
         upstream.request(
           'prompts/get',
-          { name: entry?.upstreamName ?? name, ...(args === undefined ? {} : { arguments: args }) },
+          { name: call.entry?.upstreamName ?? name, ...(args === undefined ? {} : { arguments: args }) },
           GetPromptResultSchema,
           this.#requestOptions(options),
         ),
-    );
+    });
+    return (await this.#request(call, this.#promptStages)) as GetPromptResult;
   }
 
   async listResources(session: string): Promise<Resource[]> {
     const shown: Resource[] = [];
     const hidden: { name: string; reason: string }[] = [];
     for (const entry of this.#catalog.resources.values()) {
-      const decision = this.#decide('list_resource', entry, 'resource');
+      const decision = this.#screened(this.#decide('list_resource', entry, 'resource'), entry);
       if (decision.allow) shown.push(entry.item);
       else hidden.push({ name: entry.exposed, reason: decision.reason });
     }
@@ -472,18 +477,11 @@ export class Gateway {
    * for it then reach the sessions that subscribed.
    */
   async subscribe(session: string, uri: string, options: CallOptions = {}): Promise<void> {
-    const entry = this.#resourceOwner(uri);
-    await this.#forwardSimple(
-      session,
-      options.requestId ?? null,
-      'resource',
-      uri,
-      entry,
-      'read_resource',
-      { uri },
-      (upstream) => upstream.request('resources/subscribe', { uri }, EmptyResultSchema, this.#requestOptions(options)),
-      'resources/subscribe',
+    const call = this.#resourceCall(session, uri, options, 'resources/subscribe', (upstream) =>
+      upstream.request('resources/subscribe', { uri }, EmptyResultSchema, this.#requestOptions(options)),
     );
+    await this.#request(call, this.#resourceStages);
+    const entry = call.entry;
     if (entry !== undefined) {
       const key = subscriptionKey(entry.server, uri);
       const watch = this.#subscriptions.get(key) ?? { server: entry.server, uri, sessions: new Set<string>() };
@@ -499,20 +497,11 @@ export class Gateway {
     const sessions = key === null ? undefined : this.#subscriptions.get(key)?.sessions;
     sessions?.delete(session);
     if (key !== null && sessions?.size === 0) this.#subscriptions.delete(key);
-    await this.#forwardSimple(
-      session,
-      options.requestId ?? null,
-      'resource',
-      uri,
-      entry,
-      'read_resource',
-      { uri },
-      async (upstream) => {
-        if (sessions !== undefined && sessions.size > 0) return {};
-        return upstream.request('resources/unsubscribe', { uri }, EmptyResultSchema, this.#requestOptions(options));
-      },
-      'resources/unsubscribe',
-    );
+    const call = this.#resourceCall(session, uri, options, 'resources/unsubscribe', async (upstream) => {
+      if (sessions !== undefined && sessions.size > 0) return {};
+      return upstream.request('resources/unsubscribe', { uri }, EmptyResultSchema, this.#requestOptions(options));
+    });
+    await this.#request(call, this.#resourceStages);
   }
 
   #subscribers(server: string, uri: unknown): Set<string> {
@@ -538,18 +527,16 @@ export class Gateway {
       upstream.request('completion/complete', { ...params, ref }, CompleteResultSchema, this.#requestOptions(options));
     if (params.ref.type === 'ref/prompt') {
       const name = params.ref.name ?? '';
-      const entry = this.#catalog.prompts.get(name);
-      return this.#forwardSimple(
+      const call: PipelineCall = newCall({
+        subject: 'prompt',
+        method: 'completion/complete',
         session,
-        options.requestId ?? null,
-        'prompt',
         name,
-        entry,
-        'get_prompt',
-        {},
-        (upstream) => send(upstream, { type: 'ref/prompt', name: entry?.upstreamName ?? name }),
-        'completion/complete',
-      );
+        requestId: options.requestId ?? null,
+        args: {},
+        send: (upstream) => send(upstream, { type: 'ref/prompt', name: call.entry?.upstreamName ?? name }),
+      });
+      return (await this.#request(call, this.#promptStages)) as CompleteResult;
     }
     // A template's completions name resources the profile may not grant (a deny on some of the
     // URIs it spans cannot be decided on the template): not offered.
@@ -578,90 +565,248 @@ export class Gateway {
   }
 
   async readResource(session: string, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
-    const entry = this.#resourceOwner(uri);
-    return this.#forwardSimple(
-      session,
-      options.requestId ?? null,
-      'resource',
-      uri,
-      entry,
-      'read_resource',
-      { uri },
-      (upstream) =>
-        upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)),
+    const call = this.#resourceCall(session, uri, options, undefined, (upstream) =>
+      upstream.request('resources/read', { uri }, ReadResourceResultSchema, this.#requestOptions(options)),
     );
+    return (await this.#request(call, this.#resourceStages)) as ReadResourceResult;
   }
 
-  // ------------------------------------------------------------------ internals
+  // ------------------------------------------------------------------ the pipeline
 
-  async #forwardSimple<T extends object>(
-    session: string,
-    requestId: string | number | null,
-    subject: 'prompt' | 'resource',
-    name: string,
-    entry: CatalogEntry<unknown> | undefined,
-    action: 'get_prompt' | 'read_resource',
-    args: Record<string, unknown>,
-    send: (upstream: Upstream) => Promise<T>,
-    method?: string,
-  ): Promise<T> {
+  /** Runs one request through its stages (pipeline.ts); exactly one mcp.call record, however it ends. */
+  async #request(call: PipelineCall, stages: readonly Stage[]): Promise<unknown> {
     this.#refuseIfAuditBroken();
-    const base = {
-      subject,
-      session,
-      name,
-      ...(method === undefined ? {} : { method }),
-      server: entry?.server ?? null,
-      upstream_name: entry?.upstreamName ?? null,
-      arguments: this.#options.redactor.redact(args),
-    };
-    const decision: Decision =
-      entry === undefined
-        ? { allow: false, policyIds: [], reason: `no such ${subject}` }
-        : this.#decide(action, entry, subject);
-    if (!decision.allow || entry === undefined) {
-      await this.#finish({
-        ...base,
-        decision: 'deny',
-        policy_ids: decision.policyIds,
-        reason: decision.reason,
-        outcome: entry === undefined ? 'unknown' : 'denied',
-      });
-      throw rpcError(
-        RPC.invalidParams,
-        subject === 'prompt' ? `Unknown prompt: ${name.slice(0, 80)}` : `Resource not found: ${name.slice(0, 200)}`,
-      );
-    }
-    const upstream = this.#upstreams.get(entry.server);
-    const started = performance.now();
-    try {
-      if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
-      const result = await this.#relay.track(entry.server, session, requestId, () => send(upstream));
-      await this.#finish({
-        ...base,
-        decision: 'allow',
-        policy_ids: decision.policyIds,
-        reason: decision.reason,
-        outcome: 'ok',
-        upstream_ms: roundMs(performance.now() - started),
-        result_bytes: Buffer.byteLength(JSON.stringify(result)),
-      });
-      return result;
-    } catch (error) {
-      if (error instanceof GatewayRpcError && error.code === RPC.auditUnavailable) throw error;
-      const failure = this.#classify(error, entry.server);
-      await this.#finish({
-        ...base,
-        decision: 'allow',
-        policy_ids: decision.policyIds,
-        reason: decision.reason,
-        outcome: failure.outcome,
-        upstream_ms: roundMs(performance.now() - started),
-        error: failure.detail,
-      });
-      throw failure.error;
-    }
+    return runPipeline(call, stages, (done, stop) => this.#finish(this.#callRecord(done, stop)));
   }
+
+  #resourceCall(
+    session: string,
+    uri: string,
+    options: CallOptions,
+    method: string | undefined,
+    send: (upstream: Upstream) => Promise<unknown>,
+  ): PipelineCall {
+    return newCall({
+      subject: 'resource',
+      method,
+      session,
+      name: uri,
+      requestId: options.requestId ?? null,
+      args: { uri },
+      send,
+    });
+  }
+
+  /** The mcp.call record of a call that ended: stopped by a stage (`stop`), or answered. */
+  #callRecord(call: PipelineCall, stop: StopRecord | null): CallRecord {
+    const decision = call.decision;
+    return {
+      subject: call.subject,
+      session: call.session,
+      name: call.name,
+      ...(call.method === undefined ? {} : { method: call.method }),
+      server: call.entry?.server ?? null,
+      upstream_name: call.entry?.upstreamName ?? null,
+      arguments: this.#options.redactor.redact(call.args),
+      decision: stop?.decision ?? 'allow',
+      policy_ids: stop?.policy_ids ?? decision?.policyIds ?? [],
+      reason: stop?.reason ?? decision?.reason ?? 'granted',
+      outcome: stop?.outcome ?? 'ok',
+      tool_error: stop === null && call.subject === 'tool' && isToolError(call.result),
+      upstream_ms: call.upstreamMs,
+      result_bytes: call.resultBytes,
+      ...(stop?.error === undefined ? {} : { error: stop.error }),
+      ...(call.scan === undefined ? {} : { scan: call.scan }),
+    };
+  }
+
+  /** resolve (tools): the tool exists and is listed to this agent; hidden and unknown look the same (GW-01). */
+  readonly #resolveTool: Stage = {
+    name: 'resolve',
+    run: (call) => {
+      const entry = this.#catalog.tools.get(call.name);
+      call.entry = entry;
+      const listed = entry === undefined ? null : this.#listDecision(entry);
+      if (entry !== undefined && listed?.allow === true) return undefined;
+      // The log says why it was hidden: the reason it is not listed, or the policy's for calling it.
+      const decision =
+        entry === undefined || listed === null
+          ? { allow: false, policyIds: [], reason: 'no such tool' }
+          : listed.hiddenBy !== undefined
+            ? listed
+            : this.#decide('call_tool', entry, 'tool', { args: {}, hosts: {}, ports: {} });
+      return {
+        record: {
+          decision: 'deny',
+          policy_ids: decision.policyIds,
+          reason: decision.reason,
+          outcome: entry === undefined ? 'unknown' : 'denied',
+        },
+        reply: { error: rpcError(RPC.invalidParams, `Unknown tool: ${call.name.slice(0, 80)}`) },
+      };
+    },
+  };
+
+  /** resolve (prompts, resources): who owns it. */
+  readonly #resolveOwner: Stage = {
+    name: 'resolve',
+    run: (call) => {
+      call.entry = call.subject === 'prompt' ? this.#catalog.prompts.get(call.name) : this.#resourceOwner(call.name);
+      if (call.entry === undefined)
+        return {
+          record: { decision: 'deny', policy_ids: [], reason: `no such ${call.subject}`, outcome: 'unknown' },
+          reply: { error: notFound(call) },
+        };
+      const hidden = this.#screened({ allow: true, policyIds: [], reason: '' }, call.entry);
+      if (hidden.allow) return undefined;
+      return {
+        record: { decision: 'deny', policy_ids: [], reason: hidden.reason, outcome: 'denied' },
+        reply: { error: notFound(call) },
+      };
+    },
+  };
+
+  /** schema (GW-04): the upstream's own inputSchema, before the policy looks at anything. */
+  readonly #schema: Stage = {
+    name: 'schema',
+    run: (call) => {
+      const entry = call.entry as CatalogEntry<Tool>;
+      const validator = this.#validators.validatorFor(
+        `${entry.server}\u0000${entry.upstreamName}`,
+        entry.item.inputSchema,
+      );
+      const checked =
+        typeof validator === 'string' ? { valid: false as const, errorMessage: validator } : validator(call.args);
+      if (checked.valid) return undefined;
+      return {
+        record: {
+          decision: 'deny',
+          policy_ids: [],
+          reason: 'arguments do not match the inputSchema',
+          outcome: 'invalid',
+          error: checked.errorMessage.slice(0, 500),
+        },
+        reply: {
+          result: toolErrorResult(`Invalid arguments for tool ${call.name}: ${checked.errorMessage.slice(0, 300)}`),
+        },
+      };
+    },
+  };
+
+  /** normalise (GW-12): path arguments resolved on the host, the resolved paths forwarded. */
+  readonly #normalise: Stage = {
+    name: 'normalise',
+    run: (call) => {
+      const entry = call.entry as CatalogEntry<Tool>;
+      const plan = this.#planFor(entry);
+      // resolve hid every tool whose plan failed, so this holds; checked again all the same.
+      if (!plan.ok)
+        return {
+          record: { decision: 'deny', policy_ids: [plan.grant], reason: plan.reason, outcome: 'denied' },
+          reply: { error: rpcError(RPC.invalidParams, `Unknown tool: ${call.name.slice(0, 80)}`) },
+        };
+      const prepared = prepareArguments(
+        call.args,
+        plan.plan,
+        () => new CallPathResolver(this.#options.workspace, this.#trustedRoot),
+      );
+      if (!prepared.ok) {
+        const outside = prepared.outside === true;
+        return {
+          record: {
+            decision: 'deny',
+            policy_ids: [],
+            reason: prepared.reason,
+            outcome: outside ? 'denied' : 'invalid',
+          },
+          reply: outside
+            ? { error: rpcError(RPC.denied, `Warden policy refused this call to ${call.name}: ${LEADS_OUTSIDE}`) }
+            : { result: toolErrorResult(`Invalid arguments for tool ${call.name}: ${prepared.reason}`) },
+        };
+      }
+      call.args = prepared.forwarded;
+      call.tool = { contexts: prepared.contexts, paths: prepared.paths, pathKeys: plan.plan.pathConditions };
+      return undefined;
+    },
+  };
+
+  /** decide: the policy, on normalised arguments for a tool (every path combination), else on the name. */
+  readonly #decideStage: Stage = {
+    name: 'decide',
+    run: (call) => {
+      const entry = call.entry;
+      if (entry === undefined) throw new TypeError('decide before resolve');
+      if (call.subject === 'tool') {
+        const tool = call.tool;
+        if (tool === null) throw new TypeError('decide before normalise');
+        const { decision, denied } = this.#decideCall(entry as CatalogEntry<Tool>, tool.contexts);
+        call.decision = decision;
+        if (decision.allow) return undefined;
+        const refusal = this.#refusal(entry as CatalogEntry<Tool>, decision, denied, tool.pathKeys, tool.paths);
+        return {
+          record: { decision: 'deny', policy_ids: decision.policyIds, reason: refusal.audit, outcome: 'denied' },
+          reply: { error: rpcError(RPC.denied, `Warden policy refused this call to ${call.name}: ${refusal.agent}`) },
+        };
+      }
+      const decision = this.#decide(call.subject === 'prompt' ? 'get_prompt' : 'read_resource', entry, call.subject);
+      call.decision = decision;
+      if (decision.allow) return undefined;
+      return {
+        record: { decision: 'deny', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'denied' },
+        reply: { error: notFound(call) },
+      };
+    },
+  };
+
+  /** forward: to the server that owns it, tracked so requests it sends back reach this session. */
+  readonly #forward: Stage = {
+    name: 'forward',
+    run: async (call) => {
+      const entry = call.entry;
+      const decision = call.decision;
+      if (entry === undefined || decision === null) throw new TypeError('forward before decide');
+      const upstream = this.#upstreams.get(entry.server);
+      const started = performance.now();
+      try {
+        if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
+        call.result = await this.#relay.track(entry.server, call.session, call.requestId, () => call.send(upstream));
+        call.upstreamMs = roundMs(performance.now() - started);
+        call.resultBytes = Buffer.byteLength(JSON.stringify(call.result));
+        return undefined;
+      } catch (error) {
+        if (error instanceof GatewayRpcError && error.code === RPC.auditUnavailable) throw error;
+        const failure = this.#classify(error, entry.server);
+        call.upstreamMs = roundMs(performance.now() - started);
+        return {
+          record: {
+            decision: 'allow',
+            policy_ids: decision.policyIds,
+            reason: decision.reason,
+            outcome: failure.outcome,
+            error: failure.detail,
+          },
+          reply: { error: failure.error },
+        };
+      }
+    },
+  };
+
+  /** screen (SCAN-07): what the server answered is scanned before the agent sees it. */
+  readonly #screen: Stage = {
+    name: 'screen',
+    run: (call) => this.#screenAnswer(call),
+  };
+
+  readonly #toolStages: readonly Stage[] = [
+    this.#resolveTool,
+    this.#schema,
+    this.#normalise,
+    this.#decideStage,
+    this.#forward,
+    this.#screen,
+  ];
+  readonly #promptStages: readonly Stage[] = [this.#resolveOwner, this.#decideStage, this.#forward, this.#screen];
+  readonly #resourceStages: readonly Stage[] = [this.#resolveOwner, this.#decideStage, this.#forward, this.#screen];
 
   #requestOptions(options: CallOptions): { timeoutMs: number; signal?: AbortSignal } {
     return {
@@ -686,12 +831,55 @@ export class Gateway {
    * Whether a tool is listed: the policy's list_tool, and arguments the grants that name it can be
    * checked on (GW-12); a tool they cannot be checked on is hidden with the reason.
    */
-  #listDecision(entry: CatalogEntry<Tool>): Decision {
+  #listDecision(entry: CatalogEntry<Tool>): ListDecision {
     const decision = this.#decide('list_tool', entry, 'tool');
     if (!decision.allow) return decision;
     const plan = this.#planFor(entry);
-    if (plan.ok) return decision;
-    return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}` };
+    if (!plan.ok)
+      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: 'plan' };
+    const screened = this.#definitions.toolHidden(entry.server, entry.upstreamName);
+    if (screened !== null) return { allow: false, policyIds: [], reason: screened, hiddenBy: 'screen' };
+    return decision;
+  }
+
+  /** A prompt's or resource's list decision, unless screening hid it (SCAN-01, SCAN-02). */
+  #screened(decision: Decision, entry: CatalogEntry<unknown>): Decision {
+    if (!decision.allow) return decision;
+    const hidden =
+      entry.item !== null && typeof entry.item === 'object' && 'uri' in entry.item
+        ? this.#definitions.resourceHidden(entry.server, entry.upstreamName)
+        : this.#definitions.promptHidden(entry.server, entry.upstreamName);
+    return hidden === null ? decision : { allow: false, policyIds: [], reason: hidden };
+  }
+
+  /**
+   * screen (SCAN-07): a tool result or resource contents scanned before the agent sees them; by
+   * the policy, passed, annotated, wrapped as untrusted data, or withheld. Prompts are templates
+   * the user chose; subscribe and completion answers carry no server text worth screening.
+   */
+  #screenAnswer(call: PipelineCall): Stop | undefined {
+    const scanner = this.#options.scanner;
+    if (scanner === undefined || call.method !== undefined || call.subject === 'prompt') return undefined;
+    const label = call.subject === 'tool' ? `tool ${call.name}` : `resource ${call.name.slice(0, 200)}`;
+    const screened = screenAnswer(
+      call.subject,
+      label,
+      call.result,
+      scanner,
+      this.#options.scanPolicy ?? DEFAULT_SCAN_POLICY,
+    );
+    if (screened === null) return undefined;
+    call.scan = { action: screened.action, findings: findingRecords(screened.findings) };
+    if (screened.action !== 'withheld') {
+      call.result = screened.result;
+      return undefined;
+    }
+    const decision = call.decision ?? { policyIds: [], reason: 'granted' };
+    const text = withheldText(label, screened.findings);
+    return {
+      record: { decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'withheld' },
+      reply: call.subject === 'tool' ? { result: toolErrorResult(text) } : { error: rpcError(RPC.withheld, text) },
+    };
   }
 
   #planFor(entry: CatalogEntry<Tool>): PlanResult {
@@ -856,10 +1044,7 @@ export class Gateway {
     };
   }
 
-  async #finish(
-    data: Omit<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'> &
-      Partial<Pick<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'>>,
-  ): Promise<void> {
+  async #finish(data: CallRecord): Promise<void> {
     try {
       await this.#record('mcp.call', { tool_error: false, upstream_ms: null, result_bytes: null, ...data });
     } catch (error) {
@@ -901,7 +1086,10 @@ export class Gateway {
     }
   }
 
-  #record<T extends 'mcp.call' | 'mcp.listed' | 'mcp.server'>(type: T, data: EventPayloads[T]): Promise<unknown> {
+  #record<T extends 'mcp.call' | 'mcp.listed' | 'mcp.server' | 'mcp.definition'>(
+    type: T,
+    data: EventPayloads[T],
+  ): Promise<unknown> {
     return this.#options.sink.append({
       type,
       run_id: this.#options.agent.run_id,
@@ -972,6 +1160,18 @@ export class Gateway {
     }
   }
 
+  /**
+   * Re-reads every server's lists before an agent's tools/list (at most once a second per server),
+   * so a definition changed without list_changed is judged against its pin before it is shown.
+   */
+  async #relist(): Promise<void> {
+    const changed = await Promise.all([...this.#upstreams.values()].map((u) => u.relist(RELIST_INTERVAL_MS)));
+    if (!changed.includes(true)) return;
+    this.#validators.clear();
+    this.#rebuild();
+    for (const listener of this.#listeners) listener();
+  }
+
   #rebuild(): void {
     this.#plans.clear();
     const offers = [...this.#upstreams.values()].map((u) => ({
@@ -981,6 +1181,21 @@ export class Gateway {
       resources: u.resources,
       resourceTemplates: u.resourceTemplates,
     }));
+    for (const upstream of this.#upstreams.values()) {
+      try {
+        this.#definitions.judge(upstream.name, {
+          tools: upstream.tools,
+          prompts: upstream.prompts,
+          resources: upstream.resources,
+          resourceTemplates: upstream.resourceTemplates,
+          instructions: upstream.instructions,
+        });
+      } catch (error) {
+        if (this.#starting) throw error;
+        // Later (a list_changed): its tools are hidden until the pins can be read again.
+        this.#definitions.hideServer(upstream.name, upstream.tools, (error as Error).message);
+      }
+    }
     this.#catalog = buildCatalog(offers);
   }
 }
@@ -991,6 +1206,27 @@ export class Gateway {
  * files with its own rights and must not become a way to learn what exists there.
  */
 const LEADS_OUTSIDE = 'a path in this call leads outside the workspace, to a place no grant allows';
+
+/** An mcp.call record; the fields an early refusal has no value for default to null/false. */
+type CallRecord = Omit<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'> &
+  Partial<Pick<EventPayloads['mcp.call'], 'tool_error' | 'upstream_ms' | 'result_bytes'>>;
+
+/** A list decision; `hiddenBy` says when something other than the policy hid the tool. */
+type ListDecision = Decision & { readonly hiddenBy?: 'plan' | 'screen' };
+
+/** "Unknown prompt" / "Resource not found": what an unknown, hidden or refused one looks like (GW-01). */
+function notFound(call: PipelineCall): GatewayRpcError {
+  return rpcError(
+    RPC.invalidParams,
+    call.subject === 'prompt'
+      ? `Unknown prompt: ${call.name.slice(0, 80)}`
+      : `Resource not found: ${call.name.slice(0, 200)}`,
+  );
+}
+
+function isToolError(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && (result as { isError?: unknown }).isError === true;
+}
 
 /** How a hidden tool's reason starts when its grants cannot be checked on it. */
 const NOT_CHECKABLE = 'argument conditions cannot be checked';

@@ -25,9 +25,6 @@ import { WARDEN_VERSION } from '../core/version.js';
 import { RPC } from './errors.js';
 import type { Gateway } from './gateway.js';
 
-const INSTRUCTIONS =
-  'Warden MCP gateway: tools, prompts and resources granted to this task by its profile. Tool names are server__tool. Every call is decided by policy and audited.';
-
 /** Each request a server may have relayed to the agent: the client capability it needs, its result schema. */
 const RELAYED: Readonly<
   Record<
@@ -59,7 +56,7 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
         logging: {},
         completions: {},
       },
-      instructions: INSTRUCTIONS,
+      instructions: gateway.instructions(),
     },
   );
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await gateway.listTools(session) }));

@@ -142,6 +142,9 @@ export class Upstream {
     this.#options = options;
   }
 
+  /** When the lists were last read (performance.now()). */
+  #listedAt = -Infinity;
+
   get state(): UpstreamState {
     return this.#state;
   }
@@ -156,6 +159,10 @@ export class Upstream {
   }
   get resourceTemplates(): readonly ResourceTemplate[] {
     return this.#templates;
+  }
+  /** The server's initialize `instructions`, if it gave any (bounded by the message cap). */
+  get instructions(): string | undefined {
+    return this.#client?.getInstructions();
   }
   get capabilities(): ServerCapabilities {
     return this.#client?.getServerCapabilities() ?? {};
@@ -284,7 +291,25 @@ export class Upstream {
     this.#state = 'ready';
   }
 
+  /**
+   * Re-reads the server's lists now, at most once per `minIntervalMs`: a server may change its
+   * tools without telling (no list_changed), and a pinned definition must be compared with what
+   * it offers now (SCAN-05). Resolves whether anything changed; a failure leaves the lists as they were.
+   */
+  async relist(minIntervalMs: number): Promise<boolean> {
+    const client = this.#client;
+    if (this.#state !== 'ready' || client === null || performance.now() - this.#listedAt < minIntervalMs) return false;
+    const before = JSON.stringify([this.#tools, this.#prompts, this.#resources, this.#templates]);
+    try {
+      await this.#refreshLists(client, this.#options.startTimeoutMs);
+    } catch {
+      return false;
+    }
+    return JSON.stringify([this.#tools, this.#prompts, this.#resources, this.#templates]) !== before;
+  }
+
   async #refreshLists(client: Client, timeoutMs: number): Promise<void> {
+    this.#listedAt = performance.now();
     const caps = client.getServerCapabilities() ?? {};
     const list = async <T>(method: string, schema: z.ZodType, key: string): Promise<T[]> => {
       const items: T[] = [];

@@ -11,7 +11,15 @@ import { WardenError } from '../core/errors.js';
 import { newRunId, newSecret } from '../core/ids.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
 import { derivedKey } from '../audit/index.js';
-import { ArgumentRedactor, createSessionServer, Gateway, HttpEndpoint, type AuthResult } from '../gateway/index.js';
+import {
+  ArgumentRedactor,
+  createSessionServer,
+  Gateway,
+  HttpEndpoint,
+  PinStore,
+  serverIdentity,
+  type AuthResult,
+} from '../gateway/index.js';
 import { compileProfile, loadPolicyFiles, PolicyEngine } from '../policy/index.js';
 import {
   checkAfterRun,
@@ -53,6 +61,11 @@ export interface StartedGateway {
   readonly gateway: Gateway;
   /** The baselines of every server sandbox it launched (a read-write server writes for the agent). */
   readonly baselines: () => readonly HostExecBaseline[];
+}
+
+/** The tool pins (SCAN-05): in the state dir, which no sandbox sees, per server as the config starts it. */
+export function pinStore(stateDir: string, config: WardenConfig): PinStore {
+  return new PinStore(join(stateDir, 'pins'), (server) => serverIdentity(config.servers[server] ?? {}));
 }
 
 /** Largest message an upstream may send (so the largest result an agent can get). */
@@ -131,6 +144,8 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
     maxResultBytes: MAX_RESULT_BYTES,
     serverViews: serverViews(setup.config, compiled.servers, setup.workspace),
     warn: (message) => process.stderr.write(`warden: warning: ${message}\n`),
+    pins: pinStore(setup.stateDir, setup.config),
+    scanPolicy: profile.mcp.scan,
   });
   // A server that did not start is left out unless required: say so where the user looks.
   for (const missing of gateway.unavailable) {

@@ -33,7 +33,7 @@ import {
   type AuditEvent,
   type Mode,
 } from '../helpers/warden.js';
-import { fixtureReadable, Scene } from './scene.js';
+import { fixtureReadable, invalidArguments, Scene } from './scene.js';
 
 const MODULES = join(REPO, 'node_modules');
 const SERVER_FILESYSTEM = join(MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
@@ -163,11 +163,10 @@ describe.each(availableModes())('GW-12 argument conditions on what the server op
       expect(yes.message).toBe(no.message);
       expect(yes.message).not.toMatch(/passwd|gw12-not-there/);
       // A write through a dangling link would create secrets/planted.txt.
-      const write = await refusal(
+      const write = await invalidArguments(
         client.callTool({ name: 'files__write_file', arguments: { path: 'public/dangling', content: 'x' } }),
       );
-      expect(write.code).toBe(-32602);
-      expect(write.message).toMatch(/does not exist/);
+      expect(write).toMatch(/does not exist/);
       expect(existsSync(join(workspace, 'secrets', 'planted.txt'))).toBe(false);
       await client.close();
 
@@ -276,12 +275,10 @@ describe.each(availableModes())('GW-12 argument conditions on what the server op
       expect(existsSync(join(workspace, 'secrets', 'other.txt'))).toBe(false);
       // An argument the tool does not declare is refused rather than passed on.
       expect(
-        (
-          await refusal(
-            client.callTool({ name: 'files__read_text_file', arguments: { path: 'public/readme.txt', file: 'x' } }),
-          )
-        ).code,
-      ).toBe(-32602);
+        await invalidArguments(
+          client.callTool({ name: 'files__read_text_file', arguments: { path: 'public/readme.txt', file: 'x' } }),
+        ),
+      ).toMatch(/not in the tool's inputSchema/);
       await client.close();
 
       const recorded = calls(await agentAuditEvents(mode, workspace, agentOf(workspace)));
@@ -440,6 +437,8 @@ describe.each(availableModes())('GW-12 tools that appear later (warden as %s)', 
         ],
       });
       s.configure(['alpha'], {
+        // About grants, not pins: with pinning on, a tool that appears later is hidden until approved (SCAN-05).
+        scan: { pin: 'off' },
         allow: [{ server: 'alpha', tools: ['*'], when: { path: { under: ['${workspace}'] } } }],
       });
       const client = new Client({ name: 'gw12-late', version: '1.0.0' });

@@ -22,6 +22,7 @@ import {
   warden,
   type Mode,
 } from '../helpers/warden.js';
+import { invalidArguments } from './scene.js';
 
 const MODULES = join(REPO, 'node_modules');
 const SERVER_FILESYSTEM = join(MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
@@ -138,7 +139,9 @@ describe.each(availableModes())('MCP gateway (warden as %s)', (mode: Mode) => {
             )
           ).code,
         ).toBe(-32003);
-        expect((await rpcError(client.callTool({ name: 'files__read_text_file', arguments: {} }))).code).toBe(-32602);
+        expect(await invalidArguments(client.callTool({ name: 'files__read_text_file', arguments: {} }))).toContain(
+          'files__read_text_file',
+        );
         // Prompts follow the same grants.
         expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['everything__simple-prompt']);
       } finally {

@@ -29,14 +29,23 @@ export interface ToolSpec {
   readonly description?: string;
   readonly annotations?: Record<string, unknown>;
   readonly inputSchema?: Record<string, unknown>;
-  /** 'add_late': calling the tool adds the spec's `late` tools and sends tools/list_changed. */
-  readonly action?: 'add_late';
+  /**
+   * 'add_late': calling the tool adds the spec's `late` tools (replacing same-named ones: a rug
+   * pull) and sends tools/list_changed; 'add_late_silently' does it without the notification.
+   */
+  readonly action?: 'add_late' | 'add_late_silently';
+  /** The text the tool answers (default: what it ran with). */
+  readonly result?: string;
+  /** Its structuredContent. */
+  readonly structured?: Record<string, unknown>;
 }
 
 export interface ServerSpec {
   readonly tools: readonly ToolSpec[];
   readonly late?: readonly ToolSpec[];
   readonly prompts?: readonly string[];
+  /** The server's initialize instructions. */
+  readonly instructions?: string;
 }
 
 export interface Grant {
@@ -50,6 +59,7 @@ export interface McpSection {
   readonly allow?: readonly Grant[];
   readonly deny?: readonly Grant[];
   readonly policies?: readonly string[];
+  readonly scan?: Readonly<Record<string, unknown>>;
 }
 
 export interface UpstreamLogEntry {
@@ -129,4 +139,25 @@ export class Scene {
 /** The fixture and the SDK must be readable by whoever the server sandboxes run as. */
 export function fixtureReadable(mode: Mode): boolean {
   return readableBySandbox(mode, join(MODULES, '@modelcontextprotocol/sdk/package.json'), SPEC_SERVER);
+}
+
+/**
+ * The text of a tool result that says the arguments did not fit (an `isError` result, as the
+ * 2025-11-25 spec prefers for input validation, not a JSON-RPC error). Fails otherwise.
+ */
+export async function invalidArguments(call: Promise<unknown>): Promise<string> {
+  const result = (await call) as { isError?: boolean; content?: { type: string; text?: string }[] };
+  const text = result.content?.[0]?.text ?? '';
+  if (result.isError !== true || !text.startsWith('Invalid arguments for tool '))
+    throw new Error(`expected an isError result for invalid arguments, got ${JSON.stringify(result).slice(0, 300)}`);
+  return text;
+}
+
+/** The same for a raw JSON-RPC answer `{ result }` (a test speaking the protocol by hand). */
+export function invalidArgumentsAnswer(answer: { result?: unknown; error?: unknown } | null): string {
+  const result = (answer?.result ?? {}) as { isError?: boolean; content?: { text?: string }[] };
+  const text = result.content?.[0]?.text ?? '';
+  if (result.isError !== true || !text.startsWith('Invalid arguments for tool '))
+    throw new Error(`expected an isError result for invalid arguments, got ${JSON.stringify(answer).slice(0, 300)}`);
+  return text;
 }

@@ -48,6 +48,8 @@ import {
   type McpSection,
   type ServerSpec,
   type ToolSpec,
+  invalidArguments,
+  invalidArgumentsAnswer,
 } from './scene.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -578,6 +580,8 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
       };
       for (const server of ['exact', 'globbed', 'star']) s.spec(server, spec);
       s.configure(['exact', 'globbed', 'star'], {
+        // About grants, not pins: with pinning on, a tool that appears later is hidden until approved (SCAN-05).
+        scan: { pin: 'off' },
         allow: [
           { server: 'exact', tools: ['grow', 'read_a'] },
           { server: 'globbed', tools: ['grow', 'read_*'] },
@@ -877,12 +881,10 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
     expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 'bye' } }))).toMatchObject({
       code: -32003,
     });
-    expect(await refusal(client.callTool({ name: 'ver__say', arguments: { text: 7 } }))).toMatchObject({
-      code: -32602,
-    });
+    expect(await invalidArguments(client.callTool({ name: 'ver__say', arguments: { text: 7 } }))).toContain('ver__say');
     expect(
-      await refusal(client.callTool({ name: 'ver__say', arguments: { text: 'hello', extra: 'x' } })),
-    ).toMatchObject({ code: -32602 });
+      await invalidArguments(client.callTool({ name: 'ver__say', arguments: { text: 'hello', extra: 'x' } })),
+    ).toContain('ver__say');
     expect(await refusal(client.callTool({ name: 'ver__secret', arguments: {} }))).toMatchObject({ code: -32602 });
     return [
       ['ver__say', 'allow', 'ok'],
@@ -969,9 +971,9 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
         expect((await ask('tools/call', { name: 'ver__say', arguments: { text: 'bye' } })).error).toMatchObject({
           code: -32003,
         });
-        expect((await ask('tools/call', { name: 'ver__say', arguments: { text: 7 } })).error).toMatchObject({
-          code: -32602,
-        });
+        expect(invalidArgumentsAnswer(await ask('tools/call', { name: 'ver__say', arguments: { text: 7 } }))).toContain(
+          'ver__say',
+        );
         expect(text((await ask('tools/call', { name: 'ver__say', arguments: { text: 'hi' } })).result)).toBe(
           'say ran with {"text":"hi"}',
         );
@@ -1011,7 +1013,9 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
         ]);
         expect(rpcErrorOf(await old.call('ver__secret', {}))).toMatchObject({ code: -32602 });
         expect(rpcErrorOf(await old.call('ver__say', { text: 'bye' }))).toMatchObject({ code: -32003 });
-        expect(rpcErrorOf(await old.call('ver__say', { text: 7 }))).toMatchObject({ code: -32602 });
+        expect(invalidArgumentsAnswer((await old.call('ver__say', { text: 7 })).messages[0] ?? null)).toContain(
+          'ver__say',
+        );
         expect(text(resultOf(await old.call('ver__say', { text: 'hello' })))).toBe('say ran with {"text":"hello"}');
 
         // No MCP-Protocol-Version header: the request is served (spec: assume the negotiated version
@@ -1077,7 +1081,9 @@ describe.each(availableModes())('MCP gateway threats (warden as %s)', (mode: Mod
         const { session: unknown } = await openHttpSession(gw, '2099-01-01');
         expect(unknown.negotiated).toBe(LATEST);
         expect(rpcErrorOf(await unknown.call('ver__secret', {}))).toMatchObject({ code: -32602 });
-        expect(rpcErrorOf(await unknown.call('ver__say', { text: 'hello', extra: 1 }))).toMatchObject({ code: -32602 });
+        expect(
+          invalidArgumentsAnswer((await unknown.call('ver__say', { text: 'hello', extra: 1 })).messages[0] ?? null),
+        ).toContain('ver__say');
         const { session: mid } = await openHttpSession(gw, '2025-03-26');
         expect(mid.negotiated).toBe('2025-03-26');
         expect(rpcErrorOf(await mid.call('ver__say', { text: 'bye' }, { version: null }))).toMatchObject({
