@@ -83,9 +83,10 @@ export class DefinitionScreen {
     if (instructions === '') this.#instructions.set(server, null);
     else {
       const verdict = this.#byFindings(instructions, scanner?.scanInstructions(instructions) ?? EMPTY, 'instructions');
-      // Instructions reach the agent only when they scan clean (a warning is not enough: they are
-      // read as guidance by the model, the very channel SCAN-02 is about).
-      this.#instructions.set(server, verdict.findings.some((f) => f.severity !== 'low') ? null : instructions);
+      // Instructions reach the agent unless the policy quarantines what the scanner found in them,
+      // as it would a tool (SCAN-02). A warning is recorded, and they pass: instructions name the
+      // server's own tools by design, which reads like shadowing to a scanner without context.
+      this.#instructions.set(server, verdict.hidden === null ? instructions : null);
       this.#set(server, 'instructions', 'instructions', verdict);
     }
     for (const [key, verdict] of this.#verdicts) {
@@ -167,6 +168,12 @@ export class DefinitionScreen {
     for (const { tool, hash, report } of judged) {
       const k = key(server, 'tool', tool.name);
       const pinned = pins?.tools[tool.name];
+      const byFindings = this.#byFindings(tool, report);
+      if (pinning && pinned === undefined && byFindings.hidden !== null) {
+        // Never pinned because quarantined: the findings say more than "new".
+        this.#verdicts.set(k, byFindings);
+        continue;
+      }
       if (pinning && pinned === undefined) {
         const why =
           policy.pin === 'approve'
@@ -194,9 +201,7 @@ export class DefinitionScreen {
       }
       // Pinned and unchanged (or not pinning): a person's review outranks the scanner's findings.
       const verdict =
-        pinned?.reviewed === true
-          ? { ...this.#byFindings(tool, EMPTY), findings: report.findings }
-          : this.#byFindings(tool, report);
+        pinned?.reviewed === true ? { ...this.#byFindings(tool, EMPTY), findings: report.findings } : byFindings;
       const firstSight = this.#firstSight.delete(k);
       this.#verdicts.set(k, {
         ...verdict,

@@ -181,15 +181,22 @@ export class PinStore {
   }
 }
 
-/** A server's identity for its pins: its command and arguments, or its URL, as warden.yaml gives them. */
-export function serverIdentity(server: {
-  readonly command?: string | undefined;
-  readonly args?: readonly string[] | undefined;
-  readonly url?: string | undefined;
-}): string {
-  return canonicalJson(
-    server.url === undefined ? { command: server.command ?? '', args: server.args ?? [] } : { url: server.url },
-  );
+/**
+ * A server's identity for its pins: its command and arguments, or its URL, as warden.yaml gives
+ * them, and the requests the profile lets it relay (a server may offer other tools when it is
+ * offered sampling or elicitation, as server-everything does).
+ */
+export function serverIdentity(
+  server: {
+    readonly command?: string | undefined;
+    readonly args?: readonly string[] | undefined;
+    readonly url?: string | undefined;
+  },
+  relay: readonly string[] = [],
+): string {
+  const started =
+    server.url === undefined ? { command: server.command ?? '', args: server.args ?? [] } : { url: server.url };
+  return canonicalJson(relay.length === 0 ? started : { ...started, relay: [...relay].sort() });
 }
 
 function unusable(path: string, why: string): WardenError {

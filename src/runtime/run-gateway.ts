@@ -21,6 +21,7 @@ import {
   type AuthResult,
 } from '../gateway/index.js';
 import { compileProfile, loadPolicyFiles, PolicyEngine } from '../policy/index.js';
+import { Scanner } from '../scan/index.js';
 import {
   checkAfterRun,
   SANDBOX_SOCK,
@@ -64,8 +65,14 @@ export interface StartedGateway {
 }
 
 /** The tool pins (SCAN-05): in the state dir, which no sandbox sees, per server as the config starts it. */
-export function pinStore(stateDir: string, config: WardenConfig): PinStore {
-  return new PinStore(join(stateDir, 'pins'), (server) => serverIdentity(config.servers[server] ?? {}));
+export function pinStore(
+  stateDir: string,
+  config: WardenConfig,
+  relay: Readonly<Record<string, readonly string[]>>,
+): PinStore {
+  return new PinStore(join(stateDir, 'pins'), (server) =>
+    serverIdentity(config.servers[server] ?? {}, Object.hasOwn(relay, server) ? relay[server] : []),
+  );
 }
 
 /** Largest message an upstream may send (so the largest result an agent can get). */
@@ -144,7 +151,8 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
     maxResultBytes: MAX_RESULT_BYTES,
     serverViews: serverViews(setup.config, compiled.servers, setup.workspace),
     warn: (message) => process.stderr.write(`warden: warning: ${message}\n`),
-    pins: pinStore(setup.stateDir, setup.config),
+    pins: pinStore(setup.stateDir, setup.config, profile.mcp.relay),
+    scanner: new Scanner(),
     scanPolicy: profile.mcp.scan,
   });
   // A server that did not start is left out unless required: say so where the user looks.

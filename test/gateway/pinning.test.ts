@@ -133,7 +133,7 @@ describe.each(availableModes())('SCAN-05 tool pinning against rug pulls (warden 
     const typo = await s.warden(['tools', 'approve', 'fix/fecth']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("server 'fix' offers no tool 'fecth'");
-  });
+  }, 240_000); // nine `warden tools` commands, each starting the server in its sandbox
 
   it("SCAN-05 with mcp.scan.pin: approve, a server's tools are hidden until approved", async () => {
     const s = (scene = new Scene(mode));

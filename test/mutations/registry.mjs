@@ -432,8 +432,8 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/gateway/gateway.ts',
-        find: '    if (!checked.valid) {',
-        replace: '    if (false && !checked.valid) {',
+        find: '      if (checked.valid) return undefined;',
+        replace: '      if (checked.valid || Math.random() < 2) return undefined;',
       },
     ],
     tests: { files: ['test/gateway/schema-validation.test.ts'], names: 'GW-04' },
@@ -593,8 +593,8 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/gateway/gateway.ts',
-        find: '    if (plan.ok) return decision;',
-        replace: '    if (plan.ok || Math.random() < 2) return decision;',
+        find: '    if (!plan.ok)\n      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: \'plan\' };',
+        replace: '    if (!plan.ok && Math.random() > 2)\n      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: \'plan\' };',
       },
     ],
     tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a tool added at runtime' },
@@ -607,6 +607,59 @@ export const MUTATIONS = [
     tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 warden warns at start' },
   },
 
+  // ------------------------------------------------------------------ pins and screening (SCAN)
+  {
+    id: 'pin-ignores-changes',
+    threats: ['SCAN-05'],
+    why: 'a server swaps a pinned tool for a poisoned definition and the agent reads it',
+    edits: [
+      {
+        file: 'src/gateway/definitions.ts',
+        find: 'if (pinned !== undefined && pinned.hash !== hash) {',
+        replace: 'if (pinned !== undefined && pinned.hash !== hash && false) {',
+      },
+    ],
+    tests: { files: ['test/gateway/pinning.test.ts'], names: 'SCAN-05' },
+  },
+  {
+    id: 'no-relist-without-list-changed',
+    threats: ['SCAN-05'],
+    why: 'a server that changes a tool without list_changed keeps it shown under its old pin check',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '    await this.#relist();\n',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/gateway/pinning.test.ts'], names: 'SCAN-05 a pinned tool whose description changes mid-session' },
+  },
+  {
+    id: 'quarantine-off',
+    threats: ['SCAN-01', 'SCAN-02', 'SCAN-03', 'SCAN-04'],
+    why: 'a tool whose definition carries instructions to the model is listed and callable',
+    edits: [
+      {
+        file: 'src/gateway/definitions.ts',
+        find: "if (action === 'quarantine' && worst !== undefined)",
+        replace: "if (action === 'quarantine' && worst !== undefined && false)",
+      },
+    ],
+    tests: { files: ['test/gateway/scanning.test.ts'], names: 'SCAN-01' },
+  },
+  {
+    id: 'output-screen-off',
+    threats: ['SCAN-07'],
+    why: 'instructions injected into a tool result reach the model as if they were trusted',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '    this.#forward,\n    this.#screen,\n  ];',
+        replace: '    this.#forward,\n  ];',
+      },
+    ],
+    tests: { files: ['test/gateway/scanning.test.ts'], names: 'SCAN-07' },
+  },
   // ------------------------------------------------------------------------ audit (AUD)
   {
     id: 'call-answered-unrecorded',
