@@ -29,14 +29,18 @@ interface ReviewOptions {
 /** States a person has to look at: hidden by a pin or by findings, or shown with findings. */
 const NEEDS_REVIEW = new Set(['changed', 'new', 'quarantined']);
 
-export function registerToolReviewCommands(tools: Command, withGateway: WithGateway, acceptMissingLimits: string): void {
+export function registerToolReviewCommands(
+  tools: Command,
+  withGateway: WithGateway,
+  acceptMissingLimits: string,
+): void {
   tools
     .command('diff')
     .description(
       "Start the profile's servers (sandboxed) and show every tool hidden for review: how a pinned tool's definition changed, a new tool's whole definition, the scanner's findings. Exit 1 when something awaits approval.",
     )
     .argument('[server]', 'only this server')
-    .option('-p, --profile <name>', "profile whose servers to start", 'default')
+    .option('-p, --profile <name>', 'profile whose servers to start', 'default')
     .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
     .option('--json', 'print JSON')
     .option('--accept-missing-limits', acceptMissingLimits)
@@ -61,64 +65,70 @@ export function registerToolReviewCommands(tools: Command, withGateway: WithGate
       "Approve tools after review: pins each one's current definition as reviewed, so it is shown again (its scanner findings no longer hide it) until it changes. SERVER approves every tool of the server that awaits review and forgets pins of tools it no longer offers; SERVER/TOOL approves one.",
     )
     .argument('<targets...>', 'SERVER or SERVER/TOOL (upstream tool name)')
-    .option('-p, --profile <name>', "profile whose servers to start", 'default')
+    .option('-p, --profile <name>', 'profile whose servers to start', 'default')
     .option('-w, --workspace <dir>', 'the workspace ${workspace} stands for (default: the current directory)')
     .option('--json', 'print JSON')
     .option('--accept-missing-limits', acceptMissingLimits)
     .action(async (targets: string[], options: ReviewOptions, cmd: Command) => {
-      await withGateway(cmd, options, 'warden-tools-approve', ['warden', 'tools', 'approve', ...targets], async (gateway) => {
-        const offered = gateway.reviewTools();
-        const chosen = new Map<string, ToolReview[]>();
-        const drops = new Map<string, string[]>();
-        for (const target of targets) {
-          const slash = target.indexOf('/');
-          const server = slash < 0 ? target : target.slice(0, slash);
-          const name = slash < 0 ? null : target.slice(slash + 1);
-          const ofServer = offered.filter((r) => r.server === server);
-          if (ofServer.length === 0) throw unknownServer(server, gateway);
-          const picked =
-            name === null
-              ? ofServer.filter((r) => r.verdict === null || r.verdict.state !== 'shown')
-              : ofServer.filter((r) => r.tool.name === name);
-          if (name !== null && picked.length === 0)
-            throw new WardenError('USAGE', `server '${server}' offers no tool '${name.slice(0, 100)}'`, {
-              hint: `its tools: ${ofServer
-                .map((r) => r.tool.name)
-                .slice(0, 20)
-                .join(', ')}`,
-            });
-          chosen.set(server, [...(chosen.get(server) ?? []), ...picked]);
-          if (name === null) drops.set(server, []);
-        }
-        const by = approver();
-        const approved: ToolReview[] = [];
-        for (const [server, reviews] of chosen) {
-          const unique = [...new Map(reviews.map((r) => [r.tool.name, r])).values()];
-          const offeredNames = new Set(offered.filter((r) => r.server === server).map((r) => r.tool.name));
-          // SERVER alone: pins of tools it no longer offers are forgotten (a tool that comes back is new).
-          const drop = drops.has(server) ? gateway.pinnedToolNames(server).filter((n) => !offeredNames.has(n)) : [];
-          await gateway.approveTools(
-            server,
-            unique.map((r) => r.tool),
-            by,
-            drop,
-          );
-          approved.push(...unique);
-        }
-        if (options.json === true) printJson(approved.map(reviewDocument));
-        else
-          process.stdout.write(
-            approved.length === 0
-              ? 'nothing to approve: every tool of those servers is shown\n'
-              : approved
-                  .map(
-                    (r) =>
-                      `approved ${r.server}/${r.tool.name} (${r.verdict?.state ?? 'new'}${r.verdict !== null && r.verdict.findings.length > 0 ? `, ${r.verdict.findings.length} finding(s) accepted` : ''})\n`,
-                  )
-                  .join(''),
-          );
-        return Promise.resolve();
-      });
+      await withGateway(
+        cmd,
+        options,
+        'warden-tools-approve',
+        ['warden', 'tools', 'approve', ...targets],
+        async (gateway) => {
+          const offered = gateway.reviewTools();
+          const chosen = new Map<string, ToolReview[]>();
+          const drops = new Map<string, string[]>();
+          for (const target of targets) {
+            const slash = target.indexOf('/');
+            const server = slash < 0 ? target : target.slice(0, slash);
+            const name = slash < 0 ? null : target.slice(slash + 1);
+            const ofServer = offered.filter((r) => r.server === server);
+            if (ofServer.length === 0) throw unknownServer(server, gateway);
+            const picked =
+              name === null
+                ? ofServer.filter((r) => r.verdict === null || r.verdict.state !== 'shown')
+                : ofServer.filter((r) => r.tool.name === name);
+            if (name !== null && picked.length === 0)
+              throw new WardenError('USAGE', `server '${server}' offers no tool '${name.slice(0, 100)}'`, {
+                hint: `its tools: ${ofServer
+                  .map((r) => r.tool.name)
+                  .slice(0, 20)
+                  .join(', ')}`,
+              });
+            chosen.set(server, [...(chosen.get(server) ?? []), ...picked]);
+            if (name === null) drops.set(server, []);
+          }
+          const by = approver();
+          const approved: ToolReview[] = [];
+          for (const [server, reviews] of chosen) {
+            const unique = [...new Map(reviews.map((r) => [r.tool.name, r])).values()];
+            const offeredNames = new Set(offered.filter((r) => r.server === server).map((r) => r.tool.name));
+            // SERVER alone: pins of tools it no longer offers are forgotten (a tool that comes back is new).
+            const drop = drops.has(server) ? gateway.pinnedToolNames(server).filter((n) => !offeredNames.has(n)) : [];
+            await gateway.approveTools(
+              server,
+              unique.map((r) => r.tool),
+              by,
+              drop,
+            );
+            approved.push(...unique);
+          }
+          if (options.json === true) printJson(approved.map(reviewDocument));
+          else
+            process.stdout.write(
+              approved.length === 0
+                ? 'nothing to approve: every tool of those servers is shown\n'
+                : approved
+                    .map(
+                      (r) =>
+                        `approved ${r.server}/${r.tool.name} (${r.verdict?.state ?? 'new'}${r.verdict !== null && r.verdict.findings.length > 0 ? `, ${r.verdict.findings.length} finding(s) accepted` : ''})\n`,
+                    )
+                    .join(''),
+            );
+          return Promise.resolve();
+        },
+      );
     });
 }
 

@@ -311,7 +311,10 @@ const severityActions = <T extends string>(values: readonly [T, ...T[]], high: T
   z
     .strictObject({
       high: z.enum(values).default(high).describe(`What a high-severity finding in ${what} does. Default: ${high}.`),
-      medium: z.enum(values).default(medium).describe(`What a medium-severity finding in ${what} does. Default: ${medium}.`),
+      medium: z
+        .enum(values)
+        .default(medium)
+        .describe(`What a medium-severity finding in ${what} does. Default: ${medium}.`),
       low: z.enum(values).default(low).describe(`What a low-severity finding in ${what} does. Default: ${low}.`),
     })
     .default({ high, medium, low });

@@ -326,7 +326,9 @@ export class Gateway {
         name: tool.name.slice(0, 2048),
         state: 'approved',
         hash: definitionHash(tool),
-        ...(verdict?.pinnedHash === null || verdict?.pinnedHash === undefined ? {} : { pinned_hash: verdict.pinnedHash }),
+        ...(verdict?.pinnedHash === null || verdict?.pinnedHash === undefined
+          ? {}
+          : { pinned_hash: verdict.pinnedHash }),
         findings: findingRecords(verdict?.findings ?? []),
       });
     }

@@ -593,8 +593,9 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/gateway/gateway.ts',
-        find: '    if (!plan.ok)\n      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: \'plan\' };',
-        replace: '    if (!plan.ok && Math.random() > 2)\n      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: \'plan\' };',
+        find: "    if (!plan.ok)\n      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: 'plan' };",
+        replace:
+          "    if (!plan.ok && Math.random() > 2)\n      return { allow: false, policyIds: [plan.grant], reason: `${NOT_CHECKABLE}: ${plan.reason}`, hiddenBy: 'plan' };",
       },
     ],
     tests: { files: ['test/gateway/conditions.test.ts'], names: 'GW-12 a tool added at runtime' },
@@ -632,7 +633,10 @@ export const MUTATIONS = [
         replace: '',
       },
     ],
-    tests: { files: ['test/gateway/pinning.test.ts'], names: 'SCAN-05 a pinned tool whose description changes mid-session' },
+    tests: {
+      files: ['test/gateway/pinning.test.ts'],
+      names: 'SCAN-05 a pinned tool whose description changes mid-session',
+    },
   },
   {
     id: 'quarantine-off',
