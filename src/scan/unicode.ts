@@ -165,7 +165,11 @@ export function scanScripts(text: string): RawFinding[] {
     for (const ch of word) {
       if (/[a-zA-Z]/.test(ch)) latin++;
       else if (LOOKALIKE_SCRIPT.test(ch)) lookalike++;
-      const script = /[a-zA-Z\u00c0-\u024f]/.test(ch) ? 'Latin' : scriptOf(ch);
+    }
+    // A mixed word is a Latin word in disguise (homoglyph), not text in another language.
+    const disguised = latin > 0 && lookalike > 0;
+    for (const ch of word) {
+      const script = disguised || /[a-zA-Z\u00c0-\u024f]/.test(ch) ? 'Latin' : scriptOf(ch);
       if (script === 'Latin') counts.latin++;
       else if (script !== null) {
         const entry = counts.other.get(script);
@@ -173,7 +177,7 @@ export function scanScripts(text: string): RawFinding[] {
         else entry.count++;
       }
     }
-    if (mixed === null && latin > 0 && lookalike > 0) mixed = word;
+    if (mixed === null && disguised) mixed = word;
     if (pureLookalike === null && PURE_LOOKALIKE.test(word)) pureLookalike = word;
   }
   let otherTotal = 0;

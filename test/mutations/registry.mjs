@@ -861,6 +861,166 @@ export const MUTATIONS = [
       names: 'SBX-07 refuses a root reached through a symlink',
     },
   },
+  // ------------------------------------------------------------------ scanners (SCAN)
+  {
+    id: 'scan-rule-instruction-override-off',
+    threats: ['SCAN-01', 'SCAN-02', 'SCAN-03'],
+    why: 'definitions that tell the model to ignore its instructions (in any field, split by invisible characters) pass as clean',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '  for (const rule of PHRASE_RULES) apply(rule);',
+        replace: "  for (const rule of PHRASE_RULES) if (rule.id !== 'instruction-override') apply(rule);",
+      },
+    ],
+    tests: {
+      files: ['test/scan/scan.test.ts'],
+      names: 'SCAN-01 hidden instructions|SCAN-02 the same|SCAN-03 invisible',
+    },
+  },
+  {
+    id: 'scan-rule-instruction-block-off',
+    threats: ['SCAN-01'],
+    why: '<IMPORTANT>-style blocks of orders for the model pass as clean',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '  for (const rule of PHRASE_RULES) apply(rule);',
+        replace: "  for (const rule of PHRASE_RULES) if (rule.id !== 'instruction-block') apply(rule);",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-01 hidden instructions' },
+  },
+  {
+    id: 'scan-rule-secrecy-off',
+    threats: ['SCAN-01', 'SCAN-02'],
+    why: 'a description that tells the model to hide what it does from the user passes',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '  for (const rule of PHRASE_RULES) apply(rule);',
+        replace: "  for (const rule of PHRASE_RULES) if (rule.id !== 'secrecy') apply(rule);",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-01 hidden instructions|SCAN-02 the same' },
+  },
+  {
+    id: 'scan-rule-sensitive-path-off',
+    threats: ['SCAN-01'],
+    why: 'a tool that asks for ~/.ssh keys, .env or mcp.json passes',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '  for (const rule of PHRASE_RULES) apply(rule);',
+        replace: "  for (const rule of PHRASE_RULES) if (rule.id !== 'sensitive-path') apply(rule);",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-01 hidden instructions' },
+  },
+  {
+    id: 'scan-rule-exfiltration-off',
+    threats: ['SCAN-01', 'SCAN-02'],
+    why: 'a definition that sends data to an outside URL or mail address passes',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '  for (const rule of PHRASE_RULES) apply(rule);',
+        replace: "  for (const rule of PHRASE_RULES) if (rule.id !== 'exfiltration') apply(rule);",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-01 hidden instructions|SCAN-02 the same' },
+  },
+  {
+    id: 'scan-rule-shadowing-off',
+    threats: ['SCAN-04'],
+    why: "a tool that tells the model how to use another server's tools passes",
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '  for (const rule of PHRASE_RULES) apply(rule);',
+        replace: "  for (const rule of PHRASE_RULES) if (rule.id !== 'tool-shadowing') apply(rule);",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-04' },
+  },
+  {
+    id: 'scan-schema-not-walked',
+    threats: ['SCAN-02'],
+    why: "only a definition's top-level fields are scanned: instructions in parameter descriptions, enums, defaults and outputSchema pass",
+    edits: [
+      {
+        file: 'src/scan/walk.ts',
+        find: '      visit(child, childPath, childKey, key, depth + 1);',
+        replace: '      if (depth === 0) visit(child, childPath, childKey, key, depth + 1);',
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-02 the same' },
+  },
+  {
+    id: 'scan-no-folding',
+    threats: ['SCAN-03'],
+    why: 'zero-width characters and look-alike letters split the words the rules look for',
+    edits: [
+      {
+        file: 'src/scan/text.ts',
+        find: "  let folded = text.replace(INVISIBLE_GLOBAL, '').normalize('NFKC');",
+        replace: '  let folded = text;',
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-03 invisible' },
+  },
+  {
+    id: 'scan-tag-text-not-rescanned',
+    threats: ['SCAN-03'],
+    why: 'instructions spelled in invisible Unicode tag characters are not read',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: "      if (raw.rule === 'unicode-tags') {",
+        replace: "      if (raw.rule === 'unicode-tags-off') {",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-03 invisible' },
+  },
+  {
+    id: 'scan-no-decoding',
+    threats: ['SCAN-03'],
+    why: 'instructions in base64 or hex blobs pass',
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: '    for (const blob of findEncodedText(text)) {',
+        replace: "    for (const blob of findEncodedText('')) {",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-03 invisible' },
+  },
+  {
+    id: 'scan-output-rules-off',
+    threats: ['SCAN-07'],
+    why: "orders about the model's reply, injected code and hijacked tasks in tool results pass",
+    edits: [
+      {
+        file: 'src/scan/scanner.ts',
+        find: "  if (kind === 'output') {",
+        replace: "  if (kind !== 'output') {",
+      },
+    ],
+    tests: { files: ['test/scan/scan.test.ts'], names: 'SCAN-07' },
+  },
+  {
+    id: 'scan-json-text-not-walked',
+    threats: ['SCAN-07'],
+    why: 'a tool result whose text is JSON is scanned as one string, its fields not located (paths lost)',
+    edits: [
+      {
+        file: 'src/scan/walk.ts',
+        find: '      const parsed = jsonDepth < 2 ? parseJsonText(node) : undefined;',
+        replace: '      const parsed = undefined;',
+      },
+    ],
+    tests: { files: ['src/scan/scanner.test.ts'], names: 'SCAN-07 JSON text' },
+  },
   // ------------------------------------------------------------------------ provenance (SCAN-06)
   {
     id: 'store-files-unchecked',
