@@ -48,6 +48,13 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     explanation: 'Tells the model to ignore or replace the instructions it was given: a prompt-injection attempt.',
     patterns: [
       re(
+        String.raw`\b(?:ignore|disregard|forget|abandon|drop|skip)\s+(?:the\s+|your\s+)?(?:user's|users'|human's|original|initial|current|assigned|actual)\s+(?:request|task|question|query|instructions?|prompt|goal|job|assignment)`,
+      ),
+      re(
+        String.raw`\b(?:ignore|disregard|forget|abandon|drop)\s+your\s+(?:task|job|goal|mission|request|assignment|objective|instructions|orders|programming|guidelines)\b`,
+      ),
+      re(String.raw`\b(?:new|updated|revised|additional|overriding)\s+(?:system\s+)?instructions?\b${gap(30)}:`),
+      re(
         String.raw`\b(?:ignore|disregard|forget|override|bypass|abandon|discard|drop)\s+(?:(?:all|any|the|your|my|these|those|of|every|everything)\s+){0,3}(?:previous|prior|above|earlier|preceding|former|original|initial|existing|system|old|other)\s+(?:instructions?|prompts?|directions?|directives?|rules|guidelines|context|commands?|messages?|tasks?|guidance|constraints|orders|policies|text)`,
       ),
       re(
@@ -92,6 +99,31 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     explanation:
       'Addresses the model directly with orders, or claims to speak for the user, developer or system: an instruction hidden in data.',
     patterns: [
+      re(
+        String.raw`\b(?:to|for|attention)\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|language\s+model|gpt|claude|assistant|agent|bot|chatbot)s?(?:\s+(?:assistants?|agents?|models?|systems?|bots?))?\s+(?:reading|summari[sz]ing|processing|parsing|analy[sz]ing|seeing|viewing|handling|browsing|crawling)\b`,
+      ),
+      re(
+        String.raw`\b(?:ai|llm|gpt|claude)\s+(?:agents?|assistants?|models?|systems?|bots?)\s+(?:reading|processing|summari[sz]ing|parsing|analy[sz]ing|seeing)\s+(?:this|these|the)\b`,
+      ),
+      re(
+        String.raw`\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|large\s+language\s+model|language\s+model|assistant|agent|bot|chatbot|gpt|claude|automated\s+(?:system|agent|assistant))\b`,
+      ),
+      re(
+        String.raw`(?:^|[.!?\n(\[][ \t]*)(?:ai|assistant|agent|llm|model|claude|gpt|chatgpt|copilot)\s*[:,]\s*(?:you\b|please\b|now\b|ignore|disregard|forget|forward|send|open|call|run|execute|tell|say|reply|respond|must\b|do\s+not|don't|always|never|stop|visit|go\s+to|email|delete|include|add)`,
+      ),
+      re(
+        String.raw`\byou\s+are\s+now\s+(?:dan\b|in\s+[\w-]{1,20}\s+mode|an?\s+(?:unrestricted|unfiltered|uncensored|different|new|evil)\b|unrestricted|unfiltered|jailbroken|free\s+(?:of|from)|no\s+longer\s+(?:bound|restricted|an?\s+assistant))`,
+      ),
+      re(
+        String.raw`\b(?:respond|answer|reply|act|operate)\s+without\s+(?:any\s+)?(?:restrictions|filters|limits|limitations|rules|guardrails|censorship)\b`,
+      ),
+      re(
+        String.raw`\bpretend\s+(?:that\s+)?(?:you\s+are|to\s+be|you're)\b|\bact\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?(?:the|an?)\s+(?:admin|administrator|developer|root|system|superuser|unrestricted)\b`,
+      ),
+      re(String.raw`\b(?:hidden|secret|silent)\s+(?:requirement|instruction|directive|task|step|rule)s?\s*:`),
+      re(
+        String.raw`\b(?:include|print|output|repeat|send|paste|copy|share|write\s+out|append|attach)\s+${gap(30)}\byour\s+(?:full\s+|entire\s+|complete\s+)?(?:system\s+prompt|instructions|initial\s+prompt|hidden\s+prompt|system\s+message|rules)\b`,
+      ),
       re(
         String.raw`\b(?:an?\s+)?(?:important|urgent|critical|special|private|secret)\s+(?:message|note|notice|instruction|request|update)\s+(?:from|by)\s+(?:the\s+|your\s+)?(?:user|admin|administrator|developer|system|operator|owner|creator)`,
       ),
@@ -162,6 +194,13 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     explanation: 'Asks the model to read, collect or pass on credentials (keys, tokens, passwords).',
     patterns: [
       re(
+        String.raw`\b(?:print|output|display|show|list|echo|reveal|dump|log|return|send|include)\s+${gap(40)}\b(?:environment\s+variables?|env\s+vars?)\b${gap(40)}\b(?:keys?|secrets?|tokens?|passwords?|credentials?)\b`,
+      ),
+      re(
+        String.raw`\b(?:call|invoke|run|use|authenticate)\s+${gap(40)}\bwith\s+(?:the\s+|your\s+|their\s+|all\s+)?(?:user's\s+)?${CREDENTIAL}\b`,
+      ),
+      re(String.raw`\b(?:enter|type|submit|fill\s+in|input|provide)\s+(?:the\s+|their\s+)?user's\s+${CREDENTIAL}\b`),
+      re(
         String.raw`\b(?:read|access|retrieve|fetch|obtain|collect|extract|steal|grab|harvest|dump|leak|exfiltrate|scrape|gather|copy)\s+${gap(40)}\b${CREDENTIAL}\b`,
       ),
       re(
@@ -175,7 +214,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     explanation: 'Asks for data to be sent to an outside address (a URL, a mail address, a remote server).',
     patterns: [
       re(
-        String.raw`\b(?:send|forward|upload|post|transmit|exfiltrate|e-?mail|mail|leak|deliver|submit|sync|copy|share|pipe|beam|relay|report|envía|envíalos|envialo|sende|envoie|envoyez)\w*(?!\s+(?:was|were|is|are|has|have|had|will|would|address|addresses|from)\b)\s+${gap(60)}\b(?:to|at|a|an|à)\s+(?:https?:\/\/|ftp:\/\/|www\.|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}|\d{1,3}(?:\.\d{1,3}){3}|(?:an?\s+|the\s+|this\s+|that\s+|our\s+|my\s+)?(?:external|remote|third[- ]party|attacker|following|outside|backup|collection|logging)\s+(?:url|server|endpoint|address|email|webhook|domain|host|ip|site|inbox|api))`,
+        String.raw`\b(?:send|forward|upload|post|transmit|exfiltrate|e-?mail|mail|leak|deliver|submit|sync|copy|share|pipe|beam|relay|report|append|write|log|save|store|dump|paste|envía|envíalos|envialo|sende|envoie|envoyez)\w*(?!\s+(?:was|were|is|are|has|have|had|will|would|address|addresses|from)\b)\s+${gap(60)}\b(?:to|at|a|an|à)\s+(?:https?:\/\/|ftp:\/\/|www\.|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}|\d{1,3}(?:\.\d{1,3}){3}|\+\d[\d -]{6,16}\d|(?:an?\s+|the\s+|this\s+|that\s+|our\s+|my\s+)?(?:external|remote|third[- ]party|attacker|following|outside|backup|collection|logging)\s+(?:url|server|endpoint|address|email|webhook|domain|host|ip|site|inbox|api))`,
       ),
       re(
         String.raw`\b(?:include|append|attach|embed|encode|add|put)\s+${gap(60)}\b(?:in|into|to|as)\s+(?:the\s+|a\s+)?(?:url|query\s+string|query\s+parameter|link|image\s+(?:url|link|source)|markdown\s+image|webhook)\b`,
@@ -196,7 +235,17 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
         String.raw`\b(?:this|the|that)\s+(?:tool|function|service|server|endpoint|method)\s+(?:is|has\s+been|was)\s+(?:now\s+)?(?:no\s+longer\s+(?:available|supported|working|in\s+service|active)|(?:temporarily\s+|permanently\s+)?(?:unavailable|disabled|discontinued|retired|removed|moved|migrated|out\s+of\s+service|broken|offline|suspended))`,
       ),
       re(
-        String.raw`\b(?:error|failure|failed|exception|unauthori[sz]ed|session\s+expired)\b${gap(60)}\b(?:you\s+must|you\s+need\s+to|in\s+order\s+to\s+continue|to\s+continue\s*,?)\s+(?:first\s+|now\s+)?(?:call|use|invoke|run|execute|switch\s+to|send|provide|read)\b`,
+        String.raw`\b(?:error|failure|failed|exception|unauthori[sz]ed|expired)\b[^\n]{0,60}\b(?:(?:you|the\s+(?:assistant|model|agent|ai))\s+(?:must|needs?\s+to|has\s+to|should)|in\s+order\s+to\s+continue|to\s+continue\s*,?(?:\s+(?:you|the\s+(?:assistant|model|agent|ai))\s+(?:must|needs?\s+to|has\s+to|should))?)\s+(?:first\s+|now\s+)?(?:call|use|invoke|run|execute|switch\s+to|send|provide|read)\b`,
+      ),
+    ],
+  },
+  {
+    id: 'remote-code',
+    severity: { definition: 'high', output: 'medium' },
+    explanation: 'Asks for a script from the network to be piped into a shell: code the user never sees runs.',
+    patterns: [
+      re(
+        String.raw`\b(?:curl|wget|iwr|invoke-webrequest)\b[^\n|]{0,200}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\b(?:curl|wget)\b[^\n|]{0,200}\|\s*(?:sudo\s+)?(?:python3?|perl|ruby|node)\b|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)`,
       ),
     ],
   },
@@ -215,7 +264,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       ),
       re(String.raw`(?:^|\n)[ \t]*#{1,6}\s*(?:system|assistant|developer)\s*:`),
       re(
-        String.raw`(?:^|\n)[ \t]*(?:system|developer)\s*(?:message|prompt)?\s*:\s*(?:you|ignore|from\s+now|new|override|the\s+assistant)`,
+        String.raw`(?:^|\n)[ \t]*(?:system|developer|admin|administrator)[ \t]*(?:message|prompt|note|notice)?[ \t]*:[ \t]*(?:you\b|ignore|from\s+now|new\b|override|the\s+assistant|the\s+user\s+(?:has|is|wants|asked)|assistant\b|your\b)`,
       ),
       re(
         String.raw`<\s*\/?\s*(?:system|developer|assistant)(?:[ _-]?(?:mode|message|prompt|override))?\s*>|<\\\s*system[ _-]?mode\s*>`,
@@ -234,6 +283,12 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     explanation:
       'Tells the model how or when to use another tool, or to change what another tool returns: a definition that shadows other tools.',
     patterns: [
+      re(
+        String.raw`\bthe\s+[\x60'"]?[a-z][\w.-]{0,40}[\x60'"]?\s+(?:[\w.-]{1,40}\s+)?(?:tool|function)\s+(?:must|should|needs\s+to|has\s+to|will\s+now|is\s+required\s+to|shall)\b`,
+      ),
+      re(
+        String.raw`\bwhen\s+this\s+(?:tool|server|function)\s+is\s+(?:available|present|installed|loaded|enabled|connected)\b`,
+      ),
       re(
         String.raw`\b(?:before|after|when(?:ever)?|instead\s+of|prior\s+to|rather\s+than)\s+(?:using|calling|executing|running|invoking|you\s+(?:use|call|run|invoke))\s+(?:the\s+|any\s+|another\s+|other\s+)?(?!this\b|it\b|these\b)[\x60'"]?[a-z][\w.-]{0,60}[\x60'"]?\s+(?:tool|function|operation|command|server|api)\b`,
       ),
@@ -263,7 +318,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       "Praises the tool or tells the model to always pick it: wording meant to win the model's tool choice, not to describe the tool.",
     patterns: [
       re(
-        String.raw`\b(?:the\s+)?(?:best|greatest|finest|ultimate|number\s+one|#1|most\s+(?:powerful|reliable|accurate|trusted|advanced|capable|efficient|secure|popular|trustworthy))\s+(?:[\w-]{1,40}\s+){0,2}(?:tool|server|function|option|choice|solution|service|api|method|plugin)s?\b`,
+        String.raw`\b(?:the\s+)?(?:best|greatest|finest|ultimate|number\s+one|#1|most\s+(?:powerful|reliable|accurate|trusted|advanced|capable|efficient|secure|popular|trustworthy))\s+(?:[\w-]{1,40}\s+){0,2}(?:tool|server|function|option|choice|solution|service|api|method|plugin|way)s?\b`,
       ),
       re(
         String.raw`\b(?:best|greatest|fastest|most\s+\w+|number\s+one|#1|top)\b${gap(40)}\bin\s+the\s+(?:world|universe|market|industry)\b`,
@@ -281,7 +336,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
         String.raw`\b(?:do\s+not|don't|never)\s+(?:use|call|choose|trust)\s+(?:any\s+)?(?:other|another|alternative)\s+(?:tools?|servers?|functions?)`,
       ),
       re(String.raw`\b(?:better|superior)\s+(?:than|to)\s+(?:any|all|other|the\s+other)\b`),
-      re(String.raw`\bprefer(?:red)?\s+(?:this\s+(?:tool|function)\s+)?over\s+(?:all\s+|any\s+)?(?:other|any)\b`),
+      re(String.raw`\bprefer(?:red)?\s+(?:this\s+(?:tool|function)\s+|it\s+)?over\s+(?:all\s+|any\s+)?(?:other|any)\b`),
       re(
         String.raw`\bno\s+matter\s+(?:how\s+many|what|which)\s+(?:arguments|parameters|inputs|tools?|the\s+(?:request|task|input))\b`,
       ),
@@ -312,6 +367,21 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       ),
     ],
     roles: ['parameter'],
+  },
+  {
+    id: 'out-of-scope-parameter',
+    severity: { definition: 'medium' },
+    explanation:
+      'Asks the model to pass along context a tool has no need of (the conversation, its prompt, the tool list, its model name), a way to exfiltrate it.',
+    patterns: [
+      re(
+        String.raw`\b(?:include|pass|send|provide|attach|add|put|insert|append|copy|paste|fill|supply|give)\s+${gap(40)}\b(?:conversation|chat\s+history|message\s+history|system\s+prompt|previous\s+messages|prior\s+messages|earlier\s+messages|list\s+of\s+(?:available\s+|other\s+)?tools|tool\s+list|model\s+name)\b`,
+      ),
+      re(
+        String.raw`\b(?:the\s+)?(?:user's|entire|full|whole)\s+(?:conversation|chat)\s+(?:so\s+far|history|until\s+now|up\s+to\s+now)\b`,
+      ),
+    ],
+    roles: ['text'],
   },
 ];
 
