@@ -26,6 +26,7 @@ import { checkGrantsAgainstServers, registerGatewayCommands } from './gateway-co
 import { registerClientCommands } from './client-commands.js';
 import { registerHomeCommands } from './home-commands.js';
 import { registerScanCommands } from './scan-commands.js';
+import { registerScanServerCommands } from './scan-servers-command.js';
 import { registerCatalogCommands } from './catalog-commands.js';
 import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { registerLogsCommand } from './logs-command.js';
@@ -269,6 +270,8 @@ export function buildProgram(): Command {
   registerClientCommands(program, { stateDirOf: resolveStateDir });
   registerHomeCommands(program, { stateDirOf: resolveStateDir });
   registerScanCommands(program);
+  const scan = program.commands.find((c) => c.name() === 'scan');
+  if (scan !== undefined) registerScanServerCommands(scan, { assetsDir: ASSETS_DIR, stateDirOf: resolveStateDir });
   registerCatalogCommands(program, { stateDirOf: resolveStateDir });
   // Last: it reaches every command registered above.
   acceptGlobalOptionsAnywhere(program);

@@ -47,7 +47,7 @@ import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
 import { OVERSIZED_RESULT_CODE } from './line-transport.js';
 import type { ArgumentRedactor } from './redact.js';
 import { ServerRequestRelay, type AgentPeer } from './relay.js';
-import { DefinitionScreen, type Verdict } from './definitions.js';
+import { DefinitionScreen, type ServerDefinitions, type Verdict } from './definitions.js';
 import { definitionHash, type PinStore } from './pins.js';
 import { DEFAULT_SCAN_POLICY, findingRecords, type GatewayScanner, type ScanPolicy } from './scanning.js';
 import { screenAnswer, withheldText } from './screen-output.js';
@@ -298,6 +298,20 @@ export class Gateway {
         out.push({ server: upstream.name, tool, verdict: verdict ?? null });
       }
     return out;
+  }
+
+  /** What each started server offers, as it sent it (for `warden scan`). */
+  offers(): { readonly server: string; readonly definitions: ServerDefinitions }[] {
+    return [...this.#upstreams.values()].map((u) => ({
+      server: u.name,
+      definitions: {
+        tools: u.tools,
+        prompts: u.prompts,
+        resources: u.resources,
+        resourceTemplates: u.resourceTemplates,
+        instructions: u.instructions,
+      },
+    }));
   }
 
   /** The names of a server's pinned tools. */
