@@ -74,6 +74,8 @@ export function scanResponseManipulation(folded: string): RawFinding | null {
  * is the raw folded line (the caller escapes it).
  */
 export function scanTaskHijack(folded: string): RawFinding | null {
+  // Documentation (markdown headings, code fences) is made of imperative lines: not a signal there.
+  if (/(?:^|\n)(?:#{1,6} |```)/.test(folded)) return null;
   let lines = 0;
   for (const rawLine of folded.split('\n')) {
     if (++lines > 5000) break;

@@ -183,7 +183,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
   },
   {
     id: 'sensitive-path',
-    severity: { definition: 'high', output: 'medium' },
+    severity: { definition: 'high', output: 'low' },
     explanation:
       'Names a credential store or secret file (SSH keys, .env, cloud or MCP client configs); a tool description has no reason to point the model at it.',
     patterns: [re(SENSITIVE_PATH)],
@@ -204,7 +204,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
         String.raw`\b(?:read|access|retrieve|fetch|obtain|collect|extract|steal|grab|harvest|dump|leak|exfiltrate|scrape|gather|copy)\s+${gap(40)}\b${CREDENTIAL}\b`,
       ),
       re(
-        String.raw`\b(?:include|append|attach|embed|insert|put|add|paste|send|forward|upload|email|post|transmit)\s+${gap(30)}\b${CREDENTIAL}\b${gap(30)}\b(?:in|into|to|with|as)\s+(?:your|the|a|this|every)\b`,
+        String.raw`\b(?:include|append|attach|embed|insert|put|add|paste|send|forward|upload|email|post|transmit)\s+${gap(30)}\b${CREDENTIAL}\b${gap(30)}\b(?:in|into|to|with|as)\s+(?:your|the|a|this|every|each)\s+(?:next\s+|final\s+)?(?:response|reply|answer|message|output|summary|notes?|parameter|argument|field|url|link|query\s+string|call|tool\s+call|report|comment|log)s?\b`,
       ),
     ],
   },
@@ -214,12 +214,14 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
     explanation: 'Asks for data to be sent to an outside address (a URL, a mail address, a remote server).',
     patterns: [
       re(
-        String.raw`\b(?:send|forward|upload|post|transmit|exfiltrate|e-?mail|mail|leak|deliver|submit|sync|copy|share|pipe|beam|relay|report|append|write|log|save|store|dump|paste|envía|envíalos|envialo|sende|envoie|envoyez)\w*(?!\s+(?:was|were|is|are|has|have|had|will|would|address|addresses|from)\b)\s+${gap(60)}\b(?:to|at|a|an|à)\s+(?:https?:\/\/|ftp:\/\/|www\.|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}|\d{1,3}(?:\.\d{1,3}){3}|\+\d[\d -]{6,16}\d|(?:an?\s+|the\s+|this\s+|that\s+|our\s+|my\s+)?(?:external|remote|third[- ]party|attacker|following|outside|backup|collection|logging)\s+(?:url|server|endpoint|address|email|webhook|domain|host|ip|site|inbox|api))`,
+        String.raw`\b(?:send|forward|upload|post|transmit|exfiltrate|e-?mail|mail|leak|deliver|submit|sync|copy|share|pipe|beam|relay|append|write|log|save|store|dump|paste|envía|envíalos|envialo|sende|envoie|envoyez)\w*(?!\s+(?:was|were|is|are|has|have|had|will|would|address|addresses|from)\b)\s+${gap(60)}\b(?:to|at|a|an|à)\s+(?:https?:\/\/|ftp:\/\/|www\.|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}|\d{1,3}(?:\.\d{1,3}){3}|\+\d[\d -]{6,16}\d|(?:an?\s+|the\s+|this\s+|that\s+|our\s+|my\s+)?(?:external|remote|third[- ]party|attacker|following|outside|backup|collection|logging)\s+(?:url|server|endpoint|address|email|webhook|domain|host|ip|site|inbox|api))`,
       ),
       re(
         String.raw`\b(?:include|append|attach|embed|encode|add|put)\s+${gap(60)}\b(?:in|into|to|as)\s+(?:the\s+|a\s+)?(?:url|query\s+string|query\s+parameter|link|image\s+(?:url|link|source)|markdown\s+image|webhook)\b`,
       ),
-      re(String.raw`!\[[^\]\n]{0,80}\]\(\s*https?:\/\/[^)\s]{0,200}[?&][\w-]{1,40}=(?:\{|\$|%7b|<)`),
+      re(
+        String.raw`!\[[^\]\n]{0,80}\]\(\s*https?:\/\/[^)\s]{0,200}[?&][\w-]{1,40}=(?:\{\{?\s*[a-z_]|\$\{|%7b|<[a-z_]{1,40}>)`,
+      ),
       re(
         String.raw`\b(?:curl|wget)\b[^\n]{0,80}(?:\s-d\b|\s--data|\s-f\b|\s--form|\s--upload-file|\s-t\b|\s--post-(?:data|file))`,
       ),
@@ -260,7 +262,7 @@ export const PHRASE_RULES: readonly PhraseRule[] = [
       ),
       re(String.raw`\[\/?inst\]|<<\/?sys>>`),
       re(
-        String.raw`(?:^|\n)[ \t]*#{1,6}\s*(?:system|assistant|developer)(?:\s+(?:message|prompt|instructions?|override))?\s*:?\s*(?:\n|$)`,
+        String.raw`(?:^|\n)[ \t]*#{1,6}[ \t]*(?:system|assistant|developer)(?:[ \t]+(?:message|prompt|instructions?|override))?[ \t]*:[ \t]*(?:\n|$)`,
       ),
       re(String.raw`(?:^|\n)[ \t]*#{1,6}\s*(?:system|assistant|developer)\s*:`),
       re(
@@ -435,6 +437,9 @@ export const OUTPUT_RULES: readonly PhraseRule[] = [
     explanation:
       'Third-party content dictates what the model should answer (hypotheticals, persuasion, "state that …"): an attempt to steer the answer.',
     patterns: [
+      re(
+        String.raw`\b(?:concatenate|combine|join|put\s+together|assemble)\b${gap(50)}\b(?:strings?|parts?|pieces|fragments|variables|segments|halves)\b${gap(50)}\b(?:follow|execute|obey|answer|say|state|print|output|respond|run|carry\s+out|do\s+what)\b`,
+      ),
       re(
         String.raw`\blet(?:'s|\s+us)\s+(?:just\s+)?(?:say|state|assume|pretend|imagine|admit|consider|suppose|claim|agree|declare|answer)\b`,
       ),

@@ -43,15 +43,20 @@ function snakeName(name: string): string {
     .toLowerCase();
 }
 
-/** The parameter names a Python-style docstring documents under `Args:` / `Parameters:`. */
+/**
+ * The parameter names a Python-style docstring documents under `Args:` / `Parameters:`: the
+ * `name:` lines at the indentation of the first one (deeper lines continue a description).
+ */
 function documentedParameters(description: string): string[] {
   const names: string[] = [];
   let inArgs = false;
+  let indent = -1;
   let lines = 0;
   for (const line of description.split('\n')) {
     if (++lines > 400) break;
     if (/^\s*(?:args|arguments|parameters|params)\s*:\s*$/i.test(line)) {
       inArgs = true;
+      indent = -1;
       continue;
     }
     if (!inArgs) continue;
@@ -59,8 +64,17 @@ function documentedParameters(description: string): string[] {
       if (names.length > 0) inArgs = false;
       continue;
     }
+    const depth = /^\s*/.exec(line)?.[0].length ?? 0;
+    if (indent >= 0 && depth > indent) continue;
+    if (indent >= 0 && depth < indent) {
+      inArgs = false;
+      continue;
+    }
     const match = /^\s+\**([A-Za-z_][\w]*)\s*(?:\([^)\n]{0,40}\))?\s*:/.exec(line);
-    if (match?.[1] !== undefined) names.push(match[1]);
+    if (match?.[1] !== undefined) {
+      names.push(match[1]);
+      indent = depth;
+    }
   }
   return names;
 }

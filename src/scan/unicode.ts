@@ -115,6 +115,9 @@ export function scanCharacters(text: string, kind: TextKind): RawFinding[] {
   return findings;
 }
 
+/** Letters of other scripts that pass for a Latin letter (а, е, о, р, с, ο, ν, …); not μ or π. */
+const LOOKALIKE_LETTER = /[аеорсухіјѕԁһӏԛԝүвкмнтёїαβεηικνορτυχАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧ]/u;
+
 /** Letters of a look-alike script that pass for Latin letters on their own (а, е, о, р, с, …). */
 const PURE_LOOKALIKE = /^[аеорсухіјѕԁһӏԛԝүαοινκρτυχ]{3,}$/u;
 
@@ -164,7 +167,7 @@ export function scanScripts(text: string): RawFinding[] {
     let lookalike = 0;
     for (const ch of word) {
       if (/[a-zA-Z]/.test(ch)) latin++;
-      else if (LOOKALIKE_SCRIPT.test(ch)) lookalike++;
+      else if (LOOKALIKE_LETTER.test(ch)) lookalike++;
     }
     // A mixed word is a Latin word in disguise (homoglyph), not text in another language.
     const disguised = latin > 0 && lookalike > 0;
