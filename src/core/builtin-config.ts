@@ -23,6 +23,7 @@ export const BUILTIN_DEFAULT_PROFILE: Profile = deepFreeze({
     relay: {},
     required: [],
     scan: structuredClone(DEFAULT_MCP_SCAN),
+    names: 'prefixed',
   },
 });
 

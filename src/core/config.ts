@@ -393,6 +393,12 @@ export const mcpSchema = z
         'Granted servers the gateway cannot do without: if one does not start, the gateway (and warden run) does not start either. Any other server that does not start is left out, its tools absent, with a warning and an mcp.server failed event.',
       ),
     scan: scanSchema.default(structuredClone(DEFAULT_MCP_SCAN)),
+    names: z
+      .enum(['prefixed', 'upstream'])
+      .default('prefixed')
+      .describe(
+        "How the agent sees tool and prompt names: 'prefixed' (default) as server__tool, 'upstream' as each server names them. With 'upstream' the gateway refuses to start (GATEWAY_START_FAILED, naming the servers and the name) when two granted servers offer one name. Grants, policies and the audit log always use the server and its own name.",
+      ),
   })
   .describe('MCP tools, prompts and resources this profile grants through the gateway.');
 
@@ -528,6 +534,7 @@ export const profileSchema = z
       relay: {},
       required: [],
       scan: structuredClone(DEFAULT_MCP_SCAN),
+      names: 'prefixed',
     }),
   })
   .describe('A named set of permissions for one kind of task.');

@@ -32,6 +32,19 @@ describe('catalog', () => {
     expect(catalog.rejected.map((r) => r.name)).toEqual(['has space', 'dot.name', 'x'.repeat(60)]);
   });
 
+  it('names: upstream exposes the upstream names unchanged, with server and upstream name kept for policy', () => {
+    const catalog = buildCatalog([offer('files', ['read']), offer('web', ['fetch'])], 'upstream');
+    expect([...catalog.tools.keys()]).toEqual(['read', 'fetch']);
+    expect(catalog.tools.get('fetch')).toMatchObject({ server: 'web', upstreamName: 'fetch' });
+    expect(catalog.collisions).toEqual([]);
+  });
+
+  it('GW-03 names: upstream — one name offered by two servers is a collision naming both servers and the name', () => {
+    const catalog = buildCatalog([offer('files', ['read']), offer('web', ['Read'])], 'upstream');
+    expect(catalog.collisions).toEqual(["tool 'Read' is offered by servers files and web"]);
+    expect([...catalog.tools.keys()]).toEqual(['read']);
+  });
+
   it('a resource URI offered by two servers belongs to neither', () => {
     const both = { uri: 'file:///a', name: 'a' };
     const catalog = buildCatalog([

@@ -1,13 +1,19 @@
 /**
  * The aggregated catalogue the agent sees: every upstream's tools and prompts under
- * collision-free names `server__name` matching ^[a-zA-Z0-9_-]{1,64}$ (GW-03), and resources by
- * URI with the server that owns each. Names that cannot be exposed safely are rejected with a
- * reason, never silently rewritten into something that could collide.
+ * collision-free names matching ^[a-zA-Z0-9_-]{1,64}$ (GW-03) — `server__name` by default, or
+ * the upstream's own name (profiles.<name>.mcp.names: upstream), where two servers offering one
+ * name is a collision — and resources by URI with the server that owns each. Names that cannot
+ * be exposed safely are rejected with a reason, never silently rewritten into something that
+ * could collide.
  */
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 
 export const EXPOSED_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 export const NAME_SEPARATOR = '__';
+
+/** How exposed names are made (profiles.<name>.mcp.names). */
+export const NAMING_MODES = ['prefixed', 'upstream'] as const;
+export type Naming = (typeof NAMING_MODES)[number];
 
 export interface CatalogEntry<T> {
   readonly exposed: string;
@@ -42,26 +48,30 @@ export interface Catalog {
 }
 
 /** The name the agent sees for `name` of `server`. */
-export function exposedName(server: string, name: string): string {
-  return `${server}${NAME_SEPARATOR}${name}`;
+export function exposedName(server: string, name: string, naming: Naming = 'prefixed'): string {
+  return naming === 'upstream' ? name : `${server}${NAME_SEPARATOR}${name}`;
 }
 
 function expose<T extends { name: string }>(
   offers: readonly { server: string; items: readonly T[] }[],
   kind: string,
+  naming: Naming,
   rejected: Rejected[],
   collisions: string[],
 ): Map<string, CatalogEntry<T>> {
   const byExposed = new Map<string, CatalogEntry<T>>();
-  const byFolded = new Map<string, string>();
+  const byFolded = new Map<string, CatalogEntry<T>>();
   for (const { server, items } of offers) {
     for (const item of items) {
-      const exposed = exposedName(server, item.name);
+      const exposed = exposedName(server, item.name, naming);
       if (!EXPOSED_NAME.test(exposed)) {
         rejected.push({
           server,
           name: item.name.slice(0, 80),
-          reason: `${kind} name does not fit ^[a-zA-Z0-9_-]{1,64}$ once prefixed as ${server}${NAME_SEPARATOR}…`,
+          reason:
+            naming === 'upstream'
+              ? `${kind} name does not fit ^[a-zA-Z0-9_-]{1,64}$`
+              : `${kind} name does not fit ^[a-zA-Z0-9_-]{1,64}$ once prefixed as ${server}${NAME_SEPARATOR}…`,
         });
         continue;
       }
@@ -69,29 +79,35 @@ function expose<T extends { name: string }>(
       const folded = exposed.toLowerCase();
       const other = byFolded.get(folded);
       if (other !== undefined) {
-        collisions.push(`${kind}s '${other}' and '${exposed}' differ only in case (or are listed twice)`);
+        collisions.push(
+          other.server === server
+            ? `${kind}s '${other.exposed}' and '${exposed}' of server ${server} differ only in case (or are listed twice)`
+            : `${kind} '${exposed}' is offered by servers ${other.server} and ${server}`,
+        );
         continue;
       }
-      byFolded.set(folded, exposed);
+      byFolded.set(folded, { exposed, server, upstreamName: item.name, item });
       byExposed.set(exposed, { exposed, server, upstreamName: item.name, item });
     }
   }
   return byExposed;
 }
 
-/** Builds the catalogue from what each server offers. */
-export function buildCatalog(offers: readonly ServerOffer[]): Catalog {
+/** Builds the catalogue from what each server offers, naming tools and prompts per `naming`. */
+export function buildCatalog(offers: readonly ServerOffer[], naming: Naming = 'prefixed'): Catalog {
   const rejected: Rejected[] = [];
   const collisions: string[] = [];
   const tools = expose(
     offers.map((o) => ({ server: o.server, items: o.tools })),
     'tool',
+    naming,
     rejected,
     collisions,
   );
   const prompts = expose(
     offers.map((o) => ({ server: o.server, items: o.prompts })),
     'prompt',
+    naming,
     rejected,
     collisions,
   );

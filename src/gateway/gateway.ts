@@ -42,7 +42,7 @@ import { conditionDirProblems, serverViewWarnings } from './condition-checks.js'
 import { describeRefusal } from './refusal.js';
 import { CallPathResolver } from './resolve-path.js';
 import { planTool, type PlanResult } from './tool-plan.js';
-import { buildCatalog, NAME_SEPARATOR, type Catalog, type CatalogEntry } from './catalog.js';
+import { buildCatalog, NAME_SEPARATOR, type Catalog, type CatalogEntry, type Naming } from './catalog.js';
 import { fromUpstream, GatewayRpcError, RPC, rpcError } from './errors.js';
 import { OVERSIZED_RESULT_CODE } from './line-transport.js';
 import type { ArgumentRedactor } from './redact.js';
@@ -103,6 +103,8 @@ export interface GatewayOptions {
   readonly pins?: PinStore;
   /** What findings and pins do (profiles.<name>.mcp.scan); default DEFAULT_SCAN_POLICY. */
   readonly scanPolicy?: ScanPolicy;
+  /** How tools and prompts are named for the agent (profiles.<name>.mcp.names); default 'prefixed'. */
+  readonly names?: Naming;
 }
 
 /** A server left out because it did not start (see GatewayOptions.required). */
@@ -149,8 +151,8 @@ const MAX_HIDDEN_RECORDED = 256;
 const RELIST_INTERVAL_MS = 1000;
 
 /** Warden's own line in a session's instructions. */
-const INSTRUCTIONS =
-  'Warden MCP gateway: tools, prompts and resources granted to this task by its profile. Tool names are server__tool. Every call is decided by policy and audited.';
+const INSTRUCTIONS = (naming: Naming): string =>
+  `Warden MCP gateway: tools, prompts and resources granted to this task by its profile. ${naming === 'upstream' ? "Tool names are the servers' own." : 'Tool names are server__tool.'} Every call is decided by policy and audited.`;
 /** Characters of one server's instructions passed on. */
 const MAX_SERVER_INSTRUCTIONS = 8192;
 
@@ -228,7 +230,10 @@ export class Gateway {
       const { collisions } = gateway.#catalog;
       if (collisions.length > 0) {
         throw new WardenError('GATEWAY_START_FAILED', `colliding names (GW-03): ${collisions.join('; ')}`, {
-          hint: 'ask the server to rename them, or do not grant that server',
+          hint:
+            options.names === 'upstream'
+              ? `set profiles.${options.profileName}.mcp.names to prefixed (names become server__tool), or grant only one of those servers`
+              : 'ask the server to rename them, or do not grant that server',
         });
       }
       gateway.#checkGrantedTools();
@@ -275,12 +280,13 @@ export class Gateway {
    * record as an mcp.definition event), each under its server's name, bounded.
    */
   instructions(): string {
-    const parts = [INSTRUCTIONS];
+    const naming = this.#options.names ?? 'prefixed';
+    const parts = [INSTRUCTIONS(naming)];
     for (const upstream of this.#upstreams.values()) {
       const text = this.#definitions.instructions(upstream.name);
       if (text !== null)
         parts.push(
-          `Instructions from MCP server '${upstream.name}' (its tools are named ${upstream.name}${NAME_SEPARATOR}<tool>):\n${text.slice(0, MAX_SERVER_INSTRUCTIONS)}`,
+          `Instructions from MCP server '${upstream.name}' (${naming === 'upstream' ? 'its tools keep their own names' : `its tools are named ${upstream.name}${NAME_SEPARATOR}<tool>`}):\n${text.slice(0, MAX_SERVER_INSTRUCTIONS)}`,
         );
     }
     return parts.join('\n\n');
@@ -1212,7 +1218,7 @@ export class Gateway {
         this.#definitions.hideServer(upstream.name, upstream.tools, (error as Error).message);
       }
     }
-    this.#catalog = buildCatalog(offers);
+    this.#catalog = buildCatalog(offers, this.#options.names ?? 'prefixed');
   }
 }
 

@@ -154,6 +154,7 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
     pins: pinStore(setup.stateDir, setup.config, profile.mcp.relay),
     scanner: new Scanner(),
     scanPolicy: profile.mcp.scan,
+    names: profile.mcp.names,
   });
   // A server that did not start is left out unless required: say so where the user looks.
   for (const missing of gateway.unavailable) {

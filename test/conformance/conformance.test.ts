@@ -32,6 +32,9 @@ import {
 const HERE = import.meta.dirname;
 const MODULES = join(REPO, 'node_modules');
 const SERVER_EVERYTHING = join(MODULES, '@modelcontextprotocol/server-everything/dist/index.js');
+/** Warden's own fixture serving the names the scenarios call (fixtures/conformance-server.mjs). */
+const FIXTURES = join(HERE, 'fixtures');
+const FIXTURE = join(FIXTURES, 'conformance-server.mjs');
 
 /** Pinned: the baselines are only valid for these versions. */
 const CONFORMANCE_VERSION = '0.1.16';
@@ -90,6 +93,16 @@ function ensureInstalled(): void {
     );
   copyFileSync(join(HERE, 'run-token-preload.mjs'), PRELOAD);
 }
+
+/** Whether `mode`'s sandboxes can read the fixture server (under test/, in the worktree). */
+function fixtureReadable(mode: Mode): boolean {
+  const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
+  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', FIXTURE]).status === 0;
+}
+
+/** Check totals README.md reports for the fixture runs. */
+const FIXTURE_DIRECT_CHECKS = { passed: 44, failed: 0 };
+const FIXTURE_GATEWAY_CHECKS = { passed: 0, failed: 0 };
 
 /** Whether `mode`'s sandboxes can read server-everything and WORK (both under node_modules). */
 function modulesReadable(mode: Mode): boolean {
@@ -219,6 +232,72 @@ describe.each(availableModes())('MCP conformance suite through the gateway (ward
     100_000,
   );
 });
+
+describe.each(availableModes())(
+  'MCP conformance suite through the gateway fronting warden\'s own fixture, names: upstream (warden as %s)',
+  (mode: Mode) => {
+    let workspace = '';
+    afterEach(() => {
+      if (workspace !== '') removeWorkspace(workspace);
+    });
+
+    it.skipIf(!modulesReadable(mode) || !fixtureReadable(mode))(
+      'fidelity: every scenario that passes against the fixture directly passes through the gateway (expected-failures-fixture.yml)',
+      async () => {
+        workspace = makeWorkspace(mode);
+        const config = join(dirname(workspace), 'warden.yaml');
+        const agentName = `conformance-fixture-${dirname(workspace).split('-').pop() ?? 'x'}`;
+        writeFileSync(
+          config,
+          `${JSON.stringify(
+            {
+              version: 1,
+              servers: {
+                conformance: {
+                  command: 'node',
+                  args: [FIXTURE, 'stdio'],
+                  filesystem: { read_only: [MODULES, FIXTURES] },
+                },
+              },
+              profiles: {
+                conformance: {
+                  description: 'The MCP conformance CLI as the agent; everything of the fixture granted, upstream names.',
+                  filesystem: { read_only: [WORK] },
+                  limits: { timeout: '60s' },
+                  mcp: {
+                    names: 'upstream',
+                    allow: [{ server: 'conformance', tools: ['*'], prompts: ['*'], resources: ['*'] }],
+                    relay: { conformance: ['sampling', 'elicitation', 'roots'] },
+                  },
+                },
+              },
+            },
+            null,
+            2,
+          )}\n`,
+          { mode: 0o644 },
+        );
+        copyFileSync(join(HERE, 'expected-failures-fixture.yml'), join(workspace, 'expected-failures.yml'));
+        giveToSandbox(mode, workspace);
+        const script = `NODE_OPTIONS="$NODE_OPTIONS --import=${PRELOAD}" exec ${NODE22} ${CONFORMANCE} server --suite all --url "$WARDEN_MCP_URL" --expected-failures expected-failures.yml -o results`;
+        const run = await warden(
+          mode,
+          ['--config', config, 'run', '--profile', 'conformance', '--agent', agentName, '--', '/bin/sh', '-c', script],
+          { cwd: workspace, timeoutMs: 90_000 },
+        );
+        const results = resultsByScenario(join(workspace, 'results'));
+        const why = explain(run.stdout, run.stderr, results);
+        expect(run.stdout, why).toContain('against server: http://127.0.0.1:3129/mcp');
+        const got = outcome(results);
+        expect(got.scenarios, why).toBe(SCENARIO_COUNT);
+        expect(got.failing, why).toEqual(baseline(join(HERE, 'expected-failures-fixture.yml')));
+        expect(run.code, why).toBe(0);
+        expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual(FIXTURE_GATEWAY_CHECKS);
+      },
+      100_000,
+    );
+  },
+);
 
 /** A free TCP port on 127.0.0.1 (free when asked; the server takes it a moment later). */
 function freePort(): Promise<number> {
