@@ -62,18 +62,26 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await gateway.listTools(session) }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const token = request.params._meta?.progressToken;
-    return gateway.callTool(session, request.params.name, request.params.arguments, {
+    let progressed = false;
+    const result = await gateway.callTool(session, request.params.name, request.params.arguments, {
       signal: extra.signal,
       requestId: extra.requestId,
       ...(token === undefined
         ? {}
         : {
-            onProgress: (p) =>
+            onProgress: (p) => {
+              progressed = true;
               void extra
                 .sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } })
-                .catch(() => undefined),
+                .catch(() => undefined);
+            },
           }),
     });
+    // The SDK's client drops a progress notification that arrives in the same read as its result
+    // (it runs notification handlers a microtask late, settles responses at once): one turn of
+    // the event loop lets the last progress leave in its own write. Only calls that had progress.
+    if (progressed) await new Promise((next) => setImmediate(next));
+    return result;
   });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await gateway.listPrompts(session) }));
   server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>

@@ -17,6 +17,7 @@ import {
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
   ListToolsResultSchema,
+  ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -131,6 +132,13 @@ export class Upstream {
   #templates: readonly ResourceTemplate[] = [];
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | null = null;
+  /**
+   * Progress callbacks of requests in flight, by the progress token warden chose. Warden routes
+   * progress itself: the SDK client runs a notification handler a microtask late but settles a
+   * response at once, so the last progress a server sent just before its result was dropped.
+   */
+  readonly #progress = new Map<string, ProgressCallback>();
+  #progressSeq = 0;
   readonly #launch: LaunchUpstream;
   readonly #events: UpstreamEvents;
   readonly #options: UpstreamOptions;
@@ -189,12 +197,36 @@ export class Upstream {
       throw new UpstreamUnavailableError(
         `server ${this.name} is ${this.#state === 'stopped' ? 'stopped' : 'restarting'}; try again shortly`,
       );
-    return client.request({ method, ...(params === undefined ? {} : { params }) }, schema as never, {
-      timeout: options.timeoutMs,
-      maxTotalTimeout: options.timeoutMs,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.onprogress === undefined ? {} : { onprogress: options.onprogress, resetTimeoutOnProgress: false }),
-    });
+    let token: string | undefined;
+    let sent = params;
+    if (options.onprogress !== undefined) {
+      token = `warden-${++this.#progressSeq}`;
+      this.#progress.set(token, options.onprogress);
+      const meta = params?._meta !== null && typeof params?._meta === 'object' ? params._meta : {};
+      sent = { ...params, _meta: { ...meta, progressToken: token } };
+    }
+    try {
+      return await client.request({ method, ...(sent === undefined ? {} : { params: sent }) }, schema as never, {
+        timeout: options.timeoutMs,
+        maxTotalTimeout: options.timeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } finally {
+      if (token !== undefined) this.#progress.delete(token);
+    }
+  }
+
+  /**
+   * Delivers a progress notification synchronously, as it arrives, so every progress a server sent
+   * before its result reaches the agent before that result. Progress for a token not in flight
+   * (late, or made up) is dropped.
+   */
+  #routeProgress(message: unknown): void {
+    const parsed = ProgressNotificationSchema.safeParse(message);
+    if (!parsed.success) return;
+    const { progressToken, ...progress } = parsed.data.params;
+    const callback = typeof progressToken === 'string' ? this.#progress.get(progressToken) : undefined;
+    callback?.(progress);
   }
 
   /** Stops the server; resolves with its newest stderr (empty when it was not running). */
@@ -246,6 +278,12 @@ export class Upstream {
     const deadline = this.#options.startTimeoutMs;
     try {
       await client.connect(transport, { timeout: deadline });
+      const deliver = transport.onmessage;
+      transport.onmessage = (message, extra) => {
+        if ('method' in message && message.method === 'notifications/progress' && !('id' in message))
+          this.#routeProgress(message);
+        else deliver?.(message, extra);
+      };
       this.#client = client;
       await this.#refreshLists(client, deadline);
     } catch (error) {

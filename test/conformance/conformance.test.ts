@@ -102,7 +102,7 @@ function fixtureReadable(mode: Mode): boolean {
 
 /** Check totals README.md reports for the fixture runs. */
 const FIXTURE_DIRECT_CHECKS = { passed: 44, failed: 0 };
-const FIXTURE_GATEWAY_CHECKS = { passed: 0, failed: 0 };
+const FIXTURE_GATEWAY_CHECKS = { passed: 44, failed: 0 };
 
 /** Whether `mode`'s sandboxes can read server-everything and WORK (both under node_modules). */
 function modulesReadable(mode: Mode): boolean {
@@ -234,7 +234,7 @@ describe.each(availableModes())('MCP conformance suite through the gateway (ward
 });
 
 describe.each(availableModes())(
-  'MCP conformance suite through the gateway fronting warden\'s own fixture, names: upstream (warden as %s)',
+  "MCP conformance suite through the gateway fronting warden's own fixture, names: upstream (warden as %s)",
   (mode: Mode) => {
     let workspace = '';
     afterEach(() => {
@@ -261,7 +261,8 @@ describe.each(availableModes())(
               },
               profiles: {
                 conformance: {
-                  description: 'The MCP conformance CLI as the agent; everything of the fixture granted, upstream names.',
+                  description:
+                    'The MCP conformance CLI as the agent; everything of the fixture granted, upstream names.',
                   filesystem: { read_only: [WORK] },
                   limits: { timeout: '60s' },
                   mcp: {
@@ -343,69 +344,101 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Runs the suite against a server started with `args` that listens on 127.0.0.1:PORT (PORT
+ * given in `env` and on the command line by `args(port)`), and checks it against `baselineFile`.
+ */
+async function directRun(
+  scratchDir: string,
+  args: (port: number) => string[],
+  ready: (port: number) => string,
+  baselineFile: string,
+  checks: { passed: number; failed: number },
+): Promise<void> {
+  const port = await freePort();
+  const server = spawn(process.execPath, args(port), {
+    cwd: scratchDir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    await new Promise<void>((resolveReady, fail) => {
+      let log = '';
+      const timer = setTimeout(() => fail(new Error(`the server did not start within 20 s:\n${log}`)), 20_000);
+      server.stderr.setEncoding('utf8').on('data', (d: string) => {
+        log += d;
+        if (log.includes(ready(port))) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      });
+      server.once('exit', (code) => {
+        clearTimeout(timer);
+        fail(new Error(`the server exited (${code}) before listening:\n${log}`));
+      });
+    });
+    const run = await runBounded(
+      NODE22,
+      [
+        CONFORMANCE,
+        'server',
+        '--suite',
+        'all',
+        '--url',
+        `http://127.0.0.1:${port}/mcp`,
+        '--expected-failures',
+        baselineFile,
+        '-o',
+        join(scratchDir, 'results'),
+      ],
+      {
+        cwd: scratchDir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
+        timeoutMs: 50_000,
+      },
+    );
+    const results = resultsByScenario(join(scratchDir, 'results'));
+    const why = explain(run.stdout, run.stderr, results);
+    const got = outcome(results);
+    expect(got.scenarios, why).toBe(SCENARIO_COUNT);
+    expect(got.failing, why).toEqual(baseline(baselineFile));
+    expect(run.code, why).toBe(0);
+    expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual(checks);
+  } finally {
+    await stopProcess(server);
+  }
+}
+
 describe('MCP conformance suite without the gateway', () => {
   let scratch = '';
   afterEach(() => {
     if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
   });
-
-  it('reference: the same scenarios against server-everything served directly match the direct baseline', async () => {
-    scratch = join(WORK, `direct-${process.pid}`);
+  function freshScratch(name: string): string {
+    scratch = join(WORK, `${name}-${process.pid}`);
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(scratch);
-    const port = await freePort();
+    return scratch;
+  }
+
+  it('reference: the same scenarios against server-everything served directly match the direct baseline', async () => {
     // server-everything's own Streamable HTTP transport (it listens on every interface, port $PORT).
-    const server = spawn(process.execPath, [SERVER_EVERYTHING, 'streamableHttp'], {
-      cwd: scratch,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    try {
-      await new Promise<void>((ready, fail) => {
-        let log = '';
-        const timer = setTimeout(() => fail(new Error(`server-everything did not start within 20 s:\n${log}`)), 20_000);
-        server.stderr.setEncoding('utf8').on('data', (d: string) => {
-          log += d;
-          if (log.includes(`listening on port ${port}`)) {
-            clearTimeout(timer);
-            ready();
-          }
-        });
-        server.once('exit', (code) => {
-          clearTimeout(timer);
-          fail(new Error(`server-everything exited (${code}) before listening:\n${log}`));
-        });
-      });
-      const direct = join(HERE, 'expected-failures-direct.yml');
-      const run = await runBounded(
-        NODE22,
-        [
-          CONFORMANCE,
-          'server',
-          '--suite',
-          'all',
-          '--url',
-          `http://127.0.0.1:${port}/mcp`,
-          '--expected-failures',
-          direct,
-          '-o',
-          join(scratch, 'results'),
-        ],
-        {
-          cwd: scratch,
-          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
-          timeoutMs: 50_000,
-        },
-      );
-      const results = resultsByScenario(join(scratch, 'results'));
-      const why = explain(run.stdout, run.stderr, results);
-      const got = outcome(results);
-      expect(got.scenarios, why).toBe(SCENARIO_COUNT);
-      expect(got.failing, why).toEqual(baseline(direct));
-      expect(run.code, why).toBe(0);
-      expect({ passed: got.passedChecks, failed: got.failedChecks }, why).toEqual({ passed: 13, failed: 21 });
-    } finally {
-      await stopProcess(server);
-    }
+    await directRun(
+      freshScratch('direct'),
+      () => [SERVER_EVERYTHING, 'streamableHttp'],
+      (port) => `listening on port ${port}`,
+      join(HERE, 'expected-failures-direct.yml'),
+      { passed: 13, failed: 21 },
+    );
+  }, 90_000);
+
+  it("reference: the scenarios against warden's own fixture served directly all pass (expected-failures-fixture-direct.yml)", async () => {
+    await directRun(
+      freshScratch('fixture-direct'),
+      (port) => [FIXTURE, 'http', String(port)],
+      (port) => `listening on 127.0.0.1:${port}`,
+      join(HERE, 'expected-failures-fixture-direct.yml'),
+      FIXTURE_DIRECT_CHECKS,
+    );
   }, 90_000);
 });

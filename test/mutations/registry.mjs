@@ -1130,4 +1130,20 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/gateway/catalog.test.ts'], names: 'SCAN-06 a tampered store file' },
   },
+  {
+    id: 'upstream-names-collision-unchecked',
+    threats: ['GW-03'],
+    why: "with mcp.names: upstream, a second server offering a granted server's tool name silently takes that name over (calls meant for one server reach another)",
+    edits: [
+      {
+        file: 'src/gateway/catalog.ts',
+        find: 'if (other !== undefined) {',
+        replace: 'if (other !== undefined && other.server === server) {',
+      },
+    ],
+    tests: {
+      files: ['src/gateway/catalog.test.ts', 'test/gateway/fidelity.test.ts'],
+      names: 'GW-03 names: upstream',
+    },
+  },
 ];

@@ -1,0 +1,158 @@
+/**
+ * Fidelity (issue 10): a client must not notice the gateway. The SDK's real client talks to
+ * warden's conformance fixture server (test/conformance/fixtures/conformance-server.mjs) once
+ * directly and once through `warden gateway --stdio` with `mcp.names: upstream`, and what it
+ * sees must be the same.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  availableModes,
+  gatewayStdioCommand,
+  giveToSandbox,
+  makeWorkspace,
+  removeWorkspace,
+  REPO,
+  SANDBOX_USER,
+  TEST_USER,
+  warden,
+  type Mode,
+} from '../helpers/warden.js';
+
+const MODULES = join(REPO, 'node_modules');
+const FIXTURES = join(REPO, 'test', 'conformance', 'fixtures');
+const FIXTURE = join(FIXTURES, 'conformance-server.mjs');
+const CALLS = 15;
+
+function readable(mode: Mode): boolean {
+  const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
+  return spawnSync('runuser', ['-u', user, '--', 'test', '-r', FIXTURE]).status === 0;
+}
+
+/** warden.yaml granting everything of the fixture under each of `servers`' names. */
+function writeConfig(workspace: string, servers: readonly string[], names: 'upstream' | 'prefixed'): string {
+  const config = join(dirname(workspace), 'warden.yaml');
+  const server = { command: 'node', args: [FIXTURE, 'stdio'], filesystem: { read_only: [MODULES, FIXTURES] } };
+  writeFileSync(
+    config,
+    `${JSON.stringify({
+      version: 1,
+      servers: Object.fromEntries(servers.map((s) => [s, server])),
+      profiles: {
+        default: {
+          mcp: { names, allow: servers.map((s) => ({ server: s, tools: ['*'], prompts: ['*'], resources: ['*'] })) },
+        },
+      },
+    })}\n`,
+    { mode: 0o644 },
+  );
+  return config;
+}
+
+/**
+ * Calls the fixture's progress tool CALLS times: how many progress notifications the client's
+ * transport received (on the wire, before each result) and how many the SDK client handed to onprogress.
+ */
+async function progressSeen(client: Client): Promise<{ wire: number; handled: number }> {
+  let wire = 0;
+  let handled = 0;
+  const transport = client.transport!;
+  const deliver = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    if ('method' in message && message.method === 'notifications/progress') wire++;
+    deliver?.(message, extra);
+  };
+  for (let i = 0; i < CALLS; i++) {
+    await client.request(
+      { method: 'tools/call', params: { name: 'test_tool_with_progress', arguments: {} } },
+      CallToolResultSchema,
+      { onprogress: () => void handled++ },
+    );
+  }
+  return { wire, handled };
+}
+
+describe.each(availableModes())('gateway fidelity with names: upstream (warden as %s)', (mode: Mode) => {
+  let workspace = '';
+  const clients: Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+    if (workspace !== '') removeWorkspace(workspace);
+    workspace = '';
+  });
+
+  async function throughGateway(servers: readonly string[] = ['conformance']): Promise<Client> {
+    workspace = makeWorkspace(mode);
+    const config = writeConfig(workspace, servers, 'upstream');
+    giveToSandbox(mode, workspace);
+    const client = new Client({ name: 'fidelity-test', version: '1.0.0' });
+    clients.push(client);
+    await client.connect(
+      new StdioClientTransport({
+        ...gatewayStdioCommand(mode, { workspace, config, agent: `fidelity-${basename(dirname(workspace))}` }),
+        stderr: 'pipe',
+      }),
+    );
+    return client;
+  }
+
+  async function direct(): Promise<Client> {
+    const client = new Client({ name: 'fidelity-test', version: '1.0.0' });
+    clients.push(client);
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [FIXTURE, 'stdio'] }));
+    return client;
+  }
+
+  it.skipIf(!readable(mode))(
+    'names: upstream lists the same tool and prompt names as the server itself, and calls reach it',
+    async () => {
+      const [plain, gateway] = [await direct(), await throughGateway()];
+      const names = async (c: Client) => ({
+        tools: (await c.listTools()).tools.map((t) => t.name).sort(),
+        prompts: (await c.listPrompts()).prompts.map((p) => p.name).sort(),
+      });
+      expect(await names(gateway)).toEqual(await names(plain));
+      expect(await gateway.callTool({ name: 'test_simple_text', arguments: {} })).toEqual(
+        await plain.callTool({ name: 'test_simple_text', arguments: {} }),
+      );
+    },
+    60_000,
+  );
+
+  it.skipIf(!readable(mode))(
+    'every progress notification sent before a result reaches the agent before that result (as many as directly)',
+    async () => {
+      const [plain, gateway] = [await direct(), await throughGateway()];
+      // On the wire: the SDK client itself may then drop the last one (it runs notification
+      // handlers a microtask late but settles a response at once), directly as much as through warden.
+      expect((await progressSeen(plain)).wire).toBe(CALLS * 3);
+      expect((await progressSeen(gateway)).wire).toBe(CALLS * 3);
+    },
+    90_000,
+  );
+
+  it.skipIf(!readable(mode))(
+    'GW-03 names: upstream with two granted servers offering one name: the gateway refuses to start, naming both servers and the name',
+    async () => {
+      workspace = makeWorkspace(mode);
+      const config = writeConfig(workspace, ['alpha', 'beta'], 'upstream');
+      giveToSandbox(mode, workspace);
+      const run = await warden(mode, ['--config', config, 'tools', 'ls'], { cwd: workspace });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('GATEWAY_START_FAILED');
+      expect(run.stderr).toMatch(/tool 'test_[a-z_0-9]+' is offered by servers alpha and beta/);
+      expect(run.stderr).toContain('mcp.names to prefixed');
+      // The same two servers under the default naming start fine (server__tool never collides).
+      writeConfig(workspace, ['alpha', 'beta'], 'prefixed');
+      const ok = await warden(mode, ['--config', config, 'tools', 'ls'], { cwd: workspace });
+      expect(ok.stderr).not.toContain('GATEWAY_START_FAILED');
+      expect(ok.stdout).toContain('alpha__test_simple_text');
+    },
+    90_000,
+  );
+});
