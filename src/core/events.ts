@@ -34,7 +34,7 @@ export type EndReason = 'exited' | 'signaled' | 'timeout' | 'memory_limit' | 'wa
 
 /** What an MCP request was about. */
 /** What an MCP record is about: the agent's tools, prompts, resources, or a request a server sent the agent (relayed). */
-export type McpSubject = 'tool' | 'prompt' | 'resource' | 'sampling' | 'elicitation' | 'roots';
+export type McpSubject = 'tool' | 'prompt' | 'resource' | 'sampling' | 'elicitation' | 'roots' | 'log';
 
 /** How one MCP call ended. Stable strings: they are stored and queried. */
 export type McpOutcome =

@@ -187,6 +187,7 @@ export class Gateway {
       timeoutMs: options.callTimeoutMs,
       record: (data) => this.#finish(data),
       refuseIfAuditBroken: () => this.#refuseIfAuditBroken(),
+      ...(options.scanner === undefined ? {} : { screen: (value) => this.#screenRelayed(value) }),
     });
     this.#definitions = new DefinitionScreen({
       ...(options.scanner === undefined ? {} : { scanner: options.scanner }),
@@ -902,6 +903,16 @@ export class Gateway {
       record: { decision: 'allow', policy_ids: decision.policyIds, reason: decision.reason, outcome: 'withheld' },
       reply: call.subject === 'tool' ? { result: toolErrorResult(text) } : { error: rpcError(RPC.withheld, text) },
     };
+  }
+
+  /** What a server relays (sampling, elicitation, log messages), screened as an answer is (SCAN-07). */
+  #screenRelayed(value: unknown): { withheld: boolean; findings: ReturnType<typeof findingRecords> } | null {
+    const scanner = this.#options.scanner;
+    if (scanner === undefined) return null;
+    const report = scanner.scanOutput(value);
+    if (report.severity === null) return null;
+    const setting = (this.#options.scanPolicy ?? DEFAULT_SCAN_POLICY).outputs[report.severity];
+    return { withheld: setting === 'block' || setting === 'wrap', findings: findingRecords(report.findings) };
   }
 
   #planFor(entry: CatalogEntry<Tool>): PlanResult {

@@ -45,6 +45,15 @@ export interface RelayOptions {
   readonly record: (data: EventPayloads['mcp.call']) => Promise<void>;
   /** Throws when the audit log has failed before (then nothing is relayed at all). */
   readonly refuseIfAuditBroken?: () => void;
+  /**
+   * Screens what a server relays before the agent sees it (SCAN-07): null when it may pass, else
+   * the findings to record and whether it is withheld (by mcp.scan.outputs: `block` and `wrap`
+   * withhold a relayed message, since a request cannot be quoted; `annotate` and `allow` pass it).
+   */
+  readonly screen?: (value: unknown) => {
+    readonly withheld: boolean;
+    readonly findings: NonNullable<EventPayloads['mcp.call']['scan']>['findings'];
+  } | null;
 }
 
 const MAX_RECORDED_MESSAGE = 500;
@@ -133,6 +142,22 @@ export class ServerRequestRelay {
     const peer = this.#peers.get(target.session)?.peer;
     // Nothing reaches the agent (or its user) while decisions cannot be recorded (AUD-03).
     this.#options.refuseIfAuditBroken?.();
+    // roots/list carries nothing from the server; sampling and elicitation carry its text.
+    const screened = feature === 'roots' ? null : (this.#options.screen?.(request.params) ?? null);
+    if (screened?.withheld === true) {
+      const reason = `warden withheld this ${feature} request: its text looks like instructions aimed at the model (${[...new Set(screened.findings.map((f) => f.rule))].slice(0, 4).join(', ')})`;
+      await this.#options.record({
+        ...base,
+        session: target.session,
+        decision: 'allow',
+        policy_ids: [policyId],
+        reason: 'relayed',
+        outcome: 'withheld',
+        scan: { action: 'withheld', findings: screened.findings },
+      });
+      throw new McpError(RPC.withheld, reason);
+    }
+    const scan = screened === null ? {} : { scan: { action: 'passed' as const, findings: screened.findings } };
     const started = performance.now();
     let result: Record<string, unknown>;
     try {
@@ -155,6 +180,7 @@ export class ServerRequestRelay {
         outcome: timedOut ? 'timeout' : 'agent_error',
         upstream_ms: roundMs(performance.now() - started),
         error: detail,
+        ...scan,
       });
       // The agent's JSON-RPC error code goes back as it is; anything else as an internal error.
       const reason = `the agent did not answer ${request.method}: ${detail.replace(/^(MCP error -?\d+: )+/, '')}`;
@@ -170,6 +196,7 @@ export class ServerRequestRelay {
       outcome: 'ok',
       upstream_ms: roundMs(performance.now() - started),
       result_bytes: Buffer.byteLength(JSON.stringify(result)),
+      ...scan,
     });
     return result;
   }
@@ -181,6 +208,29 @@ export class ServerRequestRelay {
   notifyLog(server: string, params: Record<string, unknown>): boolean {
     const target = this.#sessionFor(server);
     if (target.session === null) return false;
+    const screened = this.#options.screen?.(params) ?? null;
+    if (screened !== null) {
+      // On record either way; withheld ones never reach the agent (SCAN-07).
+      void this.#options
+        .record({
+          subject: 'log',
+          session: target.session,
+          name: 'notifications/message',
+          server,
+          upstream_name: null,
+          arguments: summarise('sampling', params),
+          decision: 'allow',
+          policy_ids: [],
+          reason: 'relayed',
+          outcome: screened.withheld ? 'withheld' : 'ok',
+          tool_error: false,
+          upstream_ms: null,
+          result_bytes: null,
+          scan: { action: screened.withheld ? 'withheld' : 'passed', findings: screened.findings },
+        })
+        .catch(() => undefined);
+      if (screened.withheld) return false;
+    }
     const related = this.#latestCall(server, target.session);
     void this.#peers
       .get(target.session)

@@ -7,6 +7,8 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentAuditEvents, availableModes, gatewayStdioCommand, type Mode } from '../helpers/warden.js';
 import { fixtureReadable, Scene, type McpSection, type ServerSpec } from './scene.js';
@@ -225,5 +227,53 @@ describe.each(availableModes())('scanning in the gateway (warden as %s)', (mode:
       (e) => e.type === 'mcp.call' && e.data.name === 'fix__structured',
     );
     expect(record?.data.scan).toMatchObject({ action: 'withheld' });
+  });
+
+  it('SCAN-07 a sampling request or log message a server relays with injected instructions is withheld from the agent and on record; a clean one passes', async () => {
+    const s = (scene = new Scene(mode));
+    if (!fixtureReadable(mode)) return expect.fail('the fixture server is not readable by the sandbox user');
+    s.spec('fix', {
+      tools: [
+        { name: 'ask', description: 'Asks the model.', action: 'sample', result: INJECTED },
+        { name: 'ask_plain', description: 'Asks the model.', action: 'sample', result: 'Say hello in French.' },
+        { name: 'shout', description: 'Logs a line.', action: 'log', result: INJECTED },
+        { name: 'note', description: 'Logs a line.', action: 'log', result: 'cache warmed in 12 ms' },
+      ],
+    });
+    s.configure(['fix'], { allow: [{ server: 'fix', tools: ['*'] }], relay: { fix: ['sampling'] } });
+    const agent = `scan-relay-${process.pid}-${Date.now().toString(36)}`;
+    const client = new Client({ name: 'scan-relay', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    const prompts: string[] = [];
+    const logs: string[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, (request) => {
+      const content = request.params.messages[0]?.content;
+      prompts.push(content !== undefined && 'text' in content ? String(content.text) : '');
+      return { role: 'assistant', model: 'test', content: { type: 'text', text: 'bonjour' } };
+    });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logs.push(String(n.params.data));
+    });
+    await client.connect(
+      new StdioClientTransport({
+        ...gatewayStdioCommand(mode, { workspace: s.workspace, config: s.config, agent }),
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      expect(textOf(await client.callTool({ name: 'fix__ask', arguments: {} }))).toMatch(
+        /^sampling failed: .*warden withheld this sampling request/,
+      );
+      expect(textOf(await client.callTool({ name: 'fix__ask_plain', arguments: {} }))).toBe('model said: bonjour');
+      await client.callTool({ name: 'fix__shout', arguments: {} });
+      await client.callTool({ name: 'fix__note', arguments: {} });
+      for (let i = 0; i < 40 && logs.length === 0; i++) await sleep(50);
+    } finally {
+      await client.close();
+    }
+    expect(prompts).toEqual(['Say hello in French.']);
+    expect(logs).toEqual(['cache warmed in 12 ms']);
+    const records = (await agentAuditEvents(mode, s.workspace, agent)).filter((e) => e.type === 'mcp.call');
+    const withheld = records.filter((e) => e.data.outcome === 'withheld').map((e) => e.data.subject);
+    expect(withheld.sort()).toEqual(['log', 'sampling']);
   });
 });

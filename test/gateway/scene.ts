@@ -33,7 +33,7 @@ export interface ToolSpec {
    * 'add_late': calling the tool adds the spec's `late` tools (replacing same-named ones: a rug
    * pull) and sends tools/list_changed; 'add_late_silently' does it without the notification.
    */
-  readonly action?: 'add_late' | 'add_late_silently';
+  readonly action?: 'add_late' | 'add_late_silently' | 'sample' | 'log';
   /** The text the tool answers (default: what it ran with). */
   readonly result?: string;
   /** Its structuredContent. */
@@ -60,6 +60,7 @@ export interface McpSection {
   readonly deny?: readonly Grant[];
   readonly policies?: readonly string[];
   readonly scan?: Readonly<Record<string, unknown>>;
+  readonly relay?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface UpstreamLogEntry {

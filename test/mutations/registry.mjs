@@ -664,6 +664,19 @@ export const MUTATIONS = [
     ],
     tests: { files: ['test/gateway/scanning.test.ts'], names: 'SCAN-07' },
   },
+  {
+    id: 'relay-screen-off',
+    threats: ['SCAN-07'],
+    why: 'a server relays injected instructions to the model as a sampling prompt or a log message',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: '      ...(options.scanner === undefined ? {} : { screen: (value) => this.#screenRelayed(value) }),\n',
+        replace: '',
+      },
+    ],
+    tests: { files: ['test/gateway/scanning.test.ts'], names: 'SCAN-07 a sampling request or log message' },
+  },
   // ------------------------------------------------------------------------ audit (AUD)
   {
     id: 'call-answered-unrecorded',
