@@ -11,6 +11,7 @@ import { WARDEN_VERSION } from '../core/version.js';
 import { mark } from '../core/timing.js';
 import { defaultStateDir, ensureStateDir, openAuditLog } from '../audit/index.js';
 import {
+  catalogPath,
   formatSummary,
   loadConfig,
   pickProfile,
@@ -42,6 +43,28 @@ export function resolveStateDir(global: GlobalOptions, configStateDir: string | 
   if (process.env.WARDEN_STATE_DIR !== undefined && process.env.WARDEN_STATE_DIR !== '')
     return resolve(process.env.WARDEN_STATE_DIR);
   return configStateDir ?? defaultStateDir();
+}
+
+/**
+ * The project's catalog, checked with the config (`warden config check`): valid, and holding every
+ * entry a server's `catalog` field names. Null when there is none.
+ */
+async function checkCatalog(
+  config: Awaited<ReturnType<typeof loadConfig>>['config'],
+  configPath: string | null,
+): Promise<{ path: string; entries: number } | null> {
+  const file = catalogPath(config, configPath, process.cwd());
+  const loaded = (await import('../registry/index.js')).readCatalog(file);
+  for (const [name, server] of Object.entries(config.servers)) {
+    if (server.catalog === undefined) continue;
+    if (loaded === null || !Object.hasOwn(loaded.catalog.servers, server.catalog))
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `servers.${name}.catalog: ${loaded === null ? `there is no catalog at ${file}` : `${file} has no entry '${server.catalog}'`}`,
+        { hint: 'pin the server with `warden catalog add` (see docs/config.md, "The catalog")' },
+      );
+  }
+  return loaded === null ? null : { path: loaded.path, entries: Object.keys(loaded.catalog.servers).length };
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -222,6 +245,7 @@ export function buildProgram(): Command {
         const { config, path } = await loadConfig(process.cwd(), global.config);
         const names = ['default', ...Object.keys(config.profiles).filter((p) => p !== 'default')];
         if (options.profile !== undefined) pickProfile(config, options.profile);
+        const catalog = await checkCatalog(config, path);
         // Which tools a server has is known only once it runs: grants are checked with --servers.
         const granting = names.filter(
           (p) =>
@@ -243,6 +267,7 @@ export function buildProgram(): Command {
           process.stdout.write(
             `${path ?? 'built-in config (no warden.yaml found)'}: ok; profiles: ${names.join(', ')}\n`,
           );
+          if (catalog !== null) process.stdout.write(`${catalog.path}: ok; ${catalog.entries} pinned server(s)\n`);
           if (options.servers === true)
             process.stdout.write(
               `servers checked for ${granting.join(', ') || 'no profile'}: ${warnings.length === 0 ? 'every granted tool exists' : `${warnings.length} grant name(s) match no tool (above)`}\n`,

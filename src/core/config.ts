@@ -507,8 +507,8 @@ export const serverSchema = z
     message:
       'give one of command (a stdio server), url (a remote server) or catalog (a pinned catalog entry), and only one',
   })
-  .refine((s) => s.url !== undefined || Object.keys(s.headers).length === 0, {
-    message: 'headers apply to a remote (url) server only',
+  .refine((s) => s.url !== undefined || s.catalog !== undefined || Object.keys(s.headers).length === 0, {
+    message: 'headers apply to a remote (url, or a catalog url entry) server only',
   })
   .describe('An MCP tool server the gateway may start (stdio, in its own sandbox) or reach (remote URL).');
 

@@ -85,6 +85,12 @@ export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
     // A catalog server runs what its entry pins: its program, its URL, or the store's package.
     const origin = configured.catalog === undefined ? null : classifyServer(name, configured, null, ctx.provenance);
     if (origin !== null) origins.set(name, origin);
+    if (origin !== null && origin.kind !== 'url' && Object.keys(configured.headers).length > 0)
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `servers.${name}.headers: the catalog entry '${configured.catalog ?? ''}' is not a remote server, so headers do not apply`,
+        { hint: `remove servers.${name}.headers, or point servers.${name}.catalog at a url entry` },
+      );
     const server = origin === null ? configured : asConfigured(configured, origin);
     const planned = planServer(name, server, ctx);
     refuseExposedPaths({ ...planned.plan, id: ctx.runId }, ctx);

@@ -211,6 +211,34 @@ describe.each(availableModes())('SCAN-06 catalog and provenance (warden as %s)',
     expect((await p.warden(['catalog', 'verify'])).code).toBe(0);
   }, 120_000);
 
+  it('SCAN-06 the CLI refuses bad catalog input with the file, line and field; config check checks the catalog', async () => {
+    const p = open();
+    const noCatalog = await p.warden(['catalog', 'verify']);
+    expect(noCatalog.code).toBe(2);
+    expect(noCatalog.stderr).toContain('there is no catalog at');
+    const bad = await p.warden(['catalog', 'add', 'left-pad']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('npm:NAME@VERSION, file:/absolute/path or an https:// URL');
+    const range = await p.warden(['catalog', 'add', `npm:${MEMORY}@^1`, '--tarball', tarball]);
+    expect(range.code).toBe(2);
+    expect(range.stderr).toContain('with --tarball, give the exact version');
+    writeFileSync(p.catalog, 'version: 1\nservers:\n  memory:\n    npm: x-server\n    version: latest\n');
+    const invalid = await p.warden(['catalog', 'ls']);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/warden\.catalog\.yaml:5:\d+ servers\.memory\.version: must be an exact version/);
+    expect(invalid.stderr).toContain('servers.memory.integrity: required');
+    rmSync(p.catalog);
+    await p.pinPackage();
+    p.configure({ mem: { catalog: 'memory' }, other: { catalog: 'nope' } });
+    const check = await p.warden(['config', 'check']);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain(`servers.other.catalog: ${p.catalog} has no entry 'nope'`);
+    p.configure({ mem: { catalog: 'memory' } });
+    const ok = await p.warden(['config', 'check']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`${p.catalog}: ok; 1 pinned server(s)`);
+  }, 120_000);
+
   it('SCAN-06 a catalog-pinned npm server starts from the store and its tools work through the gateway', async () => {
     const p = open();
     await p.pinPackage();
