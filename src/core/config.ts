@@ -508,7 +508,7 @@ export const serverSchema = z
       'give one of command (a stdio server), url (a remote server) or catalog (a pinned catalog entry), and only one',
   })
   .refine((s) => s.url !== undefined || s.catalog !== undefined || Object.keys(s.headers).length === 0, {
-    message: 'headers apply to a remote (url, or a catalog url entry) server only',
+    message: 'headers apply to a remote (url) server only (or a catalog entry that is one)',
   })
   .describe('An MCP tool server the gateway may start (stdio, in its own sandbox) or reach (remote URL).');
 
