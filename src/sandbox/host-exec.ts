@@ -53,6 +53,11 @@ export const PROTECTED_ENTRIES: readonly ProtectedEntry[] = [
   { entry: '.zlogin', policy: 'code', why: SHELL_WHY },
   { entry: '.zlogout', policy: 'code', why: SHELL_WHY },
   { entry: '.envrc', policy: 'code', why: 'direnv runs it on cd (once allowed, or under a whitelist)' },
+  ...['warden.yaml', 'warden.yml', 'warden.catalog.yaml'].map((entry): ProtectedEntry => ({
+    entry,
+    policy: 'code',
+    why: "warden reads it at the next run: it sets the next agent's sandbox, grants and server pins",
+  })),
   {
     entry: '.mcp.json',
     policy: 'mcp-servers',

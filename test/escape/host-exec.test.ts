@@ -40,6 +40,11 @@ const key = (entry: string): string =>
 /** The host-run entries other than git's own (those have their own tests below). */
 const ENTRIES = PROTECTED_ENTRIES.filter((e) => !e.entry.startsWith('.git/'));
 
+/** What an existing entry holds before the run: warden's own files must still parse (warden reads them at start). */
+function original(entry: string): string {
+  return entry.startsWith('warden.') ? 'version: 1\n# ORIGINAL\n' : 'ORIGINAL\n';
+}
+
 /** Content that makes the entry's host program run the agent's command. */
 function plantedContent(entry: string): string {
   if (entry.endsWith('.mcp.json'))
@@ -120,7 +125,7 @@ describe.each(availableModes())('host-run files, warden as %s', (mode: Mode) => 
         writeFileSync(join(path, 'existing'), 'ORIGINAL\n');
       } else {
         mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, 'ORIGINAL\n');
+        writeFileSync(path, original(entry));
       }
     }
     giveToSandbox(mode, workspace);
@@ -144,7 +149,7 @@ describe.each(availableModes())('host-run files, warden as %s', (mode: Mode) => 
       for (const attack of entry.endsWith('/') ? ['EDIT', 'NEW', 'MOVE'] : ['EDIT', 'MOVE'])
         expect(v.get(`${key(entry)}_${attack}`), `${entry} ${attack}`).toBe('fail');
       const file = entry.endsWith('/') ? join(workspace, entry, 'existing') : join(workspace, entry);
-      expect(readFileSync(file, 'utf8'), entry).toBe('ORIGINAL\n');
+      expect(readFileSync(file, 'utf8'), entry).toBe(entry.endsWith('/') ? 'ORIGINAL\n' : original(entry));
     }
   });
 
