@@ -45,6 +45,22 @@ describe('catalog', () => {
     expect([...catalog.tools.keys()]).toEqual(['read']);
   });
 
+  it('a task-only tool (execution.taskSupport: required) is hidden with the reason; optional stays', () => {
+    const catalog = buildCatalog([
+      {
+        ...offer('jobs', []),
+        tools: [
+          { ...tool('long'), execution: { taskSupport: 'required' } },
+          { ...tool('either'), execution: { taskSupport: 'optional' } },
+        ],
+      },
+    ]);
+    expect([...catalog.tools.keys()]).toEqual(['jobs__either']);
+    expect(catalog.rejected).toEqual([
+      { server: 'jobs', name: 'long', reason: expect.stringContaining('does not support tasks') as string },
+    ]);
+  });
+
   it('a resource URI offered by two servers belongs to neither', () => {
     const both = { uri: 'file:///a', name: 'a' };
     const catalog = buildCatalog([

@@ -63,6 +63,15 @@ function expose<T extends { name: string }>(
   const byFolded = new Map<string, CatalogEntry<T>>();
   for (const { server, items } of offers) {
     for (const item of items) {
+      if ((item as { execution?: { taskSupport?: unknown } }).execution?.taskSupport === 'required') {
+        // The gateway does not run tasks (2025-11-25) yet: a tool that only runs as one is hidden.
+        rejected.push({
+          server,
+          name: item.name.slice(0, 80),
+          reason: 'runs only as a task (execution.taskSupport: required); the gateway does not support tasks',
+        });
+        continue;
+      }
       const exposed = exposedName(server, item.name, naming);
       if (!EXPOSED_NAME.test(exposed)) {
         rejected.push({

@@ -27,7 +27,7 @@ export const RPC_CODES = {
   invalidParams: {
     code: -32602,
     meaning:
-      'unknown (or hidden) tool, prompt or resource, or arguments that do not fit: hidden and unknown look the same (GW-01)',
+      'unknown (or hidden) tool, prompt or resource, or arguments that do not fit: hidden and unknown look the same (GW-01); also a list request with a cursor (the gateway issues none)',
   },
   internal: {
     code: -32603,

@@ -41,6 +41,15 @@ const RELAYED: Readonly<
 };
 
 /**
+ * The gateway answers every list whole and never hands out a cursor, so any cursor is one it did
+ * not issue: -32602, as the spec asks for an invalid cursor (not the whole list again).
+ */
+function refuseCursor(cursor: string | undefined): void {
+  if (cursor !== undefined)
+    throw new McpError(RPC.invalidParams, 'invalid cursor: the gateway returns each list whole and issues no cursors');
+}
+
+/**
  * An SDK server for one session, wired to `gateway`. Close it to detach. `subject` is who the
  * session acts for (a token's agent; one value for every session of a `warden run`): requests
  * and logs a server sends are relayed only while all connected sessions share one subject.
@@ -59,7 +68,10 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
       instructions: gateway.instructions(),
     },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await gateway.listTools(session) }));
+  server.setRequestHandler(ListToolsRequestSchema, async (request) => {
+    refuseCursor(request.params?.cursor);
+    return { tools: await gateway.listTools(session) };
+  });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const token = request.params._meta?.progressToken;
     let progressed = false;
@@ -83,19 +95,24 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
     if (progressed) await new Promise((next) => setImmediate(next));
     return result;
   });
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await gateway.listPrompts(session) }));
+  server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
+    refuseCursor(request.params?.cursor);
+    return { prompts: await gateway.listPrompts(session) };
+  });
   server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
     gateway.getPrompt(session, request.params.name, request.params.arguments, {
       signal: extra.signal,
       requestId: extra.requestId,
     }),
   );
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: await gateway.listResources(session),
-  }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-    resourceTemplates: gateway.listResourceTemplates(),
-  }));
+  server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
+    refuseCursor(request.params?.cursor);
+    return { resources: await gateway.listResources(session) };
+  });
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => {
+    refuseCursor(request.params?.cursor);
+    return { resourceTemplates: gateway.listResourceTemplates() };
+  });
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
     gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }),
   );

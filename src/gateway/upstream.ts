@@ -27,7 +27,7 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { WARDEN_VERSION } from '../core/version.js';
 import { LineTransport } from './line-transport.js';
 
@@ -119,6 +119,14 @@ export class UpstreamUnavailableError extends Error {
 
 const MAX_LIST_ITEMS = 10_000;
 const MAX_LIST_PAGES = 100;
+/**
+ * Largest list item kept as the server sent it, in bytes of JSON. The SDK's schemas strip keys
+ * they do not know (a newer spec's fields, a prompt argument's title): an item that passes the
+ * schema is kept whole up to this size, and stripped beyond it.
+ */
+const MAX_KEPT_ITEM_BYTES = 64 * 1024;
+/** A list page as sent: validated with the SDK's schema separately, so unknown keys survive. */
+const RAW_PAGE = z.looseObject({});
 const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
 
 export class Upstream {
@@ -353,12 +361,15 @@ export class Upstream {
       const items: T[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const result = (await client.request(
+        const raw = (await client.request(
           { method, ...(cursor === undefined ? {} : { params: { cursor } }) },
-          schema as never,
+          RAW_PAGE as never,
           { timeout: timeoutMs },
         )) as Record<string, unknown>;
-        items.push(...((result[key] as T[] | undefined) ?? []));
+        const result = schema.parse(raw) as Record<string, unknown>;
+        const parsed = (result[key] as T[] | undefined) ?? [];
+        const sent = raw[key] as unknown[];
+        items.push(...parsed.map((item, i) => keptWhole<T>(sent[i], item)));
         if (items.length > MAX_LIST_ITEMS)
           throw new Error(`server ${this.name} lists more than ${MAX_LIST_ITEMS} ${key}`);
         cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
@@ -483,4 +494,10 @@ function lastStderrLine(text: string): string | null {
     ) ?? lines[lines.length - 1];
   if (line === undefined) return null;
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** The item as the server sent it (it passed the SDK's schema as `parsed`), unless it is too large to keep whole. */
+function keptWhole<T>(sent: unknown, parsed: T): T {
+  if (sent === null || typeof sent !== 'object') return parsed;
+  return JSON.stringify(sent).length <= MAX_KEPT_ITEM_BYTES ? (sent as T) : parsed;
 }

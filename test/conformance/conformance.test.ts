@@ -255,7 +255,9 @@ describe.each(availableModes())(
               servers: {
                 conformance: {
                   command: 'node',
-                  args: [FIXTURE, 'stdio'],
+                  // The run's directory: tool pins are per way of starting a server, so this
+                  // run pins on first sight and a changed fixture is not held back by old pins.
+                  args: [FIXTURE, 'stdio', dirname(workspace)],
                   filesystem: { read_only: [MODULES, FIXTURES] },
                 },
               },

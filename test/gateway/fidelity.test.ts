@@ -9,7 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   availableModes,
@@ -37,7 +38,13 @@ function readable(mode: Mode): boolean {
 /** warden.yaml granting everything of the fixture under each of `servers`' names. */
 function writeConfig(workspace: string, servers: readonly string[], names: 'upstream' | 'prefixed'): string {
   const config = join(dirname(workspace), 'warden.yaml');
-  const server = { command: 'node', args: [FIXTURE, 'stdio'], filesystem: { read_only: [MODULES, FIXTURES] } };
+  // The run's own directory as an extra argument: tool pins (SCAN-05) are kept per way of
+  // starting a server, so each test pins on first sight and no earlier run's pins apply.
+  const server = {
+    command: 'node',
+    args: [FIXTURE, 'stdio', dirname(workspace)],
+    filesystem: { read_only: [MODULES, FIXTURES] },
+  };
   writeFileSync(
     config,
     `${JSON.stringify({
@@ -120,6 +127,40 @@ describe.each(availableModes())('gateway fidelity with names: upstream (warden a
       expect(await gateway.callTool({ name: 'test_simple_text', arguments: {} })).toEqual(
         await plain.callTool({ name: 'test_simple_text', arguments: {} }),
       );
+    },
+    60_000,
+  );
+
+  it.skipIf(!readable(mode))(
+    'list items reach the client as the server sent them (unknown tool fields, prompt argument titles), and a cursor the gateway never issued is -32602',
+    async () => {
+      const [plain, gateway] = [await direct(), await throughGateway()];
+      // The SDK client's own schemas would strip unknown keys: read the lists raw.
+      const raw = z.looseObject({});
+      const item = async (c: Client, method: string, key: string, name: string) => {
+        const page = (await c.request({ method }, raw)) as Record<string, { name: string }[]>;
+        return page[key]?.find((i) => i.name === name);
+      };
+      const tool = await item(gateway, 'tools/list', 'tools', 'test_simple_text');
+      expect(tool).toMatchObject({ 'x-fixture': { kept: true } });
+      expect(tool).toEqual(await item(plain, 'tools/list', 'tools', 'test_simple_text'));
+      const prompt = await item(gateway, 'prompts/list', 'prompts', 'test_prompt_with_arguments');
+      expect(prompt).toMatchObject({
+        arguments: [
+          { name: 'arg1', title: 'First' },
+          { name: 'arg2', title: 'Second' },
+        ],
+      });
+      expect(prompt).toEqual(await item(plain, 'prompts/list', 'prompts', 'test_prompt_with_arguments'));
+
+      for (const method of ['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']) {
+        const error = await gateway.request({ method, params: { cursor: 'not-issued' } }, raw).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, method).toBeInstanceOf(McpError);
+        expect((error as McpError).code, method).toBe(ErrorCode.InvalidParams);
+      }
     },
     60_000,
   );
