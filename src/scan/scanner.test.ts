@@ -416,7 +416,8 @@ describe('bounded work', () => {
         for (const kind of ['definition', 'output'] as const) {
           const start = performance.now();
           scanner.scanText(text, kind);
-          expect(performance.now() - start).toBeLessThan(1500);
+          // ~0.4 s on the reference machine under load; a quadratic pattern takes many seconds.
+          expect(performance.now() - start).toBeLessThan(3000);
         }
       }),
       { numRuns: 25 },
@@ -424,11 +425,16 @@ describe('bounded work', () => {
   });
   it('scan time grows linearly with the text', () => {
     const unit = 'ignore the the the your reply your reply send to to to ';
+    // The fastest of three runs: noise from other processes only ever adds time.
     const time = (n: number): number => {
       const text = unit.repeat(n);
-      const start = performance.now();
-      for (let i = 0; i < 3; i++) scanner.scanText(text, 'output');
-      return performance.now() - start;
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        const start = performance.now();
+        scanner.scanText(text, 'output');
+        best = Math.min(best, performance.now() - start);
+      }
+      return best;
     };
     time(200);
     const small = time(500);
