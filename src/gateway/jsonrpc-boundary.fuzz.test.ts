@@ -189,7 +189,9 @@ function nodeDepth(n: RNode): number {
 
 /**
  * Bracket depth of arbitrary (possibly invalid) text, skipping string literals the way any JSON
- * tokenizer must: a backslash escapes the next character. Stops counting past `cap`.
+ * tokenizer must: a backslash escapes the next character. Stops counting past `cap`. A stray
+ * closing bracket never takes the depth below zero (as a parser's stack cannot go below empty):
+ * nesting after it counts from the top again.
  */
 function textualDepth(text: string, cap: number): number {
   let depth = 0;
@@ -204,7 +206,7 @@ function textualDepth(text: string, cap: number): number {
       if (depth > max) max = depth;
       if (max > cap) return max;
     } else if (c === '}' || c === ']') {
-      depth--;
+      depth = Math.max(0, depth - 1);
     }
   }
   return max;
