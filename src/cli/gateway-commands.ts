@@ -8,7 +8,7 @@ import type { AgentIdentity, EventSink } from '../core/events.js';
 import { parseDuration } from '../core/units.js';
 import { ensureStateDir, openAuditLog } from '../audit/index.js';
 import type { Gateway } from '../gateway/index.js';
-import type { McpPolicyConfig } from '../core/config.js';
+import type { McpPolicyConfig, WardenConfig } from '../core/config.js';
 import { describeUnmatched, unmatchedGrantNames } from '../runtime/grant-names.js';
 import { loadConfig, pickProfile, prepareHost, resolveGatewayWorkspace } from '../runtime/index.js';
 import { globalOptionsOf, type GlobalOptions } from './global-options.js';
@@ -46,7 +46,45 @@ export async function withGateway(
     fix: `${command.join(' ')} --workspace DIR${command.includes('--stdio') ? ", or `warden client add CLIENT --workspace DIR` to write a desktop client's config" : ''}`,
   });
   const { config, path: configPath } = await loadConfig(process.cwd(), global.config);
-  const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
+  await withConfiguredGateway(
+    cmd,
+    {
+      config,
+      configPath,
+      workspace,
+      profileName: options.profile,
+      agentName,
+      command,
+      acceptMissingLimits: options.acceptMissingLimits === true,
+      warn: warnOnStderr,
+    },
+    use,
+    deps,
+  );
+}
+
+/**
+ * Runs a standalone gateway for `setup.profileName` of an already loaded config: the state dir,
+ * the host's sandbox preparation and the audit log around `withStandaloneGateway` (the servers
+ * stop when `use` returns). `warden tools …` and `warden scan config|server` share it.
+ */
+export async function withConfiguredGateway(
+  cmd: Command,
+  setup: {
+    readonly config: WardenConfig;
+    readonly configPath: string | null;
+    readonly workspace: string;
+    readonly profileName: string;
+    readonly agentName: string;
+    readonly command: readonly string[];
+    readonly acceptMissingLimits: boolean;
+    readonly warn: (message: string) => void;
+  },
+  use: (gateway: Gateway, context: GatewayContext) => Promise<void>,
+  deps: GatewayCommandDeps,
+): Promise<void> {
+  const { config } = setup;
+  const stateDir = ensureStateDir(deps.stateDirOf(globalOptionsOf(cmd), config.state_dir));
   const prepared = await prepareHost(config, deps.assetsDir);
   const audit = openAuditLog({ stateDir });
   // Loaded on demand: the MCP SDK and Cedar are not needed by other commands.
@@ -54,12 +92,7 @@ export async function withGateway(
   try {
     await withStandaloneGateway(
       {
-        config,
-        configPath,
-        profileName: options.profile,
-        workspace,
-        agentName,
-        command,
+        ...setup,
         sink: audit,
         stateDir,
         host: prepared.host,
@@ -67,10 +100,9 @@ export async function withGateway(
         runtimeRoot: prepared.runtimeRoot,
         neverVisible: [stateDir, prepared.runtimeRoot],
         hostEnv: process.env,
-        acceptMissingLimits: options.acceptMissingLimits === true,
-        warn: warnOnStderr,
       },
-      (gateway, agent) => use(gateway, { stateDir, sink: audit, agent, mcp: pickProfile(config, options.profile).mcp }),
+      (gateway, agent) =>
+        use(gateway, { stateDir, sink: audit, agent, mcp: pickProfile(config, setup.profileName).mcp }),
     );
   } finally {
     await audit.close();

@@ -12,16 +12,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RESERVED_ENV } from '../core/config-defaults.js';
 import { WardenError } from '../core/errors.js';
-import { ensureStateDir, openAuditLog } from '../audit/index.js';
 import type { Finding, ScanReport, Severity } from '../scan/index.js';
 import type { ScanSource, ScannedServer } from '../runtime/scan-sources.js';
-import { globalOptionsOf, type GlobalOptions } from './global-options.js';
+import { withConfiguredGateway, type GatewayCommandDeps } from './gateway-commands.js';
 import { printJson } from './output.js';
-
-export interface ScanServersDeps {
-  readonly assetsDir: string;
-  readonly stateDirOf: (global: GlobalOptions, configStateDir: string | undefined) => string;
-}
 
 interface Options {
   readonly json?: boolean;
@@ -46,7 +40,7 @@ interface ServerResult {
 
 const RANK: Readonly<Record<Severity, number>> = { low: 1, medium: 2, high: 3 };
 
-export function registerScanServerCommands(scan: Command, deps: ScanServersDeps): void {
+export function registerScanServerCommands(scan: Command, deps: GatewayCommandDeps): void {
   scan
     .command('config')
     .description(
@@ -113,7 +107,7 @@ async function scanSource(
   source: ScanSource,
   options: Options,
   cmd: Command,
-  deps: ScanServersDeps,
+  deps: GatewayCommandDeps,
   command: readonly string[],
 ): Promise<void> {
   if (source.servers.length === 0)
@@ -126,36 +120,25 @@ async function scanSource(
     );
   const { Scanner } = await import('../scan/index.js');
   const { findTyposquats, packageOfRunner, describeSquat } = await import('../registry/index.js');
-  const { parseConfigText, prepareHost } = await import('../runtime/index.js');
-  const { withStandaloneGateway } = await import('../runtime/run-gateway.js');
-  const global = globalOptionsOf(cmd);
+  const { parseConfigText } = await import('../runtime/index.js');
   const config = await parseConfigText(
     JSON.stringify(scanConfig(source.servers, options.networkAllow ?? [])),
     'warden scan',
   );
-  const stateDir = ensureStateDir(deps.stateDirOf(global, config.state_dir));
-  const prepared = await prepareHost(config, deps.assetsDir);
-  const audit = openAuditLog({ stateDir });
   // The servers see no workspace; the gateway still needs one.
   const workspace = mkdtempSync(join(tmpdir(), 'warden-scan-'));
   const scanner = new Scanner();
   const results: ServerResult[] = [];
   try {
-    await withStandaloneGateway(
+    await withConfiguredGateway(
+      cmd,
       {
         config,
         configPath: null,
-        profileName: 'scan',
         workspace,
+        profileName: 'scan',
         agentName: 'warden-scan',
         command,
-        sink: audit,
-        stateDir,
-        host: prepared.host,
-        sandboxUser: prepared.sandboxUser,
-        runtimeRoot: prepared.runtimeRoot,
-        neverVisible: [stateDir, prepared.runtimeRoot],
-        hostEnv: process.env,
         acceptMissingLimits: options.acceptMissingLimits === true,
         warn: () => undefined,
       },
@@ -189,9 +172,9 @@ async function scanSource(
         }
         return Promise.resolve();
       },
+      deps,
     );
   } finally {
-    await audit.close();
     rmSync(workspace, { recursive: true, force: true });
   }
   for (const skipped of source.skipped)
