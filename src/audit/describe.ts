@@ -44,6 +44,8 @@ export function describeEvent(event: AuditRecord): string {
       return `VIOLATION ${event.data.kind}: ${event.data.detail}`;
     case 'sandbox.destroyed':
       return `sandbox gone (${event.data.leftover_processes} leftover processes killed${event.data.placeholders_removed === undefined ? '' : `, ${event.data.placeholders_removed} placeholders removed`}${gitScanText(event.data.git_scan)}${postRunText(event.data.post_run)})`;
+    case 'run.recovered':
+      return `ended without its warden; sandbox ${event.data.sandbox} cleaned up by a later start after ${event.data.ms_until_recovered} ms${postRunText(event.data.post_run)}`;
     case 'run.ended':
       return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
   }

@@ -10,7 +10,13 @@ import { ensureStateDir, openAuditLog } from '../audit/index.js';
 import type { Gateway } from '../gateway/index.js';
 import type { McpPolicyConfig, WardenConfig } from '../core/config.js';
 import { describeUnmatched, unmatchedGrantNames } from '../runtime/grant-names.js';
-import { loadConfig, pickProfile, prepareHost, resolveGatewayWorkspace } from '../runtime/index.js';
+import {
+  loadConfig,
+  pickProfile,
+  prepareHost,
+  recordRecoveredRuns,
+  resolveGatewayWorkspace,
+} from '../runtime/index.js';
 import { globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { printJson, table, warnOnStderr } from './output.js';
 import { registerToolReviewCommands } from './tools-review-commands.js';
@@ -90,6 +96,7 @@ export async function withConfiguredGateway(
   // Loaded on demand: the MCP SDK and Cedar are not needed by other commands.
   const { withStandaloneGateway } = await import('../runtime/run-gateway.js');
   try {
+    await recordRecoveredRuns(audit, prepared.recovered);
     await withStandaloneGateway(
       {
         ...setup,

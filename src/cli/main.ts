@@ -16,6 +16,7 @@ import {
   loadConfig,
   pickProfile,
   prepareHost,
+  recordRecoveredRuns,
   resolveRunPlan,
   runAgent,
   runDoctor,
@@ -163,6 +164,7 @@ export function buildProgram(): Command {
       // command could reopen through /proc/self/fd (SBX-23). Restored before anything is printed.
       const terminal = RunTerminal.open({ ptySupported: prepared.host.lib.wardenInit !== null, env: process.env });
       try {
+        await recordRecoveredRuns(audit, prepared.recovered);
         let summary;
         try {
           summary = await runAgent(plan, {

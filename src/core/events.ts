@@ -72,6 +72,14 @@ export type OutputAction = 'passed' | 'annotated' | 'wrapped' | 'withheld';
  */
 export type DefinitionState = 'pinned' | 'approved' | 'warned' | 'quarantined' | 'changed' | 'new';
 
+/** The post-run check of a sandbox's writable roots: entries walked, whether it finished, findings, time. */
+export interface PostRunCheck {
+  readonly entries: number;
+  readonly complete: boolean;
+  readonly findings: number;
+  readonly elapsed_ms: number;
+}
+
 export interface EventPayloads {
   'run.started': {
     /** The command as run, or its head when it is longer than the audit record allows (see command_digest). */
@@ -126,12 +134,7 @@ export interface EventPayloads {
      * The post-run check of the sandbox's writable roots (SBX-06, SBX-20, SBX-21, SBX-22): entries
      * walked, whether it finished, how many findings (each also a `violation`), how long it took.
      */
-    readonly post_run?: {
-      readonly entries: number;
-      readonly complete: boolean;
-      readonly findings: number;
-      readonly elapsed_ms: number;
-    };
+    readonly post_run?: PostRunCheck;
   };
   'egress.allowed': {
     readonly protocol: EgressProtocol;
@@ -224,6 +227,20 @@ export interface EventPayloads {
     readonly code: number;
     readonly reason: string;
   };
+  /**
+   * A sandbox whose warden died (SIGKILL, OOM, power loss) was cleaned up by a later warden start:
+   * its cgroups and runtime directory removed and the post-run check its warden never ran done
+   * (each finding also a `violation` of the same run). Written to the audit log of the start
+   * that found it, under the dead run's id; the run has no `run.ended`.
+   */
+  'run.recovered': {
+    /** The sandbox: the run's id for the agent's own, `<run>.<server>.<n>` for an MCP server's. */
+    readonly sandbox: string;
+    /** From the sandbox's creation until it was found dead (when the warden died is not known). */
+    readonly ms_until_recovered: number;
+    /** Absent when the sandbox's record held no baseline for the check. */
+    readonly post_run?: PostRunCheck;
+  };
   violation: {
     readonly kind:
       | 'proxy_auth'
@@ -254,6 +271,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'mcp.call',
   'mcp.definition',
   'mcp.rejected',
+  'run.recovered',
   'violation',
 ];
 

@@ -15,7 +15,14 @@ import type { WardenConfig } from '../core/config.js';
 import { WardenError } from '../core/errors.js';
 import type { AuditRecord } from '../core/events.js';
 import { AuditQuery, describeEvent, openAuditLog, verifyAuditLog } from '../audit/index.js';
-import { parseConfigText, runAgent, type PreparedHost, type RunPlan, type RunSummary } from '../runtime/index.js';
+import {
+  parseConfigText,
+  recordRecoveredRuns,
+  runAgent,
+  type PreparedHost,
+  type RunPlan,
+  type RunSummary,
+} from '../runtime/index.js';
 import { SANDBOX_LIB } from '../sandbox/index.js';
 import { DEMO_AGENT_SCRIPT, DEMO_GRANTED_TOOLS, DEMO_STEPS, type DemoStep } from './agent-script.js';
 
@@ -117,6 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const audit = openAuditLog({ stateDir: options.stateDir });
     let summary: RunSummary;
     try {
+      await recordRecoveredRuns(audit, options.prepared.recovered);
       summary = await runAgent(plan, {
         sink: audit,
         host: options.prepared.host,

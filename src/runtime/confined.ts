@@ -130,7 +130,7 @@ export interface Confinement {
 export function confine(spec: ConfinedSpec, ctx: ConfineContext): Confinement {
   refuseExposedPaths(spec, ctx);
   const deny = [...new Set([...spec.deny, ...ctx.profileDeny.paths])];
-  const runDir = createRunDir(ctx.runtimeRoot, spec.id, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null);
+  const runDir = createRunDir(ctx.runtimeRoot, spec.id, ctx.host.wardenUid, ctx.sandboxUser?.gid ?? null, spec.agent);
   const credential = newSecret();
   const socketPath = join(runDir.sockDir, 'egress.sock');
   let proxy: EgressProxy;

@@ -6,7 +6,7 @@ export { prepareHost, type PreparedHost } from './prepare-host.js';
 export { runDoctor, type DoctorCheck } from './doctor.js';
 export { formatSummary, type RunSummary, type DeniedTarget } from './summary.js';
 export { buildSandboxEnv, EGRESS_PORT, SANDBOX_PATH } from './sandbox-env.js';
-export { runtimeRoot, recoverAbandonedRuns } from './run-dir.js';
+export { runtimeRoot, recoverAbandonedRuns, recordRecoveredRuns, type RecoveredRun } from './run-dir.js';
 export { resolveGatewayWorkspace, notAProject, type WorkspaceChoice } from './gateway-workspace.js';
 // The gateway (MCP SDK, Cedar) loads on demand: import('./run-gateway.js') — never from here, so a
 // run without MCP tools does not pay for it at start-up.

@@ -2,7 +2,7 @@
  * The post-run check's findings (sandbox/post-run.ts) as the user and the audit log see them: one
  * summary line and one `violation` record each.
  */
-import type { EventPayloads } from '../core/events.js';
+import type { EventPayloads, PostRunCheck } from '../core/events.js';
 import type { PostRunFinding, PostRunReport } from '../sandbox/index.js';
 
 /** A finding in the run summary's JSON. */
@@ -42,7 +42,7 @@ export function findingViolations(report: PostRunReport | null): EventPayloads['
 }
 
 /** The `post_run` part of `sandbox.destroyed`. */
-export function postRunRecord(report: PostRunReport): NonNullable<EventPayloads['sandbox.destroyed']['post_run']> {
+export function postRunRecord(report: PostRunReport): PostRunCheck {
   return {
     entries: report.entriesSeen,
     complete: report.complete,

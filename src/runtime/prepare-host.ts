@@ -17,12 +17,14 @@ import {
   type SandboxHost,
   type SandboxUser,
 } from '../sandbox/index.js';
-import { ensureRuntimeRoot, recoverAbandonedRuns, runtimeRoot } from './run-dir.js';
+import { ensureRuntimeRoot, recoverAbandonedRuns, runtimeRoot, type RecoveredRun } from './run-dir.js';
 
 export interface PreparedHost {
   readonly host: SandboxHost;
   readonly sandboxUser: SandboxUser | null;
   readonly runtimeRoot: string;
+  /** Sandboxes of dead wardens this start cleaned up: the caller records them (recordRecoveredRuns). */
+  readonly recovered: readonly RecoveredRun[];
 }
 
 const SETUP_HINT = 'run scripts/setup.sh (as root) or `warden doctor` to see what is missing';
@@ -84,7 +86,7 @@ export async function prepareHost(
 
   const root = runtimeRoot(uid, env);
   ensureRuntimeRoot(root, uid);
-  await recoverAbandonedRuns(root);
+  const recovered = await recoverAbandonedRuns(root);
   const lib = ensureLibDir(root, assetsDir);
   // The native init forwards the proxy port itself; only the fallback shell init needs socat,
   // and it must be under /usr: only /usr is visible inside, where the forwarder runs.
@@ -107,5 +109,6 @@ export async function prepareHost(
     },
     sandboxUser,
     runtimeRoot: root,
+    recovered,
   };
 }

@@ -458,7 +458,7 @@ export async function cleanupAbandonedSandbox(
   if (remaining > 0) {
     writeFileSync(join(runDir, RECOVERY_FILE), JSON.stringify({ cgroups: limits.directories }), { mode: 0o600 });
   }
-  const runId = typeof record.runId === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(record.runId) ? record.runId : null;
+  const runId = typeof record.runId === 'string' && /^[A-Za-z0-9_.-]{1,160}$/.test(record.runId) ? record.runId : null;
   const baseline = parseBaseline(record.baseline);
   const postRun =
     runId === null || baseline === null
