@@ -41,6 +41,13 @@ describe('JSON-RPC error registry', () => {
     const error = fromUpstream(new McpError(-32042, 'needs a URL', { url: 'https://example.test/' }));
     expect(error).toMatchObject({ code: -32042, message: 'needs a URL', data: { url: 'https://example.test/' } });
   });
+
+  it('bounds what an upstream error carries: a message past 4096 characters is cut, data past 16 KiB of JSON left out', () => {
+    const error = fromUpstream(new McpError(-32042, 'x'.repeat(10_000), { blob: 'y'.repeat(20_000) }));
+    expect(error.message).toHaveLength(4097);
+    expect(error.data).toBeUndefined();
+    expect(fromUpstream(new McpError(-32042, 'ok', { blob: 'y'.repeat(16_000) })).data).toBeDefined();
+  });
 });
 
 describe('no other file defines a JSON-RPC code', () => {

@@ -76,7 +76,28 @@ export function rpcError(code: number, message: string): GatewayRpcError {
   return new GatewayRpcError(code, message);
 }
 
-/** An upstream's McpError re-sent to the agent, without the SDK's message prefix, with its `data`. */
+/** Characters of an upstream error's message passed on. */
+const MAX_UPSTREAM_MESSAGE = 4096;
+/** Bytes of JSON of an upstream error's `data` passed on; larger data is left out. */
+const MAX_UPSTREAM_DATA_BYTES = 16 * 1024;
+
+/**
+ * An upstream's McpError re-sent to the agent with its code, its message (without the SDK's
+ * prefix, at most 4096 characters) and its `data` (when at most 16 KiB of JSON; else left out,
+ * so one server's error cannot make the gateway hold and send megabytes per failed call).
+ */
 export function fromUpstream(error: McpError): GatewayRpcError {
-  return new GatewayRpcError(error.code, error.message.replace(/^MCP error -?\d+: /, ''), error.data);
+  const message = error.message.replace(/^MCP error -?\d+: /, '');
+  const data: unknown = error.data;
+  let size = Infinity;
+  try {
+    size = data === undefined ? 0 : (JSON.stringify(data)?.length ?? 0);
+  } catch {
+    // Not serialisable (cannot happen for data parsed from JSON): left out.
+  }
+  return new GatewayRpcError(
+    error.code,
+    message.length > MAX_UPSTREAM_MESSAGE ? `${message.slice(0, MAX_UPSTREAM_MESSAGE)}…` : message,
+    size <= MAX_UPSTREAM_DATA_BYTES ? data : undefined,
+  );
 }

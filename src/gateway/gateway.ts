@@ -65,6 +65,7 @@ import {
   UpstreamStartError,
   UpstreamUnavailableError,
   type LaunchUpstream,
+  type ListKey,
   type RelayFeature,
 } from './upstream.js';
 
@@ -149,6 +150,9 @@ export interface CallOptions {
 const MAX_HIDDEN_RECORDED = 256;
 /** Shortest time between two re-reads of a server's lists on an agent's tools/list. */
 const RELIST_INTERVAL_MS = 1000;
+
+/** The `_meta` key a list answer holds several servers' list `_meta` under (see Gateway.listMeta). */
+export const SERVERS_META_KEY = 'dev.warden/servers';
 
 /** Warden's own line in a session's instructions. */
 const INSTRUCTIONS = (naming: Naming): string =>
@@ -579,6 +583,24 @@ export class Gateway {
       outcome: 'denied',
     });
     throw rpcError(RPC.invalidParams, 'warden does not offer completion for resource templates');
+  }
+
+  /**
+   * The `_meta` of a list answer, from the servers the profile grants something of. With one such
+   * server, its list's `_meta` as it sent it (the agent sees what it would see directly). With
+   * several, each server's under its name in `dev.warden/servers`: a list's `_meta` speaks of that
+   * server's list, so merged flat one server's keys would override another's or seem to describe
+   * its items. Each server's is bounded (16 KiB of JSON, see upstream.ts); none: undefined.
+   */
+  listMeta(list: ListKey): Record<string, unknown> | undefined {
+    const granted = this.#options.compiled.servers;
+    const metas = granted.flatMap((server) => {
+      const meta = this.#upstreams.get(server)?.listMeta(list);
+      return meta === undefined ? [] : [[server, meta] as const];
+    });
+    if (metas.length === 0) return undefined;
+    if (granted.length === 1) return { ...metas[0]?.[1] };
+    return { [SERVERS_META_KEY]: Object.fromEntries(metas) };
   }
 
   /** Templates of servers the profile grants some resource of (a template reveals no content). */

@@ -49,6 +49,11 @@ function refuseCursor(cursor: string | undefined): void {
     throw new McpError(RPC.invalidParams, 'invalid cursor: the gateway returns each list whole and issues no cursors');
 }
 
+/** A list answer with the servers' list-level `_meta` (Gateway.listMeta), when there is any. */
+function withMeta<T extends object>(result: T, meta: Record<string, unknown> | undefined): T {
+  return meta === undefined ? result : { ...result, _meta: meta };
+}
+
 /**
  * An SDK server for one session, wired to `gateway`. Close it to detach. `subject` is who the
  * session acts for (a token's agent; one value for every session of a `warden run`): requests
@@ -70,7 +75,7 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
   );
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     refuseCursor(request.params?.cursor);
-    return { tools: await gateway.listTools(session) };
+    return withMeta({ tools: await gateway.listTools(session) }, gateway.listMeta('tools'));
   });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const token = request.params._meta?.progressToken;
@@ -97,7 +102,7 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
   });
   server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
     refuseCursor(request.params?.cursor);
-    return { prompts: await gateway.listPrompts(session) };
+    return withMeta({ prompts: await gateway.listPrompts(session) }, gateway.listMeta('prompts'));
   });
   server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
     gateway.getPrompt(session, request.params.name, request.params.arguments, {
@@ -107,11 +112,11 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
   );
   server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
     refuseCursor(request.params?.cursor);
-    return { resources: await gateway.listResources(session) };
+    return withMeta({ resources: await gateway.listResources(session) }, gateway.listMeta('resources'));
   });
   server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => {
     refuseCursor(request.params?.cursor);
-    return { resourceTemplates: gateway.listResourceTemplates() };
+    return withMeta({ resourceTemplates: gateway.listResourceTemplates() }, gateway.listMeta('resourceTemplates'));
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
     gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }),

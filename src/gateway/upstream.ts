@@ -128,6 +128,11 @@ const MAX_KEPT_ITEM_BYTES = 64 * 1024;
 /** A list page as sent: validated with the SDK's schema separately, so unknown keys survive. */
 const RAW_PAGE = z.looseObject({});
 const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
+/** Largest list-level `_meta` kept (bytes of JSON); a larger one is dropped. */
+const MAX_LIST_META_BYTES = 16 * 1024;
+
+/** The four lists a server may offer (the keys of their results). */
+export type ListKey = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
 export class Upstream {
   readonly name: string;
@@ -138,6 +143,8 @@ export class Upstream {
   #prompts: readonly Prompt[] = [];
   #resources: readonly Resource[] = [];
   #templates: readonly ResourceTemplate[] = [];
+  /** Each list's result-level `_meta` as the server last sent it (its first page's), bounded. */
+  #listMeta: Partial<Record<ListKey, Readonly<Record<string, unknown>>>> = {};
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | null = null;
   /**
@@ -175,6 +182,13 @@ export class Upstream {
   }
   get resourceTemplates(): readonly ResourceTemplate[] {
     return this.#templates;
+  }
+  /**
+   * A list's result-level `_meta` as the server sent it with its first page, when it is an object
+   * of at most 16 KiB of JSON; else undefined.
+   */
+  listMeta(list: ListKey): Readonly<Record<string, unknown>> | undefined {
+    return this.#listMeta[list];
   }
   /** The server's initialize `instructions`, if it gave any (bounded by the message cap). */
   get instructions(): string | undefined {
@@ -357,7 +371,8 @@ export class Upstream {
   async #refreshLists(client: Client, timeoutMs: number): Promise<void> {
     this.#listedAt = performance.now();
     const caps = client.getServerCapabilities() ?? {};
-    const list = async <T>(method: string, schema: z.ZodType, key: string): Promise<T[]> => {
+    const meta: Partial<Record<ListKey, Readonly<Record<string, unknown>>>> = {};
+    const list = async <T>(method: string, schema: z.ZodType, key: ListKey): Promise<T[]> => {
       const items: T[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
@@ -367,6 +382,10 @@ export class Upstream {
           { timeout: timeoutMs },
         )) as Record<string, unknown>;
         const result = schema.parse(raw) as Record<string, unknown>;
+        if (page === 0) {
+          const kept = boundedMeta(raw['_meta']);
+          if (kept !== undefined) meta[key] = kept;
+        }
         const parsed = (result[key] as T[] | undefined) ?? [];
         const sent = raw[key] as unknown[];
         items.push(...parsed.map((item, i) => keptWhole<T>(sent[i], item)));
@@ -392,6 +411,7 @@ export class Upstream {
             ListResourceTemplatesResultSchema,
             'resourceTemplates',
           );
+    this.#listMeta = meta;
   }
 
   /** The connection ended without stop(): restart with backoff. */
@@ -500,4 +520,10 @@ function lastStderrLine(text: string): string | null {
 function keptWhole<T>(sent: unknown, parsed: T): T {
   if (sent === null || typeof sent !== 'object') return parsed;
   return JSON.stringify(sent).length <= MAX_KEPT_ITEM_BYTES ? (sent as T) : parsed;
+}
+
+/** A list's `_meta` when it is a plain object of at most MAX_LIST_META_BYTES of JSON; else undefined. */
+function boundedMeta(value: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  return JSON.stringify(value).length <= MAX_LIST_META_BYTES ? (value as Record<string, unknown>) : undefined;
 }

@@ -24,11 +24,13 @@ import {
   warden,
   type Mode,
 } from '../helpers/warden.js';
+import { fixtureReadable, Scene } from './scene.js';
 
 const MODULES = join(REPO, 'node_modules');
 const FIXTURES = join(REPO, 'test', 'conformance', 'fixtures');
 const FIXTURE = join(FIXTURES, 'conformance-server.mjs');
 const CALLS = 15;
+const LISTS = ['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list'] as const;
 
 function readable(mode: Mode): boolean {
   const user = mode === 'root' ? SANDBOX_USER : TEST_USER;
@@ -93,9 +95,12 @@ describe.each(availableModes())('gateway fidelity with names: upstream (warden a
     workspace = '';
   });
 
-  async function throughGateway(servers: readonly string[] = ['conformance']): Promise<Client> {
+  async function throughGateway(
+    servers: readonly string[] = ['conformance'],
+    names: 'upstream' | 'prefixed' = 'upstream',
+  ): Promise<Client> {
     workspace = makeWorkspace(mode);
-    const config = writeConfig(workspace, servers, 'upstream');
+    const config = writeConfig(workspace, servers, names);
     giveToSandbox(mode, workspace);
     const client = new Client({ name: 'fidelity-test', version: '1.0.0' });
     clients.push(client);
@@ -166,6 +171,37 @@ describe.each(availableModes())('gateway fidelity with names: upstream (warden a
   );
 
   it.skipIf(!readable(mode))(
+    'list-level _meta reaches the client as the server sent it when one server is granted (tools, prompts, resources, templates)',
+    async () => {
+      const [plain, gateway] = [await direct(), await throughGateway()];
+      const raw = z.looseObject({});
+      for (const method of LISTS) {
+        const meta = async (c: Client) => ((await c.request({ method }, raw)) as { _meta?: unknown })._meta;
+        const sent = await meta(plain);
+        expect(sent, method).toMatchObject({ 'fixture.test/list': { generation: 1 } });
+        expect(await meta(gateway), method).toEqual(sent);
+      }
+      // The SDK client's own list methods keep it too.
+      expect((await gateway.listTools())._meta).toEqual((await plain.listTools())._meta);
+    },
+    60_000,
+  );
+
+  it.skipIf(!readable(mode))(
+    "with several servers granted, each one's list _meta is kept under its name in dev.warden/servers",
+    async () => {
+      const [plain, gateway] = [await direct(), await throughGateway(['alpha', 'beta'], 'prefixed')];
+      const raw = z.looseObject({});
+      for (const method of LISTS) {
+        const sent = ((await plain.request({ method }, raw)) as { _meta?: unknown })._meta;
+        const merged = ((await gateway.request({ method }, raw)) as { _meta?: unknown })._meta;
+        expect(merged, method).toEqual({ 'dev.warden/servers': { alpha: sent, beta: sent } });
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!readable(mode))(
     'every progress notification sent before a result reaches the agent before that result (as many as directly)',
     async () => {
       const [plain, gateway] = [await direct(), await throughGateway()];
@@ -196,4 +232,88 @@ describe.each(availableModes())('gateway fidelity with names: upstream (warden a
     },
     90_000,
   );
+});
+
+describe.each(availableModes())('gateway fidelity with a fixture server (warden as %s)', (mode: Mode) => {
+  let scene: Scene | null = null;
+  const clients: Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+    scene?.remove();
+    scene = null;
+  });
+
+  async function connect(s: Scene): Promise<Client> {
+    const client = new Client({ name: 'fidelity-test', version: '1.0.0' });
+    clients.push(client);
+    const agent = `fidelity-${basename(s.root)}`;
+    await client.connect(
+      new StdioClientTransport({
+        ...gatewayStdioCommand(mode, { workspace: s.workspace, config: s.config, agent }),
+        stderr: 'pipe',
+      }),
+    );
+    return client;
+  }
+
+  it("an upstream's JSON-RPC error reaches the agent with the same code, message and data; oversized data is left out", async () => {
+    const s = (scene = new Scene(mode));
+    if (!fixtureReadable(mode)) return expect.fail('the fixture server is not readable by the sandbox user');
+    const data = { retryAfter: 3, reason: { field: 'url', allowed: ['https'] } };
+    s.spec('fix', {
+      tools: [
+        { name: 'strict', error: { code: -32042, message: 'needs an https URL', data } },
+        { name: 'plain', error: { code: -32050, message: 'no data here' } },
+        { name: 'huge', error: { code: -32042, message: 'big', data: { blob: 'x'.repeat(20_000) } } },
+      ],
+    });
+    s.configure(['fix'], { allow: [{ server: 'fix', tools: ['*'] }] });
+    const client = await connect(s);
+    const failure = (name: string) =>
+      client.callTool({ name: `fix__${name}`, arguments: {} }).then(
+        () => expect.fail(`${name} answered a result`),
+        (e: unknown) => e as McpError,
+      );
+    const strict = await failure('strict');
+    expect(strict).toBeInstanceOf(McpError);
+    expect({ code: strict.code, message: strict.message, data: strict.data }).toEqual({
+      code: -32042,
+      message: 'MCP error -32042: MCP error -32042: needs an https URL',
+      data,
+    });
+    const plain = await failure('plain');
+    expect([plain.code, plain.data]).toEqual([-32050, undefined]);
+    const huge = await failure('huge');
+    expect([huge.code, huge.data]).toEqual([-32042, undefined]);
+  }, 60_000);
+
+  it('a task-only tool (execution.taskSupport: required) is hidden, with the reason in `warden tools ls`; an optional-task tool is listed and works when called without a task', async () => {
+    const s = (scene = new Scene(mode));
+    if (!fixtureReadable(mode)) return expect.fail('the fixture server is not readable by the sandbox user');
+    s.spec('fix', {
+      tools: [
+        { name: 'long_job', execution: { taskSupport: 'required' } },
+        { name: 'either_way', execution: { taskSupport: 'optional' }, result: 'done without a task' },
+        { name: 'plain' },
+      ],
+    });
+    s.configure(['fix'], { allow: [{ server: 'fix', tools: ['*'] }] });
+    const client = await connect(s);
+    const tools = (await client.listTools()).tools;
+    expect(tools.map((t) => t.name).sort()).toEqual(['fix__either_way', 'fix__plain']);
+    expect(tools.find((t) => t.name === 'fix__either_way')?.execution).toEqual({ taskSupport: 'optional' });
+    expect(await client.callTool({ name: 'fix__either_way', arguments: {} })).toMatchObject({
+      content: [{ type: 'text', text: 'done without a task' }],
+    });
+    await expect(client.callTool({ name: 'fix__long_job', arguments: {} })).rejects.toMatchObject({ code: -32602 });
+    expect(s.upstreamCalls('fix').map(([name]) => name)).toEqual(['either_way']);
+
+    const listed = await s.warden(['tools', 'ls', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = JSON.parse(listed.stdout) as { name: string; granted: boolean; reason: string }[];
+    expect(rows.find((r) => r.name.includes('long_job'))).toMatchObject({
+      granted: false,
+      reason: expect.stringContaining('execution.taskSupport: required'),
+    });
+  }, 60_000);
 });

@@ -38,6 +38,10 @@ export interface ToolSpec {
   readonly result?: string;
   /** Its structuredContent. */
   readonly structured?: Record<string, unknown>;
+  /** A JSON-RPC error the tool answers instead of a result. */
+  readonly error?: { readonly code: number; readonly message: string; readonly data?: unknown };
+  /** The tool's `execution` (2025-11-25 tasks), e.g. `{ taskSupport: 'required' }`. */
+  readonly execution?: Record<string, unknown>;
 }
 
 export interface ServerSpec {
