@@ -92,3 +92,23 @@ function formatTimeout(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms} ms`;
 }
+
+/**
+ * Fixed limits of the gateway's agent-facing endpoints (stdio and Streamable HTTP alike), in one
+ * place; docs/config.md ("Fixed limits of the gateway") lists each, and a unit test keeps the two
+ * in step. Not configurable: they bound what an agent can make warden hold, whatever it asks.
+ */
+export const ENDPOINT_LIMITS = Object.freeze({
+  /** Largest JSON-RPC message from an agent, in bytes (a line on stdio, a body over HTTP). */
+  messageBytes: 4 * 1024 * 1024,
+  /** Deepest nesting of objects and arrays in a message; the top-level object is depth 1. */
+  nestingDepth: 64,
+  /** Requests of one session awaiting their answer at once. */
+  requestsInFlight: 256,
+  /** Open sessions of one HTTP endpoint. */
+  sessions: 64,
+  /** Events kept per HTTP session for SSE resumption (Last-Event-ID), oldest dropped first. */
+  replayEvents: 1000,
+  /** Bytes of events kept per HTTP session for SSE resumption, oldest dropped first. */
+  replayBytes: 4 * 1024 * 1024,
+});

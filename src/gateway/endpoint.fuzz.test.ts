@@ -31,6 +31,7 @@ import { HttpEndpoint, type AuthResult } from './http-endpoint.js';
 import { boundaryErrorResponse, parseJsonRpc, type BoundaryLimits } from './jsonrpc-boundary.js';
 import { ArgumentRedactor } from './redact.js';
 import { createSessionServer } from './session.js';
+import type { SessionLimits } from './session-guard.js';
 import { serveStdio } from './stdio-endpoint.js';
 import type { LaunchUpstream } from './upstream.js';
 import {
@@ -84,7 +85,9 @@ async function startGateway(): Promise<Fixture> {
     }));
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       upstreamCalls.push({ name: request.params.name, args: request.params.arguments });
-      if (request.params.name === 'slow') await sleep(40);
+      // `holdMs` (≤ 2 s) keeps a call in flight for the session guard's tests; else 40 ms.
+      const hold = (request.params.arguments as { holdMs?: unknown } | undefined)?.holdMs;
+      if (request.params.name === 'slow') await sleep(typeof hold === 'number' && hold <= 2000 ? hold : 40);
       return { content: [{ type: 'text' as const, text: JSON.stringify(request.params.arguments ?? null) }] };
     });
     await server.connect(new StdioServerTransport(stdin, stdout));
@@ -355,7 +358,12 @@ interface HttpFixture {
   readonly otherSession: string;
 }
 
-async function startHttp(fx: Fixture, maxSessions = 100_000, bodyTimeoutMs?: number): Promise<HttpFixture> {
+async function startHttp(
+  fx: Fixture,
+  maxSessions = 100_000,
+  bodyTimeoutMs?: number,
+  limits: Partial<SessionLimits> = HTTP_LIMITS,
+): Promise<HttpFixture> {
   const forwarded: unknown[] = [];
   const rejected: { reason: string; code: number }[] = [];
   const authenticate = (header: string | undefined): AuthResult => {
@@ -381,8 +389,7 @@ async function startHttp(fx: Fixture, maxSessions = 100_000, bodyTimeoutMs?: num
     authenticate,
     allowedHosts: [],
     allowedOrigins: [],
-    limits: HTTP_LIMITS,
-    maxSessions,
+    limits: { ...limits, maxSessions },
     onRejected: (reason, code) => rejected.push({ reason, code }),
     ...(bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs }),
   });
@@ -554,7 +561,7 @@ function predict(spec: HttpRequestSpec, h: HttpFixture): Expected {
       body: {
         jsonrpc: '2.0',
         id: null,
-        error: { code: -32600, message: `body larger than ${HTTP_LIMITS.maxBytes} bytes` },
+        error: { code: -32600, message: `message larger than ${HTTP_LIMITS.maxBytes} bytes` },
       },
     };
   }
@@ -577,14 +584,14 @@ function predict(spec: HttpRequestSpec, h: HttpFixture): Expected {
       return { kind: 'rpc-error', status: 400, code: -32602, prefix: 'invalid initialize: ' };
     return { kind: 'sdk', message: message.message, newSession: true };
   }
-  // One initialize per session (GW-10).
+  // One initialize per session (GW-10), refused with its id as on stdio (session-guard.ts).
   if (message.kind === 'request' && message.method === 'initialize') {
     return {
       kind: 'rpc-error',
       status: 400,
       body: {
         jsonrpc: '2.0',
-        id: null,
+        id: message.id,
         error: { code: -32600, message: 'this session is already initialized; open a new session to initialize again' },
       },
     };
@@ -840,7 +847,7 @@ interface StdioFixture {
   waitFor(predicate: () => boolean, ms: number): Promise<void>;
 }
 
-function startStdio(fx: Fixture, limits: BoundaryLimits = STDIO_LIMITS): StdioFixture {
+function startStdio(fx: Fixture, limits: Partial<SessionLimits> = STDIO_LIMITS): StdioFixture {
   const input = new PassThrough();
   const output = new PassThrough();
   const lines: string[] = [];
@@ -1200,7 +1207,7 @@ describe('GW-05/GW-08 fuzz: the Streamable HTTP endpoint', () => {
             expect(JSON.parse(r.body.toString('utf8'))).toEqual({
               jsonrpc: '2.0',
               id: null,
-              error: { code: -32600, message: `body larger than ${HTTP_LIMITS.maxBytes} bytes` },
+              error: { code: -32600, message: `message larger than ${HTTP_LIMITS.maxBytes} bytes` },
             });
           } else {
             expect(r.status).toBe(200);
@@ -1453,5 +1460,100 @@ describe('GW-05 fuzz: the stdio endpoint', () => {
       }),
       { numRuns: 20 },
     );
+  });
+});
+
+describe('GW-05 one session guard: the same abuse is refused the same way on stdio and over HTTP', () => {
+  it('GW-05 a duplicate id, too many in flight, an oversized message, a second initialize, an unreadable _meta: the same JSON-RPC refusal on both transports', async () => {
+    const limits = { maxBytes: 4096, maxDepth: 64, maxInFlight: 2 };
+    const hold = (id: string): Record<string, unknown> & { id: string } => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'fake__slow', arguments: { holdMs: 800 } },
+    });
+    // Sent while h1 and h2 are in flight (the session's limit of 2).
+    const abuse: Record<string, unknown>[] = [
+      hold('h1'),
+      hold('h3'),
+      { jsonrpc: '2.0', id: 'big', method: 'ping', params: { pad: 'p'.repeat(limits.maxBytes) } },
+      { jsonrpc: '2.0', id: 'again', method: 'initialize', params: INITIALIZE },
+      { jsonrpc: '2.0', id: 'meta', method: 'ping', params: { _meta: 1 } },
+    ];
+    const expected = [
+      { id: 'h1', code: -32600, message: 'duplicate request id: a request with this id is still in flight' },
+      {
+        id: 'h3',
+        code: -32007,
+        message: 'too many requests in flight: this session already waits for 2 answers; send more when some have come',
+      },
+      { id: null, code: -32600, message: `message larger than ${limits.maxBytes} bytes` },
+      {
+        id: 'again',
+        code: -32600,
+        message: 'this session is already initialized; open a new session to initialize again',
+      },
+      {
+        id: 'meta',
+        code: -32600,
+        message: 'the message is not a valid MCP JSON-RPC message (check params and params._meta)',
+      },
+    ].map(({ id, code, message }) => ({ jsonrpc: '2.0', id, error: { code, message } }));
+    const held = async (from: number): Promise<void> => {
+      for (let i = 0; i < 200 && fx.upstreamCalls.length < from + 2; i++) await sleep(10);
+      expect(fx.upstreamCalls.length).toBe(from + 2);
+    };
+
+    const h = await startHttp(fx, 100, undefined, limits);
+    const s = startStdio(fx, limits);
+    try {
+      // Over HTTP: two calls held in flight, then each abuse on its own request.
+      let from = fx.upstreamCalls.length;
+      const inFlight = [post(h, hold('h1'), TOKEN, h.session), post(h, hold('h2'), TOKEN, h.session)];
+      await held(from);
+      const overHttp: { status: number; body: unknown }[] = [];
+      for (const message of abuse) {
+        const r = await post(h, message, TOKEN, h.session);
+        overHttp.push({ status: r.status, body: JSON.parse(r.body.toString('utf8')) as unknown });
+      }
+      for (const r of await Promise.all(inFlight)) expect(r.status).toBe(200);
+      // The answers freed the slots: the next request is served.
+      expect(messagesOf(await post(h, { jsonrpc: '2.0', id: 'after', method: 'ping' }, TOKEN, h.session))).toEqual([
+        { jsonrpc: '2.0', id: 'after', result: {} },
+      ]);
+
+      // On stdio: the same.
+      expect(
+        (await stdioCall(s, { jsonrpc: '2.0', id: 'init', method: 'initialize', params: INITIALIZE })).result,
+      ).toBeDefined();
+      s.input.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+      from = fx.upstreamCalls.length;
+      s.input.write(`${JSON.stringify(hold('h1'))}\n${JSON.stringify(hold('h2'))}\n`);
+      await held(from);
+      const overStdio: unknown[] = [];
+      for (const message of abuse) {
+        const before = s.lines.length;
+        s.input.write(`${JSON.stringify(message)}\n`);
+        await s.waitFor(() => s.lines.length > before, 2_000);
+        overStdio.push(...parsedLines(s.lines.slice(before)));
+      }
+      const answered = (): number =>
+        parsedLines(s.lines).filter((m) => (m.id === 'h1' || m.id === 'h2') && m.result !== undefined).length;
+      await s.waitFor(() => answered() === 2, 3_000);
+      expect(await stdioCall(s, { jsonrpc: '2.0', id: 'after', method: 'ping' }, 3_000)).toEqual({
+        jsonrpc: '2.0',
+        id: 'after',
+        result: {},
+      });
+
+      expect(overStdio).toEqual(expected);
+      expect(overHttp.map((r) => r.body)).toEqual(expected);
+      // HTTP adds only its status: 429 for too many in flight, 413 for too large.
+      expect(overHttp.map((r) => r.status)).toEqual([400, 429, 413, 400, 400]);
+    } finally {
+      s.input.end();
+      await s.served;
+      await h.endpoint.close();
+    }
   });
 });

@@ -46,6 +46,11 @@ export const RPC_CODES = {
     meaning:
       'a prompt or resource the server returned was withheld: its text carries instructions aimed at the model (SCAN-07)',
   },
+  busy: {
+    code: -32007,
+    meaning:
+      'the session already has the most requests in flight that it may (stdio and HTTP alike); send more when answers have come',
+  },
   tooLarge: { code: -32013, meaning: "the server's message is larger than the size cap" },
 } as const satisfies Readonly<Record<string, RpcCode>>;
 

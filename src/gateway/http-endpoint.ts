@@ -12,13 +12,18 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import {
-  boundaryErrorResponse,
-  DEFAULT_BOUNDARY_LIMITS,
-  parseJsonRpc,
-  type BoundaryLimits,
-} from './jsonrpc-boundary.js';
 import { RPC } from './errors.js';
+import {
+  oversizedRefusal,
+  refusalResponse,
+  screenBoundary,
+  SessionGuard,
+  sessionLimits,
+  type Refusal,
+  type RefusalKind,
+  type SessionLimits,
+} from './session-guard.js';
+import type { ParsedMessage } from './jsonrpc-boundary.js';
 
 /** Who is calling, as an authenticator established it. */
 export interface Caller {
@@ -43,8 +48,8 @@ export interface HttpEndpointOptions {
   readonly allowedHosts: readonly string[];
   /** Origin header values accepted when one is sent (browsers always send one). */
   readonly allowedOrigins: readonly string[];
-  readonly limits?: BoundaryLimits;
-  readonly maxSessions?: number;
+  /** The session limits (session-guard.ts); the defaults are the fixed ones in docs/config.md. */
+  readonly limits?: Partial<SessionLimits>;
   /** A request was refused before reaching a session (for the audit log). */
   readonly onRejected?: (reason: string, code: number, session: string) => void;
   /** Longest a client may take to send a request body (default BODY_TIMEOUT_MS). */
@@ -56,13 +61,25 @@ interface Session {
   readonly server: Server;
   readonly subject: string;
   readonly label: string;
-  readonly inFlight: Set<string | number>;
+  /** The same guard a stdio session has: one initialize, ids and requests in flight. */
+  readonly guard: SessionGuard;
 }
+
+/** The HTTP status a refusal of each kind gets; its body is the same JSON-RPC error as on stdio. */
+const REFUSAL_STATUS: Readonly<Record<RefusalKind, number>> = {
+  oversized: 413,
+  malformed: 400,
+  unreadable: 400,
+  reinitialize: 400,
+  duplicate: 400,
+  busy: 429,
+};
 
 const MCP_PATH = '/mcp';
 
 export class HttpEndpoint {
   readonly #options: HttpEndpointOptions;
+  readonly #limits: SessionLimits;
   readonly #sessions = new Map<string, Session>();
   readonly #http: HttpServer;
   #socketPath: string | null = null;
@@ -72,6 +89,7 @@ export class HttpEndpoint {
 
   constructor(options: HttpEndpointOptions) {
     this.#options = options;
+    this.#limits = sessionLimits(options.limits);
     this.#hosts = new Set(options.allowedHosts);
     this.#origins = new Set(options.allowedOrigins);
     this.#http = createServer((req, res) => {
@@ -184,25 +202,13 @@ export class HttpEndpoint {
     if (!/^application\/json\s*(;|$)/i.test(type))
       return this.#jsonError(res, 415, null, RPC.invalidRequest, 'Content-Type must be application/json');
 
-    const limits = this.#options.limits ?? DEFAULT_BOUNDARY_LIMITS;
-    const body = await readBody(req, limits.maxBytes, this.#options.bodyTimeoutMs);
-    if (body === null)
-      return this.#reject(
-        res,
-        413,
-        `body larger than ${limits.maxBytes} bytes`,
-        session?.label ?? '-',
-        RPC.invalidRequest,
-      );
-    const parsed = parseJsonRpc(body, limits);
-    if (!parsed.ok) {
-      this.#options.onRejected?.(parsed.reason, parsed.code, session?.label ?? '-');
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(boundaryErrorResponse(parsed)));
-      return;
-    }
-    const message = parsed.parsed;
+    const body = await readBody(req, this.#limits.maxBytes, this.#options.bodyTimeoutMs);
+    if (body === null) return this.#refuse(res, oversizedRefusal(this.#limits), session?.label ?? '-');
 
     if (session === undefined) {
+      const screened = screenBoundary(body, this.#limits);
+      if (!screened.ok) return this.#refuse(res, screened.refusal, '-');
+      const message = screened.parsed;
       if (message.kind !== 'request' || message.method !== 'initialize')
         return this.#jsonError(
           res,
@@ -211,30 +217,13 @@ export class HttpEndpoint {
           RPC.invalidRequest,
           'no session: send initialize first (without mcp-session-id)',
         );
-      return this.#openSession(req, res, message.message, auth.caller);
+      return this.#openSession(req, res, message, auth.caller);
     }
-    if (message.kind === 'request') {
-      // A session's protocol version and capabilities are fixed by its one initialize (GW-10).
-      if (message.method === 'initialize')
-        return this.#reject(
-          res,
-          400,
-          'this session is already initialized; open a new session to initialize again',
-          session.label,
-        );
-      if (session.inFlight.has(message.id)) {
-        this.#options.onRejected?.('duplicate request id', RPC.invalidRequest, session.label);
-        return this.#jsonError(
-          res,
-          400,
-          message.id,
-          RPC.invalidRequest,
-          'duplicate request id: a request with this id is still in flight',
-        );
-      }
-      session.inFlight.add(message.id);
-      res.once('close', () => session.inFlight.delete(message.id));
-    }
+    // The same guard as a stdio session's: size, strict parse, one initialize, ids in flight.
+    const admission = session.guard.admit(body);
+    if (!admission.ok) return this.#refuse(res, admission.refusal, session.label);
+    const message = admission.parsed;
+    if (message.kind === 'request') res.once('close', () => session.guard.settle(message.id));
     return this.#forward(session.label, session.transport, req, res, message.message);
   }
 
@@ -257,15 +246,11 @@ export class HttpEndpoint {
     await transport.handleRequest(req, res, body);
   }
 
-  async #openSession(
-    req: IncomingMessage,
-    res: ServerResponse,
-    initialize: Record<string, unknown>,
-    caller: Caller,
-  ): Promise<void> {
+  async #openSession(req: IncomingMessage, res: ServerResponse, parsed: ParsedMessage, caller: Caller): Promise<void> {
+    const initialize = parsed.message;
     const problem = initializeProblem(initialize);
     if (problem !== null) return this.#reject(res, 400, `invalid initialize: ${problem}`, '-', RPC.invalidParams);
-    if (this.#sessions.size >= (this.#options.maxSessions ?? 64))
+    if (this.#sessions.size >= this.#limits.maxSessions)
       return this.#reject(res, 503, 'too many sessions; close one first', '-', RPC.internal);
     const id = randomBytes(24).toString('base64url');
     const label = id.slice(0, 8);
@@ -276,13 +261,26 @@ export class HttpEndpoint {
     });
     transport.onclose = () => void this.#sessions.delete(id);
     await server.connect(transport);
-    this.#sessions.set(id, { transport, server, subject: caller.subject, label, inFlight: new Set() });
+    const guard = new SessionGuard(this.#limits);
+    // The initialize is the session's first request: admitted (a new guard refuses nothing), so a
+    // second one is refused, and in flight until answered.
+    guard.admitParsed(parsed);
+    if (parsed.kind === 'request') res.once('close', () => guard.settle(parsed.id));
+    this.#sessions.set(id, { transport, server, subject: caller.subject, label, guard });
     await this.#forward(label, transport, req, res, initialize);
     // The SDK refused the initialize: no session exists for the client, so none may hold a slot.
     if (transport.sessionId === undefined) {
       this.#sessions.delete(id);
       await transport.close().catch(() => undefined);
     }
+  }
+
+  /** Answers a refusal of the session guard: its HTTP status, the same JSON-RPC error as on stdio. */
+  #refuse(res: ServerResponse, refusal: Refusal, session: string): void {
+    this.#options.onRejected?.(refusal.reason, refusal.code, session);
+    res
+      .writeHead(REFUSAL_STATUS[refusal.kind], { 'content-type': 'application/json' })
+      .end(JSON.stringify(refusalResponse(refusal)));
   }
 
   #reject(

@@ -16,6 +16,7 @@
  *
  * Outcomes are values (design.md convention 5): `parseJsonRpc` never throws.
  */
+import { ENDPOINT_LIMITS } from '../core/limits.js';
 import { RPC } from './errors.js';
 
 /** Size and nesting bounds applied to every incoming message. */
@@ -27,7 +28,10 @@ export interface BoundaryLimits {
 }
 
 /** 4 MiB and 64 levels: generous for any MCP call, small enough to bound CPU and memory. */
-export const DEFAULT_BOUNDARY_LIMITS: BoundaryLimits = Object.freeze({ maxBytes: 4 * 1024 * 1024, maxDepth: 64 });
+export const DEFAULT_BOUNDARY_LIMITS: BoundaryLimits = Object.freeze({
+  maxBytes: ENDPOINT_LIMITS.messageBytes,
+  maxDepth: ENDPOINT_LIMITS.nestingDepth,
+});
 
 /** A JSON-RPC id as we accept it: a string of at most 256 UTF-16 units, or a safe integer. */
 export type JsonRpcId = string | number;

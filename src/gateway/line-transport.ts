@@ -17,6 +17,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONRPCErrorResponse, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { RPC } from './errors.js';
+import { LineFramer, type OversizedLine } from './line-framer.js';
 
 /** What kind of upstream output was rejected: unparsable, parsable but not JSON-RPC, or too long. */
 export type LineProblemKind = 'not_json' | 'not_jsonrpc' | 'oversized';
@@ -50,13 +51,7 @@ export interface LineTransportOptions {
  */
 export const OVERSIZED_RESULT_CODE = RPC.tooLarge;
 
-/** Bytes kept from each end of an oversized line: enough for `"jsonrpc":"2.0","id":…` either side. */
-const EDGE_BYTES = 512;
-const NEWLINE = 0x0a;
 const PREVIEW_CHARS = 64;
-/** First allocation for a line spanning chunks; small enough to be cheap per idle upstream. */
-const MIN_LINE_CAPACITY = 4096;
-const EMPTY = Buffer.alloc(0);
 
 /**
  * Newline-delimited JSON-RPC over a pair of streams, with bounded buffering.
@@ -82,15 +77,8 @@ export class LineTransport implements Transport {
   #started = false;
   #closed = false;
 
-  /**
-   * The unfinished line while it is within the limit, in one buffer grown by doubling (capped at
-   * the limit). One buffer rather than a list of chunks: a child dribbling one byte per write
-   * would otherwise cost a Buffer object (~100 bytes of overhead) per byte.
-   */
-  #line: Buffer = EMPTY;
-  #lineBytes = 0;
-  /** Set while an oversized line is being discarded: only its edges are kept. */
-  #discard: { head: Buffer; tail: Buffer; bytes: number } | undefined;
+  /** Splits the child's stdout into bounded lines (the one framing rule, see line-framer.ts). */
+  readonly #framer: LineFramer;
 
   /** `send()` calls waiting for the child to read what we already wrote. */
   readonly #drainWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
@@ -107,6 +95,14 @@ export class LineTransport implements Transport {
     this.#output = options.output;
     this.#maxLineBytes = options.maxLineBytes;
     this.#onProtocolError = options.onProtocolError;
+    this.#framer = new LineFramer({
+      maxLineBytes: options.maxLineBytes,
+      onLine: (line) => this.#handleLine(line.toString('utf8')),
+      onOversized: (line) => this.#handleOversized(line),
+      // A child that dies mid-write leaves a last line without '\n': judge it like any other
+      // line, so a truncated response is reported and a half-read oversized one still fails.
+      partialLastLine: 'judge',
+    });
     // Attached at once and never removed: an 'error' event without a listener is an uncaught
     // exception, and a dead child's pipes can error at any time, even after close().
     this.#output.on('error', (error: Error) => {
@@ -125,7 +121,7 @@ export class LineTransport implements Transport {
    * bound): at most `maxLineBytes`, or 2 × 512 while an oversized line is discarded.
    */
   get bufferedBytes(): number {
-    return this.#discard ? this.#discard.head.length + this.#discard.tail.length : this.#line.length;
+    return this.#framer.bufferedBytes;
   }
 
   /** Whether the transport has closed (by `close()`, end of input, or a stream error). */
@@ -142,12 +138,12 @@ export class LineTransport implements Transport {
     if (this.#closed) return Promise.reject(new Error('LineTransport is closed'));
     this.#started = true;
     this.#input.on('data', (chunk: Buffer | string) => {
-      this.#onData(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      // After close the stream keeps flowing into nothing (the framer is stopped): the child is
+      // never blocked on a full pipe during its shutdown, and nothing more reaches the callbacks.
+      this.#framer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     });
     this.#input.on('end', () => {
-      // A child that dies mid-write leaves a last line without '\n': judge it like any other line,
-      // so a truncated response is reported and a half-read oversized one still fails its request.
-      if (!this.#closed && (this.#lineBytes > 0 || this.#discard)) this.#endLine(EMPTY);
+      this.#framer.end();
       this.#finish(undefined);
     });
     // 'close' without 'end' means the stream was destroyed (the child's pipe torn down).
@@ -187,104 +183,7 @@ export class LineTransport implements Transport {
     // Intentionally empty.
   }
 
-  #onData(chunk: Buffer): void {
-    // After close the stream keeps flowing into nothing: the child is never blocked on a full
-    // pipe during its shutdown, and nothing more reaches the callbacks.
-    if (this.#closed) return;
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf(NEWLINE, start);
-      if (newline < 0) {
-        this.#append(chunk.subarray(start));
-        return;
-      }
-      this.#endLine(chunk.subarray(start, newline));
-      // A callback may have closed the transport; stop before the next line.
-      if (this.#closed) return;
-      start = newline + 1;
-    }
-  }
-
-  /** Adds the start of a line whose end has not arrived yet. */
-  #append(segment: Buffer): void {
-    if (this.#discard) {
-      this.#discardMore(segment);
-      return;
-    }
-    const needed = this.#lineBytes + segment.length;
-    if (needed > this.#maxLineBytes) {
-      this.#startDiscarding(segment);
-      return;
-    }
-    if (needed > this.#line.length) {
-      const capacity = Math.min(this.#maxLineBytes, Math.max(needed, 2 * this.#line.length, MIN_LINE_CAPACITY));
-      // allocUnsafe is fine: only the first #lineBytes bytes are ever read.
-      const grown = Buffer.allocUnsafe(capacity);
-      this.#line.copy(grown, 0, 0, this.#lineBytes);
-      this.#line = grown;
-    }
-    segment.copy(this.#line, this.#lineBytes);
-    this.#lineBytes = needed;
-  }
-
-  /** Completes the current line with `last` (the bytes before its '\n') and handles it. */
-  #endLine(last: Buffer): void {
-    if (this.#discard) this.#discardMore(last);
-    else if (this.#lineBytes + last.length > this.#maxLineBytes) this.#startDiscarding(last);
-    if (this.#discard) {
-      const discarded = this.#discard;
-      this.#discard = undefined;
-      this.#handleOversized(discarded.head, discarded.tail, discarded.bytes);
-      return;
-    }
-    let text: string;
-    if (this.#lineBytes === 0) {
-      // The whole line is in this chunk (the common case): decode it in place, no copy.
-      text = last.toString('utf8');
-    } else {
-      this.#append(last);
-      text = this.#line.toString('utf8', 0, this.#lineBytes);
-      this.#releaseLine();
-    }
-    this.#handleLine(text);
-  }
-
-  /** Switches from buffering to discarding, keeping only the edges of what was buffered. */
-  #startDiscarding(segment: Buffer): void {
-    const pieces = [this.#line.subarray(0, this.#lineBytes), segment];
-    const headPieces: Buffer[] = [];
-    let headBytes = 0;
-    for (const piece of pieces) {
-      if (headBytes >= EDGE_BYTES) break;
-      const take = piece.subarray(0, EDGE_BYTES - headBytes);
-      headPieces.push(take);
-      headBytes += take.length;
-    }
-    this.#discard = { head: Buffer.concat(headPieces), tail: EMPTY, bytes: 0 };
-    for (const piece of pieces) this.#discardMore(piece);
-    this.#releaseLine();
-  }
-
-  /** Frees the line buffer: an idle upstream should hold no memory for lines. */
-  #releaseLine(): void {
-    this.#line = EMPTY;
-    this.#lineBytes = 0;
-  }
-
-  /** Drops `segment` of an oversized line, remembering its last bytes as the line's tail. */
-  #discardMore(segment: Buffer): void {
-    const discard = this.#discard;
-    if (!discard) return;
-    discard.bytes += segment.length;
-    if (segment.length >= EDGE_BYTES) {
-      discard.tail = Buffer.from(segment.subarray(segment.length - EDGE_BYTES));
-    } else if (segment.length > 0) {
-      const joined = Buffer.concat([discard.tail, segment]);
-      discard.tail = joined.length > EDGE_BYTES ? joined.subarray(joined.length - EDGE_BYTES) : joined;
-    }
-  }
-
-  #handleOversized(head: Buffer, tail: Buffer, bytes: number): void {
+  #handleOversized({ head, tail, bytes }: OversizedLine): void {
     const id = responseIdFromEdges(head.toString('utf8'), tail.toString('utf8'));
     const size = `a ${bytes}-byte line exceeds the ${this.#maxLineBytes}-byte limit`;
     if (id === undefined) {
@@ -301,8 +200,7 @@ export class LineTransport implements Transport {
     this.#deliver(failure);
   }
 
-  #handleLine(raw: string): void {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  #handleLine(line: string): void {
     if (line.trim() === '') return;
     let value: unknown;
     try {
@@ -350,8 +248,7 @@ export class LineTransport implements Transport {
   #finish(error: Error | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#releaseLine();
-    this.#discard = undefined;
+    this.#framer.stop();
     this.#settleDrainWaiters(error ?? new Error('LineTransport is closed'));
     if (!this.#output.writableEnded && !this.#output.destroyed) {
       try {

@@ -9,13 +9,13 @@
  * usage: node mcp-remote-bridge.mjs URL
  * Exits when stdin closes (the gateway stopped it) or the server ends the session.
  */
-import { createInterface } from 'node:readline';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { RPC } from './errors.js';
+import { LineFramer } from './line-framer.js';
 
 /** Lines the gateway sends are bounded by the gateway; this caps what the bridge will hold. */
-const MAX_LINE_CHARS = 8 * 1024 * 1024;
+const MAX_LINE_BYTES = 8 * 1024 * 1024;
 /** What a request gets when the server cannot be reached. */
 const UNREACHABLE = RPC.internal;
 
@@ -79,21 +79,14 @@ async function main(): Promise<void> {
   transport.onclose = () => process.exit(0);
   await transport.start();
 
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
-    if (line.length > MAX_LINE_CHARS) {
-      process.stderr.write(
-        `mcp-remote-bridge: dropped a message of ${line.length} characters (limit ${MAX_LINE_CHARS})\n`,
-      );
-      continue;
-    }
+  const relay = (line: string): void => {
+    if (line.trim() === '') return;
     let message: JSONRPCMessage;
     try {
       message = JSONRPCMessageSchema.parse(JSON.parse(line));
     } catch {
       process.stderr.write('mcp-remote-bridge: dropped a line that is not a JSON-RPC message\n');
-      continue;
+      return;
     }
     if ('method' in message && message.method === 'initialize' && 'id' in message) initializeId = message.id;
     // Not awaited: a slow call must not hold up the ones behind it (the transport sends each
@@ -109,7 +102,20 @@ async function main(): Promise<void> {
         });
       }
     });
-  }
+  };
+  // The one bounded line framing (line-framer.ts), as on every other newline-delimited stream.
+  const framer = new LineFramer({
+    maxLineBytes: MAX_LINE_BYTES,
+    onLine: (line) => relay(line.toString('utf8')),
+    onOversized: ({ bytes }) =>
+      process.stderr.write(`mcp-remote-bridge: dropped a message of ${bytes} bytes (limit ${MAX_LINE_BYTES})\n`),
+  });
+  process.stdin.on('data', (chunk: Buffer) => framer.push(chunk));
+  await new Promise<void>((resolve) => {
+    process.stdin.once('end', resolve);
+    process.stdin.once('close', resolve);
+  });
+  framer.end();
   await transport.close().catch(() => undefined);
   process.exit(0);
 }

@@ -6,45 +6,53 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import {
-  boundaryErrorResponse,
-  DEFAULT_BOUNDARY_LIMITS,
-  parseJsonRpc,
-  type BoundaryLimits,
-} from './jsonrpc-boundary.js';
-import { RPC } from './errors.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
+import { LineFramer } from './line-framer.js';
 import { createSessionServer } from './session.js';
+import {
+  oversizedRefusal,
+  refusalResponse,
+  SessionGuard,
+  sessionLimits,
+  type Refusal,
+  type SessionLimits,
+} from './session-guard.js';
 
 export interface StdioEndpointOptions {
   readonly input: Readable;
   readonly output: Writable;
-  readonly limits?: BoundaryLimits;
+  /** The session limits (session-guard.ts); the defaults are the fixed ones in docs/config.md. */
+  readonly limits?: Partial<SessionLimits>;
   readonly onRejected?: (reason: string, code: number) => void;
 }
 
-/** A server-side transport over a byte stream pair with the strict boundary in front. */
+/** A server-side transport over a byte stream pair with the session guard in front. */
 class StrictStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   readonly #options: StdioEndpointOptions;
-  readonly #limits: BoundaryLimits;
-  readonly #inFlight = new Set<string | number>();
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-  #discarding = false;
-  #initializeSeen = false;
+  readonly #guard: SessionGuard;
+  readonly #framer: LineFramer;
   #closed = false;
 
   constructor(options: StdioEndpointOptions) {
     this.#options = options;
-    this.#limits = options.limits ?? DEFAULT_BOUNDARY_LIMITS;
+    this.#guard = new SessionGuard(sessionLimits(options.limits));
+    // The one line framing (line-framer.ts): the line ending is not part of the message, so a
+    // message of exactly the byte cap passes with LF or CRLF, as the same body does over HTTP.
+    this.#framer = new LineFramer({
+      maxLineBytes: this.#guard.limits.maxBytes,
+      onLine: (line) => this.#onLine(line),
+      onOversized: () => this.#refuse(oversizedRefusal(this.#guard.limits)),
+      // A message cut off by the end of input was never finished: it is not acted on.
+      partialLastLine: 'drop',
+    });
   }
 
   start(): Promise<void> {
-    this.#options.input.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#options.input.on('data', (chunk: Buffer) => this.#framer.push(chunk));
     this.#options.input.on('end', () => void this.close());
     this.#options.input.on('error', (error: Error) => {
       this.onerror?.(error);
@@ -57,13 +65,14 @@ class StrictStdioTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('stdio transport closed'));
     if ('id' in message && ('result' in message || 'error' in message) && message.id !== undefined)
-      this.#inFlight.delete(message.id);
+      this.#guard.settle(message.id);
     return this.#write(message);
   }
 
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    this.#framer.stop();
     this.#options.input.removeAllListeners('data');
     this.onclose?.();
     return Promise.resolve();
@@ -76,80 +85,17 @@ class StrictStdioTransport implements Transport {
     });
   }
 
-  /** Splits lines; a line over the byte cap is dropped as it streams (memory stays bounded). */
-  #onData(chunk: Buffer): void {
-    let start = 0;
-    for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
-      this.#take(chunk.subarray(start, nl));
-      this.#endLine();
-      start = nl + 1;
-    }
-    if (start < chunk.length) this.#take(chunk.subarray(start));
+  /** One line within the byte cap (the framer refused longer ones): the session guard, then the SDK. */
+  #onLine(line: Buffer): void {
+    const admission = this.#guard.admit(line);
+    if (!admission.ok) return this.#refuse(admission.refusal);
+    this.onmessage?.(admission.parsed.message as JSONRPCMessage);
   }
 
-  #take(part: Buffer): void {
-    if (this.#discarding || part.length === 0) return;
-    this.#pendingBytes += part.length;
-    // One byte of slack for a CRLF line end's '\r', which #endLine strips before it checks the size.
-    if (this.#pendingBytes > this.#limits.maxBytes + 1) {
-      this.#discarding = true;
-      this.#pending = [];
-      return;
-    }
-    this.#pending.push(part);
-  }
-
-  #endLine(): void {
-    const oversized = this.#discarding;
-    const line = Buffer.concat(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#discarding = false;
-    if (oversized) return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
-    const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
-    if (text.length === 0) return;
-    if (text.length > this.#limits.maxBytes)
-      return this.#refuse(null, RPC.invalidRequest, `message larger than ${this.#limits.maxBytes} bytes`);
-    const result = parseJsonRpc(text, this.#limits);
-    if (!result.ok) {
-      this.#options.onRejected?.(result.reason, result.code);
-      void this.#write(boundaryErrorResponse(result));
-      return;
-    }
-    const parsed = result.parsed;
-    // The SDK silently drops a message its own schema rejects (e.g. params._meta that is not an
-    // object), which would leave the client waiting and the id in flight forever: answer it here.
-    if (!JSONRPCMessageSchema.safeParse(parsed.message).success) {
-      const reason = 'the message is not a valid MCP JSON-RPC message (check params and params._meta)';
-      // A response or notification gets no reply (JSON-RPC); it is dropped on the record.
-      if (parsed.kind !== 'request') return this.#options.onRejected?.(reason, RPC.invalidRequest);
-      return this.#refuse(parsed.id, RPC.invalidRequest, reason);
-    }
-    if (parsed.kind === 'request') {
-      // One initialize per session: its protocol version and capabilities then stay fixed (GW-10).
-      if (parsed.method === 'initialize') {
-        if (this.#initializeSeen)
-          return this.#refuse(
-            parsed.id,
-            RPC.invalidRequest,
-            'this session is already initialized; start a new session to initialize again',
-          );
-        this.#initializeSeen = true;
-      }
-      if (this.#inFlight.has(parsed.id))
-        return this.#refuse(
-          parsed.id,
-          RPC.invalidRequest,
-          'duplicate request id: a request with this id is still in flight',
-        );
-      this.#inFlight.add(parsed.id);
-    }
-    this.onmessage?.(parsed.message as JSONRPCMessage);
-  }
-
-  #refuse(id: string | number | null, code: number, reason: string): void {
-    this.#options.onRejected?.(reason, code);
-    void this.#write({ jsonrpc: '2.0', id, error: { code, message: reason } });
+  /** Answers a refused request (a notification or response gets no reply, JSON-RPC); all on the record. */
+  #refuse(refusal: Refusal): void {
+    this.#options.onRejected?.(refusal.reason, refusal.code);
+    if (refusal.answer) void this.#write(refusalResponse(refusal));
   }
 }
 

@@ -454,6 +454,33 @@ export const MUTATIONS = [
   },
 
   {
+    id: 'session-in-flight-unbounded',
+    threats: ['GW-05'],
+    why: 'an agent keeps any number of requests in flight on one session, stdio or HTTP, and holds the gateway',
+    edits: [
+      {
+        file: 'src/gateway/session-guard.ts',
+        find: '    if (this.#inFlight.size >= this.limits.maxInFlight)',
+        replace: '    if (this.#inFlight.size >= this.limits.maxInFlight && Math.random() > 2)',
+      },
+    ],
+    tests: { files: ['src/gateway/endpoint.fuzz.test.ts'], names: 'GW-05 a duplicate id, too many in flight' },
+  },
+  {
+    id: 'line-framer-unbounded',
+    threats: ['GW-06', 'GW-05'],
+    why: 'a server (or agent) writing without a newline makes the gateway buffer without limit',
+    edits: [
+      {
+        file: 'src/gateway/line-framer.ts',
+        find: '    if (needed > this.#cap) {',
+        replace: '    if (needed > this.#cap && Math.random() > 2) {',
+      },
+    ],
+    tests: { files: ['src/gateway/line-transport.test.ts'], names: 'GW-06' },
+  },
+
+  {
     id: 'symlinks-not-followed',
     threats: ['GW-12'],
     why: 'a symlink in the workspace takes an allowed-looking path into a denied directory',
