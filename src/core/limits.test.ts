@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { describeLimits, unenforcedLimits, type LimitEnforcement } from './limits.js';
+import { describeLimits, ENDPOINT_LIMITS, unenforcedLimits, type LimitEnforcement } from './limits.js';
 
 const GiB = 1024 ** 3;
 
@@ -31,5 +32,17 @@ describe('describeLimits', () => {
   it('nothing held says so', () => {
     const none: LimitEnforcement[] = [{ limit: 'cpu', value: 2, by: 'none', scope: 'none' }];
     expect(describeLimits(none)).toEqual(['limits: none enforced', 'limits NOT enforced: cpu']);
+  });
+});
+
+describe('ENDPOINT_LIMITS and docs/config.md', () => {
+  it('the "Fixed limits of the gateway\'s endpoints" table lists every limit with its value, and nothing else', () => {
+    const doc = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+    const start = doc.indexOf("### Fixed limits of the gateway's endpoints");
+    expect(start).toBeGreaterThan(0);
+    const section = doc.slice(start, doc.indexOf('\n### ', start + 1));
+    const rows = new Map<string, number>();
+    for (const match of section.matchAll(/^\| [^|`]*\(`(\w+)`\) \| (\d+)/gm)) rows.set(match[1] ?? '', Number(match[2]));
+    expect(rows).toEqual(new Map(Object.entries(ENDPOINT_LIMITS)));
   });
 });
