@@ -42,7 +42,8 @@ describe('ENDPOINT_LIMITS and docs/config.md', () => {
     expect(start).toBeGreaterThan(0);
     const section = doc.slice(start, doc.indexOf('\n### ', start + 1));
     const rows = new Map<string, number>();
-    for (const match of section.matchAll(/^\| [^|`]*\(`(\w+)`\) \| (\d+)/gm)) rows.set(match[1] ?? '', Number(match[2]));
+    for (const match of section.matchAll(/^\| [^|`]*\(`(\w+)`\) \| (\d+)/gm))
+      rows.set(match[1] ?? '', Number(match[2]));
     expect(rows).toEqual(new Map(Object.entries(ENDPOINT_LIMITS)));
   });
 });
