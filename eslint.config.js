@@ -23,13 +23,27 @@ const layers = [
   { type: 'gateway', mayImport: ['core', 'policy', 'scan'] },
   // The catalog, the package store and the typosquat check: files and npm, nothing of the others.
   { type: 'registry', mayImport: ['core'] },
+  // The secret store and its providers: files, the environment, Vault over HTTP.
+  { type: 'secrets', mayImport: ['core'] },
   {
     type: 'runtime',
-    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'registry'],
+    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'registry', 'secrets'],
   },
   {
     type: 'demo',
-    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'registry', 'runtime'],
+    mayImport: [
+      'core',
+      'audit',
+      'sandbox',
+      'egress',
+      'policy',
+      'scan',
+      'gateway',
+      'identity',
+      'registry',
+      'secrets',
+      'runtime',
+    ],
   },
   {
     type: 'cli',
@@ -43,6 +57,7 @@ const layers = [
       'gateway',
       'identity',
       'registry',
+      'secrets',
       'runtime',
       'demo',
     ],

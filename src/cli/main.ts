@@ -30,6 +30,7 @@ import { registerHomeCommands } from './home-commands.js';
 import { registerScanCommands } from './scan-commands.js';
 import { registerScanServerCommands } from './scan-servers-command.js';
 import { registerCatalogCommands } from './catalog-commands.js';
+import { registerSecretsCommands } from './secrets-commands.js';
 import { acceptGlobalOptionsAnywhere, globalOptionsOf, type GlobalOptions } from './global-options.js';
 import { registerLogsCommand } from './logs-command.js';
 import { errorDocument, printJson, reportError, warnOnStderr } from './output.js';
@@ -300,6 +301,7 @@ export function buildProgram(): Command {
   const scan = program.commands.find((c) => c.name() === 'scan');
   if (scan !== undefined) registerScanServerCommands(scan, { assetsDir: ASSETS_DIR, stateDirOf: resolveStateDir });
   registerCatalogCommands(program, { stateDirOf: resolveStateDir });
+  registerSecretsCommands(program, { stateDirOf: resolveStateDir });
   // Last: it reaches every command registered above.
   acceptGlobalOptionsAnywhere(program);
 

@@ -33,5 +33,6 @@ export const BUILTIN_CONFIG: WardenConfig = deepFreeze({
   sandbox: { user: DEFAULT_SANDBOX_USER },
   profiles: {},
   catalog: { file: 'warden.catalog.yaml', unpinned: [] },
+  secrets: { store: 'file', file: {} },
   servers: {},
 });

@@ -22,6 +22,7 @@ import {
   isNeverWritable,
 } from './config-defaults.js';
 import { wildcardBreadthProblem } from './wildcard-breadth.js';
+import { parseSecretRef } from './secret-names.js';
 
 /** Server names: no '_' so that the exposed `server__tool` names split unambiguously (GW-03). */
 export { SERVER_NAME };
@@ -185,6 +186,18 @@ export const envSchema = z
     }
   })
   .describe('Environment of the sandboxed command.');
+
+/** A secret reference (`NAME`, `file:NAME`, `env:VAR`, `vault:PATH#FIELD`; see secrets in docs/config.md). */
+const secretRef = z
+  .string()
+  .max(512)
+  .superRefine((text, ctx) => {
+    try {
+      parseSecretRef(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
 
 /** An HTTP header name (RFC 9110 token), at most 64 characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
@@ -467,12 +480,23 @@ export const serverSchema = z
     headers: z
       .record(
         z.string().regex(HEADER_NAME, 'not an HTTP header name'),
-        z.strictObject({
-          from_env: z
-            .string()
-            .regex(ENV_NAME, 'not a valid environment variable name')
-            .describe("The variable of warden's own environment that holds the value, read when the server starts."),
-        }),
+        z
+          .strictObject({
+            from_env: z
+              .string()
+              .regex(ENV_NAME, 'not a valid environment variable name')
+              .optional()
+              .describe("The variable of warden's own environment that holds the value, read when the server starts."),
+            from_secret: secretRef
+              .optional()
+              .describe(
+                'The secret that holds the value (NAME or file:NAME, env:VAR, vault:PATH#FIELD), read when the server starts.',
+              ),
+          })
+          .refine(
+            (h) => (h.from_env === undefined) !== (h.from_secret === undefined),
+            'give exactly one of from_env and from_secret',
+          ),
       )
       .superRefine((headers, ctx) => {
         for (const name of Object.keys(headers)) {
@@ -486,7 +510,19 @@ export const serverSchema = z
       })
       .default({})
       .describe(
-        "HTTP headers sent to a remote (url) server on every request, e.g. `Authorization: { from_env: MCP_TOKEN }`. Values come from warden's environment, never from this file, and reach only the server's bridge sandbox.",
+        "HTTP headers sent to a remote (url) server on every request, e.g. `Authorization: { from_secret: mcp-token }` or `{ from_env: MCP_TOKEN }`. Values come from the secret store or warden's environment, never from this file, and reach only the server's bridge sandbox (SEC-04).",
+      ),
+    secret_env: z
+      .record(z.string().regex(ENV_NAME, 'not a valid environment variable name'), secretRef)
+      .superRefine((vars, ctx) => {
+        for (const name of Object.keys(vars)) {
+          if (RESERVED_ENV.includes(name as (typeof RESERVED_ENV)[number]) || name.startsWith('WARDEN_'))
+            ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by warden; use another name` });
+        }
+      })
+      .default({})
+      .describe(
+        "Environment variables of this server's sandbox whose values come from secrets, e.g. `GITHUB_TOKEN: github` (NAME or file:NAME, env:VAR, vault:PATH#FIELD). Read when the server starts; visible only inside this server's sandbox, never the agent's (SEC-04).",
       ),
     workspace: z
       .enum(['none', 'read-only', 'read-write'])
@@ -557,6 +593,76 @@ export const sandboxSchema = z
   })
   .describe('How sandboxes are created.');
 
+const absolutePath = z.string().regex(/^\//, 'must be an absolute path').max(1024);
+
+export const secretsSchema = z
+  .strictObject({
+    store: z
+      .enum(['file', 'vault'])
+      .default('file')
+      .describe(
+        'Where `warden secrets set|ls|rm` work and what a bare secret NAME refers to: the encrypted file store, or Vault/OpenBao (secrets.vault). Default: file.',
+      ),
+    file: z
+      .strictObject({
+        path: absolutePath
+          .optional()
+          .describe('The encrypted store (AES-256-GCM, mode 0600). Default: <state_dir>/secrets.enc.'),
+        key_file: absolutePath
+          .optional()
+          .describe(
+            'The key file (base64 of 32 random bytes, mode 0600; made by the first `warden secrets set`). Default: <state_dir>/secrets.key. Keep it apart from the store (another disk, a mounted secret) for protection at rest.',
+          ),
+        key_env: z
+          .string()
+          .regex(ENV_NAME, 'not a valid environment variable name')
+          .optional()
+          .describe(
+            "Take the key from this variable of warden's environment instead of a key file (e.g. in CI). Default: none.",
+          ),
+      })
+      .refine((f) => f.key_env === undefined || f.key_file === undefined, 'give key_file or key_env, not both')
+      .default({})
+      .describe('The encrypted file store.'),
+    vault: z
+      .strictObject({
+        address: z
+          .url({ protocol: /^https?$/, error: 'address must be an http(s) URL' })
+          .max(2048)
+          .describe('The Vault or OpenBao server, e.g. https://vault.example.com:8200.'),
+        mount: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/, 'a mount path of letters, digits, _ and -')
+          .max(128)
+          .default('secret')
+          .describe('The KV version 2 secrets engine mount. Default: secret.'),
+        prefix: z
+          .string()
+          .regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, "a path below the mount ending in '/', or empty")
+          .max(256)
+          .default('warden/')
+          .describe('Where `warden secrets set NAME` stores NAME, below the mount. Default: warden/.'),
+        token_env: z
+          .string()
+          .regex(ENV_NAME, 'not a valid environment variable name')
+          .default('VAULT_TOKEN')
+          .describe("The variable of warden's environment holding the Vault token. Default: VAULT_TOKEN."),
+        namespace: z.string().max(256).optional().describe('Vault Enterprise / OpenBao namespace, if any.'),
+        ca_file: absolutePath
+          .optional()
+          .describe("A PEM bundle to verify the server's certificate with, instead of the system's."),
+      })
+      .optional()
+      .describe('HashiCorp Vault or OpenBao (KV version 2), for `vault:` references and secrets.store: vault.'),
+  })
+  .refine((s) => s.store !== 'vault' || s.vault !== undefined, {
+    message: 'secrets.store is vault but secrets.vault is not configured',
+    path: ['vault'],
+  })
+  .describe(
+    'Where secrets come from: never written in this file, never shown to the agent; given to MCP servers (secret_env, headers) inside their own sandboxes.',
+  );
+
 export const configSchema = z
   .strictObject({
     version: z.literal(CONFIG_VERSION).describe('Config format version; must be 1.'),
@@ -581,6 +687,7 @@ export const configSchema = z
         "Named profiles; 'default' is used when --profile is not given (a built-in one applies if the file does not define it).",
       ),
     catalog: catalogSchema.default({ file: CATALOG_FILE, unpinned: [] }),
+    secrets: secretsSchema.default({ store: 'file', file: {} }),
     servers: z
       .record(serverName, serverSchema)
       .default({})

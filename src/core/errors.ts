@@ -145,6 +145,30 @@ export const ERROR_CODES = {
       "A server's tool pins (the approved definitions in <state>/pins, SCAN-05) cannot be read, parsed or written; the gateway does not start rather than show unpinned tools.",
     exit: EXIT.wardenFailed,
   },
+  SECRET_INVALID: {
+    summary:
+      'A secret name, reference or value is not one warden accepts (name characters and length, value size, an unknown provider prefix).',
+    exit: EXIT.usage,
+  },
+  SECRET_NOT_FOUND: {
+    summary: 'A secret a command or a server needs is not in the store it names.',
+    exit: EXIT.usage,
+  },
+  SECRET_KEY: {
+    summary:
+      "The secret store's key is missing, malformed, not private (0600), or not the key the store was encrypted with (SEC-03).",
+    exit: EXIT.usage,
+  },
+  SECRET_STORE: {
+    summary:
+      'The encrypted secret store cannot be read, fails its integrity check, is not private (0600), or cannot be written.',
+    exit: EXIT.wardenFailed,
+  },
+  SECRET_PROVIDER: {
+    summary:
+      'A remote secret provider (HashiCorp Vault / OpenBao KV v2) refused the request, answered something unexpected, or could not be reached.',
+    exit: EXIT.wardenFailed,
+  },
   INTERNAL: {
     summary: 'An unexpected internal failure; please report it with the audit run id.',
     exit: EXIT.wardenFailed,

@@ -43,6 +43,11 @@ export interface ServerLaunchContext extends ConfineContext {
   readonly agent: AgentIdentity;
   readonly workspace: string;
   readonly hostEnv: NodeJS.ProcessEnv;
+  /**
+   * The values of the secrets granted servers use (`secret_env`, headers' `from_secret`), by
+   * reference, resolved before planning (serverSecretRefs): they reach only each server's sandbox.
+   */
+  readonly secretValues: ReadonlyMap<string, string>;
   /** Real paths the agent can write itself (the workspace, the profile's writable paths). */
   readonly agentWritable: readonly string[];
   /** The run's rule for missing cgroup controllers (`--accept-missing-limits`): servers follow the agent's. */
@@ -191,7 +196,7 @@ function planServer(
   // A remote server is reached through the bridge (src/gateway/remote-bridge.ts), run in a
   // sandbox like a local server; its egress proxy allows the server's own host:port.
   const remote = server.url === undefined ? null : remoteBridge(name, server.url, ctx.host);
-  const remoteHeaders = remote === null ? {} : headerValues(name, server.headers, ctx.hostEnv);
+  const remoteHeaders = remote === null ? {} : headerValues(name, server.headers, ctx);
   const args = server.args.map((a) => expandWorkspace(a, ctx.workspace));
   const command = remote?.command ?? [server.command ?? '', ...args];
   const workspaceMode = remote === null ? server.workspace : 'none';
@@ -214,6 +219,13 @@ function planServer(
   for (const [v, value] of Object.entries(server.env.set)) {
     env[v] = value;
     envFields.set(v, { value, field: `servers.${name}.env.set.${v}` });
+  }
+  // Secrets reach this server's sandbox only (SEC-04), and are redacted from its stderr like any
+  // value of its environment.
+  for (const [v, reference] of Object.entries(server.secret_env)) {
+    const value = secretValue(ctx, reference);
+    env[v] = oneLineValue(value, `servers.${name}.secret_env.${v}`, false);
+    envFields.set(v, { value, field: `servers.${name}.secret_env.${v}` });
   }
   // The remote server's credentials reach only its bridge (this sandbox), which drops them
   // from its own environment before anything else runs.
@@ -363,30 +375,64 @@ function remoteBridge(name: string, url: string, host: SandboxHost): { command: 
 /** The variable through which the bridge gets a remote server's headers (see remote-bridge.ts). */
 const REMOTE_HEADERS_ENV = 'WARDEN_REMOTE_HEADERS';
 
-/** A remote server's header values, from warden's own environment; a missing or unsafe one stops the start. */
+/** A remote server's header values, from warden's environment or the secret store; a missing or unsafe one stops the start. */
 function headerValues(
   name: string,
   headers: ServerConfig['headers'],
-  hostEnv: NodeJS.ProcessEnv,
+  ctx: Pick<ServerLaunchContext, 'hostEnv' | 'secretValues'>,
 ): Record<string, string> {
   const values: Record<string, string> = {};
   for (const [header, source] of Object.entries(headers)) {
-    const value = hostEnv[source.from_env];
+    const field = `servers.${name}.headers.${header}`;
+    if (source.from_secret !== undefined) {
+      values[header] = oneLineValue(secretValue(ctx, source.from_secret), field, true);
+      continue;
+    }
+    const variable = source.from_env ?? '';
+    const value = ctx.hostEnv[variable];
     if (value === undefined || value === '') {
       throw new WardenError(
         'GATEWAY_START_FAILED',
-        `server '${name}': header ${header} comes from ${source.from_env}, which is not set in warden's environment`,
-        { hint: `export ${source.from_env} before starting warden` },
+        `server '${name}': header ${header} comes from ${variable}, which is not set in warden's environment`,
+        { hint: `export ${variable} before starting warden` },
       );
     }
-    if (/[\r\n\0]/.test(value) || value.length > 8192) {
-      throw new WardenError(
-        'GATEWAY_START_FAILED',
-        `server '${name}': ${source.from_env} (for header ${header}) holds a line break, a NUL or more than 8192 characters`,
-        { hint: 'a header value is one line of text' },
-      );
-    }
-    values[header] = value;
+    values[header] = oneLineValue(value, `${field} (${variable})`, true);
   }
   return values;
+}
+
+/** The references of every secret the granted servers use, for resolving them before planning. */
+export function serverSecretRefs(
+  servers: Readonly<Record<string, ServerConfig>>,
+  granted: readonly string[],
+): string[] {
+  const refs: string[] = [];
+  for (const name of granted) {
+    const server = Object.hasOwn(servers, name) ? servers[name] : undefined;
+    if (server === undefined) continue;
+    refs.push(...Object.values(server.secret_env));
+    if (server.url !== undefined)
+      for (const source of Object.values(server.headers))
+        if (source.from_secret !== undefined) refs.push(source.from_secret);
+  }
+  return refs;
+}
+
+function secretValue(ctx: Pick<ServerLaunchContext, 'secretValues'>, reference: string): string {
+  const value = ctx.secretValues.get(reference);
+  if (value === undefined) throw new Error(`the secret ${reference} was not resolved before planning`);
+  return value;
+}
+
+/** A value for a header (one line) or a variable (no NUL), bounded; the message names the field, never the value. */
+function oneLineValue(value: string, field: string, header: boolean): string {
+  if ((header ? /[\r\n\0]/ : /\0/).test(value) || value.length > (header ? 8192 : 65536)) {
+    throw new WardenError(
+      'GATEWAY_START_FAILED',
+      `${field}: the value ${header ? 'holds a line break, a NUL or more than 8192 characters' : 'holds a NUL or more than 64 KiB'}`,
+      { hint: header ? 'a header value is one line of text' : 'store binary secrets base64-encoded' },
+    );
+  }
+  return value;
 }

@@ -33,7 +33,7 @@ import {
 import { mergeBaselines } from './baselines.js';
 import { readCatalog } from '../registry/index.js';
 import { catalogPath } from './catalog-path.js';
-import { planServerSandboxes } from './mcp-servers.js';
+import { planServerSandboxes, serverSecretRefs } from './mcp-servers.js';
 import { findingViolations, formatPostRun, summaryPostRun } from './post-run-report.js';
 import { pickProfile, resolveFsPaths } from './plan.js';
 import type { RunDir } from './run-dir.js';
@@ -75,6 +75,26 @@ export function pinStore(
   );
 }
 
+/**
+ * The values of the secrets the granted servers use, fetched once per start (a rotated secret
+ * reaches a server from the next run on). Nothing is opened when no server uses one.
+ */
+async function resolveServerSecrets(
+  setup: Pick<GatewaySetup, 'config' | 'stateDir' | 'hostEnv'>,
+  granted: readonly string[],
+): Promise<ReadonlyMap<string, string>> {
+  const refs = serverSecretRefs(setup.config.servers, granted);
+  if (refs.length === 0) return new Map();
+  // Loaded only when a server uses a secret: the Vault client (undici) is not on every run's path.
+  const { SecretProviders } = await import('../secrets/index.js');
+  const providers = new SecretProviders(setup.config.secrets, setup.stateDir, setup.hostEnv);
+  try {
+    return await providers.resolveAll(refs);
+  } finally {
+    await providers.close();
+  }
+}
+
 /** Largest message an upstream may send (so the largest result an agent can get). */
 export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
@@ -105,7 +125,9 @@ export async function startGateway(setup: GatewaySetup): Promise<StartedGateway 
   // The profile's paths, resolved as a run resolves them (against the workspace): what it hides
   // from the agent is hidden from its servers, and what the agent may write is the agent's reach.
   const label = `profiles.${setup.profileName}.filesystem`;
+  const secretValues = await resolveServerSecrets(setup, compiled.servers);
   const servers = planServerSandboxes({
+    secretValues,
     servers: setup.config.servers,
     granted: compiled.servers,
     runId: setup.agent.run_id,
