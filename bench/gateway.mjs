@@ -211,7 +211,7 @@ const direct = await stdioClient('direct', NODE, [SERVER], workspace);
 // inlining off avoids it; the flag only changes how JS calls into Wasm (the Cedar calls).
 const nodeFlags = [
   ...opts['warden-node-flags'].split(' ').filter(Boolean),
-  ...(opts['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', opts['cpu-prof']]),
+  ...(opts['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof']}`]),
 ];
 const warden = await stdioClient(
   'warden',

@@ -42,6 +42,20 @@ await build({
   // jsonc-parser's main build is UMD, whose require() calls esbuild cannot follow: bundle its ES build.
   alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
 });
+// The audit log's writer thread (src/audit/thread-writer.ts starts it): the store and its
+// engine only, so a worker starts in a few milliseconds; better-sqlite3's addon loads from
+// node_modules as in the CLI.
+await build({
+  ...common,
+  format: 'cjs',
+  sourcemap: false,
+  minify: true,
+  banner: { js: 'const __wardenImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__wardenImportMetaUrl' },
+  entryPoints: [join(root, 'src/audit/writer-thread.ts')],
+  outfile: join(assets, 'audit-writer.cjs'),
+  external: ['bindings'],
+});
 // The preload runs inside sandboxes where warden's node_modules are not visible: bundle undici in.
 await build({
   ...common,

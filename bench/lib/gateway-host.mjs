@@ -7,6 +7,8 @@
 // BUNDLE is a CommonJS bundle that bench/gateway.mjs builds from src/ with esbuild.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const [bundle, configPath, workspace, audit] = process.argv.slice(2);
 const { default: w } = await import(bundle);
@@ -23,7 +25,11 @@ const { profile, compiled, engine } = w.buildPolicy({
 const sink =
   audit === 'none'
     ? { append: () => Promise.resolve({}), close: () => Promise.resolve() }
-    : w.openAuditLog({ stateDir: w.ensureStateDir(audit) });
+    : w.openAuditLog({
+        stateDir: w.ensureStateDir(audit),
+        // As the CLI's gateway: audit writes in their own thread (the repo's build of it).
+        writerThread: join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'assets', 'audit-writer.cjs'),
+      });
 const key = audit === 'none' ? randomBytes(32) : w.derivedKey(audit, 'mcp argument digests');
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', LANG: 'C.UTF-8' };
 

@@ -2,6 +2,7 @@
  * `warden gateway` (serve the MCP gateway to a desktop client) and `warden tools ls` (what a
  * profile grants, and why).
  */
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { WardenError } from '../core/errors.js';
 import type { AgentIdentity, EventSink } from '../core/events.js';
@@ -92,7 +93,8 @@ export async function withConfiguredGateway(
   const { config } = setup;
   const stateDir = ensureStateDir(deps.stateDirOf(globalOptionsOf(cmd), config.state_dir));
   const prepared = await prepareHost(config, deps.assetsDir);
-  const audit = openAuditLog({ stateDir });
+  // A gateway answers many calls: its audit writes run in a thread of their own (thread-writer.ts).
+  const audit = openAuditLog({ stateDir, writerThread: join(deps.assetsDir, 'audit-writer.cjs') });
   // Loaded on demand: the MCP SDK and Cedar are not needed by other commands.
   const { withStandaloneGateway } = await import('../runtime/run-gateway.js');
   try {

@@ -652,7 +652,7 @@ export class Gateway {
       ...(call.method === undefined ? {} : { method: call.method }),
       server: call.entry?.server ?? null,
       upstream_name: call.entry?.upstreamName ?? null,
-      arguments: this.#options.redactor.redact(call.args),
+      arguments: call.recordedArgs ?? this.#options.redactor.redact(call.args),
       decision: stop?.decision ?? 'allow',
       policy_ids: stop?.policy_ids ?? decision?.policyIds ?? [],
       reason: stop?.reason ?? decision?.reason ?? 'granted',
@@ -814,7 +814,10 @@ export class Gateway {
       const started = performance.now();
       try {
         if (upstream === undefined) throw new UpstreamUnavailableError(`server ${entry.server} is not running`);
-        call.result = await this.#relay.track(entry.server, call.session, call.requestId, () => call.send(upstream));
+        const answer = this.#relay.track(entry.server, call.session, call.requestId, () => call.send(upstream));
+        // The request is on its way: prepare the record's arguments while the server works.
+        call.recordedArgs = this.#options.redactor.redact(call.args);
+        call.result = await answer;
         call.upstreamMs = roundMs(performance.now() - started);
         call.resultBytes = Buffer.byteLength(JSON.stringify(call.result));
         return undefined;

@@ -32,6 +32,11 @@ export interface PipelineCall {
   /** How long the upstream took, and the size of its answer (forward). */
   upstreamMs: number | null;
   resultBytes: number | null;
+  /**
+   * The arguments as the audit record keeps them (AUD-05), prepared by forward while the server
+   * works on the request, so that less is left to do between its answer and the agent's.
+   */
+  recordedArgs: Record<string, unknown> | null;
   /** The answer, once there is one (forward; screen may replace it). */
   result: unknown;
   /** What screening found and did (screen). */
@@ -85,6 +90,7 @@ export function newCall(
     decision: null,
     upstreamMs: null,
     resultBytes: null,
+    recordedArgs: null,
     result: undefined,
     scan: undefined,
     tool: null,

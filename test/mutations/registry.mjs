@@ -719,6 +719,39 @@ export const MUTATIONS = [
     tests: { files: ['test/integration/audit-write-failure.test.ts'], names: 'AUD-03 a tool call' },
   },
   {
+    id: 'answer-before-durable',
+    threats: ['AUD-03', 'AUD-04'],
+    why: 'group commit acknowledges an event before its transaction committed: a call is answered although its record may fail or be lost',
+    edits: [
+      {
+        file: 'src/audit/log.ts',
+        find: '    this.#committing = true;\n    this.#writer.commit(',
+        replace:
+          '    this.#committing = true;\n    for (const p of batch) p.resolve({} as AuditRecord);\n    this.#writer.commit(',
+      },
+    ],
+    tests: {
+      files: ['test/integration/audit-group-commit.test.ts'],
+      names: 'AUD-03 under concurrent load a call whose record cannot be written',
+    },
+  },
+  {
+    id: 'pipeline-record-not-awaited',
+    threats: ['AUD-03'],
+    why: "the gateway answers without waiting for the call's record to commit",
+    edits: [
+      {
+        file: 'src/gateway/pipeline.ts',
+        find: '  await record(call, null);\n  return call.result;',
+        replace: '  void record(call, null).catch(() => undefined);\n  return call.result;',
+      },
+    ],
+    tests: {
+      files: ['test/integration/audit-group-commit.test.ts'],
+      names: 'AUD-03 under concurrent load a call whose record cannot be written',
+    },
+  },
+  {
     id: 'run-without-durable-start',
     threats: ['AUD-03'],
     why: 'the command runs although run.started was never written',
