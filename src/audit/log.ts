@@ -3,7 +3,7 @@ import type { AuditEventInput, AuditRecord, EventSink } from '../core/events.js'
 import { SqliteAuditStore, type StampedEvent } from './sqlite-store.js';
 import { DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_LIMIT, stampEvent } from './stamp.js';
 import { StoreWriter, type AuditWriter } from './store-writer.js';
-import { ThreadWriter } from './thread-writer.js';
+import { HandoverWriter, ThreadWriter } from './thread-writer.js';
 
 export { ANCHOR_INTERVAL_MS } from './store-writer.js';
 
@@ -187,7 +187,6 @@ export function openAuditLog(options: OpenAuditLogOptions): AuditLog {
   if (options.deferOpen !== true) store.open();
   const { stateDir: _stateDir, busyTimeoutMs: _busy, deferOpen: _defer, writerThread, ...logOptions } = options;
   if (writerThread === undefined) return new AuditLog(store, logOptions);
-  // The thread opens its own connection; this one only checked (and anchored) the log.
-  store.close();
-  return new AuditLog(new ThreadWriter(writerThread, storeOptions), logOptions);
+  const inline = new StoreWriter(store);
+  return new AuditLog(new HandoverWriter(inline, new ThreadWriter(writerThread, storeOptions)), logOptions);
 }

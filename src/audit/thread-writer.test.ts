@@ -5,7 +5,9 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, openAuditLog } from './log.js';
 import { DB_FILE } from './schema.js';
-import { ThreadWriter } from './thread-writer.js';
+import { SqliteAuditStore } from './sqlite-store.js';
+import { StoreWriter } from './store-writer.js';
+import { HandoverWriter, ThreadWriter } from './thread-writer.js';
 import { verifyAuditLog } from './verify.js';
 import { egressEvent, newRunId, tempDir } from '../../test/kits/audit.js';
 
@@ -55,11 +57,33 @@ describe('the audit writer thread', () => {
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 600, unanchored: 0 });
   });
 
+  it('commits inline until the thread is ready, then in the thread; one linear chain across the handover', async () => {
+    const dir = scratch();
+    const store = new SqliteAuditStore({ stateDir: dir });
+    store.open();
+    const thread = new ThreadWriter(script, { stateDir: dir });
+    const writer = new HandoverWriter(new StoreWriter(store), thread);
+    const log = new AuditLog(writer);
+    const before = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(egressEvent(run, i))));
+    expect(await thread.ready).toBe(true);
+    const after = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(egressEvent(run, 50 + i))));
+    expect(writer.handedOver).toBe(true);
+    const records = [...before, ...after];
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    for (let i = 1; i < records.length; i++) expect(records[i]?.prev_hash).toBe(records[i - 1]?.hash);
+    await log.close();
+    expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 100, unanchored: 0 });
+  });
+
   it('AUD-03 a batch that cannot be written rejects every event in it; the log stays usable', async () => {
     const dir = scratch();
     const log = openAuditLog({ stateDir: dir, writerThread: script });
     cleanups.push(() => log.close());
-    await log.append(egressEvent(run, 0));
+    // Past the handover (the thread takes over within a few hundred milliseconds).
+    for (let i = 0; i < 100; i++) {
+      await log.append(egressEvent(run, 0));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const db = new Database(join(dir, DB_FILE));
     db.exec(
       `CREATE TRIGGER test_fault BEFORE INSERT ON events WHEN NEW.json LIKE '%h13.example.com%' BEGIN SELECT RAISE(ABORT, 'injected'); END;`,
@@ -68,11 +92,11 @@ describe('the audit writer thread', () => {
     // h13's transaction failed as a whole: none of its events is acknowledged.
     const failed = settled.filter((s) => s.status === 'rejected');
     expect(settled[13]?.status).toBe('rejected');
-    for (const f of failed) expect((f).reason).toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+    for (const f of failed) expect(f.reason).toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
     db.exec('DROP TRIGGER test_fault');
     db.close();
     const later = await log.append(egressEvent(run, 99));
-    expect(later.seq).toBe(1 + settled.length - failed.length + 1);
+    expect(later.seq).toBe(100 + settled.length - failed.length + 1);
   });
 
   it('AUD-03 a writer thread that dies fails what is pending and everything after it', async () => {

@@ -12,17 +12,18 @@ import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, WardenError, type ErrorCode } from '../core/errors.js';
 import type { AuditRecord } from '../core/events.js';
 import type { StampedEvent } from './sqlite-store.js';
-import type { AuditWriter } from './store-writer.js';
+import type { AuditWriter, StoreWriter } from './store-writer.js';
 
 /** What the main thread asks of the worker. */
 export type WriterRequest =
   | { readonly op: 'commit'; readonly id: number; readonly events: readonly StampedEvent[] }
   | { readonly op: 'close'; readonly id: number };
 
-/** What the worker answers: the records of a commit, or why it failed. */
+/** What the worker answers: the records of a commit, or why it failed; first, whether it opened the store. */
 export type WriterReply =
   | { readonly id: number; readonly records: AuditRecord[] }
-  | { readonly id: number; readonly error: { code: string; message: string; hint?: string } };
+  | { readonly id: number; readonly error: { code: string; message: string; hint?: string } }
+  | { readonly ready: boolean };
 
 /** What the worker is started with. */
 export interface WriterThreadData {
@@ -41,9 +42,9 @@ function toWardenError(error: { code: string; message: string; hint?: string }):
 }
 
 /**
- * Starts the writer thread from `script`. The thread opens the store on its first commit (the
- * caller opens and checks it first when it wants an early failure). The thread keeps the process
- * alive only while a commit or close is outstanding.
+ * Starts the writer thread from `script`. The thread opens its store connection at once and says
+ * so ({@link ready}). The thread keeps the process alive only while a commit or close is
+ * outstanding.
  */
 export class ThreadWriter implements AuditWriter {
   readonly #worker: Worker;
@@ -51,6 +52,10 @@ export class ThreadWriter implements AuditWriter {
   #nextId = 1;
   #failed: WardenError | null = null;
   #closed = false;
+  #isReady = false;
+  #announce: (ready: boolean) => void = () => undefined;
+  /** Resolves true once the thread has opened the store, false if it could not (it never rejects). */
+  readonly ready = new Promise<boolean>((resolve) => (this.#announce = resolve));
 
   constructor(script: string, data: WriterThreadData) {
     if (!existsSync(script)) {
@@ -81,6 +86,16 @@ export class ThreadWriter implements AuditWriter {
     }
   }
 
+  /**
+   * Stops a thread that has committed nothing, without waiting for it: a thread still starting
+   * stops only once its start-up is done (~0.1 s on a loaded machine), and it is unreferenced, so
+   * it never keeps the process alive.
+   */
+  abandon(): void {
+    this.#closed = true;
+    void this.#worker.terminate();
+  }
+
   #ask(request: (id: number) => WriterRequest): Promise<AuditRecord[]> {
     if (this.#failed !== null) return Promise.reject(this.#failed);
     if (this.#closed) return Promise.reject(new WardenError('AUDIT_UNAVAILABLE', 'The audit writer is closed.'));
@@ -92,7 +107,17 @@ export class ThreadWriter implements AuditWriter {
     });
   }
 
+  /** True once the thread has opened the store and is alive. */
+  get isReady(): boolean {
+    return this.#isReady && this.#failed === null;
+  }
+
   #settle(reply: WriterReply): void {
+    if (!('id' in reply)) {
+      this.#isReady = reply.ready;
+      this.#announce(reply.ready);
+      return;
+    }
     const waiting = this.#waiting.get(reply.id);
     if (waiting === undefined) return;
     this.#waiting.delete(reply.id);
@@ -114,6 +139,54 @@ export class ThreadWriter implements AuditWriter {
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     this.#worker.unref();
+    this.#announce(false);
     for (const w of waiting) w.reject(this.#failed);
+  }
+}
+
+/**
+ * Commits inline until the writer thread is ready, then hands over to it for good. A worker
+ * takes tens of milliseconds to start (hundreds on a loaded machine), and a gateway's first
+ * records should not wait for it. The handover happens between two commits (the log has one in
+ * flight at most): the inline writer anchors the head and closes its connection, and the thread
+ * chains onto what it wrote. A thread that never gets ready leaves the inline writer in charge;
+ * one that dies after the handover fails every later commit (ThreadWriter).
+ */
+export class HandoverWriter implements AuditWriter {
+  readonly #inline: StoreWriter;
+  readonly #thread: ThreadWriter;
+  #handedOver = false;
+
+  constructor(inline: StoreWriter, thread: ThreadWriter) {
+    this.#inline = inline;
+    this.#thread = thread;
+    // A thread that could not start is not waited for: stop it (the inline writer carries on).
+    void thread.ready.then((ok) => (ok ? undefined : thread.abandon()));
+  }
+
+  /** Whether the thread has taken over. */
+  get handedOver(): boolean {
+    return this.#handedOver;
+  }
+
+  commit(batch: readonly StampedEvent[]): Promise<AuditRecord[]> {
+    return new Promise<AuditRecord[]>((resolve) => {
+      if (!this.#handedOver && this.#thread.isReady) {
+        // Throws when the head cannot be advanced: that batch is refused as the inline writer
+        // would refuse it (the connection is closed either way, so the next commit hands over).
+        this.#inline.closeNow();
+        this.#handedOver = true;
+      }
+      resolve(this.#handedOver ? this.#thread.commit(batch) : this.#inline.commit(batch));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#handedOver) return this.#thread.close();
+    try {
+      await this.#inline.close();
+    } finally {
+      this.#thread.abandon();
+    }
   }
 }

@@ -25,12 +25,19 @@ function errorReply(id: number, err: unknown): WriterReply {
 const port = parentPort;
 if (port !== null) {
   const data = workerData as WriterThreadData;
-  const writer = new StoreWriter(
-    new SqliteAuditStore({
-      stateDir: data.stateDir,
-      ...(data.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: data.busyTimeoutMs }),
-    }),
-  );
+  const store = new SqliteAuditStore({
+    stateDir: data.stateDir,
+    ...(data.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: data.busyTimeoutMs }),
+  });
+  const writer = new StoreWriter(store);
+  // Open now, so the log can hand over to this thread as soon as it is ready (HandoverWriter).
+  let opened = true;
+  try {
+    store.open({ anchor: false });
+  } catch {
+    opened = false;
+  }
+  port.postMessage({ ready: opened } satisfies WriterReply);
   port.on('message', (request: WriterRequest) => {
     let reply: WriterReply;
     try {
