@@ -6,7 +6,7 @@
  */
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { DefinitionState, EventPayloads } from '../core/events.js';
-import { definitionHash, type PinStore, type ServerPins } from './pins.js';
+import { definitionHash, pinsOf, type PinKind, type PinStore, type ServerPins } from './pins.js';
 import {
   findingRecords,
   type GatewayScanner,
@@ -61,24 +61,19 @@ export class DefinitionScreen {
   judge(server: string, offer: ServerDefinitions): void {
     const before = new Map([...this.#verdicts].filter(([key]) => key.startsWith(`${server}\u0000`)));
     for (const key of before.keys()) this.#verdicts.delete(key);
-    this.#judgeTools(server, offer.tools);
     const scanner = this.#options.scanner;
-    for (const prompt of offer.prompts)
-      this.#set(
-        server,
-        'prompt',
-        prompt.name,
-        this.#byFindings(prompt, scanner?.scanPrompt(prompt) ?? EMPTY, 'prompt'),
-      );
-    for (const resource of [...offer.resources, ...offer.resourceTemplates]) {
-      const name = 'uri' in resource ? resource.uri : resource.uriTemplate;
-      this.#set(
-        server,
-        'resource',
-        name,
-        this.#byFindings(resource, scanner?.scanResource(resource) ?? EMPTY, 'resource'),
-      );
-    }
+    this.#judgePinned(server, [
+      ...offer.tools.map((tool) => judged('tool', tool.name, tool, scanner?.scanTool(tool))),
+      ...offer.prompts.map((prompt) => judged('prompt', prompt.name, prompt, scanner?.scanPrompt(prompt))),
+      ...[...offer.resources, ...offer.resourceTemplates].map((resource) =>
+        judged(
+          'resource',
+          'uri' in resource ? resource.uri : resource.uriTemplate,
+          resource,
+          scanner?.scanResource(resource),
+        ),
+      ),
+    ]);
     const instructions = offer.instructions ?? '';
     if (instructions === '') this.#instructions.set(server, null);
     else {
@@ -122,13 +117,22 @@ export class DefinitionScreen {
     return this.#verdicts.get(key(server, 'resource', uri))?.hidden ?? null;
   }
 
-  /** A server whose definitions cannot be judged (its pins are unusable): every tool of it is hidden with `reason`. */
-  hideServer(server: string, tools: readonly Tool[], reason: string): void {
-    for (const tool of tools)
-      this.#verdicts.set(key(server, 'tool', tool.name), {
+  /**
+   * A server whose definitions cannot be judged (its pins are unusable): everything it offers is
+   * hidden with `reason`.
+   */
+  hideServer(server: string, offer: Omit<ServerDefinitions, 'instructions'>, reason: string): void {
+    const all: [PinKind, string, unknown][] = [
+      ...offer.tools.map((t) => ['tool', t.name, t] as [PinKind, string, unknown]),
+      ...offer.prompts.map((p) => ['prompt', p.name, p] as [PinKind, string, unknown]),
+      ...offer.resources.map((r) => ['resource', r.uri, r] as [PinKind, string, unknown]),
+      ...offer.resourceTemplates.map((r) => ['resource', r.uriTemplate, r] as [PinKind, string, unknown]),
+    ];
+    for (const [kind, name, definition] of all)
+      this.#verdicts.set(key(server, kind, name), {
         state: 'quarantined',
         hidden: reason,
-        hash: definitionHash(tool),
+        hash: definitionHash(definition),
         pinnedHash: null,
         findings: [],
       });
@@ -139,36 +143,48 @@ export class DefinitionScreen {
     return this.#verdicts.get(key(server, 'tool', name));
   }
 
+  /** A definition's verdict, if the server offered it (a template is a `resource` by its URI template). */
+  verdict(server: string, kind: PinKind, name: string): Verdict | undefined {
+    return this.#verdicts.get(key(server, kind, name));
+  }
+
   /** The server's instructions when they scanned clean, else null. */
   instructions(server: string): string | null {
     return this.#instructions.get(server) ?? null;
   }
 
-  #judgeTools(server: string, tools: readonly Tool[]): void {
-    const { pins: store, policy, scanner } = this.#options;
-    const judged = tools.map((tool) => ({
-      tool,
-      hash: definitionHash(tool),
-      report: scanner?.scanTool(tool) ?? EMPTY,
-    }));
+  /**
+   * Tools, prompts, resources and templates against their pins (SCAN-05) and the scanner's
+   * findings: one verdict each. On first sight of a server (or of a kind its pin file never
+   * pinned) what may be shown is pinned.
+   */
+  #judgePinned(server: string, items: readonly Judged[]): void {
+    const { pins: store, policy } = this.#options;
     const pinning = store !== undefined && policy.pin !== 'off';
     let pins: ServerPins | null = pinning ? store.read(server) : null;
-    if (pinning && pins === null && policy.pin === 'first-sight' && judged.length > 0) {
-      // First sight of this server: pin what may be shown (a quarantined tool is not pinned; if
-      // it is ever shown, a person approved it).
-      const clean = judged.filter((j) => this.#byFindings(j.tool, j.report).hidden === null);
+    const unpinnedKinds = KINDS.filter((kind) => pinsOf(pins, kind) === undefined);
+    if (pinning && policy.pin === 'first-sight' && unpinnedKinds.length > 0 && (pins !== null || items.length > 0)) {
+      // First sight of this server (or of a kind): pin what may be shown (a quarantined one is
+      // not pinned; if it is ever shown, a person approved it).
+      const clean = items.filter(
+        (j) => unpinnedKinds.includes(j.kind) && this.#byFindings(j.definition, j.report, j.kind).hidden === null,
+      );
       pins = store.pinFirstSight(
         server,
-        clean.map((j) => ({ name: j.tool.name, hash: j.hash, definition: j.tool })),
+        clean.map((j) => ({ kind: j.kind, name: j.name, hash: j.hash, definition: j.definition })),
+        new Date(),
+        unpinnedKinds,
       );
-      for (const j of clean)
-        if (pins.tools[j.tool.name]?.hash === j.hash && pins.tools[j.tool.name]?.pinned_by === 'first-sight')
-          this.#firstSight.add(key(server, 'tool', j.tool.name));
+      for (const j of clean) {
+        const pin = pinsOf(pins, j.kind)?.[j.name];
+        if (pin?.hash === j.hash && pin.pinned_by === 'first-sight') this.#firstSight.add(key(server, j.kind, j.name));
+      }
     }
-    for (const { tool, hash, report } of judged) {
-      const k = key(server, 'tool', tool.name);
-      const pinned = pins?.tools[tool.name];
-      const byFindings = this.#byFindings(tool, report);
+    for (const { kind, name, definition, hash, report } of items) {
+      const k = key(server, kind, name);
+      const pinned = pinsOf(pins, kind)?.[name];
+      const byFindings = this.#byFindings(definition, report, kind, hash);
+      const approve = `warden tools approve ${kind === 'tool' ? '' : `--kind ${kind} `}${server}/${name}`;
       if (pinning && pinned === undefined && byFindings.hidden !== null) {
         // Never pinned because quarantined: the findings say more than "new".
         this.#verdicts.set(k, byFindings);
@@ -178,10 +194,10 @@ export class DefinitionScreen {
         const why =
           policy.pin === 'approve'
             ? 'not approved yet (mcp.scan.pin is approve)'
-            : "appeared after this server's tools were pinned";
+            : `appeared after this server's ${kind}s were pinned`;
         this.#verdicts.set(k, {
           state: 'new',
-          hidden: `${why}; review it with \`warden tools diff ${server}\` and approve it with \`warden tools approve ${server}/${tool.name}\` (SCAN-05)`,
+          hidden: `${why}; review it with \`warden tools diff ${server}\` and approve it with \`${approve}\` (SCAN-05)`,
           hash,
           pinnedHash: null,
           findings: report.findings,
@@ -191,7 +207,7 @@ export class DefinitionScreen {
       if (pinned !== undefined && pinned.hash !== hash) {
         this.#verdicts.set(k, {
           state: 'changed',
-          hidden: `its definition changed since it was pinned (${pinned.pinned_by}); see \`warden tools diff ${server}\`, approve it with \`warden tools approve ${server}/${tool.name}\` (SCAN-05)`,
+          hidden: `its definition changed since it was pinned (${pinned.pinned_by}); see \`warden tools diff ${server}\`, approve it with \`${approve}\` (SCAN-05)`,
           hash,
           pinnedHash: pinned.hash,
           pinnedDefinition: pinned.definition,
@@ -201,7 +217,9 @@ export class DefinitionScreen {
       }
       // Pinned and unchanged (or not pinning): a person's review outranks the scanner's findings.
       const verdict =
-        pinned?.reviewed === true ? { ...this.#byFindings(tool, EMPTY), findings: report.findings } : byFindings;
+        pinned?.reviewed === true
+          ? { ...this.#byFindings(definition, EMPTY, kind, hash), findings: report.findings }
+          : byFindings;
       const firstSight = this.#firstSight.delete(k);
       this.#verdicts.set(k, {
         ...verdict,
@@ -216,17 +234,21 @@ export class DefinitionScreen {
   readonly #firstSight = new Set<string>();
 
   /** The verdict the scanner's findings alone give, by the policy's action for the highest severity. */
-  #byFindings(definition: unknown, report: ScanReportLike, kind: DefinitionKind = 'tool'): Verdict {
-    const hash = definitionHash(definition);
+  #byFindings(
+    definition: unknown,
+    report: ScanReportLike,
+    kind: DefinitionKind = 'tool',
+    hash = definitionHash(definition),
+  ): Verdict {
     const action = report.severity === null ? 'allow' : this.#options.policy.definitions[report.severity];
     const worst = report.findings.find((f) => f.severity === report.severity);
     if (action === 'quarantine' && worst !== undefined)
       return {
         state: 'quarantined',
         hidden: `quarantined: ${worst.severity} finding ${worst.rule} in ${worst.path} (${worst.explanation.slice(0, 200)}); ${
-          kind === 'tool'
-            ? 'review it with `warden tools diff` and approve it with `warden tools approve` if it is harmless'
-            : `a ${kind} cannot be approved one by one: ask the server's maintainers, or lower mcp.scan.definitions.${worst.severity} to warn`
+          kind === 'instructions'
+            ? `instructions cannot be approved: ask the server's maintainers, or lower mcp.scan.definitions.${worst.severity} to warn`
+            : `review it with \`warden tools diff\` and approve it with \`warden tools approve${kind === 'tool' ? '' : ` --kind ${kind}`}\` if it is harmless`
         } (SCAN-01)`,
         hash,
         pinnedHash: null,
@@ -237,9 +259,25 @@ export class DefinitionScreen {
     return { state: 'shown', hidden: null, hash, pinnedHash: null, findings: report.findings };
   }
 
-  #set(server: string, kind: 'prompt' | 'resource' | 'instructions', name: string, verdict: Verdict): void {
+  #set(server: string, kind: 'instructions', name: string, verdict: Verdict): void {
     this.#verdicts.set(key(server, kind, name), verdict);
   }
+}
+
+/** The kinds that are pinned (a template is a resource named by its URI template). */
+const KINDS: readonly PinKind[] = ['tool', 'prompt', 'resource'];
+
+/** One definition as offered, with its hash and what the scanner found (computed once). */
+interface Judged {
+  readonly kind: PinKind;
+  readonly name: string;
+  readonly definition: unknown;
+  readonly hash: string;
+  readonly report: ScanReportLike;
+}
+
+function judged(kind: PinKind, name: string, definition: unknown, report: ScanReportLike | undefined): Judged {
+  return { kind, name, definition, hash: definitionHash(definition), report: report ?? EMPTY };
 }
 
 type DefinitionKind = EventPayloads['mcp.definition']['kind'];

@@ -48,7 +48,7 @@ import { OVERSIZED_RESULT_CODE } from './line-transport.js';
 import type { ArgumentRedactor } from './redact.js';
 import { ServerRequestRelay, type AgentPeer } from './relay.js';
 import { DefinitionScreen, type ServerDefinitions, type Verdict } from './definitions.js';
-import { definitionHash, type PinStore } from './pins.js';
+import { definitionHash, pinsOf, type PinKind, type PinStore } from './pins.js';
 import { DEFAULT_SCAN_POLICY, findingRecords, type GatewayScanner, type ScanPolicy } from './scanning.js';
 import { screenAnswer, withheldText } from './screen-output.js';
 import {
@@ -119,10 +119,17 @@ export interface UnavailableServer {
   readonly logged: boolean;
 }
 
-/** One offered tool, for review: its definition now and what the gateway made of it. */
-export interface ToolReview {
+/**
+ * One offered definition (tool, prompt, resource or resource template), for review: as offered
+ * now and what the gateway made of it.
+ */
+export interface DefinitionReview {
   readonly server: string;
-  readonly tool: Tool;
+  /** A template is a `resource` named by its URI template. */
+  readonly kind: PinKind;
+  /** The server's own name for it: tool or prompt name, resource URI, URI template. */
+  readonly name: string;
+  readonly definition: Tool | Prompt | Resource | ResourceTemplate;
   /** Null when the server offered it after the last judgement (not yet judged). */
   readonly verdict: Verdict | null;
 }
@@ -298,16 +305,26 @@ export class Gateway {
   }
 
   /**
-   * Every started server's tools as offered now, with their verdicts and pins (for `warden tools
-   * diff` and `warden tools approve`), whether or not the profile grants them.
+   * Every started server's tools, prompts, resources and templates as offered now, with their
+   * verdicts and pins (for `warden tools diff` and `warden tools approve`), whether or not the
+   * profile grants them.
    */
-  reviewTools(): ToolReview[] {
-    const out: ToolReview[] = [];
-    for (const upstream of this.#upstreams.values())
-      for (const tool of upstream.tools) {
-        const verdict = this.#definitions.toolVerdict(upstream.name, tool.name);
-        out.push({ server: upstream.name, tool, verdict: verdict ?? null });
-      }
+  reviewDefinitions(): DefinitionReview[] {
+    const out: DefinitionReview[] = [];
+    for (const upstream of this.#upstreams.values()) {
+      const add = (kind: PinKind, name: string, definition: DefinitionReview['definition']) =>
+        out.push({
+          server: upstream.name,
+          kind,
+          name,
+          definition,
+          verdict: this.#definitions.verdict(upstream.name, kind, name) ?? null,
+        });
+      for (const tool of upstream.tools) add('tool', tool.name, tool);
+      for (const prompt of upstream.prompts) add('prompt', prompt.name, prompt);
+      for (const resource of upstream.resources) add('resource', resource.uri, resource);
+      for (const template of upstream.resourceTemplates) add('resource', template.uriTemplate, template);
+    }
     return out;
   }
 
@@ -325,32 +342,41 @@ export class Gateway {
     }));
   }
 
-  /** The names of a server's pinned tools. */
-  pinnedToolNames(server: string): string[] {
-    return Object.keys(this.#options.pins?.read(server)?.tools ?? {});
+  /** The names of a server's pinned definitions of one kind. */
+  pinnedNames(server: string, kind: PinKind): string[] {
+    const pins = this.#options.pins;
+    return Object.keys(pinsOf(pins === undefined ? null : pins.read(server), kind) ?? {});
   }
 
   /**
-   * Pins the given tools of a server as reviewed by `by` (SCAN-05): each is shown again (the
-   * scanner's findings no longer hide it) until its definition changes. Recorded.
+   * Pins the given definitions of a server as reviewed by `by` (SCAN-05): each is shown again
+   * (the scanner's findings no longer hide it) until it changes; `drop` forgets pins of ones the
+   * server no longer offers. Each approval is recorded.
    */
-  async approveTools(server: string, tools: readonly Tool[], by: string, drop: readonly string[]): Promise<void> {
+  async approveDefinitions(
+    server: string,
+    items: readonly Pick<DefinitionReview, 'kind' | 'name' | 'definition' | 'verdict'>[],
+    by: string,
+    drop: readonly { readonly kind: PinKind; readonly name: string }[],
+  ): Promise<void> {
     const pins = this.#options.pins;
-    if (pins === undefined) throw new TypeError('approveTools without a pin store');
+    if (pins === undefined) throw new TypeError('approveDefinitions without a pin store');
+    // The hash the verdict holds was worked out from this very definition when it was judged.
+    const hashed = items.map((item) => ({ ...item, hash: item.verdict?.hash ?? definitionHash(item.definition) }));
     pins.approve(
       server,
-      tools.map((tool) => ({ name: tool.name, hash: definitionHash(tool), definition: tool })),
+      hashed.map((item) => ({ kind: item.kind, name: item.name, hash: item.hash, definition: item.definition })),
       by,
       drop,
     );
-    for (const tool of tools) {
-      const verdict = this.#definitions.toolVerdict(server, tool.name);
+    for (const item of hashed) {
+      const verdict = item.verdict;
       await this.#record('mcp.definition', {
         server,
-        kind: 'tool',
-        name: tool.name.slice(0, 2048),
+        kind: item.kind,
+        name: item.name.slice(0, 2048),
         state: 'approved',
-        hash: definitionHash(tool),
+        hash: item.hash,
         ...(verdict?.pinnedHash === null || verdict?.pinnedHash === undefined
           ? {}
           : { pinned_hash: verdict.pinnedHash }),
@@ -435,6 +461,7 @@ export class Gateway {
   }
 
   async listPrompts(session: string): Promise<Prompt[]> {
+    await this.#relist();
     const shown: Prompt[] = [];
     const hidden: { name: string; reason: string }[] = [];
     for (const entry of this.#catalog.prompts.values()) {
@@ -471,6 +498,7 @@ export class Gateway {
   }
 
   async listResources(session: string): Promise<Resource[]> {
+    await this.#relist();
     const shown: Resource[] = [];
     const hidden: { name: string; reason: string }[] = [];
     for (const entry of this.#catalog.resources.values()) {
@@ -603,10 +631,17 @@ export class Gateway {
     return { [SERVERS_META_KEY]: Object.fromEntries(metas) };
   }
 
-  /** Templates of servers the profile grants some resource of (a template reveals no content). */
-  listResourceTemplates(): ResourceTemplate[] {
+  /**
+   * Templates of servers the profile grants some resource of (a template reveals no content),
+   * except those screening or their pins hide (SCAN-01, SCAN-05).
+   */
+  async listResourceTemplates(): Promise<ResourceTemplate[]> {
+    await this.#relist();
     const granting = new Set(this.#options.compiled.servers);
-    return this.#catalog.resourceTemplates.filter((t) => granting.has(t.server)).map((t) => t.item);
+    return this.#catalog.resourceTemplates
+      .filter((t) => granting.has(t.server))
+      .filter((t) => this.#definitions.verdict(t.server, 'resource', t.item.uriTemplate)?.hidden == null)
+      .map((t) => t.item);
   }
 
   async readResource(session: string, uri: string, options: CallOptions = {}): Promise<ReadResourceResult> {
@@ -890,14 +925,30 @@ export class Gateway {
     return decision;
   }
 
-  /** A prompt's or resource's list decision, unless screening hid it (SCAN-01, SCAN-02). */
+  /**
+   * A prompt's or resource's list decision, unless screening or its pin hid it (SCAN-01, SCAN-02,
+   * SCAN-05). A resource read through a template is hidden when its template is.
+   */
   #screened(decision: Decision, entry: CatalogEntry<unknown>): Decision {
     if (!decision.allow) return decision;
+    const item = entry.item;
     const hidden =
-      entry.item !== null && typeof entry.item === 'object' && 'uri' in entry.item
-        ? this.#definitions.resourceHidden(entry.server, entry.upstreamName)
-        : this.#definitions.promptHidden(entry.server, entry.upstreamName);
+      item === null
+        ? this.#templateHidden(entry.server, entry.upstreamName)
+        : typeof item === 'object' && 'uri' in item
+          ? (this.#definitions.verdict(entry.server, 'resource', entry.upstreamName)?.hidden ?? null)
+          : this.#definitions.promptHidden(entry.server, entry.upstreamName);
     return hidden === null ? decision : { allow: false, policyIds: [], reason: hidden };
+  }
+
+  /** Why a URI read through a server's templates is hidden: any template it matches is (fail closed). */
+  #templateHidden(server: string, uri: string): string | null {
+    for (const t of this.#catalog.resourceTemplates) {
+      if (t.server !== server || !templateMatches(t.item.uriTemplate, uri)) continue;
+      const hidden = this.#definitions.verdict(server, 'resource', t.item.uriTemplate)?.hidden ?? null;
+      if (hidden !== null) return hidden;
+    }
+    return null;
   }
 
   /**
@@ -1250,8 +1301,8 @@ export class Gateway {
         });
       } catch (error) {
         if (this.#starting) throw error;
-        // Later (a list_changed): its tools are hidden until the pins can be read again.
-        this.#definitions.hideServer(upstream.name, upstream.tools, (error as Error).message);
+        // Later (a list_changed): what it offers is hidden until the pins can be read again.
+        this.#definitions.hideServer(upstream.name, upstream, (error as Error).message);
       }
     }
     this.#catalog = buildCatalog(offers, this.#options.names ?? 'prefixed');

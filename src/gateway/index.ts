@@ -3,7 +3,13 @@
 // Adding an export here is an API decision (design.md, convention 2).
 export { ArgumentRedactor, ALWAYS_SENSITIVE } from './redact.js';
 export { EXPOSED_NAME, NAME_SEPARATOR, exposedName } from './catalog.js';
-export { Gateway, type GatewayOptions, type ToolGrant, type ToolReview, type UnavailableServer } from './gateway.js';
+export {
+  Gateway,
+  type GatewayOptions,
+  type ToolGrant,
+  type DefinitionReview,
+  type UnavailableServer,
+} from './gateway.js';
 export type { ServerDefinitions, Verdict } from './definitions.js';
 export { HttpEndpoint, type AuthResult, type Caller, type HttpEndpointOptions } from './http-endpoint.js';
 export { RPC, RPC_CODES } from './errors.js';

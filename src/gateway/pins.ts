@@ -1,10 +1,12 @@
 /**
- * Pins against rug pulls (SCAN-05): the canonical hash of each tool's whole definition, kept per
+ * Pins against rug pulls (SCAN-05): the canonical hash of each tool's, prompt's, resource's and
+ * resource template's whole definition, kept per
  * server in the state dir (`<state>/pins/<server>.<id>.json`, out of every sandbox's sight; the id
  * is a digest of how the server is started — its command and arguments, or its URL — so two
- * configs that give one name to different servers never share pins). A tool
- * whose definition no longer hashes to its pin — or that appeared after its server's tools were
- * pinned — is hidden until `warden tools approve` pins it again.
+ * configs that give one name to different servers never share pins). A definition that no
+ * longer hashes to its pin — or that appeared after its server's definitions of that kind were
+ * pinned — is hidden until `warden tools approve` pins it again. Resources are pinned by URI and
+ * templates by URI template, in one map.
  *
  * One file per server, so runs of different servers never write the same file; the first-sight
  * pin is created exclusively (two runs seeing a server for the first time at once keep the
@@ -20,8 +22,8 @@ import { WardenError } from '../core/errors.js';
 
 /** A pin file larger than this is refused (a server's definitions are bounded by the message cap). */
 const MAX_PIN_FILE_BYTES = 32 * 1024 * 1024;
-/** Tools per server a pin file may hold. */
-const MAX_PINNED_TOOLS = 4096;
+/** Definitions of one kind per server a pin file may hold. */
+const MAX_PINNED = 4096;
 
 const pinnedToolSchema = z.strictObject({
   hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
@@ -34,24 +36,46 @@ const pinnedToolSchema = z.strictObject({
   reviewed: z.boolean(),
 });
 
+const pinMapSchema = (what: string, maxKey: number) =>
+  z.record(z.string().max(maxKey), pinnedToolSchema).refine((t) => Object.keys(t).length <= MAX_PINNED, {
+    message: `more than ${MAX_PINNED} ${what}`,
+  });
+
 const serverPinsSchema = z.strictObject({
   version: z.literal(1),
   server: z.string().regex(SERVER_NAME),
   /** How the server is started (command and arguments, or URL), as the config says. */
   identity: z.string().max(70_000),
-  tools: z.record(z.string().max(256), pinnedToolSchema).refine((t) => Object.keys(t).length <= MAX_PINNED_TOOLS, {
-    message: `more than ${MAX_PINNED_TOOLS} tools`,
-  }),
+  tools: pinMapSchema('tools', 256),
+  /** Absent in files written before prompts and resources were pinned: pinned on first sight then. */
+  prompts: pinMapSchema('prompts', 256).optional(),
+  resources: pinMapSchema('resources', 8192).optional(),
 });
 
 export type PinnedTool = z.infer<typeof pinnedToolSchema>;
 export type ServerPins = z.infer<typeof serverPinsSchema>;
 
-/** A tool as offered now, ready to pin. */
+/** What can be pinned; a resource template is a `resource` named by its URI template. */
+export type PinKind = 'tool' | 'prompt' | 'resource';
+
+/** The pin file's map for each kind. */
+const FIELD = { tool: 'tools', prompt: 'prompts', resource: 'resources' } as const satisfies Record<
+  PinKind,
+  keyof ServerPins
+>;
+
+/** A definition as offered now, ready to pin. */
 export interface OfferedTool {
   readonly name: string;
   readonly hash: string;
   readonly definition: unknown;
+  /** Default 'tool'. */
+  readonly kind?: PinKind;
+}
+
+/** A server's pins of one kind; undefined when that kind was never pinned (an older file). */
+export function pinsOf(pins: ServerPins | null, kind: PinKind): Readonly<Record<string, PinnedTool>> | undefined {
+  return pins === null ? undefined : pins[FIELD[kind]];
 }
 
 /** `sha256:<hex>` of the definition's RFC 8785 canonical JSON: key order and spacing do not change it, anything else does. */
@@ -97,11 +121,18 @@ export class PinStore {
   }
 
   /**
-   * Pins a server's tools on first sight. When another run pinned them meanwhile, its pins win and
-   * are returned (never overwritten: a second run must not re-pin what the first one saw).
+   * Pins a server's definitions on first sight. When another run pinned them meanwhile, its pins
+   * win and are returned (never overwritten: a second run must not re-pin what the first one
+   * saw) — except kinds that file never pinned (written before prompts and resources were
+   * pinned), which are pinned now. `kinds`: the kinds judged (each gets a map, empty or not).
    */
-  pinFirstSight(server: string, tools: readonly OfferedTool[], now = new Date()): ServerPins {
-    const pins = this.#build(server, {}, tools, 'first-sight', false, now);
+  pinFirstSight(
+    server: string,
+    items: readonly OfferedTool[],
+    now = new Date(),
+    kinds: readonly PinKind[] = ['tool'],
+  ): ServerPins {
+    const pins = this.#build(server, null, items, kinds, 'first-sight', false, now);
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     let fd: number;
     try {
@@ -111,7 +142,19 @@ export class PinStore {
         throw unusable(this.#path(server), (error as Error).message);
       const existing = this.read(server);
       if (existing === null) throw unusable(this.#path(server), 'vanished while being pinned');
-      return existing;
+      const missing = kinds.filter((kind) => existing[FIELD[kind]] === undefined);
+      if (missing.length === 0) return existing;
+      const added = this.#build(
+        server,
+        existing,
+        items.filter((i) => missing.includes(i.kind ?? 'tool')),
+        missing,
+        'first-sight',
+        false,
+        now,
+      );
+      this.#replace(server, added);
+      return added;
     }
     try {
       writeSync(fd, JSON.stringify(pins, null, 1) + '\n');
@@ -123,19 +166,44 @@ export class PinStore {
   }
 
   /**
-   * Pins (or re-pins) the given tools as reviewed by `by`, keeping the server's other pins; `drop`
-   * names pinned tools to forget (ones the server no longer offers). Replaces the file whole.
+   * Pins (or re-pins) the given definitions as reviewed by `by`, keeping the server's other pins;
+   * `drop` names pinned ones to forget (ones the server no longer offers). Replaces the file whole.
    */
   approve(
     server: string,
-    tools: readonly OfferedTool[],
+    items: readonly OfferedTool[],
     by: string,
-    drop: readonly string[] = [],
+    drop: readonly (string | { readonly kind: PinKind; readonly name: string })[] = [],
     now = new Date(),
   ): ServerPins {
-    const existing = this.read(server)?.tools ?? {};
-    const kept = Object.fromEntries(Object.entries(existing).filter(([name]) => !drop.includes(name)));
-    const pins = this.#build(server, kept, tools, `approved by ${by}`.slice(0, 200), true, now);
+    const existing = this.read(server);
+    const dropped = drop.map((d) => (typeof d === 'string' ? { kind: 'tool' as const, name: d } : d));
+    const base: ServerPins | null =
+      existing === null
+        ? null
+        : {
+            ...existing,
+            ...Object.fromEntries(
+              (Object.keys(FIELD) as PinKind[])
+                .filter((kind) => existing[FIELD[kind]] !== undefined)
+                .map((kind) => [
+                  FIELD[kind],
+                  Object.fromEntries(
+                    Object.entries(existing[FIELD[kind]] ?? {}).filter(
+                      ([name]) => !dropped.some((d) => d.kind === kind && d.name === name),
+                    ),
+                  ),
+                ]),
+            ),
+          };
+    const kinds = [...new Set(items.map((i) => i.kind ?? 'tool'))];
+    const pins = this.#build(server, base, items, kinds, `approved by ${by}`.slice(0, 200), true, now);
+    this.#replace(server, pins);
+    return pins;
+  }
+
+  /** Writes a server's pin file whole: a temporary file, fsync, rename. */
+  #replace(server: string, pins: ServerPins): void {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     const path = this.#path(server);
     const temp = `${path}.${process.pid}.tmp`;
@@ -147,31 +215,53 @@ export class PinStore {
       closeSync(fd);
     }
     renameSync(temp, path);
-    return pins;
   }
 
+  /**
+   * `base` with `items` pinned over it; each kind in `kinds` gets a map (empty when nothing of it
+   * is offered), so a definition of that kind that appears later is new.
+   */
   #build(
     server: string,
-    base: Readonly<Record<string, PinnedTool>>,
-    tools: readonly OfferedTool[],
+    base: ServerPins | null,
+    items: readonly OfferedTool[],
+    kinds: readonly PinKind[],
     pinnedBy: string,
     reviewed: boolean,
     now: Date,
   ): ServerPins {
-    const all: Record<string, PinnedTool> = { ...base };
-    for (const tool of tools)
-      all[tool.name] = {
-        hash: tool.hash,
-        definition: tool.definition,
+    const maps: Partial<Record<PinKind, Record<string, PinnedTool>>> = {};
+    for (const kind of Object.keys(FIELD) as PinKind[]) {
+      const existing = base?.[FIELD[kind]];
+      if (existing !== undefined || kinds.includes(kind)) maps[kind] = { ...existing };
+    }
+    for (const item of items) {
+      const map = (maps[item.kind ?? 'tool'] ??= {});
+      map[item.name] = {
+        hash: item.hash,
+        definition: item.definition,
         pinned_by: pinnedBy,
         at: now.toISOString(),
         reviewed,
       };
-    if (Object.keys(all).length > MAX_PINNED_TOOLS)
-      throw new WardenError('PINS_UNUSABLE', `server '${server}' offers more than ${MAX_PINNED_TOOLS} tools to pin`, {
-        hint: 'grant fewer of its tools, or ask its maintainers why it lists so many',
-      });
-    return { version: 1, server, identity: this.#identity(server), tools: all };
+    }
+    for (const kind of Object.keys(FIELD) as PinKind[])
+      if (Object.keys(maps[kind] ?? {}).length > MAX_PINNED)
+        throw new WardenError(
+          'PINS_UNUSABLE',
+          `server '${server}' offers more than ${MAX_PINNED} ${FIELD[kind]} to pin`,
+          {
+            hint: 'grant fewer of them, or ask its maintainers why it lists so many',
+          },
+        );
+    return {
+      version: 1,
+      server,
+      identity: this.#identity(server),
+      tools: maps.tool ?? {},
+      ...(maps.prompt === undefined ? {} : { prompts: maps.prompt }),
+      ...(maps.resource === undefined ? {} : { resources: maps.resource }),
+    };
   }
 
   #path(server: string): string {

@@ -114,9 +114,12 @@ export function createSessionServer(gateway: Gateway, session: string, subject =
     refuseCursor(request.params?.cursor);
     return withMeta({ resources: await gateway.listResources(session) }, gateway.listMeta('resources'));
   });
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => {
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request) => {
     refuseCursor(request.params?.cursor);
-    return withMeta({ resourceTemplates: gateway.listResourceTemplates() }, gateway.listMeta('resourceTemplates'));
+    return withMeta(
+      { resourceTemplates: await gateway.listResourceTemplates() },
+      gateway.listMeta('resourceTemplates'),
+    );
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
     gateway.readResource(session, request.params.uri, { signal: extra.signal, requestId: extra.requestId }),

@@ -8,7 +8,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  PromptListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentAuditEvents, availableModes, gatewayStdioCommand, type Mode } from '../helpers/warden.js';
 import { fixtureReadable, Scene, type ServerSpec } from './scene.js';
@@ -31,6 +34,9 @@ async function connect(mode: Mode, scene: Scene, agent: string): Promise<{ clien
   const client = new Client({ name: 'scan05', version: '1.0.0' });
   let changes = 0;
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    changes++;
+  });
+  client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
     changes++;
   });
   await client.connect(
@@ -145,4 +151,69 @@ describe.each(availableModes())('SCAN-05 tool pinning against rug pulls (warden 
     expect((await s.warden(['tools', 'approve', 'fix'])).code).toBe(0);
     expect((await s.warden(['tools', 'ls'])).stdout).toMatch(/granted\s+fix__fetch/);
   });
+
+  it.each([true, false])(
+    'SCAN-05 a pinned prompt whose definition changes is hidden and refused (mid-session, list_changed sent: %s, and between starts) until `warden tools approve --kind prompt`; `warden tools diff` shows the change',
+    async (notify) => {
+      const s = (scene = new Scene(mode));
+      if (!fixtureReadable(mode)) return expect.fail('the fixture server is not readable by the sandbox user');
+      const prompt = { name: 'summarise', description: 'Summarises a page.', arguments: [{ name: 'url' }] };
+      // A change the scanner finds harmless: only the pin can hide it.
+      const changed = { ...prompt, description: 'Summarises a page in three sentences.' };
+      s.spec('fix', {
+        tools: [
+          { name: 'pull', description: 'Refreshes the cache.', action: notify ? 'add_late' : 'add_late_silently' },
+        ],
+        prompts: [prompt],
+        latePrompts: [changed],
+      });
+      s.configure(['fix'], { allow: [{ server: 'fix', tools: ['*'], prompts: ['*'] }] });
+      const agent = `scan05-prompt-${notify ? 'notify' : 'silent'}-${process.pid}-${Date.now().toString(36)}`;
+      const { client, changed: changes } = await connect(mode, s, agent);
+      const prompts = async () => (await client.listPrompts()).prompts.map((p) => p.name);
+      try {
+        expect(await prompts()).toEqual(['fix__summarise']);
+        expect((await client.getPrompt({ name: 'fix__summarise', arguments: { url: 'x' } })).messages).toHaveLength(1);
+        await client.callTool({ name: 'fix__pull', arguments: {} });
+        if (notify) for (let i = 0; i < 100 && changes() === 0; i++) await sleep(50);
+        else await sleep(1100); // past the gateway's once-a-second re-read on a list request
+        expect(await prompts()).toEqual([]);
+        await expect(client.getPrompt({ name: 'fix__summarise', arguments: { url: 'x' } })).rejects.toMatchObject({
+          code: -32602,
+        });
+      } finally {
+        await client.close();
+      }
+      const events = await agentAuditEvents(mode, s.workspace, agent);
+      const change = events.find((e) => e.type === 'mcp.definition' && e.data.state === 'changed');
+      expect(change?.data).toMatchObject({ server: 'fix', kind: 'prompt', name: 'summarise' });
+
+      // The next start offers the changed prompt from the beginning: still hidden until approved.
+      s.spec('fix', { tools: [{ name: 'pull', description: 'Refreshes the cache.' }], prompts: [changed] });
+      const diff = await s.warden(['tools', 'diff']);
+      expect(diff.code, diff.stderr).toBe(1);
+      expect(diff.stdout).toContain('prompt fix/summarise: changed');
+      expect(diff.stdout).toContain('warden tools approve --kind prompt fix/summarise');
+      expect(diff.stdout).toMatch(/^-\s+"description": "Summarises a page\.",?$/m);
+      expect(diff.stdout).toMatch(/^\+\s+"description": "Summarises a page in three sentences\.",?$/m);
+      // Without --kind, SERVER/NAME names a tool: the error says how to name a prompt.
+      const wrongKind = await s.warden(['tools', 'approve', 'fix/summarise']);
+      expect(wrongKind.code).toBe(2);
+      expect(wrongKind.stderr).toContain('--kind prompt');
+      const approved = await s.warden(['tools', 'approve', '--kind', 'prompt', 'fix/summarise']);
+      expect(approved.code, approved.stderr).toBe(0);
+      expect(approved.stdout).toContain('approved prompt fix/summarise (changed)');
+      const clean = await s.warden(['tools', 'diff']);
+      expect([clean.code, clean.stdout]).toEqual([0, 'nothing awaits review\n']);
+      const again = await connect(mode, s, `${agent}-after`);
+      try {
+        expect((await again.client.listPrompts()).prompts).toMatchObject([
+          { name: 'fix__summarise', description: 'Summarises a page in three sentences.' },
+        ]);
+      } finally {
+        await again.client.close();
+      }
+    },
+    240_000,
+  );
 });

@@ -44,10 +44,18 @@ export interface ToolSpec {
   readonly execution?: Record<string, unknown>;
 }
 
+export interface PromptSpec {
+  readonly name: string;
+  readonly description?: string;
+  readonly arguments?: readonly { readonly name: string; readonly description?: string; readonly required?: boolean }[];
+}
+
 export interface ServerSpec {
   readonly tools: readonly ToolSpec[];
   readonly late?: readonly ToolSpec[];
-  readonly prompts?: readonly string[];
+  readonly prompts?: readonly (string | PromptSpec)[];
+  /** Prompts added (or replacing same-named ones) when a tool's 'add_late' action runs. */
+  readonly latePrompts?: readonly (string | PromptSpec)[];
   /** The server's initialize instructions. */
   readonly instructions?: string;
 }

@@ -656,14 +656,40 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/gateway/gateway.ts',
-        find: '    await this.#relist();\n',
-        replace: '',
+        find: 'async listTools(session: string): Promise<Tool[]> {\n    await this.#relist();\n',
+        replace: 'async listTools(session: string): Promise<Tool[]> {\n',
       },
     ],
     tests: {
       files: ['test/gateway/pinning.test.ts'],
       names: 'SCAN-05 a pinned tool whose description changes mid-session',
     },
+  },
+  {
+    id: 'prompt-pin-ignores-changes',
+    threats: ['SCAN-05'],
+    why: 'a server swaps a pinned prompt for another text and the agent uses it unreviewed',
+    edits: [
+      {
+        file: 'src/gateway/definitions.ts',
+        find: 'if (pinned !== undefined && pinned.hash !== hash) {',
+        replace: "if (pinned !== undefined && pinned.hash !== hash && kind === 'tool') {",
+      },
+    ],
+    tests: { files: ['test/gateway/pinning.test.ts'], names: 'SCAN-05 a pinned prompt' },
+  },
+  {
+    id: 'no-relist-on-prompts-list',
+    threats: ['SCAN-05'],
+    why: 'a server that changes a prompt without list_changed keeps it shown under its old pin check',
+    edits: [
+      {
+        file: 'src/gateway/gateway.ts',
+        find: 'async listPrompts(session: string): Promise<Prompt[]> {\n    await this.#relist();\n',
+        replace: 'async listPrompts(session: string): Promise<Prompt[]> {\n',
+      },
+    ],
+    tests: { files: ['test/gateway/pinning.test.ts'], names: 'SCAN-05 a pinned prompt .* list_changed sent: false' },
   },
   {
     id: 'quarantine-off',
