@@ -200,7 +200,7 @@ describe.each(availableModes())('remote MCP servers (warden as %s)', (mode: Mode
   );
 
   it.skipIf(!nodeOnSandboxPath)(
-    "SEC-04 a remote server's credentials come from warden's environment, reach the server, and nothing else: not the agent, not the audit log",
+    "SEC-04 a remote server's credentials come from warden's environment or the secret store, reach the server, and nothing else: not the agent, not the audit log",
     async () => {
       workspace = makeWorkspace(mode);
       const secret = `s3cret-${basename(dirname(workspace))}`;
@@ -262,6 +262,29 @@ profiles:
         const events = await agentAuditEvents(mode, workspace, agent);
         expect(events.length).toBeGreaterThan(0);
         expect(JSON.stringify(events)).not.toContain(secret);
+
+        // The same header from the encrypted secret store (from_secret), with nothing in the environment.
+        const stored = `remote-auth-${basename(dirname(workspace))}`.toLowerCase().slice(0, 60);
+        writeFileSync(
+          config,
+          readFileSync(config, 'utf8').replace('{ from_env: REMOTE_TEST_AUTH }', `{ from_secret: ${stored} }`),
+        );
+        const set = await warden(mode, ['--config', config, 'secrets', 'set', stored], {
+          cwd: workspace,
+          input: `Bearer ${secret}\n`,
+        });
+        expect(set.code, set.stderr).toBe(0);
+        try {
+          const fromStore = await connect(mode, workspace, config, `${agent}-store`);
+          try {
+            const answer = await fromStore.callTool({ name: 'remote__whoami', arguments: {} });
+            expect(JSON.stringify(answer.content)).toContain('authorized caller');
+          } finally {
+            await fromStore.close();
+          }
+        } finally {
+          await warden(mode, ['--config', config, 'secrets', 'rm', stored], { cwd: workspace });
+        }
       } finally {
         fixture.kill('SIGKILL');
       }

@@ -9,6 +9,33 @@
 
 /** @type {Mutation[]} */
 export const MUTATIONS = [
+  // ------------------------------------------------------------------------ secrets (SEC)
+  {
+    id: 'secret-files-others-may-read',
+    threats: ['SEC-03'],
+    why: 'a store or key file other users can read (or swap) is used as if it were private',
+    edits: [
+      {
+        file: 'src/secrets/store-key.ts',
+        find: 'if (read.uid !== uid || (read.mode & 0o077) !== 0)',
+        replace: 'if (read.uid !== uid && (read.mode & 0o077) !== 0)',
+      },
+    ],
+    tests: { files: ['src/secrets/file-store.test.ts'], names: 'SEC-03 a missing key' },
+  },
+  {
+    id: 'secret-store-unauthenticated-key-id',
+    threats: ['SEC-03'],
+    why: "the key id is not authenticated: a store's envelope can be relabelled, and a wrong key is reported as damage",
+    edits: [
+      {
+        file: 'src/secrets/file-store.ts',
+        find: 'if (key !== null && key.id === storeKeyId) return key;',
+        replace: 'if (key !== null) return key;',
+      },
+    ],
+    tests: { files: ['src/secrets/file-store.test.ts'], names: 'SEC-03 a wrong key' },
+  },
   // ------------------------------------------------------------------------ sandbox (SBX)
   {
     id: 'seccomp-allow-ptrace',
