@@ -24,6 +24,7 @@ import {
   type SessionLimits,
 } from './session-guard.js';
 import type { ParsedMessage } from './jsonrpc-boundary.js';
+import { SessionEventStore } from './event-store.js';
 
 /** Who is calling, as an authenticator established it. */
 export interface Caller {
@@ -63,6 +64,8 @@ interface Session {
   readonly label: string;
   /** The same guard a stdio session has: one initialize, ids and requests in flight. */
   readonly guard: SessionGuard;
+  /** What its SSE streams carried, for a client resuming with Last-Event-ID (event-store.ts). */
+  readonly events: SessionEventStore;
 }
 
 /** The HTTP status a refusal of each kind gets; its body is the same JSON-RPC error as on stdio. */
@@ -192,6 +195,20 @@ export class HttpEndpoint {
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (session === undefined)
         return this.#jsonError(res, 400, null, RPC.invalidRequest, 'mcp-session-id header required');
+      // GW-08: a resumption replays only this session's own kept events; any other id (unknown,
+      // dropped as the oldest, another session's) is refused here, before the SDK sees it.
+      const lastEventId = req.headers['last-event-id'];
+      if (
+        req.method === 'GET' &&
+        lastEventId !== undefined &&
+        (typeof lastEventId !== 'string' || !session.events.has(lastEventId))
+      )
+        return this.#reject(
+          res,
+          400,
+          "Last-Event-ID is not an event of this session that is still kept (unknown, dropped as the oldest, or another session's); open the stream again without it",
+          session.label,
+        );
       return this.#forward(session.label, session.transport, req, res);
     }
     if (req.method !== 'POST') {
@@ -255,18 +272,27 @@ export class HttpEndpoint {
     const id = randomBytes(24).toString('base64url');
     const label = id.slice(0, 8);
     const server = this.#options.createSession(label, caller);
+    const events = new SessionEventStore({
+      maxEvents: this.#limits.replayEvents,
+      maxBytes: this.#limits.replayBytes,
+    });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
+      // Resumability (2025-11-25): event ids on SSE events, a priming event, replay on Last-Event-ID.
+      eventStore: events,
       onsessionclosed: (closed) => void this.#sessions.delete(closed),
     });
-    transport.onclose = () => void this.#sessions.delete(id);
+    transport.onclose = () => {
+      this.#sessions.delete(id);
+      events.clear();
+    };
     await server.connect(transport);
     const guard = new SessionGuard(this.#limits);
     // The initialize is the session's first request: admitted (a new guard refuses nothing), so a
     // second one is refused, and in flight until answered.
     guard.admitParsed(parsed);
     if (parsed.kind === 'request') res.once('close', () => guard.settle(parsed.id));
-    this.#sessions.set(id, { transport, server, subject: caller.subject, label, guard });
+    this.#sessions.set(id, { transport, server, subject: caller.subject, label, guard, events });
     await this.#forward(label, transport, req, res, initialize);
     // The SDK refused the initialize: no session exists for the client, so none may hold a slot.
     if (transport.sessionId === undefined) {

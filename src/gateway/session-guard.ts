@@ -27,6 +27,10 @@ export interface SessionLimits extends BoundaryLimits {
   readonly maxInFlight: number;
   /** Open sessions of one HTTP endpoint (a stdio endpoint serves exactly one). */
   readonly maxSessions: number;
+  /** SSE events an HTTP session keeps for resumption (event-store.ts); stdio has no streams to resume. */
+  readonly replayEvents: number;
+  /** Bytes of SSE events an HTTP session keeps for resumption. */
+  readonly replayBytes: number;
 }
 
 /** The fixed defaults (src/core/limits.ts, listed in docs/config.md). */
@@ -35,6 +39,8 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
   maxDepth: ENDPOINT_LIMITS.nestingDepth,
   maxInFlight: ENDPOINT_LIMITS.requestsInFlight,
   maxSessions: ENDPOINT_LIMITS.sessions,
+  replayEvents: ENDPOINT_LIMITS.replayEvents,
+  replayBytes: ENDPOINT_LIMITS.replayBytes,
 });
 
 /** Why a message was refused; each endpoint maps the kind to its own framing (e.g. an HTTP status). */

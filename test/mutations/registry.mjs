@@ -508,6 +508,26 @@ export const MUTATIONS = [
   },
 
   {
+    id: 'replay-store-shared-across-sessions',
+    threats: ['GW-08'],
+    why: "a client resuming an SSE stream with another session's Last-Event-ID gets that session's events",
+    edits: [
+      {
+        file: 'src/gateway/http-endpoint.ts',
+        find: '    const events = new SessionEventStore({',
+        replace:
+          '    const events = ((globalThis as { sharedEvents?: SessionEventStore }).sharedEvents ??= new SessionEventStore({',
+      },
+      {
+        file: 'src/gateway/http-endpoint.ts',
+        find: '      maxBytes: this.#limits.replayBytes,\n    });',
+        replace: '      maxBytes: this.#limits.replayBytes,\n    }));',
+      },
+    ],
+    tests: { files: ['test/gateway/resume.test.ts'], names: 'GW-08' },
+  },
+
+  {
     id: 'symlinks-not-followed',
     threats: ['GW-12'],
     why: 'a symlink in the workspace takes an allowed-looking path into a denied directory',
