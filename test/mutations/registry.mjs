@@ -514,14 +514,9 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/gateway/http-endpoint.ts',
-        find: '    const events = new SessionEventStore({',
+        find: '    const events = new SessionEventStore({\n      maxEvents: this.#limits.replayEvents,\n      maxBytes: this.#limits.replayBytes,\n    });',
         replace:
-          '    const events = ((globalThis as { sharedEvents?: SessionEventStore }).sharedEvents ??= new SessionEventStore({',
-      },
-      {
-        file: 'src/gateway/http-endpoint.ts',
-        find: '      maxBytes: this.#limits.replayBytes,\n    });',
-        replace: '      maxBytes: this.#limits.replayBytes,\n    }));',
+          '    const shared = globalThis as { sharedEvents?: SessionEventStore };\n    const events = (shared.sharedEvents ??= new SessionEventStore({ maxEvents: 1000, maxBytes: 1 << 22 }));',
       },
     ],
     tests: { files: ['test/gateway/resume.test.ts'], names: 'GW-08' },
