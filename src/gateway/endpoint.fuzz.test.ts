@@ -1557,3 +1557,66 @@ describe('GW-05 one session guard: the same abuse is refused the same way on std
     }
   });
 });
+
+describe('GW-08 SSE resumption through the HTTP endpoint', () => {
+  it("GW-08 a Last-Event-ID whose event was dropped as the oldest, or another session's, is refused with 400 -32600", async () => {
+    const h = await startHttp(fx, 100, undefined, { ...HTTP_LIMITS, replayEvents: 2 });
+    const eventIds = (r: RawResponse): string[] =>
+      [...r.body.toString('utf8').matchAll(/^id: ?(.+)$/gm)].map((m) => m[1] ?? '');
+    const resume = async (session: string, lastEventId: string): Promise<RawResponse | null> =>
+      rawExchange(
+        h.port,
+        encodeRequest(
+          {
+            method: 'GET',
+            path: '/mcp',
+            headers: [
+              ...goodHeaders(h.port, TOKEN, session).filter(([k]) => k !== 'Content-Type'),
+              ['Last-Event-ID', lastEventId],
+            ],
+            body: new Uint8Array(),
+            framing: 'length',
+          },
+          HTTP_LIMITS.maxBytes,
+        ),
+      );
+    const refusal = {
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32600,
+        message:
+          "Last-Event-ID is not an event of this session that is still kept (unknown, dropped as the oldest, or another session's); open the stream again without it",
+      },
+    };
+    try {
+      const ids: string[] = [];
+      for (const n of [1, 2, 3]) {
+        ids.push(...eventIds(await post(h, { jsonrpc: '2.0', id: `r${n}`, method: 'ping' }, TOKEN, h.session)));
+      }
+      // One event (the answer) per ping; only the two newest are kept.
+      expect(ids).toHaveLength(3);
+      const dropped = await resume(h.session, ids[0] ?? '');
+      expect({
+        status: dropped?.status,
+        body: JSON.parse(dropped?.body.toString('utf8') ?? 'null') as unknown,
+      }).toEqual({
+        status: 400,
+        body: refusal,
+      });
+      // The other session's newest event, offered to this session.
+      const others = eventIds(await post(h, { jsonrpc: '2.0', id: 'o1', method: 'ping' }, OTHER_TOKEN, h.otherSession));
+      expect(others).toHaveLength(1);
+      const foreign = await resume(h.session, others[0] ?? '');
+      expect({
+        status: foreign?.status,
+        body: JSON.parse(foreign?.body.toString('utf8') ?? 'null') as unknown,
+      }).toEqual({
+        status: 400,
+        body: refusal,
+      });
+    } finally {
+      await h.endpoint.close();
+    }
+  });
+});

@@ -8,8 +8,11 @@ const note = (n: number): JSONRPCMessage => ({
   params: { progressToken: 1, progress: n },
 });
 
-async function replay(store: SessionEventStore, after: string): Promise<{ stream: string; sent: unknown[] }> {
-  const sent: unknown[] = [];
+async function replay(
+  store: SessionEventStore,
+  after: string,
+): Promise<{ stream: string; sent: [string, JSONRPCMessage][] }> {
+  const sent: [string, JSONRPCMessage][] = [];
   const stream = await store.replayEventsAfter(after, {
     send: (id, message) => {
       sent.push([id, message]);
@@ -35,7 +38,7 @@ describe('SessionEventStore (SSE resumption, bounded)', () => {
       ],
     });
     // From the priming event (no JSON-RPC message, never resent): everything of the stream.
-    expect((await replay(store, priming)).sent.map(([id]) => id as string)).toEqual([a1, a2, a3]);
+    expect((await replay(store, priming)).sent.map(([id]) => id)).toEqual([a1, a2, a3]);
     expect(await store.getStreamIdForEventId(a2)).toBe('s1');
   });
 

@@ -104,8 +104,9 @@ function cuttingFetch(cut: { armed: boolean; done: boolean }, seenIds: string[],
     const decoder = new TextDecoder();
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const { value, done } = await reader.read();
-        if (done) {
+        const next = (await reader.read()) as { done: boolean; value?: Uint8Array };
+        const value = next.value;
+        if (next.done || value === undefined) {
           controller.close();
           return;
         }
@@ -179,9 +180,9 @@ describe.each(availableModes())('SSE resumability of the HTTP endpoint (warden a
     // Every message that reaches the client, as it arrives (after the SDK's transport).
     const wire: JSONRPCMessage[] = [];
     const inner = transport.onmessage;
-    transport.onmessage = (message, extra) => {
+    transport.onmessage = (message: JSONRPCMessage) => {
       wire.push(message);
-      inner?.(message, extra);
+      inner?.(message);
     };
     return { client, wire, transport };
   }
