@@ -4,3 +4,4 @@ export { FileSecretStore, MAX_SECRETS } from './file-store.js';
 export { VaultSecretProvider, type VaultOptions } from './vault-provider.js';
 export { EnvSecretProvider } from './env-provider.js';
 export type { SecretInfo, SecretProvider } from './provider.js';
+export { SecretRedactor, StreamRedactor, MIN_REDACTED_CHARS, type KnownSecret, type RedactionHit } from './redactor.js';
