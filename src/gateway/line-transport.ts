@@ -18,6 +18,7 @@ import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { JSONRPCErrorResponse, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { RPC } from './errors.js';
 import { LineFramer, type OversizedLine } from './line-framer.js';
+import { coalesceWrites } from './coalesce-writes.js';
 
 /** What kind of upstream output was rejected: unparsable, parsable but not JSON-RPC, or too long. */
 export type LineProblemKind = 'not_json' | 'not_jsonrpc' | 'oversized';
@@ -161,6 +162,7 @@ export class LineTransport implements Transport {
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) throw new Error('LineTransport is closed');
     const line = `${JSON.stringify(message)}\n`;
+    coalesceWrites(this.#output);
     if (this.#output.write(line)) return;
     await new Promise<void>((resolve, reject) => {
       // Defensive: a Writable implementation may emit 'error' synchronously inside write().

@@ -10,6 +10,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
 import { LineFramer } from './line-framer.js';
 import { createSessionServer } from './session.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import {
   oversizedRefusal,
   refusalResponse,
@@ -80,6 +81,7 @@ class StrictStdioTransport implements Transport {
 
   #write(message: unknown): Promise<void> {
     return new Promise((resolve) => {
+      coalesceWrites(this.#options.output);
       if (this.#options.output.write(`${JSON.stringify(message)}\n`)) resolve();
       else this.#options.output.once('drain', resolve);
     });
