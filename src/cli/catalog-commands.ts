@@ -46,11 +46,19 @@ export function registerCatalogCommands(program: Command, deps: CatalogCommandDe
     .option('--bin <name>', "npm: which of the package's programs to start, when it has several")
     .option('--tarball <file>', 'npm: install this tarball (offline) and pin its own sha512 instead of downloading')
     .option('--accept-lookalike', 'pin a name that looks like a typosquat of a trusted one (after checking it)')
+    .option('--no-tls-pin', 'https: pin the URL only, not the TLS key the server presents now')
     .option('--json', 'print the result as JSON')
     .action(
       async (
         source: string,
-        options: { name?: string; bin?: string; tarball?: string; acceptLookalike?: boolean; json?: boolean },
+        options: {
+          name?: string;
+          bin?: string;
+          tarball?: string;
+          acceptLookalike?: boolean;
+          tlsPin?: boolean;
+          json?: boolean;
+        },
         cmd: Command,
       ) => {
         const { path, stateDir } = await where(cmd);
@@ -65,6 +73,7 @@ export function registerCatalogCommands(program: Command, deps: CatalogCommandDe
           ...(options.bin === undefined ? {} : { bin: options.bin }),
           ...(options.tarball === undefined ? {} : { tarball: options.tarball }),
           ...(options.acceptLookalike === true ? { acceptLookalike: true } : {}),
+          ...(options.tlsPin === false ? { noTlsPin: true } : {}),
         });
         if (options.json === true) {
           printJson({
@@ -87,7 +96,11 @@ export function registerCatalogCommands(program: Command, deps: CatalogCommandDe
             `pinned ${pin.name}@${pin.version} as '${result.entry}' (${pin.integrity.slice(0, 22)}…), installed in ${stateDir}/store`,
           );
         } else if (pin.kind === 'file') lines.push(`pinned ${pin.path} as '${result.entry}' (sha256 ${pin.sha256})`);
-        else lines.push(`pinned ${pin.url} as '${result.entry}'`);
+        else if (pin.tlsSpkiSha256 === undefined) lines.push(`pinned ${pin.url} as '${result.entry}'`);
+        else
+          lines.push(
+            `pinned ${pin.url} as '${result.entry}' with the TLS key it presents now (tls_spki_sha256 ${pin.tlsSpkiSha256}); compare it with what the server's operator publishes`,
+          );
         lines.push(`in ${path}; start it with servers.<name>.catalog: ${result.entry}`);
         process.stdout.write(`${lines.join('\n')}\n`);
       },
@@ -116,7 +129,13 @@ export function registerCatalogCommands(program: Command, deps: CatalogCommandDe
         if (pin.kind === 'npm')
           rows.push([entry, 'npm', `${pin.name}@${pin.version}`, pin.integrity.slice(0, 22) + '…']);
         else if (pin.kind === 'file') rows.push([entry, 'file', pin.path, `sha256 ${pin.sha256.slice(0, 16)}…`]);
-        else rows.push([entry, 'url', pin.url, 'url']);
+        else
+          rows.push([
+            entry,
+            'url',
+            pin.url,
+            pin.tlsSpkiSha256 === undefined ? 'url' : `url, tls key ${pin.tlsSpkiSha256.slice(0, 16)}…`,
+          ]);
       }
       process.stdout.write(`${table(rows)}\n`);
     });

@@ -7,12 +7,17 @@
  * server is reached under the same allow-list, address checks and audit as any other egress.
  *
  * usage: node mcp-remote-bridge.mjs URL
- * Exits when stdin closes (the gateway stopped it) or the server ends the session.
+ * Exits when stdin closes (the gateway stopped it) or the server ends the session. With
+ * WARDEN_REMOTE_TLS_SPKI_SHA256 (a catalog entry's TLS pin), every connection must present that
+ * key (remote-tls.ts); a connection that does not ends the bridge at once (exit 3, the reason on
+ * stderr), so the server is not used and the gateway reports why.
  */
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { setGlobalDispatcher } from 'undici';
 import { RPC } from './errors.js';
 import { LineFramer } from './line-framer.js';
+import { pinnedDispatcher } from './remote-tls.js';
 
 /** Lines the gateway sends are bounded by the gateway; this caps what the bridge will hold. */
 const MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -22,6 +27,18 @@ const UNREACHABLE = RPC.internal;
 function fail(text: string): never {
   process.stderr.write(`mcp-remote-bridge: ${text}\n`);
   process.exit(2);
+}
+
+/**
+ * An error in words, with its cause: fetch says only "fetch failed" and keeps why (refused
+ * connection, an untrusted certificate, a TLS key that is not the pinned one) in `cause`.
+ */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : null;
+  return cause === null || cause === '' || error.message.includes(cause)
+    ? error.message
+    : `${error.message} (${cause})`;
 }
 
 function write(message: JSONRPCMessage): void {
@@ -60,6 +77,29 @@ async function main(): Promise<void> {
   // taken out of it at once, so nothing this process starts could inherit them.
   const headers = readHeaders(process.env['WARDEN_REMOTE_HEADERS']);
   delete process.env['WARDEN_REMOTE_HEADERS'];
+  const pin = process.env['WARDEN_REMOTE_TLS_SPKI_SHA256'];
+  if (pin !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(pin)) fail('WARDEN_REMOTE_TLS_SPKI_SHA256 is not 64 lower-case hex digits');
+    if (url.protocol !== 'https:') fail(`a TLS pin needs an https URL, not ${target}`);
+    const proxy = process.env['HTTPS_PROXY'] ?? process.env['https_proxy'];
+    const noProxy = process.env['NO_PROXY'] ?? process.env['no_proxy'] ?? '';
+    // Replaces the preload's proxy dispatcher: fetch (and so the SDK's transport) connects only
+    // through the pinned connector.
+    setGlobalDispatcher(
+      pinnedDispatcher({
+        pin,
+        proxy: proxy === undefined || proxy === '' ? null : new URL(proxy),
+        noProxy: noProxy
+          .split(',')
+          .map((h) => h.trim())
+          .filter((h) => h !== ''),
+        onMismatch: (error) => {
+          // Fail closed at once: nothing more goes to a server that is not the pinned one.
+          process.stderr.write(`mcp-remote-bridge: ${error.message}\n`, () => process.exit(3));
+        },
+      }),
+    );
+  }
   const transport = new StreamableHTTPClientTransport(
     url,
     Object.keys(headers).length === 0 ? undefined : { requestInit: { headers } },
@@ -92,7 +132,7 @@ async function main(): Promise<void> {
     // Not awaited: a slow call must not hold up the ones behind it (the transport sends each
     // POST on its own and delivers answers through onmessage as they come).
     transport.send(message).catch((error: unknown) => {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = describeError(error);
       process.stderr.write(`mcp-remote-bridge: ${detail}\n`);
       if ('id' in message && 'method' in message) {
         write({

@@ -4,11 +4,15 @@
  *   add npm:NAME[@SPEC]   resolve SPEC on the registry to one exact version and its integrity,
  *                         download the tarball, check it, install it into the store, pin it;
  *   add file:/abs/path    pin a local program by the sha256 of its content;
- *   add https://…         pin a remote server's URL.
+ *   add https://…         pin a remote server's URL and the TLS key it presents now (see
+ *                         core/tls-key.ts; --no-tls-pin: the URL only).
  *
  * A name that looks like a trusted one (typosquat) is refused unless the caller accepts it.
  */
 import { statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { spkiSha256 } from '../core/tls-key.js';
 import { basename, isAbsolute } from 'node:path';
 import { WardenError } from '../core/errors.js';
 import { readCatalog, writeCatalogEntry, type LoadedCatalog } from './catalog-file.js';
@@ -33,6 +37,8 @@ export interface AddRequest {
   readonly acceptLookalike?: boolean;
   /** Where npm runs (a directory outside any workspace is best). */
   readonly cwd: string;
+  /** https: pin the URL only, not the TLS key the server presents. */
+  readonly noTlsPin?: boolean;
 }
 
 export interface AddResult {
@@ -103,7 +109,8 @@ export async function addToCatalog(request: AddRequest): Promise<AddResult> {
     } catch {
       throw new WardenError('USAGE', `'${source}' is not a URL`);
     }
-    pinned = { url: source };
+    const key = url.protocol === 'https:' && request.noTlsPin !== true ? await presentedTlsKey(url) : undefined;
+    pinned = { url: source, ...(key === undefined ? {} : { tls_spki_sha256: key }) };
     defaultName = url.hostname;
   } else {
     throw new WardenError('USAGE', `'${source}' is not something the catalog pins`, {
@@ -187,4 +194,43 @@ function entryName(from: string): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, 64);
   return name === '' ? 'server' : name;
+}
+
+/** How long `catalog add` waits for a remote server's TLS handshake. */
+const TLS_KEY_TIMEOUT_MS = 10_000;
+
+/**
+ * The TLS key (sha256 of its SPKI) the server at `url` presents now, read with a handshake of
+ * warden's own (no CA check: whoever runs `catalog add` decides to trust this key, and is shown
+ * it to compare with what the server's operator publishes). Direct, not through a proxy.
+ */
+async function presentedTlsKey(url: URL): Promise<string> {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port === '' ? 443 : Number(url.port);
+  return new Promise((resolve, reject) => {
+    const failed = (why: string) =>
+      reject(
+        new WardenError('CATALOG_ADD_FAILED', `could not read the TLS key of ${host}:${port}: ${why.slice(0, 300)}`, {
+          hint: 'check the URL and that the server is up; or pin the URL alone with --no-tls-pin',
+        }),
+      );
+    const socket = tlsConnect({
+      host,
+      port,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+    });
+    socket.setTimeout(TLS_KEY_TIMEOUT_MS, () => {
+      socket.destroy();
+      failed(`no TLS handshake within ${TLS_KEY_TIMEOUT_MS / 1000} s`);
+    });
+    socket.once('error', (error: Error) => failed(error.message));
+    socket.once('secureConnect', () => {
+      const certificate = socket.getPeerX509Certificate();
+      socket.end();
+      if (certificate === undefined) failed('it presented no certificate');
+      else resolve(spkiSha256(certificate));
+    });
+  });
 }

@@ -71,9 +71,14 @@ describe('the catalog file', () => {
       /64 lower-case hex/,
     ],
     [
-      'a certificate pin',
+      'a TLS pin that is not a sha256',
       'version: 1\nservers:\n  m: { url: "https://x.test/mcp", tls_spki_sha256: abc }\n',
-      /certificate pins are not checked yet/,
+      /64 lower-case hex/,
+    ],
+    [
+      'a TLS pin on plain http',
+      `version: 1\nservers:\n  m: { url: "http://x.test/mcp", tls_spki_sha256: ${SHA} }\n`,
+      /needs an https URL/,
     ],
     ['an unknown field', `version: 1\nservers:\n  m: { file: /x, sha256: ${SHA}, sha1: x }\n`, /unknown field 'sha1'/],
     ['a bad entry name', `version: 1\nservers:\n  Mem_1: { file: /x, sha256: ${SHA} }\n`, /entry names are lower-case/],

@@ -67,10 +67,10 @@ export const catalogEntrySchema = z
       .describe('A remote (Streamable HTTP) server: its URL, compared exactly with servers.<name>.url.'),
     tls_spki_sha256: z
       .string()
-      .max(100)
+      .regex(SHA256_HEX, 'must be 64 lower-case hex digits')
       .optional()
       .describe(
-        "Reserved: a pin of the remote server's TLS certificate (sha256 of the leaf's SPKI). Not checked yet, so refused.",
+        "An https url entry's TLS pin: the sha256 of the DER SubjectPublicKeyInfo of the server's own (leaf) certificate. When given, the server is trusted by this pin alone (a certificate no CA signed is accepted when its key matches; any other key is refused).",
       ),
   })
   .superRefine((entry, ctx) => {
@@ -102,12 +102,11 @@ export const catalogEntrySchema = z
       forbid(['version', 'integrity', 'bin', 'tls_spki_sha256'], 'file');
     } else {
       forbid(['version', 'integrity', 'bin', 'sha256'], 'url');
-      if (entry.tls_spki_sha256 !== undefined)
+      if (entry.tls_spki_sha256 !== undefined && !(entry.url ?? '').startsWith('https:'))
         ctx.addIssue({
           code: 'custom',
           path: ['tls_spki_sha256'],
-          message:
-            'certificate pins are not checked yet: the bridge to remote servers cannot verify them, and a pin that is not checked would only look safe; remove it (the entry then pins the URL)',
+          message: 'a TLS pin needs an https URL (plain http has no certificate to pin)',
         });
     }
   })
@@ -140,7 +139,12 @@ export type PinnedEntry =
       readonly bin?: string;
     }
   | { readonly kind: 'file'; readonly path: string; readonly sha256: string }
-  | { readonly kind: 'url'; readonly url: string };
+  | {
+      readonly kind: 'url';
+      readonly url: string;
+      /** sha256 (hex) of the leaf certificate's DER SubjectPublicKeyInfo, when pinned. */
+      readonly tlsSpkiSha256?: string;
+    };
 
 /** The entry's pin by kind (the schema guarantees exactly one kind and its fields). */
 export function pinOf(entry: CatalogEntry): PinnedEntry {
@@ -153,5 +157,9 @@ export function pinOf(entry: CatalogEntry): PinnedEntry {
       ...(entry.bin === undefined ? {} : { bin: entry.bin }),
     };
   if (entry.file !== undefined) return { kind: 'file', path: entry.file, sha256: entry.sha256 ?? '' };
-  return { kind: 'url', url: entry.url ?? '' };
+  return {
+    kind: 'url',
+    url: entry.url ?? '',
+    ...(entry.tls_spki_sha256 === undefined ? {} : { tlsSpkiSha256: entry.tls_spki_sha256 }),
+  };
 }

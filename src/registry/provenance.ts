@@ -6,7 +6,8 @@
  * naming the config field, what differed and the fix.
  *
  *   catalog: ENTRY            the pinned entry (npm: started from warden's store; file: its sha256
- *                             checked; url: the URL)
+ *                             checked; url: the URL, and its TLS key where pinned — checked by the
+ *                             bridge on every connection, see gateway/remote-tls.ts)
  *   npx / npm exec PKG@V      pinned when the catalog pins PKG at exactly V (then started from the
  *                             store, not fetched); another version is refused; a name that looks
  *                             like a trusted one is refused as a likely typosquat
@@ -47,8 +48,8 @@ export type ServerOrigin =
   | { readonly kind: 'store'; readonly entry: string; readonly pin: NpmPin; readonly args: readonly string[] }
   /** A local program or script pinned by sha256. */
   | { readonly kind: 'file'; readonly entry: string; readonly path: string; readonly sha256: string }
-  /** A remote server pinned by URL. */
-  | { readonly kind: 'url'; readonly entry: string; readonly url: string }
+  /** A remote server pinned by URL, and by its TLS key (checked by the bridge on every connection) where given. */
+  | { readonly kind: 'url'; readonly entry: string; readonly url: string; readonly tlsSpkiSha256?: string }
   /** Allowed without a pin (no catalog, or listed in catalog.unpinned); `warnings` to show. */
   | { readonly kind: 'unpinned'; readonly warnings: readonly string[] }
   /** Refused: every start throws this. */
@@ -220,7 +221,12 @@ export function verifyOrigin(origin: ServerOrigin, stateDir: string): StoredPack
 function originOf(entry: string, pin: PinnedEntry, args: readonly string[]): ServerOrigin {
   if (pin.kind === 'npm') return { kind: 'store', entry, pin, args };
   if (pin.kind === 'file') return { kind: 'file', entry, path: pin.path, sha256: pin.sha256 };
-  return { kind: 'url', entry, url: pin.url };
+  return {
+    kind: 'url',
+    entry,
+    url: pin.url,
+    ...(pin.tlsSpkiSha256 === undefined ? {} : { tlsSpkiSha256: pin.tlsSpkiSha256 }),
+  };
 }
 
 function refused(code: 'PROVENANCE_REFUSED' | 'PROVENANCE_MISMATCH', message: string, hint: string): ServerOrigin {

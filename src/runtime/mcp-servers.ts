@@ -97,13 +97,16 @@ export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
         { hint: `remove servers.${name}.headers, or point servers.${name}.catalog at a url entry` },
       );
     const server = origin === null ? configured : asConfigured(configured, origin);
-    const planned = planServer(name, server, ctx);
+    if (origin === null && server.url !== undefined)
+      origins.set(name, classifyServer(name, server, null, ctx.provenance));
+    // A url entry's TLS pin goes to the bridge, which checks it on every connection (SCAN-06).
+    const urlOrigin = origins.get(name);
+    const tlsPin = urlOrigin?.kind === 'url' ? urlOrigin.tlsSpkiSha256 : undefined;
+    const planned = planServer(name, server, ctx, tlsPin);
     refuseExposedPaths({ ...planned.plan, id: ctx.runId }, ctx);
     writableRoots.push(...(planned.plan.workspace === null ? [] : [planned.plan.workspace]), ...planned.plan.writable);
     if (planned.check === null) plans.set(name, planned.plan);
     else programs.set(name, { plan: planned.plan, check: planned.check, server });
-    if (origin === null && server.url !== undefined)
-      origins.set(name, classifyServer(name, server, null, ctx.provenance));
   }
   // What the agent can reach: its own writable paths and every read-write server's (GW-13).
   const reach = [...new Set([...ctx.agentWritable, ...writableRoots])];
@@ -176,7 +179,7 @@ export function planServerSandboxes(ctx: ServerLaunchContext): ServerSandboxes {
       const diagnose = (): UpstreamDiagnosis => ({
         stderr: ring.text([...plan.secrets, confinement.credential]),
         exit: exit === null ? null : describeExit(exit),
-        problems: egressProblems(name, confinement),
+        problems: [...pinProblems(name, ring.text([])), ...egressProblems(name, confinement)],
       });
       return { stdin: running.stdin, stdout: running.stdout, exited: running.exited, stop, diagnose };
     } catch (error) {
@@ -192,6 +195,7 @@ function planServer(
   name: string,
   server: ServerConfig,
   ctx: ServerLaunchContext,
+  tlsPin?: string,
 ): { plan: ServerPlan; check: ((reach: readonly string[]) => string) | null } {
   // A remote server is reached through the bridge (src/gateway/remote-bridge.ts), run in a
   // sandbox like a local server; its egress proxy allows the server's own host:port.
@@ -230,6 +234,7 @@ function planServer(
   // The remote server's credentials reach only its bridge (this sandbox), which drops them
   // from its own environment before anything else runs.
   if (Object.keys(remoteHeaders).length > 0) env[REMOTE_HEADERS_ENV] = JSON.stringify(remoteHeaders);
+  if (remote !== null && tlsPin !== undefined) env[REMOTE_TLS_PIN_ENV] = tlsPin;
   const plan: ServerPlan = {
     secrets: [...Object.values(env), ...Object.values(remoteHeaders)],
     agent: { name: `mcp:${name}`, run_id: ctx.runId },
@@ -319,6 +324,21 @@ function describeExit(exit: SandboxExit): string {
  * Egress the server's proxy refused: the usual reason a server that fetches its package (npx,
  * uvx) or calls an API does not start. Names the server's own allow-list, not the profile's.
  */
+/** The line the remote bridge writes when a connection's TLS key is not the pinned one (remote-tls.ts). */
+const PIN_MISMATCH_LINE = /PROVENANCE_MISMATCH: the TLS key of [^\n]{1,300}/;
+
+/** A remote server whose TLS key did not match its catalog pin: the bridge said so and ended (SCAN-06). */
+function pinProblems(name: string, stderr: string): { message: string; hint: string }[] {
+  const line = PIN_MISMATCH_LINE.exec(stderr)?.[0];
+  if (line === undefined) return [];
+  return [
+    {
+      message: line,
+      hint: `if the server's key changed on purpose, pin it again (\`warden catalog add URL\` shows the key it sees; compare it with what the server's operator publishes); otherwise something answers in its place — do not use servers.${name} until you know why`,
+    },
+  ];
+}
+
 function egressProblems(name: string, confinement: Confinement): { message: string; hint: string }[] {
   const field = `servers.${name}.network.allow`;
   return confinement
@@ -371,6 +391,9 @@ function remoteBridge(name: string, url: string, host: SandboxHost): { command: 
   }
   return { command: ['node', join(SANDBOX_LIB, 'mcp-remote-bridge.mjs'), url], authority };
 }
+
+/** The variable through which the bridge gets a remote server's TLS pin (see remote-bridge.ts). */
+const REMOTE_TLS_PIN_ENV = 'WARDEN_REMOTE_TLS_SPKI_SHA256';
 
 /** The variable through which the bridge gets a remote server's headers (see remote-bridge.ts). */
 const REMOTE_HEADERS_ENV = 'WARDEN_REMOTE_HEADERS';

@@ -734,6 +734,34 @@ export const MUTATIONS = [
     tests: { files: ['test/gateway/pinning.test.ts'], names: 'SCAN-05 a pinned prompt .* list_changed sent: false' },
   },
   {
+    id: 'tls-pin-unchecked',
+    threats: ['SCAN-06'],
+    why: 'a remote server pinned by its TLS key is reached whatever key answers (a server in its place)',
+    edits: [
+      { file: 'src/gateway/remote-tls.ts', find: 'if (seen !== pin) {', replace: 'if (seen !== pin && false) {' },
+    ],
+    tests: {
+      files: ['test/gateway/remote-tls.test.ts'],
+      names: 'SCAN-06 a remote server whose TLS key is not the pinned one',
+    },
+  },
+  {
+    id: 'tls-pin-not-passed',
+    threats: ['SCAN-06'],
+    why: "a catalog entry's TLS pin never reaches the bridge, so it only looks checked",
+    edits: [
+      {
+        file: 'src/runtime/mcp-servers.ts',
+        find: 'if (remote !== null && tlsPin !== undefined) env[REMOTE_TLS_PIN_ENV] = tlsPin;',
+        replace: 'void tlsPin;',
+      },
+    ],
+    tests: {
+      files: ['test/gateway/remote-tls.test.ts'],
+      names: 'SCAN-06 a remote server whose TLS key is not the pinned one',
+    },
+  },
+  {
     id: 'quarantine-off',
     threats: ['SCAN-01', 'SCAN-02', 'SCAN-03', 'SCAN-04'],
     why: 'a tool whose definition carries instructions to the model is listed and callable',
