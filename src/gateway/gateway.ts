@@ -50,7 +50,7 @@ import { ServerRequestRelay, type AgentPeer } from './relay.js';
 import { DefinitionScreen, type ServerDefinitions, type Verdict } from './definitions.js';
 import { definitionHash, pinsOf, type PinKind, type PinStore } from './pins.js';
 import { DEFAULT_SCAN_POLICY, findingRecords, type GatewayScanner, type ScanPolicy } from './scanning.js';
-import { screenAnswer, withheldText } from './screen-output.js';
+import { screenAnswer, screenRelayed, withheldText } from './screen-output.js';
 import {
   newCall,
   runPipeline,
@@ -985,10 +985,8 @@ export class Gateway {
   #screenRelayed(value: unknown): { withheld: boolean; findings: ReturnType<typeof findingRecords> } | null {
     const scanner = this.#options.scanner;
     if (scanner === undefined) return null;
-    const report = scanner.scanOutput(value);
-    if (report.severity === null) return null;
-    const setting = (this.#options.scanPolicy ?? DEFAULT_SCAN_POLICY).outputs[report.severity];
-    return { withheld: setting === 'block' || setting === 'wrap', findings: findingRecords(report.findings) };
+    const screened = screenRelayed(value, scanner, this.#options.scanPolicy ?? DEFAULT_SCAN_POLICY);
+    return screened === null ? null : { withheld: screened.withheld, findings: findingRecords(screened.findings) };
   }
 
   #planFor(entry: CatalogEntry<Tool>): PlanResult {

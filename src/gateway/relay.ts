@@ -218,7 +218,7 @@ export class ServerRequestRelay {
           name: 'notifications/message',
           server,
           upstream_name: null,
-          arguments: summarise('sampling', params),
+          arguments: summarise('log', params),
           decision: 'allow',
           policy_ids: [],
           reason: 'relayed',
@@ -273,15 +273,20 @@ export class ServerRequestRelay {
   }
 }
 
-/** What the audit log keeps of a relayed request: its size and digest, and an elicitation's message. */
-function summarise(feature: RelayFeature, params: Record<string, unknown>): Record<string, unknown> {
+/**
+ * What the audit log keeps of a relayed request or log message: its size and digest, an
+ * elicitation's message, a log message's level.
+ */
+function summarise(feature: RelayFeature | 'log', params: Record<string, unknown>): Record<string, unknown> {
   const json = JSON.stringify(params);
   const message = params['message'];
+  const level = params['level'];
   return {
     bytes: Buffer.byteLength(json),
     sha256: createHash('sha256').update(json).digest('hex'),
     ...(feature === 'elicitation' && typeof message === 'string'
       ? { message: message.slice(0, MAX_RECORDED_MESSAGE) }
       : {}),
+    ...(feature === 'log' && typeof level === 'string' ? { level: level.slice(0, 16) } : {}),
   };
 }

@@ -31,8 +31,8 @@ export function screenAnswer(
   policy: ScanPolicy,
 ): ScreenedAnswer | null {
   const report = scanner.scanOutput(result);
-  if (report.severity === null || report.findings.length === 0) return null;
-  let setting: OutputSetting = policy.outputs[report.severity];
+  let setting = settingFor(report, policy);
+  if (setting === null) return null;
   const findings = report.findings;
   // Structured data cannot be quoted without breaking its schema: what would be wrapped there is withheld.
   if (
@@ -50,6 +50,27 @@ export function screenAnswer(
     case 'wrap':
       return { action: 'wrapped', result: wrap(subject, label, result, findings), findings };
   }
+}
+
+/**
+ * What a server relays to the agent (a sampling request, an elicitation, a log message), scanned
+ * like an answer: withheld when the policy would wrap or block what was found (a relayed message
+ * cannot be quoted or annotated in place), passed otherwise. Null when nothing was found.
+ */
+export function screenRelayed(
+  value: unknown,
+  scanner: GatewayScanner,
+  policy: ScanPolicy,
+): { readonly withheld: boolean; readonly findings: readonly ScanFinding[] } | null {
+  const report = scanner.scanOutput(value);
+  const setting = settingFor(report, policy);
+  if (setting === null) return null;
+  return { withheld: setting === 'block' || setting === 'wrap', findings: report.findings };
+}
+
+/** The policy's setting for the highest severity found; null when nothing was found. */
+function settingFor(report: ReturnType<GatewayScanner['scanOutput']>, policy: ScanPolicy): OutputSetting | null {
+  return report.severity === null || report.findings.length === 0 ? null : policy.outputs[report.severity];
 }
 
 /** What the model is told when a result is withheld. */

@@ -13,6 +13,7 @@
  * A name that is itself in the list is never flagged. Pure and fast (no I/O): the scanner, the
  * catalog CLI and the gateway's server start all call it.
  */
+import { LATIN_LOOKALIKES } from '../core/confusables.js';
 import { WELL_KNOWN_PACKAGES } from './well-known.js';
 
 /** One likely typosquat: `name` imitates `resembles`. */
@@ -28,55 +29,13 @@ export interface Typosquat {
 const MAX_NAME = 256;
 
 /**
- * Characters that look like (or are typed for) a Latin letter, folded to it. Covers the confusables
- * that matter for package names: Cyrillic and Greek letters with Latin look-alikes, digits used
- * as letters, and the i/l/1/| family.
+ * After the look-alike letters of other scripts (core/confusables.ts) are mapped to Latin: what a
+ * typist puts for a letter in package names — digits used as letters, and the i/l/1/| family
+ * folded into one.
  */
-const FOLD: Readonly<Record<string, string>> = {
-  // Cyrillic
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  ё: 'e',
-  һ: 'h',
-  і: 'l',
-  ї: 'l',
-  ј: 'j',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  ѕ: 's',
-  ԁ: 'd',
-  ԛ: 'q',
-  ԝ: 'w',
-  ӏ: 'l',
-  // Greek
-  α: 'a',
-  β: 'b',
-  ε: 'e',
-  η: 'n',
-  ι: 'l',
-  κ: 'k',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
-  ω: 'w',
-  // Latin look-alikes and digits typed for letters
-  ı: 'l',
+const TYPED: Readonly<Record<string, string>> = {
   i: 'l',
-  ł: 'l',
   '|': 'l',
-  ø: 'o',
-  ɡ: 'g',
   '0': 'o',
   '1': 'l',
   '3': 'e',
@@ -86,6 +45,12 @@ const FOLD: Readonly<Record<string, string>> = {
   '8': 'b',
   '9': 'g',
 };
+
+/** One character folded: its Latin look-alike, then what it is typed for. */
+function fold(c: string): string {
+  const latin = LATIN_LOOKALIKES[c] ?? c;
+  return TYPED[latin] ?? latin;
+}
 
 /** Separators people and attackers add or drop (`server-memory`, `server_memory`, `servermemory`). */
 const SEPARATORS = /[-_.\s]/g;
@@ -137,12 +102,12 @@ function split(name: string): SplitName {
 }
 
 function foldEach(text: string): string {
-  return [...text.toLowerCase()].map((c) => FOLD[c] ?? c).join('');
+  return [...text.toLowerCase()].map(fold).join('');
 }
 
 /** What the eye (or a hurried typist) sees: case, accents, homoglyphs, digits-as-letters and separators folded. */
 export function skeleton(text: string): string {
-  const folded = [...text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase()].map((c) => FOLD[c] ?? c).join('');
+  const folded = [...text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase()].map(fold).join('');
   return folded.replace(SEPARATORS, '').replace(/rn/g, 'm').replace(/vv/g, 'w');
 }
 

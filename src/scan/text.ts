@@ -2,6 +2,7 @@
  * Text helpers shared by the rules: the folded form the phrase rules match on, and the escaped,
  * bounded span a finding shows. Pure functions; every one is linear in the input.
  */
+import { LATIN_LOOKALIKES } from '../core/confusables.js';
 
 /** The longest span a finding carries (characters, after escaping). */
 export const MAX_SPAN = 200;
@@ -16,51 +17,7 @@ export const INVISIBLE_CHAR =
 const INVISIBLE_GLOBAL = new RegExp(INVISIBLE_CHAR.source, 'gu');
 
 /** Latin look-alikes in other scripts, mapped only inside words that also hold Latin letters. */
-const CONFUSABLES: Readonly<Record<string, string>> = {
-  // Cyrillic
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  ѕ: 's',
-  і: 'i',
-  ј: 'j',
-  ԁ: 'd',
-  һ: 'h',
-  ӏ: 'l',
-  ԛ: 'q',
-  ԝ: 'w',
-  ү: 'y',
-  ё: 'e',
-  ї: 'i',
-  // Greek
-  α: 'a',
-  β: 'b',
-  ε: 'e',
-  η: 'n',
-  ι: 'i',
-  κ: 'k',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
-  // Latin extensions and others that pass for ASCII letters
-  ɡ: 'g',
-  ɑ: 'a',
-  ı: 'i',
-  ȷ: 'j',
-  ℓ: 'l',
-};
+const CONFUSABLES = LATIN_LOOKALIKES;
 
 /** True for a character of one of the scripts whose letters pass for Latin ones. */
 export const LOOKALIKE_SCRIPT = /[\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\p{Script=Cherokee}]/u;

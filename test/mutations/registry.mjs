@@ -1277,7 +1277,7 @@ export const MUTATIONS = [
     edits: [
       {
         file: 'src/registry/typosquat.ts',
-        find: ".map((c) => FOLD[c] ?? c).join('');\n  return folded",
+        find: ".map(fold).join('');\n  return folded",
         replace: ".join('');\n  return folded",
       },
     ],
