@@ -1,14 +1,14 @@
 /**
  * One line per audit event, in words: what `warden audit show` and the demo print.
  */
-import type { AuditRecord } from '../core/events.js';
+import type { AuditRecord, StartedBy } from '../core/events.js';
 import { describeLimits } from '../core/limits.js';
 
 /** One line per event, in words. */
 export function describeEvent(event: AuditRecord): string {
   switch (event.type) {
     case 'run.started':
-      return `${event.data.command.join(' ')}${event.data.command_digest === undefined ? '' : ` … (shortened: ${event.data.command_digest.args} args, ${event.data.command_digest.bytes} bytes, sha256 ${event.data.command_digest.sha256.slice(0, 16)}…)`}  [profile ${event.data.profile}, workspace ${event.data.workspace ?? 'none'}, allow ${event.data.network_allow.length === 0 ? 'nothing' : event.data.network_allow.join(' ')}${event.data.limits.enforcement === undefined ? '' : `; ${describeLimits(event.data.limits.enforcement).join('; ')}`}]`;
+      return `${event.data.command.join(' ')}${event.data.command_digest === undefined ? '' : ` … (shortened: ${event.data.command_digest.args} args, ${event.data.command_digest.bytes} bytes, sha256 ${event.data.command_digest.sha256.slice(0, 16)}…)`}  [profile ${event.data.profile}, workspace ${event.data.workspace ?? 'none'}, allow ${event.data.network_allow.length === 0 ? 'nothing' : event.data.network_allow.join(' ')}${event.data.limits.enforcement === undefined ? '' : `; ${describeLimits(event.data.limits.enforcement).join('; ')}`}${startedByText(event.data.started_by)}]`;
     case 'sandbox.created':
       return `bwrap pid ${event.data.pid} as uid ${event.data.sandbox_uid}, ready in ${event.data.setup_ms} ms, seccomp ${event.data.seccomp ? 'on' : 'off'}, cgroups ${event.data.cgroups.join(',') || 'none'}`;
     case 'egress.allowed':
@@ -49,6 +49,16 @@ export function describeEvent(event: AuditRecord): string {
     case 'run.ended':
       return `${event.data.reason}, exit ${event.data.exit_code}${event.data.signal === null ? '' : ` (${event.data.signal})`} after ${event.data.duration_ms} ms; egress ${event.data.egress.allowed} allowed / ${event.data.egress.denied} denied${event.data.limits_hit.length > 0 ? `; limits hit: ${event.data.limits_hit.join(', ')}` : ''}${event.data.error === undefined ? '' : `; error: ${event.data.error}`}`;
   }
+}
+
+function startedByText(who: StartedBy | undefined): string {
+  if (who === undefined) return '';
+  const user = `${who.user ?? `uid ${who.uid}`}${who.sudo_user === undefined ? '' : ` (sudo by ${who.sudo_user})`}`;
+  const ci =
+    who.ci === undefined
+      ? ''
+      : ` in ${who.ci.system}${who.ci.repository === undefined ? '' : ` ${who.ci.repository}`}${who.ci.run === undefined ? '' : ` run ${who.ci.run}`}${who.ci.actor === undefined ? '' : ` for ${who.ci.actor}`}`;
+  return `; started by ${user}${ci}`;
 }
 
 function findingsText(

@@ -4,7 +4,7 @@
  * appeared later, or carried scanner findings (SCAN-01…05), and approves it — which pins its
  * definition as reviewed.
  */
-import { userInfo } from 'node:os';
+import { describeStartedBy, startedBy } from '../runtime/started-by.js';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
 import { WardenError } from '../core/errors.js';
@@ -172,9 +172,7 @@ function label(r: DefinitionReview): string {
 
 /** Who approved, as the pin and the audit record say it. */
 function approver(): string {
-  const sudo = process.env.SUDO_USER;
-  const login = userInfo().username;
-  return sudo !== undefined && sudo !== '' && sudo !== login ? `${login} (sudo by ${sudo})` : login;
+  return describeStartedBy(startedBy());
 }
 
 function unknownServer(server: string, gateway: Gateway): WardenError {

@@ -80,6 +80,22 @@ export interface PostRunCheck {
   readonly elapsed_ms: number;
 }
 
+/** Who started a run: the local user, and the CI system when it runs in one (runtime/started-by.ts). */
+export interface StartedBy {
+  readonly uid: number;
+  /** The login of `uid`, when it has a passwd entry. */
+  readonly user: string | null;
+  /** SUDO_USER, when warden runs under sudo as someone else. */
+  readonly sudo_user?: string;
+  readonly ci?: {
+    /** github-actions, gitlab-ci, circleci, buildkite, jenkins, or ci (CI=true, system unknown). */
+    readonly system: string;
+    readonly run?: string;
+    readonly repository?: string;
+    readonly actor?: string;
+  };
+}
+
 export interface EventPayloads {
   'run.started': {
     /** The command as run, or its head when it is longer than the audit record allows (see command_digest). */
@@ -102,6 +118,8 @@ export interface EventPayloads {
       readonly enforcement?: readonly LimitEnforcement[];
     };
     readonly warden_uid: number;
+    /** Who started the run (absent in records of wardens that predate it). */
+    readonly started_by?: StartedBy;
   };
   'run.ended': {
     readonly reason: EndReason;

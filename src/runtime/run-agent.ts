@@ -36,6 +36,7 @@ import { mergeBaselines } from './baselines.js';
 import { confine, type Confinement } from './confined.js';
 import { openProfileHome } from './home.js';
 import { findingViolations, postRunRecord, summaryPostRun } from './post-run-report.js';
+import { startedBy } from './started-by.js';
 import type { DeniedTarget, RunSummary } from './summary.js';
 
 export interface RunContext {
@@ -134,6 +135,7 @@ export async function runAgent(plan: RunPlan, ctx: RunContext): Promise<RunSumma
         enforcement: limitsPlan.enforcement,
       },
       warden_uid: ctx.host.wardenUid,
+      started_by: startedBy(),
     });
     startRecorded = true;
     mark('run.started');

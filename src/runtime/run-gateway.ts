@@ -34,6 +34,7 @@ import { mergeBaselines } from './baselines.js';
 import { readCatalog } from '../registry/index.js';
 import { catalogPath } from './catalog-path.js';
 import { planServerSandboxes, serverSecretRefs } from './mcp-servers.js';
+import { startedBy } from './started-by.js';
 import { findingViolations, formatPostRun, summaryPostRun } from './post-run-report.js';
 import { pickProfile, resolveFsPaths } from './plan.js';
 import type { RunDir } from './run-dir.js';
@@ -342,6 +343,7 @@ export async function withStandaloneGateway(
       network_allow: [],
       limits: { memory_bytes: null, pids: null, cpu: null, timeout_ms: null },
       warden_uid: setup.host.wardenUid,
+      started_by: startedBy(setup.hostEnv),
     },
   });
   let reason: 'exited' | 'warden_error' = 'exited';

@@ -13,9 +13,11 @@ import {
   auditEvents,
   availableModes,
   makeWorkspace,
+  modeUser,
   removeWorkspace,
   runShell,
   testStateDir,
+  userIds,
   warden,
   type AuditEvent,
   type Mode,
@@ -52,6 +54,9 @@ describe.each(availableModes())('audit log as %s', (mode: Mode) => {
         'run.ended',
       ]);
       expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
+      // Who started it: the user warden ran as (the mode's), by name.
+      const user = modeUser(mode) ?? 'root';
+      expect(events[0]?.data['started_by']).toMatchObject({ uid: userIds(user)?.uid ?? 0, user });
       expect(events[2]?.data).toMatchObject({ host: '127.0.0.2', port, protocol: 'http' });
       expect(events[3]?.data).toMatchObject({ host: 'denied.example.com', port: 443, reason: 'not_allowed' });
       const text = await warden(mode, ['audit', 'show', runId], { cwd: workspace });
