@@ -1620,3 +1620,44 @@ describe('GW-08 SSE resumption through the HTTP endpoint', () => {
     }
   });
 });
+
+describe('GW-08 a full HTTP endpoint makes room by closing its idlest session', () => {
+  it('GW-08 at maxSessions a new initialize closes the session idle the longest; when every session is busy it is refused with 503', async () => {
+    // startHttp opens two sessions (one per token): with room for three, one more fits.
+    const h = await startHttp(fx, 3);
+    const ping = async (session: string, token = TOKEN): Promise<number> =>
+      (await post(h, { jsonrpc: '2.0', id: 'p', method: 'ping' }, token, session)).status;
+    try {
+      const third = await openSession(h, TOKEN);
+      // The other token's session was used last of the first two; h.session is the idlest.
+      expect(await ping(h.otherSession, OTHER_TOKEN)).toBe(200);
+      expect(await ping(third)).toBe(200);
+      const fourth = await openSession(h, TOKEN);
+      expect(h.endpoint.sessionCount).toBe(3);
+      expect(await ping(h.session)).toBe(404);
+      expect([await ping(h.otherSession, OTHER_TOKEN), await ping(third), await ping(fourth)]).toEqual([200, 200, 200]);
+      expect(h.rejected.at(-1)?.reason).toBe('idle session closed to make room for a new one (at most 3 sessions)');
+
+      // Every session busy (a call held open on each): no room, nothing closed.
+      const hold = (id: string): Record<string, unknown> => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'fake__slow', arguments: { holdMs: 800 } },
+      });
+      const from = fx.upstreamCalls.length;
+      const held = [
+        post(h, hold('b1'), OTHER_TOKEN, h.otherSession),
+        post(h, hold('b2'), TOKEN, third),
+        post(h, hold('b3'), TOKEN, fourth),
+      ];
+      for (let i = 0; i < 200 && fx.upstreamCalls.length < from + 3; i++) await sleep(10);
+      const refused = await post(h, { jsonrpc: '2.0', id: 0, method: 'initialize', params: INITIALIZE }, TOKEN);
+      expect(refused.status).toBe(503);
+      for (const r of await Promise.all(held)) expect(r.status).toBe(200);
+      expect(h.endpoint.sessionCount).toBe(3);
+    } finally {
+      await h.endpoint.close();
+    }
+  });
+});

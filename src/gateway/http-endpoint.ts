@@ -66,6 +66,10 @@ interface Session {
   readonly guard: SessionGuard;
   /** What its SSE streams carried, for a client resuming with Last-Event-ID (event-store.ts). */
   readonly events: SessionEventStore;
+  /** Its HTTP exchanges still open (requests being answered, SSE streams). */
+  open: number;
+  /** When it last had an exchange open or closing (ms since the epoch). */
+  lastActive: number;
 }
 
 /** The HTTP status a refusal of each kind gets; its body is the same JSON-RPC error as on stdio. */
@@ -209,7 +213,7 @@ export class HttpEndpoint {
           "Last-Event-ID is not an event of this session that is still kept (unknown, dropped as the oldest, or another session's); open the stream again without it",
           session.label,
         );
-      return this.#forward(session.label, session.transport, req, res);
+      return this.#forward(session, req, res);
     }
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'GET, POST, DELETE');
@@ -241,17 +245,19 @@ export class HttpEndpoint {
     if (!admission.ok) return this.#refuse(res, admission.refusal, session.label);
     const message = admission.parsed;
     if (message.kind === 'request') res.once('close', () => session.guard.settle(message.id));
-    return this.#forward(session.label, session.transport, req, res, message.message);
+    return this.#forward(session, req, res, message.message);
   }
 
   /** Hands a request to a session's SDK transport; whatever it refuses is on the record too. */
-  async #forward(
-    label: string,
-    transport: StreamableHTTPServerTransport,
-    req: IncomingMessage,
-    res: ServerResponse,
-    body?: unknown,
-  ): Promise<void> {
+  async #forward(session: Session, req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void> {
+    const { label, transport } = session;
+    // Activity, for choosing which idle session makes room when the endpoint is full.
+    session.open++;
+    session.lastActive = Date.now();
+    res.once('close', () => {
+      session.open--;
+      session.lastActive = Date.now();
+    });
     res.once('finish', () => {
       if (res.statusCode >= 400)
         this.#options.onRejected?.(
@@ -267,7 +273,7 @@ export class HttpEndpoint {
     const initialize = parsed.message;
     const problem = initializeProblem(initialize);
     if (problem !== null) return this.#reject(res, 400, `invalid initialize: ${problem}`, '-', RPC.invalidParams);
-    if (this.#sessions.size >= this.#limits.maxSessions)
+    if (this.#sessions.size >= this.#limits.maxSessions && !(await this.#closeIdlest()))
       return this.#reject(res, 503, 'too many sessions; close one first', '-', RPC.internal);
     const id = randomBytes(24).toString('base64url');
     const label = id.slice(0, 8);
@@ -292,13 +298,47 @@ export class HttpEndpoint {
     // second one is refused, and in flight until answered.
     guard.admitParsed(parsed);
     if (parsed.kind === 'request') res.once('close', () => guard.settle(parsed.id));
-    this.#sessions.set(id, { transport, server, subject: caller.subject, label, guard, events });
-    await this.#forward(label, transport, req, res, initialize);
+    const session: Session = {
+      transport,
+      server,
+      subject: caller.subject,
+      label,
+      guard,
+      events,
+      open: 0,
+      lastActive: 0,
+    };
+    this.#sessions.set(id, session);
+    await this.#forward(session, req, res, initialize);
     // The SDK refused the initialize: no session exists for the client, so none may hold a slot.
     if (transport.sessionId === undefined) {
       this.#sessions.delete(id);
       await transport.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Makes room for a new session: closes the session idle the longest (no exchange open, nothing
+   * in flight). Clients that go away without DELETE (the SDK's client does not send one on close)
+   * would otherwise fill every slot for good. Resolves false when every session is busy.
+   */
+  async #closeIdlest(): Promise<boolean> {
+    let idlest: [string, Session] | undefined;
+    for (const entry of this.#sessions) {
+      const s = entry[1];
+      if (s.open > 0 || s.guard.inFlight > 0) continue;
+      if (idlest === undefined || s.lastActive < idlest[1].lastActive) idlest = entry;
+    }
+    if (idlest === undefined) return false;
+    const [id, session] = idlest;
+    this.#options.onRejected?.(
+      `idle session closed to make room for a new one (at most ${this.#limits.maxSessions} sessions)`,
+      RPC.invalidRequest,
+      session.label,
+    );
+    this.#sessions.delete(id);
+    await session.transport.close().catch(() => undefined);
+    return true;
   }
 
   /** Answers a refusal of the session guard: its HTTP status, the same JSON-RPC error as on stdio. */
