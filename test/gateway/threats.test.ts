@@ -249,7 +249,8 @@ function httpPost(socketPath: string, body: string, headers: Readonly<Record<str
           const messages = sse
             ? raw
                 .split('\n')
-                .filter((l) => l.startsWith('data: '))
+                // A priming event (2025-11-25 resumability) has an id and no data.
+                .filter((l) => l.startsWith('data: ') && l.slice(6).trim() !== '')
                 .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>)
             : raw.trim() === ''
               ? []
