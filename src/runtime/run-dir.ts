@@ -9,6 +9,7 @@
 import { chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/errors.js';
+import { RUN_ID_PATTERN } from '../core/ids.js';
 import type { AgentIdentity, AuditEventInput, EventSink } from '../core/events.js';
 import { cleanupAbandonedSandbox, type PostRunReport } from '../sandbox/index.js';
 import { findingViolations, formatPostRun, postRunRecord, summaryPostRun } from './post-run-report.js';
@@ -134,10 +135,16 @@ export async function recoverAbandonedRuns(
     }
     // runId is known the first time only (a retry's record keeps just the busy cgroups), and only
     // for runs whose sandbox had started: one record per dead run.
-    if (runId !== null) {
+    // The run a sandbox belongs to: owner.json says so; directories of wardens that predate that
+    // are named by the run id, then `.server.n` for a server's sandbox. No valid run id: nothing
+    // can be recorded under it (the stderr warning above still told the user).
+    const ownerRun = typeof owner.run === 'string' && RUN_ID_PATTERN.test(owner.run) ? owner.run : null;
+    const sandboxRun = runId?.split('.')[0] ?? '';
+    const run = ownerRun ?? (RUN_ID_PATTERN.test(sandboxRun) ? sandboxRun : null);
+    if (runId !== null && run !== null) {
       const agent: AgentIdentity = {
         name: typeof owner.agent === 'string' && owner.agent.length <= 256 ? owner.agent : 'unknown',
-        run_id: typeof owner.run === 'string' && RUN_ID.test(owner.run) ? owner.run : runId,
+        run_id: run,
       };
       recovered.push({ sandboxId: runId, agent, msUntilRecovered: Math.max(0, Date.now() - ageBase(path)), postRun });
     }
@@ -183,9 +190,6 @@ export async function recordRecoveredRuns(sink: EventSink, recovered: readonly R
   // Appended together, so they are committed as one transaction, in this order.
   await Promise.all(recoveredRunEvents(recovered).map((event) => sink.append(event)));
 }
-
-/** What a run id looks like (core/ids.ts), checked on what owner.json says. */
-const RUN_ID = /^run_[0-9A-Za-z]{1,64}$/;
 
 /** How long the next starts retry removing a dead run's busy cgroups. */
 const RETRY_RECOVERY_MS = 60 * 60 * 1000;
