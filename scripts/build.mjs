@@ -80,6 +80,14 @@ await build({
   entryPoints: [join(root, 'src/gateway/remote-bridge.ts')],
   outfile: join(assets, 'mcp-remote-bridge.mjs'),
 });
+// Its TLS-pin connector (with undici), loaded by the bridge only for a pinned server.
+await build({
+  ...common,
+  sourcemap: false,
+  minify: true,
+  entryPoints: [join(root, 'src/gateway/remote-tls.ts')],
+  outfile: join(assets, 'mcp-remote-tls.mjs'),
+});
 
 // The native programs (see their headers): warden-init, the static C init and in-sandbox
 // forwarder; warden-idmap, the root-run helper that idmaps writable roots before the launcher.

@@ -14,10 +14,9 @@
  */
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { setGlobalDispatcher } from 'undici';
 import { RPC } from './errors.js';
+import type * as RemoteTls from './remote-tls.js';
 import { LineFramer } from './line-framer.js';
-import { pinnedDispatcher } from './remote-tls.js';
 
 /** Lines the gateway sends are bounded by the gateway; this caps what the bridge will hold. */
 const MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -83,22 +82,24 @@ async function main(): Promise<void> {
     if (url.protocol !== 'https:') fail(`a TLS pin needs an https URL, not ${target}`);
     const proxy = process.env['HTTPS_PROXY'] ?? process.env['https_proxy'];
     const noProxy = process.env['NO_PROXY'] ?? process.env['no_proxy'] ?? '';
-    // Replaces the preload's proxy dispatcher: fetch (and so the SDK's transport) connects only
-    // through the pinned connector.
-    setGlobalDispatcher(
-      pinnedDispatcher({
-        pin,
-        proxy: proxy === undefined || proxy === '' ? null : new URL(proxy),
-        noProxy: noProxy
-          .split(',')
-          .map((h) => h.trim())
-          .filter((h) => h !== ''),
-        onMismatch: (error) => {
-          // Fail closed at once: nothing more goes to a server that is not the pinned one.
-          process.stderr.write(`mcp-remote-bridge: ${error.message}\n`, () => process.exit(3));
-        },
-      }),
-    );
+    // fetch (and so the SDK's transport) then connects only through the pinned connector. The
+    // connector is an asset of its own beside this file, loaded only here: an unpinned server's
+    // bridge does not load undici. Missing, the import fails and so does the bridge (fail closed).
+    const { installPinnedDispatcher } = (await import(
+      new URL('./mcp-remote-tls.mjs', import.meta.url).href
+    )) as typeof RemoteTls;
+    installPinnedDispatcher({
+      pin,
+      proxy: proxy === undefined || proxy === '' ? null : new URL(proxy),
+      noProxy: noProxy
+        .split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+      onMismatch: (error) => {
+        // Fail closed at once: nothing more goes to a server that is not the pinned one.
+        process.stderr.write(`mcp-remote-bridge: ${error.message}\n`, () => process.exit(3));
+      },
+    });
   }
   const transport = new StreamableHTTPClientTransport(
     url,

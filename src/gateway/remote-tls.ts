@@ -8,12 +8,15 @@
  *
  * The connection goes through the sandbox's egress proxy like any other (an HTTP CONNECT tunnel,
  * opened with undici's own CONNECT support), so the proxy's allow-list and records still apply.
+ *
+ * Built as an asset of its own (dist/assets/mcp-remote-tls.mjs, with undici) that the bridge loads
+ * only for a pinned server: an unpinned server's bridge does not load or parse it.
  */
 import { once } from 'node:events';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { Agent, Client, type buildConnector } from 'undici';
+import { Agent, Client, setGlobalDispatcher, type buildConnector } from 'undici';
 import { spkiSha256 } from '../core/tls-key.js';
 
 /** A TLS connection whose key is not the pinned one. */
@@ -111,4 +114,12 @@ export function pinnedDispatcher(options: {
       );
     },
   });
+}
+
+/**
+ * Makes `fetch` in this process (and so the SDK's transport) connect only through the pinned
+ * connector, replacing the preload's proxy dispatcher. The bridge's entry point into this asset.
+ */
+export function installPinnedDispatcher(options: Parameters<typeof pinnedDispatcher>[0]): void {
+  setGlobalDispatcher(pinnedDispatcher(options));
 }

@@ -47,6 +47,7 @@ const ASSET_FILES = [
   'node-proxy-preload.mjs',
   'mcp-filesystem-server.mjs',
   'mcp-remote-bridge.mjs',
+  'mcp-remote-tls.mjs',
 ] as const;
 const EXECUTABLES = new Set(['init.sh', 'launcher.sh', 'warden-init', 'warden-idmap']);
 
