@@ -4,6 +4,20 @@
 import tseslint from 'typescript-eslint';
 import boundaries from 'eslint-plugin-boundaries';
 
+/** Every layer below the composition layers (runtime, demo, cli), which may compose all of them. */
+const CAPABILITIES = [
+  'core',
+  'audit',
+  'sandbox',
+  'egress',
+  'policy',
+  'scan',
+  'gateway',
+  'identity',
+  'registry',
+  'secrets',
+];
+
 /**
  * Layers, lowest first. A layer may import only from layers listed in `mayImport`: the capability
  * layers list what their code needs, the composition layers (runtime, demo, cli) what they compose.
@@ -25,43 +39,9 @@ const layers = [
   { type: 'registry', mayImport: ['core'] },
   // The secret store and its providers: files, the environment, Vault over HTTP.
   { type: 'secrets', mayImport: ['core'] },
-  {
-    type: 'runtime',
-    mayImport: ['core', 'audit', 'sandbox', 'egress', 'policy', 'scan', 'gateway', 'identity', 'registry', 'secrets'],
-  },
-  {
-    type: 'demo',
-    mayImport: [
-      'core',
-      'audit',
-      'sandbox',
-      'egress',
-      'policy',
-      'scan',
-      'gateway',
-      'identity',
-      'registry',
-      'secrets',
-      'runtime',
-    ],
-  },
-  {
-    type: 'cli',
-    mayImport: [
-      'core',
-      'audit',
-      'sandbox',
-      'egress',
-      'policy',
-      'scan',
-      'gateway',
-      'identity',
-      'registry',
-      'secrets',
-      'runtime',
-      'demo',
-    ],
-  },
+  { type: 'runtime', mayImport: CAPABILITIES },
+  { type: 'demo', mayImport: [...CAPABILITIES, 'runtime'] },
+  { type: 'cli', mayImport: [...CAPABILITIES, 'runtime', 'demo'] },
 ];
 
 /** Node modules that do I/O, which `core` may not import. */

@@ -2,21 +2,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { canaryEncodings } from '../../test/kits/canary.js';
 import { FileSecretStore } from './file-store.js';
 
 const CANARY = 'canary-7f3a9c2e-secret-value';
-
-/** Every form in which a value could sit in a file unencrypted. */
-function encodings(value: string): string[] {
-  const bytes = Buffer.from(value, 'utf8');
-  return [
-    value,
-    bytes.toString('base64'),
-    bytes.toString('base64url'),
-    bytes.toString('hex'),
-    encodeURIComponent(value),
-  ];
-}
 
 describe('the encrypted file store', () => {
   let dir: string;
@@ -41,7 +30,7 @@ describe('the encrypted file store', () => {
       ['other', 1],
     ]);
     const raw = readFileSync(storePath(), 'utf8');
-    for (const form of [...encodings(CANARY), 'github']) expect(raw).not.toContain(form);
+    for (const form of [...canaryEncodings(CANARY), 'github']) expect(raw).not.toContain(form);
     expect(statSync(storePath()).mode & 0o777).toBe(0o600);
     expect(statSync(keyPath()).mode & 0o777).toBe(0o600);
     expect(await store.remove('github')).toBe(true);

@@ -1,26 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { canaryEncodings } from '../../test/kits/canary.js';
 import { SecretRedactor } from './redactor.js';
 
 const CANARY = 'canary-7f3a9c2e/secret+value=';
 
-/** The forms an exfiltrating tool would try. */
-function encodings(value: string): string[] {
-  const bytes = Buffer.from(value, 'utf8');
-  return [
-    value,
-    JSON.stringify(value).slice(1, -1),
-    encodeURIComponent(value),
-    bytes.toString('hex'),
-    bytes.toString('hex').toUpperCase(),
-    bytes.toString('base64'),
-    bytes.toString('base64url'),
-  ];
-}
-
 /** Whether any form of `value` (base64 at any alignment too) is left in `text`. */
 function leaks(text: string, value: string): boolean {
-  if (encodings(value).some((form) => text.includes(form))) return true;
+  if (canaryEncodings(value).some((form) => text.includes(form))) return true;
   for (let align = 1; align < 3; align++) {
     const enc = Buffer.concat([Buffer.alloc(align, 0x41), Buffer.from(value)]).toString('base64');
     const core = enc.slice(Math.ceil((align * 8) / 6), Math.floor(((align + Buffer.byteLength(value)) * 8) / 6));
@@ -36,7 +23,7 @@ describe('SEC-01 known-secret redaction', () => {
   ]);
 
   it('finds the value as is, JSON-escaped, URL-encoded, hex and base64 at every alignment, inside longer text', () => {
-    for (const form of encodings(CANARY)) {
+    for (const form of canaryEncodings(CANARY)) {
       const { text, hits } = redactor.redact(`before ${form} after`);
       // A base64 form may keep its last one or two characters (they also hold padding bits: at most 4 bits of the value).
       expect(text, form).toMatch(/^before \[redacted:github\][A-Za-z0-9+/=_-]{0,3} after$/);
@@ -65,7 +52,7 @@ describe('SEC-01 known-secret redaction', () => {
         fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
         (before, after, formIndex, cuts) => {
           fc.pre(!leaks(before + after, CANARY) && !before.includes('[') && !after.includes('['));
-          const form = encodings(CANARY)[formIndex] ?? CANARY;
+          const form = canaryEncodings(CANARY)[formIndex] ?? CANARY;
           const input = `${before}${form}${after}`;
           const stream = redactor.stream();
           let out = '';

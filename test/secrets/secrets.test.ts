@@ -17,26 +17,15 @@ import {
   warden,
   type Mode,
 } from '../helpers/warden.js';
+import { canaryEncodings } from '../kits/canary.js';
 
 const MODULES = join(REPO, 'node_modules');
 const HERE = import.meta.dirname;
 const DIGEST_SERVER = join(HERE, 'env-digest-server.mjs');
 const AGENT_CALLS = join(REPO, 'test/gateway/fixtures/agent-calls.mjs');
 
-/** Every form in which a value could travel unencrypted. */
-function encodings(value: string): string[] {
-  const bytes = Buffer.from(value, 'utf8');
-  return [
-    value,
-    bytes.toString('base64'),
-    bytes.toString('base64url'),
-    bytes.toString('hex'),
-    encodeURIComponent(value),
-  ];
-}
-
 function expectNowhere(text: string, canary: string): void {
-  for (const form of encodings(canary)) expect(text).not.toContain(form);
+  for (const form of canaryEncodings(canary)) expect(text).not.toContain(form);
 }
 
 describe.each(availableModes())('the secret store (warden as %s)', (mode: Mode) => {
